@@ -1,0 +1,146 @@
+//! Talking to the cluster's API server from where the user is: `/readyz` and
+//! `/version` over TLS, verified against the cluster CA with the same server
+//! name the kubeconfig uses (so a missing certificate SAN shows up here as it
+//! would in kubectl).
+
+use anyhow::{bail, Context, Result};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiEndpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ApiEndpoint {
+    pub fn server_url(&self) -> String {
+        format!("https://{}:{}", self.host, self.port)
+    }
+}
+
+pub struct ApiClient {
+    endpoint: ApiEndpoint,
+    connector: TlsConnector,
+}
+
+impl ApiClient {
+    pub fn new(endpoint: ApiEndpoint, ca_pem: &[u8]) -> Result<Self> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            roots.add(cert.context("the cluster CA is not valid PEM")?)?;
+        }
+        if roots.is_empty() {
+            bail!("the cluster CA holds no certificate");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(ApiClient {
+            endpoint,
+            connector: TlsConnector::from(Arc::new(config)),
+        })
+    }
+
+    /// True once `/readyz` answers 200 "ok".
+    pub async fn ready(&self, timeout: Duration) -> Result<bool> {
+        let (status, body) = self.get("/readyz", timeout).await?;
+        Ok(status == 200 && body.trim() == "ok")
+    }
+
+    /// The server's `gitVersion`.
+    pub async fn version(&self, timeout: Duration) -> Result<String> {
+        let (status, body) = self.get("/version", timeout).await?;
+        if status != 200 {
+            bail!("GET /version answered {status}");
+        }
+        let info: serde_json::Value =
+            serde_json::from_str(&body).context("/version is not JSON")?;
+        info.get("gitVersion")
+            .and_then(|v| v.as_str())
+            .map(String::from)
+            .context("/version has no gitVersion")
+    }
+
+    pub async fn get(&self, path: &str, timeout: Duration) -> Result<(u16, String)> {
+        tokio::time::timeout(timeout, self.get_inner(path))
+            .await
+            .with_context(|| format!("GET {path}: no answer within {timeout:?}"))?
+    }
+
+    async fn get_inner(&self, path: &str) -> Result<(u16, String)> {
+        let ApiEndpoint { host, port } = &self.endpoint;
+        let tcp = TcpStream::connect((host.as_str(), *port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from(host.clone()).context("invalid API server host")?;
+        let mut tls = self.connector.connect(name, tcp).await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await?;
+        let mut raw = Vec::new();
+        // A peer that closes without close_notify still gave us the response.
+        if let Err(e) = tls.read_to_end(&mut raw).await {
+            if raw.is_empty() {
+                return Err(e.into());
+            }
+        }
+        parse_response(&raw)
+    }
+}
+
+fn parse_response(raw: &[u8]) -> Result<(u16, String)> {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("truncated HTTP response")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("malformed HTTP status line")?;
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "transfer-encoding:chunked");
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut body: &str) -> Result<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").context("malformed chunk")?;
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .context("malformed chunk size")?;
+        if size == 0 {
+            return Ok(out);
+        }
+        out.push_str(rest.get(..size).context("truncated chunk")?);
+        body = rest.get(size + 2..).context("truncated chunk")?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_chunked_responses() {
+        let plain = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(parse_response(plain).unwrap(), (200, "ok".into()));
+        let chunked = b"HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(parse_response(chunked).unwrap(), (500, "abcde".into()));
+        assert!(parse_response(b"HTTP/1.1 200").is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! One interface for where nodes run. The Docker backend runs the node as a
+//! container on the user's engine; the Kubernetes backend (remote mode) will
+//! run it as a Pod. Commands speak only to this trait.
+
+pub mod docker;
+
+use crate::api::ApiEndpoint;
+use crate::node::NodePlan;
+use crate::output::Printer;
+use anyhow::Result;
+use futures_util::stream::BoxStream;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    Created,
+    Running,
+    Stopped,
+    Other,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    pub cluster: String,
+    pub node: String,
+    pub state: NodeState,
+    /// The engine's own words for the state ("Up 3 minutes", "Exited (1) ...").
+    pub status: String,
+    pub exit_code: Option<i64>,
+    pub created_at: Option<String>,
+    pub image: String,
+    pub endpoint: Option<ApiEndpoint>,
+    pub security: Option<String>,
+    pub kip_version: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a backend knows about the place nodes run, before creating anything.
+#[derive(Debug, Clone, Default)]
+pub struct EngineFacts {
+    pub cgroup_v2: bool,
+    /// Subnets of the engine's networks, to keep the inner cluster's clear.
+    pub subnets: Vec<String>,
+    /// Whether host paths like /lib/modules can be checked from here.
+    pub local: bool,
+}
+
+/// The outcome of `create_node`.
+#[derive(Debug, Clone)]
+pub struct StartedNode {
+    pub endpoint: ApiEndpoint,
+    pub security: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Deleted {
+    pub node: bool,
+    pub volume: bool,
+}
+
+// The trait is crate-private and used through generics only, so the futures
+// need no `Send` bound spelled out.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    async fn engine_facts(&self) -> Result<EngineFacts>;
+    /// Makes sure the node image is present: builds kip's default image on
+    /// first use, pulls another image if it is missing.
+    async fn ensure_image(&self, image: &str, is_default: bool, printer: &Printer) -> Result<()>;
+    async fn create_node(
+        &self,
+        plan: &NodePlan,
+        facts: &EngineFacts,
+        printer: &Printer,
+    ) -> Result<StartedNode>;
+    /// The bootstrap log from its first line, following new lines until the
+    /// node stops.
+    async fn follow_bootstrap(&self, cluster: &str) -> Result<BoxStream<'static, Result<String>>>;
+    /// The bootstrap log so far.
+    async fn bootstrap_log(&self, cluster: &str) -> Result<String>;
+    async fn read_file(&self, cluster: &str, path: &str) -> Result<String>;
+    /// Runs a command in the node with the caller's stdout/stderr (and stdin
+    /// when `interactive`); returns its exit code.
+    async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;
+    async fn find(&self, cluster: &str) -> Result<Option<NodeInfo>>;
+    async fn list(&self) -> Result<Vec<NodeInfo>>;
+    /// Removes the node and its volume; absent parts are not an error.
+    async fn delete(&self, cluster: &str) -> Result<Deleted>;
+}

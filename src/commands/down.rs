@@ -1,0 +1,80 @@
+//! `kip down`: removes the node, its volume and its kubeconfig entries.
+//! Idempotent: an absent cluster is reported, not an error.
+
+use crate::backend::Backend;
+use crate::cli::DownArgs;
+use crate::kubeconfig::{self, KubeconfigTarget};
+use crate::names;
+use crate::output::Printer;
+use anyhow::{bail, Result};
+use std::time::Instant;
+
+pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
+    let names: Vec<String> = if args.all {
+        backend
+            .list()
+            .await?
+            .into_iter()
+            .map(|n| n.cluster)
+            .collect()
+    } else {
+        let mut names = args.names.clone();
+        names.dedup();
+        names
+    };
+    if names.is_empty() {
+        printer.info("No kip clusters to delete");
+        return Ok(());
+    }
+    let mut failures = Vec::new();
+    for name in &names {
+        if let Err(e) = delete_one(name, backend, printer, &target).await {
+            printer.failed(&format!("Deleting cluster {name}"));
+            failures.push(format!("{name}: {e:#}"));
+        }
+    }
+    if !failures.is_empty() {
+        bail!("could not delete every cluster:\n{}", failures.join("\n"));
+    }
+    Ok(())
+}
+
+async fn delete_one(
+    name: &str,
+    backend: &impl Backend,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+) -> Result<()> {
+    let t = Instant::now();
+    printer.start(&format!("Deleting cluster {name}"));
+    let deleted = backend.delete(name).await?;
+    let context = names::context_name(name);
+    let mut entries_removed = false;
+    kubeconfig::update(&target.path, |doc| {
+        entries_removed = kubeconfig::remove_entries(doc, &context)?;
+        Ok(entries_removed)
+    })?;
+    let mut parts = Vec::new();
+    if deleted.node {
+        parts.push("node");
+    }
+    if deleted.volume {
+        parts.push("volume");
+    }
+    if entries_removed {
+        parts.push("kubeconfig entries");
+    }
+    if parts.is_empty() {
+        printer.done(
+            &format!("Cluster {name} does not exist; nothing to delete"),
+            t.elapsed(),
+        );
+    } else {
+        printer.done(
+            &format!("Deleted cluster {name} ({})", parts.join(", ")),
+            t.elapsed(),
+        );
+    }
+    Ok(())
+}

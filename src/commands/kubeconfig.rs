@@ -1,0 +1,31 @@
+//! `kip kubeconfig NAME`: the cluster's kubeconfig on stdout (data only), or
+//! written to `--output FILE` with mode 0600.
+
+use super::credentials;
+use crate::backend::Backend;
+use crate::cli::KubeconfigArgs;
+use crate::error::Failure;
+use crate::names;
+use anyhow::Result;
+
+pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
+    let node = backend.find(&args.name).await?.ok_or_else(|| {
+        Failure::NotFound(format!(
+            "no kip cluster named {:?} (see `kip list`)",
+            args.name
+        ))
+    })?;
+    let endpoint = node.endpoint.ok_or_else(|| {
+        Failure::Node(format!(
+            "cluster {} has no published API port ({})",
+            args.name, node.status
+        ))
+    })?;
+    let creds = credentials(backend, &args.name, &endpoint).await?;
+    let doc = creds.standalone(&names::context_name(&args.name));
+    match &args.output {
+        Some(path) => crate::kubeconfig::write_atomic(path, &doc)?,
+        None => print!("{}", serde_yaml::to_string(&doc)?),
+    }
+    Ok(())
+}

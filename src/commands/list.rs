@@ -1,0 +1,114 @@
+//! `kip list`: every kip cluster on this engine, as a table or JSON.
+
+use super::age;
+use crate::backend::{Backend, NodeInfo};
+use crate::cli::{ListArgs, OutputFormat};
+use anyhow::Result;
+use serde::Serialize;
+
+/// One row of `kip list -o json` (schema version 1, see README).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary<'a> {
+    pub name: &'a str,
+    pub state: crate::backend::NodeState,
+    pub status: &'a str,
+    pub created_at: Option<&'a str>,
+    pub endpoint: Option<String>,
+    pub image: &'a str,
+    pub node: &'a str,
+    pub security: Option<&'a str>,
+    pub kip_version: Option<&'a str>,
+}
+
+impl<'a> From<&'a NodeInfo> for ClusterSummary<'a> {
+    fn from(n: &'a NodeInfo) -> Self {
+        ClusterSummary {
+            name: &n.cluster,
+            state: n.state,
+            status: &n.status,
+            created_at: n.created_at.as_deref(),
+            endpoint: n.endpoint.as_ref().map(|e| e.server_url()),
+            image: &n.image,
+            node: &n.node,
+            security: n.security.as_deref(),
+            kip_version: n.kip_version.as_deref(),
+        }
+    }
+}
+
+pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
+    let nodes = backend.list().await?;
+    match args.output {
+        OutputFormat::Json => {
+            let rows: Vec<ClusterSummary> = nodes.iter().map(ClusterSummary::from).collect();
+            let doc =
+                serde_json::json!({ "apiVersion": "kip/v1", "kind": "ClusterList", "items": rows });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        OutputFormat::Table => {
+            let mut rows = vec![[
+                "NAME".to_string(),
+                "STATE".into(),
+                "AGE".into(),
+                "ENDPOINT".into(),
+                "IMAGE".into(),
+            ]];
+            for n in &nodes {
+                rows.push([
+                    n.cluster.clone(),
+                    serde_json::to_value(n.state)?
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    age(n.created_at.as_deref()),
+                    n.endpoint
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |e| e.server_url()),
+                    n.image.clone(),
+                ]);
+            }
+            print!("{}", table(&rows));
+        }
+    }
+    Ok(())
+}
+
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_aligns_columns() {
+        let rows = [
+            ["NAME".to_string(), "AGE".into()],
+            ["a-long-name".into(), "3m".into()],
+        ];
+        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
+    }
+}

@@ -1,0 +1,89 @@
+//! One module per command; each takes resolved options and a backend.
+
+pub mod completions;
+pub mod down;
+pub mod exec;
+pub mod kubeconfig;
+pub mod list;
+pub mod logs;
+pub mod status;
+pub mod up;
+
+use crate::api::{ApiClient, ApiEndpoint};
+use crate::backend::Backend;
+use crate::kubeconfig::ClusterCredentials;
+use anyhow::{Context, Result};
+use std::time::Duration;
+
+/// Where kind writes the cluster's kubeconfig inside the node.
+pub const NODE_KUBECONFIG: &str = "/etc/kip/kubeconfig";
+
+/// The cluster's credentials, pointed at the endpoint the user reaches.
+pub async fn credentials(
+    backend: &impl Backend,
+    cluster: &str,
+    endpoint: &ApiEndpoint,
+) -> Result<ClusterCredentials> {
+    let text = backend
+        .read_file(cluster, NODE_KUBECONFIG)
+        .await
+        .context("the cluster has no kubeconfig yet (is it still being created? see `kip logs`)")?;
+    ClusterCredentials::from_kind_kubeconfig(&text, &endpoint.server_url())
+}
+
+/// Whether the API server answers `/readyz` through `endpoint` right now.
+pub async fn api_ready(creds: &ClusterCredentials, endpoint: &ApiEndpoint) -> Result<bool> {
+    let client = ApiClient::new(endpoint.clone(), &creds.ca_pem()?)?;
+    client.ready(Duration::from_secs(3)).await
+}
+
+/// "3m", "2h", "5d": how long ago an RFC 3339 time was.
+pub fn age(created_at: Option<&str>) -> String {
+    let Some(then) = created_at.and_then(|t| humantime::parse_rfc3339(t).ok()) else {
+        return "-".into();
+    };
+    let secs = std::time::SystemTime::now()
+        .duration_since(then)
+        .unwrap_or_default()
+        .as_secs();
+    match secs {
+        0..=119 => format!("{secs}s"),
+        120..=7199 => format!("{}m", secs / 60),
+        7200..=172_799 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// `user@host`, for the owner label.
+pub fn owner() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let ago = |secs: u64| {
+            let t = std::time::SystemTime::now() - Duration::from_secs(secs);
+            age(Some(&humantime::format_rfc3339_seconds(t).to_string()))
+        };
+        assert_eq!(ago(5), "5s");
+        assert_eq!(ago(600), "10m");
+        assert_eq!(ago(3 * 3600), "3h");
+        assert_eq!(ago(3 * 86400), "3d");
+        assert_eq!(age(None), "-");
+        assert_eq!(age(Some("yesterday")), "-");
+    }
+}

@@ -1,0 +1,122 @@
+//! `kip status NAME`: phase, age, endpoint, image and versions. Exit code:
+//! 0 running and ready, 5 (not found) absent, 6 (node) present but not ready.
+
+use super::{age, credentials};
+use crate::api::ApiClient;
+use crate::backend::{Backend, NodeState};
+use crate::cli::{StatusArgs, StatusFormat};
+use crate::error::Failure;
+use crate::node::progress::BootstrapSummary;
+use anyhow::Result;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    api_version: &'static str,
+    kind: &'static str,
+    name: String,
+    state: NodeState,
+    status: String,
+    phase: Option<String>,
+    failure: Option<String>,
+    ready: bool,
+    created_at: Option<String>,
+    age: String,
+    endpoint: Option<String>,
+    image: String,
+    node: String,
+    security: Option<String>,
+    kip_version: Option<String>,
+    kubernetes_version: Option<String>,
+    /// What the node chose at boot: mtu, iptables, cgroup, cgroup-parent.
+    node_facts: std::collections::BTreeMap<String, String>,
+}
+
+pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
+    let Some(node) = backend.find(&args.name).await? else {
+        return Err(Failure::NotFound(format!(
+            "no kip cluster named {:?} (see `kip list`)",
+            args.name
+        ))
+        .into());
+    };
+    let summary =
+        BootstrapSummary::from_log(&backend.bootstrap_log(&args.name).await.unwrap_or_default());
+    let mut kubernetes_version = None;
+    if let (NodeState::Running, Some(endpoint)) = (node.state, &node.endpoint) {
+        if let Ok(creds) = credentials(backend, &args.name, endpoint).await {
+            if let Ok(client) = creds
+                .ca_pem()
+                .and_then(|ca| ApiClient::new(endpoint.clone(), &ca))
+            {
+                kubernetes_version = client.version(Duration::from_secs(3)).await.ok();
+            }
+        }
+    }
+    let ready = kubernetes_version.is_some();
+    let status = Status {
+        api_version: "kip/v1",
+        kind: "ClusterStatus",
+        name: node.cluster.clone(),
+        state: node.state,
+        status: node.status.clone(),
+        phase: summary.phase,
+        failure: summary.failure,
+        ready,
+        age: age(node.created_at.as_deref()),
+        created_at: node.created_at.clone(),
+        endpoint: node.endpoint.as_ref().map(|e| e.server_url()),
+        image: node.image.clone(),
+        node: node.node.clone(),
+        security: node.security.clone(),
+        kip_version: node.kip_version.clone(),
+        kubernetes_version,
+        node_facts: summary.facts,
+    };
+    match args.output {
+        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        StatusFormat::Text => print!("{}", text(&status)),
+    }
+    if ready {
+        Ok(())
+    } else {
+        Err(Failure::Node(format!(
+            "cluster {} is not ready ({})",
+            status.name, status.status
+        ))
+        .into())
+    }
+}
+
+fn text(s: &Status) -> String {
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let facts: Vec<String> = s
+        .node_facts
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let mut out = format!(
+        "Name:        {}\nState:       {} ({})\nReady:       {}\nPhase:       {}\nAge:         {}\n\
+         Endpoint:    {}\nImage:       {}\nNode:        {}\nSecurity:    {}\nKubernetes:  {}\nkip:         {}\n\
+         Node facts:  {}\n",
+        s.name,
+        serde_json::to_value(s.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        s.status,
+        if s.ready { "yes" } else { "no" },
+        or_dash(&s.phase),
+        s.age,
+        or_dash(&s.endpoint),
+        s.image,
+        s.node,
+        or_dash(&s.security),
+        or_dash(&s.kubernetes_version),
+        or_dash(&s.kip_version),
+        if facts.is_empty() { "-".into() } else { facts.join(" ") },
+    );
+    if let Some(failure) = &s.failure {
+        out.push_str(&format!("Failure:     {failure}\n"));
+    }
+    out
+}

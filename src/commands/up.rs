@@ -1,0 +1,396 @@
+//! `kip up`: a pipeline of phases, each reported as it completes inside the
+//! node: node started → Docker running → cluster created → API ready →
+//! kubeconfig written.
+
+use super::{credentials, owner};
+use crate::api::{ApiClient, ApiEndpoint};
+use crate::backend::{Backend, EngineFacts, NodeInfo, NodeState};
+use crate::cli::UpArgs;
+use crate::error::Failure;
+use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
+use crate::names;
+use crate::node::image::default_image;
+use crate::node::progress::{self, Marker};
+use crate::node::{NodeOptions, NodePlan};
+use crate::output::Printer;
+use anyhow::Result;
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+const LOG_TAIL_LINES: usize = 30;
+const READY_POLL: Duration = Duration::from_millis(50);
+
+pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    validate(args)?;
+    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
+    let (image, is_default_image) = match &args.image {
+        Some(image) => (image.clone(), false),
+        None => (default_image(), true),
+    };
+
+    let facts = backend.engine_facts().await?;
+    let plan = NodePlan::new(&NodeOptions {
+        cluster: args.name.clone(),
+        image: image.clone(),
+        security: args.security,
+        api_port: args.api_port,
+        mtu: args.mtu,
+        iptables: args.iptables,
+        cert_sans: args.cert_sans.clone(),
+        dockerd_args: args.dockerd_args.clone(),
+        created_at: super::now_rfc3339(),
+        owner: owner(),
+        has_lib_modules: facts.local && std::path::Path::new("/lib/modules").is_dir(),
+        taken_subnets: facts.subnets.clone(),
+    });
+    if args.dry_run {
+        print!("{}", plan.to_yaml());
+        return Ok(());
+    }
+    // Refuse an unreadable kubeconfig before creating anything.
+    kubeconfig::read(&target.path)?;
+
+    if let Some(existing) = backend.find(&args.name).await? {
+        if !args.recreate {
+            return reuse(args, backend, printer, &existing, &target).await;
+        }
+        let t = Instant::now();
+        printer.start(&format!(
+            "Deleting the existing cluster {} (--recreate)",
+            args.name
+        ));
+        backend.delete(&args.name).await?;
+        let context = names::context_name(&args.name);
+        kubeconfig::update(&target.path, |doc| {
+            kubeconfig::remove_entries(doc, &context)
+        })?;
+        printer.done(
+            &format!("Deleted the existing cluster {}", args.name),
+            t.elapsed(),
+        );
+    }
+    backend
+        .ensure_image(&image, is_default_image, printer)
+        .await?;
+
+    let started = Instant::now();
+    let outcome = tokio::select! {
+        outcome = create(args, backend, printer, &plan, &facts) => outcome,
+        () = interrupted() => Err(Failure::Interrupted.into()),
+    };
+    let (creds, endpoint) = match outcome {
+        Ok(ready) => ready,
+        Err(err) => {
+            if matches!(err.downcast_ref::<Failure>(), Some(Failure::Interrupted)) {
+                printer.failed("Interrupted");
+            }
+            clean_up_after_failure(args, backend, printer, &plan).await;
+            return Err(err);
+        }
+    };
+    write_kubeconfig(args, printer, &target, &creds);
+    printer.info(&format!(
+        "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
+        args.name,
+        started.elapsed().as_secs_f64(),
+        endpoint.server_url(),
+        names::context_name(&args.name)
+    ));
+    Ok(())
+}
+
+fn validate(args: &UpArgs) -> Result<()> {
+    for arg in &args.dockerd_args {
+        if arg.is_empty() || arg.chars().any(char::is_whitespace) {
+            return Err(Failure::Usage(format!(
+                "--dockerd-arg {arg:?}: pass one argument per flag, without spaces (e.g. --dockerd-arg=--debug)"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    plan: &NodePlan,
+    facts: &EngineFacts,
+) -> Result<(ClusterCredentials, ApiEndpoint)> {
+    let deadline = tokio::time::Instant::now() + args.wait;
+    let t = Instant::now();
+    printer.start(&format!("Starting node {}", plan.node.name));
+    let node = backend.create_node(plan, facts, printer).await?;
+    printer.done(
+        &format!(
+            "Node {} started ({}, API on {})",
+            plan.node.name,
+            node.security,
+            node.endpoint.server_url()
+        ),
+        t.elapsed(),
+    );
+
+    follow_bootstrap(args, backend, printer, deadline).await?;
+
+    let t = Instant::now();
+    printer.start("Waiting for the API server");
+    let creds = credentials(backend, &args.name, &node.endpoint).await?;
+    let client = ApiClient::new(node.endpoint.clone(), &creds.ca_pem()?)?;
+    loop {
+        let last = match client.ready(Duration::from_secs(2)).await {
+            Ok(true) => break,
+            Ok(false) => "/readyz did not answer ok".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            let tail = backend.bootstrap_log(&args.name).await.unwrap_or_default();
+            return Err(Failure::Timeout(format!(
+                "the API server at {} was not ready within {} ({last})\n{}",
+                node.endpoint.server_url(),
+                humantime::format_duration(args.wait),
+                tail_of(&tail)
+            ))
+            .into());
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
+    printer.done(
+        &format!("API server ready at {}", node.endpoint.server_url()),
+        t.elapsed(),
+    );
+    Ok((creds, node.endpoint))
+}
+
+/// Follows the node's markers until the cluster exists, failing fast on a
+/// `kip-fail` marker or a node that stops.
+async fn follow_bootstrap(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    deadline: tokio::time::Instant,
+) -> Result<()> {
+    let mut log = backend.follow_bootstrap(&args.name).await?;
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut facts: BTreeMap<String, String> = BTreeMap::new();
+    let mut phase = "dockerd";
+    let mut t = Instant::now();
+    printer.start("Starting Docker inside the node");
+    loop {
+        let line = match tokio::time::timeout_at(deadline, log.next()).await {
+            Err(_) => {
+                return Err(Failure::Timeout(format!(
+                    "the cluster was not ready within {} (still in phase {phase})\n{}",
+                    humantime::format_duration(args.wait),
+                    format_tail(&tail)
+                ))
+                .into())
+            }
+            Ok(None) => {
+                let exit = backend
+                    .find(&args.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|n| n.exit_code)
+                    .map_or_else(String::new, |c| format!(" with exit code {c}"));
+                return Err(Failure::Node(format!(
+                    "the node stopped{exit} during phase {phase}\n{}",
+                    format_tail(&tail)
+                ))
+                .into());
+            }
+            Ok(Some(line)) => line?,
+        };
+        match progress::parse(&line) {
+            Marker::Phase(p) if p == progress::PHASE_DOCKERD_READY => {
+                let fact = |k: &str| facts.get(k).map_or("?", String::as_str).to_string();
+                printer.done(
+                    &format!(
+                        "Docker running inside the node (MTU {}, iptables {}, cgroup {})",
+                        fact("mtu"),
+                        fact("iptables"),
+                        fact("cgroup")
+                    ),
+                    t.elapsed(),
+                );
+                phase = "cluster";
+                t = Instant::now();
+                printer.start("Creating the cluster with kind");
+            }
+            Marker::Phase(p) if p == progress::PHASE_CLUSTER_CREATED => {
+                printer.done("Cluster created", t.elapsed());
+                return Ok(());
+            }
+            Marker::Phase(_) => {}
+            Marker::Info { key, value } => {
+                facts.insert(key, value);
+            }
+            Marker::Fail { phase, reason } => {
+                // The script prints the relevant log tail, then exits.
+                let mut detail = Vec::new();
+                let grace = tokio::time::Instant::now() + Duration::from_secs(2);
+                while let Ok(Some(Ok(line))) = tokio::time::timeout_at(grace, log.next()).await {
+                    detail.push(line);
+                }
+                let what = match phase.as_str() {
+                    "dockerd" => "dockerd failed inside the node",
+                    "cluster" => "kind could not create the cluster",
+                    _ => "the node bootstrap failed",
+                };
+                return Err(Failure::Node(format!(
+                    "{what} ({reason}; phase {phase})\n{}",
+                    detail.join("\n")
+                ))
+                .into());
+            }
+            Marker::Line(line) => {
+                if tail.len() == LOG_TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        }
+    }
+}
+
+/// `kip up` on an existing cluster: re-export a healthy one, explain a broken one.
+async fn reuse(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    existing: &NodeInfo,
+    target: &KubeconfigTarget,
+) -> Result<()> {
+    let problem = match (&existing.state, &existing.endpoint) {
+        (NodeState::Running, Some(endpoint)) => {
+            match credentials(backend, &args.name, endpoint).await {
+                Ok(creds) => match super::api_ready(&creds, endpoint).await {
+                    Ok(true) => {
+                        write_kubeconfig(args, printer, target, &creds);
+                        printer.info(&format!(
+                        "Cluster {} is already running; its kubeconfig was re-exported (context {})",
+                        args.name,
+                        names::context_name(&args.name)
+                    ));
+                        return Ok(());
+                    }
+                    Ok(false) => "running, but its API server is not ready".to_string(),
+                    Err(e) => format!("running, but its API server does not answer ({e:#})"),
+                },
+                Err(e) => format!("running, but {e:#}"),
+            }
+        }
+        (NodeState::Running, None) => "running without a published API port".into(),
+        _ => format!("not running ({})", existing.status),
+    };
+    Err(Failure::Node(format!(
+        "cluster {} exists but is {problem}.\nRecreate it with `kip up {} --recreate`, or delete it with `kip down {}` \
+         (its logs: `kip logs {}`)",
+        args.name, args.name, args.name, args.name
+    ))
+    .into())
+}
+
+/// A ready cluster never turns into a failed `up` because of the kubeconfig:
+/// say what went wrong and how to get the kubeconfig instead.
+fn write_kubeconfig(
+    args: &UpArgs,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    creds: &ClusterCredentials,
+) {
+    let t = Instant::now();
+    let context = names::context_name(&args.name);
+    let result = kubeconfig::update(&target.path, |doc| {
+        kubeconfig::upsert_entries(doc, &context, creds, !args.no_switch_context)
+    });
+    match result {
+        Ok(()) => printer.done(&format!("Kubeconfig written: context {context} in {}", target.path.display()), t.elapsed()),
+        Err(e) => printer.warn(&format!(
+            "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
+            target.path.display(),
+            args.name
+        )),
+    }
+}
+
+async fn clean_up_after_failure(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    plan: &NodePlan,
+) {
+    if args.keep_on_failure {
+        printer.info(&format!(
+            "Kept node {} for debugging (--keep-on-failure): `kip logs {}`, `kip exec {} -- sh`, then `kip down {}`",
+            plan.node.name, args.name, args.name, args.name
+        ));
+        return;
+    }
+    match backend.delete(&args.name).await {
+        Ok(deleted) => {
+            let mut removed = Vec::new();
+            if deleted.node {
+                removed.push(format!("node {}", plan.node.name));
+            }
+            if deleted.volume {
+                removed.push(format!("volume {}", plan.node.volume.name));
+            }
+            if !removed.is_empty() {
+                printer.info(&format!(
+                    "Removed what this run created: {}",
+                    removed.join(" and ")
+                ));
+            }
+        }
+        Err(e) => printer.warn(&format!(
+            "could not remove what this run created ({e:#}); remove it with `kip down {}`",
+            args.name
+        )),
+    }
+}
+
+/// Ctrl-C or SIGTERM. If no handler can be installed, never resolves.
+async fn interrupted() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        () = term => {}
+    }
+}
+
+fn format_tail(tail: &VecDeque<String>) -> String {
+    if tail.is_empty() {
+        return "(the node printed nothing else; see `kip logs`)".into();
+    }
+    let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+    format!("--- last lines of the node's log ---\n{}", lines.join("\n"))
+}
+
+fn tail_of(log: &str) -> String {
+    let lines: VecDeque<String> = log
+        .lines()
+        .rev()
+        .take(LOG_TAIL_LINES)
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format_tail(&lines)
+}

@@ -1,0 +1,51 @@
+//! The failures that choose kip's exit code. Everything else is an
+//! `anyhow::Error` and exits 1.
+
+/// Exit codes, by family (README "Exit codes").
+pub mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const ENVIRONMENT: u8 = 3;
+    pub const TIMEOUT: u8 = 4;
+    pub const NOT_FOUND: u8 = 5;
+    pub const NODE: u8 = 6;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Bad input that clap could not catch.
+    #[error("{0}")]
+    Usage(String),
+    /// Docker unreachable, image missing, port taken, privileges refused.
+    #[error("{0}")]
+    Environment(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// dockerd or kind failed inside the node.
+    #[error("{0}")]
+    Node(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => exit::USAGE,
+            Failure::Environment(_) => exit::ENVIRONMENT,
+            Failure::Timeout(_) => exit::TIMEOUT,
+            Failure::NotFound(_) => exit::NOT_FOUND,
+            Failure::Node(_) => exit::NODE,
+            Failure::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Failure>())
+        .map_or(exit::FAILURE, Failure::exit_code)
+}

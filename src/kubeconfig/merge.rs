@@ -1,0 +1,289 @@
+//! Merging and removing kip's entries in a kubeconfig document. The document
+//! stays a `serde_yaml::Value`, so every entry kip does not own, and every
+//! field kip does not know (exec plugins, extensions, preferences), is kept
+//! exactly as it was.
+
+use anyhow::{bail, Context, Result};
+use serde_yaml::{Mapping, Value};
+
+const SECTIONS: [(&str, &str); 3] = [
+    ("clusters", "cluster"),
+    ("users", "user"),
+    ("contexts", "context"),
+];
+
+/// A cluster's endpoint and credentials, taken from the kubeconfig that kind
+/// wrote inside the node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterCredentials {
+    /// The `cluster` mapping (server, certificate-authority-data, ...).
+    pub cluster: Value,
+    /// The `user` mapping (client certificate and key, ...).
+    pub user: Value,
+}
+
+impl ClusterCredentials {
+    /// Takes the current context's cluster and user from a kind kubeconfig
+    /// and points the cluster at `server`.
+    pub fn from_kind_kubeconfig(text: &str, server: &str) -> Result<Self> {
+        let doc: Value = serde_yaml::from_str(text).context("the node's kubeconfig is not YAML")?;
+        let current = doc.get("current-context").and_then(Value::as_str);
+        let context = find(&doc, "contexts", current)
+            .and_then(|c| c.get("context"))
+            .context("the node's kubeconfig has no context")?;
+        let cluster_name = context.get("cluster").and_then(Value::as_str);
+        let user_name = context.get("user").and_then(Value::as_str);
+        let mut cluster = find(&doc, "clusters", cluster_name)
+            .and_then(|c| c.get("cluster"))
+            .cloned()
+            .context("the node's kubeconfig has no cluster for its context")?;
+        let user = find(&doc, "users", user_name)
+            .and_then(|u| u.get("user"))
+            .cloned()
+            .context("the node's kubeconfig has no user for its context")?;
+        match cluster.as_mapping_mut() {
+            Some(m) => m.insert("server".into(), server.into()),
+            None => bail!("the node's kubeconfig cluster entry is not a mapping"),
+        };
+        Ok(ClusterCredentials { cluster, user })
+    }
+
+    /// The CA bundle (PEM) the API server certificate must chain to.
+    pub fn ca_pem(&self) -> Result<Vec<u8>> {
+        use base64::Engine;
+        let data = self
+            .cluster
+            .get("certificate-authority-data")
+            .and_then(Value::as_str)
+            .context("the cluster entry has no certificate-authority-data")?;
+        base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .context("certificate-authority-data is not base64")
+    }
+
+    /// A kubeconfig holding only this cluster, as `kip kubeconfig` prints it.
+    pub fn standalone(&self, name: &str) -> Value {
+        let mut doc = Value::Null;
+        upsert_entries(&mut doc, name, self, true).expect("an empty document always merges");
+        doc
+    }
+}
+
+fn find<'a>(doc: &'a Value, section: &str, name: Option<&str>) -> Option<&'a Value> {
+    let items = doc.get(section)?.as_sequence()?;
+    match name {
+        Some(name) => items
+            .iter()
+            .find(|i| i.get("name").and_then(Value::as_str) == Some(name)),
+        None => items.first(),
+    }
+}
+
+fn root_mapping(doc: &mut Value) -> Result<&mut Mapping> {
+    if doc.is_null() {
+        let mut m = Mapping::new();
+        m.insert("apiVersion".into(), "v1".into());
+        m.insert("kind".into(), "Config".into());
+        m.insert("preferences".into(), Value::Mapping(Mapping::new()));
+        *doc = Value::Mapping(m);
+    }
+    doc.as_mapping_mut()
+        .context("the kubeconfig is not a YAML mapping")
+}
+
+fn section<'a>(root: &'a mut Mapping, key: &str) -> Result<&'a mut Vec<Value>> {
+    let entry = root
+        .entry(key.into())
+        .or_insert_with(|| Value::Sequence(Vec::new()));
+    if entry.is_null() {
+        *entry = Value::Sequence(Vec::new());
+    }
+    entry
+        .as_sequence_mut()
+        .with_context(|| format!("the kubeconfig's {key} is not a list"))
+}
+
+/// Adds (or replaces) the cluster, user and context named `name`.
+pub fn upsert_entries(
+    doc: &mut Value,
+    name: &str,
+    creds: &ClusterCredentials,
+    set_current: bool,
+) -> Result<bool> {
+    let root = root_mapping(doc)?;
+    let mut context = Mapping::new();
+    context.insert("cluster".into(), name.into());
+    context.insert("user".into(), name.into());
+    let bodies = [
+        creds.cluster.clone(),
+        creds.user.clone(),
+        Value::Mapping(context),
+    ];
+    for ((key, field), body) in SECTIONS.iter().zip(bodies) {
+        let items = section(root, key)?;
+        let mut entry = Mapping::new();
+        entry.insert("name".into(), name.into());
+        entry.insert((*field).into(), body);
+        let entry = Value::Mapping(entry);
+        items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+        items.push(entry);
+    }
+    if set_current {
+        root.insert("current-context".into(), name.into());
+    }
+    Ok(true)
+}
+
+/// Removes the cluster, user and context named `name`; clears
+/// current-context if it pointed there. Returns whether anything changed.
+pub fn remove_entries(doc: &mut Value, name: &str) -> Result<bool> {
+    let Some(root) = doc.as_mapping_mut() else {
+        return Ok(false);
+    };
+    let mut changed = false;
+    for (key, _) in SECTIONS {
+        if let Some(items) = root.get_mut(key).and_then(Value::as_sequence_mut) {
+            let before = items.len();
+            items.retain(|i| i.get("name").and_then(Value::as_str) != Some(name));
+            changed |= items.len() != before;
+        }
+    }
+    if root.get("current-context").and_then(Value::as_str) == Some(name) {
+        root.insert("current-context".into(), "".into());
+        changed = true;
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KIND_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: kind-x\n\
+clusters:\n- name: kind-x\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: Q0E=\n\
+users:\n- name: kind-x\n  user:\n    client-certificate-data: Q0VSVA==\n    client-key-data: S0VZ\n\
+contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
+
+    /// A kubeconfig as people have them: several contexts, an exec plugin,
+    /// extensions, unknown fields and preferences.
+    const BUSY: &str = r#"apiVersion: v1
+kind: Config
+preferences:
+  colors: true
+current-context: prod
+clusters:
+- name: prod
+  cluster:
+    server: https://prod.example.com
+    certificate-authority-data: UFJPRA==
+    extensions:
+    - name: client.authentication.k8s.io/exec
+      extension:
+        audience: prod
+- name: staging
+  cluster:
+    server: https://staging.example.com
+    insecure-skip-tls-verify: true
+users:
+- name: prod-admin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      args: [--flag, value]
+      env:
+      - name: FOO
+        value: bar
+      interactiveMode: IfAvailable
+      provideClusterInfo: true
+- name: staging
+  user:
+    token: abc
+contexts:
+- name: prod
+  context:
+    cluster: prod
+    user: prod-admin
+    namespace: team-a
+- name: staging
+  context:
+    cluster: staging
+    user: staging
+extensions:
+- name: my-tool
+  extension:
+    anything: [1, 2, 3]
+x-unknown-top-level: kept
+"#;
+
+    fn creds() -> ClusterCredentials {
+        ClusterCredentials::from_kind_kubeconfig(KIND_KUBECONFIG, "https://127.0.0.1:40001")
+            .unwrap()
+    }
+
+    #[test]
+    fn reads_kind_credentials_and_rewrites_the_server() {
+        let c = creds();
+        assert_eq!(
+            c.cluster["server"].as_str(),
+            Some("https://127.0.0.1:40001")
+        );
+        assert_eq!(c.ca_pem().unwrap(), b"CA");
+        assert_eq!(
+            c.user.get("client-key-data").and_then(Value::as_str),
+            Some("S0VZ")
+        );
+    }
+
+    #[test]
+    fn merge_then_remove_preserves_every_other_entry() {
+        let original: Value = serde_yaml::from_str(BUSY).unwrap();
+        let mut doc = original.clone();
+        upsert_entries(&mut doc, "kip-a", &creds(), true).unwrap();
+        upsert_entries(&mut doc, "kip-b", &creds(), false).unwrap();
+        assert_eq!(doc["current-context"].as_str(), Some("kip-a"));
+        for key in ["clusters", "users", "contexts"] {
+            let items = doc[key].as_sequence().unwrap();
+            let originals = original[key].as_sequence().unwrap();
+            // Every original entry is still there, unchanged and in order.
+            assert_eq!(&items[..originals.len()], &originals[..], "{key}");
+            assert_eq!(items.len(), originals.len() + 2, "{key}");
+        }
+        // A second merge of the same name replaces instead of duplicating.
+        upsert_entries(&mut doc, "kip-a", &creds(), true).unwrap();
+        assert_eq!(doc["clusters"].as_sequence().unwrap().len(), 4);
+
+        // Through text, as it goes to disk.
+        let text = serde_yaml::to_string(&doc).unwrap();
+        let mut doc: Value = serde_yaml::from_str(&text).unwrap();
+        assert!(remove_entries(&mut doc, "kip-a").unwrap());
+        assert!(remove_entries(&mut doc, "kip-b").unwrap());
+        assert!(!remove_entries(&mut doc, "kip-b").unwrap());
+        let mut expected = original.clone();
+        expected["current-context"] = "".into();
+        assert_eq!(doc, expected);
+    }
+
+    #[test]
+    fn remove_keeps_current_context_that_points_elsewhere() {
+        let mut doc: Value = serde_yaml::from_str(BUSY).unwrap();
+        upsert_entries(&mut doc, "kip-a", &creds(), false).unwrap();
+        remove_entries(&mut doc, "kip-a").unwrap();
+        assert_eq!(doc, serde_yaml::from_str::<Value>(BUSY).unwrap());
+    }
+
+    #[test]
+    fn standalone_has_exactly_one_of_each() {
+        let doc = creds().standalone("kip-x");
+        crate::testing::assert_snapshot(
+            "standalone_kubeconfig.yaml",
+            &serde_yaml::to_string(&doc).unwrap(),
+        );
+    }
+
+    #[test]
+    fn refuses_a_non_list_section() {
+        let mut doc: Value = serde_yaml::from_str("clusters: oops\n").unwrap();
+        assert!(upsert_entries(&mut doc, "kip-a", &creds(), true).is_err());
+    }
+}

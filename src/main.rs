@@ -1,0 +1,79 @@
+//! kip: parse, run, map the outcome to an exit code.
+
+mod api;
+mod backend;
+mod cli;
+mod commands;
+mod error;
+mod kubeconfig;
+mod names;
+mod node;
+mod output;
+#[cfg(test)]
+mod testing;
+
+use backend::docker::DockerBackend;
+use clap::Parser;
+use cli::{Cli, Command};
+use output::Printer;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Die quietly on a closed stdout (`kip completions bash | head`), like
+    // other Unix tools, instead of panicking in println!.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(error::exit::FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli, &printer)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            printer.error(&format!("{err:#}"));
+            ExitCode::from(error::exit_code(&err))
+        }
+    }
+}
+
+async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Completions(args) => {
+            commands::completions::completions(args.shell);
+            return Ok(0);
+        }
+        Command::Man => {
+            commands::completions::man()?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let backend = DockerBackend::connect()?;
+    match &cli.command {
+        Command::Up(args) => commands::up::run(args, &backend, printer).await?,
+        Command::Down(args) => commands::down::run(args, &backend, printer).await?,
+        Command::List(args) => commands::list::run(args, &backend).await?,
+        Command::Status(args) => commands::status::run(args, &backend).await?,
+        Command::Kubeconfig(args) => commands::kubeconfig::run(args, &backend).await?,
+        Command::Logs(args) => return Ok(exit_status(commands::logs::run(args, &backend).await?)),
+        Command::Exec(args) => return Ok(exit_status(commands::exec::run(args, &backend).await?)),
+        Command::Completions(_) | Command::Man => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+/// A command's exit code as a process exit status (0–255).
+fn exit_status(code: i64) -> u8 {
+    u8::try_from(code).unwrap_or(error::exit::FAILURE)
+}

@@ -1,0 +1,213 @@
+//! The node plan: pure data computed from the user's options. Every backend
+//! renders the same plan, and `kip up --dry-run` prints it.
+
+pub mod image;
+pub mod kind_config;
+pub mod progress;
+
+use crate::cli::{IptablesMode, SecurityMode};
+use crate::names;
+use kind_config::{KindConfig, NODE_API_PORT};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The bootstrap script run by the node's init; a real file, never templated.
+pub const BOOTSTRAP_SCRIPT: &str = include_str!("bootstrap.sh");
+
+/// Where the node keeps Docker's state: a volume, never overlay on overlay.
+pub const DOCKER_ROOT: &str = "/var/lib/docker";
+
+pub mod labels {
+    pub const MANAGED_BY: &str = "dev.kip.managed-by";
+    pub const CLUSTER: &str = "dev.kip.cluster";
+    pub const CREATED_AT: &str = "dev.kip.created-at";
+    pub const OWNER: &str = "dev.kip.owner";
+    pub const VERSION: &str = "dev.kip.version";
+    pub const SECURITY: &str = "dev.kip.security";
+    pub const MANAGER: &str = "kip";
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePlan {
+    pub cluster: String,
+    pub node: NodeSpec,
+    pub kind_config: KindConfig,
+    pub bootstrap_script: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSpec {
+    pub name: String,
+    pub image: String,
+    /// PID 1 is an init (docker-init, i.e. tini) that forwards signals and reaps.
+    pub init: bool,
+    pub security: SecurityMode,
+    pub labels: BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    pub volume: VolumeSpec,
+    pub read_only_host_paths: Vec<String>,
+    pub api: ApiPortSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeSpec {
+    pub name: String,
+    pub mount_path: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiPortSpec {
+    pub node_port: u16,
+    pub host_ip: &'static str,
+    /// None: the engine picks a free port (no race between concurrent `up`s).
+    pub host_port: Option<u16>,
+}
+
+/// The user's options that shape a node, already validated.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub cluster: String,
+    pub image: String,
+    pub security: SecurityMode,
+    pub api_port: Option<u16>,
+    pub mtu: Option<u32>,
+    pub iptables: IptablesMode,
+    pub cert_sans: Vec<String>,
+    pub dockerd_args: Vec<String>,
+    pub created_at: String,
+    pub owner: String,
+    pub has_lib_modules: bool,
+    /// Subnets of the networks around the node, to keep the inner ones clear.
+    pub taken_subnets: Vec<String>,
+}
+
+impl NodePlan {
+    pub fn new(opts: &NodeOptions) -> Self {
+        let node_name = names::node_name(&opts.cluster);
+        let mut cert_sans = vec![
+            "127.0.0.1".to_string(),
+            "localhost".into(),
+            node_name.clone(),
+        ];
+        for san in &opts.cert_sans {
+            if !cert_sans.contains(san) {
+                cert_sans.push(san.clone());
+            }
+        }
+        let kind_config = KindConfig::new(&cert_sans, &opts.taken_subnets);
+
+        let mut env = BTreeMap::new();
+        env.insert("KIP_CLUSTER".into(), opts.cluster.clone());
+        env.insert("KIP_KIND_CONFIG".into(), kind_config.to_yaml());
+        let iptables = match opts.iptables {
+            IptablesMode::Auto => "auto",
+            IptablesMode::Legacy => "legacy",
+            IptablesMode::Nft => "nft",
+        };
+        env.insert("KIP_IPTABLES".into(), iptables.into());
+        if let Some(mtu) = opts.mtu {
+            env.insert("KIP_MTU".into(), mtu.to_string());
+        }
+        if !opts.dockerd_args.is_empty() {
+            env.insert("KIP_DOCKERD_ARGS".into(), opts.dockerd_args.join(" "));
+        }
+
+        let labels = BTreeMap::from([
+            (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+            (labels::CLUSTER.to_string(), opts.cluster.clone()),
+            (labels::CREATED_AT.to_string(), opts.created_at.clone()),
+            (labels::OWNER.to_string(), opts.owner.clone()),
+            (
+                labels::VERSION.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        ]);
+
+        NodePlan {
+            cluster: opts.cluster.clone(),
+            node: NodeSpec {
+                name: node_name,
+                image: opts.image.clone(),
+                init: true,
+                security: opts.security,
+                labels,
+                env,
+                volume: VolumeSpec {
+                    name: names::volume_name(&opts.cluster),
+                    mount_path: DOCKER_ROOT,
+                },
+                read_only_host_paths: if opts.has_lib_modules {
+                    vec!["/lib/modules".into()]
+                } else {
+                    Vec::new()
+                },
+                api: ApiPortSpec {
+                    node_port: NODE_API_PORT,
+                    host_ip: "127.0.0.1",
+                    host_port: opts.api_port,
+                },
+            },
+            kind_config,
+            bootstrap_script: BOOTSTRAP_SCRIPT,
+        }
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("a NodePlan always serializes")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn options() -> NodeOptions {
+        NodeOptions {
+            cluster: "demo".into(),
+            image: "kip-test-node:latest".into(),
+            security: SecurityMode::Auto,
+            api_port: None,
+            mtu: None,
+            iptables: IptablesMode::Auto,
+            cert_sans: vec!["demo.example.com".into(), "localhost".into()],
+            dockerd_args: vec!["--debug".into()],
+            created_at: "2026-01-02T03:04:05Z".into(),
+            owner: "dev@laptop".into(),
+            has_lib_modules: true,
+            taken_subnets: vec!["172.17.0.0/16".into()],
+        }
+    }
+
+    #[test]
+    fn plan_snapshot() {
+        let plan = NodePlan::new(&options()).to_yaml();
+        let plan = plan.replace(&env!("CARGO_PKG_VERSION").to_string(), "VERSION");
+        crate::testing::assert_snapshot("node_plan.yaml", &plan);
+    }
+
+    #[test]
+    fn cert_sans_cover_every_kubeconfig_name_once() {
+        let plan = NodePlan::new(&options());
+        let patch = &plan.kind_config.kubeadm_config_patches[1];
+        for san in ["127.0.0.1", "localhost", "kip-demo", "demo.example.com"] {
+            assert_eq!(
+                patch.matches(&format!("- {san}\n")).count(),
+                1,
+                "{san} in {patch}"
+            );
+        }
+    }
+
+    #[test]
+    fn bootstrap_script_is_valid_posix_sh() {
+        let status = std::process::Command::new("sh")
+            .args(["-n", "-c", BOOTSTRAP_SCRIPT])
+            .status()
+            .expect("sh runs");
+        assert!(status.success());
+    }
+}

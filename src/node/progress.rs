@@ -1,0 +1,106 @@
+//! The marker lines the bootstrap script writes on the node's log stream.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker {
+    /// A phase finished inside the node.
+    Phase(String),
+    /// A decision the node made (`iptables`, `mtu`, `cgroup`, ...).
+    Info { key: String, value: String },
+    /// The bootstrap failed in `phase`.
+    Fail { phase: String, reason: String },
+    /// Any other line (kind's and the script's own output).
+    Line(String),
+}
+
+pub const PHASE_DOCKERD_READY: &str = "dockerd-ready";
+pub const PHASE_CLUSTER_CREATED: &str = "cluster-created";
+
+pub fn parse(line: &str) -> Marker {
+    if let Some(phase) = line.strip_prefix("kip-phase: ") {
+        return Marker::Phase(phase.trim().to_string());
+    }
+    if let Some(info) = line.strip_prefix("kip-info: ") {
+        if let Some((key, value)) = info.split_once('=') {
+            return Marker::Info {
+                key: key.trim().into(),
+                value: value.trim().into(),
+            };
+        }
+    }
+    if let Some(fail) = line.strip_prefix("kip-fail: ") {
+        let (phase, reason) = fail.split_once(": ").unwrap_or(("bootstrap", fail));
+        return Marker::Fail {
+            phase: phase.into(),
+            reason: reason.into(),
+        };
+    }
+    Marker::Line(line.to_string())
+}
+
+/// What the markers of a whole log say: the last phase reached and the facts.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BootstrapSummary {
+    pub phase: Option<String>,
+    pub failure: Option<String>,
+    pub facts: std::collections::BTreeMap<String, String>,
+}
+
+impl BootstrapSummary {
+    pub fn from_log(log: &str) -> Self {
+        let mut summary = BootstrapSummary::default();
+        for line in log.lines() {
+            match parse(line) {
+                Marker::Phase(p) => summary.phase = Some(p),
+                Marker::Info { key, value } => {
+                    summary.facts.insert(key, value);
+                }
+                Marker::Fail { phase, reason } => {
+                    summary.failure = Some(format!("{phase}: {reason}"))
+                }
+                Marker::Line(_) => {}
+            }
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_marker() {
+        assert_eq!(
+            parse("kip-phase: dockerd-ready"),
+            Marker::Phase("dockerd-ready".into())
+        );
+        assert_eq!(
+            parse("kip-info: cgroup-parent=/docker/x/docker"),
+            Marker::Info {
+                key: "cgroup-parent".into(),
+                value: "/docker/x/docker".into()
+            }
+        );
+        assert_eq!(
+            parse("kip-fail: dockerd: dockerd exited: bad flag"),
+            Marker::Fail {
+                phase: "dockerd".into(),
+                reason: "dockerd exited: bad flag".into()
+            }
+        );
+        assert_eq!(
+            parse(" ✓ Preparing nodes"),
+            Marker::Line(" ✓ Preparing nodes".into())
+        );
+    }
+
+    #[test]
+    fn summarizes_a_log() {
+        let log =
+            "kip-info: mtu=1440\nkip-info: iptables=legacy\nkip-phase: dockerd-ready\nnoise\n";
+        let s = BootstrapSummary::from_log(log);
+        assert_eq!(s.phase.as_deref(), Some("dockerd-ready"));
+        assert_eq!(s.facts["mtu"], "1440");
+        assert_eq!(s.failure, None);
+    }
+}

@@ -1,0 +1,287 @@
+//! TEST INFRASTRUCTURE ONLY. A strict stand-in for `kind`, baked into kip's
+//! test node image because neither kind nor its node images can be downloaded
+//! on the CI machine. It is never part of the `kip` binary.
+//!
+//! `kind create cluster` decodes the config as kind does (unknown fields are
+//! errors), refuses a config that breaks any promise kip makes (see
+//! `config::check_kip_promises`), generates a CA and an API server certificate
+//! whose SANs come from the config's certSANs patch (as kubeadm's would), and
+//! starts a real nested container on the node's inner dockerd that serves a
+//! small slice of the Kubernetes API over TLS on the configured port.
+
+mod config;
+mod pki;
+mod serve;
+
+use anyhow::{bail, Context, Result};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STATE_DIR: &str = "/var/lib/kip-test-kind";
+const ROOTFS_IMAGE: &str = "kip-test-kind-rootfs:latest";
+pub const SERVER_VERSION: &str = "v1.33.1-kip-test-stand-in";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Err(err) = run(&args) {
+        eprintln!("ERROR: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["version"] | ["--version"] => {
+            println!("kind v0.0.0-kip-test-stand-in");
+            Ok(())
+        }
+        ["create", "cluster", rest @ ..] => create_cluster(&Flags::parse(rest)?),
+        ["delete", "cluster", rest @ ..] => delete_cluster(&Flags::parse(rest)?),
+        ["get", "clusters"] => {
+            for name in clusters()? {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        ["serve-control-plane", dir, port] => serve::run(Path::new(dir), port.parse()?),
+        _ => bail!(
+            "the kip test stand-in for kind does not support: kind {}",
+            words.join(" ")
+        ),
+    }
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    name: Option<String>,
+    config: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+    wait: Option<String>,
+}
+
+impl Flags {
+    fn parse(args: &[&str]) -> Result<Self> {
+        let mut flags = Flags::default();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (key, inline) = match arg.split_once('=') {
+                Some((k, v)) => (k, Some(v.to_string())),
+                None => (*arg, None),
+            };
+            let mut value = || -> Result<String> {
+                match &inline {
+                    Some(v) => Ok(v.clone()),
+                    None => it
+                        .next()
+                        .map(|s| s.to_string())
+                        .with_context(|| format!("flag needs an argument: {key}")),
+                }
+            };
+            match key {
+                "--name" | "-n" => flags.name = Some(value()?),
+                "--config" => flags.config = Some(value()?.into()),
+                "--kubeconfig" => flags.kubeconfig = Some(value()?.into()),
+                "--wait" => flags.wait = Some(value()?),
+                other => bail!("unknown flag: {other}"),
+            }
+        }
+        Ok(flags)
+    }
+
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("kind")
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run docker")?;
+    if !out.status.success() {
+        bail!(
+            "docker {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn clusters() -> Result<Vec<String>> {
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.x-k8s.kind.cluster",
+        "--format",
+        "{{.Label \"io.x-k8s.kind.cluster\"}}",
+    ])?;
+    Ok(out.lines().map(String::from).collect())
+}
+
+fn status(line: &str) {
+    eprintln!(" ✓ {line}");
+}
+
+fn create_cluster(flags: &Flags) -> Result<()> {
+    let name = flags.name();
+    let config_path = flags
+        .config
+        .as_ref()
+        .context("the kip test stand-in requires --config (kip always passes one)")?;
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("cannot read config {}", config_path.display()))?;
+    let cluster = config::parse(&text)?;
+    let checked = config::check_kip_promises(&cluster, &node_addresses()?)?;
+    eprintln!("Creating cluster {name:?} ...");
+    docker(&["info", "--format", "{{.ServerVersion}}"])
+        .context("failed to create cluster: docker is not answering")?;
+    if clusters()?.iter().any(|c| c == name) {
+        bail!("node(s) already exist for a cluster with the name {name:?}");
+    }
+
+    ensure_rootfs_image()?;
+    status("Ensuring node image (kip test stand-in) 🖼");
+    ensure_kind_network()?;
+
+    let dir = Path::new(STATE_DIR).join(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let container = format!("{name}-control-plane");
+    let mut sans = checked.cert_sans.clone();
+    sans.extend([
+        "kubernetes".into(),
+        "kubernetes.default".into(),
+        container.clone(),
+    ]);
+    let pki = pki::generate(&sans)?;
+    pki.write(&dir)?;
+    status("Preparing nodes 📦");
+
+    let publish = format!(
+        "{}:{}:6443",
+        checked.api_server_address, checked.api_server_port
+    );
+    let kind_mount = format!("{}:/kind:ro", dir.display());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &container,
+        "--hostname",
+        &container,
+        "--network",
+        "kind",
+        "--label",
+        &format!("io.x-k8s.kind.cluster={name}"),
+        "--label",
+        "io.x-k8s.kind.role=control-plane",
+        "-p",
+        &publish,
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        &kind_mount,
+        ROOTFS_IMAGE,
+        "/usr/local/bin/kind",
+        "serve-control-plane",
+        "/kind",
+        "6443",
+    ])?;
+    status("Starting control-plane 🕹️");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let target = format!("127.0.0.1:{}", checked.api_server_port);
+    while std::net::TcpStream::connect(&target).is_err() {
+        if Instant::now() > deadline {
+            let logs = docker(&["logs", "--tail", "20", &container]).unwrap_or_default();
+            bail!("control-plane never answered on {target}: {logs}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    if let Some(path) = &flags.kubeconfig {
+        let server = format!("https://127.0.0.1:{}", checked.api_server_port);
+        std::fs::write(path, pki.kubeconfig(name, &server))
+            .with_context(|| format!("cannot write kubeconfig {}", path.display()))?;
+    }
+    eprintln!(
+        "Set kubectl context to \"kind-{name}\" (pod subnet {}, service subnet {})",
+        checked.pod_subnet, checked.service_subnet
+    );
+    Ok(())
+}
+
+fn delete_cluster(flags: &Flags) -> Result<()> {
+    let name = flags.name();
+    eprintln!("Deleting cluster {name:?} ...");
+    let ids = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={name}"),
+    ])?;
+    for id in ids.lines() {
+        docker(&["rm", "-f", "-v", id])?;
+    }
+    let _ = std::fs::remove_dir_all(Path::new(STATE_DIR).join(name));
+    Ok(())
+}
+
+/// The nested control-plane runs the node's own binaries through a read-only
+/// bind mount of /usr, so its image only needs the usrmerge symlinks and the
+/// mount points: importing it takes milliseconds and needs no registry.
+fn ensure_rootfs_image() -> Result<()> {
+    if docker(&["image", "inspect", ROOTFS_IMAGE]).is_ok() {
+        return Ok(());
+    }
+    let script = format!(
+        "set -e; d=$(mktemp -d); cd \"$d\"; mkdir -p usr etc tmp proc sys dev run kind; \
+         for l in bin lib lib64 sbin; do ln -s usr/$l $l; done; \
+         tar -c . | docker import - {ROOTFS_IMAGE} >/dev/null; rm -rf \"$d\""
+    );
+    let ok = Command::new("sh").args(["-c", &script]).status()?.success();
+    if !ok {
+        bail!("cannot import {ROOTFS_IMAGE}");
+    }
+    Ok(())
+}
+
+/// Like kind: a `kind` network whose MTU copies the inner default bridge's.
+fn ensure_kind_network() -> Result<()> {
+    if docker(&["network", "inspect", "kind"]).is_ok() {
+        return Ok(());
+    }
+    let mtu = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{index .Options \"com.docker.network.driver.mtu\"}}",
+    ])
+    .unwrap_or_default();
+    let mut args = vec!["network", "create", "kind"];
+    let opt;
+    if let Ok(mtu) = mtu.parse::<u32>() {
+        opt = format!("com.docker.network.driver.mtu={mtu}");
+        args.extend(["-o", &opt]);
+    }
+    docker(&args).map(|_| ())
+}
+
+fn node_addresses() -> Result<Vec<Ipv4Addr>> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output();
+    let Ok(out) = out else { return Ok(Vec::new()) };
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .filter_map(|cidr| cidr.split('/').next()?.parse().ok())
+        .filter(|a: &Ipv4Addr| !a.is_loopback())
+        .collect())
+}
