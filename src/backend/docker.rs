@@ -34,6 +34,15 @@ const STOP_GRACE_SECONDS: i32 = 10;
 pub struct DockerBackend {
     docker: Docker,
     host: String,
+    /// Where `host` came from, for error messages.
+    source: HostSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostSource {
+    Env,
+    Context,
+    Default,
 }
 
 /// The privileges a node container runs with.
@@ -56,21 +65,27 @@ impl SecurityProfile {
 
 impl DockerBackend {
     pub fn connect() -> Result<Self> {
-        let host = docker_host();
+        let (host, source) = docker_host();
         let docker = Docker::connect_with_host(&host)
             .map_err(|e| {
                 Failure::Environment(format!(
-                    "cannot use Docker at {host}: {e} (set DOCKER_HOST to use another)"
+                    "cannot use Docker at {host}: {e}\n({})",
+                    source.hint()
                 ))
             })?
             .with_timeout(Duration::from_secs(24 * 3600));
-        Ok(DockerBackend { docker, host })
+        Ok(DockerBackend {
+            docker,
+            host,
+            source,
+        })
     }
 
     fn unreachable(&self, err: impl std::fmt::Display) -> anyhow::Error {
         Failure::Environment(format!(
-            "cannot reach Docker at {}: {err}\nIs the daemon running? (set DOCKER_HOST to use another)",
-            self.host
+            "cannot reach Docker at {}: {err}\nIs the daemon running? ({})",
+            self.host,
+            self.source.hint()
         ))
         .into()
     }
@@ -473,9 +488,10 @@ impl Backend for DockerBackend {
             deleted.node = true;
         }
         let volume = crate::names::volume_name(cluster);
+        // Not `force`: the engine then answers 204 for a volume that is not there.
         match self
             .docker
-            .remove_volume(&volume, Some(RemoveVolumeOptions { force: true }))
+            .remove_volume(&volume, Some(RemoveVolumeOptions { force: false }))
             .await
         {
             Ok(()) => deleted.volume = true,
@@ -657,13 +673,26 @@ fn lines(
     )
 }
 
+impl HostSource {
+    fn hint(self) -> &'static str {
+        match self {
+            HostSource::Env => "the address comes from DOCKER_HOST; unset it to use the default socket",
+            HostSource::Context => "the address comes from the current Docker context; `docker context use default` switches back",
+            HostSource::Default => "set DOCKER_HOST to use another engine",
+        }
+    }
+}
+
 /// DOCKER_HOST, else the current Docker CLI context's endpoint, else the
 /// default socket.
-fn docker_host() -> String {
+fn docker_host() -> (String, HostSource) {
     if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return host;
+        return (host, HostSource::Env);
     }
-    context_host().unwrap_or_else(|| DEFAULT_HOST.to_string())
+    match context_host() {
+        Some(host) => (host, HostSource::Context),
+        None => (DEFAULT_HOST.to_string(), HostSource::Default),
+    }
 }
 
 fn context_host() -> Option<String> {

@@ -119,13 +119,14 @@ dockerd_pid=$!
 
 shutdown() {
     trap - TERM INT
-    # Remove the nested containers through dockerd so their cgroups go too,
-    # then stop dockerd; a node killed outright would leave them behind.
+    # Remove the nested containers through dockerd so that their cgroups go
+    # with them (a node killed outright leaves them behind on cgroup v1).
+    # dockerd itself holds nothing worth a graceful stop: the node's end
+    # takes it down.
+    [ -z "${kind_pid:-}" ] || kill "$kind_pid" 2>/dev/null || true
     ids=$(docker ps -aq 2>/dev/null || true)
     # shellcheck disable=SC2086
     [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-    kill "$dockerd_pid" 2>/dev/null || true
-    wait "$dockerd_pid" 2>/dev/null || true
     exit 0
 }
 trap shutdown TERM INT
@@ -137,10 +138,13 @@ done
 echo "kip-phase: dockerd-ready"
 
 printf '%s\n' "${KIP_KIND_CONFIG:?KIP_KIND_CONFIG is not set}" >"$conf_dir/kind.yaml"
+# In the background, so that a TERM during creation is handled at once.
 kind create cluster --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" \
     --config "$conf_dir/kind.yaml" --kubeconfig "$conf_dir/kubeconfig" \
-    >"$log_dir/kind.log" 2>&1 ||
-    fail cluster "kind create cluster failed" "$log_dir/kind.log"
+    >"$log_dir/kind.log" 2>&1 &
+kind_pid=$!
+wait "$kind_pid" || fail cluster "kind create cluster failed" "$log_dir/kind.log"
+kind_pid=
 cat "$log_dir/kind.log"
 echo "kip-phase: cluster-created"
 
