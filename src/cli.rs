@@ -130,7 +130,7 @@ pub struct UpArgs {
     pub cert_sans: Vec<String>,
 
     /// Extra argument for the node's dockerd (repeatable)
-    #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true)]
+    #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
 
     /// Do not make the new context the current one
@@ -217,4 +217,11 @@ pub struct CompletionsArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 5m, 1h30m)"))
+}
+
+fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
+    if arg.is_empty() || arg.chars().any(char::is_whitespace) {
+        return Err("pass one dockerd argument per flag, without spaces (e.g. --dockerd-arg=--debug)".into());
+    }
+    Ok(arg.to_string())
 }

@@ -57,6 +57,10 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
             commands::completions::man()?;
             return Ok(0);
         }
+        Command::Up(args) if args.dry_run => {
+            commands::up::dry_run(args, DockerBackend::connect().as_ref(), printer).await?;
+            return Ok(0);
+        }
         _ => {}
     }
     let backend = DockerBackend::connect()?;

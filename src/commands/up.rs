@@ -13,7 +13,7 @@ use crate::node::image::default_image;
 use crate::node::progress::{self, Marker};
 use crate::node::{NodeOptions, NodePlan};
 use crate::output::Printer;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -21,18 +21,25 @@ use std::time::{Duration, Instant};
 const LOG_TAIL_LINES: usize = 30;
 const READY_POLL: Duration = Duration::from_millis(50);
 
-pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
-    validate(args)?;
-    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
-    let (image, is_default_image) = match &args.image {
-        Some(image) => (image.clone(), false),
-        None => (default_image(), true),
+/// `kip up --dry-run`: prints the node plan and touches nothing. It works
+/// without a reachable engine too (the plan then assumes defaults).
+pub async fn dry_run(args: &UpArgs, backend: Result<&impl Backend, &anyhow::Error>, printer: &Printer) -> Result<()> {
+    let facts = match backend {
+        Ok(backend) => backend.engine_facts().await,
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
+    let facts = facts.unwrap_or_else(|e| {
+        printer.warn(&format!("{e:#}\n(the plan below assumes a local cgroup v1 engine with no networks)"));
+        EngineFacts { local: true, ..EngineFacts::default() }
+    });
+    print!("{}", plan(args, &facts).to_yaml());
+    Ok(())
+}
 
-    let facts = backend.engine_facts().await?;
-    let plan = NodePlan::new(&NodeOptions {
+fn plan(args: &UpArgs, facts: &EngineFacts) -> NodePlan {
+    NodePlan::new(&NodeOptions {
         cluster: args.name.clone(),
-        image: image.clone(),
+        image: args.image.clone().unwrap_or_else(default_image),
         security: args.security,
         api_port: args.api_port,
         mtu: args.mtu,
@@ -43,13 +50,18 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         owner: owner(),
         has_lib_modules: facts.local && std::path::Path::new("/lib/modules").is_dir(),
         taken_subnets: facts.subnets.clone(),
-    });
-    if args.dry_run {
-        print!("{}", plan.to_yaml());
-        return Ok(());
-    }
+    })
+}
+
+pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    // Listen before anything is created: from here on, Ctrl-C or SIGTERM
+    // means "undo what this run made", never a half-made cluster.
+    let mut signals = Signals::listen()?;
+    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
     // Refuse an unreadable kubeconfig before creating anything.
     kubeconfig::read(&target.path)?;
+    let facts = backend.engine_facts().await?;
+    let plan = plan(args, &facts);
 
     if let Some(existing) = backend.find(&args.name).await? {
         if !args.recreate {
@@ -71,13 +83,13 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         );
     }
     backend
-        .ensure_image(&image, is_default_image, printer)
+        .ensure_image(&plan.node.image, args.image.is_none(), printer)
         .await?;
 
     let started = Instant::now();
     let outcome = tokio::select! {
         outcome = create(args, backend, printer, &plan, &facts) => outcome,
-        () = interrupted() => Err(Failure::Interrupted.into()),
+        () = signals.received() => Err(Failure::Interrupted.into()),
     };
     let (creds, endpoint) = match outcome {
         Ok(ready) => ready,
@@ -97,18 +109,6 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         endpoint.server_url(),
         names::context_name(&args.name)
     ));
-    Ok(())
-}
-
-fn validate(args: &UpArgs) -> Result<()> {
-    for arg in &args.dockerd_args {
-        if arg.is_empty() || arg.chars().any(char::is_whitespace) {
-            return Err(Failure::Usage(format!(
-                "--dockerd-arg {arg:?}: pass one argument per flag, without spaces (e.g. --dockerd-arg=--debug)"
-            ))
-            .into());
-        }
-    }
     Ok(())
 }
 
@@ -353,24 +353,26 @@ async fn clean_up_after_failure(
     }
 }
 
-/// Ctrl-C or SIGTERM. If no handler can be installed, never resolves.
-async fn interrupted() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C and SIGTERM, caught from the moment of `listen`.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => {
-            if r.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-        () = term => {}
     }
 }
 

@@ -10,9 +10,11 @@ set -eu
 
 log_dir=/var/log/kip
 conf_dir=/etc/kip
+# Test seams: the tests point these at prepared trees and stop after the
+# setup decisions (KIP_SETUP_ONLY=1), before dockerd starts.
 cgroup_root=${KIP_CGROUP_ROOT:-/sys/fs/cgroup}
 proc_cgroup=${KIP_PROC_CGROUP:-/proc/self/cgroup}
-mkdir -p "$log_dir" "$conf_dir"
+shim=${KIP_IPTABLES_SHIM_DIR:-/usr/local/lib/kip/iptables}
 
 fail() {
     echo "kip-fail: $1: $2"
@@ -41,7 +43,6 @@ iptables_backend() {
 }
 
 use_iptables() {
-    shim=/usr/local/lib/kip/iptables
     mkdir -p "$shim"
     for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
         target=$(command -v "$(echo "$tool" | sed "s/tables/tables-$1/")" 2>/dev/null) ||
@@ -66,6 +67,9 @@ detect_mtu() {
 # cgroup v2: move every process out of the root into an `init` child so that
 # controllers can be delegated, then enable each available controller.
 nest_cgroup_v2() {
+    # A non-privileged node sees its own cgroup read-only: with a private
+    # cgroup namespace and CAP_SYS_ADMIN it may remount it.
+    [ -w "$cgroup_root/cgroup.subtree_control" ] || mount -o remount,rw "$cgroup_root" 2>/dev/null || true
     mkdir -p "$cgroup_root/init"
     while read -r pid; do
         echo "$pid" >"$cgroup_root/init/cgroup.procs" 2>/dev/null || true
@@ -110,7 +114,11 @@ else
         echo "kip-info: cgroup-parent=$parent"
     fi
 fi
-[ "${KIP_SETUP_ONLY:-}" = 1 ] && exit 0
+if [ "${KIP_SETUP_ONLY:-}" = 1 ]; then
+    echo "kip-info: dockerd-args=$*"
+    exit 0
+fi
+mkdir -p "$log_dir" "$conf_dir"
 
 # Extra dockerd arguments are split on white space on purpose.
 # shellcheck disable=SC2086

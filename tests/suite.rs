@@ -1,0 +1,10 @@
+//! kip's integration tests, one binary: the CLI driven as a process, the
+//! bootstrap script run through its test seams, and end-to-end tests against
+//! a real Docker engine (gated by KIP_E2E, never skipped silently in CI).
+
+mod suite {
+    pub mod bootstrap_script;
+    pub mod cli;
+    pub mod e2e;
+    pub mod support;
+}

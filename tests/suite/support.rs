@@ -1,0 +1,90 @@
+//! A small fluent builder that runs the real `kip` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn kip_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_kip"))
+}
+
+pub struct Kip {
+    command: Command,
+}
+
+pub fn kip(args: &[&str]) -> Kip {
+    let mut command = Command::new(kip_bin());
+    command.args(args).stdin(Stdio::null());
+    // Never touch the developer's own kubeconfig or Docker context by accident.
+    command.env_remove("KUBECONFIG").env("HOME", "/nonexistent-kip-test-home");
+    command.env_remove("KIP_IMAGE").env_remove("KIP_SECURITY").env("NO_COLOR", "1");
+    Kip { command }
+}
+
+impl Kip {
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn kubeconfig(self, path: &Path) -> Self {
+        self.env("KUBECONFIG", path)
+    }
+
+    pub fn run(mut self) -> Run {
+        let output = self.command.output().expect("kip runs");
+        Run::from(output)
+    }
+
+    pub fn command(self) -> Command {
+        self.command
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "expected exit code {code}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{self}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
