@@ -406,3 +406,37 @@ fn down_of_a_running_node_leaves_no_nested_cgroup() {
         assert!(!memory_dir.exists(), "{} was left behind", memory_dir.display());
     }
 }
+
+#[test]
+fn the_shell_example_runs_and_cleans_up() {
+    let Some(t) = E2e::new("example") else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-smoke.sh");
+    // `kip` and `kubectl` on PATH, as a CI job would have them.
+    let bin = t.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(super::support::kip_bin(), bin.join("kip")).unwrap();
+    let kubectl = which(&kubectl_bin());
+    std::os::unix::fs::symlink(kubectl, bin.join("kubectl")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("sh")
+        .arg(&script)
+        .env("PATH", path)
+        .env("CLUSTER", &t.name)
+        .env("KIP_IMAGE", &t.image)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    run.success().stdout_has("ok").stdout_has("kip-test-stand-in").stderr_has("Deleted cluster");
+    t.assert_nothing_left(&t.name);
+}
+
+fn which(program: &str) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
