@@ -221,7 +221,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
     if arg.is_empty() || arg.chars().any(char::is_whitespace) {
-        return Err("pass one dockerd argument per flag, without spaces (e.g. --dockerd-arg=--debug)".into());
+        return Err(
+            "pass one dockerd argument per flag, without spaces (e.g. --dockerd-arg=--debug)"
+                .into(),
+        );
     }
     Ok(arg.to_string())
 }

@@ -23,14 +23,23 @@ const READY_POLL: Duration = Duration::from_millis(50);
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works
 /// without a reachable engine too (the plan then assumes defaults).
-pub async fn dry_run(args: &UpArgs, backend: Result<&impl Backend, &anyhow::Error>, printer: &Printer) -> Result<()> {
+pub async fn dry_run(
+    args: &UpArgs,
+    backend: Result<&impl Backend, &anyhow::Error>,
+    printer: &Printer,
+) -> Result<()> {
     let facts = match backend {
         Ok(backend) => backend.engine_facts().await,
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
     let facts = facts.unwrap_or_else(|e| {
-        printer.warn(&format!("{e:#}\n(the plan below assumes a local cgroup v1 engine with no networks)"));
-        EngineFacts { local: true, ..EngineFacts::default() }
+        printer.warn(&format!(
+            "{e:#}\n(the plan below assumes a local cgroup v1 engine with no networks)"
+        ));
+        EngineFacts {
+            local: true,
+            ..EngineFacts::default()
+        }
     });
     print!("{}", plan(args, &facts).to_yaml());
     Ok(())

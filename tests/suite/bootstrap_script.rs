@@ -23,7 +23,14 @@ impl Setup {
         let bin = dir.path().join("bin");
         fs::create_dir_all(&bin).unwrap();
         for backend in ["legacy", "nft"] {
-            for tool in ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"] {
+            for tool in [
+                "iptables",
+                "iptables-save",
+                "iptables-restore",
+                "ip6tables",
+                "ip6tables-save",
+                "ip6tables-restore",
+            ] {
                 let name = tool.replace("tables", &format!("tables-{backend}"));
                 stub(&bin.join(name), "exit 0");
             }
@@ -48,7 +55,8 @@ impl Setup {
             .envs(env.iter().copied())
             .output()
             .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         (out.status.code().unwrap_or(-1), text)
     }
 }
@@ -66,7 +74,10 @@ fn cgroup_v1_nests_inner_containers_under_the_node_cgroup() {
     let (code, out) = s.run(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("kip-info: cgroup=v1\n"), "{out}");
-    assert!(out.contains("kip-info: cgroup-parent=/docker/abc/docker\n"), "{out}");
+    assert!(
+        out.contains("kip-info: cgroup-parent=/docker/abc/docker\n"),
+        "{out}"
+    );
     assert!(out.contains("--cgroup-parent=/docker/abc/docker"), "{out}");
 }
 
@@ -75,7 +86,10 @@ fn cgroup_v1_without_systemd_line_uses_memory_controller() {
     let s = Setup::new("5:cpu,cpuacct:/x\n4:memory:/kubepods/pod1/c1\n");
     let (code, out) = s.run(&[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("cgroup-parent=/kubepods/pod1/c1/docker"), "{out}");
+    assert!(
+        out.contains("cgroup-parent=/kubepods/pod1/c1/docker"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -99,9 +113,15 @@ fn cgroup_v2_moves_processes_to_init_and_enables_controllers() {
     let (code, out) = s.run(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("kip-info: cgroup=v2"), "{out}");
-    assert_eq!(fs::read_to_string(root.join("init/cgroup.procs")).unwrap(), "1\n");
+    assert_eq!(
+        fs::read_to_string(root.join("init/cgroup.procs")).unwrap(),
+        "1\n"
+    );
     // The last controller written is the last one listed.
-    assert_eq!(fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(), "+pids\n");
+    assert_eq!(
+        fs::read_to_string(root.join("cgroup.subtree_control")).unwrap(),
+        "+pids\n"
+    );
     assert!(!out.contains("--cgroup-parent"), "{out}");
 }
 
@@ -110,7 +130,10 @@ fn mtu_override_and_detection() {
     let s = Setup::new(V1_DOCKER);
     let (code, out) = s.run(&[("KIP_MTU", "1400")]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("kip-info: mtu=1400") && out.contains("--mtu=1400"), "{out}");
+    assert!(
+        out.contains("kip-info: mtu=1400") && out.contains("--mtu=1400"),
+        "{out}"
+    );
     // Detected from this machine's default-route interface.
     let (code, out) = s.run(&[]);
     assert_eq!(code, 0, "{out}");
@@ -130,14 +153,21 @@ fn iptables_forced_modes_link_the_chosen_backend() {
         assert_eq!(code, 0, "{out}");
         assert!(out.contains(&format!("kip-info: iptables={mode}")), "{out}");
         let target = fs::read_link(s.path("shim/iptables")).unwrap();
-        assert!(target.ends_with(format!("iptables-{mode}")), "{}", target.display());
+        assert!(
+            target.ends_with(format!("iptables-{mode}")),
+            "{}",
+            target.display()
+        );
     }
 }
 
 #[test]
 fn iptables_auto_prefers_legacy_when_legacy_tables_hold_rules() {
     let s = Setup::new(V1_DOCKER);
-    stub(&s.path("bin/iptables-legacy-save"), "echo '-A POSTROUTING -j MASQUERADE'");
+    stub(
+        &s.path("bin/iptables-legacy-save"),
+        "echo '-A POSTROUTING -j MASQUERADE'",
+    );
     let (_, out) = s.run(&[]);
     assert!(out.contains("kip-info: iptables=legacy"), "{out}");
 }
@@ -158,5 +188,8 @@ fn a_missing_iptables_backend_is_a_clear_failure() {
     fs::remove_file(s.path("bin/iptables-nft")).unwrap();
     let (code, out) = s.run(&[("KIP_IPTABLES", "nft")]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("kip-fail: iptables: iptables-nft is not installed"), "{out}");
+    assert!(
+        out.contains("kip-fail: iptables: iptables-nft is not installed"),
+        "{out}"
+    );
 }

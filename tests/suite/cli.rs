@@ -10,22 +10,53 @@ const NO_ENGINE: &str = "tcp://127.0.0.1:1";
 fn version_and_help() {
     let run = kip(&["--version"]).run();
     run.success();
-    assert_eq!(run.stdout.trim(), format!("kip {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        run.stdout.trim(),
+        format!("kip {}", env!("CARGO_PKG_VERSION"))
+    );
     let help = kip(&["--help"]).run();
     help.success();
-    for command in ["up", "down", "list", "status", "kubeconfig", "logs", "exec", "completions"] {
-        assert!(help.stdout.contains(&format!("\n  {command} ")), "{command} missing\n{}", help.stdout);
+    for command in [
+        "up",
+        "down",
+        "list",
+        "status",
+        "kubeconfig",
+        "logs",
+        "exec",
+        "completions",
+    ] {
+        assert!(
+            help.stdout.contains(&format!("\n  {command} ")),
+            "{command} missing\n{}",
+            help.stdout
+        );
     }
 }
 
 #[test]
 fn bad_input_is_a_usage_error_that_names_the_fix() {
-    kip(&["up", "Bad_Name"]).run().code(2).stderr_has("DNS-1123");
-    kip(&["up", &"a".repeat(41)]).run().code(2).stderr_has("at most 40");
-    kip(&["up", "--wait", "soon"]).run().code(2).stderr_has("examples: 90s, 5m");
+    kip(&["up", "Bad_Name"])
+        .run()
+        .code(2)
+        .stderr_has("DNS-1123");
+    kip(&["up", &"a".repeat(41)])
+        .run()
+        .code(2)
+        .stderr_has("at most 40");
+    kip(&["up", "--wait", "soon"])
+        .run()
+        .code(2)
+        .stderr_has("examples: 90s, 5m");
     kip(&["up", "--api-port", "0"]).run().code(2);
-    kip(&["up", "--security", "root"]).run().code(2).stderr_has("privileged");
-    kip(&["up", "--dockerd-arg", "--debug --tls"]).run().code(2).stderr_has("without spaces");
+    kip(&["up", "--security", "root"])
+        .run()
+        .code(2)
+        .stderr_has("privileged");
+    kip(&["up", "--dockerd-arg", "--debug --tls"])
+        .run()
+        .code(2)
+        .stderr_has("without spaces");
     kip(&["up", "--mtu", "100"]).run().code(2);
     kip(&["down"]).run().code(2).stderr_has("<NAMES>");
     kip(&["exec", "demo"]).run().code(2);
@@ -34,9 +65,15 @@ fn bad_input_is_a_usage_error_that_names_the_fix() {
 #[test]
 fn an_unreachable_engine_names_the_address_and_its_source() {
     let run = kip(&["list"]).env("DOCKER_HOST", NO_ENGINE).run();
-    run.code(3).stderr_has(&format!("cannot reach Docker at {NO_ENGINE}")).stderr_has("DOCKER_HOST");
-    let run = kip(&["list"]).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").run();
-    run.code(3).stderr_has("/nonexistent/docker.sock").stderr_has("DOCKER_HOST");
+    run.code(3)
+        .stderr_has(&format!("cannot reach Docker at {NO_ENGINE}"))
+        .stderr_has("DOCKER_HOST");
+    let run = kip(&["list"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
+    run.code(3)
+        .stderr_has("/nonexistent/docker.sock")
+        .stderr_has("DOCKER_HOST");
     assert!(!run.stderr.contains("panicked"), "{run}");
 }
 
@@ -46,26 +83,55 @@ fn an_unparseable_kubeconfig_is_refused_and_kept() {
     let path = dir.path().join("config");
     let broken = "apiVersion: v1\nclusters: [\n  - this is: not yaml\n";
     std::fs::write(&path, broken).unwrap();
-    let run = kip(&["up", "demo"]).env("DOCKER_HOST", NO_ENGINE).kubeconfig(&path).run();
-    run.code(3).stderr_has("cannot parse kubeconfig").stderr_has("untouched");
+    let run = kip(&["up", "demo"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .kubeconfig(&path)
+        .run();
+    run.code(3)
+        .stderr_has("cannot parse kubeconfig")
+        .stderr_has("untouched");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp or lock file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp or lock file left"
+    );
 }
 
 #[test]
 fn dry_run_prints_the_plan_without_an_engine() {
-    let run = kip(&["up", "ci-7", "--dry-run", "--cert-san", "ci.example.com", "--mtu", "1440"])
-        .env("DOCKER_HOST", NO_ENGINE)
-        .run();
+    let run = kip(&[
+        "up",
+        "ci-7",
+        "--dry-run",
+        "--cert-san",
+        "ci.example.com",
+        "--mtu",
+        "1440",
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run();
     run.success().stderr_has("cannot reach Docker");
     let plan: serde_yaml::Value = serde_yaml::from_str(&run.stdout).expect("the plan is YAML");
     assert_eq!(plan["node"]["name"].as_str(), Some("kip-ci-7"));
     assert_eq!(plan["node"]["env"]["KIP_MTU"].as_str(), Some("1440"));
-    assert_eq!(plan["kindConfig"]["networking"]["apiServerAddress"].as_str(), Some("0.0.0.0"));
-    let patches = plan["kindConfig"]["kubeadmConfigPatches"].as_sequence().unwrap();
-    assert!(patches.iter().any(|p| p.as_str().unwrap().contains("cgroupRoot: /kubelet")));
-    assert!(patches.iter().any(|p| p.as_str().unwrap().contains("- ci.example.com")));
-    assert!(plan["bootstrapScript"].as_str().unwrap().starts_with("#!/bin/sh"));
+    assert_eq!(
+        plan["kindConfig"]["networking"]["apiServerAddress"].as_str(),
+        Some("0.0.0.0")
+    );
+    let patches = plan["kindConfig"]["kubeadmConfigPatches"]
+        .as_sequence()
+        .unwrap();
+    assert!(patches
+        .iter()
+        .any(|p| p.as_str().unwrap().contains("cgroupRoot: /kubelet")));
+    assert!(patches
+        .iter()
+        .any(|p| p.as_str().unwrap().contains("- ci.example.com")));
+    assert!(plan["bootstrapScript"]
+        .as_str()
+        .unwrap()
+        .starts_with("#!/bin/sh"));
 }
 
 fn completion_file(shell: &str) -> &'static str {
@@ -100,7 +166,10 @@ fn checked_in_completions_match_the_binary() {
 fn a_closed_stdout_is_not_a_panic() {
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("'{}' completions bash | head -n 1", super::support::kip_bin().display()))
+        .arg(format!(
+            "'{}' completions bash | head -n 1",
+            super::support::kip_bin().display()
+        ))
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -26,7 +26,9 @@ fn kubectl_bin() -> String {
 
 /// Why end-to-end tests cannot run here, if they cannot.
 fn missing_prerequisite(image: &str) -> Option<String> {
-    let docker = Command::new("docker").args(["image", "inspect", image]).output();
+    let docker = Command::new("docker")
+        .args(["image", "inspect", image])
+        .output();
     match docker {
         Err(e) => return Some(format!("the docker CLI cannot run: {e}")),
         Ok(out) if !out.status.success() => {
@@ -39,9 +41,15 @@ fn missing_prerequisite(image: &str) -> Option<String> {
         }
         Ok(_) => {}
     }
-    match Command::new(kubectl_bin()).args(["version", "--client"]).output() {
+    match Command::new(kubectl_bin())
+        .args(["version", "--client"])
+        .output()
+    {
         Ok(out) if out.status.success() => None,
-        _ => Some(format!("no kubectl at {:?} (set KIP_TEST_KUBECTL)", kubectl_bin())),
+        _ => Some(format!(
+            "no kubectl at {:?} (set KIP_TEST_KUBECTL)",
+            kubectl_bin()
+        )),
     }
 }
 
@@ -49,15 +57,22 @@ impl E2e {
     /// `None` (after saying why) when the test stack is absent and KIP_E2E
     /// is not set; a failure when it is set.
     fn new(test: &str) -> Option<E2e> {
-        let image = std::env::var("KIP_TEST_IMAGE").unwrap_or_else(|_| "kip-test-node:latest".into());
+        let image =
+            std::env::var("KIP_TEST_IMAGE").unwrap_or_else(|_| "kip-test-node:latest".into());
         if let Some(why) = missing_prerequisite(&image) {
             assert!(!required(), "KIP_E2E=1 but {why}");
-            eprintln!("skipping end-to-end test {test}: {why} (set KIP_E2E=1 to make this a failure)");
+            eprintln!(
+                "skipping end-to-end test {test}: {why} (set KIP_E2E=1 to make this a failure)"
+            );
             return None;
         }
         let name = format!("e2e-{test}-{}", std::process::id());
         assert!(name.len() <= 40, "{name} is too long for a cluster name");
-        Some(E2e { name, image, dir: tempfile::tempdir().unwrap() })
+        Some(E2e {
+            name,
+            image,
+            dir: tempfile::tempdir().unwrap(),
+        })
     }
 
     fn kubeconfig(&self) -> PathBuf {
@@ -65,7 +80,9 @@ impl E2e {
     }
 
     fn kip(&self, args: &[&str]) -> Kip {
-        kip(args).kubeconfig(&self.kubeconfig()).env("KIP_IMAGE", &self.image)
+        kip(args)
+            .kubeconfig(&self.kubeconfig())
+            .env("KIP_IMAGE", &self.image)
     }
 
     fn up(&self, name: &str, extra: &[&str]) -> Run {
@@ -95,9 +112,15 @@ impl E2e {
     fn assert_nothing_left(&self, name: &str) {
         let label = format!("label=dev.kip.cluster={name}");
         let containers = docker(&["ps", "-aq", "--filter", &label]);
-        assert!(containers.trim().is_empty(), "containers left for {name}: {containers}");
+        assert!(
+            containers.trim().is_empty(),
+            "containers left for {name}: {containers}"
+        );
         let volumes = docker(&["volume", "ls", "-q", "--filter", &label]);
-        assert!(volumes.trim().is_empty(), "volumes left for {name}: {volumes}");
+        assert!(
+            volumes.trim().is_empty(),
+            "volumes left for {name}: {volumes}"
+        );
         let context = format!("kip-{name}");
         let doc = self.kubeconfig_doc();
         for section in ["clusters", "users", "contexts"] {
@@ -105,7 +128,10 @@ impl E2e {
                 .as_sequence()
                 .map(|s| s.iter().filter_map(|e| e["name"].as_str()).collect())
                 .unwrap_or_default();
-            assert!(!names.contains(&context.as_str()), "{section} still has {context}: {names:?}");
+            assert!(
+                !names.contains(&context.as_str()),
+                "{section} still has {context}: {names:?}"
+            );
         }
         assert_ne!(doc["current-context"].as_str(), Some(context.as_str()));
     }
@@ -114,7 +140,14 @@ impl E2e {
 impl Drop for E2e {
     fn drop(&mut self) {
         // A failed test must not leak clusters into the next one.
-        let names = docker(&["ps", "-a", "--filter", "label=dev.kip.managed-by=kip", "--format", "{{.Label \"dev.kip.cluster\"}}"]);
+        let names = docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=dev.kip.managed-by=kip",
+            "--format",
+            "{{.Label \"dev.kip.cluster\"}}",
+        ]);
         for name in names.lines().filter(|n| n.starts_with(&self.name)) {
             let _ = self.kip(&["down", name]).run();
         }
@@ -122,8 +155,15 @@ impl Drop for E2e {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker runs");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -170,7 +210,11 @@ fn assert_keeps_busy_entries(doc: &serde_yaml::Value) {
     let busy: serde_yaml::Value = serde_yaml::from_str(BUSY_KUBECONFIG).unwrap();
     for section in ["clusters", "users", "contexts"] {
         for entry in busy[section].as_sequence().unwrap() {
-            let kept = doc[section].as_sequence().unwrap().iter().any(|e| e == entry);
+            let kept = doc[section]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|e| e == entry);
             assert!(kept, "{section} lost {entry:?}");
         }
     }
@@ -192,44 +236,86 @@ fn up_then_kubectl_then_list_then_down_leaves_nothing() {
 
     // The real kubectl, through the exported kubeconfig and its new context.
     let doc = t.kubeconfig_doc();
-    assert_eq!(doc["current-context"].as_str(), Some(format!("kip-{}", t.name).as_str()));
+    assert_eq!(
+        doc["current-context"].as_str(),
+        Some(format!("kip-{}", t.name).as_str())
+    );
     assert_keeps_busy_entries(&doc);
-    t.kubectl(&["get", "--raw", "/readyz"]).success().stdout_has("ok");
-    t.kubectl(&["version", "-o", "json"]).success().stdout_has("kip-test-stand-in");
+    t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    t.kubectl(&["version", "-o", "json"])
+        .success()
+        .stdout_has("kip-test-stand-in");
     // Needs the client certificate kip exported (the stand-in refuses anonymous).
-    t.kubectl(&["get", "nodes", "-o", "name"]).success().stdout_has("node/");
+    t.kubectl(&["get", "nodes", "-o", "name"])
+        .success()
+        .stdout_has("node/");
 
     let list = t.kip(&["list", "-o", "json"]).run();
     list.success();
     let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
-    let item = list["items"].as_array().unwrap().iter().find(|i| i["name"] == t.name.as_str()).expect("listed");
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == t.name.as_str())
+        .expect("listed");
     assert_eq!(item["state"], "running");
-    assert!(item["endpoint"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert!(item["endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://127.0.0.1:"));
 
     let down = t.kip(&["down", &t.name]).run();
     down.success().stderr_has("Deleted cluster");
     t.assert_nothing_left(&t.name);
     let mut expected: serde_yaml::Value = serde_yaml::from_str(BUSY_KUBECONFIG).unwrap();
     expected["current-context"] = "".into();
-    assert_eq!(t.kubeconfig_doc(), expected, "down restores the kubeconfig entry for entry");
+    assert_eq!(
+        t.kubeconfig_doc(),
+        expected,
+        "down restores the kubeconfig entry for entry"
+    );
 
     // Idempotent: an absent cluster is reported, not an error.
-    t.kip(&["down", &t.name]).run().success().stderr_has("does not exist");
+    t.kip(&["down", &t.name])
+        .run()
+        .success()
+        .stderr_has("does not exist");
 }
 
 #[test]
 fn second_up_reexports_and_the_node_commands_work() {
     let Some(t) = E2e::new("reuse") else { return };
-    t.up(&t.name, &["--security", "caps", "--no-switch-context"]).success();
+    t.up(&t.name, &["--security", "caps", "--no-switch-context"])
+        .success();
     assert_eq!(t.kubeconfig_doc()["current-context"].as_str(), None);
 
     std::fs::remove_file(t.kubeconfig()).unwrap();
     t.up(&t.name, &[]).success().stderr_has("already running");
-    t.kubectl(&["--context", &format!("kip-{}", t.name), "get", "--raw", "/readyz"]).success();
+    t.kubectl(&[
+        "--context",
+        &format!("kip-{}", t.name),
+        "get",
+        "--raw",
+        "/readyz",
+    ])
+    .success();
 
     // exec passes the exit code through, and runs inside the node.
-    let exec = t.kip(&["exec", &t.name, "--", "sh", "-c", "docker ps --format '{{.Names}}'; exit 7"]).run();
-    exec.code(7).stdout_has(&format!("{}-control-plane", t.name));
+    let exec = t
+        .kip(&[
+            "exec",
+            &t.name,
+            "--",
+            "sh",
+            "-c",
+            "docker ps --format '{{.Names}}'; exit 7",
+        ])
+        .run();
+    exec.code(7)
+        .stdout_has(&format!("{}-control-plane", t.name));
 
     let status = t.kip(&["status", &t.name, "-o", "json"]).run();
     status.success();
@@ -240,13 +326,24 @@ fn second_up_reexports_and_the_node_commands_work() {
     assert_eq!(status["kubernetesVersion"], "v1.33.1-kip-test-stand-in");
     assert!(status["nodeFacts"]["mtu"].as_str().is_some());
 
-    t.kip(&["logs", &t.name]).run().success().stdout_has("kip-phase: cluster-created");
-    t.kip(&["logs", &t.name, "--dockerd"]).run().success().stdout_has("API listen on");
+    t.kip(&["logs", &t.name])
+        .run()
+        .success()
+        .stdout_has("kip-phase: cluster-created");
+    t.kip(&["logs", &t.name, "--dockerd"])
+        .run()
+        .success()
+        .stdout_has("API listen on");
 
     let kc_file = t.dir.path().join("standalone");
-    t.kip(&["kubeconfig", &t.name, "--output", kc_file.to_str().unwrap()]).run().success();
+    t.kip(&["kubeconfig", &t.name, "--output", kc_file.to_str().unwrap()])
+        .run()
+        .success();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&kc_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&kc_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let printed = t.kip(&["kubeconfig", &t.name]).run();
     printed.success();
     assert_eq!(std::fs::read_to_string(&kc_file).unwrap(), printed.stdout);
@@ -263,7 +360,12 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     let names: Vec<String> = (1..=4).map(|i| format!("{}-{i}", t.name)).collect();
     let children: Vec<_> = names
         .iter()
-        .map(|name| t.kip(&["up", name, "-q"]).command().spawn().expect("kip starts"))
+        .map(|name| {
+            t.kip(&["up", name, "-q"])
+                .command()
+                .spawn()
+                .expect("kip starts")
+        })
         .collect();
     for (name, child) in names.iter().zip(children) {
         let run = Run::from(child.wait_with_output().unwrap());
@@ -274,10 +376,16 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     for name in &names {
         let context = format!("kip-{name}");
         for section in ["clusters", "users", "contexts"] {
-            let count = doc[section].as_sequence().unwrap().iter().filter(|e| e["name"] == context.as_str()).count();
+            let count = doc[section]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter(|e| e["name"] == context.as_str())
+                .count();
             assert_eq!(count, 1, "{section} {context}");
         }
-        t.kubectl(&["--context", &context, "get", "--raw", "/readyz"]).success();
+        t.kubectl(&["--context", &context, "get", "--raw", "/readyz"])
+            .success();
     }
     let mut args = vec!["down"];
     args.extend(names.iter().map(String::as_str));
@@ -291,7 +399,11 @@ fn four_concurrent_ups_share_one_kubeconfig() {
 #[test]
 fn interrupting_up_at_random_moments_leaves_nothing() {
     let Some(t) = E2e::new("sigint") else { return };
-    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("interrupt test seed: {seed}");
     let mut completed = 0;
     for run in 0..10 {
@@ -302,9 +414,14 @@ fn interrupting_up_at_random_moments_leaves_nothing() {
         let delay = Duration::from_millis(seed % 2500);
         let name = format!("{}-{run}", t.name);
         let mut command = t.kip(&["up", &name]).command();
-        let child = command.stderr(std::process::Stdio::piped()).spawn().expect("kip starts");
+        let child = command
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kip starts");
         std::thread::sleep(delay);
-        let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
         let output = Run::from(child.wait_with_output().unwrap());
         match Some(output.code).filter(|c| *c >= 0) {
             // Finished before the signal: a whole cluster, then removed.
@@ -327,15 +444,33 @@ fn dockerd_failure_is_reported_fast_with_the_log_tail() {
     let start = Instant::now();
     let run = t.up(&t.name, &["--dockerd-arg=--no-such-flag"]);
     let took = start.elapsed();
-    run.code(6).stderr_has("dockerd failed inside the node").stderr_has("phase dockerd").stderr_has("no-such-flag");
+    run.code(6)
+        .stderr_has("dockerd failed inside the node")
+        .stderr_has("phase dockerd")
+        .stderr_has("no-such-flag");
     assert!(took < Duration::from_secs(10), "reported after {took:?}");
     run.stderr_has("Removed what this run created");
     t.assert_nothing_left(&t.name);
 
     // --keep-on-failure keeps the node for debugging.
-    t.up(&t.name, &["--dockerd-arg=--no-such-flag", "--keep-on-failure"]).code(6).stderr_has("Kept node");
-    assert!(!docker(&["ps", "-aq", "--filter", &format!("label=dev.kip.cluster={}", t.name)]).trim().is_empty());
-    t.kip(&["up", &t.name]).run().code(6).stderr_has("--recreate");
+    t.up(
+        &t.name,
+        &["--dockerd-arg=--no-such-flag", "--keep-on-failure"],
+    )
+    .code(6)
+    .stderr_has("Kept node");
+    assert!(!docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.kip.cluster={}", t.name)
+    ])
+    .trim()
+    .is_empty());
+    t.kip(&["up", &t.name])
+        .run()
+        .code(6)
+        .stderr_has("--recreate");
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }
@@ -354,15 +489,20 @@ fn a_port_in_use_is_named() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let run = t.up(&t.name, &["--api-port", &port]);
-    run.code(3).stderr_has(&format!("127.0.0.1:{port} is already in use")).stderr_has("--api-port");
+    run.code(3)
+        .stderr_has(&format!("127.0.0.1:{port} is already in use"))
+        .stderr_has("--api-port");
     t.assert_nothing_left(&t.name);
 }
 
 #[test]
 fn a_missing_image_is_named() {
     let Some(t) = E2e::new("image") else { return };
-    let run = t.kip(&["up", &t.name, "--image", "kip-test-no-such-image:0"]).run();
-    run.code(3).stderr_has("kip-test-no-such-image:0 is not on this Docker engine");
+    let run = t
+        .kip(&["up", &t.name, "--image", "kip-test-no-such-image:0"])
+        .run();
+    run.code(3)
+        .stderr_has("kip-test-no-such-image:0 is not on this Docker engine");
     t.assert_nothing_left(&t.name);
 }
 
@@ -372,12 +512,21 @@ fn a_privileged_request_either_works_or_is_one_clear_line() {
     let run = t.up(&t.name, &["--security", "privileged"]);
     if run.code == 0 {
         let status = t.kip(&["status", &t.name, "-o", "json"]).run();
-        assert!(status.stdout.contains("\"security\": \"privileged\""), "{status}");
+        assert!(
+            status.stdout.contains("\"security\": \"privileged\""),
+            "{status}"
+        );
         t.kip(&["down", &t.name]).run().success();
     } else {
         // The CI machine's engine refuses privileged containers.
-        run.code(3).stderr_has("refuses privileged containers").stderr_has("--security caps");
-        let error_lines = run.stderr.lines().filter(|l| l.starts_with("error:")).count();
+        run.code(3)
+            .stderr_has("refuses privileged containers")
+            .stderr_has("--security caps");
+        let error_lines = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count();
         assert_eq!(error_lines, 1, "{run}");
         assert!(!run.stderr.contains("OCI runtime create failed"), "{run}");
     }
@@ -388,14 +537,33 @@ fn a_privileged_request_either_works_or_is_one_clear_line() {
 fn down_of_a_running_node_leaves_no_nested_cgroup() {
     let Some(t) = E2e::new("cgroup") else { return };
     t.up(&t.name, &[]).success();
-    let id = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("label=dev.kip.cluster={}", t.name)]);
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=dev.kip.cluster={}", t.name),
+    ]);
     let id = id.trim().to_string();
     // Nested containers run under the node's own cgroup.
-    let nested = t.kip(&["exec", &t.name, "--", "sh", "-c", "docker inspect -f '{{.State.Pid}}' $(docker ps -q)"]).run();
+    let nested = t
+        .kip(&[
+            "exec",
+            &t.name,
+            "--",
+            "sh",
+            "-c",
+            "docker inspect -f '{{.State.Pid}}' $(docker ps -q)",
+        ])
+        .run();
     nested.success();
     let pid = nested.stdout.trim();
-    let cgroup = t.kip(&["exec", &t.name, "--", "cat", &format!("/proc/{pid}/cgroup")]).run();
-    cgroup.success().stdout_has(&format!("/docker/{id}/docker/"));
+    let cgroup = t
+        .kip(&["exec", &t.name, "--", "cat", &format!("/proc/{pid}/cgroup")])
+        .run();
+    cgroup
+        .success()
+        .stdout_has(&format!("/docker/{id}/docker/"));
 
     let memory_dir = Path::new("/sys/fs/cgroup/memory/docker").join(&id);
     let start = Instant::now();
@@ -403,7 +571,11 @@ fn down_of_a_running_node_leaves_no_nested_cgroup() {
     eprintln!("down of a running node took {:?}", start.elapsed());
     t.assert_nothing_left(&t.name);
     if Path::new("/sys/fs/cgroup/memory/docker").is_dir() {
-        assert!(!memory_dir.exists(), "{} was left behind", memory_dir.display());
+        assert!(
+            !memory_dir.exists(),
+            "{} was left behind",
+            memory_dir.display()
+        );
     }
 }
 
@@ -417,7 +589,11 @@ fn the_shell_example_runs_and_cleans_up() {
     std::os::unix::fs::symlink(super::support::kip_bin(), bin.join("kip")).unwrap();
     let kubectl = which(&kubectl_bin());
     std::os::unix::fs::symlink(kubectl, bin.join("kubectl")).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("sh")
         .arg(&script)
         .env("PATH", path)
@@ -427,7 +603,10 @@ fn the_shell_example_runs_and_cleans_up() {
         .output()
         .unwrap();
     let run = Run::from(out);
-    run.success().stdout_has("ok").stdout_has("kip-test-stand-in").stderr_has("Deleted cluster");
+    run.success()
+        .stdout_has("ok")
+        .stdout_has("kip-test-stand-in")
+        .stderr_has("Deleted cluster");
     t.assert_nothing_left(&t.name);
 }
 

@@ -15,8 +15,13 @@ pub fn kip(args: &[&str]) -> Kip {
     let mut command = Command::new(kip_bin());
     command.args(args).stdin(Stdio::null());
     // Never touch the developer's own kubeconfig or Docker context by accident.
-    command.env_remove("KUBECONFIG").env("HOME", "/nonexistent-kip-test-home");
-    command.env_remove("KIP_IMAGE").env_remove("KIP_SECURITY").env("NO_COLOR", "1");
+    command
+        .env_remove("KUBECONFIG")
+        .env("HOME", "/nonexistent-kip-test-home");
+    command
+        .env_remove("KIP_IMAGE")
+        .env_remove("KIP_SECURITY")
+        .env("NO_COLOR", "1");
     Kip { command }
 }
 
@@ -85,6 +90,10 @@ impl Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit code {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit code {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
