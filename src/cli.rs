@@ -129,6 +129,10 @@ pub struct UpArgs {
     #[arg(long = "cert-san", value_name = "NAME")]
     pub cert_sans: Vec<String>,
 
+    /// A kind config of your own to merge with kip's (nodes, feature gates, patches, port mappings)
+    #[arg(long, value_name = "FILE")]
+    pub kind_config: Option<PathBuf>,
+
     /// Extra argument for the node's dockerd (repeatable)
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,

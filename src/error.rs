@@ -1,10 +1,11 @@
 //! The failures that choose kip's exit code. Everything else is an
 //! `anyhow::Error` and exits 1.
 
-/// Exit codes, by family (README "Exit codes"). Bad usage exits 2, clap's
-/// own code.
+/// Exit codes, by family (README "Exit codes"). Bad usage exits 2, as clap
+/// does for invalid arguments.
 pub mod exit {
     pub const FAILURE: u8 = 1;
+    pub const USAGE: u8 = 2;
     pub const ENVIRONMENT: u8 = 3;
     pub const TIMEOUT: u8 = 4;
     pub const NOT_FOUND: u8 = 5;
@@ -14,6 +15,9 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// Bad input that clap cannot check (a file's contents).
+    #[error("{0}")]
+    Usage(String),
     /// Docker unreachable, image missing, port taken, privileges refused.
     #[error("{0}")]
     Environment(String),
@@ -31,6 +35,7 @@ pub enum Failure {
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
+            Failure::Usage(_) => exit::USAGE,
             Failure::Environment(_) => exit::ENVIRONMENT,
             Failure::Timeout(_) => exit::TIMEOUT,
             Failure::NotFound(_) => exit::NOT_FOUND,

@@ -777,7 +777,7 @@ mod tests {
     use crate::node::tests::options;
 
     fn body_json(profile: SecurityProfile, cgroup_v2: bool) -> String {
-        let plan = NodePlan::new(&options());
+        let plan = NodePlan::new(&options()).unwrap();
         let facts = EngineFacts {
             cgroup_v2,
             ..Default::default()

@@ -41,11 +41,20 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    print!("{}", plan(args, &facts).to_yaml());
+    print!("{}", plan(args, &facts)?.to_yaml());
     Ok(())
 }
 
-fn plan(args: &UpArgs, facts: &EngineFacts) -> NodePlan {
+fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
+    let user_kind_config = match &args.kind_config {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            Failure::Usage(format!(
+                "--kind-config {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
     NodePlan::new(&NodeOptions {
         cluster: args.name.clone(),
         image: args.image.clone().unwrap_or_else(default_image),
@@ -59,6 +68,15 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> NodePlan {
         owner: owner(),
         has_lib_modules: facts.local && std::path::Path::new("/lib/modules").is_dir(),
         taken_subnets: facts.subnets.clone(),
+        user_kind_config,
+    })
+    .map_err(|e| {
+        let path = args
+            .kind_config
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display();
+        Failure::Usage(format!("--kind-config {path}: {e}")).into()
     })
 }
 
@@ -70,7 +88,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
     // Refuse an unreadable kubeconfig before creating anything.
     kubeconfig::read(&target.path)?;
     let facts = backend.engine_facts().await?;
-    let plan = plan(args, &facts);
+    let plan = plan(args, &facts)?;
 
     if let Some(existing) = backend.find(&args.name).await? {
         if !args.recreate {

@@ -1,6 +1,10 @@
-//! The kind config kip generates: typed, serialized once.
+//! The kind config kip generates: typed, serialized once. A user's own kind
+//! config (`--kind-config FILE`) is merged in: its nodes, feature gates,
+//! patches and other fields are kept, kip's required settings win, and a
+//! setting that contradicts one of them is an error that names the field.
 
 use serde::Serialize;
+use serde_yaml::{Mapping, Value};
 use std::net::Ipv4Addr;
 
 /// The API server's port inside the node (kind's `apiServerPort`).
@@ -23,6 +27,9 @@ pub struct KindConfig {
     pub api_version: &'static str,
     pub networking: Networking,
     pub kubeadm_config_patches: Vec<String>,
+    /// The user's other fields (nodes, featureGates, runtimeConfig, ...).
+    #[serde(flatten)]
+    pub extra: Mapping,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +39,9 @@ pub struct Networking {
     pub api_server_port: u16,
     pub pod_subnet: String,
     pub service_subnet: String,
+    /// The user's other networking fields (ipFamily, kubeProxyMode, ...).
+    #[serde(flatten)]
+    pub extra: Mapping,
 }
 
 impl KindConfig {
@@ -47,9 +57,108 @@ impl KindConfig {
                 api_server_port: NODE_API_PORT,
                 pod_subnet: pod_subnet.into(),
                 service_subnet: service_subnet.into(),
+                extra: Mapping::new(),
             },
             kubeadm_config_patches: vec![kubelet_patch(), cluster_patch(cert_sans)],
+            extra: Mapping::new(),
         }
+    }
+
+    /// kip's config with a user's kind config merged in. Errors name the
+    /// field and say what to change.
+    pub fn with_user_config(
+        cert_sans: &[String],
+        taken: &[String],
+        user: &str,
+    ) -> Result<Self, String> {
+        let doc: Value = serde_yaml::from_str(user).map_err(|e| format!("it is not YAML: {e}"))?;
+        let mut user = match doc {
+            Value::Mapping(m) => m,
+            Value::Null => Mapping::new(),
+            _ => return Err("it is not a kind Cluster config (a YAML mapping)".into()),
+        };
+        for (field, wanted) in [
+            ("kind", "Cluster"),
+            ("apiVersion", "kind.x-k8s.io/v1alpha4"),
+        ] {
+            match user.remove(field) {
+                None => {}
+                Some(v) if v.as_str() == Some(wanted) => {}
+                Some(v) => {
+                    return Err(format!(
+                        "{field} is {v:?}; kip takes a kind config with {field}: {wanted}"
+                    ))
+                }
+            }
+        }
+
+        let mut cert_sans = cert_sans.to_vec();
+        let mut patches = Vec::new();
+        if let Some(list) = user.remove("kubeadmConfigPatches") {
+            let list: Vec<String> = serde_yaml::from_value(list)
+                .map_err(|e| format!("kubeadmConfigPatches must be a list of YAML strings: {e}"))?;
+            for (i, patch) in list.into_iter().enumerate() {
+                check_patch(
+                    &patch,
+                    &format!("kubeadmConfigPatches[{i}]"),
+                    &mut cert_sans,
+                )?;
+                patches.push(patch);
+            }
+        }
+        if let Some(nodes) = user.get("nodes").and_then(Value::as_sequence) {
+            for (n, node) in nodes.iter().enumerate() {
+                let node_patches = node
+                    .get("kubeadmConfigPatches")
+                    .and_then(Value::as_sequence);
+                for (i, patch) in node_patches.into_iter().flatten().enumerate() {
+                    let field = format!("nodes[{n}].kubeadmConfigPatches[{i}]");
+                    let text = patch
+                        .as_str()
+                        .ok_or_else(|| format!("{field} must be a YAML string"))?;
+                    check_patch(text, &field, &mut Vec::new())?;
+                }
+            }
+        }
+
+        let mut config = KindConfig::new(&cert_sans, taken);
+        if let Some(networking) = user.remove("networking") {
+            let Value::Mapping(mut networking) = networking else {
+                return Err("networking must be a mapping".into());
+            };
+            if let Some(v) = networking.remove("apiServerAddress") {
+                if v.as_str() != Some("0.0.0.0") {
+                    return Err(format!(
+                        "networking.apiServerAddress is {v:?}: kip needs 0.0.0.0 inside the node (it publishes \
+                         the API itself); remove the field"
+                    ));
+                }
+            }
+            if let Some(v) = networking.remove("apiServerPort") {
+                if v.as_u64() != Some(u64::from(NODE_API_PORT)) {
+                    return Err(format!(
+                        "networking.apiServerPort is {v:?}: kip needs {NODE_API_PORT} inside the node; \
+                         choose the host port with --api-port and remove the field"
+                    ));
+                }
+            }
+            for (field, slot) in [
+                ("podSubnet", &mut config.networking.pod_subnet),
+                ("serviceSubnet", &mut config.networking.service_subnet),
+            ] {
+                if let Some(v) = networking.remove(field) {
+                    *slot = v
+                        .as_str()
+                        .ok_or_else(|| format!("networking.{field} must be a CIDR string"))?
+                        .into();
+                }
+            }
+            config.networking.extra = networking;
+        }
+        patches.append(&mut config.kubeadm_config_patches);
+        config.kubeadm_config_patches = patches;
+        config.extra = user;
+        Ok(config)
     }
 
     pub fn to_yaml(&self) -> String {
@@ -81,6 +190,42 @@ fn cluster_patch(cert_sans: &[String]) -> String {
         api_server: ApiServer { cert_sans },
     })
     .expect("a patch always serializes")
+}
+
+/// A user's kubeadm patch may not move the kubelet's cgroup root; its
+/// certificate SANs are added to kip's (kip's patch, applied last, would
+/// otherwise replace them).
+fn check_patch(text: &str, field: &str, cert_sans: &mut Vec<String>) -> Result<(), String> {
+    let patch: Value =
+        serde_yaml::from_str(text).map_err(|e| format!("{field} is not YAML: {e}"))?;
+    match patch.get("kind").and_then(Value::as_str) {
+        Some("KubeletConfiguration") => {
+            if let Some(root) = patch.get("cgroupRoot") {
+                if root.as_str() != Some("/kubelet") {
+                    return Err(format!(
+                        "{field} sets cgroupRoot to {root:?}: kip needs /kubelet so the nested kubelet never \
+                         manages the outer kubelet's cgroups; remove cgroupRoot"
+                    ));
+                }
+            }
+        }
+        Some("ClusterConfiguration") => {
+            let sans = patch
+                .get("apiServer")
+                .and_then(|a| a.get("certSANs"))
+                .and_then(Value::as_sequence);
+            for san in sans.into_iter().flatten() {
+                let san = san
+                    .as_str()
+                    .ok_or_else(|| format!("{field}: apiServer.certSANs must be strings"))?;
+                if !cert_sans.iter().any(|s| s == san) {
+                    cert_sans.push(san.to_string());
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn choose_subnets(taken: &[String]) -> (&'static str, &'static str) {
@@ -130,6 +275,67 @@ mod tests {
         }
         assert!(config.kubeadm_config_patches[0].contains("cgroupRoot: /kubelet"));
         assert!(config.kubeadm_config_patches[1].contains("certSANs:\n  - 127.0.0.1"));
+    }
+
+    const USER: &str = r#"
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+featureGates:
+  InPlacePodVerticalScaling: true
+nodes:
+- role: control-plane
+  extraPortMappings:
+  - containerPort: 30080
+    hostPort: 8080
+- role: worker
+networking:
+  podSubnet: 10.99.0.0/16
+  kubeProxyMode: ipvs
+kubeadmConfigPatches:
+- |
+  kind: ClusterConfiguration
+  apiServer:
+    certSANs: [my.example.com]
+"#;
+
+    #[test]
+    fn merges_a_users_config_and_keeps_kips_settings() {
+        let config = KindConfig::with_user_config(&["127.0.0.1".into()], &[], USER).unwrap();
+        crate::testing::assert_snapshot("kind_config_merged.yaml", &config.to_yaml());
+        assert_eq!(config.networking.pod_subnet, "10.99.0.0/16");
+        assert_eq!(config.networking.api_server_address, "0.0.0.0");
+        // kip's patches come last, so they win; the user's SAN is kept.
+        let last = config.kubeadm_config_patches.last().unwrap();
+        assert!(
+            last.contains("- 127.0.0.1\n") && last.contains("- my.example.com\n"),
+            "{last}"
+        );
+        assert!(config.extra.contains_key("nodes") && config.extra.contains_key("featureGates"));
+    }
+
+    #[test]
+    fn a_conflict_names_the_field() {
+        let conflicts = [
+            ("networking:\n  apiServerAddress: 127.0.0.1\n", "networking.apiServerAddress"),
+            ("networking:\n  apiServerPort: 7443\n", "networking.apiServerPort"),
+            ("kind: Config\n", "kind is"),
+            (
+                "kubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  cgroupRoot: /kubepods\n",
+                "kubeadmConfigPatches[0] sets cgroupRoot",
+            ),
+            (
+                "nodes:\n- role: control-plane\n  kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    cgroupRoot: /\n",
+                "nodes[0].kubeadmConfigPatches[0]",
+            ),
+            ("- just a list\n", "not a kind Cluster config"),
+        ];
+        for (user, field) in conflicts {
+            let err = KindConfig::with_user_config(&[], &[], user).unwrap_err();
+            assert!(err.contains(field), "{field}: {err}");
+        }
+        // Agreeing with kip is not a conflict.
+        let same = "networking:\n  apiServerAddress: 0.0.0.0\n  apiServerPort: 6443\n";
+        assert!(KindConfig::with_user_config(&[], &[], same).is_ok());
     }
 
     #[test]

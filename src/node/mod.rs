@@ -83,10 +83,13 @@ pub struct NodeOptions {
     pub has_lib_modules: bool,
     /// Subnets of the networks around the node, to keep the inner ones clear.
     pub taken_subnets: Vec<String>,
+    /// The text of a user's own kind config to merge in (`--kind-config`).
+    pub user_kind_config: Option<String>,
 }
 
 impl NodePlan {
-    pub fn new(opts: &NodeOptions) -> Self {
+    /// Fails (naming the field) when a user's kind config contradicts kip's.
+    pub fn new(opts: &NodeOptions) -> Result<Self, String> {
         let node_name = names::node_name(&opts.cluster);
         let mut cert_sans = vec![
             "127.0.0.1".to_string(),
@@ -98,7 +101,10 @@ impl NodePlan {
                 cert_sans.push(san.clone());
             }
         }
-        let kind_config = KindConfig::new(&cert_sans, &opts.taken_subnets);
+        let kind_config = match &opts.user_kind_config {
+            Some(user) => KindConfig::with_user_config(&cert_sans, &opts.taken_subnets, user)?,
+            None => KindConfig::new(&cert_sans, &opts.taken_subnets),
+        };
 
         let mut env = BTreeMap::new();
         env.insert("KIP_CLUSTER".into(), opts.cluster.clone());
@@ -127,7 +133,7 @@ impl NodePlan {
             ),
         ]);
 
-        NodePlan {
+        Ok(NodePlan {
             cluster: opts.cluster.clone(),
             node: NodeSpec {
                 name: node_name,
@@ -153,7 +159,7 @@ impl NodePlan {
             },
             kind_config,
             bootstrap_script: BOOTSTRAP_SCRIPT,
-        }
+        })
     }
 
     pub fn to_yaml(&self) -> String {
@@ -179,19 +185,20 @@ pub(crate) mod tests {
             owner: "dev@laptop".into(),
             has_lib_modules: true,
             taken_subnets: vec!["172.17.0.0/16".into()],
+            user_kind_config: None,
         }
     }
 
     #[test]
     fn plan_snapshot() {
-        let plan = NodePlan::new(&options()).to_yaml();
+        let plan = NodePlan::new(&options()).unwrap().to_yaml();
         let plan = plan.replace(&env!("CARGO_PKG_VERSION").to_string(), "VERSION");
         crate::testing::assert_snapshot("node_plan.yaml", &plan);
     }
 
     #[test]
     fn cert_sans_cover_every_kubeconfig_name_once() {
-        let plan = NodePlan::new(&options());
+        let plan = NodePlan::new(&options()).unwrap();
         let patch = &plan.kind_config.kubeadm_config_patches[1];
         for san in ["127.0.0.1", "localhost", "kip-demo", "demo.example.com"] {
             assert_eq!(
