@@ -387,7 +387,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__up)
-            opts="-q -h -V --image --api-port --wait --recreate --dry-run --keep-on-failure --security --mtu --iptables --cert-san --dockerd-arg --no-switch-context --kubeconfig --quiet --help --version"
+            opts="-q -h -V --image --api-port --wait --recreate --dry-run --keep-on-failure --security --network --mtu --iptables --cert-san --kind-config --dockerd-arg --no-switch-context --kubeconfig --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,6 +409,10 @@ _kip() {
                     COMPREPLY=($(compgen -W "auto privileged caps" -- "${cur}"))
                     return 0
                     ;;
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --mtu)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -418,6 +422,10 @@ _kip() {
                     return 0
                     ;;
                 --cert-san)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,11 +43,13 @@ complete -c kip -n "__fish_kip_using_subcommand up" -l wait -d 'How long to wait
 complete -c kip -n "__fish_kip_using_subcommand up" -l security -d 'How the node container gets its privileges' -r -f -a "auto\t'Try privileged; if the engine refuses it, fall back to `caps`'
 privileged\t'A privileged container'
 caps\t'All capabilities but SYS_RESOURCE, unconfined seccomp/AppArmor, all devices'"
+complete -c kip -n "__fish_kip_using_subcommand up" -l network -d 'Docker network for the node (default: the engine\'s default bridge)' -r
 complete -c kip -n "__fish_kip_using_subcommand up" -l mtu -d 'MTU of the node\'s inner Docker bridge (default: the node\'s own interface MTU)' -r
 complete -c kip -n "__fish_kip_using_subcommand up" -l iptables -d 'iptables backend for the node\'s inner Docker' -r -f -a "auto\t'Legacy when legacy tables already hold rules or nft is unusable, else nft'
 legacy\t''
 nft\t''"
 complete -c kip -n "__fish_kip_using_subcommand up" -l cert-san -d 'Extra name or IP for the API server certificate (repeatable)' -r
+complete -c kip -n "__fish_kip_using_subcommand up" -l kind-config -d 'A kind config of your own to merge with kip\'s (nodes, feature gates, patches, port mappings)' -r -F
 complete -c kip -n "__fish_kip_using_subcommand up" -l dockerd-arg -d 'Extra argument for the node\'s dockerd (repeatable)' -r
 complete -c kip -n "__fish_kip_using_subcommand up" -l kubeconfig -d 'The kubeconfig file to update (default: kubectl\'s rules: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kip -n "__fish_kip_using_subcommand up" -l recreate -d 'Delete an existing cluster of this name first'

@@ -117,6 +117,10 @@ pub struct UpArgs {
     #[arg(long, value_enum, default_value = "auto", env = "KIP_SECURITY")]
     pub security: SecurityMode,
 
+    /// Docker network for the node (default: the engine's default bridge)
+    #[arg(long, value_name = "NETWORK")]
+    pub network: Option<String>,
+
     /// MTU of the node's inner Docker bridge (default: the node's own interface MTU)
     #[arg(long, value_parser = clap::value_parser!(u32).range(576..=65535))]
     pub mtu: Option<u32>,

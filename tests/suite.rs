@@ -6,5 +6,6 @@ mod suite {
     pub mod bootstrap_script;
     pub mod cli;
     pub mod e2e;
+    pub mod node_fixes;
     pub mod support;
 }

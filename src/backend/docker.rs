@@ -282,11 +282,17 @@ impl Backend for DockerBackend {
                     .into());
                 }
                 Err(e) if is_not_found(&e) => {
+                    let hint = match &plan.node.network {
+                        Some(net) if short_docker_error(&e).contains("network") => {
+                            format!(" (is --network {net} a network on this engine? `docker network ls`)")
+                        }
+                        _ => String::new(),
+                    };
                     return Err(Failure::Environment(format!(
-                        "cannot create the node: {}",
+                        "cannot create the node: {}{hint}",
                         short_docker_error(&e)
                     ))
-                    .into())
+                    .into());
                 }
                 Err(e) => {
                     return Err(anyhow!(
@@ -540,6 +546,7 @@ pub fn container_body(
         )])),
         ..Default::default()
     };
+    host_config.network_mode = node.network.clone();
     if facts.cgroup_v2 {
         host_config.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::PRIVATE);
     }

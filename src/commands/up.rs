@@ -60,6 +60,7 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         image: args.image.clone().unwrap_or_else(default_image),
         security: args.security,
         api_port: args.api_port,
+        network: args.network.clone(),
         mtu: args.mtu,
         iptables: args.iptables,
         cert_sans: args.cert_sans.clone(),

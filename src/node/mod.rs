@@ -49,6 +49,8 @@ pub struct NodeSpec {
     pub volume: VolumeSpec,
     pub read_only_host_paths: Vec<String>,
     pub api: ApiPortSpec,
+    /// The outer network to attach the node to; None: the engine's default.
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +76,7 @@ pub struct NodeOptions {
     pub image: String,
     pub security: SecurityMode,
     pub api_port: Option<u16>,
+    pub network: Option<String>,
     pub mtu: Option<u32>,
     pub iptables: IptablesMode,
     pub cert_sans: Vec<String>,
@@ -156,6 +159,7 @@ impl NodePlan {
                     host_ip: "127.0.0.1",
                     host_port: opts.api_port,
                 },
+                network: opts.network.clone(),
             },
             kind_config,
             bootstrap_script: BOOTSTRAP_SCRIPT,
@@ -177,6 +181,7 @@ pub(crate) mod tests {
             image: "kip-test-node:latest".into(),
             security: SecurityMode::Auto,
             api_port: None,
+            network: None,
             mtu: None,
             iptables: IptablesMode::Auto,
             cert_sans: vec!["demo.example.com".into(), "localhost".into()],

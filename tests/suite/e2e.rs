@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct E2e {
-    name: String,
-    image: String,
-    dir: tempfile::TempDir,
+pub struct E2e {
+    pub name: String,
+    pub image: String,
+    pub dir: tempfile::TempDir,
 }
 
 fn required() -> bool {
@@ -56,7 +56,7 @@ fn missing_prerequisite(image: &str) -> Option<String> {
 impl E2e {
     /// `None` (after saying why) when the test stack is absent and KIP_E2E
     /// is not set; a failure when it is set.
-    fn new(test: &str) -> Option<E2e> {
+    pub fn new(test: &str) -> Option<E2e> {
         let image =
             std::env::var("KIP_TEST_IMAGE").unwrap_or_else(|_| "kip-test-node:latest".into());
         if let Some(why) = missing_prerequisite(&image) {
@@ -75,23 +75,23 @@ impl E2e {
         })
     }
 
-    fn kubeconfig(&self) -> PathBuf {
+    pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }
 
-    fn kip(&self, args: &[&str]) -> Kip {
+    pub fn kip(&self, args: &[&str]) -> Kip {
         kip(args)
             .kubeconfig(&self.kubeconfig())
             .env("KIP_IMAGE", &self.image)
     }
 
-    fn up(&self, name: &str, extra: &[&str]) -> Run {
+    pub fn up(&self, name: &str, extra: &[&str]) -> Run {
         let mut args = vec!["up", name];
         args.extend_from_slice(extra);
         self.kip(&args).run()
     }
 
-    fn kubectl(&self, args: &[&str]) -> Run {
+    pub fn kubectl(&self, args: &[&str]) -> Run {
         let out = Command::new(kubectl_bin())
             .arg("--kubeconfig")
             .arg(self.kubeconfig())
@@ -101,7 +101,7 @@ impl E2e {
         Run::from(out)
     }
 
-    fn kubeconfig_doc(&self) -> serde_yaml::Value {
+    pub fn kubeconfig_doc(&self) -> serde_yaml::Value {
         let text = std::fs::read_to_string(self.kubeconfig()).unwrap_or_default();
         serde_yaml::from_str(&text).unwrap_or(serde_yaml::Value::Null)
     }
@@ -109,7 +109,7 @@ impl E2e {
     /// Nothing of cluster `name` is left: no container, no volume, no
     /// kubeconfig entry.
     #[track_caller]
-    fn assert_nothing_left(&self, name: &str) {
+    pub fn assert_nothing_left(&self, name: &str) {
         let label = format!("label=dev.kip.cluster={name}");
         let containers = docker(&["ps", "-aq", "--filter", &label]);
         assert!(
@@ -154,7 +154,7 @@ impl Drop for E2e {
     }
 }
 
-fn docker(args: &[&str]) -> String {
+pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -531,52 +531,6 @@ fn a_privileged_request_either_works_or_is_one_clear_line() {
         assert!(!run.stderr.contains("OCI runtime create failed"), "{run}");
     }
     t.assert_nothing_left(&t.name);
-}
-
-#[test]
-fn down_of_a_running_node_leaves_no_nested_cgroup() {
-    let Some(t) = E2e::new("cgroup") else { return };
-    t.up(&t.name, &[]).success();
-    let id = docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=dev.kip.cluster={}", t.name),
-    ]);
-    let id = id.trim().to_string();
-    // Nested containers run under the node's own cgroup.
-    let nested = t
-        .kip(&[
-            "exec",
-            &t.name,
-            "--",
-            "sh",
-            "-c",
-            "docker inspect -f '{{.State.Pid}}' $(docker ps -q)",
-        ])
-        .run();
-    nested.success();
-    let pid = nested.stdout.trim();
-    let cgroup = t
-        .kip(&["exec", &t.name, "--", "cat", &format!("/proc/{pid}/cgroup")])
-        .run();
-    cgroup
-        .success()
-        .stdout_has(&format!("/docker/{id}/docker/"));
-
-    let memory_dir = Path::new("/sys/fs/cgroup/memory/docker").join(&id);
-    let start = Instant::now();
-    t.kip(&["down", &t.name]).run().success();
-    eprintln!("down of a running node took {:?}", start.elapsed());
-    t.assert_nothing_left(&t.name);
-    if Path::new("/sys/fs/cgroup/memory/docker").is_dir() {
-        assert!(
-            !memory_dir.exists(),
-            "{} was left behind",
-            memory_dir.display()
-        );
-    }
 }
 
 #[test]

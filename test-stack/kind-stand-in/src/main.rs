@@ -47,6 +47,9 @@ fn run(args: &[String]) -> Result<()> {
             Ok(())
         }
         ["serve-control-plane", dir, port] => serve::run(Path::new(dir), port.parse()?),
+        // Not a kind command: a TCP echo server the egress tests run in a
+        // container on the outer network.
+        ["kip-test-tcp-echo", port] => serve::echo(port.parse()?),
         _ => bail!(
             "the kip test stand-in for kind does not support: kind {}",
             words.join(" ")

@@ -55,6 +55,36 @@ async fn serve(dir: &Path, port: u16) -> Result<()> {
     }
 }
 
+/// Echoes every line back with the address it came from, so a test can see
+/// whether the client's traffic was masqueraded.
+pub fn echo(port: u16) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(("0.0.0.0", port))
+            .await
+            .context("cannot listen")?;
+        eprintln!("kip test echo server on :{port}");
+        loop {
+            let (tcp, peer) = listener.accept().await?;
+            tokio::spawn(async move {
+                let (read, mut write) = tcp.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if write
+                        .write_all(format!("echo: {line} from {}\n", peer.ip()).as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    })
+}
+
 async fn handle(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Result<()> {
     let authenticated = tls
         .get_ref()
