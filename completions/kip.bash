@@ -19,6 +19,9 @@ _kip() {
             kip,completions)
                 cmd="kip__subcmd__completions"
                 ;;
+            kip,doctor)
+                cmd="kip__subcmd__doctor"
+                ;;
             kip,down)
                 cmd="kip__subcmd__down"
                 ;;
@@ -48,6 +51,9 @@ _kip() {
                 ;;
             kip__subcmd__help,completions)
                 cmd="kip__subcmd__help__subcmd__completions"
+                ;;
+            kip__subcmd__help,doctor)
+                cmd="kip__subcmd__help__subcmd__doctor"
                 ;;
             kip__subcmd__help,down)
                 cmd="kip__subcmd__help__subcmd__down"
@@ -83,7 +89,7 @@ _kip() {
 
     case "${cmd}" in
         kip)
-            opts="-q -h -V --quiet --help --version up down list status kubeconfig logs exec completions man help"
+            opts="-q -h -V --quiet --help --version up down list status kubeconfig logs exec doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -103,6 +109,32 @@ _kip() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__doctor)
+            opts="-o -q -h -V --image --output --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -143,7 +175,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__help)
-            opts="up down list status kubeconfig logs exec completions man help"
+            opts="up down list status kubeconfig logs exec doctor completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,6 +189,20 @@ _kip() {
             return 0
             ;;
         kip__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

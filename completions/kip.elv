@@ -31,6 +31,7 @@ set edit:completion:arg-completer[kip] = {|@words|
             cand kubeconfig 'Print a cluster''s kubeconfig to stdout (or --output FILE)'
             cand logs 'Print the node''s bootstrap log (or its dockerd log)'
             cand exec 'Run a command inside a cluster''s node; its exit code is passed through'
+            cand doctor 'Check this machine and Docker engine for what breaks clusters'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -118,6 +119,17 @@ set edit:completion:arg-completer[kip] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'kip;doctor'= {
+            cand --image 'Node image for the privileged-container check (default: kip''s node image)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand -q 'Print nothing but errors and requested data'
+            cand --quiet 'Print nothing but errors and requested data'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'kip;completions'= {
             cand -q 'Print nothing but errors and requested data'
             cand --quiet 'Print nothing but errors and requested data'
@@ -142,6 +154,7 @@ set edit:completion:arg-completer[kip] = {|@words|
             cand kubeconfig 'Print a cluster''s kubeconfig to stdout (or --output FILE)'
             cand logs 'Print the node''s bootstrap log (or its dockerd log)'
             cand exec 'Run a command inside a cluster''s node; its exit code is passed through'
+            cand doctor 'Check this machine and Docker engine for what breaks clusters'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -159,6 +172,8 @@ set edit:completion:arg-completer[kip] = {|@words|
         &'kip;help;logs'= {
         }
         &'kip;help;exec'= {
+        }
+        &'kip;help;doctor'= {
         }
         &'kip;help;completions'= {
         }

@@ -37,6 +37,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command inside a cluster's node; its exit code is passed through
     Exec(ExecArgs),
+    /// Check this machine and Docker engine for what breaks clusters
+    Doctor(DoctorArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -216,6 +218,17 @@ pub struct ExecArgs {
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Node image for the privileged-container check (default: kip's node image)
+    #[arg(long, env = "KIP_IMAGE")]
+    pub image: Option<String>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: StatusFormat,
 }
 
 #[derive(Debug, Args)]

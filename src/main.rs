@@ -69,6 +69,7 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
         Command::Down(args) => commands::down::run(args, &backend, printer).await?,
         Command::List(args) => commands::list::run(args, &backend).await?,
         Command::Status(args) => commands::status::run(args, &backend).await?,
+        Command::Doctor(args) => commands::doctor::run(args, &backend).await?,
         Command::Kubeconfig(args) => commands::kubeconfig::run(args, &backend).await?,
         Command::Logs(args) => return Ok(exit_status(commands::logs::run(args, &backend).await?)),
         Command::Exec(args) => return Ok(exit_status(commands::exec::run(args, &backend).await?)),

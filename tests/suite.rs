@@ -5,6 +5,7 @@
 mod suite {
     pub mod bootstrap_script;
     pub mod cli;
+    pub mod doctor;
     pub mod e2e;
     pub mod node_fixes;
     pub mod support;

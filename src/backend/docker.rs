@@ -178,6 +178,11 @@ impl Backend for DockerBackend {
             .map_err(|_| self.unreachable("no answer within 10s"))?
             .map_err(|e| self.unreachable(e))?;
         let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| self.unreachable(e))?;
         let networks = self
             .docker
             .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
@@ -190,6 +195,13 @@ impl Backend for DockerBackend {
             .filter_map(|c| c.subnet)
             .collect();
         Ok(EngineFacts {
+            description: format!(
+                "Docker {} (API {}) at {}",
+                version.version.unwrap_or_default(),
+                version.api_version.unwrap_or_default(),
+                self.host
+            ),
+            root_dir: info.docker_root_dir,
             cgroup_v2: info.cgroup_version.map(|v| v.to_string()) == Some("2".into()),
             subnets,
             local: self.host.starts_with("unix://"),
@@ -474,6 +486,58 @@ impl Backend for DockerBackend {
             .collect();
         nodes.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(nodes)
+    }
+
+    async fn probe_privileged(&self, image: &str) -> Result<Option<String>> {
+        let name = format!("kip-doctor-probe-{}", std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            entrypoint: Some(vec!["true".into()]),
+            labels: Some(HashMap::from([(
+                "dev.kip.doctor".to_string(),
+                "probe".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => bail!("the node image {image} is not on this engine yet"),
+            Err(e) => bail!(
+                "cannot create a probe container from {image}: {}",
+                short_docker_error(&e)
+            ),
+        }
+        let started = self.docker.start_container(&name, None).await;
+        self.remove_container_by_name(&name).await?;
+        match started {
+            Ok(()) => Ok(None),
+            Err(e) if is_privilege_refusal(&e) => Ok(Some(short_docker_error(&e))),
+            Err(e) => Err(anyhow!(
+                "the probe container did not start: {}",
+                short_docker_error(&e)
+            )),
+        }
+    }
+
+    async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>> {
+        use bollard::query_parameters::InspectNetworkOptions;
+        match self
+            .docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(network) => Ok(Some(network.options.and_then(|o| {
+                o.get("com.docker.network.driver.mtu")
+                    .and_then(|m| m.parse().ok())
+            }))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
     }
 
     async fn delete(&self, cluster: &str) -> Result<Deleted> {

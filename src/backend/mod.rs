@@ -41,6 +41,10 @@ pub struct NodeInfo {
 /// What a backend knows about the place nodes run, before creating anything.
 #[derive(Debug, Clone, Default)]
 pub struct EngineFacts {
+    /// "Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock"
+    pub description: String,
+    /// Where the engine keeps its data, for the free-disk check.
+    pub root_dir: Option<String>,
     pub cgroup_v2: bool,
     /// Subnets of the engine's networks, to keep the inner cluster's clear.
     pub subnets: Vec<String>,
@@ -86,6 +90,12 @@ pub trait Backend {
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;
     async fn find(&self, cluster: &str) -> Result<Option<NodeInfo>>;
     async fn list(&self) -> Result<Vec<NodeInfo>>;
+    /// Whether the engine runs a privileged container from `image`: `None`
+    /// when it does, the engine's reason when it refuses. Cleans up after.
+    async fn probe_privileged(&self, image: &str) -> Result<Option<String>>;
+    /// The MTU option of the network named `name`, if that network exists
+    /// (`Some(None)`: it exists with the default MTU).
+    async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>>;
     /// Removes the node and its volume; absent parts are not an error.
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
 }

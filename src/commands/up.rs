@@ -67,7 +67,7 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         dockerd_args: args.dockerd_args.clone(),
         created_at: super::now_rfc3339(),
         owner: owner(),
-        has_lib_modules: facts.local && std::path::Path::new("/lib/modules").is_dir(),
+        has_lib_modules: facts.local && super::doctor::Host::from_env().has_lib_modules(),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
     })
@@ -89,6 +89,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
     // Refuse an unreadable kubeconfig before creating anything.
     kubeconfig::read(&target.path)?;
     let facts = backend.engine_facts().await?;
+    super::doctor::report_local(&facts, printer);
     let plan = plan(args, &facts)?;
 
     if let Some(existing) = backend.find(&args.name).await? {

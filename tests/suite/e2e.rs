@@ -16,7 +16,7 @@ pub struct E2e {
     pub dir: tempfile::TempDir,
 }
 
-fn required() -> bool {
+pub fn required() -> bool {
     std::env::var("KIP_E2E").is_ok_and(|v| v == "1")
 }
 

@@ -1,0 +1,430 @@
+//! `kip doctor`: the preflight a user or CI runs before `kip up`. Each check
+//! says ok, warn or fail, and what fixes it. `kip up` runs the cheap, local
+//! checks itself and prints what is not ok.
+
+use crate::backend::{Backend, EngineFacts};
+use crate::cli::{DoctorArgs, StatusFormat};
+use crate::error::Failure;
+use crate::node::image::default_image;
+use crate::output::Printer;
+use anyhow::Result;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+pub const MIN_INOTIFY_WATCHES: u64 = 524_288;
+pub const MIN_INOTIFY_INSTANCES: u64 = 512;
+const DISK_FAIL_BYTES: u64 = 5 << 30;
+const DISK_WARN_BYTES: u64 = 20 << 30;
+/// The MTU a network without an explicit one gets.
+const DEFAULT_MTU: u32 = 1500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Level,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, message: impl Into<String>) -> Self {
+        Check {
+            name,
+            status: Level::Ok,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    fn warn(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check {
+            name,
+            status: Level::Warn,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn fail(name: &'static str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check {
+            name,
+            status: Level::Fail,
+            message: message.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Where the local checks read the host. Tests point these at prepared
+/// trees (`KIP_TEST_PROC_DIR`, `KIP_TEST_HOST_ROOT`); users never set them.
+pub struct Host {
+    proc_dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Host {
+    pub fn from_env() -> Self {
+        let dir = |var: &str, default: &str| {
+            std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
+        };
+        Host {
+            proc_dir: dir("KIP_TEST_PROC_DIR", "/proc"),
+            root: dir("KIP_TEST_HOST_ROOT", "/"),
+        }
+    }
+
+    fn read_number(&self, rel: &str) -> Option<u64> {
+        std::fs::read_to_string(self.proc_dir.join(rel))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    pub fn has_lib_modules(&self) -> bool {
+        self.path("/lib/modules").is_dir()
+    }
+
+    fn path(&self, abs: &str) -> PathBuf {
+        self.root.join(abs.trim_start_matches('/'))
+    }
+}
+
+pub fn inotify_check(watches: Option<u64>, instances: Option<u64>) -> Check {
+    const NAME: &str = "inotify";
+    let (Some(watches), Some(instances)) = (watches, instances) else {
+        return Check::warn(
+            NAME,
+            "cannot read fs.inotify limits",
+            "check `sysctl fs.inotify`",
+        );
+    };
+    if watches >= MIN_INOTIFY_WATCHES && instances >= MIN_INOTIFY_INSTANCES {
+        return Check::ok(
+            NAME,
+            format!("max_user_watches {watches}, max_user_instances {instances}"),
+        );
+    }
+    Check::fail(
+        NAME,
+        format!(
+            "max_user_watches {watches} / max_user_instances {instances} are below {MIN_INOTIFY_WATCHES} / \
+             {MIN_INOTIFY_INSTANCES}: pods fail with \"too many open files\""
+        ),
+        format!(
+            "sudo sysctl fs.inotify.max_user_watches={MIN_INOTIFY_WATCHES} fs.inotify.max_user_instances={MIN_INOTIFY_INSTANCES}"
+        ),
+    )
+}
+
+pub fn modules_check(present: bool) -> Check {
+    if present {
+        Check::ok(
+            "lib-modules",
+            "/lib/modules is present and mounted read-only into nodes",
+        )
+    } else {
+        Check::warn(
+            "lib-modules",
+            "/lib/modules is missing: kube-proxy and CNI plugins cannot load kernel modules",
+            "install the kernel modules package for the running kernel",
+        )
+    }
+}
+
+pub fn disk_check(root_dir: &str, free: Option<u64>) -> Check {
+    const NAME: &str = "disk";
+    let Some(free) = free else {
+        return Check::warn(
+            NAME,
+            format!("cannot measure free space under {root_dir}"),
+            "check `df -h` on the engine's host",
+        );
+    };
+    let gib = free as f64 / f64::from(1u32 << 30);
+    let message = format!("{gib:.1} GiB free under {root_dir}");
+    if free < DISK_FAIL_BYTES {
+        Check::fail(
+            NAME,
+            message,
+            "free space: `docker system prune`, or move Docker's data root",
+        )
+    } else if free < DISK_WARN_BYTES {
+        Check::warn(
+            NAME,
+            message,
+            "node images and clusters need several GiB each: `docker system prune`",
+        )
+    } else {
+        Check::ok(NAME, message)
+    }
+}
+
+pub fn cgroup_check(v2: bool, root_controllers: Option<&str>) -> Check {
+    const NAME: &str = "cgroup";
+    if !v2 {
+        return Check::ok(
+            NAME,
+            "cgroup v1: inner containers nest under the node's cgroup",
+        );
+    }
+    let Some(controllers) = root_controllers else {
+        return Check::ok(
+            NAME,
+            "cgroup v2 (delegation not checked: the engine is not local)",
+        );
+    };
+    let missing: Vec<&str> = ["cpu", "memory", "pids"]
+        .into_iter()
+        .filter(|c| !controllers.split_whitespace().any(|have| have == *c))
+        .collect();
+    if missing.is_empty() {
+        Check::ok(
+            NAME,
+            "cgroup v2 with cpu, memory and pids available for delegation",
+        )
+    } else {
+        Check::fail(
+            NAME,
+            format!(
+                "cgroup v2 without the {} controller(s): nested kubelets fail (\"Structure needs cleaning\")",
+                missing.join(", ")
+            ),
+            "delegate the controllers to Docker (systemd: Delegate=yes for docker.service)",
+        )
+    }
+}
+
+pub fn privileged_check(outcome: Result<Option<String>, String>) -> Check {
+    const NAME: &str = "privileged";
+    match outcome {
+        Ok(None) => Check::ok(NAME, "privileged containers are allowed"),
+        Ok(Some(reason)) => Check::warn(
+            NAME,
+            format!("the engine refuses privileged containers ({reason})"),
+            "nothing to do: kip up falls back to an explicit capability profile (--security caps)",
+        ),
+        Err(why) => Check::warn(
+            NAME,
+            format!("not checked: {why}"),
+            "run `kip up` once, then `kip doctor` again",
+        ),
+    }
+}
+
+pub fn kind_network_check(kind_mtu: Option<Option<u32>>, bridge_mtu: Option<u32>) -> Check {
+    const NAME: &str = "kind-network";
+    let Some(kind_mtu) = kind_mtu else {
+        return Check::ok(NAME, "no stale `kind` network on this engine");
+    };
+    let kind_mtu = kind_mtu.unwrap_or(DEFAULT_MTU);
+    let bridge_mtu = bridge_mtu.unwrap_or(DEFAULT_MTU);
+    if kind_mtu > bridge_mtu {
+        Check::fail(
+            NAME,
+            format!("the `kind` network's MTU {kind_mtu} exceeds the default bridge's {bridge_mtu}: pulls hang"),
+            "docker network rm kind (kind recreates it with the right MTU)",
+        )
+    } else {
+        Check::ok(
+            NAME,
+            format!("the `kind` network's MTU {kind_mtu} fits the default bridge's {bridge_mtu}"),
+        )
+    }
+}
+
+/// The checks that need no engine round trip beyond `facts`.
+pub fn local_checks(facts: &EngineFacts, host: &Host) -> Vec<Check> {
+    let mut checks = Vec::new();
+    if facts.local {
+        checks.push(inotify_check(
+            host.read_number("sys/fs/inotify/max_user_watches"),
+            host.read_number("sys/fs/inotify/max_user_instances"),
+        ));
+        checks.push(modules_check(host.has_lib_modules()));
+        let root = facts
+            .root_dir
+            .clone()
+            .unwrap_or_else(|| "/var/lib/docker".into());
+        checks.push(disk_check(&root, free_bytes(&host.path(&root))));
+        let controllers =
+            std::fs::read_to_string(host.path("/sys/fs/cgroup/cgroup.controllers")).ok();
+        checks.push(cgroup_check(facts.cgroup_v2, controllers.as_deref()));
+    } else {
+        checks.push(cgroup_check(facts.cgroup_v2, None));
+    }
+    checks
+}
+
+pub async fn run(args: &DoctorArgs, backend: &impl Backend) -> Result<()> {
+    let host = Host::from_env();
+    let mut checks = Vec::new();
+    match backend.engine_facts().await {
+        Err(e) => checks.push(Check::fail(
+            "docker",
+            format!("{e:#}")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            "start Docker, or point DOCKER_HOST (or `docker context use`) at your engine",
+        )),
+        Ok(facts) => {
+            checks.push(Check::ok("docker", facts.description.clone()));
+            let image = args.image.clone().unwrap_or_else(default_image);
+            let privileged = match backend.probe_privileged(&image).await {
+                Ok(outcome) => Ok(outcome),
+                Err(e) => Err(format!("{e:#}")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()),
+            };
+            checks.push(privileged_check(privileged));
+            checks.extend(local_checks(&facts, &host));
+            let kind = backend.network_mtu("kind").await?;
+            let bridge = backend.network_mtu("bridge").await?.flatten();
+            checks.push(kind_network_check(kind, bridge));
+        }
+    }
+    match args.output {
+        StatusFormat::Json => {
+            let doc = serde_json::json!({
+                "apiVersion": "kip/v1",
+                "kind": "DoctorReport",
+                "ok": !checks.iter().any(|c| c.status == Level::Fail),
+                "checks": checks,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        StatusFormat::Text => print!("{}", text(&checks)),
+    }
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.status == Level::Fail)
+        .map(|c| c.name)
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Environment(format!("kip doctor: {} failed", failed.join(", "))).into())
+    }
+}
+
+/// What `kip up` says of the local checks: only what is not ok.
+pub fn report_local(facts: &EngineFacts, printer: &Printer) {
+    for check in local_checks(facts, &Host::from_env()) {
+        if check.status != Level::Ok {
+            let fix = check
+                .fix
+                .as_deref()
+                .map_or_else(String::new, |f| format!(" (fix: {f})"));
+            printer.warn(&format!("{}: {}{fix}", check.name, check.message));
+        }
+    }
+}
+
+fn text(checks: &[Check]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let status = serde_json::to_value(c.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        out.push_str(&format!("{status:<5} {:<13} {}\n", c.name, c.message));
+        if let Some(fix) = &c.fix {
+            out.push_str(&format!("{:<19} fix: {fix}\n", ""));
+        }
+    }
+    out
+}
+
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed statvfs to fill.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    // The field types differ across targets (u32 on some 32-bit ones).
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stat.f_bavail) * u64::from(stat.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inotify_limits() {
+        assert_eq!(inotify_check(Some(524_288), Some(512)).status, Level::Ok);
+        let low = inotify_check(Some(8192), Some(128));
+        assert_eq!(low.status, Level::Fail);
+        assert!(low.fix.unwrap().contains("max_user_watches=524288"));
+        assert_eq!(inotify_check(None, Some(512)).status, Level::Warn);
+    }
+
+    #[test]
+    fn disk_thresholds() {
+        assert_eq!(disk_check("/d", Some(50 << 30)).status, Level::Ok);
+        assert_eq!(disk_check("/d", Some(10 << 30)).status, Level::Warn);
+        assert_eq!(disk_check("/d", Some(1 << 30)).status, Level::Fail);
+        assert_eq!(disk_check("/d", None).status, Level::Warn);
+    }
+
+    #[test]
+    fn cgroup_delegation() {
+        assert_eq!(cgroup_check(false, None).status, Level::Ok);
+        assert_eq!(
+            cgroup_check(true, Some("cpuset cpu io memory pids")).status,
+            Level::Ok
+        );
+        let missing = cgroup_check(true, Some("cpuset io"));
+        assert_eq!(missing.status, Level::Fail);
+        assert!(
+            missing.message.contains("cpu, memory, pids"),
+            "{}",
+            missing.message
+        );
+    }
+
+    #[test]
+    fn privileged_outcomes() {
+        assert_eq!(privileged_check(Ok(None)).status, Level::Ok);
+        assert_eq!(
+            privileged_check(Ok(Some("unable to apply caps".into()))).status,
+            Level::Warn
+        );
+        assert_eq!(privileged_check(Err("no image".into())).status, Level::Warn);
+    }
+
+    #[test]
+    fn stale_kind_network() {
+        assert_eq!(kind_network_check(None, None).status, Level::Ok);
+        assert_eq!(kind_network_check(Some(None), Some(1500)).status, Level::Ok);
+        assert_eq!(
+            kind_network_check(Some(Some(1500)), Some(1440)).status,
+            Level::Fail
+        );
+        assert_eq!(
+            kind_network_check(Some(Some(1400)), Some(1440)).status,
+            Level::Ok
+        );
+    }
+
+    #[test]
+    fn modules() {
+        assert_eq!(modules_check(true).status, Level::Ok);
+        assert_eq!(modules_check(false).status, Level::Warn);
+    }
+}
