@@ -28,6 +28,9 @@ _kip() {
             kip,exec)
                 cmd="kip__subcmd__exec"
                 ;;
+            kip,gc)
+                cmd="kip__subcmd__gc"
+                ;;
             kip,help)
                 cmd="kip__subcmd__help"
                 ;;
@@ -37,11 +40,17 @@ _kip() {
             kip,list)
                 cmd="kip__subcmd__list"
                 ;;
+            kip,load)
+                cmd="kip__subcmd__load"
+                ;;
             kip,logs)
                 cmd="kip__subcmd__logs"
                 ;;
             kip,man)
                 cmd="kip__subcmd__man"
+                ;;
+            kip,run)
+                cmd="kip__subcmd__run"
                 ;;
             kip,status)
                 cmd="kip__subcmd__status"
@@ -61,6 +70,9 @@ _kip() {
             kip__subcmd__help,exec)
                 cmd="kip__subcmd__help__subcmd__exec"
                 ;;
+            kip__subcmd__help,gc)
+                cmd="kip__subcmd__help__subcmd__gc"
+                ;;
             kip__subcmd__help,help)
                 cmd="kip__subcmd__help__subcmd__help"
                 ;;
@@ -70,11 +82,17 @@ _kip() {
             kip__subcmd__help,list)
                 cmd="kip__subcmd__help__subcmd__list"
                 ;;
+            kip__subcmd__help,load)
+                cmd="kip__subcmd__help__subcmd__load"
+                ;;
             kip__subcmd__help,logs)
                 cmd="kip__subcmd__help__subcmd__logs"
                 ;;
             kip__subcmd__help,man)
                 cmd="kip__subcmd__help__subcmd__man"
+                ;;
+            kip__subcmd__help,run)
+                cmd="kip__subcmd__help__subcmd__run"
                 ;;
             kip__subcmd__help,status)
                 cmd="kip__subcmd__help__subcmd__status"
@@ -89,12 +107,16 @@ _kip() {
 
     case "${cmd}" in
         kip)
-            opts="-q -h -V --quiet --help --version up down list status kubeconfig logs exec doctor completions man help"
+            opts="-q -h -V --quiet --progress --help --version up down list status kubeconfig logs exec doctor run gc load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -103,12 +125,16 @@ _kip() {
             return 0
             ;;
         kip__subcmd__completions)
-            opts="-q -h -V --quiet --help --version bash elvish fish powershell zsh"
+            opts="-q -h -V --quiet --progress --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -117,7 +143,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__doctor)
-            opts="-o -q -h -V --image --output --quiet --help --version"
+            opts="-o -q -h -V --image --output --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +161,10 @@ _kip() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -143,7 +173,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__down)
-            opts="-q -h -V --all --kubeconfig --quiet --help --version"
+            opts="-q -h -V --all --kubeconfig --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,6 +181,10 @@ _kip() {
             case "${prev}" in
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -161,12 +195,50 @@ _kip() {
             return 0
             ;;
         kip__subcmd__exec)
-            opts="-i -q -h -V --interactive --quiet --help --version"
+            opts="-i -q -h -V --interactive --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__gc)
+            opts="-o -q -h -V --dry-run --older-than --output --kubeconfig --quiet --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --kubeconfig)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -175,7 +247,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__help)
-            opts="up down list status kubeconfig logs exec doctor completions man help"
+            opts="up down list status kubeconfig logs exec doctor run gc load completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,6 +316,20 @@ _kip() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kip__subcmd__help__subcmd__gc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kip__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -286,6 +372,20 @@ _kip() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        kip__subcmd__help__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         kip__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -301,6 +401,20 @@ _kip() {
             return 0
             ;;
         kip__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -343,7 +457,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__kubeconfig)
-            opts="-q -h -V --output --quiet --help --version"
+            opts="-q -h -V --output --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +465,10 @@ _kip() {
             case "${prev}" in
                 --output)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -361,7 +479,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__list)
-            opts="-o -q -h -V --output --quiet --help --version"
+            opts="-o -q -h -V --output --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +491,32 @@ _kip() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__load)
+            opts="-q -h -V --archive --quiet --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --archive)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -383,12 +527,20 @@ _kip() {
             return 0
             ;;
         kip__subcmd__logs)
-            opts="-f -q -h -V --follow --dockerd --quiet --help --version"
+            opts="-f -q -h -V --follow --dockerd --export --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -397,12 +549,94 @@ _kip() {
             return 0
             ;;
         kip__subcmd__man)
-            opts="-q -h -V --quiet --help --version"
+            opts="-q -h -V --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        kip__subcmd__run)
+            opts="-q -h -V --name --reuse --keep --timeout --image --api-port --wait --ttl --keep-on-failure --logs-dir --security --network --mtu --iptables --cert-san --kind-config --dockerd-arg --quiet --progress --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reuse)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logs-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --security)
+                    COMPREPLY=($(compgen -W "auto privileged caps" -- "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mtu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --iptables)
+                    COMPREPLY=($(compgen -W "auto legacy nft" -- "${cur}"))
+                    return 0
+                    ;;
+                --cert-san)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kind-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dockerd-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -411,7 +645,7 @@ _kip() {
             return 0
             ;;
         kip__subcmd__status)
-            opts="-o -q -h -V --output --quiet --help --version"
+            opts="-o -q -h -V --output --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +659,10 @@ _kip() {
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -433,12 +671,20 @@ _kip() {
             return 0
             ;;
         kip__subcmd__up)
-            opts="-q -h -V --image --api-port --wait --recreate --dry-run --keep-on-failure --security --network --mtu --iptables --cert-san --kind-config --dockerd-arg --no-switch-context --kubeconfig --quiet --help --version"
+            opts="-o -q -h -V --recreate --dry-run --no-switch-context --output --image --api-port --wait --ttl --keep-on-failure --logs-dir --security --network --mtu --iptables --cert-san --kind-config --dockerd-arg --kubeconfig --quiet --progress --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --image)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -448,6 +694,14 @@ _kip() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logs-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -481,6 +735,10 @@ _kip() {
                     ;;
                 --kubeconfig)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
                     ;;
                 *)

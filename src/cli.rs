@@ -17,6 +17,16 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// How progress is shown on stderr: for people, or one JSON object per line
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value = "human",
+        env = "KIP_PROGRESS"
+    )]
+    pub progress: ProgressFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -39,6 +49,12 @@ pub enum Command {
     Exec(ExecArgs),
     /// Check this machine and Docker engine for what breaks clusters
     Doctor(DoctorArgs),
+    /// Create a cluster, run CMD against it, and always delete the cluster
+    Run(RunArgs),
+    /// Delete expired clusters (--ttl), or old ones (--older-than)
+    Gc(GcArgs),
+    /// Load images from the host into a cluster
+    Load(LoadArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -67,6 +83,12 @@ pub enum IptablesMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Table,
     Json,
@@ -78,19 +100,45 @@ pub enum StatusFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct KubeconfigFileArg {
     /// The kubeconfig file to update (default: kubectl's rules: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Cluster name: a DNS-1123 label of at most 40 characters
     #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name)]
     pub name: String,
 
+    /// Delete an existing cluster of this name first
+    #[arg(long)]
+    pub recreate: bool,
+
+    /// Print the node plan as YAML and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not make the new context the current one
+    #[arg(long)]
+    pub no_switch_context: bool,
+
+    /// Print the result as JSON on stdout
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: StatusFormat,
+
+    #[command(flatten)]
+    pub cluster: ClusterOptions,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+}
+
+/// How a cluster is made: shared by `up` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterOptions {
     /// Node image (default: kip's node image, built locally on first use)
     #[arg(long, env = "KIP_IMAGE")]
     pub image: Option<String>,
@@ -103,17 +151,17 @@ pub struct UpArgs {
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub wait: Duration,
 
-    /// Delete an existing cluster of this name first
-    #[arg(long)]
-    pub recreate: bool,
-
-    /// Print the node plan as YAML and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Delete the cluster after this long, with `kip gc` (e.g. 2h)
+    #[arg(long, env = "KIP_TTL", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
 
     /// Leave the node in place when `up` fails or is interrupted, for debugging
     #[arg(long)]
     pub keep_on_failure: bool,
+
+    /// On failure, collect the logs bundle into DIR before cleaning up
+    #[arg(long, value_name = "DIR")]
+    pub logs_dir: Option<PathBuf>,
 
     /// How the node container gets its privileges
     #[arg(long, value_enum, default_value = "auto", env = "KIP_SECURITY")]
@@ -142,13 +190,64 @@ pub struct UpArgs {
     /// Extra argument for the node's dockerd (repeatable)
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
+}
 
-    /// Do not make the new context the current one
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Cluster name (default: run-<random>)
+    #[arg(long, value_parser = crate::names::parse_cluster_name, conflicts_with = "reuse")]
+    pub name: Option<String>,
+
+    /// Use this existing cluster instead of creating one (it is not deleted)
+    #[arg(long, value_name = "NAME", value_parser = crate::names::parse_cluster_name)]
+    pub reuse: Option<String>,
+
+    /// Keep the cluster after CMD ends
     #[arg(long)]
-    pub no_switch_context: bool,
+    pub keep: bool,
+
+    /// Stop CMD (SIGTERM, then SIGKILL after 10s) when it runs longer than this
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    #[command(flatten)]
+    pub cluster: ClusterOptions,
+
+    /// The command to run with KUBECONFIG set, and its arguments
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// List what would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also delete clusters without a TTL that are older than this (e.g. 24h)
+    #[arg(long, value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: StatusFormat,
 
     #[command(flatten)]
     pub kubeconfig: KubeconfigFileArg,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    /// Images from the host's Docker engine
+    #[arg(value_name = "IMAGE", required_unless_present = "archive")]
+    pub images: Vec<String>,
+
+    /// An image archive (`docker save` output) instead of images
+    #[arg(long, value_name = "FILE", conflicts_with = "images")]
+    pub archive: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -202,8 +301,12 @@ pub struct LogsArgs {
     pub follow: bool,
 
     /// Print the node's dockerd log instead of the bootstrap log
-    #[arg(long)]
+    #[arg(long, conflicts_with = "export")]
     pub dockerd: bool,
+
+    /// Write the whole logs bundle into DIR instead
+    #[arg(long, value_name = "DIR", conflicts_with = "follow")]
+    pub export: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

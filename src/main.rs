@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let printer = Printer::new(cli.quiet);
+    let printer = Printer::new(cli.quiet, cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -65,7 +65,15 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
     }
     let backend = DockerBackend::connect()?;
     match &cli.command {
-        Command::Up(args) => commands::up::run(args, &backend, printer).await?,
+        Command::Up(args) => {
+            let outcome = commands::up::run(args, &backend, printer).await?;
+            if args.output == cli::StatusFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            }
+        }
+        Command::Run(args) => return commands::run::run(args, &backend, printer).await,
+        Command::Gc(args) => commands::gc::run(args, &backend, printer).await?,
+        Command::Load(args) => commands::load::run(args, &backend, printer).await?,
         Command::Down(args) => commands::down::run(args, &backend, printer).await?,
         Command::List(args) => commands::list::run(args, &backend).await?,
         Command::Status(args) => commands::status::run(args, &backend).await?,

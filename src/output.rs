@@ -1,82 +1,150 @@
 //! The one place that decides what the user sees on stderr: a spinner and
-//! ✓/✗ step lines on a terminal, plain lines otherwise, nothing but errors
-//! with `-q`, no colour with `NO_COLOR`. Data goes to stdout, never here.
+//! ✓/✗ step lines on a terminal, plain lines otherwise, one JSON object per
+//! line with `--progress json`, nothing but errors with `-q`, no colour with
+//! `NO_COLOR`. Data goes to stdout, never here.
 
+use crate::cli::ProgressFormat;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Printer {
     quiet: bool,
     tty: bool,
+    json: bool,
     spinner: Mutex<Option<ProgressBar>>,
 }
 
+/// A phase under way; `done` or `failed` ends it with its elapsed time. A
+/// step dropped unfinished (an error returned early) is reported failed.
+pub struct Step<'a> {
+    printer: &'a Printer,
+    id: &'static str,
+    what: String,
+    started: Instant,
+    finished: bool,
+}
+
+impl Step<'_> {
+    pub fn done(mut self, what: &str) {
+        self.finished = true;
+        self.printer
+            .finish(self.id, "done", what, self.started.elapsed());
+    }
+
+    pub fn failed(mut self, what: &str) {
+        self.finished = true;
+        self.printer
+            .finish(self.id, "failed", what, self.started.elapsed());
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.printer
+                .finish(self.id, "failed", &self.what, self.started.elapsed());
+        }
+    }
+}
+
 impl Printer {
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, progress: ProgressFormat) -> Self {
         let tty = console::Term::stderr().is_term();
         let color = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         console::set_colors_enabled_stderr(color);
+        let json = progress == ProgressFormat::Json;
         Printer {
             quiet,
-            tty,
+            tty: tty && !json,
+            json,
             spinner: Mutex::new(None),
         }
     }
 
-    /// A step begins: a spinner on a terminal, nothing otherwise.
-    pub fn start(&self, what: &str) {
-        if self.quiet || !self.tty {
+    /// A phase begins. `id` is the stable name JSON progress carries
+    /// (`node-started`, `dockerd-ready`, ...); `what` is for people.
+    pub fn step(&self, id: &'static str, what: &str) -> Step<'_> {
+        if self.json {
+            self.emit(serde_json::json!({"event": "phase", "phase": id, "status": "started", "message": what}));
+        } else if !self.quiet && self.tty {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template(" {spinner} {msg}").expect("valid template"),
+            );
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(80));
+            self.replace_spinner(Some(bar));
+        }
+        Step {
+            printer: self,
+            id,
+            what: what.to_string(),
+            started: Instant::now(),
+            finished: false,
+        }
+    }
+
+    fn finish(&self, id: &str, status: &str, what: &str, elapsed: Duration) {
+        self.replace_spinner(None);
+        if self.json {
+            self.emit(serde_json::json!({
+                "event": "phase", "phase": id, "status": status, "message": what,
+                "elapsedSeconds": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            }));
             return;
         }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(ProgressStyle::with_template(" {spinner} {msg}").expect("valid template"));
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(Duration::from_millis(80));
-        self.replace_spinner(Some(bar));
-    }
-
-    pub fn done(&self, what: &str, elapsed: Duration) {
-        self.replace_spinner(None);
-        if !self.quiet {
-            let time = style(format!("({:.1}s)", elapsed.as_secs_f64())).dim();
-            eprintln!(" {} {what} {time}", style("✓").green());
+        if status == "done" {
+            if !self.quiet {
+                let time = style(format!("({:.1}s)", elapsed.as_secs_f64())).dim();
+                eprintln!(" {} {what} {time}", style("✓").green());
+            }
+        } else {
+            eprintln!(" {} {what}", style("✗").red());
         }
-    }
-
-    pub fn failed(&self, what: &str) {
-        self.replace_spinner(None);
-        eprintln!(" {} {what}", style("✗").red());
     }
 
     pub fn info(&self, line: &str) {
-        if !self.quiet {
-            self.suspend(|| eprintln!("{line}"));
-        }
+        self.message("info", line, self.quiet, |l| eprintln!("{l}"));
     }
 
     pub fn notice(&self, line: &str) {
-        if !self.quiet {
-            self.suspend(|| eprintln!("{} {line}", style("note:").yellow().bold()));
-        }
+        self.message("notice", line, self.quiet, |l| {
+            eprintln!("{} {l}", style("note:").yellow().bold())
+        });
     }
 
     pub fn warn(&self, line: &str) {
-        self.suspend(|| eprintln!("{} {line}", style("warning:").yellow().bold()));
+        self.message("warning", line, self.quiet, |l| {
+            eprintln!("{} {l}", style("warning:").yellow().bold())
+        });
     }
 
     pub fn error(&self, line: &str) {
         self.replace_spinner(None);
-        eprintln!("{} {line}", style("error:").red().bold());
+        self.message("error", line, false, |l| {
+            eprintln!("{} {l}", style("error:").red().bold())
+        });
     }
 
-    fn suspend(&self, print: impl FnOnce()) {
+    fn message(&self, level: &str, line: &str, hidden: bool, print: impl FnOnce(&str)) {
+        if hidden {
+            return;
+        }
+        if self.json {
+            self.emit(serde_json::json!({"event": "message", "level": level, "message": line}));
+            return;
+        }
         let guard = self.spinner.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_ref() {
-            Some(bar) => bar.suspend(print),
-            None => print(),
+            Some(bar) => bar.suspend(|| print(line)),
+            None => print(line),
         }
+    }
+
+    fn emit(&self, value: serde_json::Value) {
+        eprintln!("{value}");
     }
 
     fn replace_spinner(&self, new: Option<ProgressBar>) {

@@ -1,7 +1,7 @@
 //! The Docker backend: the node is a container on the user's own engine, its
 //! API server published on 127.0.0.1.
 
-use super::{Backend, Deleted, EngineFacts, NodeInfo, NodeState, StartedNode};
+use super::{Backend, Deleted, EngineFacts, ExecOutput, NodeInfo, NodeState, StartedNode};
 use crate::api::ApiEndpoint;
 use crate::cli::SecurityMode;
 use crate::error::Failure;
@@ -215,12 +215,14 @@ impl Backend for DockerBackend {
             Err(e) => return Err(self.unreachable(e)),
         }
         if is_default {
-            let start = std::time::Instant::now();
-            printer.start(&format!("Building the node image {image} (first use only)"));
+            let step = printer.step(
+                "image-built",
+                &format!("Building the node image {image} (first use only)"),
+            );
             self.build_default_image(image, printer)
                 .await
                 .map_err(|e| Failure::Environment(format!("{e:#}")))?;
-            printer.done(&format!("Built the node image {image}"), start.elapsed());
+            step.done(&format!("Built the node image {image}"));
             return Ok(());
         }
         let options = CreateImageOptionsBuilder::new().from_image(image).build();
@@ -365,13 +367,30 @@ impl Backend for DockerBackend {
     }
 
     async fn read_file(&self, cluster: &str, path: &str) -> Result<String> {
+        let out = self
+            .exec_capture(cluster, &["cat".into(), path.into()], None)
+            .await?;
+        if out.code != 0 {
+            bail!("cannot read {path} in the node: {}", out.stderr.trim());
+        }
+        Ok(out.stdout)
+    }
+
+    async fn exec_capture(
+        &self,
+        cluster: &str,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<ExecOutput> {
+        use tokio::io::AsyncWriteExt;
         let id = self.node_id(cluster).await?;
         let exec = self
             .docker
             .create_exec(
                 &id,
                 CreateExecOptions {
-                    cmd: Some(vec!["cat".to_string(), path.to_string()]),
+                    cmd: Some(command.to_vec()),
+                    attach_stdin: Some(input.is_some()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     ..Default::default()
@@ -379,33 +398,124 @@ impl Backend for DockerBackend {
             )
             .await
             .with_context(|| format!("cannot exec in node {id}"))?;
-        let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await?
+        let StartExecResults::Attached {
+            mut output,
+            input: mut stdin,
+        } = self.docker.start_exec(&exec.id, None).await?
         else {
             bail!("exec in node {id} did not attach");
         };
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        while let Some(chunk) = output.next().await {
-            match chunk? {
-                bollard::container::LogOutput::StdErr { message } => {
-                    stderr.extend_from_slice(&message)
+        // Feed stdin and drain stdout/stderr at once, or a full pipe stalls both.
+        let feed = async {
+            if let Some(mut source) = input {
+                while let Some(chunk) = source.next().await {
+                    stdin
+                        .write_all(&chunk?)
+                        .await
+                        .context("the command in the node stopped reading")?;
                 }
-                other => stdout.extend_from_slice(other.as_ref()),
+                stdin.shutdown().await.ok();
             }
-        }
+            anyhow::Ok(())
+        };
+        let drain = async {
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            while let Some(chunk) = output.next().await {
+                match chunk? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
+                    other => stdout.extend_from_slice(other.as_ref()),
+                }
+            }
+            anyhow::Ok((stdout, stderr))
+        };
+        let (fed, drained) = tokio::join!(feed, drain);
+        let (stdout, stderr) = drained?;
         let code = self
             .docker
             .inspect_exec(&exec.id)
             .await?
             .exit_code
             .unwrap_or(-1);
+        // A feed error matters only if the command did not succeed anyway.
         if code != 0 {
-            bail!(
-                "cannot read {path} in the node: {}",
-                String::from_utf8_lossy(&stderr).trim()
-            );
+            fed?;
         }
-        String::from_utf8(stdout).with_context(|| format!("{path} in the node is not UTF-8"))
+        Ok(ExecOutput {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    async fn inspect_node(&self, cluster: &str) -> Result<serde_json::Value> {
+        let id = self.node_id(cluster).await?;
+        let inspect = self
+            .docker
+            .inspect_container(&id, None)
+            .await
+            .with_context(|| format!("cannot inspect {id}"))?;
+        Ok(serde_json::to_value(inspect)?)
+    }
+
+    async fn node_events(&self, cluster: &str) -> Result<serde_json::Value> {
+        use bollard::query_parameters::EventsOptionsBuilder;
+        let id = self.node_id(cluster).await?;
+        let since = self
+            .docker
+            .inspect_container(&id, None)
+            .await?
+            .created
+            .and_then(|c| humantime::parse_rfc3339_weak(&c).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let filters = HashMap::from([("container".to_string(), vec![id.clone()])]);
+        let options = EventsOptionsBuilder::new()
+            .since(&since.to_string())
+            .until(&until.to_string())
+            .filters(&filters)
+            .build();
+        let events: Vec<_> = self.docker.events(Some(options)).try_collect().await?;
+        Ok(serde_json::to_value(events)?)
+    }
+
+    async fn download(&self, cluster: &str, path: &str, dest: &std::path::Path) -> Result<()> {
+        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+        let id = self.node_id(cluster).await?;
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let chunks: Vec<bytes::Bytes> = self
+            .docker
+            .download_from_container(&id, Some(options))
+            .try_collect()
+            .await
+            .with_context(|| format!("cannot copy {path} out of the node"))?;
+        let tar_bytes: Vec<u8> = chunks.concat();
+        std::fs::create_dir_all(dest)?;
+        tar::Archive::new(tar_bytes.as_slice())
+            .unpack(dest)
+            .with_context(|| format!("cannot unpack {path} into {}", dest.display()))
+    }
+
+    async fn host_image_id(&self, image: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        self.docker
+            .export_images(&names)
+            .map_err(|e| anyhow!("cannot read the images from the host engine: {e}"))
+            .boxed()
     }
 
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64> {
@@ -707,6 +817,8 @@ fn node_info(c: bollard::models::ContainerSummary) -> NodeInfo {
         endpoint,
         security: labels.get(labels::SECURITY).cloned(),
         kip_version: labels.get(labels::VERSION).cloned(),
+        expires_at: labels.get(labels::EXPIRES_AT).cloned(),
+        ci: labels::ci_description(&labels),
         labels,
     }
 }

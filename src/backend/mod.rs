@@ -35,6 +35,10 @@ pub struct NodeInfo {
     pub endpoint: Option<ApiEndpoint>,
     pub security: Option<String>,
     pub kip_version: Option<String>,
+    /// From `--ttl`: when `kip gc` may delete the cluster.
+    pub expires_at: Option<String>,
+    /// The CI job that made the cluster ("github:owner/repo run 42").
+    pub ci: Option<String>,
     pub labels: BTreeMap<String, String>,
 }
 
@@ -57,6 +61,13 @@ pub struct EngineFacts {
 pub struct StartedNode {
     pub endpoint: ApiEndpoint,
     pub security: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +96,24 @@ pub trait Backend {
     /// The bootstrap log so far.
     async fn bootstrap_log(&self, cluster: &str) -> Result<String>;
     async fn read_file(&self, cluster: &str, path: &str) -> Result<String>;
+    /// Runs a command in the node, feeding it `input` on stdin, and collects
+    /// its output.
+    async fn exec_capture(
+        &self,
+        cluster: &str,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<ExecOutput>;
+    /// The engine's description of the node (`docker inspect`).
+    async fn inspect_node(&self, cluster: &str) -> Result<serde_json::Value>;
+    /// The engine's events for the node since it was created.
+    async fn node_events(&self, cluster: &str) -> Result<serde_json::Value>;
+    /// Copies `path` (a file or folder) out of the node into `dest`.
+    async fn download(&self, cluster: &str, path: &str, dest: &std::path::Path) -> Result<()>;
+    /// The ID of an image on the engine that runs the nodes, if it has it.
+    async fn host_image_id(&self, image: &str) -> Result<Option<String>>;
+    /// `docker save` of images on the engine, as a stream.
+    fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>>;
     /// Runs a command in the node with the caller's stdout/stderr (and stdin
     /// when `interactive`); returns its exit code.
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;

@@ -7,7 +7,6 @@ use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
 use anyhow::{bail, Result};
-use std::time::Instant;
 
 pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
     let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
@@ -30,7 +29,6 @@ pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> 
     let mut failures = Vec::new();
     for name in &names {
         if let Err(e) = delete_one(name, backend, printer, &target).await {
-            printer.failed(&format!("Deleting cluster {name}"));
             failures.push(format!("{name}: {e:#}"));
         }
     }
@@ -40,14 +38,14 @@ pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> 
     Ok(())
 }
 
-async fn delete_one(
+/// Deletes one cluster: node, volume and kubeconfig entries.
+pub async fn delete_one(
     name: &str,
     backend: &impl Backend,
     printer: &Printer,
     target: &KubeconfigTarget,
 ) -> Result<()> {
-    let t = Instant::now();
-    printer.start(&format!("Deleting cluster {name}"));
+    let step = printer.step("cluster-deleted", &format!("Deleting cluster {name}"));
     let deleted = backend.delete(name).await?;
     let context = names::context_name(name);
     let mut entries_removed = false;
@@ -66,15 +64,9 @@ async fn delete_one(
         parts.push("kubeconfig entries");
     }
     if parts.is_empty() {
-        printer.done(
-            &format!("Cluster {name} does not exist; nothing to delete"),
-            t.elapsed(),
-        );
+        step.done(&format!("Cluster {name} does not exist; nothing to delete"));
     } else {
-        printer.done(
-            &format!("Deleted cluster {name} ({})", parts.join(", ")),
-            t.elapsed(),
-        );
+        step.done(&format!("Deleted cluster {name} ({})", parts.join(", ")));
     }
     Ok(())
 }

@@ -1,14 +1,25 @@
-//! `kip logs NAME`: the node's bootstrap log, or its dockerd log.
+//! `kip logs NAME`: the node's bootstrap log, its dockerd log, or the whole
+//! logs bundle (`--export DIR`).
 
 use crate::backend::Backend;
 use crate::cli::LogsArgs;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::io::Write;
+use std::path::Path;
 
 const DOCKERD_LOG: &str = "/var/log/kip/dockerd.log";
+const KIND_LOG: &str = "/var/log/kip/kind.log";
+/// Where `kind export logs` writes inside the node before kip copies it out
+/// (not under /tmp: the engine cannot copy out of a tmpfs mount).
+const KIND_EXPORT_DIR: &str = "/var/log/kip/kind";
 
 pub async fn run(args: &LogsArgs, backend: &impl Backend) -> Result<i64> {
+    if let Some(dir) = &args.export {
+        export(backend, &args.name, dir).await?;
+        eprintln!("Logs bundle of {} written to {}", args.name, dir.display());
+        return Ok(0);
+    }
     if args.dockerd {
         let command: Vec<String> = if args.follow {
             vec![
@@ -35,4 +46,61 @@ pub async fn run(args: &LogsArgs, backend: &impl Backend) -> Result<i64> {
         let _ = stdout.write_all(backend.bootstrap_log(&args.name).await?.as_bytes());
     }
     Ok(0)
+}
+
+/// The logs bundle: bootstrap, dockerd and kind logs, kind's own export, the
+/// node's description and events, and `kip status -o json`, one file each.
+/// A part that cannot be had is named in `errors.txt`; the rest is written.
+pub async fn export(backend: &impl Backend, name: &str, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut errors = Vec::new();
+    let mut write = |file: &str, part: Result<String>| match part {
+        Ok(text) => {
+            if let Err(e) = std::fs::write(dir.join(file), text) {
+                errors.push(format!("{file}: {e}"));
+            }
+        }
+        Err(e) => errors.push(format!("{file}: {e:#}")),
+    };
+    write("bootstrap.log", backend.bootstrap_log(name).await);
+    write("dockerd.log", backend.read_file(name, DOCKERD_LOG).await);
+    write("kind.log", backend.read_file(name, KIND_LOG).await);
+    write(
+        "node.json",
+        backend.inspect_node(name).await.map(|v| pretty(&v)),
+    );
+    write(
+        "events.json",
+        backend.node_events(name).await.map(|v| pretty(&v)),
+    );
+    let status = super::status::collect(backend, name).await;
+    write(
+        "status.json",
+        status.map(|s| pretty(&serde_json::to_value(s).unwrap_or_default())),
+    );
+
+    let kind_export = async {
+        let command: Vec<String> = ["kind", "export", "logs", KIND_EXPORT_DIR, "--name", name]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let out = backend.exec_capture(name, &command, None).await?;
+        anyhow::ensure!(
+            out.code == 0,
+            "kind export logs failed: {}",
+            out.stderr.trim()
+        );
+        backend.download(name, KIND_EXPORT_DIR, dir).await
+    };
+    if let Err(e) = kind_export.await {
+        errors.push(format!("kind/: {e:#}"));
+    }
+    if !errors.is_empty() {
+        std::fs::write(dir.join("errors.txt"), errors.join("\n") + "\n")?;
+    }
+    Ok(())
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
 }

@@ -4,9 +4,12 @@ pub mod completions;
 pub mod doctor;
 pub mod down;
 pub mod exec;
+pub mod gc;
 pub mod kubeconfig;
 pub mod list;
+pub mod load;
 pub mod logs;
+pub mod run;
 pub mod status;
 pub mod up;
 

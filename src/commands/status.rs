@@ -13,15 +13,15 @@ use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Status {
+pub struct Status {
     api_version: &'static str,
     kind: &'static str,
-    name: String,
+    pub name: String,
     state: NodeState,
-    status: String,
+    pub status: String,
     phase: Option<String>,
     failure: Option<String>,
-    ready: bool,
+    pub ready: bool,
     created_at: Option<String>,
     age: String,
     endpoint: Option<String>,
@@ -32,21 +32,41 @@ struct Status {
     kubernetes_version: Option<String>,
     /// What the node chose at boot: mtu, iptables, cgroup, cgroup-parent.
     node_facts: std::collections::BTreeMap<String, String>,
+    /// When `kip gc` may delete it (from `--ttl`).
+    expires_at: Option<String>,
+    /// The CI job that made it, if kip saw one.
+    ci: Option<String>,
 }
 
 pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
-    let Some(node) = backend.find(&args.name).await? else {
-        return Err(Failure::NotFound(format!(
-            "no kip cluster named {:?} (see `kip list`)",
-            args.name
+    let status = collect(backend, &args.name).await?;
+    match args.output {
+        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        StatusFormat::Text => print!("{}", text(&status)),
+    }
+    if status.ready {
+        Ok(())
+    } else {
+        Err(Failure::Node(format!(
+            "cluster {} is not ready ({})",
+            status.name, status.status
         ))
-        .into());
+        .into())
+    }
+}
+
+/// Everything `kip status` knows of a cluster.
+pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
+    let Some(node) = backend.find(name).await? else {
+        return Err(
+            Failure::NotFound(format!("no kip cluster named {name:?} (see `kip list`)")).into(),
+        );
     };
     let summary =
-        BootstrapSummary::from_log(&backend.bootstrap_log(&args.name).await.unwrap_or_default());
+        BootstrapSummary::from_log(&backend.bootstrap_log(name).await.unwrap_or_default());
     let mut kubernetes_version = None;
     if let (NodeState::Running, Some(endpoint)) = (node.state, &node.endpoint) {
-        if let Ok(creds) = credentials(backend, &args.name, endpoint).await {
+        if let Ok(creds) = credentials(backend, name, endpoint).await {
             if let Ok(client) = creds
                 .ca_pem()
                 .and_then(|ca| ApiClient::new(endpoint.clone(), &ca))
@@ -74,20 +94,10 @@ pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
         kip_version: node.kip_version.clone(),
         kubernetes_version,
         node_facts: summary.facts,
+        expires_at: node.expires_at.clone(),
+        ci: node.ci.clone(),
     };
-    match args.output {
-        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-        StatusFormat::Text => print!("{}", text(&status)),
-    }
-    if ready {
-        Ok(())
-    } else {
-        Err(Failure::Node(format!(
-            "cluster {} is not ready ({})",
-            status.name, status.status
-        ))
-        .into())
-    }
+    Ok(status)
 }
 
 fn text(s: &Status) -> String {
@@ -115,6 +125,12 @@ fn text(s: &Status) -> String {
         or_dash(&s.kip_version),
         if facts.is_empty() { "-".into() } else { facts.join(" ") },
     );
+    if let Some(expires) = &s.expires_at {
+        out.push_str(&format!("Expires:     {expires}\n"));
+    }
+    if let Some(ci) = &s.ci {
+        out.push_str(&format!("CI job:      {ci}\n"));
+    }
     if let Some(failure) = &s.failure {
         out.push_str(&format!("Failure:     {failure}\n"));
     }

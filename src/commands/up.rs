@@ -46,7 +46,7 @@ pub async fn dry_run(
 }
 
 fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
-    let user_kind_config = match &args.kind_config {
+    let user_kind_config = match &args.cluster.kind_config {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             Failure::Usage(format!(
                 "--kind-config {}: cannot read it: {e}",
@@ -57,22 +57,24 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
     };
     NodePlan::new(&NodeOptions {
         cluster: args.name.clone(),
-        image: args.image.clone().unwrap_or_else(default_image),
-        security: args.security,
-        api_port: args.api_port,
-        network: args.network.clone(),
-        mtu: args.mtu,
-        iptables: args.iptables,
-        cert_sans: args.cert_sans.clone(),
-        dockerd_args: args.dockerd_args.clone(),
+        image: args.cluster.image.clone().unwrap_or_else(default_image),
+        security: args.cluster.security,
+        api_port: args.cluster.api_port,
+        network: args.cluster.network.clone(),
+        mtu: args.cluster.mtu,
+        iptables: args.cluster.iptables,
+        cert_sans: args.cluster.cert_sans.clone(),
+        dockerd_args: args.cluster.dockerd_args.clone(),
         created_at: super::now_rfc3339(),
         owner: owner(),
         has_lib_modules: facts.local && super::doctor::Host::from_env().has_lib_modules(),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
+        extra_labels: extra_labels(args.cluster.ttl),
     })
     .map_err(|e| {
         let path = args
+            .cluster
             .kind_config
             .as_deref()
             .unwrap_or(std::path::Path::new(""))
@@ -81,7 +83,29 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
     })
 }
 
-pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+/// TTL and CI metadata labels.
+fn extra_labels(ttl: Option<Duration>) -> BTreeMap<String, String> {
+    use crate::node::labels;
+    let mut extra = labels::ci_labels(
+        |k| std::env::var(k).ok(),
+        std::path::Path::new("/tekton").is_dir(),
+    );
+    if let Some(ttl) = ttl {
+        let expires = std::time::SystemTime::now() + ttl;
+        extra.insert(
+            labels::TTL.into(),
+            humantime::format_duration(ttl).to_string(),
+        );
+        extra.insert(
+            labels::EXPIRES_AT.into(),
+            humantime::format_rfc3339_seconds(expires).to_string(),
+        );
+    }
+    extra
+}
+
+pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<UpOutcome> {
+    let started = Instant::now();
     // Listen before anything is created: from here on, Ctrl-C or SIGTERM
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
@@ -94,28 +118,23 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
 
     if let Some(existing) = backend.find(&args.name).await? {
         if !args.recreate {
-            return reuse(args, backend, printer, &existing, &target).await;
+            return reuse(args, backend, printer, &existing, &target, started).await;
         }
-        let t = Instant::now();
-        printer.start(&format!(
-            "Deleting the existing cluster {} (--recreate)",
-            args.name
-        ));
+        let step = printer.step(
+            "cluster-deleted",
+            &format!("Deleting the existing cluster {} (--recreate)", args.name),
+        );
         backend.delete(&args.name).await?;
         let context = names::context_name(&args.name);
         kubeconfig::update(&target.path, |doc| {
             kubeconfig::remove_entries(doc, &context)
         })?;
-        printer.done(
-            &format!("Deleted the existing cluster {}", args.name),
-            t.elapsed(),
-        );
+        step.done(&format!("Deleted the existing cluster {}", args.name));
     }
     backend
-        .ensure_image(&plan.node.image, args.image.is_none(), printer)
+        .ensure_image(&plan.node.image, args.cluster.image.is_none(), printer)
         .await?;
 
-    let started = Instant::now();
     let outcome = tokio::select! {
         outcome = create(args, backend, printer, &plan, &facts) => outcome,
         () = signals.received() => Err(Failure::Interrupted.into()),
@@ -124,7 +143,15 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         Ok(ready) => ready,
         Err(err) => {
             if matches!(err.downcast_ref::<Failure>(), Some(Failure::Interrupted)) {
-                printer.failed("Interrupted");
+                printer
+                    .step("interrupted", "Interrupted")
+                    .failed("Interrupted");
+            }
+            if let Some(dir) = &args.cluster.logs_dir {
+                match super::logs::export(backend, &args.name, dir).await {
+                    Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
+                    Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
+                }
             }
             clean_up_after_failure(args, backend, printer, &plan).await;
             return Err(err);
@@ -138,7 +165,43 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         endpoint.server_url(),
         names::context_name(&args.name)
     ));
-    Ok(())
+    Ok(UpOutcome::new(args, &endpoint, &target, false, started))
+}
+
+/// What `kip up -o json` prints (schema kip/v1, kind UpResult).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpOutcome {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+    pub context: String,
+    pub endpoint: String,
+    pub kubeconfig: std::path::PathBuf,
+    /// True when the cluster already ran and was only re-exported.
+    pub reused: bool,
+    pub elapsed_seconds: f64,
+}
+
+impl UpOutcome {
+    fn new(
+        args: &UpArgs,
+        endpoint: &ApiEndpoint,
+        target: &KubeconfigTarget,
+        reused: bool,
+        started: Instant,
+    ) -> Self {
+        UpOutcome {
+            api_version: "kip/v1",
+            kind: "UpResult",
+            name: args.name.clone(),
+            context: names::context_name(&args.name),
+            endpoint: endpoint.server_url(),
+            kubeconfig: target.path.clone(),
+            reused,
+            elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
 }
 
 async fn create(
@@ -148,24 +211,19 @@ async fn create(
     plan: &NodePlan,
     facts: &EngineFacts,
 ) -> Result<(ClusterCredentials, ApiEndpoint)> {
-    let deadline = tokio::time::Instant::now() + args.wait;
-    let t = Instant::now();
-    printer.start(&format!("Starting node {}", plan.node.name));
+    let deadline = tokio::time::Instant::now() + args.cluster.wait;
+    let step = printer.step("node-started", &format!("Starting node {}", plan.node.name));
     let node = backend.create_node(plan, facts, printer).await?;
-    printer.done(
-        &format!(
-            "Node {} started ({}, API on {})",
-            plan.node.name,
-            node.security,
-            node.endpoint.server_url()
-        ),
-        t.elapsed(),
-    );
+    step.done(&format!(
+        "Node {} started ({}, API on {})",
+        plan.node.name,
+        node.security,
+        node.endpoint.server_url()
+    ));
 
     follow_bootstrap(args, backend, printer, deadline).await?;
 
-    let t = Instant::now();
-    printer.start("Waiting for the API server");
+    let step = printer.step("api-ready", "Waiting for the API server");
     let creds = credentials(backend, &args.name, &node.endpoint).await?;
     let client = ApiClient::new(node.endpoint.clone(), &creds.ca_pem()?)?;
     loop {
@@ -179,17 +237,17 @@ async fn create(
             return Err(Failure::Timeout(format!(
                 "the API server at {} was not ready within {} ({last})\n{}",
                 node.endpoint.server_url(),
-                humantime::format_duration(args.wait),
+                humantime::format_duration(args.cluster.wait),
                 tail_of(&tail)
             ))
             .into());
         }
         tokio::time::sleep(READY_POLL).await;
     }
-    printer.done(
-        &format!("API server ready at {}", node.endpoint.server_url()),
-        t.elapsed(),
-    );
+    step.done(&format!(
+        "API server ready at {}",
+        node.endpoint.server_url()
+    ));
     Ok((creds, node.endpoint))
 }
 
@@ -205,14 +263,13 @@ async fn follow_bootstrap(
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut facts: BTreeMap<String, String> = BTreeMap::new();
     let mut phase = "dockerd";
-    let mut t = Instant::now();
-    printer.start("Starting Docker inside the node");
+    let mut step = Some(printer.step("dockerd-ready", "Starting Docker inside the node"));
     loop {
         let line = match tokio::time::timeout_at(deadline, log.next()).await {
             Err(_) => {
                 return Err(Failure::Timeout(format!(
                     "the cluster was not ready within {} (still in phase {phase})\n{}",
-                    humantime::format_duration(args.wait),
+                    humantime::format_duration(args.cluster.wait),
                     format_tail(&tail)
                 ))
                 .into())
@@ -236,21 +293,21 @@ async fn follow_bootstrap(
         match progress::parse(&line) {
             Marker::Phase(p) if p == progress::PHASE_DOCKERD_READY => {
                 let fact = |k: &str| facts.get(k).map_or("?", String::as_str).to_string();
-                printer.done(
-                    &format!(
+                if let Some(step) = step.take() {
+                    step.done(&format!(
                         "Docker running inside the node (MTU {}, iptables {}, cgroup {})",
                         fact("mtu"),
                         fact("iptables"),
                         fact("cgroup")
-                    ),
-                    t.elapsed(),
-                );
+                    ));
+                }
                 phase = "cluster";
-                t = Instant::now();
-                printer.start("Creating the cluster with kind");
+                step = Some(printer.step("cluster-created", "Creating the cluster with kind"));
             }
             Marker::Phase(p) if p == progress::PHASE_CLUSTER_CREATED => {
-                printer.done("Cluster created", t.elapsed());
+                if let Some(step) = step.take() {
+                    step.done("Cluster created");
+                }
                 return Ok(());
             }
             Marker::Phase(_) => {}
@@ -292,7 +349,8 @@ async fn reuse(
     printer: &Printer,
     existing: &NodeInfo,
     target: &KubeconfigTarget,
-) -> Result<()> {
+    started: Instant,
+) -> Result<UpOutcome> {
     let problem = match (&existing.state, &existing.endpoint) {
         (NodeState::Running, Some(endpoint)) => {
             match credentials(backend, &args.name, endpoint).await {
@@ -304,7 +362,7 @@ async fn reuse(
                         args.name,
                         names::context_name(&args.name)
                     ));
-                        return Ok(());
+                        return Ok(UpOutcome::new(args, endpoint, target, true, started));
                     }
                     Ok(false) => "running, but its API server is not ready".to_string(),
                     Err(e) => format!("running, but its API server does not answer ({e:#})"),
@@ -331,13 +389,13 @@ fn write_kubeconfig(
     target: &KubeconfigTarget,
     creds: &ClusterCredentials,
 ) {
-    let t = Instant::now();
     let context = names::context_name(&args.name);
+    let step = printer.step("kubeconfig-written", "Writing the kubeconfig");
     let result = kubeconfig::update(&target.path, |doc| {
         kubeconfig::upsert_entries(doc, &context, creds, !args.no_switch_context)
     });
     match result {
-        Ok(()) => printer.done(&format!("Kubeconfig written: context {context} in {}", target.path.display()), t.elapsed()),
+        Ok(()) => step.done(&format!("Kubeconfig written: context {context} in {}", target.path.display())),
         Err(e) => printer.warn(&format!(
             "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
             target.path.display(),
@@ -352,7 +410,7 @@ async fn clean_up_after_failure(
     printer: &Printer,
     plan: &NodePlan,
 ) {
-    if args.keep_on_failure {
+    if args.cluster.keep_on_failure {
         printer.info(&format!(
             "Kept node {} for debugging (--keep-on-failure): `kip logs {}`, `kip exec {} -- sh`, then `kip down {}`",
             plan.node.name, args.name, args.name, args.name

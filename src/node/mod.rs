@@ -18,13 +18,75 @@ pub const BOOTSTRAP_SCRIPT: &str = include_str!("bootstrap.sh");
 pub const DOCKER_ROOT: &str = "/var/lib/docker";
 
 pub mod labels {
+    use std::collections::BTreeMap;
+
     pub const MANAGED_BY: &str = "dev.kip.managed-by";
     pub const CLUSTER: &str = "dev.kip.cluster";
     pub const CREATED_AT: &str = "dev.kip.created-at";
     pub const OWNER: &str = "dev.kip.owner";
     pub const VERSION: &str = "dev.kip.version";
     pub const SECURITY: &str = "dev.kip.security";
+    pub const TTL: &str = "dev.kip.ttl";
+    pub const EXPIRES_AT: &str = "dev.kip.expires-at";
     pub const MANAGER: &str = "kip";
+
+    /// CI metadata, read from the environment CI systems set, so a leaked
+    /// cluster can be traced to its job: (label, environment variable).
+    const CI_ENV: [(&str, &str); 9] = [
+        ("dev.kip.ci.github.repository", "GITHUB_REPOSITORY"),
+        ("dev.kip.ci.github.run-id", "GITHUB_RUN_ID"),
+        ("dev.kip.ci.github.job", "GITHUB_JOB"),
+        ("dev.kip.ci.gitlab.project", "CI_PROJECT_PATH"),
+        ("dev.kip.ci.gitlab.job-id", "CI_JOB_ID"),
+        ("dev.kip.ci.jenkins.build-tag", "BUILD_TAG"),
+        ("dev.kip.ci.jenkins.build-url", "BUILD_URL"),
+        ("dev.kip.ci.buildkite.build-url", "BUILDKITE_BUILD_URL"),
+        ("dev.kip.ci.tekton.pod", "KIP_TEKTON_POD"),
+    ];
+
+    /// The CI labels for this environment. Tekton sets no variable of its
+    /// own, but mounts /tekton into every step: the pod is the hostname.
+    pub fn ci_labels(
+        env: impl Fn(&str) -> Option<String>,
+        in_tekton: bool,
+    ) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::new();
+        for (label, var) in CI_ENV {
+            let value = if var == "KIP_TEKTON_POD" {
+                in_tekton.then(|| env("HOSTNAME")).flatten()
+            } else {
+                env(var)
+            };
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                labels.insert(label.to_string(), value);
+            }
+        }
+        labels
+    }
+
+    /// One line for `kip list`: "github:owner/repo run 42".
+    pub fn ci_description(labels: &BTreeMap<String, String>) -> Option<String> {
+        let get = |k: &str| labels.get(k).map(String::as_str);
+        if let Some(repo) = get("dev.kip.ci.github.repository") {
+            return Some(format!(
+                "github:{repo} run {}",
+                get("dev.kip.ci.github.run-id").unwrap_or("?")
+            ));
+        }
+        if let Some(project) = get("dev.kip.ci.gitlab.project") {
+            return Some(format!(
+                "gitlab:{project} job {}",
+                get("dev.kip.ci.gitlab.job-id").unwrap_or("?")
+            ));
+        }
+        if let Some(tag) = get("dev.kip.ci.jenkins.build-tag") {
+            return Some(format!("jenkins:{tag}"));
+        }
+        if let Some(url) = get("dev.kip.ci.buildkite.build-url") {
+            return Some(format!("buildkite:{url}"));
+        }
+        get("dev.kip.ci.tekton.pod").map(|pod| format!("tekton:{pod}"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +150,8 @@ pub struct NodeOptions {
     pub taken_subnets: Vec<String>,
     /// The text of a user's own kind config to merge in (`--kind-config`).
     pub user_kind_config: Option<String>,
+    /// Labels beyond kip's own: TTL and CI metadata.
+    pub extra_labels: BTreeMap<String, String>,
 }
 
 impl NodePlan {
@@ -125,7 +189,7 @@ impl NodePlan {
             env.insert("KIP_DOCKERD_ARGS".into(), opts.dockerd_args.join(" "));
         }
 
-        let labels = BTreeMap::from([
+        let mut labels = BTreeMap::from([
             (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
             (labels::CLUSTER.to_string(), opts.cluster.clone()),
             (labels::CREATED_AT.to_string(), opts.created_at.clone()),
@@ -135,6 +199,7 @@ impl NodePlan {
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
         ]);
+        labels.extend(opts.extra_labels.clone());
 
         Ok(NodePlan {
             cluster: opts.cluster.clone(),
@@ -191,6 +256,7 @@ pub(crate) mod tests {
             has_lib_modules: true,
             taken_subnets: vec!["172.17.0.0/16".into()],
             user_kind_config: None,
+            extra_labels: BTreeMap::from([("dev.kip.ttl".to_string(), "2h".to_string())]),
         }
     }
 
@@ -212,6 +278,40 @@ pub(crate) mod tests {
                 "{san} in {patch}"
             );
         }
+    }
+
+    #[test]
+    fn ci_metadata_from_the_environment() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let github = labels::ci_labels(
+            env(&[("GITHUB_REPOSITORY", "o/r"), ("GITHUB_RUN_ID", "42")]),
+            false,
+        );
+        assert_eq!(
+            labels::ci_description(&github).as_deref(),
+            Some("github:o/r run 42")
+        );
+        let gitlab = labels::ci_labels(
+            env(&[("CI_PROJECT_PATH", "g/p"), ("CI_JOB_ID", "7")]),
+            false,
+        );
+        assert_eq!(
+            labels::ci_description(&gitlab).as_deref(),
+            Some("gitlab:g/p job 7")
+        );
+        let tekton = labels::ci_labels(env(&[("HOSTNAME", "build-run-pod")]), true);
+        assert_eq!(
+            labels::ci_description(&tekton).as_deref(),
+            Some("tekton:build-run-pod")
+        );
+        let laptop = labels::ci_labels(env(&[("HOSTNAME", "laptop")]), false);
+        assert!(laptop.is_empty());
     }
 
     #[test]

@@ -38,8 +38,10 @@ fn run(args: &[String]) -> Result<()> {
             println!("kind v0.0.0-kip-test-stand-in");
             Ok(())
         }
-        ["create", "cluster", rest @ ..] => create_cluster(&Flags::parse(rest)?),
-        ["delete", "cluster", rest @ ..] => delete_cluster(&Flags::parse(rest)?),
+        ["create", "cluster", rest @ ..] => create_cluster(&Flags::parse(rest)?.no_positionals()?),
+        ["delete", "cluster", rest @ ..] => delete_cluster(&Flags::parse(rest)?.no_positionals()?),
+        ["load", "docker-image", rest @ ..] => load_images(&Flags::parse(rest)?),
+        ["export", "logs", rest @ ..] => export_logs(&Flags::parse(rest)?),
         ["get", "clusters"] => {
             for name in clusters()? {
                 println!("{name}");
@@ -59,6 +61,7 @@ fn run(args: &[String]) -> Result<()> {
 
 #[derive(Debug, Default)]
 struct Flags {
+    positionals: Vec<String>,
     name: Option<String>,
     config: Option<PathBuf>,
     kubeconfig: Option<PathBuf>,
@@ -88,10 +91,18 @@ impl Flags {
                 "--config" => flags.config = Some(value()?.into()),
                 "--kubeconfig" => flags.kubeconfig = Some(value()?.into()),
                 "--wait" => flags.wait = Some(value()?),
-                other => bail!("unknown flag: {other}"),
+                other if other.starts_with('-') => bail!("unknown flag: {other}"),
+                other => flags.positionals.push(other.to_string()),
             }
         }
         Ok(flags)
+    }
+
+    fn no_positionals(self) -> Result<Self> {
+        if let Some(extra) = self.positionals.first() {
+            bail!("unexpected argument: {extra}");
+        }
+        Ok(self)
     }
 
     fn name(&self) -> &str {
@@ -232,6 +243,54 @@ fn delete_cluster(flags: &Flags) -> Result<()> {
         docker(&["rm", "-f", "-v", id])?;
     }
     let _ = std::fs::remove_dir_all(Path::new(STATE_DIR).join(name));
+    Ok(())
+}
+
+/// Like `kind load docker-image`: the images must be in the node's Docker;
+/// the stand-in records them as loaded into its one node.
+fn load_images(flags: &Flags) -> Result<()> {
+    let name = flags.name();
+    if flags.positionals.is_empty() {
+        bail!("an image name is required");
+    }
+    if !clusters()?.iter().any(|c| c == name) {
+        bail!("no nodes found for cluster {name:?}");
+    }
+    let record = Path::new(STATE_DIR).join(name).join("loaded-images");
+    let mut loaded = std::fs::read_to_string(&record).unwrap_or_default();
+    for image in &flags.positionals {
+        let id = docker(&["image", "inspect", "-f", "{{.Id}}", image])
+            .with_context(|| format!("image: {image:?} not present locally"))?;
+        eprintln!("Image: {image:?} with ID {id:?} loaded into node \"{name}-control-plane\"");
+        loaded.push_str(&format!("{image} {id}\n"));
+    }
+    std::fs::write(&record, loaded)?;
+    Ok(())
+}
+
+/// Like `kind export logs DIR`: the control plane's log and what was loaded.
+fn export_logs(flags: &Flags) -> Result<()> {
+    let name = flags.name();
+    let [dir] = flags.positionals.as_slice() else {
+        bail!("kind export logs takes one folder");
+    };
+    let node_dir = Path::new(dir).join(format!("{name}-control-plane"));
+    std::fs::create_dir_all(&node_dir)?;
+    let container = format!("{name}-control-plane");
+    let out = Command::new("docker").args(["logs", &container]).output()?;
+    let mut log = out.stdout;
+    log.extend_from_slice(&out.stderr);
+    std::fs::write(node_dir.join("serve.log"), log)?;
+    let loaded = Path::new(STATE_DIR).join(name).join("loaded-images");
+    std::fs::write(
+        node_dir.join("images.log"),
+        std::fs::read(loaded).unwrap_or_default(),
+    )?;
+    std::fs::write(
+        Path::new(dir).join("kind-version.txt"),
+        "kind v0.0.0-kip-test-stand-in\n",
+    )?;
+    eprintln!("Exported logs for cluster {name:?} to:\n{dir}");
     Ok(())
 }
 

@@ -1,0 +1,164 @@
+//! `kip gc`: deletes every expired kip cluster (`--ttl`), and with
+//! `--older-than` those without a TTL that are older. Clusters that kip did
+//! not make are never touched: only kip's labels are looked at.
+
+use crate::backend::{Backend, NodeInfo};
+use crate::cli::{GcArgs, StatusFormat};
+use crate::kubeconfig::KubeconfigTarget;
+use crate::output::Printer;
+use anyhow::{bail, Result};
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Collected {
+    name: String,
+    reason: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Failed {
+    name: String,
+    error: String,
+}
+
+/// Why a cluster is due, or None if it is not.
+pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Option<String> {
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+    };
+    match parse(&node.expires_at) {
+        Some(expires) if expires <= now => Some(format!(
+            "expired at {}",
+            node.expires_at.as_deref().unwrap_or_default()
+        )),
+        Some(_) => None,
+        None => {
+            let older_than = older_than?;
+            let created = parse(&node.created_at)?;
+            let age = now.duration_since(created).ok()?;
+            (age > older_than).then(|| {
+                format!(
+                    "no TTL and older than {}",
+                    humantime::format_duration(older_than)
+                )
+            })
+        }
+    }
+}
+
+pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
+    let now = SystemTime::now();
+    let nodes = backend.list().await?;
+    let candidates: Vec<Collected> = nodes
+        .iter()
+        .filter_map(|n| {
+            due(n, now, args.older_than).map(|reason| Collected {
+                name: n.cluster.clone(),
+                reason,
+            })
+        })
+        .collect();
+    let mut deleted = Vec::new();
+    let mut failed = Vec::new();
+    if !args.dry_run {
+        for c in candidates {
+            match super::down::delete_one(&c.name, backend, printer, &target).await {
+                Ok(()) => deleted.push(c),
+                Err(e) => failed.push(Failed {
+                    name: c.name,
+                    error: format!("{e:#}"),
+                }),
+            }
+        }
+    } else {
+        deleted = candidates;
+    }
+    match args.output {
+        StatusFormat::Json => {
+            let doc = serde_json::json!({
+                "apiVersion": "kip/v1",
+                "kind": "GcResult",
+                "dryRun": args.dry_run,
+                "deleted": deleted,
+                "failed": failed,
+                "kept": nodes.len() - deleted.len() - failed.len(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        StatusFormat::Text => {
+            for c in &deleted {
+                let verb = if args.dry_run {
+                    "would delete"
+                } else {
+                    "deleted"
+                };
+                println!("{verb} {} ({})", c.name, c.reason);
+            }
+            if deleted.is_empty() && failed.is_empty() {
+                printer.info("No kip cluster is due for garbage collection");
+            }
+        }
+    }
+    if !failed.is_empty() {
+        let lines: Vec<String> = failed
+            .iter()
+            .map(|f| format!("{}: {}", f.name, f.error))
+            .collect();
+        bail!(
+            "kip gc could not delete every due cluster:\n{}",
+            lines.join("\n")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::NodeState;
+
+    fn node(created: &str, expires: Option<&str>) -> NodeInfo {
+        NodeInfo {
+            cluster: "c".into(),
+            node: "kip-c".into(),
+            state: NodeState::Running,
+            status: String::new(),
+            exit_code: None,
+            created_at: Some(created.into()),
+            image: String::new(),
+            endpoint: None,
+            security: None,
+            kip_version: None,
+            expires_at: expires.map(String::from),
+            ci: None,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn due_by_ttl_or_age() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
+        let day = Some(Duration::from_secs(86_400));
+        assert!(due(
+            &node("2026-01-01T00:00:00Z", Some("2026-01-01T12:00:00Z")),
+            now,
+            None
+        )
+        .is_some());
+        assert!(due(
+            &node("2026-01-01T00:00:00Z", Some("2026-01-03T00:00:00Z")),
+            now,
+            day
+        )
+        .is_none());
+        // Without a TTL: only with --older-than, and only when older.
+        assert!(due(&node("2025-12-30T00:00:00Z", None), now, None).is_none());
+        assert!(due(&node("2025-12-30T00:00:00Z", None), now, day).is_some());
+        assert!(due(&node("2026-01-01T12:00:00Z", None), now, day).is_none());
+    }
+}

@@ -1,0 +1,127 @@
+//! `kip load NAME IMAGE…`: images from the host's engine (or an archive)
+//! into the cluster: streamed into the node's inner Docker (no temporary file
+//! on the host), then `kind load` into the cluster. An image whose ID the
+//! node already has is skipped.
+
+use crate::backend::Backend;
+use crate::cli::LoadArgs;
+use crate::error::Failure;
+use crate::output::Printer;
+use anyhow::{bail, Context, Result};
+use futures_util::TryStreamExt;
+
+pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    if backend.find(&args.name).await?.is_none() {
+        return Err(Failure::NotFound(format!(
+            "no kip cluster named {:?} (see `kip list`)",
+            args.name
+        ))
+        .into());
+    }
+    let names = match &args.archive {
+        Some(path) => {
+            let step = printer.step(
+                "images-loaded",
+                &format!("Loading {} into the node", path.display()),
+            );
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| Failure::Usage(format!("--archive {}: {e}", path.display())))?;
+            let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
+            let loaded = docker_load(backend, &args.name, Box::pin(stream)).await?;
+            step.done(&format!("Loaded {} into the node", loaded.join(", ")));
+            loaded
+        }
+        None => {
+            let mut missing = Vec::new();
+            for image in &args.images {
+                let Some(host_id) = backend.host_image_id(image).await? else {
+                    return Err(Failure::Environment(format!(
+                        "{image} is not on the host's Docker engine (docker pull {image}, or docker build it)"
+                    ))
+                    .into());
+                };
+                if node_image_id(backend, &args.name, image).await?.as_deref()
+                    == Some(host_id.as_str())
+                {
+                    printer.info(&format!(
+                        "{image} is already in the node ({}), skipped",
+                        short(&host_id)
+                    ));
+                } else {
+                    missing.push(image.clone());
+                }
+            }
+            if !missing.is_empty() {
+                let step = printer.step(
+                    "images-loaded",
+                    &format!("Streaming {} into the node", missing.join(", ")),
+                );
+                docker_load(backend, &args.name, backend.save_images(&missing)).await?;
+                step.done(&format!("Streamed {} into the node", missing.join(", ")));
+            }
+            missing
+        }
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    let step = printer.step(
+        "images-in-cluster",
+        "Loading the images into the cluster (kind load)",
+    );
+    let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
+    command.extend(names.iter().cloned());
+    command.extend(["--name".to_string(), args.name.clone()]);
+    let out = backend.exec_capture(&args.name, &command, None).await?;
+    if out.code != 0 {
+        return Err(
+            Failure::Node(format!("kind load failed: {}{}", out.stdout, out.stderr)).into(),
+        );
+    }
+    step.done(&format!(
+        "Loaded {} into cluster {}",
+        names.join(", "),
+        args.name
+    ));
+    Ok(())
+}
+
+/// `docker load` in the node, fed from `tar`; the names it loaded.
+async fn docker_load(
+    backend: &impl Backend,
+    cluster: &str,
+    tar: futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>,
+) -> Result<Vec<String>> {
+    let out = backend
+        .exec_capture(cluster, &["docker".into(), "load".into()], Some(tar))
+        .await
+        .context("cannot stream the images into the node")?;
+    if out.code != 0 {
+        bail!("docker load in the node failed: {}", out.stderr.trim());
+    }
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Loaded image: "))
+        .map(String::from)
+        .collect())
+}
+
+async fn node_image_id(
+    backend: &impl Backend,
+    cluster: &str,
+    image: &str,
+) -> Result<Option<String>> {
+    let command: Vec<String> = ["docker", "image", "inspect", "-f", "{{.Id}}", image]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = backend.exec_capture(cluster, &command, None).await?;
+    Ok((out.code == 0).then(|| out.stdout.trim().to_string()))
+}
+
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}

@@ -1,0 +1,173 @@
+//! `kip run [up options] -- CMD…`: a cluster for one command. CMD runs with
+//! KUBECONFIG pointing at a private kubeconfig (the user's is never
+//! touched), and the cluster is always deleted afterwards — on success, on
+//! failure, on SIGINT/SIGTERM (forwarded to CMD first) and on `--timeout` —
+//! unless `--keep` or `--reuse`. kip exits with CMD's exit code.
+
+use crate::backend::Backend;
+use crate::cli::{KubeconfigFileArg, RunArgs, StatusFormat, UpArgs};
+use crate::error::Failure;
+use crate::kubeconfig::KubeconfigTarget;
+use crate::output::Printer;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long CMD gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(args: &RunArgs, backend: &impl Backend, printer: &Printer) -> Result<u8> {
+    let private = PrivateDir::create()?;
+    let kubeconfig = private.0.join("kubeconfig");
+    let name = match (&args.reuse, &args.name) {
+        (Some(name), _) => {
+            if backend.find(name).await?.is_none() {
+                return Err(Failure::NotFound(format!(
+                    "--reuse {name}: no kip cluster of that name (see `kip list`)"
+                ))
+                .into());
+            }
+            name.clone()
+        }
+        (None, Some(name)) => name.clone(),
+        (None, None) => generated_name(),
+    };
+    let up = UpArgs {
+        name: name.clone(),
+        recreate: false,
+        dry_run: false,
+        no_switch_context: false,
+        output: StatusFormat::Text,
+        cluster: args.cluster.clone(),
+        kubeconfig: KubeconfigFileArg {
+            kubeconfig: Some(kubeconfig.clone()),
+        },
+    };
+    super::up::run(&up, backend, printer).await?;
+
+    let outcome = run_command(args, &kubeconfig, printer).await;
+    let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));
+    if failed {
+        if let Some(dir) = &args.cluster.logs_dir {
+            match super::logs::export(backend, &name, dir).await {
+                Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
+                Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
+            }
+        }
+    }
+    if args.keep || args.reuse.is_some() {
+        printer.info(&format!(
+            "Kept cluster {name} (`kip down {name}` deletes it)"
+        ));
+    } else {
+        let target = KubeconfigTarget { path: kubeconfig };
+        super::down::delete_one(&name, backend, printer, &target).await?;
+    }
+    match outcome? {
+        CommandEnd::Exited(code) => Ok(code),
+        CommandEnd::TimedOut(limit) => Err(Failure::Timeout(format!(
+            "{} ran longer than --timeout {}; kip stopped it",
+            args.command[0],
+            humantime::format_duration(limit)
+        ))
+        .into()),
+    }
+}
+
+enum CommandEnd {
+    /// CMD's exit code, or 128 + the signal that ended it.
+    Exited(u8),
+    TimedOut(Duration),
+}
+
+async fn run_command(
+    args: &RunArgs,
+    kubeconfig: &std::path::Path,
+    printer: &Printer,
+) -> Result<CommandEnd> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut child = tokio::process::Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .env("KUBECONFIG", kubeconfig)
+        .spawn()
+        .map_err(|e| Failure::Usage(format!("cannot run {:?}: {e}", args.command[0])))?;
+    let pid = child.id().and_then(|p| i32::try_from(p).ok());
+    let send = |sig: i32| {
+        if let Some(pid) = pid {
+            // SAFETY: kill(2) on the pid of a child we have not yet reaped.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    let has_timeout = args.timeout.is_some();
+    // Without --timeout the timer never fires (the branch is disabled).
+    let first_deadline = tokio::time::Instant::now() + args.timeout.unwrap_or(KILL_GRACE);
+    let timer = tokio::time::sleep_until(first_deadline);
+    tokio::pin!(timer);
+    let mut timed_out = false;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.context("cannot wait for the command")?,
+            _ = interrupt.recv() => send(libc::SIGINT),
+            _ = terminate.recv() => send(libc::SIGTERM),
+            () = &mut timer, if has_timeout => {
+                if timed_out {
+                    // Still running KILL_GRACE after SIGTERM.
+                    send(libc::SIGKILL);
+                    break child.wait().await.context("cannot wait for the command")?;
+                }
+                timed_out = true;
+                printer.warn(&format!("{} is past --timeout: sending SIGTERM", args.command[0]));
+                send(libc::SIGTERM);
+                timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+            }
+        }
+    };
+    if timed_out {
+        return Ok(CommandEnd::TimedOut(args.timeout.unwrap_or_default()));
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let code = match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
+        (None, None) => 1,
+    };
+    Ok(CommandEnd::Exited(code))
+}
+
+/// "run-" and eight hex digits: unique enough for concurrent jobs on one engine.
+fn generated_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mixed = nanos ^ std::process::id().rotate_left(16);
+    format!("run-{mixed:08x}")
+}
+
+/// A folder only this user can read, removed when `run` ends.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn create() -> Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!(
+            "kip-run-{}-{}",
+            std::process::id(),
+            generated_name()
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(PrivateDir(path))
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
