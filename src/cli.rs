@@ -110,7 +110,7 @@ pub struct KubeconfigFileArg {
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Cluster name: a DNS-1123 label of at most 40 characters
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name)]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Delete an existing cluster of this name first
@@ -154,6 +154,10 @@ pub struct ClusterOptions {
     /// Delete the cluster after this long, with `kip gc` (e.g. 2h)
     #[arg(long, env = "KIP_TTL", value_parser = parse_duration)]
     pub ttl: Option<Duration>,
+
+    /// An extra label for the node and its volume, KEY=VALUE (repeatable; see `kip gc --selector`)
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
 
     /// Leave the node in place when `up` fails or is interrupted, for debugging
     #[arg(long)]
@@ -199,7 +203,7 @@ pub struct RunArgs {
     pub name: Option<String>,
 
     /// Use this existing cluster instead of creating one (it is not deleted)
-    #[arg(long, value_name = "NAME", value_parser = crate::names::parse_cluster_name)]
+    #[arg(long, value_name = "NAME", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub reuse: Option<String>,
 
     /// Keep the cluster after CMD ends
@@ -228,6 +232,10 @@ pub struct GcArgs {
     #[arg(long, value_parser = parse_duration)]
     pub older_than: Option<Duration>,
 
+    /// Only clusters with this label, KEY=VALUE (repeatable: all must match)
+    #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub selector: Vec<(String, String)>,
+
     /// Output format
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: StatusFormat,
@@ -238,7 +246,7 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name)]
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Images from the host's Docker engine
@@ -253,7 +261,7 @@ pub struct LoadArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Clusters to delete
-    #[arg(value_parser = crate::names::parse_cluster_name, required_unless_present = "all")]
+    #[arg(value_parser = crate::names::parse_cluster_name, required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub names: Vec<String>,
 
     /// Delete every kip cluster on this Docker engine
@@ -273,7 +281,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name)]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Output format
@@ -283,17 +291,27 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct KubeconfigArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name)]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Write to FILE (mode 0600) instead of stdout
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// yaml, or json (kubectl reads both)
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: KubeconfigFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KubeconfigFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name)]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Keep printing new lines
@@ -311,7 +329,7 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name)]
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
 
     /// Pass stdin to the command
@@ -336,7 +354,9 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
-    pub shell: clap_complete::Shell,
+    /// bash, zsh, fish, powershell or elvish
+    #[arg(value_parser = ["bash", "zsh", "fish", "powershell", "elvish"])]
+    pub shell: String,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -351,4 +371,17 @@ fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
         );
     }
     Ok(arg.to_string())
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE (e.g. team=payments)".to_string())?;
+    if key.is_empty() || key.chars().any(|c| c.is_whitespace() || c == '=') {
+        return Err(format!("{key:?} is not a label key"));
+    }
+    if key.starts_with("dev.kip.") {
+        return Err("keys under dev.kip. are kip's own".into());
+    }
+    Ok((key.to_string(), value.to_string()))
 }

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    commands::completions::complete_if_asked();
     let cli = Cli::parse();
     let printer = Printer::new(cli.quiet, cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Completions(args) => {
-            commands::completions::completions(args.shell);
+            commands::completions::completions(&args.shell)?;
             return Ok(0);
         }
         Command::Man => {

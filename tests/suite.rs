@@ -4,9 +4,11 @@
 
 mod suite {
     pub mod bootstrap_script;
+    pub mod ci_usage;
     pub mod cli;
     pub mod doctor;
     pub mod e2e;
     pub mod node_fixes;
+    pub mod schema;
     pub mod support;
 }

@@ -366,14 +366,32 @@ impl Backend for DockerBackend {
             .collect())
     }
 
+    /// Through the engine's archive API, so it works on a stopped node too
+    /// (a failed bootstrap's logs are read after the node has exited).
     async fn read_file(&self, cluster: &str, path: &str) -> Result<String> {
-        let out = self
-            .exec_capture(cluster, &["cat".into(), path.into()], None)
-            .await?;
-        if out.code != 0 {
-            bail!("cannot read {path} in the node: {}", out.stderr.trim());
-        }
-        Ok(out.stdout)
+        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+        use std::io::Read;
+        let id = self.node_id(cluster).await?;
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let chunks: Vec<bytes::Bytes> = self
+            .docker
+            .download_from_container(&id, Some(options))
+            .try_collect()
+            .await
+            .map_err(|e| anyhow!("cannot read {path} in the node: {}", short_docker_error(&e)))?;
+        let tar_bytes = chunks.concat();
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let mut entry = archive
+            .entries()?
+            .next()
+            .with_context(|| format!("{path} in the node came back empty"))??;
+        let mut text = String::new();
+        entry
+            .read_to_string(&mut text)
+            .with_context(|| format!("{path} in the node is not UTF-8 text"))?;
+        Ok(text)
     }
 
     async fn exec_capture(

@@ -53,7 +53,16 @@ pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Op
 pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
     let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
     let now = SystemTime::now();
-    let nodes = backend.list().await?;
+    let nodes: Vec<NodeInfo> = backend
+        .list()
+        .await?
+        .into_iter()
+        .filter(|n| {
+            args.selector
+                .iter()
+                .all(|(k, v)| n.labels.get(k) == Some(v))
+        })
+        .collect();
     let candidates: Vec<Collected> = nodes
         .iter()
         .filter_map(|n| {

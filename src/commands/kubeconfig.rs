@@ -3,7 +3,7 @@
 
 use super::credentials;
 use crate::backend::Backend;
-use crate::cli::KubeconfigArgs;
+use crate::cli::{KubeconfigArgs, KubeconfigFormat};
 use crate::error::Failure;
 use crate::names;
 use anyhow::Result;
@@ -23,9 +23,13 @@ pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
     })?;
     let creds = credentials(backend, &args.name, &endpoint).await?;
     let doc = creds.standalone(&names::context_name(&args.name));
+    let text = match args.format {
+        KubeconfigFormat::Yaml => serde_yaml::to_string(&doc)?,
+        KubeconfigFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
+    };
     match &args.output {
-        Some(path) => crate::kubeconfig::write_atomic(path, &doc)?,
-        None => print!("{}", serde_yaml::to_string(&doc)?),
+        Some(path) => crate::kubeconfig::write_text_atomic(path, text.as_bytes())?,
+        None => print!("{text}"),
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct ClusterSummary<'a> {
     pub node: &'a str,
     pub security: Option<&'a str>,
     pub kip_version: Option<&'a str>,
+    pub expires_at: Option<&'a str>,
+    pub ci: Option<&'a str>,
 }
 
 impl<'a> From<&'a NodeInfo> for ClusterSummary<'a> {
@@ -33,6 +35,8 @@ impl<'a> From<&'a NodeInfo> for ClusterSummary<'a> {
             node: &n.node,
             security: n.security.as_deref(),
             kip_version: n.kip_version.as_deref(),
+            expires_at: n.expires_at.as_deref(),
+            ci: n.ci.as_deref(),
         }
     }
 }
@@ -51,7 +55,9 @@ pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
                 "NAME".to_string(),
                 "STATE".into(),
                 "AGE".into(),
+                "EXPIRES".into(),
                 "ENDPOINT".into(),
+                "CI".into(),
                 "IMAGE".into(),
             ]];
             for n in &nodes {
@@ -62,9 +68,11 @@ pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
                         .unwrap_or("")
                         .to_string(),
                     age(n.created_at.as_deref()),
+                    expires_in(n.expires_at.as_deref()),
                     n.endpoint
                         .as_ref()
                         .map_or_else(|| "-".into(), |e| e.server_url()),
+                    n.ci.clone().unwrap_or_else(|| "-".into()),
                     n.image.clone(),
                 ]);
             }
@@ -72,6 +80,23 @@ pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// "in 55m", "expired", or "-" without a TTL.
+fn expires_in(expires_at: Option<&str>) -> String {
+    let Some(at) = expires_at.and_then(|t| humantime::parse_rfc3339_weak(t).ok()) else {
+        return "-".into();
+    };
+    match at.duration_since(std::time::SystemTime::now()) {
+        Ok(left) => format!(
+            "in {}",
+            humantime::format_duration(
+                std::time::Duration::from_secs(left.as_secs() / 60 * 60)
+                    .max(std::time::Duration::from_secs(60))
+            )
+        ),
+        Err(_) => "expired".into(),
+    }
 }
 
 fn table<const N: usize>(rows: &[[String; N]]) -> String {

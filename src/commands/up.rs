@@ -4,7 +4,7 @@
 
 use super::{credentials, owner};
 use crate::api::{ApiClient, ApiEndpoint};
-use crate::backend::{Backend, EngineFacts, NodeInfo, NodeState};
+use crate::backend::{Backend, EngineFacts, NodeInfo, NodeState, StartedNode};
 use crate::cli::UpArgs;
 use crate::error::Failure;
 use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
@@ -70,7 +70,7 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         has_lib_modules: facts.local && super::doctor::Host::from_env().has_lib_modules(),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
-        extra_labels: extra_labels(args.cluster.ttl),
+        extra_labels: extra_labels(&args.cluster),
     })
     .map_err(|e| {
         let path = args
@@ -84,13 +84,14 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
 }
 
 /// TTL and CI metadata labels.
-fn extra_labels(ttl: Option<Duration>) -> BTreeMap<String, String> {
+fn extra_labels(options: &crate::cli::ClusterOptions) -> BTreeMap<String, String> {
     use crate::node::labels;
-    let mut extra = labels::ci_labels(
+    let mut extra: BTreeMap<String, String> = options.labels.iter().cloned().collect();
+    extra.extend(labels::ci_labels(
         |k| std::env::var(k).ok(),
         std::path::Path::new("/tekton").is_dir(),
-    );
-    if let Some(ttl) = ttl {
+    ));
+    if let Some(ttl) = options.ttl {
         let expires = std::time::SystemTime::now() + ttl;
         extra.insert(
             labels::TTL.into(),
@@ -135,10 +136,20 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         .ensure_image(&plan.node.image, args.cluster.image.is_none(), printer)
         .await?;
 
-    let outcome = tokio::select! {
-        outcome = create(args, backend, printer, &plan, &facts) => outcome,
-        () = signals.received() => Err(Failure::Interrupted.into()),
-    };
+    let outcome = async {
+        // Creating the node is never cut short: a request dropped half-way
+        // could still create a container after the clean-up has looked.
+        signals.check()?;
+        let deadline = tokio::time::Instant::now() + args.cluster.wait;
+        let node = start_node(backend, printer, &plan, &facts).await?;
+        signals.check()?;
+        // From here on kip only reads and waits, so a signal ends it at once.
+        tokio::select! {
+            ready = wait_until_ready(args, backend, printer, &node, deadline) => ready,
+            () = signals.received() => Err(Failure::Interrupted.into()),
+        }
+    }
+    .await;
     let (creds, endpoint) = match outcome {
         Ok(ready) => ready,
         Err(err) => {
@@ -204,14 +215,12 @@ impl UpOutcome {
     }
 }
 
-async fn create(
-    args: &UpArgs,
+async fn start_node(
     backend: &impl Backend,
     printer: &Printer,
     plan: &NodePlan,
     facts: &EngineFacts,
-) -> Result<(ClusterCredentials, ApiEndpoint)> {
-    let deadline = tokio::time::Instant::now() + args.cluster.wait;
+) -> Result<StartedNode> {
     let step = printer.step("node-started", &format!("Starting node {}", plan.node.name));
     let node = backend.create_node(plan, facts, printer).await?;
     step.done(&format!(
@@ -220,7 +229,16 @@ async fn create(
         node.security,
         node.endpoint.server_url()
     ));
+    Ok(node)
+}
 
+async fn wait_until_ready(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    node: &StartedNode,
+    deadline: tokio::time::Instant,
+) -> Result<(ClusterCredentials, ApiEndpoint)> {
     follow_bootstrap(args, backend, printer, deadline).await?;
 
     let step = printer.step("api-ready", "Waiting for the API server");
@@ -248,7 +266,7 @@ async fn create(
         "API server ready at {}",
         node.endpoint.server_url()
     ));
-    Ok((creds, node.endpoint))
+    Ok((creds, node.endpoint.clone()))
 }
 
 /// Follows the node's markers until the cluster exists, failing fast on a
@@ -453,6 +471,15 @@ impl Signals {
             interrupt: signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?,
             terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
         })
+    }
+
+    /// An error if a signal has arrived since the last look.
+    fn check(&mut self) -> Result<()> {
+        use futures_util::FutureExt;
+        match self.received().now_or_never() {
+            Some(()) => Err(Failure::Interrupted.into()),
+            None => Ok(()),
+        }
     }
 
     async fn received(&mut self) {

@@ -20,6 +20,11 @@ pub fn required() -> bool {
     std::env::var("KIP_E2E").is_ok_and(|v| v == "1")
 }
 
+/// The kubectl the tests use, as a path a shell can run.
+pub fn kubectl_path() -> String {
+    which(&kubectl_bin()).display().to_string()
+}
+
 fn kubectl_bin() -> String {
     std::env::var("KIP_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }

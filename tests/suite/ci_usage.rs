@@ -1,0 +1,506 @@
+//! kip in CI scripts: `run` in its four endings, `gc`, `logs --export`,
+//! `load`, JSON outputs against their documented schemas, exit codes,
+//! dynamic completion of cluster names, and the examples.
+
+use super::e2e::{docker, E2e};
+use super::schema::assert_valid;
+use super::support::{kip, Run};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const USER_KUBECONFIG: &str =
+    "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\ncurrent-context: mine\n";
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{run}"))
+}
+
+#[test]
+fn run_tears_down_on_success_failure_signal_and_timeout() {
+    let Some(t) = E2e::new("run") else { return };
+    std::fs::write(t.kubeconfig(), USER_KUBECONFIG).unwrap();
+
+    // Success: CMD reaches the cluster through its private KUBECONFIG.
+    let cmd = format!(
+        "test \"$KUBECONFIG\" != '{}' && {} get --raw /readyz",
+        t.kubeconfig().display(),
+        super::e2e::kubectl_path()
+    );
+    let ok = t
+        .kip(&[
+            "run",
+            "--name",
+            &format!("{}-ok", t.name),
+            "--",
+            "sh",
+            "-c",
+            &cmd,
+        ])
+        .run();
+    ok.success().stdout_has("ok").stderr_has("Deleted cluster");
+    t.assert_nothing_left(&format!("{}-ok", t.name));
+
+    // Failure: CMD's own exit code, and the logs bundle.
+    let logs = t.dir.path().join("logs");
+    let fail = t
+        .kip(&[
+            "run",
+            "--name",
+            &format!("{}-fail", t.name),
+            "--logs-dir",
+            logs.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .run();
+    fail.code(3).stderr_has("Deleted cluster");
+    for file in [
+        "bootstrap.log",
+        "dockerd.log",
+        "node.json",
+        "status.json",
+        "kind/kind-version.txt",
+    ] {
+        assert!(
+            logs.join(file).exists(),
+            "{file} missing from the logs bundle"
+        );
+    }
+    t.assert_nothing_left(&format!("{}-fail", t.name));
+
+    // A signal is forwarded to CMD first; kip exits as CMD did.
+    let name = format!("{}-sig", t.name);
+    let mut child = t
+        .kip(&[
+            "run",
+            "--name",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 42' INT; echo started; sleep 30 & wait",
+        ])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line.trim(), "started");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(42),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.assert_nothing_left(&name);
+
+    // Timeout: SIGTERM to CMD, teardown, kip's timeout code.
+    let name = format!("{}-slow", t.name);
+    let slow = t
+        .kip(&[
+            "run",
+            "--name",
+            &name,
+            "--timeout",
+            "1s",
+            "--",
+            "sleep",
+            "30",
+        ])
+        .run();
+    slow.code(4)
+        .stderr_has("longer than --timeout 1s")
+        .stderr_has("Deleted cluster");
+    t.assert_nothing_left(&name);
+
+    // The user's own kubeconfig was never touched.
+    assert_eq!(
+        std::fs::read_to_string(t.kubeconfig()).unwrap(),
+        USER_KUBECONFIG
+    );
+}
+
+#[test]
+fn run_keep_and_reuse_leave_the_cluster() {
+    let Some(t) = E2e::new("reuse-run") else {
+        return;
+    };
+    t.kip(&["run", "--name", &t.name, "--keep", "--", "true"])
+        .run()
+        .success()
+        .stderr_has("Kept cluster");
+    t.kip(&["run", "--reuse", &t.name, "--", "sh", "-c", "exit 5"])
+        .run()
+        .code(5)
+        .stderr_has("Kept cluster");
+    assert!(t.kip(&["status", &t.name]).run().code == 0);
+    t.kip(&["run", "--reuse", "no-such-cluster", "--", "true"])
+        .run()
+        .code(5);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+fn gc_deletes_exactly_the_expired_clusters() {
+    let Some(t) = E2e::new("gc") else { return };
+    let selector = format!("kip-test-gc={}", t.name);
+    let (short, long, none) = (
+        format!("{}-a", t.name),
+        format!("{}-b", t.name),
+        format!("{}-c", t.name),
+    );
+    t.kip(&["up", &short, "-q", "--ttl", "1s", "--label", &selector])
+        .run()
+        .success();
+    t.kip(&["up", &long, "-q", "--ttl", "1h", "--label", &selector])
+        .run()
+        .success();
+    t.kip(&["up", &none, "-q", "--label", &selector])
+        .run()
+        .success();
+    // Not kip's: it carries a kip-looking label but not managed-by=kip.
+    let stranger = format!("{}-stranger", t.name);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &stranger,
+        "--label",
+        &format!("dev.kip.cluster={stranger}"),
+        &t.image,
+        "sleep",
+        "300",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let dry = t
+        .kip(&["gc", "--dry-run", "-o", "json", "-l", &selector])
+        .run();
+    dry.success();
+    let dry = json(&dry);
+    assert_valid("gc-result.schema.json", &dry);
+    assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
+    assert!(
+        t.kip(&["status", &short]).run().code != 5,
+        "a dry run deleted nothing"
+    );
+
+    // Without a selector: only expired clusters anywhere, so other tests'
+    // clusters (none has a TTL) are safe.
+    let gc = t.kip(&["gc", "-o", "json"]).run();
+    gc.success();
+    let gc = json(&gc);
+    assert_valid("gc-result.schema.json", &gc);
+    let deleted: Vec<&str> = gc["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(deleted, [short.as_str()]);
+    t.assert_nothing_left(&short);
+
+    let old = t.kip(&["gc", "--older-than", "1s", "-l", &selector]).run();
+    old.success()
+        .stdout_has(&format!("deleted {none} (no TTL and older than 1s)"));
+    t.assert_nothing_left(&none);
+    t.kip(&["status", &long]).run().success();
+    assert!(
+        docker(&["ps", "-q", "--filter", &format!("name={stranger}")])
+            .trim()
+            .len()
+            > 1,
+        "gc touched a stranger"
+    );
+    docker(&["rm", "-f", &stranger]);
+    t.kip(&["down", &long]).run().success();
+}
+
+#[test]
+fn json_outputs_match_their_schemas_and_codes_are_documented() {
+    let Some(t) = E2e::new("json") else { return };
+    let up = t
+        .kip(&[
+            "up",
+            &t.name,
+            "-o",
+            "json",
+            "--progress",
+            "json",
+            "--ttl",
+            "30m",
+        ])
+        .run();
+    up.success();
+    assert_valid("up-result.schema.json", &json(&up));
+    let mut phases = Vec::new();
+    for line in up.stderr.lines() {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_valid("progress-event.schema.json", &event);
+        if event["status"] == "done" {
+            phases.push(event["phase"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        phases,
+        [
+            "node-started",
+            "dockerd-ready",
+            "cluster-created",
+            "api-ready",
+            "kubeconfig-written"
+        ]
+    );
+
+    let list = t.kip(&["list", "-o", "json"]).run();
+    assert_valid("cluster-list.schema.json", &json(&list));
+    let status = t.kip(&["status", &t.name, "-o", "json"]).run();
+    status.success();
+    let status = json(&status);
+    assert_valid("cluster-status.schema.json", &status);
+    assert!(status["expiresAt"].as_str().is_some());
+    let doctor = t.kip(&["doctor", "-o", "json"]).run();
+    assert_valid("doctor-report.schema.json", &json(&doctor));
+
+    let kc = t.kip(&["kubeconfig", &t.name, "--format", "json"]).run();
+    assert_eq!(
+        json(&kc)["current-context"],
+        format!("kip-{}", t.name).as_str()
+    );
+
+    // status: 0 running and ready, 6 present but not running, 5 absent.
+    docker(&["stop", "-t", "5", &format!("kip-{}", t.name)]);
+    t.kip(&["status", &t.name]).run().code(6);
+    t.kip(&["down", &t.name]).run().success();
+    t.kip(&["status", &t.name]).run().code(5);
+}
+
+#[test]
+fn logs_export_writes_the_whole_bundle() {
+    let Some(t) = E2e::new("bundle") else { return };
+    t.up(&t.name, &[]).success();
+    let dir = t.dir.path().join("bundle");
+    t.kip(&["logs", &t.name, "--export", dir.to_str().unwrap()])
+        .run()
+        .success();
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    assert!(read("bootstrap.log").contains("kip-phase: cluster-created"));
+    assert!(read("dockerd.log").contains("API listen on"));
+    assert!(read("kind.log").contains("Creating cluster"));
+    assert!(read(&format!("kind/{}-control-plane/serve.log", t.name)).contains("serving"));
+    let node: serde_json::Value = serde_json::from_str(&read("node.json")).unwrap();
+    assert_eq!(node["Name"], format!("/kip-{}", t.name).as_str());
+    let events: serde_json::Value = serde_json::from_str(&read("events.json")).unwrap();
+    assert!(events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["Action"] == "start"));
+    assert_valid(
+        "cluster-status.schema.json",
+        &serde_json::from_str(&read("status.json")).unwrap(),
+    );
+    assert!(
+        !dir.join("errors.txt").exists(),
+        "{}",
+        std::fs::read_to_string(dir.join("errors.txt")).unwrap_or_default()
+    );
+
+    // `up --logs-dir` writes it when up fails.
+    let failed = t.dir.path().join("failed");
+    let name = format!("{}-f", t.name);
+    t.up(
+        &name,
+        &[
+            "--dockerd-arg=--bogus",
+            "--logs-dir",
+            failed.to_str().unwrap(),
+        ],
+    )
+    .code(6)
+    .stderr_has("Logs bundle written");
+    assert!(std::fs::read_to_string(failed.join("dockerd.log"))
+        .unwrap()
+        .contains("bogus"));
+    t.assert_nothing_left(&name);
+    t.kip(&["down", &t.name]).run().success();
+}
+
+/// A tiny image on the host engine: one file, imported, no registry.
+fn tiny_image(tag: &str) {
+    let mut child = Command::new("docker")
+        .args(["import", "-", tag])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let tar = tar_with_one_file();
+    std::io::copy(&mut tar.as_slice(), child.stdin.as_mut().unwrap()).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+fn tar_with_one_file() -> Vec<u8> {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "d=$(mktemp -d) && echo kip > \"$d/hello\" && tar -C \"$d\" -c hello && rm -rf \"$d\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+#[test]
+fn load_streams_images_in_and_skips_what_the_node_has() {
+    let Some(t) = E2e::new("load") else { return };
+    let tag = format!("kip-test-tiny:{}", std::process::id());
+    tiny_image(&tag);
+    t.up(&t.name, &[]).success();
+    t.kip(&["load", &t.name, &tag])
+        .run()
+        .success()
+        .stderr_has(&format!("Loaded {tag} into cluster"));
+    let host_id = docker(&["image", "inspect", "-f", "{{.Id}}", &tag]);
+    let in_node = t
+        .kip(&[
+            "exec", &t.name, "--", "docker", "image", "inspect", "-f", "{{.Id}}", &tag,
+        ])
+        .run();
+    assert_eq!(in_node.stdout.trim(), host_id.trim());
+    // kind load recorded it in the cluster.
+    let loaded = t
+        .kip(&[
+            "exec",
+            &t.name,
+            "--",
+            "cat",
+            &format!("/var/lib/kip-test-kind/{}/loaded-images", t.name),
+        ])
+        .run();
+    loaded.success().stdout_has(&tag);
+
+    t.kip(&["load", &t.name, &tag])
+        .run()
+        .success()
+        .stderr_has("already in the node");
+    t.kip(&["load", &t.name, "kip-test-no-such:1"])
+        .run()
+        .code(3)
+        .stderr_has("not on the host's Docker engine");
+
+    // From an archive.
+    let archive = t.dir.path().join("tiny.tar");
+    docker(&["save", "-o", archive.to_str().unwrap(), &tag]);
+    t.kip(&["exec", &t.name, "--", "docker", "rmi", &tag])
+        .run()
+        .success();
+    t.kip(&["load", &t.name, "--archive", archive.to_str().unwrap()])
+        .run()
+        .success()
+        .stderr_has(&format!("Loaded {tag}"));
+    t.kip(&["load", "no-such-cluster", &tag]).run().code(5);
+
+    docker(&["rmi", &tag]);
+    t.kip(&["down", &t.name]).run().success();
+}
+
+#[test]
+fn completion_offers_the_clusters_that_exist() {
+    let Some(t) = E2e::new("complete") else {
+        return;
+    };
+    t.up(&t.name, &[]).success();
+    let run = t
+        .kip(&["--", "kip", "down", ""])
+        .env("COMPLETE", "fish")
+        .run();
+    run.success().stdout_has(&format!("{}\t", t.name));
+    let run = t
+        .kip(&["--", "kip", "status", &t.name[..6]])
+        .env("COMPLETE", "fish")
+        .run();
+    run.success().stdout_has(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+}
+
+#[test]
+fn the_yaml_examples_parse_and_say_what_they_should() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let load = |f: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join(f)).unwrap())
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+    };
+    let gh = load("github-actions.yml");
+    let steps = gh["jobs"]["e2e"]["steps"].as_sequence().unwrap();
+    assert!(steps
+        .iter()
+        .any(|s| s["run"].as_str().is_some_and(|r| r.starts_with("kip run "))));
+
+    let gitlab = load("gitlab-ci.yml");
+    let script = gitlab["e2e"]["script"].as_sequence().unwrap();
+    assert!(script
+        .iter()
+        .any(|s| s.as_str().unwrap().starts_with("kip run ")));
+    assert_eq!(
+        gitlab["e2e"]["variables"]["DOCKER_HOST"].as_str(),
+        Some("tcp://docker:2375")
+    );
+
+    let task = load("tekton-task.yaml");
+    assert_eq!(task["apiVersion"].as_str(), Some("tekton.dev/v1"));
+    assert_eq!(task["kind"].as_str(), Some("Task"));
+    assert!(task["spec"]["steps"][0]["script"]
+        .as_str()
+        .unwrap()
+        .contains("kip run"));
+    assert_eq!(
+        task["spec"]["sidecars"][0]["securityContext"]["privileged"].as_bool(),
+        Some(true)
+    );
+
+    let pod = load("kip-pod.yaml");
+    assert_eq!(pod["kind"].as_str(), Some("Pod"));
+    assert_eq!(
+        pod["spec"]["automountServiceAccountToken"].as_bool(),
+        Some(false)
+    );
+    let dind = &pod["spec"]["containers"][0];
+    assert_eq!(dind["securityContext"]["privileged"].as_bool(), Some(true));
+    assert_eq!(
+        dind["volumeMounts"][0]["mountPath"].as_str(),
+        Some("/var/lib/docker")
+    );
+    assert_eq!(
+        pod["spec"]["volumes"][0]["emptyDir"],
+        serde_yaml::Value::Mapping(Default::default())
+    );
+}
+
+#[test]
+fn labels_are_validated() {
+    kip(&["up", "--label", "novalue"])
+        .run()
+        .code(2)
+        .stderr_has("KEY=VALUE");
+    kip(&["up", "--label", "dev.kip.cluster=x"])
+        .run()
+        .code(2)
+        .stderr_has("kip's own");
+    kip(&["gc", "-l", "a b=c"]).run().code(2);
+}
