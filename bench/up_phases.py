@@ -15,7 +15,10 @@ image, so ratios hold even on a noisy shared machine:
      container spec by the docker CLI;
   4. `kip down` of a running node, against `docker rm -f` of the same kind of
      node, and a node whose PID 1 is a shell (`docker stop`, no init);
-  5. `kip --version` against `/bin/true`.
+  5. `kip --version` against `/bin/true`;
+  6. `kip load` of an image against the raw pipe
+     `docker save IMAGE | docker exec -i NODE docker load` into the same node,
+     and `kip load` of an image the node already has (the skip path).
 """
 
 import argparse
@@ -105,6 +108,7 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--kip", default="target/release/kip")
     p.add_argument("--image", default="kip-test-node:latest")
+    p.add_argument("--load-image", default=None, help="image to load (default: the node image itself)")
     args = p.parse_args()
     kip = os.path.abspath(args.kip)
     tmp = tempfile.mkdtemp()
@@ -193,6 +197,27 @@ def main():
         subprocess.run(["/bin/true"])
         true.append(time.perf_counter() - t)
 
+    # 6. Image loading, into one node, alternating kip and the raw pipe.
+    load_image = args.load_image or args.image
+    size = int(sh("docker", "image", "inspect", "-f", "{{.Size}}", load_image).strip())
+    name = f"bench-load-{os.getpid()}"
+    subprocess.run([kip, "up", name, "-q", "--security", "caps"], env=env, check=True)
+    node = f"kip-{name}"
+    kip_load, raw_load, skip = [], [], []
+    for _ in range(max(2, args.runs // 2)):
+        subprocess.run([kip, "exec", name, "--", "docker", "rmi", "-f", load_image], env=env, capture_output=True)
+        t = time.time()
+        subprocess.run([kip, "load", name, load_image, "-q"], env=env, check=True)
+        kip_load.append(time.time() - t)
+        t = time.time()
+        subprocess.run([kip, "load", name, load_image, "-q"], env=env, check=True)
+        skip.append(time.time() - t)
+        subprocess.run([kip, "exec", name, "--", "docker", "rmi", "-f", load_image], env=env, capture_output=True)
+        t = time.time()
+        subprocess.run(f"docker save {load_image} | docker exec -i {node} docker load", shell=True, check=True, capture_output=True)
+        raw_load.append(time.time() - t)
+    subprocess.run([kip, "down", name, "-q"], env=env, check=True)
+
     print(f"kip benchmark: {args.runs} runs, image {args.image}, medians\n")
     print("1. kip up --security caps, phase by phase (wall clock between ✓ lines)")
     for key, xs in phases.items():
@@ -220,6 +245,14 @@ def main():
     print()
     print("5. kip --version")
     print(f"   kip --version {fmt(median(version))}   /bin/true {fmt(median(true))}   ratio {median(version) / median(true):.2f}x   (goal < 5 ms)")
+    print()
+    mib = size / (1 << 20)
+    kl, rl = median(kip_load), median(raw_load)
+    print(f"6. loading {load_image} ({mib:.0f} MiB) into a node")
+    print(f"   kip load (docker save | inner load | kind load)  {fmt(kl)}  {mib / kl:6.1f} MiB/s")
+    print(f"   raw pipe (docker save | docker exec -i load)     {fmt(rl)}  {mib / rl:6.1f} MiB/s")
+    print(f"   kip / raw throughput                             {rl / kl:.2f}   (goal >= 0.8)")
+    print(f"   kip load, image already in the node (skip)       {fmt(median(skip))}   (goal < 200 ms)")
 
 
 if __name__ == "__main__":
