@@ -9,6 +9,7 @@ mod kubeconfig;
 mod names;
 mod node;
 mod output;
+mod settings;
 #[cfg(test)]
 mod testing;
 

@@ -46,6 +46,7 @@ pub async fn dry_run(
 }
 
 fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
+    let settings = crate::settings::Settings::load()?;
     let user_kind_config = match &args.cluster.kind_config {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             Failure::Usage(format!(
@@ -57,7 +58,12 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
     };
     NodePlan::new(&NodeOptions {
         cluster: args.name.clone(),
-        image: args.cluster.image.clone().unwrap_or_else(default_image),
+        image: args
+            .cluster
+            .image
+            .clone()
+            .or(settings.image)
+            .unwrap_or_else(default_image),
         security: args.cluster.security,
         api_port: args.cluster.api_port,
         network: args.cluster.network.clone(),
@@ -70,7 +76,7 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         has_lib_modules: facts.local && super::doctor::Host::from_env().has_lib_modules(),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
-        extra_labels: extra_labels(&args.cluster),
+        extra_labels: extra_labels(&args.cluster, settings.ttl),
     })
     .map_err(|e| {
         let path = args
@@ -84,14 +90,17 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
 }
 
 /// TTL and CI metadata labels.
-fn extra_labels(options: &crate::cli::ClusterOptions) -> BTreeMap<String, String> {
+fn extra_labels(
+    options: &crate::cli::ClusterOptions,
+    default_ttl: Option<Duration>,
+) -> BTreeMap<String, String> {
     use crate::node::labels;
     let mut extra: BTreeMap<String, String> = options.labels.iter().cloned().collect();
     extra.extend(labels::ci_labels(
         |k| std::env::var(k).ok(),
         std::path::Path::new("/tekton").is_dir(),
     ));
-    if let Some(ttl) = options.ttl {
+    if let Some(ttl) = options.ttl.or(default_ttl) {
         let expires = std::time::SystemTime::now() + ttl;
         extra.insert(
             labels::TTL.into(),
@@ -133,7 +142,11 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         step.done(&format!("Deleted the existing cluster {}", args.name));
     }
     backend
-        .ensure_image(&plan.node.image, args.cluster.image.is_none(), printer)
+        .ensure_image(
+            &plan.node.image,
+            plan.node.image == default_image(),
+            printer,
+        )
         .await?;
 
     let outcome = async {

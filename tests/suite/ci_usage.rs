@@ -504,3 +504,34 @@ fn labels_are_validated() {
         .stderr_has("kip's own");
     kip(&["gc", "-l", "a b=c"]).run().code(2);
 }
+
+#[test]
+fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
+    let Some(t) = E2e::new("gcfail") else { return };
+    let selector = format!("kip-test-gc={}", t.name);
+    t.kip(&["up", &t.name, "-q", "--ttl", "1s", "--label", &selector])
+        .run()
+        .success();
+    // Another container holds the cluster's volume, so it cannot be removed.
+    let holder = format!("{}-holder", t.name);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &holder,
+        "-v",
+        &format!("kip-{}-docker:/held", t.name),
+        &t.image,
+        "sleep",
+        "300",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    let gc = t.kip(&["gc", "-o", "json", "-l", &selector]).run();
+    gc.code(1).stderr_has("could not delete every due cluster");
+    let report = json(&gc);
+    assert_valid("gc-result.schema.json", &report);
+    assert_eq!(report["failed"][0]["name"], t.name.as_str());
+    docker(&["rm", "-f", &holder]);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}

@@ -182,3 +182,47 @@ fn man_page_renders() {
     let run = kip(&["man"]).run();
     run.success().stdout_has(".TH kip");
 }
+
+#[test]
+fn the_config_file_sets_defaults_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "image: from-config:1\nttl: 3h\n").unwrap();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["up", "cfg", "--dry-run"];
+        args.extend_from_slice(extra);
+        let run = kip(&args)
+            .env("DOCKER_HOST", NO_ENGINE)
+            .env("KIP_CONFIG", &config)
+            .run();
+        run.success();
+        serde_yaml::from_str::<serde_yaml::Value>(&run.stdout).unwrap()
+    };
+    let from_file = plan(&[]);
+    assert_eq!(from_file["node"]["image"].as_str(), Some("from-config:1"));
+    assert_eq!(
+        from_file["node"]["labels"]["dev.kip.ttl"].as_str(),
+        Some("3h")
+    );
+    let flags = plan(&["--image", "from-flag:2", "--ttl", "10m"]);
+    assert_eq!(flags["node"]["image"].as_str(), Some("from-flag:2"));
+    assert_eq!(flags["node"]["labels"]["dev.kip.ttl"].as_str(), Some("10m"));
+
+    // XDG_CONFIG_HOME is where it is found without KIP_CONFIG.
+    std::fs::create_dir_all(dir.path().join("kip")).unwrap();
+    std::fs::write(dir.path().join("kip/config.yaml"), "image: from-xdg:3\n").unwrap();
+    let run = kip(&["up", "cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .run();
+    run.success().stdout_has("image: from-xdg:3");
+
+    std::fs::write(&config, "imag: typo\n").unwrap();
+    let run = kip(&["up", "cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .run();
+    run.code(2)
+        .stderr_has("unknown field `imag`")
+        .stderr_has(config.to_str().unwrap());
+}

@@ -578,3 +578,44 @@ fn which(program: &str) -> PathBuf {
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{program} is not on PATH"))
 }
+
+#[test]
+fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
+    let Some(t) = E2e::new("recreate") else {
+        return;
+    };
+    t.up(&t.name, &[]).success();
+    let first = docker(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=dev.kip.cluster={}", t.name),
+    ]);
+    t.up(&t.name, &["--recreate"])
+        .success()
+        .stderr_has("Deleted the existing cluster");
+    let second = docker(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label=dev.kip.cluster={}", t.name),
+    ]);
+    assert_ne!(first.trim(), second.trim(), "--recreate made a new node");
+    assert!(!second.trim().is_empty());
+    t.kubectl(&["get", "--raw", "/readyz"]).success();
+
+    // `logs -f` prints the log so far and ends when the node goes.
+    let follower = t
+        .kip(&["logs", &t.name, "-f"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.kip(&["down", &t.name]).run().success();
+    let out = Run::from(follower.wait_with_output().unwrap());
+    out.success().stdout_has("kip-phase: cluster-created");
+    t.assert_nothing_left(&t.name);
+}

@@ -1,0 +1,86 @@
+//! Defaults from kip's config file, for what a user wants on every `up`:
+//! `$KIP_CONFIG`, else `$XDG_CONFIG_HOME/kip/config.yaml`, else
+//! `~/.config/kip/config.yaml`. Flags and environment variables win.
+//!
+//! ```yaml
+//! image: registry.example.com/kip-node:v1   # instead of the built-in node image
+//! ttl: 2h                                   # `kip gc` deletes clusters after this
+//! ```
+
+use crate::error::Failure;
+use anyhow::Result;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub image: Option<String>,
+    #[serde(default, with = "humantime_serde_opt")]
+    pub ttl: Option<Duration>,
+}
+
+impl Settings {
+    pub fn path() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("KIP_CONFIG").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(path));
+        }
+        dirs::config_dir().map(|d| d.join("kip").join("config.yaml"))
+    }
+
+    /// The settings, or the defaults when there is no config file. A file
+    /// that does not parse is an error naming it, never silently ignored.
+    pub fn load() -> Result<Settings> {
+        let Some(path) = Self::path() else {
+            return Ok(Settings::default());
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => {
+                return Err(Failure::Usage(format!(
+                    "cannot read kip's config {}: {e}",
+                    path.display()
+                ))
+                .into())
+            }
+        };
+        if text.trim().is_empty() {
+            return Ok(Settings::default());
+        }
+        serde_yaml::from_str(&text).map_err(|e| {
+            Failure::Usage(format!(
+                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE` and `ttl: DURATION`)",
+                path.display()
+            ))
+            .into()
+        })
+    }
+}
+
+/// `ttl: 2h` in the file, parsed like the command line's durations.
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_strictly() {
+        let s: Settings = serde_yaml::from_str("image: x:1\nttl: 90m\n").unwrap();
+        assert_eq!(s.image.as_deref(), Some("x:1"));
+        assert_eq!(s.ttl, Some(Duration::from_secs(5400)));
+        assert!(serde_yaml::from_str::<Settings>("imagee: x\n").is_err());
+        assert!(serde_yaml::from_str::<Settings>("ttl: soon\n").is_err());
+    }
+}
