@@ -329,3 +329,161 @@ fn a_failing_kind_create_is_reported_fast_with_its_log() {
     assert!(took < Duration::from_secs(10), "reported after {took:?}");
     t.assert_nothing_left(&t.name);
 }
+
+/// A second Docker daemon whose default bridge has its own MTU, on a bridge
+/// of its own; stopped and removed on drop.
+struct SecondDaemon {
+    socket: String,
+    bridge: String,
+    root: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+impl SecondDaemon {
+    fn start(mtu: u32) -> SecondDaemon {
+        let id = std::process::id() % 100_000;
+        let bridge = format!("kipbr{id}");
+        let run = |cmd: &[&str]| {
+            let out = std::process::Command::new(cmd[0])
+                .args(&cmd[1..])
+                .output()
+                .expect("runs");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["ip", "link", "add", &bridge, "type", "bridge"]);
+        run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.213.{}.1/24", id % 250),
+            "dev",
+            &bridge,
+        ]);
+        run(&["ip", "link", "set", &bridge, "up"]);
+        let root = std::env::temp_dir().join(format!("kip-test-dockerd-{id}"));
+        let socket = format!("unix://{}/docker.sock", root.display());
+        std::fs::create_dir_all(&root).unwrap();
+        let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
+        let child = std::process::Command::new("dockerd")
+            .args([
+                "--host",
+                &socket,
+                "--bridge",
+                &bridge,
+                "--mtu",
+                &mtu.to_string(),
+            ])
+            .args(["--iptables=false", "--ip-masq=false"])
+            .arg(format!("--data-root={}/data", root.display()))
+            .arg(format!("--exec-root={}/exec", root.display()))
+            .arg(format!("--pidfile={}/docker.pid", root.display()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        let daemon = SecondDaemon {
+            socket,
+            bridge,
+            root,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !daemon.docker(&["info"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "the second dockerd never answered"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("docker")
+            .arg("-H")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SecondDaemon {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]).stdout;
+        for id in String::from_utf8_lossy(&ids).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", "-v", id]);
+        }
+        terminate(self.child.id());
+        let _ = self.child.wait();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// SIGTERM, so dockerd stops its containerd and cleans up.
+fn terminate(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+#[test]
+fn mtu_follows_a_daemon_whose_default_bridge_has_another_mtu() {
+    let Some(t) = E2e::new("mtu-daemon") else {
+        return;
+    };
+    let daemon = SecondDaemon::start(1400);
+    // The test node image, from the main engine into the second one.
+    let save = std::process::Command::new("docker")
+        .args(["save", &t.image])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let load = std::process::Command::new("docker")
+        .args(["-H", &daemon.socket, "load", "-q"])
+        .stdin(save.stdout.unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+
+    let up = t
+        .kip(&["up", &t.name])
+        .env("DOCKER_HOST", &daemon.socket)
+        .run();
+    up.success().stderr_has("MTU 1400");
+    let nested = t
+        .kip(&[
+            "exec",
+            &t.name,
+            "--",
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            "/usr:/usr:ro",
+            "kip-test-kind-rootfs:latest",
+            "cat",
+            "/sys/class/net/eth0/mtu",
+        ])
+        .env("DOCKER_HOST", &daemon.socket)
+        .run();
+    nested.success().stdout_has("1400\n");
+    t.kubectl(&["get", "--raw", "/readyz"]).success();
+    t.kip(&["down", &t.name])
+        .env("DOCKER_HOST", &daemon.socket)
+        .run()
+        .success();
+    let left = daemon.docker(&["ps", "-aq"]);
+    assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
+}
