@@ -158,6 +158,27 @@ impl DockerBackend {
         self.docker.start_container(&plan.node.name, None).await
     }
 
+    /// `path` in the node (file or folder) as a tar archive.
+    async fn archive(&self, cluster: &str, path: &str) -> Result<Vec<u8>> {
+        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+        let id = self.node_id(cluster).await?;
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let chunks: Vec<bytes::Bytes> = self
+            .docker
+            .download_from_container(&id, Some(options))
+            .try_collect()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "cannot copy {path} out of the node: {}",
+                    short_docker_error(&e)
+                )
+            })?;
+        Ok(chunks.concat())
+    }
+
     async fn remove_container_by_name(&self, name: &str) -> Result<()> {
         let options = RemoveContainerOptionsBuilder::new()
             .force(true)
@@ -369,19 +390,8 @@ impl Backend for DockerBackend {
     /// Through the engine's archive API, so it works on a stopped node too
     /// (a failed bootstrap's logs are read after the node has exited).
     async fn read_file(&self, cluster: &str, path: &str) -> Result<String> {
-        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
         use std::io::Read;
-        let id = self.node_id(cluster).await?;
-        let options = DownloadFromContainerOptionsBuilder::new()
-            .path(path)
-            .build();
-        let chunks: Vec<bytes::Bytes> = self
-            .docker
-            .download_from_container(&id, Some(options))
-            .try_collect()
-            .await
-            .map_err(|e| anyhow!("cannot read {path} in the node: {}", short_docker_error(&e)))?;
-        let tar_bytes = chunks.concat();
+        let tar_bytes = self.archive(cluster, path).await?;
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut entry = archive
             .entries()?
@@ -502,18 +512,7 @@ impl Backend for DockerBackend {
     }
 
     async fn download(&self, cluster: &str, path: &str, dest: &std::path::Path) -> Result<()> {
-        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
-        let id = self.node_id(cluster).await?;
-        let options = DownloadFromContainerOptionsBuilder::new()
-            .path(path)
-            .build();
-        let chunks: Vec<bytes::Bytes> = self
-            .docker
-            .download_from_container(&id, Some(options))
-            .try_collect()
-            .await
-            .with_context(|| format!("cannot copy {path} out of the node"))?;
-        let tar_bytes: Vec<u8> = chunks.concat();
+        let tar_bytes = self.archive(cluster, path).await?;
         std::fs::create_dir_all(dest)?;
         tar::Archive::new(tar_bytes.as_slice())
             .unpack(dest)

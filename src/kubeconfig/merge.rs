@@ -166,55 +166,7 @@ contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
 
     /// A kubeconfig as people have them: several contexts, an exec plugin,
     /// extensions, unknown fields and preferences.
-    const BUSY: &str = r#"apiVersion: v1
-kind: Config
-preferences:
-  colors: true
-current-context: prod
-clusters:
-- name: prod
-  cluster:
-    server: https://prod.example.com
-    certificate-authority-data: UFJPRA==
-    extensions:
-    - name: client.authentication.k8s.io/exec
-      extension:
-        audience: prod
-- name: staging
-  cluster:
-    server: https://staging.example.com
-    insecure-skip-tls-verify: true
-users:
-- name: prod-admin
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      args: [--flag, value]
-      env:
-      - name: FOO
-        value: bar
-      interactiveMode: IfAvailable
-      provideClusterInfo: true
-- name: staging
-  user:
-    token: abc
-contexts:
-- name: prod
-  context:
-    cluster: prod
-    user: prod-admin
-    namespace: team-a
-- name: staging
-  context:
-    cluster: staging
-    user: staging
-extensions:
-- name: my-tool
-  extension:
-    anything: [1, 2, 3]
-x-unknown-top-level: kept
-"#;
+    const BUSY: &str = include_str!("../../tests/fixtures/busy-kubeconfig.yaml");
 
     fn creds() -> ClusterCredentials {
         ClusterCredentials::from_kind_kubeconfig(KIND_KUBECONFIG, "https://127.0.0.1:40001")

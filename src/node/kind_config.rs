@@ -277,26 +277,7 @@ mod tests {
         assert!(config.kubeadm_config_patches[1].contains("certSANs:\n  - 127.0.0.1"));
     }
 
-    const USER: &str = r#"
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-featureGates:
-  InPlacePodVerticalScaling: true
-nodes:
-- role: control-plane
-  extraPortMappings:
-  - containerPort: 30080
-    hostPort: 8080
-- role: worker
-networking:
-  podSubnet: 10.99.0.0/16
-  kubeProxyMode: ipvs
-kubeadmConfigPatches:
-- |
-  kind: ClusterConfiguration
-  apiServer:
-    certSANs: [my.example.com]
-"#;
+    const USER: &str = include_str!("../../tests/fixtures/user-kind-config.yaml");
 
     #[test]
     fn merges_a_users_config_and_keeps_kips_settings() {

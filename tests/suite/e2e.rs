@@ -96,6 +96,21 @@ impl E2e {
         self.kip(&args).run()
     }
 
+    /// `kip exec NAME -- ARGS…`
+    pub fn exec(&self, name: &str, args: &[&str]) -> Kip {
+        let mut all = vec!["exec", name, "--"];
+        all.extend_from_slice(args);
+        self.kip(&all)
+    }
+
+    /// The full ID of cluster `name`'s node container ("" when there is none).
+    pub fn node_id(&self, name: &str) -> String {
+        let label = format!("label=dev.kip.cluster={name}");
+        docker(&["ps", "-aq", "--no-trunc", "--filter", &label])
+            .trim()
+            .to_string()
+    }
+
     pub fn kubectl(&self, args: &[&str]) -> Run {
         let out = Command::new(kubectl_bin())
             .arg("--kubeconfig")
@@ -172,43 +187,9 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-const BUSY_KUBECONFIG: &str = r#"apiVersion: v1
-kind: Config
-preferences:
-  colors: true
-current-context: prod
-clusters:
-- name: prod
-  cluster:
-    server: https://prod.example.com
-    certificate-authority-data: UFJPRA==
-    extensions:
-    - name: client.authentication.k8s.io/exec
-      extension:
-        audience: prod
-users:
-- name: prod-admin
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      interactiveMode: IfAvailable
-      provideClusterInfo: true
-contexts:
-- name: prod
-  context:
-    cluster: prod
-    user: prod-admin
-    namespace: team-a
-- name: staging
-  context:
-    cluster: prod
-    user: prod-admin
-extensions:
-- name: my-tool
-  extension:
-    anything: [1, 2, 3]
-"#;
+/// A kubeconfig as people have them: several contexts, an exec plugin,
+/// extensions, unknown fields (shared with the unit tests).
+const BUSY_KUBECONFIG: &str = include_str!("../fixtures/busy-kubeconfig.yaml");
 
 #[track_caller]
 fn assert_keeps_busy_entries(doc: &serde_yaml::Value) {
@@ -585,25 +566,13 @@ fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
         return;
     };
     t.up(&t.name, &[]).success();
-    let first = docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=dev.kip.cluster={}", t.name),
-    ]);
+    let first = t.node_id(&t.name);
     t.up(&t.name, &["--recreate"])
         .success()
         .stderr_has("Deleted the existing cluster");
-    let second = docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=dev.kip.cluster={}", t.name),
-    ]);
-    assert_ne!(first.trim(), second.trim(), "--recreate made a new node");
-    assert!(!second.trim().is_empty());
+    let second = t.node_id(&t.name);
+    assert_ne!(first, second, "--recreate made a new node");
+    assert!(!second.is_empty());
     t.kubectl(&["get", "--raw", "/readyz"]).success();
 
     // `logs -f` prints the log so far and ends when the node goes.

@@ -2,7 +2,7 @@
 //! engine: real outer dockerd, real inner dockerd, real nested containers.
 
 use super::e2e::{docker, E2e};
-use super::support::Run;
+use super::support::Kip;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,24 +29,23 @@ impl Drop for Network {
     }
 }
 
-/// Runs a shell command in a nested container on the node's inner dockerd.
-/// The stand-in's tiny image runs the node's own /usr, read-only.
-fn in_nested_container(t: &E2e, name: &str, script: &str) -> Run {
-    t.kip(&[
-        "exec",
+/// A shell command in a nested container on the node's inner dockerd. The
+/// stand-in's tiny image runs the node's own /usr, read-only.
+fn in_nested_container(t: &E2e, name: &str, script: &str) -> Kip {
+    t.exec(
         name,
-        "--",
-        "docker",
-        "run",
-        "--rm",
-        "-v",
-        "/usr:/usr:ro",
-        "kip-test-kind-rootfs:latest",
-        "bash",
-        "-c",
-        script,
-    ])
-    .run()
+        &[
+            "docker",
+            "run",
+            "--rm",
+            "-v",
+            "/usr:/usr:ro",
+            "kip-test-kind-rootfs:latest",
+            "bash",
+            "-c",
+            script,
+        ],
+    )
 }
 
 #[test]
@@ -73,6 +72,7 @@ fn mtu_inner_dockerd_and_nested_containers_follow_the_node_network() {
             .stderr_has(&format!("MTU {want}"));
         // On the inner default bridge.
         in_nested_container(&t, &t.name, "cat /sys/class/net/eth0/mtu")
+            .run()
             .success()
             .stdout_has(&format!("{want}\n"));
         // On the `kind` network, whose MTU kind copies from the default bridge.
@@ -135,6 +135,7 @@ fn iptables_nested_egress_is_masqueraded_in_both_backends() {
         let script = format!("exec 3<>/dev/tcp/{server}/7000; echo hello-{mode} >&3; head -n1 <&3");
         // The server sees the node's address: the inner MASQUERADE rule works.
         in_nested_container(&t, &t.name, &script)
+            .run()
             .success()
             .stdout_has(&format!("echo: hello-{mode} from {node_ip}"));
         let status = t.kip(&["status", &t.name, "-o", "json"]).run();
@@ -193,26 +194,10 @@ fn pid1_is_an_init_that_reaps_zombies() {
 fn cgroups_nested_containers_nest_under_the_node_and_down_leaves_none() {
     let Some(t) = E2e::new("cgroup") else { return };
     t.up(&t.name, &[]).success();
-    let id = docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=dev.kip.cluster={}", t.name),
-    ]);
-    let id = id.trim().to_string();
+    let id = t.node_id(&t.name);
     let cp = format!("{}-control-plane", t.name);
     let nested = t
-        .kip(&[
-            "exec",
-            &t.name,
-            "--",
-            "docker",
-            "inspect",
-            "-f",
-            "{{.State.Pid}}",
-            &cp,
-        ])
+        .exec(&t.name, &["docker", "inspect", "-f", "{{.State.Pid}}", &cp])
         .run();
     nested.success();
     let pid = nested.stdout.trim();
@@ -247,24 +232,8 @@ fn cgroups_nested_containers_nest_under_the_node_and_down_leaves_none() {
     }
 }
 
-const USER_KIND_CONFIG: &str = "kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-- role: control-plane
-  extraPortMappings:
-  - containerPort: 30080
-    hostPort: 8080
-featureGates:
-  InPlacePodVerticalScaling: true
-networking:
-  podSubnet: 10.99.0.0/16
-  kubeProxyMode: ipvs
-kubeadmConfigPatches:
-- |
-  kind: ClusterConfiguration
-  apiServer:
-    certSANs: [user.example.com]
-";
+/// A user's kind config (shared with the unit tests of the merge).
+const USER_KIND_CONFIG: &str = include_str!("../fixtures/user-kind-config.yaml");
 
 #[test]
 fn kubelet_cgroup_root_and_sans_survive_a_users_kind_config() {
@@ -291,7 +260,7 @@ fn kubelet_cgroup_root_and_sans_survive_a_users_kind_config() {
     for san in [
         "127.0.0.1",
         "localhost",
-        "user.example.com",
+        "my.example.com",
         "extra.example.com",
     ] {
         merged.stdout_has(&format!("- {san}\n"));
@@ -462,20 +431,7 @@ fn mtu_follows_a_daemon_whose_default_bridge_has_another_mtu() {
         .env("DOCKER_HOST", &daemon.socket)
         .run();
     up.success().stderr_has("MTU 1400");
-    let nested = t
-        .kip(&[
-            "exec",
-            &t.name,
-            "--",
-            "docker",
-            "run",
-            "--rm",
-            "-v",
-            "/usr:/usr:ro",
-            "kip-test-kind-rootfs:latest",
-            "cat",
-            "/sys/class/net/eth0/mtu",
-        ])
+    let nested = in_nested_container(&t, &t.name, "cat /sys/class/net/eth0/mtu")
         .env("DOCKER_HOST", &daemon.socket)
         .run();
     nested.success().stdout_has("1400\n");
