@@ -410,16 +410,17 @@ fn mtu_follows_a_daemon_whose_default_bridge_has_another_mtu() {
     };
     let daemon = SecondDaemon::start(1400);
     // The test node image, from the main engine into the second one.
-    let save = std::process::Command::new("docker")
+    let mut save = std::process::Command::new("docker")
         .args(["save", &t.image])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let load = std::process::Command::new("docker")
         .args(["-H", &daemon.socket, "load", "-q"])
-        .stdin(save.stdout.unwrap())
+        .stdin(save.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(save.wait().unwrap().success());
     assert!(
         load.status.success(),
         "{}",
