@@ -1,0 +1,127 @@
+//! TEST INFRASTRUCTURE ONLY: a Kubernetes API emulator for kip's tests. It
+//! speaks the real wire protocol (discovery, REST with resourceVersions,
+//! watches, Status errors, tables) over HTTP and HTTPS, keeps objects in
+//! memory, and answers with the real messages of RBAC and PodSecurity
+//! refusals. The real kubectl is its conformance client. It is never part of
+//! the `kip` binary.
+
+mod patch;
+pub mod policy;
+mod proto;
+mod resources;
+mod selectors;
+mod server;
+mod store;
+mod time;
+mod tls;
+
+use anyhow::{Context, Result};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use policy::Rule;
+
+/// A running emulator; dropping it stops both servers.
+pub struct Emulator {
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pki: tls::Pki,
+    state: Arc<server::State>,
+    stop: watch::Sender<bool>,
+}
+
+impl Emulator {
+    /// Starts HTTPS and plain HTTP servers on 127.0.0.1, on free ports.
+    pub async fn start() -> Result<Emulator> {
+        let state = server::State::new();
+        let pki = tls::Pki::generate(&["127.0.0.1".into(), "localhost".into()])?;
+        let (stop, stopped) = watch::channel(false);
+        let https_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for HTTPS")?;
+        let http_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for HTTP")?;
+        let https = https_listener.local_addr()?;
+        let http = http_listener.local_addr()?;
+        *state
+            .server_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = https.to_string();
+        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
+        tokio::spawn(serve(
+            https_listener,
+            Some(acceptor),
+            state.clone(),
+            stopped.clone(),
+        ));
+        tokio::spawn(serve(http_listener, None, state.clone(), stopped));
+        Ok(Emulator {
+            https,
+            http,
+            pki,
+            state,
+            stop,
+        })
+    }
+
+    /// A kubeconfig for the HTTPS server, with a client certificate.
+    pub fn kubeconfig(&self) -> String {
+        self.pki.kubeconfig(&format!("https://{}", self.https))
+    }
+
+    /// Replaces the RBAC rules; `None` allows everything.
+    pub fn set_rbac(&self, rules: Option<Vec<Rule>>) {
+        *self.state.rbac.lock().unwrap_or_else(|e| e.into_inner()) = rules;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<server::State>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => return,
+        };
+        let Ok((tcp, _)) = accepted else { continue };
+        let _ = tcp.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| server::handle(state.clone(), req));
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let conn = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    tokio::select! { _ = conn => {}, _ = stopped.changed() => {} }
+                }
+                None => {
+                    let conn = builder
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .with_upgrades();
+                    tokio::select! { _ = conn => {}, _ = stopped.changed() => {} }
+                }
+            }
+        });
+    }
+}

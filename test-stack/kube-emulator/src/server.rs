@@ -1,0 +1,970 @@
+//! The REST API: discovery, CRUD with dry runs, selectors, watches,
+//! subresources, SelfSubjectAccessReview, and the policies in front of them.
+
+// Handlers return the error response itself as their `Err`.
+#![allow(clippy::result_large_err)]
+
+use crate::patch;
+use crate::policy::{self, Attributes, Rule};
+use crate::resources::{self, Resource};
+use crate::selectors::Selector;
+use crate::store::{Change, Key, Store, StoreError};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+pub struct State {
+    pub store: Mutex<Store>,
+    pub rbac: Mutex<Option<Vec<Rule>>>,
+    /// `host:port` clients reach the HTTPS server at.
+    pub server_address: Mutex<String>,
+    next_cluster_ip: Mutex<u32>,
+}
+
+impl State {
+    pub fn new() -> Arc<State> {
+        let state = Arc::new(State {
+            store: Mutex::new(Store::default()),
+            rbac: Mutex::new(None),
+            server_address: Mutex::new(String::new()),
+            next_cluster_ip: Mutex::new(1),
+        });
+        state.seed();
+        state
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a fresh cluster has: its namespaces, their default service
+    /// accounts, and one Ready node.
+    fn seed(&self) {
+        let mut store = self.store();
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let _ = store.create(
+                key("namespaces", "", ns),
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns,
+                    "labels": {"kubernetes.io/metadata.name": ns}}, "spec": {"finalizers": ["kubernetes"]},
+                    "status": {"phase": "Active"}}),
+            );
+            let _ = store.create(
+                key("serviceaccounts", ns, "default"),
+                json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}),
+            );
+        }
+        let now = crate::time::now_rfc3339();
+        let _ = store.create(
+            key("nodes", "", "emulator-node"),
+            json!({"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": "emulator-node", "labels": {"kubernetes.io/hostname": "emulator-node"}},
+                "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+                    "nodeInfo": {"kubeletVersion": "v1.36.0-kip-emulator", "containerRuntimeVersion": "docker://emulated"}}}),
+        );
+    }
+}
+
+fn key(resource: &str, namespace: &str, name: &str) -> Key {
+    Key {
+        resource: resource.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    }
+}
+
+pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", content_type)
+        .body(Full::new(body.into()).boxed())
+        .expect("a valid response")
+}
+
+fn ok_json(value: &Value) -> Response<Body> {
+    full(StatusCode::OK, "application/json", value.to_string())
+}
+
+fn created_json(value: &Value) -> Response<Body> {
+    full(StatusCode::CREATED, "application/json", value.to_string())
+}
+
+/// A `Status` failure, as the API server sends it.
+pub fn status_error(
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<(&str, &str)>,
+) -> Response<Body> {
+    let mut body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code
+    });
+    if let Some((kind, name)) = details {
+        body["details"] = json!({"name": name, "kind": kind});
+    }
+    full(
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        "application/json",
+        body.to_string(),
+    )
+}
+
+fn not_found(resource: &str, name: &str) -> Response<Body> {
+    status_error(
+        404,
+        "NotFound",
+        &format!("{resource} \"{name}\" not found"),
+        Some((resource, name)),
+    )
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    status_error(400, "BadRequest", message, None)
+}
+
+/// Percent-decoded query parameters.
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a request is about, once its path is understood.
+struct Target<'a> {
+    resource: &'static Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<&'a str>,
+}
+
+fn parse_core_path(segments: &[&str]) -> Option<Result<Target<'static>, String>> {
+    let owned = |s: &str| Some(s.to_string());
+    let target = |r: &str, ns: Option<String>, name: Option<String>, sub: Option<&str>| {
+        let resource = resources::find(r)?;
+        let sub: Option<&'static str> = match sub {
+            None => None,
+            Some(s) => Some(*resource.subresources.iter().find(|x| **x == s)?),
+        };
+        Some(Target {
+            resource,
+            namespace: ns,
+            name,
+            subresource: sub,
+        })
+    };
+    let parsed = match segments {
+        [r] => target(r, None, None, None),
+        ["namespaces", ns, r] if resources::find(r).is_some_and(|x| x.namespaced) => {
+            target(r, owned(ns), None, None)
+        }
+        ["namespaces", ns, r, name] if resources::find(r).is_some_and(|x| x.namespaced) => {
+            target(r, owned(ns), owned(name), None)
+        }
+        ["namespaces", ns, r, name, sub] => target(r, owned(ns), owned(name), Some(sub)),
+        [r, name] => target(r, None, owned(name), None),
+        [r, name, sub] => target(r, None, owned(name), Some(sub)),
+        _ => None,
+    };
+    Some(parsed.ok_or_else(|| {
+        format!(
+            "the server could not find the requested resource ({})",
+            segments.join("/")
+        )
+    }))
+}
+
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let server = state
+        .server_address
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default();
+    let response = match (req.method(), segments.as_slice()) {
+        (&Method::GET, ["healthz"] | ["readyz"] | ["livez"]) => {
+            full(StatusCode::OK, "text/plain", "ok")
+        }
+        (&Method::GET, ["version"]) => ok_json(&resources::version()),
+        (&Method::GET, ["api"]) => ok_json(&resources::api_versions(&server)),
+        (&Method::GET, ["api", "v1"]) => ok_json(&resources::core_resource_list()),
+        (&Method::GET, ["apis"]) => ok_json(&resources::group_list()),
+        (&Method::GET, ["openapi", "v3"]) => ok_json(&resources::openapi_v3_root()),
+        (&Method::GET, ["openapi", "v3", "api", "v1"]) => ok_json(&resources::openapi_v3_core()),
+        (&Method::GET, ["apis", "authorization.k8s.io"]) => {
+            ok_json(&resources::group_list()["groups"][0])
+        }
+        (&Method::GET, ["apis", "authorization.k8s.io", "v1"]) => {
+            ok_json(&resources::authorization_resource_list())
+        }
+        (&Method::POST, ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]) => {
+            access_review(&state, req).await
+        }
+        (_, ["api", "v1", rest @ ..]) => match parse_core_path(rest) {
+            Some(Ok(target)) => resource_request(&state, req, target).await,
+            Some(Err(message)) => status_error(404, "NotFound", &message, None),
+            None => status_error(404, "NotFound", &message_or(&path), None),
+        },
+        _ => status_error(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource ({path})"),
+            None,
+        ),
+    };
+    Ok(response)
+}
+
+fn message_or(path: &str) -> String {
+    format!("the server could not find the requested resource ({path})")
+}
+
+async fn read_json(req: Request<Incoming>) -> Result<(Value, String), Response<Body>> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| bad_request(&format!("cannot read the body: {e}")))?
+        .to_bytes();
+    let value: Value = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        crate::proto::decode(&bytes)
+            .map_err(|e| status_error(415, "UnsupportedMediaType", &e, None))?
+    } else if !content_type.contains("json") && !content_type.contains("yaml") {
+        return Err(status_error(
+            415,
+            "UnsupportedMediaType",
+            &format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (not {content_type})"),
+            None,
+        ));
+    } else if content_type.contains("yaml") {
+        serde_yaml::from_slice(&bytes)
+            .map_err(|e| bad_request(&format!("the body is not YAML: {e}")))?
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| {
+            bad_request(&format!(
+                "the body ({content_type}, {} bytes) is not JSON: {e}",
+                bytes.len()
+            ))
+        })?
+    };
+    Ok((value, content_type))
+}
+
+async fn access_review(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let (mut review, _) = match read_json(req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let attrs = &review["spec"]["resourceAttributes"];
+    let resource = match attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
+        Some(sub) => format!("{}/{sub}", attrs["resource"].as_str().unwrap_or("")),
+        None => attrs["resource"].as_str().unwrap_or("").to_string(),
+    };
+    let a = Attributes {
+        verb: attrs["verb"].as_str().unwrap_or(""),
+        group: attrs["group"].as_str().unwrap_or(""),
+        resource,
+        namespace: attrs["namespace"].as_str().filter(|s| !s.is_empty()),
+        name: attrs["name"].as_str().filter(|s| !s.is_empty()),
+    };
+    let rules = state.rbac.lock().map(|r| r.clone()).unwrap_or_default();
+    let allowed = policy::allowed(rules.as_deref(), &a);
+    review["status"] = if allowed {
+        json!({"allowed": true, "reason": "allowed by the emulator's rules"})
+    } else {
+        json!({"allowed": false})
+    };
+    review["apiVersion"] = json!("authorization.k8s.io/v1");
+    review["kind"] = json!("SelfSubjectAccessReview");
+    created_json(&review)
+}
+
+async fn resource_request(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: Target<'_>,
+) -> Response<Body> {
+    let q = query(&req);
+    let method = req.method().clone();
+    let watch = q.get("watch").is_some_and(|v| v == "true" || v == "1");
+    let verb = match (&method, &target.name, watch) {
+        (&Method::GET, None, true) => "watch",
+        (&Method::GET, None, false) => "list",
+        (&Method::GET, Some(_), _) => "get",
+        (&Method::POST, _, _) => "create",
+        (&Method::PUT, _, _) => "update",
+        (&Method::PATCH, _, _) => "patch",
+        (&Method::DELETE, None, _) => "deletecollection",
+        (&Method::DELETE, Some(_), _) => "delete",
+        _ => {
+            return status_error(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                None,
+            )
+        }
+    };
+    if !target.resource.namespaced && target.namespace.is_some() {
+        return status_error(
+            404,
+            "NotFound",
+            "cluster-scoped resource in a namespace",
+            None,
+        );
+    }
+    let attrs = Attributes {
+        verb,
+        group: "",
+        resource: match target.subresource {
+            Some(sub) => format!("{}/{sub}", target.resource.name),
+            None => target.resource.name.to_string(),
+        },
+        namespace: target.namespace.as_deref(),
+        name: target.name.as_deref(),
+    };
+    let rules = state.rbac.lock().map(|r| r.clone()).unwrap_or_default();
+    if !policy::allowed(rules.as_deref(), &attrs) {
+        return status_error(
+            403,
+            "Forbidden",
+            &policy::forbidden_message(&attrs),
+            target.name.as_deref().map(|n| (target.resource.name, n)),
+        );
+    }
+    let table = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
+    match verb {
+        "list" => list(state, &target, &q, table),
+        "watch" => watch_response(state, &target, &q, table),
+        "get" => get(state, &target, table),
+        "create" => create(state, req, &target, &q).await,
+        "update" => update(state, req, &target, &q).await,
+        "patch" => patch_request(state, req, &target, &q).await,
+        "delete" => delete(state, &target, &q),
+        _ => delete_collection(state, &target, &q),
+    }
+}
+
+fn selectors(q: &HashMap<String, String>) -> Result<(Selector, Selector), Response<Body>> {
+    let labels = Selector::parse(q.get("labelSelector").map_or("", String::as_str))
+        .map_err(|e| bad_request(&e))?;
+    let fields = Selector::parse(q.get("fieldSelector").map_or("", String::as_str))
+        .map_err(|e| bad_request(&e))?;
+    Ok((labels, fields))
+}
+
+fn list(
+    state: &State,
+    target: &Target,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response<Body> {
+    let (labels, fields) = match selectors(q) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let store = state.store();
+    let items: Vec<Value> = store
+        .list(target.resource.name, target.namespace.as_deref())
+        .into_iter()
+        .filter(|o| labels.matches_labels(o) && fields.matches_fields(o))
+        .collect();
+    let rv = store.resource_version();
+    if table {
+        return ok_json(&resources::table(target.resource, &items, rv));
+    }
+    ok_json(&json!({
+        "kind": format!("{}List", target.resource.kind), "apiVersion": "v1",
+        "metadata": {"resourceVersion": rv.to_string()}, "items": items
+    }))
+}
+
+fn get(state: &State, target: &Target, table: bool) -> Response<Body> {
+    let name = target.name.as_deref().unwrap_or("");
+    let k = key(
+        target.resource.name,
+        target.namespace.as_deref().unwrap_or(""),
+        name,
+    );
+    let store = state.store();
+    match (store.get(&k), target.subresource) {
+        (None, _) => not_found(target.resource.name, name),
+        (Some(object), None) if table => ok_json(&resources::table(
+            target.resource,
+            std::slice::from_ref(object),
+            store.resource_version(),
+        )),
+        (Some(object), None | Some("status")) => ok_json(object),
+        (Some(object), Some("log")) => {
+            let log = object["metadata"]["annotations"]["emulator.kip.dev/log"]
+                .as_str()
+                .unwrap_or("");
+            full(StatusCode::OK, "text/plain", log.to_string())
+        }
+        (Some(_), Some(sub)) => status_error(
+            400,
+            "BadRequest",
+            &format!(
+                "the emulator does not serve {}/{sub} yet",
+                target.resource.name
+            ),
+            None,
+        ),
+    }
+}
+
+fn generate_suffix(store: &mut Store) -> String {
+    // Five characters from the uid counter, in the API server's alphabet.
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let uid = store.new_uid();
+    let mut n: u64 = u64::from_str_radix(&uid[uid.len() - 12..], 16)
+        .unwrap_or(0)
+        .wrapping_mul(2_654_435_761);
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+            n /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+async fn create(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    if target.name.is_some() {
+        return status_error(
+            405,
+            "MethodNotAllowed",
+            "POST to a named object is not supported",
+            None,
+        );
+    }
+    let (mut object, _) = match read_json(req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let r = target.resource;
+    if object["kind"].as_str().is_some_and(|k| k != r.kind) {
+        return bad_request(&format!(
+            "the kind {} does not match the resource {}",
+            object["kind"], r.name
+        ));
+    }
+    object["kind"] = json!(r.kind);
+    object["apiVersion"] = json!("v1");
+    if !object["metadata"].is_object() {
+        object["metadata"] = json!({});
+    }
+    let ns = match (
+        r.namespaced,
+        &target.namespace,
+        object["metadata"]["namespace"].as_str(),
+    ) {
+        (false, _, _) => String::new(),
+        (true, Some(path_ns), Some(body_ns)) if path_ns != body_ns => return bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ),
+        (true, Some(path_ns), _) => path_ns.clone(),
+        (true, None, _) => return bad_request("a namespaced object needs a namespace in the path"),
+    };
+    let mut store = state.store();
+    if r.namespaced {
+        object["metadata"]["namespace"] = json!(ns);
+        let namespace = store.get(&key("namespaces", "", &ns)).cloned();
+        match namespace {
+            None => {
+                return status_error(404, "NotFound", &format!("namespaces \"{ns}\" not found"), Some(("namespaces", &ns)))
+            }
+            Some(n) if n["status"]["phase"] == "Terminating" => {
+                return status_error(
+                    403,
+                    "Forbidden",
+                    &format!("{} is forbidden: unable to create new content in namespace {ns} because it is being terminated", r.name),
+                    None,
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    let name = match (object["metadata"]["name"].as_str(), object["metadata"]["generateName"].as_str()) {
+        (Some(name), _) if !name.is_empty() => name.to_string(),
+        (_, Some(prefix)) => format!("{prefix}{}", generate_suffix(&mut store)),
+        _ => return status_error(422, "Invalid", &format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", r.kind), None),
+    };
+    object["metadata"]["name"] = json!(name);
+    if let Err(response) = admit(&store, r, &ns, &name, &mut object, state) {
+        return response;
+    }
+    let k = key(r.name, &ns, &name);
+    if q.get("dryRun").is_some_and(|v| v == "All") {
+        if store.get(&k).is_some() {
+            return status_error(
+                409,
+                "AlreadyExists",
+                &format!("{} \"{name}\" already exists", r.name),
+                Some((r.name, &name)),
+            );
+        }
+        object["metadata"]["uid"] = json!(store.new_uid());
+        object["metadata"]["creationTimestamp"] = json!(crate::time::now_rfc3339());
+        return created_json(&object);
+    }
+    match store.create(k, object) {
+        Ok(created) => {
+            if r.name == "namespaces" {
+                let _ = store.create(
+                    key("serviceaccounts", &name, "default"),
+                    json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}}),
+                );
+            }
+            created_json(&created)
+        }
+        Err(_) => status_error(
+            409,
+            "AlreadyExists",
+            &format!("{} \"{name}\" already exists", r.name),
+            Some((r.name, &name)),
+        ),
+    }
+}
+
+/// Defaults and admission for a new object: PodSecurity for pods, cluster
+/// IPs for services, phases for namespaces and pods.
+fn admit(
+    store: &Store,
+    r: &Resource,
+    ns: &str,
+    name: &str,
+    object: &mut Value,
+    state: &State,
+) -> Result<(), Response<Body>> {
+    match r.name {
+        "namespaces" => {
+            object["status"] = json!({"phase": "Active"});
+            object["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+        }
+        "pods" => {
+            let level = store.get(&key("namespaces", "", ns)).and_then(|n| {
+                n["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                    .as_str()
+                    .map(String::from)
+            });
+            if let Some(level) = level {
+                let violations = policy::pod_security_violations(&level, object);
+                if !violations.is_empty() {
+                    return Err(status_error(
+                        403,
+                        "Forbidden",
+                        &format!("pods \"{name}\" is forbidden: violates PodSecurity \"{level}:latest\": {}", violations.join(", ")),
+                        Some(("pods", name)),
+                    ));
+                }
+            }
+            let spec = &mut object["spec"];
+            if spec["containers"].as_array().is_none_or(|c| c.is_empty()) {
+                return Err(status_error(
+                    422,
+                    "Invalid",
+                    &format!("Pod \"{name}\" is invalid: spec.containers: Required value"),
+                    Some(("pods", name)),
+                ));
+            }
+            for (field, default) in [
+                ("restartPolicy", json!("Always")),
+                ("terminationGracePeriodSeconds", json!(30)),
+                ("dnsPolicy", json!("ClusterFirst")),
+                ("serviceAccountName", json!("default")),
+                ("schedulerName", json!("default-scheduler")),
+            ] {
+                if spec.get(field).is_none_or(Value::is_null) {
+                    spec[field] = default;
+                }
+            }
+            object["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+        }
+        "services" => {
+            let spec = &mut object["spec"];
+            if spec["clusterIP"].as_str().is_none_or(str::is_empty) {
+                let mut next = state
+                    .next_cluster_ip
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                *next += 1;
+                let ip = format!("10.96.{}.{}", *next / 250, *next % 250 + 1);
+                spec["clusterIP"] = json!(ip);
+                spec["clusterIPs"] = json!([ip]);
+            }
+            if spec["type"].is_null() {
+                spec["type"] = json!("ClusterIP");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn update(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let (object, _) = match read_json(req).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    if object["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| n != name)
+    {
+        return bad_request("the name of the object does not match the name on the URL");
+    }
+    let mut store = state.store();
+    let k = key(target.resource.name, &ns, &name);
+    let Some(current) = store.get(&k).cloned() else {
+        return not_found(target.resource.name, &name);
+    };
+    // The status subresource changes only status; the main resource, all
+    // but status (as the API server does for resources with status).
+    let mut next = current.clone();
+    if target.subresource == Some("status") {
+        next["status"] = object["status"].clone();
+    } else {
+        let status = current["status"].clone();
+        next = object.clone();
+        next["kind"] = current["kind"].clone();
+        next["apiVersion"] = json!("v1");
+        next["metadata"]["namespace"] = current["metadata"]["namespace"].clone();
+        if !status.is_null() {
+            next["status"] = status;
+        }
+    }
+    let expected = object["metadata"]["resourceVersion"]
+        .as_str()
+        .map(String::from);
+    store_update(&mut store, target, k, next, expected.as_deref(), q)
+}
+
+fn store_update(
+    store: &mut Store,
+    target: &Target,
+    k: Key,
+    next: Value,
+    expected_rv: Option<&str>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let name = k.name.clone();
+    if q.get("dryRun").is_some_and(|v| v == "All") {
+        return ok_json(&next);
+    }
+    match store.update(k, next, expected_rv) {
+        Ok(updated) => ok_json(&updated),
+        Err(StoreError::Conflict) => status_error(
+            409,
+            "Conflict",
+            &format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                target.resource.name
+            ),
+            Some((target.resource.name, &name)),
+        ),
+        Err(_) => not_found(target.resource.name, &name),
+    }
+}
+
+async fn patch_request(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return bad_request(&format!("cannot read the body: {e}")),
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+        return bad_request("the patch is not JSON");
+    };
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let mut store = state.store();
+    let k = key(target.resource.name, &ns, &name);
+    let Some(current) = store.get(&k).cloned() else {
+        return not_found(target.resource.name, &name);
+    };
+    let mut next = current.clone();
+    if content_type.starts_with("application/merge-patch+json") {
+        patch::merge_patch(&mut next, &body);
+    } else if content_type.starts_with("application/strategic-merge-patch+json") {
+        patch::strategic_merge_patch(&mut next, &body);
+    } else if content_type.starts_with("application/json-patch+json") {
+        if let Err(e) = patch::json_patch(&mut next, &body) {
+            return status_error(422, "Invalid", &e, None);
+        }
+    } else {
+        return status_error(
+            415,
+            "UnsupportedMediaType",
+            &format!("the patch type {content_type:?} is not supported"),
+            None,
+        );
+    }
+    if target.subresource == Some("status") {
+        let status = next["status"].clone();
+        next = current.clone();
+        next["status"] = status;
+    } else {
+        next["status"] = current["status"].clone();
+    }
+    let expected = body["metadata"]["resourceVersion"]
+        .as_str()
+        .map(String::from);
+    store_update(&mut store, target, k, next, expected.as_deref(), q)
+}
+
+fn delete(state: &Arc<State>, target: &Target, q: &HashMap<String, String>) -> Response<Body> {
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let mut store = state.store();
+    let k = key(target.resource.name, &ns, &name);
+    let Some(current) = store.get(&k).cloned() else {
+        return not_found(target.resource.name, &name);
+    };
+    if q.get("dryRun").is_some_and(|v| v == "All") {
+        return ok_json(&current);
+    }
+    if target.resource.name == "namespaces" {
+        let contained: Vec<Key> = resources::CORE
+            .iter()
+            .filter(|r| r.namespaced)
+            .flat_map(|r| {
+                store
+                    .list(r.name, Some(&name))
+                    .into_iter()
+                    .map(|o| key(r.name, &name, o["metadata"]["name"].as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for k in &contained {
+            let _ = store.delete(k);
+        }
+    }
+    match store.delete(&k) {
+        Ok(deleted) => ok_json(&deleted),
+        Err(_) => not_found(target.resource.name, &name),
+    }
+}
+
+fn delete_collection(
+    state: &Arc<State>,
+    target: &Target,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let (labels, fields) = match selectors(q) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut store = state.store();
+    let doomed: Vec<Value> = store
+        .list(target.resource.name, target.namespace.as_deref())
+        .into_iter()
+        .filter(|o| labels.matches_labels(o) && fields.matches_fields(o))
+        .collect();
+    let mut items = Vec::new();
+    for o in doomed {
+        let k = key(
+            target.resource.name,
+            o["metadata"]["namespace"].as_str().unwrap_or(""),
+            o["metadata"]["name"].as_str().unwrap_or(""),
+        );
+        if let Ok(deleted) = store.delete(&k) {
+            items.push(deleted);
+        }
+    }
+    ok_json(
+        &json!({"kind": format!("{}List", target.resource.kind), "apiVersion": "v1", "metadata": {}, "items": items}),
+    )
+}
+
+/// A watch: the changes after `resourceVersion` (or every existing object
+/// as ADDED first, when it is empty or "0"), then live changes, one JSON
+/// object per line, until `timeoutSeconds` or the client leaves.
+fn watch_response(
+    state: &Arc<State>,
+    target: &Target,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response<Body> {
+    let (labels, fields) = match selectors(q) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let resource = target.resource;
+    let namespace = target.namespace.clone();
+    let matches = move |c: &Change| {
+        c.key.resource == resource.name
+            && namespace.as_ref().is_none_or(|ns| &c.key.namespace == ns)
+            && labels.matches_labels(&c.object)
+            && fields.matches_fields(&c.object)
+    };
+    let since = q.get("resourceVersion").cloned().unwrap_or_default();
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .map_or(Duration::from_secs(1800), Duration::from_secs);
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let (initial, mut live, mut last_rv, expired) = {
+        let store = state.store();
+        let live = store.subscribe();
+        match since.as_str() {
+            "" | "0" => {
+                let initial: Vec<Change> = store
+                    .list(resource.name, target.namespace.as_deref())
+                    .into_iter()
+                    .map(|o| Change {
+                        rv: store.resource_version(),
+                        kind: "ADDED",
+                        key: key(
+                            resource.name,
+                            o["metadata"]["namespace"].as_str().unwrap_or(""),
+                            o["metadata"]["name"].as_str().unwrap_or(""),
+                        ),
+                        object: o,
+                    })
+                    .collect();
+                (initial, live, store.resource_version(), false)
+            }
+            rv => match rv.parse::<u64>() {
+                Ok(rv) if rv >= store.oldest_resumable() => (
+                    store.changes_since(rv),
+                    live,
+                    store.resource_version(),
+                    false,
+                ),
+                _ => (Vec::new(), live, 0, true),
+            },
+        }
+    };
+    let mut first_table = true;
+    let mut encode = move |c: &Change| -> Bytes {
+        let object = if table {
+            let mut t = resources::table(resource, std::slice::from_ref(&c.object), c.rv);
+            if !first_table {
+                t["columnDefinitions"] = json!([]);
+            }
+            first_table = false;
+            t
+        } else {
+            c.object.clone()
+        };
+        Bytes::from(json!({"type": c.kind, "object": object}).to_string() + "\n")
+    };
+    tokio::spawn(async move {
+        if expired {
+            let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                "status": "Failure", "message": format!("too old resource version: {since}"), "reason": "Expired", "code": 410}});
+            let _ = tx.send(Bytes::from(gone.to_string() + "\n")).await;
+            return;
+        }
+        for c in initial.iter().filter(|c| matches(c)) {
+            if tx.send(encode(c)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => return,
+                () = tx.closed() => return,
+                change = live.recv() => match change {
+                    Ok(c) if c.rv > last_rv => {
+                        last_rv = c.rv;
+                        if matches(&c) && tx.send(encode(&c)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // Too slow a reader: end the watch; the client resumes.
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    let stream = tokio_stream(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .expect("a valid response")
+}
+
+fn tokio_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures_util::Stream<Item = Bytes> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

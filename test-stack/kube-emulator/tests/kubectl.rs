@@ -1,0 +1,379 @@
+//! Conformance of the emulator, with the real kubectl as the client. Under
+//! KIP_E2E=1 (CI) a missing kubectl is a failure; otherwise each test says
+//! why it skips.
+
+use kip_test_kube_emulator::{Emulator, Rule};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn kubectl_bin() -> Option<String> {
+    let bin = std::env::var("KIP_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let works = Command::new(&bin)
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if works {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("KIP_E2E").as_deref() != Ok("1"),
+        "KIP_E2E=1 but no kubectl at {bin:?}"
+    );
+    eprintln!("skipping: no kubectl at {bin:?} (set KIP_TEST_KUBECTL)");
+    None
+}
+
+struct Harness {
+    emulator: Emulator,
+    kubectl: String,
+    dir: tempfile::TempDir,
+    /// Runs the emulator's servers for as long as the harness lives.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Harness {
+    fn new() -> Option<Harness> {
+        let kubectl = kubectl_bin()?;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let emulator = runtime.block_on(Emulator::start()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kubeconfig"), emulator.kubeconfig()).unwrap();
+        Some(Harness {
+            emulator,
+            kubectl,
+            dir,
+            _runtime: runtime,
+        })
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.kubectl);
+        c.arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[track_caller]
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn apply(&self, yaml: &str, extra: &[&str]) -> Output {
+        let mut child = self
+            .cmd(&[&["apply", "-f", "-"], extra].concat())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  labels: {app: web}\ndata:\n  a: one\n";
+
+#[test]
+fn discovery_and_version() {
+    let Some(h) = Harness::new() else { return };
+    let version = h.json(&["version", "-o", "json"]);
+    assert_eq!(
+        version["serverVersion"]["gitVersion"],
+        "v1.36.0-kip-emulator"
+    );
+    let resources = h.ok(&["api-resources", "--no-headers"]);
+    for r in [
+        "pods",
+        "configmaps",
+        "secrets",
+        "services",
+        "serviceaccounts",
+        "events",
+        "namespaces",
+        "nodes",
+        "selfsubjectaccessreviews",
+    ] {
+        assert!(
+            resources.lines().any(|l| l.starts_with(r)),
+            "{r} missing:\n{resources}"
+        );
+    }
+    let nodes = h.json(&["get", "nodes", "-o", "json"]);
+    assert_eq!(
+        nodes["items"][0]["status"]["conditions"][0]["type"],
+        "Ready"
+    );
+    assert_eq!(h.ok(&["get", "--raw", "/readyz"]), "ok");
+}
+
+#[test]
+fn apply_get_patch_delete_with_real_messages() {
+    let Some(h) = Harness::new() else { return };
+    let created = h.apply(CM, &[]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("configmap/c1 created"));
+    let first = h.json(&["get", "cm", "c1", "-o", "json"]);
+    for field in ["uid", "resourceVersion", "creationTimestamp"] {
+        assert!(
+            first["metadata"][field]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "{field}"
+        );
+    }
+    let changed = h.apply(&CM.replace("a: one", "a: two"), &[]);
+    assert!(String::from_utf8_lossy(&changed.stdout).contains("configmap/c1 configured"));
+    let second = h.json(&["get", "cm", "c1", "-o", "json"]);
+    assert_eq!(second["data"]["a"], "two");
+    assert_eq!(second["metadata"]["uid"], first["metadata"]["uid"]);
+    assert_ne!(
+        second["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+
+    let dup = {
+        let mut child = h
+            .cmd(&["create", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(CM.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("configmaps \"c1\" already exists"));
+    assert!(h
+        .fails(&["get", "cm", "nope"])
+        .contains("configmaps \"nope\" not found"));
+
+    // Selectors.
+    h.ok(&["create", "configmap", "other", "--from-literal=x=y"]);
+    assert_eq!(
+        h.ok(&["get", "cm", "-l", "app=web", "-o", "name"]).trim(),
+        "configmap/c1"
+    );
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "cm",
+            "--field-selector",
+            "metadata.name=other",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        "configmap/other"
+    );
+
+    // A stale resourceVersion is a conflict.
+    let mut stale = first.clone();
+    stale["data"]["a"] = "three".into();
+    let mut child = h
+        .cmd(&["replace", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stale.to_string().as_bytes())
+        .unwrap();
+    let conflict = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("the object has been modified"));
+
+    // A server-side dry run stores nothing.
+    let dry = h.apply(&CM.replace("c1", "dry"), &["--dry-run=server"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(h.fails(&["get", "cm", "dry"]).contains("not found"));
+
+    h.ok(&["delete", "cm", "c1", "--wait"]);
+    assert!(h.fails(&["get", "cm", "c1"]).contains("not found"));
+}
+
+#[test]
+fn typed_clients_send_protobuf() {
+    let Some(h) = Harness::new() else { return };
+    h.ok(&["create", "namespace", "team"]);
+    h.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "-n",
+        "team",
+        "--from-literal=k=v",
+    ]);
+    h.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "sec",
+        "-n",
+        "team",
+        "--from-literal=token=s3cret",
+    ]);
+    assert_eq!(
+        h.ok(&["get", "cm", "cfg", "-n", "team", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+    assert_eq!(
+        h.ok(&[
+            "get",
+            "secret",
+            "sec",
+            "-n",
+            "team",
+            "-o",
+            "jsonpath={.data.token}"
+        ]),
+        "czNjcmV0"
+    );
+    // Deleting a namespace deletes what is in it.
+    h.ok(&["delete", "namespace", "team"]);
+    assert!(h
+        .fails(&["get", "cm", "cfg", "-n", "team"])
+        .contains("not found"));
+}
+
+#[test]
+fn watch_streams_changes_and_expires_old_versions() {
+    let Some(h) = Harness::new() else { return };
+    let mut watcher = h
+        .cmd(&[
+            "get",
+            "cm",
+            "-w",
+            "--output-watch-events",
+            "-o",
+            "jsonpath={.type} {.object.metadata.name}{\"\\n\"}",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(h.apply(CM, &[]).status.success());
+    assert!(h
+        .apply(&CM.replace("a: one", "a: two"), &[])
+        .status
+        .success());
+    h.ok(&["delete", "cm", "c1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    watcher.kill().unwrap();
+    let out = String::from_utf8_lossy(&watcher.wait_with_output().unwrap().stdout).into_owned();
+    let events: Vec<&str> = out.lines().filter(|l| l.ends_with(" c1")).collect();
+    assert_eq!(events, ["ADDED c1", "MODIFIED c1", "DELETED c1"], "{out}");
+
+    let gone = h.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=1&timeoutSeconds=1",
+    ]);
+    assert!(
+        gone.contains("\"type\":\"ERROR\"") && gone.contains("\"code\":410"),
+        "{gone}"
+    );
+}
+
+const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: dind\nspec:\n  containers:\n  - name: dind\n    image: docker:dind\n    securityContext: {privileged: true}\n  volumes:\n  - name: modules\n    hostPath: {path: /lib/modules}\n";
+
+#[test]
+fn pod_security_refuses_privileged_pods_in_baseline_namespaces() {
+    let Some(h) = Harness::new() else { return };
+    h.ok(&["create", "namespace", "ci"]);
+    h.ok(&[
+        "label",
+        "namespace",
+        "ci",
+        "pod-security.kubernetes.io/enforce=baseline",
+    ]);
+    let refused = h.apply(PRIVILEGED_POD, &["-n", "ci"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("pods \"dind\" is forbidden: violates PodSecurity \"baseline:latest\": privileged (container \"dind\" must not set securityContext.privileged=true), hostPath volumes (volume \"modules\")"),
+        "{stderr}"
+    );
+    // The default namespace has no policy.
+    assert!(h.apply(PRIVILEGED_POD, &[]).status.success());
+    assert_eq!(
+        h.ok(&["get", "pod", "dind", "-o", "jsonpath={.status.phase}"]),
+        "Pending"
+    );
+}
+
+#[test]
+fn rbac_refusals_and_access_reviews() {
+    let Some(h) = Harness::new() else { return };
+    assert_eq!(
+        h.ok(&["auth", "can-i", "create", "pods", "--subresource=exec"])
+            .trim(),
+        "yes"
+    );
+    h.emulator.set_rbac(Some(vec![
+        Rule {
+            verbs: vec!["*".into()],
+            resources: vec!["pods".into(), "configmaps".into()],
+            namespaces: vec!["default".into()],
+        },
+        Rule {
+            verbs: vec!["create".into()],
+            resources: vec!["selfsubjectaccessreviews".into()],
+            namespaces: vec![],
+        },
+    ]));
+    let no = h.run(&["auth", "can-i", "create", "pods", "--subresource=exec"]);
+    assert_eq!(String::from_utf8_lossy(&no.stdout).trim(), "no");
+    assert_eq!(h.ok(&["auth", "can-i", "list", "pods"]).trim(), "yes");
+    let forbidden = h.fails(&["get", "secrets"]);
+    assert!(
+        forbidden.contains("secrets is forbidden: User \"kip-test\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""),
+        "{forbidden}"
+    );
+}
