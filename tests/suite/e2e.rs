@@ -485,7 +485,12 @@ fn a_port_in_use_is_named() {
 fn a_missing_image_is_named() {
     let Some(t) = E2e::new("image") else { return };
     let run = t
-        .kip(&["up", &t.name, "--image", "kip-test-no-such-image:0"])
+        .kip(&[
+            "up",
+            &t.name,
+            "--image",
+            "127.0.0.1:1/kip-test-no-such-image:0",
+        ])
         .run();
     run.code(3)
         .stderr_has("kip-test-no-such-image:0 is not on this Docker engine");

@@ -7,8 +7,10 @@
 
 mod patch;
 pub mod policy;
+mod probe;
 mod proto;
 mod resources;
+mod runtime;
 mod selectors;
 mod server;
 mod store;
@@ -36,8 +38,21 @@ pub struct Emulator {
 
 impl Emulator {
     /// Starts HTTPS and plain HTTP servers on 127.0.0.1, on free ports.
+    /// Pods are stored but not run.
     pub async fn start() -> Result<Emulator> {
+        Self::start_inner(None).await
+    }
+
+    /// Like `start`, and runs pods as containers on the local Docker engine,
+    /// on a pod network whose MTU is `mtu` (1440: the Calico IPIP case).
+    pub async fn start_with_pods(mtu: u32) -> Result<Emulator> {
+        let runtime = runtime::Runtime::start(mtu).await?;
+        Self::start_inner(Some(Arc::new(runtime))).await
+    }
+
+    async fn start_inner(runtime: Option<Arc<runtime::Runtime>>) -> Result<Emulator> {
         let state = server::State::new();
+        *state.runtime.lock().unwrap_or_else(|e| e.into_inner()) = runtime;
         let pki = tls::Pki::generate(&["127.0.0.1".into(), "localhost".into()])?;
         let (stop, stopped) = watch::channel(false);
         let https_listener = TcpListener::bind("127.0.0.1:0")
@@ -74,6 +89,21 @@ impl Emulator {
         self.pki.kubeconfig(&format!("https://{}", self.https))
     }
 
+    /// The label on every container this emulator runs, and the name of its
+    /// pod network; None when it runs no pods.
+    pub fn pod_label(&self) -> Option<(String, String)> {
+        let runtime = self
+            .state
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        Some((
+            format!("{}={}", runtime::LABEL, runtime.id),
+            runtime.id.clone(),
+        ))
+    }
+
     /// Replaces the RBAC rules; `None` allows everything.
     pub fn set_rbac(&self, rules: Option<Vec<Rule>>) {
         *self.state.rbac.lock().unwrap_or_else(|e| e.into_inner()) = rules;
@@ -81,8 +111,27 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// Stops the servers and removes every container and network the pods
+    /// used, even when a test panicked.
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        let runtime = self
+            .state
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(runtime) = runtime {
+            let cleaner = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(runtime.clean_up());
+                }
+            });
+            let _ = cleaner.join();
+        }
     }
 }
 

@@ -1,5 +1,7 @@
-//! TEST INFRASTRUCTURE ONLY: `kube-emulator KUBECONFIG_PATH` starts the
-//! emulator, writes a kubeconfig for it, and serves until killed.
+//! TEST INFRASTRUCTURE ONLY: `kube-emulator KUBECONFIG_PATH [--pods]`
+//! starts the emulator (with `--pods`, running pods as containers on the
+//! local Docker engine), writes a kubeconfig for it, and serves until
+//! killed.
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -7,13 +9,24 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: kube-emulator KUBECONFIG_PATH"))?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let emulator = kip_test_kube_emulator::Emulator::start().await?;
+        let pods = std::env::args().any(|a| a == "--pods");
+        let emulator = if pods {
+            kip_test_kube_emulator::Emulator::start_with_pods(1440).await?
+        } else {
+            kip_test_kube_emulator::Emulator::start().await?
+        };
         std::fs::write(&path, emulator.kubeconfig())?;
         eprintln!(
             "kube-emulator: https://{} and http://{}; kubeconfig in {path}",
             emulator.https, emulator.http
         );
-        std::future::pending::<()>().await;
+        // Until Ctrl-C or SIGTERM; dropping the emulator removes its pods.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        drop(emulator);
         Ok(())
     })
 }

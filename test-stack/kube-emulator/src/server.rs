@@ -24,6 +24,8 @@ pub type Body = BoxBody<Bytes, Infallible>;
 
 pub struct State {
     pub store: Mutex<Store>,
+    /// Runs pods as containers, when the emulator was started with pods.
+    pub runtime: Mutex<Option<Arc<crate::runtime::Runtime>>>,
     pub rbac: Mutex<Option<Vec<Rule>>>,
     /// `host:port` clients reach the HTTPS server at.
     pub server_address: Mutex<String>,
@@ -34,12 +36,20 @@ impl State {
     pub fn new() -> Arc<State> {
         let state = Arc::new(State {
             store: Mutex::new(Store::default()),
+            runtime: Mutex::new(None),
             rbac: Mutex::new(None),
             server_address: Mutex::new(String::new()),
             next_cluster_ip: Mutex::new(1),
         });
         state.seed();
         state
+    }
+
+    fn runtime(&self) -> Option<Arc<crate::runtime::Runtime>> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -384,6 +394,9 @@ async fn resource_request(
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("as=Table"));
+    if verb == "get" && target.subresource == Some("log") {
+        return pod_log(state, &target, &q).await;
+    }
     match verb {
         "list" => list(state, &target, &q, table),
         "watch" => watch_response(state, &target, &q, table),
@@ -564,8 +577,13 @@ async fn create(
         object["metadata"]["creationTimestamp"] = json!(crate::time::now_rfc3339());
         return created_json(&object);
     }
-    match store.create(k, object) {
+    match store.create(k.clone(), object) {
         Ok(created) => {
+            if let (true, Some(rt)) = (r.name == "pods", state.runtime()) {
+                let handle: Arc<dyn crate::runtime::PodStore> =
+                    Arc::new(PodStoreHandle(state.clone()));
+                tokio::spawn(crate::runtime::run_pod(rt, handle, k));
+            }
             if r.name == "namespaces" {
                 let _ = store.create(
                     key("serviceaccounts", &name, "default"),
@@ -796,6 +814,30 @@ fn delete(state: &Arc<State>, target: &Target, q: &HashMap<String, String>) -> R
     if q.get("dryRun").is_some_and(|v| v == "All") {
         return ok_json(&current);
     }
+    if let (true, Some(rt)) = (target.resource.name == "pods", state.runtime()) {
+        if current["metadata"]["deletionTimestamp"].is_string() {
+            return ok_json(&current);
+        }
+        let grace = q
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok())
+            .or_else(|| current["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30);
+        let mut terminating = current.clone();
+        terminating["metadata"]["deletionTimestamp"] = json!(crate::time::now_rfc3339());
+        terminating["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+        let updated = store.update(k.clone(), terminating, None);
+        let uid = current["metadata"]["uid"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let handle: Arc<dyn crate::runtime::PodStore> = Arc::new(PodStoreHandle(state.clone()));
+        tokio::spawn(crate::runtime::stop_pod(rt, handle, k, uid, grace));
+        return match updated {
+            Ok(object) => ok_json(&object),
+            Err(_) => not_found("pods", &name),
+        };
+    }
     if target.resource.name == "namespaces" {
         let contained: Vec<Key> = resources::CORE
             .iter()
@@ -871,6 +913,9 @@ fn watch_response(
             && fields.matches_fields(&c.object)
     };
     let since = q.get("resourceVersion").cloned().unwrap_or_default();
+    // Streaming lists (client-go's WatchList): every object as ADDED, then a
+    // bookmark that marks the end of the initial events.
+    let send_initial = q.get("sendInitialEvents").is_some_and(|v| v == "true");
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|t| t.parse().ok())
@@ -881,6 +926,23 @@ fn watch_response(
         let store = state.store();
         let live = store.subscribe();
         match since.as_str() {
+            _ if send_initial => {
+                let initial: Vec<Change> = store
+                    .list(resource.name, target.namespace.as_deref())
+                    .into_iter()
+                    .map(|o| Change {
+                        rv: store.resource_version(),
+                        kind: "ADDED",
+                        key: key(
+                            resource.name,
+                            o["metadata"]["namespace"].as_str().unwrap_or(""),
+                            o["metadata"]["name"].as_str().unwrap_or(""),
+                        ),
+                        object: o,
+                    })
+                    .collect();
+                (initial, live, store.resource_version(), false)
+            }
             "" | "0" => {
                 let initial: Vec<Change> = store
                     .list(resource.name, target.namespace.as_deref())
@@ -935,6 +997,19 @@ fn watch_response(
                 return;
             }
         }
+        if send_initial {
+            let bookmark = json!({"type": "BOOKMARK", "object": {
+                "kind": resource.kind, "apiVersion": "v1",
+                "metadata": {"resourceVersion": last_rv.to_string(),
+                    "annotations": {"k8s.io/initial-events-end": "true"}}}});
+            if tx
+                .send(Bytes::from(bookmark.to_string() + "\n"))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         loop {
@@ -967,4 +1042,88 @@ fn tokio_stream(
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures_util::Stream<Item = Bytes> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The store as the pod runtime sees it.
+pub struct PodStoreHandle(pub Arc<State>);
+
+impl crate::runtime::PodStore for PodStoreHandle {
+    fn get_pod(&self, key: &Key) -> Option<Value> {
+        self.0.store().get(key).cloned()
+    }
+
+    fn update_pod_status(&self, key: &Key, change: &dyn Fn(&mut Value)) -> bool {
+        let mut store = self.0.store();
+        let Some(mut pod) = store.get(key).cloned() else {
+            return false;
+        };
+        change(&mut pod["status"]);
+        store.update(key.clone(), pod, None).is_ok()
+    }
+
+    fn delete_pod(&self, key: &Key) {
+        let _ = self.0.store().delete(key);
+    }
+
+    fn event(&self, pod: &Value, kind: &str, reason: &str, message: &str) {
+        let meta = &pod["metadata"];
+        let ns = meta["namespace"].as_str().unwrap_or("default").to_string();
+        let mut store = self.0.store();
+        let name = format!(
+            "{}.{}",
+            meta["name"].as_str().unwrap_or(""),
+            generate_suffix(&mut store)
+        );
+        let now = crate::time::now_rfc3339();
+        let _ = store.create(
+            key("events", &ns, &name),
+            json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns},
+                "involvedObject": {"kind": "Pod", "apiVersion": "v1", "name": meta["name"], "namespace": ns, "uid": meta["uid"]},
+                "reason": reason, "message": message, "type": kind, "count": 1,
+                "firstTimestamp": now, "lastTimestamp": now, "source": {"component": "kubelet", "host": "emulator-node"}}),
+        );
+    }
+}
+
+async fn pod_log(
+    state: &Arc<State>,
+    target: &Target<'_>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let Some(pod) = state.store().get(&key("pods", &ns, &name)).cloned() else {
+        return not_found("pods", &name);
+    };
+    let Some(rt) = state.runtime() else {
+        return bad_request("this emulator runs no pods, so they have no logs");
+    };
+    let follow = q.get("follow").is_some_and(|v| v == "true");
+    let stream = rt
+        .logs(
+            &pod,
+            q.get("container").map(String::as_str),
+            follow,
+            q.get("tailLines").map(String::as_str),
+        )
+        .await;
+    match stream {
+        Ok(mut stream) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+            tokio::spawn(async move {
+                while let Some(chunk) = stream.next().await {
+                    if tx.send(chunk).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let body = tokio_stream(rx).map(|b| Ok::<_, Infallible>(Frame::data(b)));
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("Content-Type", "text/plain")
+                .body(BodyExt::boxed(StreamBody::new(body)))
+                .expect("a valid response")
+        }
+        Err(e) => bad_request(&format!("container is not ready: {e}")),
+    }
 }

@@ -1,0 +1,688 @@
+//! Pods as containers on the local Docker engine: a pod network with a
+//! configurable MTU, images pulled or reported as the kubelet reports them,
+//! status driven by what the containers really do, readiness probes, restarts
+//! with back-off, graceful deletion, logs and events.
+
+use crate::store::Key;
+use crate::time::now_rfc3339;
+use anyhow::{anyhow, Context, Result};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptions,
+};
+use bollard::Docker;
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const LABEL: &str = "dev.kip.test.kube-emulator";
+const POD_UID: &str = "dev.kip.test.kube-emulator.pod-uid";
+const CONTAINER: &str = "dev.kip.test.kube-emulator.container";
+
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+pub struct Runtime {
+    pub docker: Docker,
+    /// This emulator's label value and network name.
+    pub id: String,
+    subnet: u8,
+    next_ip: Mutex<u8>,
+}
+
+impl Runtime {
+    pub async fn start(mtu: u32) -> Result<Runtime> {
+        let docker =
+            Docker::connect_with_defaults().context("no Docker engine for the emulator's pods")?;
+        docker
+            .ping()
+            .await
+            .context("the Docker engine does not answer")?;
+        let n = INSTANCES.fetch_add(1, Ordering::SeqCst);
+        let subnet = ((std::process::id() + n * 37) % 200 + 20) as u8;
+        let id = format!("kube-emulator-{}-{n}", std::process::id());
+        docker
+            .create_network(NetworkCreateRequest {
+                name: id.clone(),
+                driver: Some("bridge".into()),
+                options: Some(HashMap::from([(
+                    "com.docker.network.driver.mtu".to_string(),
+                    mtu.to_string(),
+                )])),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(format!("10.231.{subnet}.0/24")),
+                        gateway: Some(format!("10.231.{subnet}.1")),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                labels: Some(HashMap::from([(LABEL.to_string(), "network".to_string())])),
+                ..Default::default()
+            })
+            .await
+            .context("cannot create the pod network")?;
+        Ok(Runtime {
+            docker,
+            id,
+            subnet,
+            next_ip: Mutex::new(10),
+        })
+    }
+
+    fn allocate_ip(&self) -> String {
+        let mut next = self.next_ip.lock().unwrap_or_else(|e| e.into_inner());
+        *next = if *next >= 250 { 10 } else { *next + 1 };
+        format!("10.231.{}.{}", self.subnet, *next)
+    }
+
+    async fn containers_of(&self, uid: &str) -> Vec<bollard::models::ContainerSummary> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{POD_UID}={uid}")])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The log of a pod's container (the first unless `container` names one).
+    pub async fn logs(
+        &self,
+        pod: &Value,
+        container: Option<&str>,
+        follow: bool,
+        tail: Option<&str>,
+    ) -> Result<futures_util::stream::BoxStream<'static, bytes::Bytes>> {
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+        let wanted = container.map(String::from).or_else(|| {
+            pod["spec"]["containers"][0]["name"]
+                .as_str()
+                .map(String::from)
+        });
+        let found = self
+            .containers_of(uid)
+            .await
+            .into_iter()
+            .find(|c| c.labels.as_ref().and_then(|l| l.get(CONTAINER)) == wanted.as_ref())
+            .and_then(|c| c.id)
+            .ok_or_else(|| anyhow!("container {:?} is not running", wanted.unwrap_or_default()))?;
+        let mut options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow);
+        if let Some(tail) = tail {
+            options = options.tail(tail);
+        }
+        Ok(self
+            .docker
+            .logs(&found, Some(options.build()))
+            .filter_map(|c| async move { c.ok().map(|c| c.into_bytes()) })
+            .boxed())
+    }
+
+    /// Removes every container and the network this runtime made.
+    pub async fn clean_up(&self) {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}={}", self.id)])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        for c in self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .unwrap_or_default()
+        {
+            if let Some(id) = c.id {
+                let _ = self
+                    .docker
+                    .remove_container(
+                        &id,
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await;
+            }
+        }
+        // emptyDir volumes are named after this runtime.
+        let filters = HashMap::from([("name".to_string(), vec![self.id.clone()])]);
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        if let Ok(list) = self.docker.list_volumes(Some(options)).await {
+            for v in list.volumes.unwrap_or_default() {
+                let _ = self
+                    .docker
+                    .remove_volume(
+                        &v.name,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                    .await;
+            }
+        }
+        let _ = self.docker.remove_network(&self.id).await;
+    }
+}
+
+/// What the pod's controller loop needs of the emulator.
+pub trait PodStore: Send + Sync + 'static {
+    fn get_pod(&self, key: &Key) -> Option<Value>;
+    /// Applies `change` to the pod's status; false when the pod is gone.
+    fn update_pod_status(&self, key: &Key, change: &dyn Fn(&mut Value)) -> bool;
+    fn delete_pod(&self, key: &Key);
+    fn event(&self, pod: &Value, kind: &str, reason: &str, message: &str);
+}
+
+fn condition(status: &mut Value, kind: &str, value: bool) {
+    let now = now_rfc3339();
+    let list = status["conditions"].as_array().cloned().unwrap_or_default();
+    let mut list: Vec<Value> = list.into_iter().filter(|c| c["type"] != kind).collect();
+    list.push(json!({"type": kind, "status": if value { "True" } else { "False" }, "lastTransitionTime": now, "lastProbeTime": null}));
+    status["conditions"] = json!(list);
+}
+
+fn container_status(status: &mut Value, name: &str, change: impl FnOnce(&mut Value)) {
+    let mut list = status["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let i = match list.iter().position(|c| c["name"] == name) {
+        Some(i) => i,
+        None => {
+            list.push(json!({"name": name, "ready": false, "restartCount": 0, "started": false, "state": {}}));
+            list.len() - 1
+        }
+    };
+    change(&mut list[i]);
+    status["containerStatuses"] = json!(list);
+}
+
+/// Runs a pod until it ends or is deleted.
+pub async fn run_pod(rt: Arc<Runtime>, store: Arc<dyn PodStore>, key: Key) {
+    if let Err(e) = run_pod_inner(&rt, &store, &key).await {
+        if let Some(pod) = store.get_pod(&key) {
+            store.event(&pod, "Warning", "Failed", &format!("{e:#}"));
+        }
+    }
+}
+
+async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Result<()> {
+    let Some(pod) = store.get_pod(key) else {
+        return Ok(());
+    };
+    let spec = pod["spec"].clone();
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let ip = rt.allocate_ip();
+    store.event(
+        &pod,
+        "Normal",
+        "Scheduled",
+        &format!(
+            "Successfully assigned {}/{} to emulator-node",
+            key.namespace, key.name
+        ),
+    );
+    store.update_pod_status(key, &|s| {
+        condition(s, "PodScheduled", true);
+        s["hostIP"] = json!("127.0.0.1");
+        s["startTime"] = json!(now_rfc3339());
+    });
+
+    let containers = spec["containers"].as_array().cloned().unwrap_or_default();
+    // Images first: a missing image is ErrImagePull, then ImagePullBackOff.
+    for c in &containers {
+        let image = c["image"].as_str().unwrap_or("");
+        loop {
+            if gone(store, key) {
+                return Ok(());
+            }
+            match ensure_image(rt, image).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let message = format!("Failed to pull image \"{image}\": {e}");
+                    let name = c["name"].as_str().unwrap_or("").to_string();
+                    store.event(&pod, "Warning", "Failed", &message);
+                    store.update_pod_status(key, &|s| {
+                        container_status(s, &name, |cs| {
+                            cs["state"] =
+                                json!({"waiting": {"reason": "ErrImagePull", "message": message}})
+                        });
+                    });
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    store.event(
+                        &pod,
+                        "Normal",
+                        "BackOff",
+                        &format!("Back-off pulling image \"{image}\""),
+                    );
+                    store.update_pod_status(key, &|s| {
+                        container_status(s, &name, |cs| {
+                            cs["state"] = json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\"")}})
+                        });
+                    });
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    }
+
+    let mut ids = Vec::new();
+    for (i, c) in containers.iter().enumerate() {
+        let id = create_container(rt, &pod, c, &ip, ids.first().map(String::as_str), i).await?;
+        rt.docker
+            .start_container(&id, None)
+            .await
+            .with_context(|| format!("cannot start container {}", c["name"]))?;
+        let name = c["name"].as_str().unwrap_or("").to_string();
+        store.event(
+            &pod,
+            "Normal",
+            "Started",
+            &format!("Started container {name}"),
+        );
+        ids.push(id);
+    }
+    let has_probe = containers.iter().any(|c| c.get("readinessProbe").is_some());
+    store.update_pod_status(key, &|s| {
+        s["phase"] = json!("Running");
+        s["podIP"] = json!(ip);
+        s["podIPs"] = json!([{"ip": ip}]);
+        condition(s, "Initialized", true);
+        for c in &containers {
+            let name = c["name"].as_str().unwrap_or("");
+            container_status(s, name, |cs| {
+                cs["state"] = json!({"running": {"startedAt": now_rfc3339()}});
+                cs["started"] = json!(true);
+                cs["ready"] = json!(!has_probe);
+                cs["image"] = c["image"].clone();
+            });
+        }
+        condition(s, "ContainersReady", !has_probe);
+        condition(s, "Ready", !has_probe);
+    });
+    let _ = uid;
+
+    // Each container: wait for it to end, restart it per policy.
+    let policy = spec["restartPolicy"]
+        .as_str()
+        .unwrap_or("Always")
+        .to_string();
+    let mut watchers = Vec::new();
+    for (c, id) in containers.iter().zip(ids) {
+        let (rt_docker, store, key, c, policy, pod) = (
+            rt.docker.clone(),
+            store.clone(),
+            key.clone(),
+            c.clone(),
+            policy.clone(),
+            pod.clone(),
+        );
+        watchers.push(tokio::spawn(async move {
+            let name = c["name"].as_str().unwrap_or("").to_string();
+            if c.get("readinessProbe").is_some() {
+                tokio::spawn(probe_loop(store.clone(), key.clone(), name.clone(), c["readinessProbe"].clone(), rt_docker.clone(), id.clone()));
+            }
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                let code = match rt_docker.wait_container(&id, None::<WaitContainerOptions>).try_collect::<Vec<_>>().await {
+                    Ok(r) => r.first().map_or(0, |w| w.status_code),
+                    Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
+                    Err(_) => return,
+                };
+                if gone(&store, &key) {
+                    return;
+                }
+                let reason = if code == 0 { "Completed" } else { "Error" };
+                store.update_pod_status(&key, &|s| {
+                    container_status(s, &name, |cs| {
+                        cs["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "finishedAt": now_rfc3339()}});
+                        cs["ready"] = json!(false);
+                    });
+                    condition(s, "Ready", false);
+                    condition(s, "ContainersReady", false);
+                });
+                let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
+                if !restart {
+                    store.update_pod_status(&key, &|s| s["phase"] = json!(if code == 0 { "Succeeded" } else { "Failed" }));
+                    return;
+                }
+                store.event(&pod, "Warning", "BackOff", &format!("Back-off restarting failed container {name}"));
+                store.update_pod_status(&key, &|s| {
+                    container_status(s, &name, |cs| {
+                        cs["lastState"] = cs["state"].clone();
+                        cs["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
+                            "message": format!("back-off {}s restarting failed container={name}", backoff.as_secs())}});
+                    });
+                });
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(20));
+                if gone(&store, &key) || rt_docker.start_container(&id, None).await.is_err() {
+                    return;
+                }
+                store.update_pod_status(&key, &|s| {
+                    container_status(s, &name, |cs| {
+                        cs["restartCount"] = json!(cs["restartCount"].as_i64().unwrap_or(0) + 1);
+                        cs["state"] = json!({"running": {"startedAt": now_rfc3339()}});
+                    });
+                });
+            }
+        }));
+    }
+    for w in watchers {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
+fn gone(store: &Arc<dyn PodStore>, key: &Key) -> bool {
+    store
+        .get_pod(key)
+        .is_none_or(|p| p["metadata"]["deletionTimestamp"].is_string())
+}
+
+/// The emulator never pulls (its tests run where no registry is reachable):
+/// an image the local engine lacks fails as a kubelet's failed pull does.
+async fn ensure_image(rt: &Runtime, image: &str) -> Result<()> {
+    if rt.docker.inspect_image(image).await.is_ok() {
+        return Ok(());
+    }
+    Err(anyhow!(
+        "rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": \
+         failed to resolve reference \"{image}\": not found (the kube-emulator does not pull; load images into the local engine)"
+    ))
+}
+
+async fn create_container(
+    rt: &Runtime,
+    pod: &Value,
+    c: &Value,
+    ip: &str,
+    first: Option<&str>,
+    index: usize,
+) -> Result<String> {
+    let meta = &pod["metadata"];
+    let (ns, pod_name, uid) = (
+        meta["namespace"].as_str().unwrap_or(""),
+        meta["name"].as_str().unwrap_or(""),
+        meta["uid"].as_str().unwrap_or(""),
+    );
+    let cname = c["name"].as_str().unwrap_or("c");
+    let mut env = Vec::new();
+    for e in c["env"].as_array().into_iter().flatten() {
+        let name = e["name"].as_str().unwrap_or("");
+        let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            Some("status.podIP") => ip.to_string(),
+            Some("metadata.name") => pod_name.to_string(),
+            Some("metadata.namespace") => ns.to_string(),
+            Some(other) => return Err(anyhow!("fieldRef {other} is not emulated")),
+            None => e["value"].as_str().unwrap_or("").to_string(),
+        };
+        env.push(format!("{name}={value}"));
+    }
+    let mut binds = Vec::new();
+    let mut tmpfs = HashMap::new();
+    for m in c["volumeMounts"].as_array().into_iter().flatten() {
+        let vol_name = m["name"].as_str().unwrap_or("");
+        let path = m["mountPath"].as_str().unwrap_or("");
+        let ro = if m["readOnly"] == true { ":ro" } else { "" };
+        let volume = pod["spec"]["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == vol_name);
+        match volume {
+            Some(v) if v.get("hostPath").is_some() => binds.push(format!(
+                "{}:{path}{ro}",
+                v["hostPath"]["path"].as_str().unwrap_or("")
+            )),
+            Some(v) if v["emptyDir"]["medium"] == "Memory" => {
+                tmpfs.insert(path.to_string(), String::new());
+            }
+            Some(v) if v.get("emptyDir").is_some() => {
+                binds.push(format!("{}-{uid}-{vol_name}:{path}{ro}", rt.id))
+            }
+            _ => {
+                return Err(anyhow!(
+                    "volume {vol_name:?} is not emulated (emptyDir and hostPath are)"
+                ))
+            }
+        }
+    }
+    let privileged = c["securityContext"]["privileged"] == true;
+    let labels = HashMap::from([
+        (LABEL.to_string(), rt.id.clone()),
+        (POD_UID.to_string(), uid.to_string()),
+        (CONTAINER.to_string(), cname.to_string()),
+    ]);
+    let host_config = |caps: bool| HostConfig {
+        binds: Some(binds.clone()),
+        tmpfs: Some(tmpfs.clone()),
+        privileged: Some(privileged && !caps),
+        cap_add: (privileged && caps).then(|| vec!["ALL".to_string()]),
+        cap_drop: (privileged && caps).then(|| vec!["SYS_RESOURCE".to_string()]),
+        security_opt: (privileged && caps).then(|| {
+            vec![
+                "seccomp=unconfined".to_string(),
+                "apparmor=unconfined".to_string(),
+            ]
+        }),
+        device_cgroup_rules: (privileged && caps).then(|| vec!["a *:* rmw".to_string()]),
+        network_mode: Some(match first {
+            Some(first) => format!("container:{first}"),
+            None => rt.id.clone(),
+        }),
+        ..Default::default()
+    };
+    let networking = first.is_none().then(|| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            rt.id.clone(),
+            EndpointSettings {
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: Some(ip.to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )])),
+    });
+    let body = |caps: bool| ContainerCreateBody {
+        image: c["image"].as_str().map(String::from),
+        entrypoint: c["command"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        }),
+        cmd: c["args"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        }),
+        env: Some(env.clone()),
+        labels: Some(labels.clone()),
+        hostname: first.is_none().then(|| pod_name.to_string()),
+        host_config: Some(host_config(caps)),
+        networking_config: networking.clone(),
+        ..Default::default()
+    };
+    let name = format!(
+        "{}-{pod_name}-{cname}-{index}-{}",
+        rt.id,
+        &uid[uid.len().saturating_sub(5)..]
+    );
+    for caps in [false, true] {
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        let id = rt
+            .docker
+            .create_container(Some(options), body(caps))
+            .await
+            .with_context(|| format!("cannot create container {cname}"))?
+            .id;
+        if !privileged || caps {
+            return Ok(id);
+        }
+        // Probe that privileged mode works on this engine; else recreate
+        // with the explicit capability profile, as kip does.
+        match rt.docker.start_container(&id, None).await {
+            Ok(()) => {
+                rt.docker
+                    .stop_container(&id, Some(StopContainerOptionsBuilder::new().t(0).build()))
+                    .await
+                    .ok();
+                return Ok(id);
+            }
+            Err(e) if e.to_string().contains("unable to apply caps") => {
+                rt.docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                    )
+                    .await
+                    .ok();
+            }
+            Err(e) => return Err(anyhow!("cannot start container {cname}: {e}")),
+        }
+    }
+    Err(anyhow!("cannot create container {cname}"))
+}
+
+/// Stops a pod's containers (SIGTERM, then SIGKILL after the grace period)
+/// and removes them, then the pod.
+pub async fn stop_pod(
+    rt: Arc<Runtime>,
+    store: Arc<dyn PodStore>,
+    key: Key,
+    uid: String,
+    grace: i64,
+) {
+    for c in rt.containers_of(&uid).await {
+        if let Some(id) = c.id {
+            let t = i32::try_from(grace).unwrap_or(30);
+            let _ = rt
+                .docker
+                .stop_container(&id, Some(StopContainerOptionsBuilder::new().t(t).build()))
+                .await;
+            let _ = rt
+                .docker
+                .remove_container(
+                    &id,
+                    Some(
+                        RemoveContainerOptionsBuilder::new()
+                            .force(true)
+                            .v(true)
+                            .build(),
+                    ),
+                )
+                .await;
+        }
+    }
+    store.delete_pod(&key);
+}
+
+async fn probe_loop(
+    store: Arc<dyn PodStore>,
+    key: Key,
+    container: String,
+    probe: Value,
+    docker: Docker,
+    id: String,
+) {
+    let secs = |field: &str, default: u64| probe[field].as_u64().unwrap_or(default);
+    tokio::time::sleep(Duration::from_secs(secs("initialDelaySeconds", 0))).await;
+    let (period, timeout) = (
+        Duration::from_secs(secs("periodSeconds", 10)),
+        Duration::from_secs(secs("timeoutSeconds", 1)),
+    );
+    let (needed_ok, needed_fail) = (secs("successThreshold", 1), secs("failureThreshold", 3));
+    let (mut oks, mut fails, mut ready) = (0, 0, false);
+    while !gone(&store, &key) {
+        let ip = store
+            .get_pod(&key)
+            .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
+            .unwrap_or_default();
+        let passed = tokio::time::timeout(timeout, check(&probe, &ip, &docker, &id))
+            .await
+            .unwrap_or(false);
+        if passed {
+            (oks, fails) = (oks + 1, 0);
+        } else {
+            (oks, fails) = (0, fails + 1);
+        }
+        let now_ready = if passed && oks >= needed_ok {
+            true
+        } else if !passed && fails >= needed_fail {
+            false
+        } else {
+            ready
+        };
+        if now_ready != ready {
+            ready = now_ready;
+            store.update_pod_status(&key, &|s| {
+                container_status(s, &container, |cs| cs["ready"] = json!(ready));
+                let all = s["containerStatuses"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().all(|c| c["ready"] == true));
+                condition(s, "ContainersReady", all);
+                condition(s, "Ready", all);
+            });
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+async fn check(probe: &Value, ip: &str, docker: &Docker, id: &str) -> bool {
+    if let Some(port) = probe["tcpSocket"]["port"].as_u64() {
+        return tokio::net::TcpStream::connect((ip, port as u16))
+            .await
+            .is_ok();
+    }
+    if let Some(port) = probe["httpGet"]["port"].as_u64() {
+        let path = probe["httpGet"]["path"].as_str().unwrap_or("/");
+        let https = probe["httpGet"]["scheme"] == "HTTPS";
+        return crate::probe::http_get(ip, port as u16, path, https)
+            .await
+            .is_some_and(|code| (200..400).contains(&code));
+    }
+    if let Some(command) = probe["exec"]["command"].as_array() {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let cmd: Vec<String> = command
+            .iter()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect();
+        let Ok(exec) = docker
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            return false;
+        };
+        if let Ok(StartExecResults::Attached { mut output, .. }) =
+            docker.start_exec(&exec.id, None).await
+        {
+            while output.next().await.is_some() {}
+        }
+        return docker
+            .inspect_exec(&exec.id)
+            .await
+            .is_ok_and(|i| i.exit_code == Some(0));
+    }
+    false
+}
