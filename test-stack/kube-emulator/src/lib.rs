@@ -5,6 +5,7 @@
 //! refusals. The real kubectl is its conformance client. It is never part of
 //! the `kip` binary.
 
+mod exec;
 mod patch;
 pub mod policy;
 mod probe;

@@ -94,6 +94,22 @@ impl Runtime {
             .unwrap_or_default()
     }
 
+    /// The engine's ID of a pod's container (the first unless named).
+    pub async fn container_id(&self, pod: &Value, container: Option<&str>) -> Result<String> {
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+        let wanted = container.map(String::from).or_else(|| {
+            pod["spec"]["containers"][0]["name"]
+                .as_str()
+                .map(String::from)
+        });
+        self.containers_of(uid)
+            .await
+            .into_iter()
+            .find(|c| c.labels.as_ref().and_then(|l| l.get(CONTAINER)) == wanted.as_ref())
+            .and_then(|c| c.id)
+            .ok_or_else(|| anyhow!("container {:?} is not running", wanted.unwrap_or_default()))
+    }
+
     /// The log of a pod's container (the first unless `container` names one).
     pub async fn logs(
         &self,

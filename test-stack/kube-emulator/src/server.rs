@@ -362,6 +362,11 @@ async fn resource_request(
             )
         }
     };
+    // Streaming subresources are authorized as `create`, whatever the method.
+    let verb = match target.subresource {
+        Some("exec" | "portforward") => "create",
+        _ => verb,
+    };
     if !target.resource.namespaced && target.namespace.is_some() {
         return status_error(
             404,
@@ -396,6 +401,17 @@ async fn resource_request(
         .is_some_and(|a| a.contains("as=Table"));
     if verb == "get" && target.subresource == Some("log") {
         return pod_log(state, &target, &q).await;
+    }
+    if target.subresource == Some("exec") {
+        return pod_exec(state, req, &target, &q).await;
+    }
+    if target.subresource == Some("portforward") {
+        return status_error(
+            400,
+            "BadRequest",
+            "the emulator does not serve pods/portforward yet",
+            None,
+        );
     }
     match verb {
         "list" => list(state, &target, &q, table),
@@ -1126,4 +1142,51 @@ async fn pod_log(
         }
         Err(e) => bad_request(&format!("container is not ready: {e}")),
     }
+}
+
+async fn pod_exec(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let Some(pod) = state.store().get(&key("pods", &ns, &name)).cloned() else {
+        return not_found("pods", &name);
+    };
+    let Some(rt) = state.runtime() else {
+        return bad_request("this emulator runs no pods, so nothing can exec in them");
+    };
+    let command: Vec<String> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| *k == "command")
+        .map(|(_, v)| decode(v))
+        .collect();
+    if command.is_empty() {
+        return bad_request("you must specify at least 1 command");
+    }
+    let container_id = match rt
+        .container_id(&pod, q.get("container").map(String::as_str))
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => return bad_request(&format!("unable to upgrade connection: {e}")),
+    };
+    let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
+    crate::exec::upgrade(
+        req,
+        crate::exec::ExecRequest {
+            docker: rt.docker.clone(),
+            container_id,
+            command,
+            stdin: flag("stdin"),
+            stdout: flag("stdout"),
+            stderr: flag("stderr"),
+        },
+    )
 }

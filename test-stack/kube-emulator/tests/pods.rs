@@ -144,8 +144,17 @@ fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
     let ip = p.ok(&["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]);
     assert!(ip.starts_with("10.231."), "{ip}");
     // fieldRef status.podIP, and the 1440 MTU of the pod network.
-    let logs = p.ok(&["logs", "web"]);
-    assert!(logs.contains(&format!("IP={ip} MTU=1440")), "{logs}");
+    // The engine copies stdout and stderr to the log on their own, so the
+    // line may land a moment after the pod is Ready.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = p.ok(&["logs", "web"]);
+        if logs.contains(&format!("IP={ip} MTU=1440")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logs}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let events = p.ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]);
     assert!(
         events.contains("Scheduled") && events.contains("Started"),
@@ -223,5 +232,63 @@ fn privileged_pods_run_and_teardown_removes_everything() {
             &format!("name=^{network}$")
         ]),
         ""
+    );
+}
+
+#[test]
+fn exec_carries_streams_stdin_and_the_exit_code() {
+    let Some(p) = Pods::new() else { return };
+    p.apply(&pod("shell", "exec kind kip-test-tcp-echo 8080", ""));
+    p.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/shell",
+        "--timeout=30s",
+    ]);
+    let out = p
+        .cmd(&[
+            "exec",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("err\n"));
+    let mut child = p
+        .cmd(&["exec", "-i", "shell", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"round trip\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "round trip\n");
+
+    // Without pods/exec, kubectl is refused with the real message.
+    p.emulator
+        .as_ref()
+        .unwrap()
+        .set_rbac(Some(vec![kip_test_kube_emulator::Rule {
+            verbs: vec!["*".into()],
+            resources: vec!["pods".into()],
+            namespaces: vec![],
+        }]));
+    let refused = p.cmd(&["exec", "shell", "--", "true"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("pods \"shell\" is forbidden: User \"kip-test\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"default\""),
+        "{stderr}"
     );
 }
