@@ -377,3 +377,28 @@ fn rbac_refusals_and_access_reviews() {
         "{forbidden}"
     );
 }
+
+#[test]
+fn kips_example_pod_manifest_passes_a_server_side_dry_run() {
+    let Some(h) = Harness::new() else { return };
+    let manifest =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kip-pod.yaml");
+    let out = h.run(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        manifest.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("pod/kip-runner created (server dry run)")
+    );
+    assert!(
+        h.fails(&["get", "pod", "kip-runner"]).contains("not found"),
+        "a dry run stores nothing"
+    );
+}
