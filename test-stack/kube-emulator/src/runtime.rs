@@ -145,6 +145,15 @@ impl Runtime {
             .boxed())
     }
 
+    /// Removes a container and its anonymous volumes; a missing one is fine.
+    async fn remove(&self, id: &str) {
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = self.docker.remove_container(id, Some(options)).await;
+    }
+
     /// Removes every container and the network this runtime made.
     pub async fn clean_up(&self) {
         let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL}={}", self.id)])]);
@@ -159,18 +168,7 @@ impl Runtime {
             .unwrap_or_default()
         {
             if let Some(id) = c.id {
-                let _ = self
-                    .docker
-                    .remove_container(
-                        &id,
-                        Some(
-                            RemoveContainerOptionsBuilder::new()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await;
+                self.remove(&id).await;
             }
         }
         // emptyDir volumes are named after this runtime.
@@ -590,18 +588,7 @@ pub async fn stop_pod(
                 .docker
                 .stop_container(&id, Some(StopContainerOptionsBuilder::new().t(t).build()))
                 .await;
-            let _ = rt
-                .docker
-                .remove_container(
-                    &id,
-                    Some(
-                        RemoveContainerOptionsBuilder::new()
-                            .force(true)
-                            .v(true)
-                            .build(),
-                    ),
-                )
-                .await;
+            rt.remove(&id).await;
         }
     }
     store.delete_pod(&key);

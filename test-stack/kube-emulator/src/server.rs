@@ -942,24 +942,7 @@ fn watch_response(
         let store = state.store();
         let live = store.subscribe();
         match since.as_str() {
-            _ if send_initial => {
-                let initial: Vec<Change> = store
-                    .list(resource.name, target.namespace.as_deref())
-                    .into_iter()
-                    .map(|o| Change {
-                        rv: store.resource_version(),
-                        kind: "ADDED",
-                        key: key(
-                            resource.name,
-                            o["metadata"]["namespace"].as_str().unwrap_or(""),
-                            o["metadata"]["name"].as_str().unwrap_or(""),
-                        ),
-                        object: o,
-                    })
-                    .collect();
-                (initial, live, store.resource_version(), false)
-            }
-            "" | "0" => {
+            _ if send_initial || since.is_empty() || since == "0" => {
                 let initial: Vec<Change> = store
                     .list(resource.name, target.namespace.as_deref())
                     .into_iter()

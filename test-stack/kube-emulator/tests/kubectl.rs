@@ -2,112 +2,20 @@
 //! KIP_E2E=1 (CI) a missing kubectl is a failure; otherwise each test says
 //! why it skips.
 
-use kip_test_kube_emulator::{Emulator, Rule};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::Harness;
+use kip_test_kube_emulator::Rule;
+use std::process::Stdio;
 use std::time::Duration;
-
-fn kubectl_bin() -> Option<String> {
-    let bin = std::env::var("KIP_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
-    let works = Command::new(&bin)
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("KIP_E2E").as_deref() != Ok("1"),
-        "KIP_E2E=1 but no kubectl at {bin:?}"
-    );
-    eprintln!("skipping: no kubectl at {bin:?} (set KIP_TEST_KUBECTL)");
-    None
-}
-
-struct Harness {
-    emulator: Emulator,
-    kubectl: String,
-    dir: tempfile::TempDir,
-    /// Runs the emulator's servers for as long as the harness lives.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Harness {
-    fn new() -> Option<Harness> {
-        let kubectl = kubectl_bin()?;
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let emulator = runtime.block_on(Emulator::start()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kubeconfig"), emulator.kubeconfig()).unwrap();
-        Some(Harness {
-            emulator,
-            kubectl,
-            dir,
-            _runtime: runtime,
-        })
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.kubectl);
-        c.arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn apply(&self, yaml: &str, extra: &[&str]) -> Output {
-        let mut child = self
-            .cmd(&[&["apply", "-f", "-"], extra].concat())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
 
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  labels: {app: web}\ndata:\n  a: one\n";
 
 #[test]
 fn discovery_and_version() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     let version = h.json(&["version", "-o", "json"]);
     assert_eq!(
         version["serverVersion"]["gitVersion"],
@@ -140,7 +48,9 @@ fn discovery_and_version() {
 
 #[test]
 fn apply_get_patch_delete_with_real_messages() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     let created = h.apply(CM, &[]);
     assert!(
         created.status.success(),
@@ -241,7 +151,9 @@ fn apply_get_patch_delete_with_real_messages() {
 
 #[test]
 fn typed_clients_send_protobuf() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     h.ok(&["create", "namespace", "team"]);
     h.ok(&[
         "create",
@@ -285,7 +197,9 @@ fn typed_clients_send_protobuf() {
 
 #[test]
 fn watch_streams_changes_and_expires_old_versions() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     let mut watcher = h
         .cmd(&[
             "get",
@@ -326,7 +240,9 @@ const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: dind
 
 #[test]
 fn pod_security_refuses_privileged_pods_in_baseline_namespaces() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     h.ok(&["create", "namespace", "ci"]);
     h.ok(&[
         "label",
@@ -350,13 +266,15 @@ fn pod_security_refuses_privileged_pods_in_baseline_namespaces() {
 
 #[test]
 fn rbac_refusals_and_access_reviews() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     assert_eq!(
         h.ok(&["auth", "can-i", "create", "pods", "--subresource=exec"])
             .trim(),
         "yes"
     );
-    h.emulator.set_rbac(Some(vec![
+    h.emulator().set_rbac(Some(vec![
         Rule {
             verbs: vec!["*".into()],
             resources: vec!["pods".into(), "configmaps".into()],
@@ -380,7 +298,9 @@ fn rbac_refusals_and_access_reviews() {
 
 #[test]
 fn kips_example_pod_manifest_passes_a_server_side_dry_run() {
-    let Some(h) = Harness::new() else { return };
+    let Some(h) = Harness::start(false) else {
+        return;
+    };
     let manifest =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kip-pod.yaml");
     let out = h.run(&[

@@ -3,119 +3,33 @@
 //! (`test-stack/node-image/build.sh`); under KIP_E2E=1 (CI) their absence is
 //! a failure, otherwise each test says why it skips.
 
-use kip_test_kube_emulator::Emulator;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{Harness, IMAGE};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const IMAGE: &str = "kip-test-node:latest";
-
-fn required() -> bool {
-    std::env::var("KIP_E2E").as_deref() == Ok("1")
-}
-
-struct Pods {
-    emulator: Option<Emulator>,
-    kubectl: String,
-    dir: tempfile::TempDir,
-    /// Runs the emulator's servers for as long as the harness lives.
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Pods {
-    fn new() -> Option<Pods> {
-        let kubectl = std::env::var("KIP_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
-        let image = Command::new("docker")
-            .args(["image", "inspect", IMAGE])
-            .output();
-        let why = match (
-            image,
-            Command::new(&kubectl)
-                .args(["version", "--client"])
-                .output(),
-        ) {
-            (Ok(i), Ok(k)) if i.status.success() && k.status.success() => None,
-            (Ok(i), _) if !i.status.success() => Some(format!("no {IMAGE} on the Docker engine")),
-            (Err(e), _) => Some(format!("no docker CLI: {e}")),
-            _ => Some(format!("no kubectl at {kubectl:?}")),
-        };
-        if let Some(why) = why {
-            assert!(!required(), "KIP_E2E=1 but {why}");
-            eprintln!("skipping: {why}");
-            return None;
+/// Polls `jsonpath` on the pod until it equals `want`.
+#[track_caller]
+fn eventually(p: &Harness, pod: &str, jsonpath: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = p.ok(&["get", "pod", pod, "-o", &format!("jsonpath={jsonpath}")]);
+        if got == want {
+            return;
         }
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let emulator = runtime.block_on(Emulator::start_with_pods(1440)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kubeconfig"), emulator.kubeconfig()).unwrap();
-        Some(Pods {
-            emulator: Some(emulator),
-            kubectl,
-            dir,
-            _runtime: runtime,
-        })
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.kubectl);
-        c.arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .args(args);
-        c
-    }
-
-    #[track_caller]
-    fn ok(&self, args: &[&str]) -> String {
-        let out: Output = self.cmd(args).output().unwrap();
         assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            Instant::now() < deadline,
+            "{pod} {jsonpath}: {got:?}, wanted {want:?}"
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        std::thread::sleep(Duration::from_millis(200));
     }
+}
 
-    fn apply(&self, yaml: &str) {
-        let mut child = self
-            .cmd(&["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-    }
-
-    /// Polls `jsonpath` on the pod until it equals `want`.
-    #[track_caller]
-    fn eventually(&self, pod: &str, jsonpath: &str, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.ok(&["get", "pod", pod, "-o", &format!("jsonpath={jsonpath}")]);
-            if got == want {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{pod} {jsonpath}: {got:?}, wanted {want:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// This emulator's containers.
-    fn containers(&self) -> String {
-        let (label, _) = self
-            .emulator
-            .as_ref()
-            .and_then(Emulator::pod_label)
-            .expect("runs pods");
-        docker_ids(&["ps", "-aq", "--filter", &format!("label={label}")])
-    }
+/// This emulator's containers.
+fn containers(p: &Harness) -> String {
+    let (label, _) = p.emulator().pod_label().expect("runs pods");
+    docker_ids(&["ps", "-aq", "--filter", &format!("label={label}")])
 }
 
 fn docker_ids(args: &[&str]) -> String {
@@ -124,7 +38,15 @@ fn docker_ids(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-impl Pods {}
+#[track_caller]
+fn apply(p: &Harness, yaml: &str) {
+    let out = p.apply(yaml, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 fn pod(name: &str, command: &str, extra: &str) -> String {
     format!(
@@ -134,12 +56,17 @@ fn pod(name: &str, command: &str, extra: &str) -> String {
 
 #[test]
 fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
-    let Some(p) = Pods::new() else { return };
-    p.apply(&pod(
-        "web",
-        "echo IP=$MY_IP MTU=$(cat /sys/class/net/eth0/mtu); exec kind kip-test-tcp-echo 8080",
-        "",
-    ));
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    apply(
+        &p,
+        &pod(
+            "web",
+            "echo IP=$MY_IP MTU=$(cat /sys/class/net/eth0/mtu); exec kind kip-test-tcp-echo 8080",
+            "",
+        ),
+    );
     p.ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=30s"]);
     let ip = p.ok(&["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]);
     assert!(ip.starts_with("10.231."), "{ip}");
@@ -163,7 +90,7 @@ fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
     let start = Instant::now();
     p.ok(&["delete", "pod", "web", "--wait"]);
     assert!(start.elapsed() < Duration::from_secs(15));
-    assert_eq!(p.containers(), "", "the pod's container was removed");
+    assert_eq!(containers(&p), "", "the pod's container was removed");
     assert!(p
         .cmd(&["get", "pod", "web"])
         .output()
@@ -174,9 +101,15 @@ fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
 
 #[test]
 fn a_missing_image_is_err_image_pull_then_back_off() {
-    let Some(p) = Pods::new() else { return };
-    p.apply(&pod("nope", "true", "").replace(IMAGE, "kip-test-no-such-image:1"));
-    p.eventually(
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    apply(
+        &p,
+        &pod("nope", "true", "").replace(IMAGE, "kip-test-no-such-image:1"),
+    );
+    eventually(
+        &p,
         "nope",
         "{.status.containerStatuses[0].state.waiting.reason}",
         "ImagePullBackOff",
@@ -190,34 +123,40 @@ fn a_missing_image_is_err_image_pull_then_back_off() {
 
 #[test]
 fn a_crashing_container_backs_off_and_a_finished_pod_succeeds() {
-    let Some(p) = Pods::new() else { return };
-    p.apply(&pod("crash", "exit 3", ""));
-    p.eventually(
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    apply(&p, &pod("crash", "exit 3", ""));
+    eventually(
+        &p,
         "crash",
         "{.status.containerStatuses[0].state.waiting.reason}",
         "CrashLoopBackOff",
     );
-    p.eventually(
+    eventually(
+        &p,
         "crash",
         "{.status.containerStatuses[0].lastState.terminated.exitCode}",
         "3",
     );
-    p.apply(&pod("done", "exit 0", "  restartPolicy: Never\n"));
-    p.eventually("done", "{.status.phase}", "Succeeded");
+    apply(&p, &pod("done", "exit 0", "  restartPolicy: Never\n"));
+    eventually(&p, "done", "{.status.phase}", "Succeeded");
 }
 
 #[test]
 fn privileged_pods_run_and_teardown_removes_everything() {
-    let Some(mut p) = Pods::new() else { return };
+    let Some(mut p) = Harness::start(true) else {
+        return;
+    };
     let privileged = pod("dind", "exec kind kip-test-tcp-echo 8080", "").replace(
         "    readinessProbe:",
         "    securityContext: {privileged: true}\n    readinessProbe:",
     );
-    p.apply(&privileged);
+    apply(&p, &privileged);
     p.ok(&["wait", "--for=condition=Ready", "pod/dind", "--timeout=30s"]);
-    assert_ne!(p.containers(), "");
+    assert_ne!(containers(&p), "");
     // Dropping the emulator removes its containers and its network.
-    let (label, network) = p.emulator.as_ref().and_then(Emulator::pod_label).unwrap();
+    let (label, network) = p.emulator().pod_label().unwrap();
     drop(p.emulator.take());
     assert_eq!(
         docker_ids(&["ps", "-aq", "--filter", &format!("label={label}")]),
@@ -237,8 +176,10 @@ fn privileged_pods_run_and_teardown_removes_everything() {
 
 #[test]
 fn exec_carries_streams_stdin_and_the_exit_code() {
-    let Some(p) = Pods::new() else { return };
-    p.apply(&pod("shell", "exec kind kip-test-tcp-echo 8080", ""));
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    apply(&p, &pod("shell", "exec kind kip-test-tcp-echo 8080", ""));
     p.ok(&[
         "wait",
         "--for=condition=Ready",
