@@ -593,3 +593,26 @@ fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
     out.success().stdout_has("kip-phase: cluster-created");
     t.assert_nothing_left(&t.name);
 }
+
+#[test]
+fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
+    let Some(t) = E2e::new("lock") else { return };
+    std::fs::write(t.kubeconfig(), BUSY_KUBECONFIG).unwrap();
+    let lock = t.dir.path().join("kubeconfig.lock");
+    std::fs::write(&lock, "").unwrap();
+    // kip waits for the lock (10 s), then keeps the cluster and says how to
+    // get its kubeconfig.
+    let up = t.up(&t.name, &[]);
+    up.success()
+        .stderr_has("the cluster is ready, but kip could not update")
+        .stderr_has(&format!("kip kubeconfig {}", t.name));
+    assert_eq!(
+        std::fs::read_to_string(t.kubeconfig()).unwrap(),
+        BUSY_KUBECONFIG,
+        "untouched"
+    );
+    t.kip(&["status", &t.name]).run().success();
+    std::fs::remove_file(&lock).unwrap();
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
