@@ -188,6 +188,7 @@ impl Runtime {
             }
         }
         let _ = self.docker.remove_network(&self.id).await;
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(&self.id));
     }
 }
 
@@ -293,9 +294,34 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
         }
     }
 
+    // configMap and secret volumes, as files; a missing source keeps the pod
+    // in ContainerCreating with FailedMount events, as the kubelet does.
+    let files = loop {
+        if gone(store, key) {
+            return Ok(());
+        }
+        match materialize(rt, store, &pod) {
+            Ok(files) => break files,
+            Err(e) => {
+                let message = format!("{e:#}");
+                store.event(&pod, "Warning", "FailedMount", &message);
+                store.update_pod_status(key, &|s| {
+                    for c in &containers {
+                        let name = c["name"].as_str().unwrap_or("");
+                        container_status(s, name, |cs| {
+                            cs["state"] = json!({"waiting": {"reason": "ContainerCreating"}})
+                        });
+                    }
+                });
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    };
+
     let mut ids = Vec::new();
     for (i, c) in containers.iter().enumerate() {
-        let id = create_container(rt, &pod, c, &ip, ids.first().map(String::as_str), i).await?;
+        let id =
+            create_container(rt, &pod, c, &ip, ids.first().map(String::as_str), i, &files).await?;
         rt.docker
             .start_container(&id, None)
             .await
@@ -407,6 +433,95 @@ fn gone(store: &Arc<dyn PodStore>, key: &Key) -> bool {
         .is_none_or(|p| p["metadata"]["deletionTimestamp"].is_string())
 }
 
+/// Where a pod's configMap and secret volumes are written on the host.
+fn volume_dir(rt: &Runtime, uid: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(&rt.id).join(uid)
+}
+
+/// Writes each configMap and secret volume of `pod` as files (honouring
+/// `items` and `defaultMode`) and returns their folders by volume name.
+fn materialize(
+    rt: &Runtime,
+    store: &Arc<dyn PodStore>,
+    pod: &Value,
+) -> Result<HashMap<String, std::path::PathBuf>> {
+    use base64::Engine;
+    use std::os::unix::fs::PermissionsExt;
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    let mut out = HashMap::new();
+    for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+        let name = v["name"].as_str().unwrap_or("");
+        let (source, resource, kind, object_name, encoded) = if let Some(cm) = v.get("configMap") {
+            (
+                cm,
+                "configmaps",
+                "configmap",
+                cm["name"].as_str().unwrap_or(""),
+                false,
+            )
+        } else if let Some(secret) = v.get("secret") {
+            (
+                secret,
+                "secrets",
+                "secret",
+                secret["secretName"].as_str().unwrap_or(""),
+                true,
+            )
+        } else {
+            continue;
+        };
+        let key = Key {
+            resource: resource.into(),
+            namespace: ns.into(),
+            name: object_name.into(),
+        };
+        let Some(object) = store.get_pod(&key) else {
+            if source["optional"] == true {
+                continue;
+            }
+            return Err(anyhow!("MountVolume.SetUp failed for volume \"{name}\" : {kind} \"{object_name}\" not found"));
+        };
+        let dir = volume_dir(rt, uid).join(name);
+        std::fs::create_dir_all(&dir)?;
+        let mode = source["defaultMode"].as_u64().unwrap_or(0o644) as u32;
+        let mut entries: Vec<(String, String, u32)> = Vec::new();
+        let data = object["data"].as_object().cloned().unwrap_or_default();
+        match source["items"].as_array() {
+            Some(items) => {
+                for item in items {
+                    let k = item["key"].as_str().unwrap_or("");
+                    let path = item["path"].as_str().unwrap_or(k);
+                    entries.push((
+                        k.into(),
+                        path.into(),
+                        item["mode"].as_u64().map_or(mode, |m| m as u32),
+                    ));
+                }
+            }
+            None => entries.extend(data.keys().map(|k| (k.clone(), k.clone(), mode))),
+        }
+        for (k, path, file_mode) in entries {
+            let value = data.get(&k).and_then(Value::as_str).unwrap_or("");
+            let bytes = if encoded {
+                base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .unwrap_or_default()
+            } else {
+                value.as_bytes().to_vec()
+            };
+            let file = dir.join(&path);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&file, bytes)?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(file_mode))?;
+        }
+        out.insert(name.to_string(), dir);
+    }
+    Ok(out)
+}
+
 /// The emulator never pulls (its tests run where no registry is reachable):
 /// an image the local engine lacks fails as a kubelet's failed pull does.
 async fn ensure_image(rt: &Runtime, image: &str) -> Result<()> {
@@ -426,6 +541,7 @@ async fn create_container(
     ip: &str,
     first: Option<&str>,
     index: usize,
+    files: &HashMap<String, std::path::PathBuf>,
 ) -> Result<String> {
     let meta = &pod["metadata"];
     let (ns, pod_name, uid) = (
@@ -468,9 +584,12 @@ async fn create_container(
             Some(v) if v.get("emptyDir").is_some() => {
                 binds.push(format!("{}-{uid}-{vol_name}:{path}{ro}", rt.id))
             }
+            Some(_) if files.contains_key(vol_name) => {
+                binds.push(format!("{}:{path}:ro", files[vol_name].display()));
+            }
             _ => {
                 return Err(anyhow!(
-                    "volume {vol_name:?} is not emulated (emptyDir and hostPath are)"
+                    "volume {vol_name:?} is not emulated (emptyDir, hostPath, configMap and secret are)"
                 ))
             }
         }
@@ -591,6 +710,7 @@ pub async fn stop_pod(
             rt.remove(&id).await;
         }
     }
+    let _ = std::fs::remove_dir_all(volume_dir(&rt, &uid));
     store.delete_pod(&key);
 }
 

@@ -233,3 +233,41 @@ fn exec_carries_streams_stdin_and_the_exit_code() {
         "{stderr}"
     );
 }
+
+#[test]
+fn config_map_and_secret_volumes_mount_as_files() {
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    let with_volumes = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: vols\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: main\n    image: {IMAGE}\n    command: [\"/etc/boot/boot.sh\"]\n    volumeMounts:\n    - {{name: boot, mountPath: /etc/boot}}\n    - {{name: creds, mountPath: /etc/creds}}\n  volumes:\n  - name: boot\n    configMap: {{name: bootstrap, defaultMode: 0755}}\n  - name: creds\n    secret: {{secretName: creds}}\n"
+    );
+    // The config map does not exist yet: FailedMount, as the kubelet says it.
+    apply(&p, &with_volumes);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = p.ok(&["get", "events", "-o", "jsonpath={.items[*].message}"]);
+        if events.contains(
+            "MountVolume.SetUp failed for volume \"boot\" : configmap \"bootstrap\" not found",
+        ) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{events}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    p.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=token=s3cret",
+    ]);
+    let script = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bootstrap\ndata:\n  boot.sh: |\n    #!/bin/sh\n    echo token=$(cat /etc/creds/token)\n    exec sleep 300\n";
+    apply(&p, script);
+    eventually(&p, "vols", "{.status.phase}", "Running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.ok(&["logs", "vols"]).contains("token=s3cret") {
+        assert!(Instant::now() < deadline, "{}", p.ok(&["logs", "vols"]));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
