@@ -335,7 +335,9 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
         );
         ids.push(id);
     }
-    let has_probe = containers.iter().any(|c| c.get("readinessProbe").is_some());
+    let has_probe = containers
+        .iter()
+        .any(|c| c.get("readinessProbe").is_some() || c.get("startupProbe").is_some());
     store.update_pod_status(key, &|s| {
         s["phase"] = json!("Running");
         s["podIP"] = json!(ip);
@@ -345,7 +347,7 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
             let name = c["name"].as_str().unwrap_or("");
             container_status(s, name, |cs| {
                 cs["state"] = json!({"running": {"startedAt": now_rfc3339()}});
-                cs["started"] = json!(true);
+                cs["started"] = json!(c.get("startupProbe").is_none());
                 cs["ready"] = json!(!has_probe);
                 cs["image"] = c["image"].clone();
             });
@@ -372,8 +374,8 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
         );
         watchers.push(tokio::spawn(async move {
             let name = c["name"].as_str().unwrap_or("").to_string();
-            if c.get("readinessProbe").is_some() {
-                tokio::spawn(probe_loop(store.clone(), key.clone(), name.clone(), c["readinessProbe"].clone(), rt_docker.clone(), id.clone()));
+            if c.get("readinessProbe").is_some() || c.get("startupProbe").is_some() {
+                tokio::spawn(probes(store.clone(), key.clone(), name.clone(), c.clone(), rt_docker.clone(), id.clone()));
             }
             let mut backoff = Duration::from_secs(1);
             loop {
@@ -712,6 +714,75 @@ pub async fn stop_pod(
     }
     let _ = std::fs::remove_dir_all(volume_dir(&rt, &uid));
     store.delete_pod(&key);
+}
+
+/// The startup probe first (a container that never starts is killed, and
+/// restarted per policy), then the readiness probe.
+async fn probes(
+    store: Arc<dyn PodStore>,
+    key: Key,
+    container: String,
+    spec: Value,
+    docker: Docker,
+    id: String,
+) {
+    if let Some(startup) = spec.get("startupProbe") {
+        let secs = |field: &str, default: u64| startup[field].as_u64().unwrap_or(default);
+        tokio::time::sleep(Duration::from_secs(secs("initialDelaySeconds", 0))).await;
+        let (period, timeout) = (
+            Duration::from_secs(secs("periodSeconds", 10)),
+            Duration::from_secs(secs("timeoutSeconds", 1)),
+        );
+        let mut fails = 0;
+        loop {
+            if gone(&store, &key) {
+                return;
+            }
+            let ip = store
+                .get_pod(&key)
+                .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
+                .unwrap_or_default();
+            if tokio::time::timeout(timeout, check(startup, &ip, &docker, &id))
+                .await
+                .unwrap_or(false)
+            {
+                break;
+            }
+            fails += 1;
+            if fails >= secs("failureThreshold", 3) {
+                if let Some(pod) = store.get_pod(&key) {
+                    store.event(
+                        &pod,
+                        "Warning",
+                        "Unhealthy",
+                        &format!("Startup probe failed; container {container} will be restarted"),
+                    );
+                }
+                let _ = docker
+                    .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
+                    .await;
+                return;
+            }
+            tokio::time::sleep(period).await;
+        }
+    }
+    let readiness = spec.get("readinessProbe").cloned();
+    store.update_pod_status(&key, &|s| {
+        container_status(s, &container, |cs| {
+            cs["started"] = json!(true);
+            if readiness.is_none() {
+                cs["ready"] = json!(true);
+            }
+        });
+        let all = s["containerStatuses"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|c| c["ready"] == true));
+        condition(s, "ContainersReady", all);
+        condition(s, "Ready", all);
+    });
+    if let Some(readiness) = readiness {
+        probe_loop(store, key, container, readiness, docker, id).await;
+    }
 }
 
 async fn probe_loop(

@@ -271,3 +271,38 @@ fn config_map_and_secret_volumes_mount_as_files() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn a_startup_probe_gates_readiness() {
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    // The server starts listening four seconds in; the startup probe waits.
+    let late = pod("late", "sleep 4; exec kind kip-test-tcp-echo 8080", "").replace(
+        "    readinessProbe:\n      tcpSocket: {port: 8080}\n      periodSeconds: 1\n",
+        "    startupProbe:\n      tcpSocket: {port: 8080}\n      periodSeconds: 1\n      failureThreshold: 30\n",
+    );
+    apply(&p, &late);
+    eventually(&p, "late", "{.status.phase}", "Running");
+    assert_eq!(
+        p.ok(&[
+            "get",
+            "pod",
+            "late",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].started}"
+        ]),
+        "false"
+    );
+    p.ok(&["wait", "--for=condition=Ready", "pod/late", "--timeout=30s"]);
+    assert_eq!(
+        p.ok(&[
+            "get",
+            "pod",
+            "late",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].started}"
+        ]),
+        "true"
+    );
+}
