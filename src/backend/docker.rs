@@ -460,12 +460,7 @@ impl Backend for DockerBackend {
         };
         let (fed, drained) = tokio::join!(feed, drain);
         let (stdout, stderr) = drained?;
-        let code = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await?
-            .exit_code
-            .unwrap_or(-1);
+        let code = exit_code(&self.docker, &exec.id).await?;
         // A feed error matters only if the command did not succeed anyway.
         if code != 0 {
             fed?;
@@ -590,12 +585,7 @@ impl Backend for DockerBackend {
         if let Some(feeder) = feeder {
             feeder.abort();
         }
-        let code = self
-            .docker
-            .inspect_exec(&exec.id)
-            .await?
-            .exit_code
-            .unwrap_or(-1);
+        let code = exit_code(&self.docker, &exec.id).await?;
         Ok(code)
     }
 
@@ -697,6 +687,21 @@ impl Backend for DockerBackend {
         }
         Ok(deleted)
     }
+}
+
+/// An exec's exit code. The engine may still report it running for a moment
+/// after its output has ended, so this waits (2 s at most) for it to finish.
+async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
+    for _ in 0..100 {
+        let inspect = docker.inspect_exec(exec_id).await?;
+        if inspect.running != Some(true) {
+            if let Some(code) = inspect.exit_code {
+                return Ok(code);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("the command in the node did not report an exit code")
 }
 
 /// The container the plan describes, with the privileges of `profile`.

@@ -142,12 +142,7 @@ async fn session(
         };
         send(&writer, channel, &bytes).await?;
     }
-    let code = exec
-        .docker
-        .inspect_exec(&created.id)
-        .await?
-        .exit_code
-        .unwrap_or(-1);
+    let code = exit_code(&exec.docker, &created.id).await;
     let status = if code == 0 {
         json!({"metadata": {}, "status": "Success"})
     } else {
@@ -248,4 +243,20 @@ pub async fn read_message(
             return Ok(first_opcode.map(|op| (op, message)));
         }
     }
+}
+
+/// An exec's exit code, once the engine reports it finished (it may still
+/// say running for a moment after the output ends); -1 if it never does.
+pub async fn exit_code(docker: &Docker, exec_id: &str) -> i64 {
+    for _ in 0..100 {
+        if let Ok(inspect) = docker.inspect_exec(exec_id).await {
+            if inspect.running != Some(true) {
+                if let Some(code) = inspect.exit_code {
+                    return code;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    -1
 }

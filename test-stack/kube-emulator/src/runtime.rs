@@ -83,7 +83,11 @@ impl Runtime {
     }
 
     async fn containers_of(&self, uid: &str) -> Vec<bollard::models::ContainerSummary> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{POD_UID}={uid}")])]);
+        // Both labels: another emulator on the same engine may have pods too.
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL}={}", self.id), format!("{POD_UID}={uid}")],
+        )]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
@@ -873,10 +877,7 @@ async fn check(probe: &Value, ip: &str, docker: &Docker, id: &str) -> bool {
         {
             while output.next().await.is_some() {}
         }
-        return docker
-            .inspect_exec(&exec.id)
-            .await
-            .is_ok_and(|i| i.exit_code == Some(0));
+        return crate::exec::exit_code(docker, &exec.id).await == 0;
     }
     false
 }

@@ -1084,18 +1084,32 @@ impl crate::runtime::PodStore for PodStoreHandle {
     }
 }
 
+/// The pod a streaming subresource is about, and the runtime that runs it.
+fn running_pod(
+    state: &Arc<State>,
+    target: &Target<'_>,
+) -> Result<(Value, Arc<crate::runtime::Runtime>), Response<Body>> {
+    let name = target.name.clone().unwrap_or_default();
+    let ns = target.namespace.clone().unwrap_or_default();
+    let Some(pod) = state.store().get(&key("pods", &ns, &name)).cloned() else {
+        return Err(not_found("pods", &name));
+    };
+    let Some(rt) = state.runtime() else {
+        return Err(bad_request(
+            "this emulator runs no pods (start it with pods)",
+        ));
+    };
+    Ok((pod, rt))
+}
+
 async fn pod_log(
     state: &Arc<State>,
     target: &Target<'_>,
     q: &HashMap<String, String>,
 ) -> Response<Body> {
-    let name = target.name.clone().unwrap_or_default();
-    let ns = target.namespace.clone().unwrap_or_default();
-    let Some(pod) = state.store().get(&key("pods", &ns, &name)).cloned() else {
-        return not_found("pods", &name);
-    };
-    let Some(rt) = state.runtime() else {
-        return bad_request("this emulator runs no pods, so they have no logs");
+    let (pod, rt) = match running_pod(state, target) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let follow = q.get("follow").is_some_and(|v| v == "true");
     let stream = rt
@@ -1133,13 +1147,9 @@ async fn pod_exec(
     target: &Target<'_>,
     q: &HashMap<String, String>,
 ) -> Response<Body> {
-    let name = target.name.clone().unwrap_or_default();
-    let ns = target.namespace.clone().unwrap_or_default();
-    let Some(pod) = state.store().get(&key("pods", &ns, &name)).cloned() else {
-        return not_found("pods", &name);
-    };
-    let Some(rt) = state.runtime() else {
-        return bad_request("this emulator runs no pods, so nothing can exec in them");
+    let (pod, rt) = match running_pod(state, target) {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let command: Vec<String> = req
         .uri()

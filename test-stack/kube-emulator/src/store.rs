@@ -27,6 +27,8 @@ pub struct Change {
 }
 
 pub struct Store {
+    /// Makes uids unique across emulators that share a Docker engine.
+    instance: u32,
     rv: u64,
     objects: BTreeMap<Key, Value>,
     history: VecDeque<Change>,
@@ -43,7 +45,10 @@ pub enum StoreError {
 
 impl Default for Store {
     fn default() -> Self {
+        static INSTANCES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Store {
+            instance: std::process::id().wrapping_mul(1000).wrapping_add(n),
             rv: 100,
             objects: BTreeMap::new(),
             history: VecDeque::new(),
@@ -86,7 +91,10 @@ impl Store {
 
     pub fn new_uid(&mut self) -> String {
         self.next_uid += 1;
-        format!("00000000-0000-4000-8000-{:012x}", self.next_uid)
+        format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            self.instance, self.next_uid
+        )
     }
 
     pub fn create(&mut self, key: Key, mut object: Value) -> Result<Value, StoreError> {

@@ -9,21 +9,27 @@ use common::{Harness, IMAGE};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Polls `probe` until `done` holds for what it returns (20 s at most).
+#[track_caller]
+fn until(mut probe: impl FnMut() -> String, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = probe();
+        if done(&got) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting; last: {got}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Polls `jsonpath` on the pod until it equals `want`.
 #[track_caller]
 fn eventually(p: &Harness, pod: &str, jsonpath: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = p.ok(&["get", "pod", pod, "-o", &format!("jsonpath={jsonpath}")]);
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pod} {jsonpath}: {got:?}, wanted {want:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until(
+        || p.ok(&["get", "pod", pod, "-o", &format!("jsonpath={jsonpath}")]),
+        |got| got == want,
+    );
 }
 
 /// This emulator's containers.
@@ -73,15 +79,8 @@ fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
     // fieldRef status.podIP, and the 1440 MTU of the pod network.
     // The engine copies stdout and stderr to the log on their own, so the
     // line may land a moment after the pod is Ready.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let logs = p.ok(&["logs", "web"]);
-        if logs.contains(&format!("IP={ip} MTU=1440")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{logs}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let want = format!("IP={ip} MTU=1440");
+    until(|| p.ok(&["logs", "web"]), |logs| logs.contains(&want));
     let events = p.ok(&["get", "events", "-o", "jsonpath={.items[*].reason}"]);
     assert!(
         events.contains("Scheduled") && events.contains("Started"),
@@ -197,7 +196,19 @@ fn exec_carries_streams_stdin_and_the_exit_code() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        p.ok(&[
+            "get",
+            "pod",
+            "shell",
+            "-o",
+            "jsonpath={.status.containerStatuses}"
+        ])
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("err\n"));
     let mut child = p
@@ -244,17 +255,14 @@ fn config_map_and_secret_volumes_mount_as_files() {
     );
     // The config map does not exist yet: FailedMount, as the kubelet says it.
     apply(&p, &with_volumes);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let events = p.ok(&["get", "events", "-o", "jsonpath={.items[*].message}"]);
-        if events.contains(
-            "MountVolume.SetUp failed for volume \"boot\" : configmap \"bootstrap\" not found",
-        ) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{events}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until(
+        || p.ok(&["get", "events", "-o", "jsonpath={.items[*].message}"]),
+        |events| {
+            events.contains(
+                "MountVolume.SetUp failed for volume \"boot\" : configmap \"bootstrap\" not found",
+            )
+        },
+    );
     p.ok(&[
         "create",
         "secret",
@@ -265,11 +273,10 @@ fn config_map_and_secret_volumes_mount_as_files() {
     let script = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bootstrap\ndata:\n  boot.sh: |\n    #!/bin/sh\n    echo token=$(cat /etc/creds/token)\n    exec sleep 300\n";
     apply(&p, script);
     eventually(&p, "vols", "{.status.phase}", "Running");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !p.ok(&["logs", "vols"]).contains("token=s3cret") {
-        assert!(Instant::now() < deadline, "{}", p.ok(&["logs", "vols"]));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until(
+        || p.ok(&["logs", "vols"]),
+        |logs| logs.contains("token=s3cret"),
+    );
 }
 
 #[test]
@@ -294,7 +301,12 @@ fn a_startup_probe_gates_readiness() {
         ]),
         "false"
     );
-    p.ok(&["wait", "--for=condition=Ready", "pod/late", "--timeout=30s"]);
+    let waited = p.run(&["wait", "--for=condition=Ready", "pod/late", "--timeout=30s"]);
+    assert!(
+        waited.status.success(),
+        "not Ready: {}",
+        p.ok(&["get", "pod", "late", "-o", "json"])
+    );
     assert_eq!(
         p.ok(&[
             "get",
