@@ -28,7 +28,17 @@ pub fn completions(shell: &str) -> Result<()> {
     let completer = shells
         .completer(shell)
         .with_context(|| format!("no completions for {shell}"))?;
-    completer.write_registration(COMPLETE_VAR, "kip", "kip", "kip", &mut std::io::stdout())?;
+    let mut script = Vec::new();
+    completer.write_registration(COMPLETE_VAR, "kip", "kip", "kip", &mut script)?;
+    if shell == "zsh" {
+        // Installed as `_kip` in $fpath, zsh runs this file as the function
+        // `_kip`: complete at once instead of only registering for next time.
+        script.extend_from_slice(
+            b"[[ \"${funcstack[1]}\" == _kip ]] && _clap_dynamic_completer_kip \"$@\"\n",
+        );
+    }
+    use std::io::Write;
+    std::io::stdout().write_all(&script)?;
     Ok(())
 }
 
