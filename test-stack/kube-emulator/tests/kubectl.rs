@@ -77,22 +77,7 @@ fn apply_get_patch_delete_with_real_messages() {
         first["metadata"]["resourceVersion"]
     );
 
-    let dup = {
-        let mut child = h
-            .cmd(&["create", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(CM.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let dup = h.with_stdin(&["create"], CM);
     assert!(String::from_utf8_lossy(&dup.stderr).contains("configmaps \"c1\" already exists"));
     assert!(h
         .fails(&["get", "cm", "nope"])
@@ -120,20 +105,7 @@ fn apply_get_patch_delete_with_real_messages() {
     // A stale resourceVersion is a conflict.
     let mut stale = first.clone();
     stale["data"]["a"] = "three".into();
-    let mut child = h
-        .cmd(&["replace", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stale.to_string().as_bytes())
-        .unwrap();
-    let conflict = child.wait_with_output().unwrap();
+    let conflict = h.with_stdin(&["replace"], &stale.to_string());
     assert!(String::from_utf8_lossy(&conflict.stderr).contains("the object has been modified"));
 
     // A server-side dry run stores nothing.
