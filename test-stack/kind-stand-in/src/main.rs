@@ -52,6 +52,9 @@ fn run(args: &[String]) -> Result<()> {
         // Not a kind command: a TCP echo server the egress tests run in a
         // container on the outer network.
         ["kip-test-tcp-echo", port] => serve::echo(port.parse()?),
+        // Not a kind command: per connection, reads a byte count on a line
+        // and sends that many bytes (port-forward throughput benchmarks).
+        ["kip-test-tcp-bytes", port] => serve::bytes(port.parse()?),
         _ => bail!(
             "the kip test stand-in for kind does not support: kind {}",
             words.join(" ")

@@ -85,6 +85,41 @@ pub fn echo(port: u16) -> Result<()> {
     })
 }
 
+pub fn bytes(port: u16) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(("0.0.0.0", port))
+            .await
+            .context("cannot listen")?;
+        eprintln!("kip test byte source on :{port}");
+        loop {
+            let (tcp, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let (read, mut write) = tcp.into_split();
+                let mut line = String::new();
+                if BufReader::new(read).read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let Ok(mut left) = line.trim().parse::<u64>() else {
+                    let _ = write.write_all(b"want a byte count\n").await;
+                    return;
+                };
+                let block: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+                while left > 0 {
+                    let n = left.min(block.len() as u64) as usize;
+                    if write.write_all(&block[..n]).await.is_err() {
+                        return;
+                    }
+                    left -= n as u64;
+                }
+                let _ = write.shutdown().await;
+            });
+        }
+    })
+}
+
 async fn handle(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Result<()> {
     let authenticated = tls
         .get_ref()

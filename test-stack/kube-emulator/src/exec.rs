@@ -57,10 +57,7 @@ pub fn upgrade(req: Request<Incoming>, exec: ExecRequest) -> Response<Body> {
             None,
         );
     };
-    let mut sha = sha1_smol::Sha1::new();
-    sha.update(key.as_bytes());
-    sha.update(GUID.as_bytes());
-    let accept = STANDARD.encode(sha.digest().bytes());
+    let accept = websocket_accept(&key);
     let v5 = *protocol == PROTOCOLS[0];
     tokio::spawn(async move {
         if let Ok(upgraded) = hyper::upgrade::on(req).await {
@@ -75,6 +72,14 @@ pub fn upgrade(req: Request<Incoming>, exec: ExecRequest) -> Response<Body> {
         .header("Sec-WebSocket-Protocol", *protocol)
         .body(BodyExt::boxed(Empty::new().map_err(|never| match never {})))
         .expect("a valid response")
+}
+
+/// The `Sec-WebSocket-Accept` answer to a client's key (RFC 6455 §4.2.2).
+pub fn websocket_accept(key: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.as_bytes());
+    sha.update(GUID.as_bytes());
+    STANDARD.encode(sha.digest().bytes())
 }
 
 async fn session(

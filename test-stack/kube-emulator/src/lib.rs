@@ -8,12 +8,14 @@
 mod exec;
 mod patch;
 pub mod policy;
+mod portforward;
 mod probe;
 mod proto;
 mod resources;
 mod runtime;
 mod selectors;
 mod server;
+mod spdy;
 mod store;
 mod time;
 mod tls;

@@ -406,12 +406,7 @@ async fn resource_request(
         return pod_exec(state, req, &target, &q).await;
     }
     if target.subresource == Some("portforward") {
-        return status_error(
-            400,
-            "BadRequest",
-            "the emulator does not serve pods/portforward yet",
-            None,
-        );
+        return pod_portforward(state, req, &target);
     }
     match verb {
         "list" => list(state, &target, &q, table),
@@ -1139,6 +1134,55 @@ async fn pod_log(
         }
         Err(e) => bad_request(&format!("container is not ready: {e}")),
     }
+}
+
+fn pod_portforward(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+) -> Response<Body> {
+    let (pod, _) = match running_pod(state, target) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let name = target.name.clone().unwrap_or_default();
+    let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
+    let ip = pod["status"]["podIP"].as_str().unwrap_or_default();
+    if phase != "Running" || ip.is_empty() {
+        return bad_request(&format!(
+            "unable to upgrade connection: pod {name} is not running (phase {phase}); port-forward needs a running pod"
+        ));
+    }
+    let mut ports = Vec::new();
+    for (key, value) in req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+    {
+        if key != "ports" {
+            continue;
+        }
+        for port in decode(value).split(',') {
+            match port.trim().parse::<u16>() {
+                Ok(p) if p > 0 => ports.push(p),
+                _ => return bad_request(&format!("invalid port in \"ports\": {port:?}")),
+            }
+        }
+    }
+    crate::portforward::upgrade(
+        req,
+        crate::portforward::PodTarget {
+            ip: ip.to_string(),
+            name,
+            uid: pod["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        },
+        ports,
+    )
 }
 
 async fn pod_exec(
