@@ -75,6 +75,11 @@ impl Harness {
         })
     }
 
+    /// Runs `future` on the runtime that serves the emulator.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self._runtime.block_on(future)
+    }
+
     pub fn emulator(&self) -> &Emulator {
         self.emulator.as_ref().expect("the emulator is running")
     }
