@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a cluster (or re-export the kubeconfig of a running one)
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Delete clusters: the node, its volume and its kubeconfig entries
     Down(DownArgs),
     /// List kip clusters
@@ -55,8 +55,13 @@ pub enum Command {
     Gc(GcArgs),
     /// Load images from the host into a cluster
     Load(LoadArgs),
+    /// Restart the port-forward of a remote cluster (forwarded endpoint)
+    Connect(ConnectArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Serve a remote cluster's port-forward (started by up and connect)
+    #[command(hide = true)]
+    Forwarder(ForwarderArgs),
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
@@ -107,6 +112,90 @@ pub struct KubeconfigFileArg {
     pub kubeconfig: Option<PathBuf>,
 }
 
+/// Where remote nodes run: a Kubernetes cluster picked the way kubectl picks
+/// one. `--context` or `--namespace` imply `--remote`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RemoteArgs {
+    /// Work with nodes that run as Pods on a Kubernetes cluster (remote mode)
+    #[arg(long, env = "KIP_REMOTE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub remote: bool,
+
+    /// The kubeconfig context of the cluster that runs remote nodes (default: the one this cluster was made with, else the current one)
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+
+    /// The namespace of remote nodes (default: the one this cluster was made with, else the context's, else "default")
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+impl RemoteArgs {
+    pub fn enabled(&self) -> bool {
+        self.remote || self.context.is_some() || self.namespace.is_some()
+    }
+}
+
+/// How `kip up --remote` makes the API server reachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndpointMode {
+    /// A supervised port-forward on 127.0.0.1 that outlives the command (default outside a cluster)
+    Forwarded,
+    /// The Pod's IP, for clients inside the same cluster (default when kip runs in a Pod)
+    PodIp,
+    /// A ClusterIP Service and its DNS name
+    Service,
+}
+
+/// The remote node Pod's scheduling and resources (`kip up --remote`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct PodOptions {
+    /// How the API server is reached (default: forwarded, or pod-ip inside a cluster)
+    #[arg(long, value_enum)]
+    pub endpoint: Option<EndpointMode>,
+
+    /// Node selector for the node Pod (repeatable)
+    #[arg(long = "node-selector", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub node_selectors: Vec<(String, String)>,
+
+    /// Toleration for the node Pod: KEY[=VALUE]:EFFECT, or KEY:EFFECT for Exists (repeatable)
+    #[arg(long = "toleration", value_name = "KEY[=VALUE]:EFFECT", value_parser = parse_toleration)]
+    pub tolerations: Vec<Toleration>,
+
+    /// PriorityClass of the node Pod
+    #[arg(long, value_name = "NAME")]
+    pub priority_class: Option<String>,
+
+    /// Image pull secret for the node image (repeatable)
+    #[arg(long = "image-pull-secret", value_name = "NAME")]
+    pub image_pull_secrets: Vec<String>,
+
+    /// Extra annotation on the node Pod (repeatable)
+    #[arg(long = "pod-annotation", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub annotations: Vec<(String, String)>,
+
+    /// CPU request of the node Pod
+    #[arg(long, default_value = "1", value_name = "QUANTITY")]
+    pub cpu: String,
+
+    /// Memory request of the node Pod
+    #[arg(long, default_value = "2Gi", value_name = "QUANTITY")]
+    pub memory: String,
+
+    /// Memory limit of the node Pod (kind's node is OOMKilled beyond it)
+    #[arg(long, default_value = "8Gi", value_name = "QUANTITY")]
+    pub memory_limit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Toleration {
+    pub key: String,
+    pub operator: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub effect: String,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Cluster name: a DNS-1123 label of at most 40 characters
@@ -134,6 +223,12 @@ pub struct UpArgs {
 
     #[command(flatten)]
     pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
+    pub pod: PodOptions,
 }
 
 /// How a cluster is made: shared by `up` and `run`.
@@ -270,6 +365,9 @@ pub struct DownArgs {
 
     #[command(flatten)]
     pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +375,16 @@ pub struct ListArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+
+    /// With --remote: every namespace, not one
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +395,12 @@ pub struct StatusArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +415,13 @@ pub struct KubeconfigArgs {
     /// yaml, or json (kubectl reads both)
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: KubeconfigFormat,
+
+    /// With --remote: the kubeconfig that reaches the cluster running the node
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -325,6 +446,12 @@ pub struct LogsArgs {
     /// Write the whole logs bundle into DIR instead
     #[arg(long, value_name = "DIR", conflicts_with = "follow")]
     pub export: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +466,37 @@ pub struct ExecArgs {
     /// The command and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    pub name: String,
+
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// The detached port-forward of a remote cluster (started by `up` and
+/// `connect`; not for people).
+#[derive(Debug, Args)]
+pub struct ForwarderArgs {
+    pub name: String,
+    #[arg(long)]
+    pub port: u16,
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -371,6 +529,40 @@ fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
         );
     }
     Ok(arg.to_string())
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE".to_string())?;
+    if key.is_empty() {
+        return Err("the key is empty".into());
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+fn parse_toleration(text: &str) -> Result<Toleration, String> {
+    let (rest, effect) = text
+        .rsplit_once(':')
+        .ok_or_else(|| "expected KEY[=VALUE]:EFFECT (e.g. dedicated=ci:NoSchedule)".to_string())?;
+    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+        return Err(format!(
+            "effect {effect:?} is not NoSchedule, PreferNoSchedule or NoExecute"
+        ));
+    }
+    let (key, value) = match rest.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (rest, None),
+    };
+    if key.is_empty() {
+        return Err("the toleration's key is empty".into());
+    }
+    Ok(Toleration {
+        key: key.into(),
+        operator: if value.is_some() { "Equal" } else { "Exists" },
+        value,
+        effect: effect.into(),
+    })
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {

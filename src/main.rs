@@ -5,6 +5,7 @@ mod backend;
 mod cli;
 mod commands;
 mod error;
+mod forwarder;
 mod kubeconfig;
 mod names;
 mod node;
@@ -14,6 +15,7 @@ mod settings;
 mod testing;
 
 use backend::docker::DockerBackend;
+use backend::kube::KubeBackend;
 use clap::Parser;
 use cli::{Cli, Command};
 use output::Printer;
@@ -59,31 +61,123 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
             commands::completions::man()?;
             return Ok(0);
         }
-        Command::Up(args) if args.dry_run => {
-            commands::up::dry_run(args, DockerBackend::connect().as_ref(), printer).await?;
+        Command::Forwarder(args) => {
+            forwarder::serve(args).await?;
             return Ok(0);
         }
         _ => {}
     }
-    let backend = DockerBackend::connect()?;
+    if let Some(target) = remote_target(&cli.command) {
+        let mut backend = KubeBackend::connect(target.remote, target.kubeconfig, target.name).await;
+        if let (Ok(backend), Command::Up(args)) = (&mut backend, &cli.command) {
+            backend.pod = args.pod.clone();
+            backend.endpoint = args.pod.endpoint.unwrap_or(backend.endpoint);
+            backend.wait = args.cluster.wait;
+        }
+        if let (Ok(backend), Command::List(args)) = (&mut backend, &cli.command) {
+            backend.all_namespaces = args.all_namespaces;
+        }
+        if let Command::Up(args) = &cli.command {
+            if args.dry_run {
+                commands::up::dry_run(args, backend.as_ref(), printer).await?;
+                return Ok(0);
+            }
+        }
+        return dispatch(&cli, &backend?, printer).await;
+    }
+    if let Command::Connect(args) = &cli.command {
+        return Err(error::Failure::Usage(format!(
+            "kip connect restarts the port-forward of a remote cluster: `kip connect {} --remote` (local clusters publish their port)",
+            args.name
+        ))
+        .into());
+    }
+    if let Command::Up(args) = &cli.command {
+        if args.dry_run {
+            commands::up::dry_run(args, DockerBackend::connect().as_ref(), printer).await?;
+            return Ok(0);
+        }
+    }
+    dispatch(&cli, &DockerBackend::connect()?, printer).await
+}
+
+/// The remote-mode options of a command that has them, when remote mode is
+/// on (`--remote`, `--context`, `--namespace`, or KIP_REMOTE).
+struct RemoteTarget<'a> {
+    remote: &'a cli::RemoteArgs,
+    kubeconfig: Option<&'a std::path::Path>,
+    name: Option<&'a str>,
+}
+
+fn remote_target(command: &Command) -> Option<RemoteTarget<'_>> {
+    let (remote, kubeconfig, name) = match command {
+        Command::Up(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            Some(a.name.as_str()),
+        ),
+        Command::Down(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            a.names.first().map(String::as_str),
+        ),
+        Command::List(a) => (&a.remote, a.kubeconfig.kubeconfig.as_deref(), None),
+        Command::Status(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            Some(a.name.as_str()),
+        ),
+        Command::Kubeconfig(a) => (&a.remote, a.kubeconfig.as_deref(), Some(a.name.as_str())),
+        Command::Logs(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            Some(a.name.as_str()),
+        ),
+        Command::Exec(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            Some(a.name.as_str()),
+        ),
+        Command::Connect(a) => (
+            &a.remote,
+            a.kubeconfig.kubeconfig.as_deref(),
+            Some(a.name.as_str()),
+        ),
+        _ => return None,
+    };
+    remote.enabled().then_some(RemoteTarget {
+        remote,
+        kubeconfig,
+        name,
+    })
+}
+
+async fn dispatch(
+    cli: &Cli,
+    backend: &impl backend::Backend,
+    printer: &Printer,
+) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Up(args) => {
-            let outcome = commands::up::run(args, &backend, printer).await?;
+            let outcome = commands::up::run(args, backend, printer).await?;
             if args.output == cli::StatusFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             }
         }
-        Command::Run(args) => return commands::run::run(args, &backend, printer).await,
-        Command::Gc(args) => commands::gc::run(args, &backend, printer).await?,
-        Command::Load(args) => commands::load::run(args, &backend, printer).await?,
-        Command::Down(args) => commands::down::run(args, &backend, printer).await?,
-        Command::List(args) => commands::list::run(args, &backend).await?,
-        Command::Status(args) => commands::status::run(args, &backend).await?,
-        Command::Doctor(args) => commands::doctor::run(args, &backend).await?,
-        Command::Kubeconfig(args) => commands::kubeconfig::run(args, &backend).await?,
-        Command::Logs(args) => return Ok(exit_status(commands::logs::run(args, &backend).await?)),
-        Command::Exec(args) => return Ok(exit_status(commands::exec::run(args, &backend).await?)),
-        Command::Completions(_) | Command::Man => unreachable!("handled above"),
+        Command::Run(args) => return commands::run::run(args, backend, printer).await,
+        Command::Gc(args) => commands::gc::run(args, backend, printer).await?,
+        Command::Load(args) => commands::load::run(args, backend, printer).await?,
+        Command::Down(args) => commands::down::run(args, backend, printer).await?,
+        Command::List(args) => commands::list::run(args, backend).await?,
+        Command::Status(args) => commands::status::run(args, backend).await?,
+        Command::Doctor(args) => commands::doctor::run(args, backend).await?,
+        Command::Kubeconfig(args) => commands::kubeconfig::run(args, backend).await?,
+        Command::Connect(args) => commands::connect::run(args, backend, printer).await?,
+        Command::Logs(args) => return Ok(exit_status(commands::logs::run(args, backend).await?)),
+        Command::Exec(args) => return Ok(exit_status(commands::exec::run(args, backend).await?)),
+        Command::Completions(_) | Command::Man | Command::Forwarder(_) => {
+            unreachable!("handled before a backend is made")
+        }
     }
     Ok(0)
 }

@@ -42,6 +42,13 @@ pub fn context_name(cluster: &str) -> String {
     format!("kip-{cluster}")
 }
 
+/// The cluster a `kip-NAME` context belongs to.
+pub fn cluster_of_context(context: &str) -> Option<&str> {
+    context
+        .strip_prefix("kip-")
+        .filter(|name| parse_cluster_name(name).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,6 +226,7 @@ impl Backend for DockerBackend {
             cgroup_v2: info.cgroup_version.map(|v| v.to_string()) == Some("2".into()),
             subnets,
             local: self.host.starts_with("unix://"),
+            remote_namespace: None,
         })
     }
 
@@ -352,7 +353,7 @@ impl Backend for DockerBackend {
             .and_then(published_endpoint)
             .context("the node's API port was not published")?;
         Ok(StartedNode {
-            endpoint,
+            endpoint: Some(endpoint),
             security: profile.label().into(),
         })
     }
@@ -842,6 +843,7 @@ fn node_info(c: bollard::models::ContainerSummary) -> NodeInfo {
         expires_at: labels.get(labels::EXPIRES_AT).cloned(),
         ci: labels::ci_description(&labels),
         labels,
+        problem: None,
     }
 }
 

@@ -3,6 +3,8 @@
 //! run it as a Pod. Commands speak only to this trait.
 
 pub mod docker;
+pub mod kube;
+pub mod remote_state;
 
 use crate::api::ApiEndpoint;
 use crate::node::NodePlan;
@@ -40,6 +42,10 @@ pub struct NodeInfo {
     /// The CI job that made the cluster ("github:owner/repo run 42").
     pub ci: Option<String>,
     pub labels: BTreeMap<String, String>,
+    /// Why the API cannot be reached from here although the node runs
+    /// (a remote cluster's stopped port-forward), with the fix.
+    #[serde(skip)]
+    pub problem: Option<String>,
 }
 
 /// What a backend knows about the place nodes run, before creating anything.
@@ -54,12 +60,15 @@ pub struct EngineFacts {
     pub subnets: Vec<String>,
     /// Whether host paths like /lib/modules can be checked from here.
     pub local: bool,
+    /// Remote mode: the namespace node Pods run in.
+    pub remote_namespace: Option<String>,
 }
 
 /// The outcome of `create_node`.
 #[derive(Debug, Clone)]
 pub struct StartedNode {
-    pub endpoint: ApiEndpoint,
+    /// None until the node runs (a remote node's pod IP).
+    pub endpoint: Option<ApiEndpoint>,
     pub security: String,
 }
 
@@ -74,6 +83,8 @@ pub struct ExecOutput {
 pub struct Deleted {
     pub node: bool,
     pub volume: bool,
+    /// Other objects removed with the node ("configmap", "service").
+    pub other: Vec<&'static str>,
 }
 
 // The trait is crate-private and used through generics only, so the futures
@@ -127,4 +138,17 @@ pub trait Backend {
     async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>>;
     /// Removes the node and its volume; absent parts are not an error.
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
+    /// Makes a running node's API reachable again if kip's part of the path
+    /// is gone (a remote cluster's forwarder); its endpoint, if it has one.
+    async fn reconnect(&self, cluster: &str) -> Result<Option<ApiEndpoint>> {
+        Ok(self.find(cluster).await?.and_then(|n| n.endpoint))
+    }
+    /// Why `cluster` is not found when kip remembers making it here.
+    fn vanished(&self, _cluster: &str) -> Option<String> {
+        None
+    }
+    /// What `up --dry-run` prints, when it is not the node plan itself.
+    fn dry_run_manifests(&self, _plan: &NodePlan) -> Option<String> {
+        None
+    }
 }

@@ -60,6 +60,7 @@ pub async fn delete_one(
     if deleted.volume {
         parts.push("volume");
     }
+    parts.extend(deleted.other.iter().copied());
     if entries_removed {
         parts.push("kubeconfig entries");
     }

@@ -146,6 +146,7 @@ mod tests {
             expires_at: expires.map(String::from),
             ci: None,
             labels: Default::default(),
+            problem: None,
         }
     }
 

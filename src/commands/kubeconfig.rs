@@ -16,10 +16,12 @@ pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
         ))
     })?;
     let endpoint = node.endpoint.ok_or_else(|| {
-        Failure::Node(format!(
-            "cluster {} has no published API port ({})",
-            args.name, node.status
-        ))
+        Failure::Node(node.problem.clone().unwrap_or_else(|| {
+            format!(
+                "cluster {} has no published API port ({})",
+                args.name, node.status
+            )
+        }))
     })?;
     let creds = credentials(backend, &args.name, &endpoint).await?;
     let doc = creds.standalone(&names::context_name(&args.name));

@@ -1,6 +1,7 @@
 //! One module per command; each takes resolved options and a backend.
 
 pub mod completions;
+pub mod connect;
 pub mod doctor;
 pub mod down;
 pub mod exec;

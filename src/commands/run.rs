@@ -42,6 +42,8 @@ pub async fn run(args: &RunArgs, backend: &impl Backend, printer: &Printer) -> R
         kubeconfig: KubeconfigFileArg {
             kubeconfig: Some(kubeconfig.clone()),
         },
+        remote: Default::default(),
+        pod: Default::default(),
     };
     super::up::run(&up, backend, printer).await?;
 

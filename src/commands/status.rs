@@ -58,9 +58,10 @@ pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
 /// Everything `kip status` knows of a cluster.
 pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
     let Some(node) = backend.find(name).await? else {
-        return Err(
-            Failure::NotFound(format!("no kip cluster named {name:?} (see `kip list`)")).into(),
-        );
+        let why = backend
+            .vanished(name)
+            .unwrap_or_else(|| format!("no kip cluster named {name:?} (see `kip list`)"));
+        return Err(Failure::NotFound(why).into());
     };
     let summary =
         BootstrapSummary::from_log(&backend.bootstrap_log(name).await.unwrap_or_default());
@@ -83,7 +84,7 @@ pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
         state: node.state,
         status: node.status.clone(),
         phase: summary.phase,
-        failure: summary.failure,
+        failure: summary.failure.or_else(|| node.problem.clone()),
         ready,
         age: age(node.created_at.as_deref()),
         created_at: node.created_at.clone(),

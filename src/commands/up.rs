@@ -41,7 +41,11 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    print!("{}", plan(args, &facts)?.to_yaml());
+    let plan = plan(args, &facts)?;
+    match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
+        Some(manifests) => print!("{manifests}"),
+        None => print!("{}", plan.to_yaml()),
+    }
     Ok(())
 }
 
@@ -73,10 +77,14 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         dockerd_args: args.cluster.dockerd_args.clone(),
         created_at: super::now_rfc3339(),
         owner: owner(),
-        has_lib_modules: facts.local && super::doctor::Host::from_env().has_lib_modules(),
+        // A remote node mounts the cluster node's /lib/modules (a node
+        // without it is a FailedMount, reported as such).
+        has_lib_modules: facts.remote_namespace.is_some()
+            || (facts.local && super::doctor::Host::from_env().has_lib_modules()),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
         extra_labels: extra_labels(&args.cluster, settings.ttl),
+        remote_namespace: facts.remote_namespace.clone(),
     })
     .map_err(|e| {
         let path = args
@@ -240,7 +248,9 @@ async fn start_node(
         "Node {} started ({}, API on {})",
         plan.node.name,
         node.security,
-        node.endpoint.server_url()
+        node.endpoint
+            .as_ref()
+            .map_or_else(|| "its pod IP once it runs".into(), ApiEndpoint::server_url)
     ));
     Ok(node)
 }
@@ -255,8 +265,16 @@ async fn wait_until_ready(
     follow_bootstrap(args, backend, printer, deadline).await?;
 
     let step = printer.step("api-ready", "Waiting for the API server");
-    let creds = credentials(backend, &args.name, &node.endpoint).await?;
-    let client = ApiClient::new(node.endpoint.clone(), &creds.ca_pem()?)?;
+    let endpoint = match &node.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => backend
+            .find(&args.name)
+            .await?
+            .and_then(|n| n.endpoint)
+            .ok_or_else(|| Failure::Node("the node runs but has no API endpoint".into()))?,
+    };
+    let creds = credentials(backend, &args.name, &endpoint).await?;
+    let client = ApiClient::new(endpoint.clone(), &creds.ca_pem()?)?;
     loop {
         let last = match client.ready(Duration::from_secs(2)).await {
             Ok(true) => break,
@@ -267,7 +285,7 @@ async fn wait_until_ready(
             let tail = backend.bootstrap_log(&args.name).await.unwrap_or_default();
             return Err(Failure::Timeout(format!(
                 "the API server at {} was not ready within {} ({last})\n{}",
-                node.endpoint.server_url(),
+                endpoint.server_url(),
                 humantime::format_duration(args.cluster.wait),
                 tail_of(&tail)
             ))
@@ -275,11 +293,8 @@ async fn wait_until_ready(
         }
         tokio::time::sleep(READY_POLL).await;
     }
-    step.done(&format!(
-        "API server ready at {}",
-        node.endpoint.server_url()
-    ));
-    Ok((creds, node.endpoint.clone()))
+    step.done(&format!("API server ready at {}", endpoint.server_url()));
+    Ok((creds, endpoint))
 }
 
 /// Follows the node's markers until the cluster exists, failing fast on a
@@ -382,7 +397,11 @@ async fn reuse(
     target: &KubeconfigTarget,
     started: Instant,
 ) -> Result<UpOutcome> {
-    let problem = match (&existing.state, &existing.endpoint) {
+    let endpoint = match existing.state {
+        NodeState::Running => backend.reconnect(&args.name).await?,
+        _ => existing.endpoint.clone(),
+    };
+    let problem = match (&existing.state, &endpoint) {
         (NodeState::Running, Some(endpoint)) => {
             match credentials(backend, &args.name, endpoint).await {
                 Ok(creds) => match super::api_ready(&creds, endpoint).await {
@@ -456,6 +475,9 @@ async fn clean_up_after_failure(
             }
             if deleted.volume {
                 removed.push(format!("volume {}", plan.node.volume.name));
+            }
+            for other in &deleted.other {
+                removed.push(format!("{other} {}", plan.node.name));
             }
             if !removed.is_empty() {
                 printer.info(&format!(

@@ -145,7 +145,18 @@ until docker version >/dev/null 2>&1; do
 done
 echo "kip-phase: dockerd-ready"
 
-printf '%s\n' "${KIP_KIND_CONFIG:?KIP_KIND_CONFIG is not set}" >"$conf_dir/kind.yaml"
+# Remote nodes get the kind config as a file from their ConfigMap.
+if [ -n "${KIP_KIND_CONFIG_FILE:-}" ]; then
+    cp "$KIP_KIND_CONFIG_FILE" "$conf_dir/kind.yaml" || fail cluster "cannot read $KIP_KIND_CONFIG_FILE"
+else
+    printf '%s\n' "${KIP_KIND_CONFIG:?KIP_KIND_CONFIG is not set}" >"$conf_dir/kind.yaml"
+fi
+# A remote node's pod IP is known only now (API_SERVER_ADDRESS, from
+# status.podIP): it takes the place of kip's reserved placeholder SAN.
+if [ -n "${API_SERVER_ADDRESS:-}" ]; then
+    sed -i "s/^\( *- \)kip-pod-ip\.invalid\$/\1$API_SERVER_ADDRESS/" "$conf_dir/kind.yaml"
+    echo "kip-info: pod-ip=$API_SERVER_ADDRESS"
+fi
 # In the background, so that a TERM during creation is handled at once.
 kind create cluster --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" \
     --config "$conf_dir/kind.yaml" --kubeconfig "$conf_dir/kubeconfig" \

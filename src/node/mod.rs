@@ -4,6 +4,7 @@
 pub mod image;
 pub mod kind_config;
 pub mod progress;
+pub mod remote;
 
 use crate::cli::{IptablesMode, SecurityMode};
 use crate::names;
@@ -152,6 +153,8 @@ pub struct NodeOptions {
     pub user_kind_config: Option<String>,
     /// Labels beyond kip's own: TTL and CI metadata.
     pub extra_labels: BTreeMap<String, String>,
+    /// Remote mode: the namespace the node Pod runs in.
+    pub remote_namespace: Option<String>,
 }
 
 impl NodePlan {
@@ -163,6 +166,13 @@ impl NodePlan {
             "localhost".into(),
             node_name.clone(),
         ];
+        if let Some(ns) = &opts.remote_namespace {
+            // The pod IP replaces the placeholder at boot (bootstrap.sh);
+            // the Service names serve `--endpoint service`.
+            cert_sans.push(remote::POD_IP_SAN.into());
+            cert_sans.push(format!("{node_name}.{ns}.svc"));
+            cert_sans.push(format!("{node_name}.{ns}.svc.cluster.local"));
+        }
         for san in &opts.cert_sans {
             if !cert_sans.contains(san) {
                 cert_sans.push(san.clone());
@@ -257,6 +267,7 @@ pub(crate) mod tests {
             taken_subnets: vec!["172.17.0.0/16".into()],
             user_kind_config: None,
             extra_labels: BTreeMap::from([("dev.kip.ttl".to_string(), "2h".to_string())]),
+            remote_namespace: None,
         }
     }
 

@@ -49,7 +49,17 @@ impl Emulator {
     /// Like `start`, and runs pods as containers on the local Docker engine,
     /// on a pod network whose MTU is `mtu` (1440: the Calico IPIP case).
     pub async fn start_with_pods(mtu: u32) -> Result<Emulator> {
-        let runtime = runtime::Runtime::start(mtu).await?;
+        Self::start_with_pods_on_node(mtu, "/".into()).await
+    }
+
+    /// Like `start_with_pods`, with `node_root` as the emulated node's
+    /// filesystem: hostPath volumes point into it (so a test decides
+    /// whether the node has, say, `/lib/modules`).
+    pub async fn start_with_pods_on_node(
+        mtu: u32,
+        node_root: std::path::PathBuf,
+    ) -> Result<Emulator> {
+        let runtime = runtime::Runtime::start(mtu, node_root).await?;
         Self::start_inner(Some(Arc::new(runtime))).await
     }
 

@@ -1,7 +1,7 @@
-//! TEST INFRASTRUCTURE ONLY: `kube-emulator KUBECONFIG_PATH [--pods]`
-//! starts the emulator (with `--pods`, running pods as containers on the
-//! local Docker engine), writes a kubeconfig for it, and serves until
-//! killed.
+//! TEST INFRASTRUCTURE ONLY: `kube-emulator KUBECONFIG_PATH [--pods]
+//! [--node-root DIR]` starts the emulator (with `--pods`, running pods as
+//! containers on the local Docker engine; hostPath volumes point into DIR,
+//! default /), writes a kubeconfig for it, and serves until killed.
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -10,8 +10,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let pods = std::env::args().any(|a| a == "--pods");
+        let args: Vec<String> = std::env::args().collect();
+        let node_root = args
+            .iter()
+            .position(|a| a == "--node-root")
+            .and_then(|i| args.get(i + 1))
+            .map_or_else(|| "/".into(), std::path::PathBuf::from);
         let emulator = if pods {
-            kip_test_kube_emulator::Emulator::start_with_pods(1440).await?
+            kip_test_kube_emulator::Emulator::start_with_pods_on_node(1440, node_root).await?
         } else {
             kip_test_kube_emulator::Emulator::start().await?
         };

@@ -34,10 +34,38 @@ pub struct Runtime {
     pub id: String,
     subnet: u8,
     next_ip: Mutex<u8>,
+    /// The emulated node's filesystem, where hostPath volumes point ("/":
+    /// this machine's own).
+    pub node_root: std::path::PathBuf,
 }
 
 impl Runtime {
-    pub async fn start(mtu: u32) -> Result<Runtime> {
+    /// A hostPath's place on this machine.
+    pub fn on_node(&self, path: &str) -> std::path::PathBuf {
+        self.node_root.join(path.trim_start_matches('/'))
+    }
+
+    /// The kubelet's hostPath type checks, with its message shape.
+    fn check_host_path(&self, volume: &str, host: &Value) -> Result<()> {
+        let path = host["path"].as_str().unwrap_or("");
+        let on_node = self.on_node(path);
+        let fail = |what: &str| {
+            Err(anyhow!(
+                "MountVolume.SetUp failed for volume \"{volume}\" : hostPath type check failed: {path} is not a {what}"
+            ))
+        };
+        match host["type"].as_str().unwrap_or("") {
+            "Directory" if !on_node.is_dir() => fail("directory"),
+            "File" if !on_node.is_file() => fail("file"),
+            "DirectoryOrCreate" => {
+                std::fs::create_dir_all(&on_node)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn start(mtu: u32, node_root: std::path::PathBuf) -> Result<Runtime> {
         let docker =
             Docker::connect_with_defaults().context("no Docker engine for the emulator's pods")?;
         docker
@@ -73,6 +101,7 @@ impl Runtime {
             id,
             subnet,
             next_ip: Mutex::new(10),
+            node_root,
         })
     }
 
@@ -458,6 +487,10 @@ fn materialize(
     let mut out = HashMap::new();
     for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
         let name = v["name"].as_str().unwrap_or("");
+        if let Some(host) = v.get("hostPath") {
+            rt.check_host_path(name, host)?;
+            continue;
+        }
         let (source, resource, kind, object_name, encoded) = if let Some(cm) = v.get("configMap") {
             (
                 cm,
@@ -582,7 +615,8 @@ async fn create_container(
         match volume {
             Some(v) if v.get("hostPath").is_some() => binds.push(format!(
                 "{}:{path}{ro}",
-                v["hostPath"]["path"].as_str().unwrap_or("")
+                rt.on_node(v["hostPath"]["path"].as_str().unwrap_or(""))
+                    .display()
             )),
             Some(v) if v["emptyDir"]["medium"] == "Memory" => {
                 tmpfs.insert(path.to_string(), String::new());
@@ -607,7 +641,15 @@ async fn create_container(
         (CONTAINER.to_string(), cname.to_string()),
     ]);
     let host_config = |caps: bool| HostConfig {
-        binds: Some(binds.clone()),
+        // A privileged container sees the cgroup tree read-write; the
+        // fallback gives it the same.
+        binds: Some(if privileged && caps {
+            let mut b = binds.clone();
+            b.push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
+            b
+        } else {
+            binds.clone()
+        }),
         tmpfs: Some(tmpfs.clone()),
         privileged: Some(privileged && !caps),
         cap_add: (privileged && caps).then(|| vec!["ALL".to_string()]),
@@ -618,6 +660,10 @@ async fn create_container(
                 "apparmor=unconfined".to_string(),
             ]
         }),
+        // The CLI's `systempaths=unconfined`: nothing masked or read-only
+        // under /proc and /sys, as in a privileged container.
+        masked_paths: (privileged && caps).then(Vec::new),
+        readonly_paths: (privileged && caps).then(Vec::new),
         device_cgroup_rules: (privileged && caps).then(|| vec!["a *:* rmw".to_string()]),
         network_mode: Some(match first {
             Some(first) => format!("container:{first}"),

@@ -1,0 +1,282 @@
+//! The node plan rendered for a Kubernetes cluster: a ConfigMap (bootstrap
+//! script and kind config), the privileged node Pod, and for `--endpoint
+//! service` a ClusterIP Service. Pure data; `kip up --remote --dry-run`
+//! prints it and the Kubernetes backend creates exactly this.
+
+use super::kind_config::NODE_API_PORT;
+use super::{labels, NodePlan, DOCKER_ROOT};
+use crate::cli::{EndpointMode, PodOptions};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// A SAN that the bootstrap replaces with the pod IP (`.invalid` never resolves).
+pub const POD_IP_SAN: &str = "kip-pod-ip.invalid";
+/// Where the ConfigMap is mounted in the node.
+pub const CONFIG_DIR: &str = "/etc/kip-bootstrap";
+/// The annotation that records the endpoint mode on the Pod.
+pub const ENDPOINT_ANNOTATION: &str = "dev.kip.endpoint";
+/// The container that runs the node.
+pub const CONTAINER: &str = "node";
+
+/// Label values must be at most 63 characters of `[A-Za-z0-9._-]`, starting
+/// and ending with an alphanumeric; everything else becomes `_` (exact values
+/// are kept in annotations).
+pub fn label_value(value: &str) -> String {
+    let mut v: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    while v.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
+        v.pop();
+    }
+    while v.starts_with(|c: char| !c.is_ascii_alphanumeric()) {
+        v.remove(0);
+    }
+    v
+}
+
+/// Labels (for selectors: managed-by, cluster, owner, created-at, ttl, the
+/// user's `--label`s) and annotations (every plan label with its exact value).
+pub fn metadata(plan: &NodePlan) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut selectable = BTreeMap::new();
+    for (key, value) in &plan.node.labels {
+        let kip_own = key.starts_with("dev.kip.");
+        let wanted = [
+            labels::MANAGED_BY,
+            labels::CLUSTER,
+            labels::OWNER,
+            labels::CREATED_AT,
+            labels::TTL,
+            labels::VERSION,
+        ]
+        .contains(&key.as_str());
+        if wanted || (!kip_own && !key.starts_with("dev.kip.ci.")) {
+            selectable.insert(key.clone(), label_value(value));
+        }
+    }
+    (selectable, plan.node.labels.clone())
+}
+
+pub fn config_map(plan: &NodePlan, namespace: &str) -> Value {
+    let (labels, annotations) = metadata(plan);
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": plan.node.name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "data": {
+            "bootstrap.sh": plan.bootstrap_script,
+            "kind.yaml": plan.kind_config.to_yaml(),
+        },
+    })
+}
+
+pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: EndpointMode) -> Value {
+    let (labels, mut annotations) = metadata(plan);
+    annotations.extend(opts.annotations.iter().cloned());
+    annotations.insert(
+        ENDPOINT_ANNOTATION.into(),
+        serde_json::to_value(endpoint)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+    );
+    let mut env: Vec<Value> = plan
+        .node
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != "KIP_KIND_CONFIG")
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    env.push(json!({"name": "KIP_KIND_CONFIG_FILE", "value": format!("{CONFIG_DIR}/kind.yaml")}));
+    env.push(json!({"name": "API_SERVER_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}));
+    let mut mounts = vec![
+        json!({"name": "docker", "mountPath": DOCKER_ROOT}),
+        json!({"name": "bootstrap", "mountPath": CONFIG_DIR, "readOnly": true}),
+    ];
+    let mut volumes = vec![
+        json!({"name": "docker", "emptyDir": {}}),
+        json!({"name": "bootstrap", "configMap": {"name": plan.node.name, "defaultMode": 0o555}}),
+    ];
+    for (i, path) in plan.node.read_only_host_paths.iter().enumerate() {
+        let name = format!("host-{i}");
+        mounts.push(json!({"name": name, "mountPath": path, "readOnly": true}));
+        volumes.push(json!({"name": name, "hostPath": {"path": path, "type": "Directory"}}));
+    }
+    // The API server's own health endpoint, which answers anonymous
+    // requests: Ready means kubectl can talk to the cluster.
+    let probe = |failures: u32| {
+        json!({
+            "httpGet": {"path": "/readyz", "port": NODE_API_PORT, "scheme": "HTTPS"},
+            "periodSeconds": 1,
+            "timeoutSeconds": 1,
+            "failureThreshold": failures,
+        })
+    };
+    let mut spec = json!({
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": false,
+        "enableServiceLinks": false,
+        "dnsPolicy": "Default",
+        "terminationGracePeriodSeconds": 30,
+        "containers": [{
+            "name": CONTAINER,
+            "image": plan.node.image,
+            // tini (docker-init in docker:dind) as PID 1: signals reach the
+            // bootstrap, whose TERM trap removes the nested containers.
+            "command": ["sh", "-c", "exec \"$(command -v docker-init || command -v tini)\" -- sh \"$0\"",
+                        format!("{CONFIG_DIR}/bootstrap.sh")],
+            "env": env,
+            "ports": [{"name": "api", "containerPort": NODE_API_PORT}],
+            "securityContext": {"privileged": true},
+            "resources": {
+                "requests": {"cpu": opts.cpu, "memory": opts.memory},
+                "limits": {"memory": opts.memory_limit},
+            },
+            "volumeMounts": mounts,
+            // 15 minutes for kind to create the cluster, then Ready within
+            // a second of /readyz answering.
+            "startupProbe": probe(900),
+            "readinessProbe": probe(3),
+        }],
+        "volumes": volumes,
+    });
+    if !opts.node_selectors.is_empty() {
+        let selectors: BTreeMap<_, _> = opts.node_selectors.iter().cloned().collect();
+        spec["nodeSelector"] = json!(selectors);
+    }
+    if !opts.tolerations.is_empty() {
+        spec["tolerations"] = json!(opts.tolerations);
+    }
+    if let Some(class) = &opts.priority_class {
+        spec["priorityClassName"] = json!(class);
+    }
+    if !opts.image_pull_secrets.is_empty() {
+        spec["imagePullSecrets"] = opts
+            .image_pull_secrets
+            .iter()
+            .map(|name| json!({"name": name}))
+            .collect();
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": plan.node.name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": spec,
+    })
+}
+
+pub fn service(plan: &NodePlan, namespace: &str) -> Value {
+    let (labels, annotations) = metadata(plan);
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": plan.node.name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {labels::MANAGED_BY: labels::MANAGER, labels::CLUSTER: plan.cluster},
+            "ports": [{"name": "api", "port": NODE_API_PORT, "targetPort": NODE_API_PORT}],
+        },
+    })
+}
+
+/// The objects as one YAML stream, as `kubectl apply -f -` takes them.
+pub fn to_yaml(objects: &[Value]) -> String {
+    objects
+        .iter()
+        .map(|o| serde_yaml::to_string(o).expect("JSON values always serialize"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Toleration;
+
+    fn plan() -> NodePlan {
+        let mut options = crate::node::tests::options();
+        options.remote_namespace = Some("ci".into());
+        options
+            .extra_labels
+            .insert("dev.kip.ci.github.repository".into(), "owner/repo".into());
+        options
+            .extra_labels
+            .insert("team".into(), "payments".into());
+        NodePlan::new(&options).unwrap()
+    }
+
+    #[test]
+    fn manifests_snapshot() {
+        let opts = PodOptions {
+            endpoint: None,
+            node_selectors: vec![("pool".into(), "ci".into())],
+            tolerations: vec![Toleration {
+                key: "dedicated".into(),
+                operator: "Equal",
+                value: Some("ci".into()),
+                effect: "NoSchedule".into(),
+            }],
+            priority_class: Some("ci-low".into()),
+            image_pull_secrets: vec!["regcred".into()],
+            annotations: vec![("example.com/team".into(), "payments".into())],
+            cpu: "1".into(),
+            memory: "2Gi".into(),
+            memory_limit: "8Gi".into(),
+        };
+        let plan = plan();
+        let mut cm = config_map(&plan, "ci");
+        // The script has a test of its own.
+        cm["data"]["bootstrap.sh"] = "<bootstrap.sh>".into();
+        let yaml = to_yaml(&[
+            cm,
+            pod(&plan, "ci", &opts, EndpointMode::Forwarded),
+            service(&plan, "ci"),
+        ]);
+        let yaml = yaml.replace(env!("CARGO_PKG_VERSION"), "VERSION");
+        crate::testing::assert_snapshot("remote_manifests.yaml", &yaml);
+    }
+
+    #[test]
+    fn label_values_are_valid_and_exact_values_are_annotations() {
+        assert_eq!(label_value("dev@laptop"), "dev_laptop");
+        assert_eq!(label_value("2026-01-02T03:04:05Z"), "2026-01-02T03_04_05Z");
+        assert_eq!(label_value("-x-"), "x");
+        assert_eq!(label_value(&"a".repeat(80)).len(), 63);
+        let (labels, annotations) = metadata(&plan());
+        assert_eq!(labels[labels::OWNER], "dev_laptop");
+        assert_eq!(annotations[labels::OWNER], "dev@laptop");
+        assert_eq!(labels["team"], "payments");
+        assert!(!labels.contains_key("dev.kip.ci.github.repository"));
+        assert_eq!(annotations["dev.kip.ci.github.repository"], "owner/repo");
+    }
+
+    #[test]
+    fn the_pod_ip_placeholder_is_a_san() {
+        let plan = plan();
+        let patch = plan.kind_config.kubeadm_config_patches.join("\n");
+        assert!(patch.contains(&format!("- {POD_IP_SAN}\n")), "{patch}");
+        assert!(patch.contains("- kip-demo.ci.svc\n"), "{patch}");
+    }
+}
