@@ -81,7 +81,7 @@ impl KubeBackend {
         let (config, context) = match file_config {
             Some(file) => {
                 if context.is_none() {
-                    context = file.current_context.clone();
+                    context = file.current_context.clone().filter(|c| !c.is_empty());
                     // `up` made a kip cluster's context the current one: the
                     // cluster that runs it is the one kip recorded for it.
                     if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
@@ -98,6 +98,12 @@ impl KubeBackend {
                             }
                         }
                     }
+                }
+                if context.is_none() {
+                    return Err(Failure::Usage(
+                        "the kubeconfig names no current context: pass --context CONTEXT (see `kubectl config get-contexts`)".into(),
+                    )
+                    .into());
                 }
                 let options = KubeConfigOptions {
                     context: context.clone(),
@@ -917,6 +923,10 @@ impl Backend for KubeBackend {
         }
         remote_state::remove(cluster);
         Ok(deleted)
+    }
+
+    fn home_context(&self) -> Option<String> {
+        self.context.clone()
     }
 
     fn vanished(&self, cluster: &str) -> Option<String> {

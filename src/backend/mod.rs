@@ -143,6 +143,11 @@ pub trait Backend {
     async fn reconnect(&self, cluster: &str) -> Result<Option<ApiEndpoint>> {
         Ok(self.find(cluster).await?.and_then(|n| n.endpoint))
     }
+    /// The kubeconfig context that runs the nodes (remote mode): `down`
+    /// makes it current again when it removes the current kip context.
+    fn home_context(&self) -> Option<String> {
+        None
+    }
     /// Why `cluster` is not found when kip remembers making it here.
     fn vanished(&self, _cluster: &str) -> Option<String> {
         None

@@ -49,8 +49,16 @@ pub async fn delete_one(
     let deleted = backend.delete(name).await?;
     let context = names::context_name(name);
     let mut entries_removed = false;
+    let home = backend.home_context();
     kubeconfig::update(&target.path, |doc| {
         entries_removed = kubeconfig::remove_entries(doc, &context)?;
+        // A remote cluster's context was current: the cluster that ran it
+        // becomes current again, as before `up` switched away from it.
+        if let (true, Some(home), Some(root)) = (entries_removed, &home, doc.as_mapping_mut()) {
+            if root.get("current-context").and_then(|c| c.as_str()) == Some("") {
+                root.insert("current-context".into(), home.as_str().into());
+            }
+        }
         Ok(entries_removed)
     })?;
     let mut parts = Vec::new();

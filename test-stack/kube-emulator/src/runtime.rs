@@ -73,29 +73,40 @@ impl Runtime {
             .await
             .context("the Docker engine does not answer")?;
         let n = INSTANCES.fetch_add(1, Ordering::SeqCst);
-        let subnet = ((std::process::id() + n * 37) % 200 + 20) as u8;
         let id = format!("kube-emulator-{}-{n}", std::process::id());
-        docker
-            .create_network(NetworkCreateRequest {
-                name: id.clone(),
-                driver: Some("bridge".into()),
-                options: Some(HashMap::from([(
-                    "com.docker.network.driver.mtu".to_string(),
-                    mtu.to_string(),
-                )])),
-                ipam: Some(Ipam {
-                    config: Some(vec![IpamConfig {
-                        subnet: Some(format!("10.231.{subnet}.0/24")),
-                        gateway: Some(format!("10.231.{subnet}.1")),
+        // A /24 under 10.231/16 that no other network holds: start at one
+        // derived from this process and move on while the engine says the
+        // pool overlaps (emulators of other processes share the engine).
+        let first = (std::process::id() + n * 37) % 200;
+        let mut attempt = 0;
+        let subnet = loop {
+            let subnet = ((first + attempt) % 200 + 20) as u8;
+            let created = docker
+                .create_network(NetworkCreateRequest {
+                    name: id.clone(),
+                    driver: Some("bridge".into()),
+                    options: Some(HashMap::from([(
+                        "com.docker.network.driver.mtu".to_string(),
+                        mtu.to_string(),
+                    )])),
+                    ipam: Some(Ipam {
+                        config: Some(vec![IpamConfig {
+                            subnet: Some(format!("10.231.{subnet}.0/24")),
+                            gateway: Some(format!("10.231.{subnet}.1")),
+                            ..Default::default()
+                        }]),
                         ..Default::default()
-                    }]),
+                    }),
+                    labels: Some(HashMap::from([(LABEL.to_string(), "network".to_string())])),
                     ..Default::default()
-                }),
-                labels: Some(HashMap::from([(LABEL.to_string(), "network".to_string())])),
-                ..Default::default()
-            })
-            .await
-            .context("cannot create the pod network")?;
+                })
+                .await;
+            match created {
+                Ok(_) => break subnet,
+                Err(e) if e.to_string().contains("overlaps") && attempt < 199 => attempt += 1,
+                Err(e) => return Err(e).context("cannot create the pod network"),
+            }
+        };
         Ok(Runtime {
             docker,
             id,

@@ -1,0 +1,413 @@
+//! Remote mode end to end: the real `kip` binary against the test API
+//! emulator (test-stack/kube-emulator, in this process), whose pods run as
+//! containers on the local Docker engine on a 1440-MTU pod network, and the
+//! real kubectl through the kubeconfig kip exports. The emulator's node
+//! filesystem is a temporary folder, so a test decides whether the node has
+//! /lib/modules.
+
+use super::e2e::{kubectl_path, E2e};
+use super::support::{Kip, Run};
+use kip_test_kube_emulator::{Emulator, Rule};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Remote {
+    t: E2e,
+    emulator: Option<Emulator>,
+    _node_root: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    fn start(test: &str, lib_modules: bool) -> Option<Remote> {
+        let t = E2e::new(test)?;
+        let node_root = tempfile::tempdir().unwrap();
+        if lib_modules {
+            std::fs::create_dir_all(node_root.path().join("lib/modules")).unwrap();
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let emulator = runtime
+            .block_on(Emulator::start_with_pods_on_node(
+                1440,
+                node_root.path().to_path_buf(),
+            ))
+            .unwrap();
+        std::fs::write(t.kubeconfig(), emulator.kubeconfig()).unwrap();
+        Some(Remote {
+            t,
+            emulator: Some(emulator),
+            _node_root: node_root,
+            runtime,
+        })
+    }
+
+    fn emulator(&self) -> &Emulator {
+        self.emulator.as_ref().unwrap()
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.t.dir.path().join("state")
+    }
+
+    /// `kip ARGS… --remote` with this test's kubeconfig and state folder.
+    fn kip(&self, args: &[&str]) -> Kip {
+        // Right after the subcommand: after `--`, it would be the command's.
+        let mut all = args.to_vec();
+        all.insert(1, "--remote");
+        self.t.kip(&all).env("KIP_STATE_DIR", self.state_dir())
+    }
+
+    fn up(&self, name: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["up", name, "--image", &self.t.image, "--wait", "90s"];
+        args.extend_from_slice(extra);
+        self.kip(&args).run()
+    }
+
+    /// kubectl against the emulator itself (the shared cluster).
+    fn outer(&self, args: &[&str]) -> Run {
+        self.t
+            .kubectl(&[&["--context", "kube-emulator"], args].concat())
+    }
+
+    fn forwarder_pid(&self, name: &str) -> Option<u32> {
+        let text =
+            std::fs::read_to_string(self.state_dir().join(format!("remote/{name}.json"))).ok()?;
+        let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+        record["forwarder"]["pid"].as_u64().map(|p| p as u32)
+    }
+
+    /// No Pod, ConfigMap or Service of `name` on the emulator, no emulator
+    /// container, no forwarder, no state file, no kubeconfig entry.
+    #[track_caller]
+    fn assert_nothing_left(&self, name: &str, forwarder: Option<u32>) {
+        let selector = format!("dev.kip.cluster={name}");
+        let objects = self.outer(&[
+            "get",
+            "pods,configmaps,services",
+            "-A",
+            "-l",
+            &selector,
+            "-o",
+            "name",
+        ]);
+        objects.success();
+        assert_eq!(objects.stdout.trim(), "", "objects left for {name}");
+        let (label, _) = self.emulator().pod_label().unwrap();
+        let containers = super::e2e::docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
+        assert_eq!(containers.trim(), "", "pod containers left");
+        if let Some(pid) = forwarder {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z")),
+                "the forwarder {pid} still runs"
+            );
+        }
+        assert!(
+            !self
+                .state_dir()
+                .join(format!("remote/{name}.json"))
+                .exists(),
+            "state left for {name}"
+        );
+        let doc = self.t.kubeconfig_doc();
+        let contexts: Vec<&str> = doc["contexts"]
+            .as_sequence()
+            .map(|s| s.iter().filter_map(|e| e["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            !contexts.contains(&format!("kip-{name}").as_str()),
+            "{contexts:?}"
+        );
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // Forwarders are detached processes: stop any this test left.
+        for entry in std::fs::read_dir(self.state_dir().join("remote"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".json"))
+            {
+                if let Some(pid) = self.forwarder_pid(name) {
+                    let _ = Command::new("kill").arg(pid.to_string()).status();
+                }
+            }
+        }
+        // Dropping the emulator removes its pods' containers.
+        let emulator = self.emulator.take();
+        self.runtime.block_on(async move { drop(emulator) });
+    }
+}
+
+#[test]
+fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
+    let Some(r) = Remote::start("remote", true) else {
+        return;
+    };
+    let fwd = format!("{}-f", r.t.name);
+    let pip = format!("{}-p", r.t.name);
+    let up = r.up(&fwd, &[]);
+    up.success()
+        .stderr_has("Docker running inside the node (MTU 1440")
+        .stderr_has("API server ready at https://127.0.0.1:");
+    // The real kubectl through the exported kubeconfig (current context).
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    r.t.kubectl(&["get", "nodes"])
+        .success()
+        .stdout_has("control-plane");
+    // On the 1440-MTU pod network: the inner dockerd's bridge and a nested
+    // container use 1440.
+    r.kip(&[
+        "exec",
+        &fwd,
+        "--",
+        "docker",
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{index .Options \"com.docker.network.driver.mtu\"}}",
+    ])
+    .run()
+    .success()
+    .stdout_has("1440");
+    r.kip(&[
+        "exec",
+        &fwd,
+        "--",
+        "docker",
+        "run",
+        "--rm",
+        "-v",
+        "/usr:/usr:ro",
+        "kip-test-kind-rootfs:latest",
+        "cat",
+        "/sys/class/net/eth0/mtu",
+    ])
+    .run()
+    .success()
+    .stdout_has("1440\n");
+    // pod-ip: the kubeconfig names the Pod's IP, which the API server's
+    // certificate covers (kubectl verifies it).
+    r.up(&pip, &["--endpoint", "pod-ip", "--no-switch-context"])
+        .success()
+        .stderr_has("API server ready at https://10.231.");
+    r.t.kubectl(&[
+        "--context",
+        &format!("kip-{pip}"),
+        "get",
+        "--raw",
+        "/readyz",
+    ])
+    .success()
+    .stdout_has("ok");
+    // list and status find them by labels.
+    let list = r.kip(&["list", "-o", "json"]).run();
+    list.success().stdout_has(&fwd).stdout_has(&pip);
+    r.kip(&["status", &pip])
+        .run()
+        .success()
+        .stdout_has("Ready:       yes");
+    r.kip(&["kubeconfig", &fwd])
+        .run()
+        .success()
+        .stdout_has("server: https://127.0.0.1:");
+    r.kip(&["logs", &fwd])
+        .run()
+        .success()
+        .stdout_has("kip-phase: cluster-created");
+
+    let forwarder = r.forwarder_pid(&fwd);
+    assert!(forwarder.is_some());
+    r.kip(&["down", &fwd, &pip]).run().success();
+    r.assert_nothing_left(&fwd, forwarder);
+    r.assert_nothing_left(&pip, None);
+    // Idempotent.
+    r.kip(&["down", &fwd])
+        .run()
+        .success()
+        .stderr_has("does not exist");
+}
+
+#[test]
+fn remote_dry_run_is_what_the_server_accepts() {
+    let Some(r) = Remote::start("remote-dry", true) else {
+        return;
+    };
+    let dry = r
+        .kip(&["up", &r.t.name, "--image", &r.t.image, "--dry-run"])
+        .run();
+    dry.success();
+    assert!(dry.stdout.contains("kind: Pod") && dry.stdout.contains("kind: ConfigMap"));
+    let mut apply = Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(r.t.kubeconfig())
+        .args(["apply", "--dry-run=server", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    apply
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dry.stdout.as_bytes())
+        .unwrap();
+    let out = apply.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(server dry run)"));
+    r.assert_nothing_left(&r.t.name, None);
+}
+
+/// Runs `up` expecting a refusal: exit `code`, `message` on stderr, within
+/// 10 s, and nothing left behind.
+#[track_caller]
+fn refused(r: &Remote, name: &str, extra: &[&str], code: i32, message: &str) {
+    let start = Instant::now();
+    r.up(name, extra).code(code).stderr_has(message);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    r.assert_nothing_left(name, None);
+}
+
+#[test]
+fn remote_refusals_are_clear_fast_and_leave_nothing() {
+    let Some(r) = Remote::start("remote-no", true) else {
+        return;
+    };
+    let name = &r.t.name;
+    // Pod Security: a baseline namespace refuses privileged pods.
+    r.outer(&["create", "namespace", "strict"]).success();
+    r.outer(&[
+        "label",
+        "namespace",
+        "strict",
+        "pod-security.kubernetes.io/enforce=baseline",
+    ])
+    .success();
+    refused(
+        &r,
+        name,
+        &["-n", "strict"],
+        3,
+        "enforces the Pod Security level \"baseline\"",
+    );
+    // RBAC: everything but pods/exec, then everything but pods/portforward.
+    let all = [
+        "pods",
+        "pods/log",
+        "pods/exec",
+        "pods/portforward",
+        "configmaps",
+        "services",
+        "namespaces",
+        "events",
+        "selfsubjectaccessreviews",
+    ];
+    for missing in ["pods/exec", "pods/portforward"] {
+        r.emulator().set_rbac(Some(vec![Rule {
+            verbs: vec!["*".into()],
+            resources: all
+                .iter()
+                .filter(|x| **x != missing)
+                .map(|x| x.to_string())
+                .collect(),
+            namespaces: vec![],
+        }]));
+        refused(&r, name, &[], 3, &format!("  - create {missing}\n"));
+    }
+    r.emulator().set_rbac(None);
+    // An image that cannot be pulled: ErrImagePull, in the cluster's words.
+    let start = Instant::now();
+    let up = r
+        .kip(&[
+            "up",
+            name,
+            "--image",
+            "127.0.0.1:1/kip/missing:1",
+            "--wait",
+            "60s",
+        ])
+        .run();
+    up.code(6).stderr_has("ErrImagePull");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    r.assert_nothing_left(name, None);
+}
+
+#[test]
+fn remote_node_without_lib_modules_is_a_failed_mount() {
+    let Some(r) = Remote::start("remote-mods", false) else {
+        return;
+    };
+    refused(
+        &r,
+        &r.t.name,
+        &[],
+        6,
+        "FailedMount: MountVolume.SetUp failed for volume \"host-0\" : hostPath type check failed: /lib/modules is not a directory",
+    );
+}
+
+#[test]
+fn remote_forwarder_and_pod_lost_behind_kips_back() {
+    let Some(r) = Remote::start("remote-lost", true) else {
+        return;
+    };
+    let name = &r.t.name;
+    r.up(name, &[]).success();
+    // The forwarder killed: status says so and how to fix it; connect
+    // restores it on the same port, so the kubeconfig still works.
+    let pid = r.forwarder_pid(name).unwrap();
+    let server = r.kip(&["kubeconfig", name]).run().stdout;
+    Command::new("kill").arg(pid.to_string()).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+        assert!(Instant::now() < deadline, "the forwarder did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    r.kip(&["status", name])
+        .run()
+        .code(6)
+        .stdout_has("port-forward to the node is not running: `kip connect");
+    r.kip(&["connect", name])
+        .run()
+        .success()
+        .stderr_has("Connected");
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    assert_eq!(r.kip(&["kubeconfig", name]).run().stdout, server);
+    // The Pod deleted behind kip's back: status says so, up makes it again.
+    r.outer(&["delete", "pod", &format!("kip-{name}"), "--wait"])
+        .success();
+    r.kip(&["status", name])
+        .run()
+        .code(5)
+        .stderr_has("is gone from namespace default");
+    r.up(name, &[]).success().stderr_has("API server ready");
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    let pid = r.forwarder_pid(name);
+    r.kip(&["down", name]).run().success();
+    r.assert_nothing_left(name, pid);
+}
