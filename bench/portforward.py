@@ -2,7 +2,7 @@
 """Port-forward throughput through the test API emulator. Prints numbers;
 asserts nothing.
 
-    python3 bench/portforward.py [--mib 256] [--runs 3] [--kubectl PATH]
+    python3 bench/portforward.py [--mib 256] [--runs 3] [--kubectl PATH] [--kip PATH]
 
 One emulator (release build of test-stack/kube-emulator) runs one pod, the
 stand-in kind's byte source (`kind kip-test-tcp-bytes 8080`: per connection,
@@ -12,9 +12,13 @@ client fetches --mib MiB, --runs times:
   1. direct: a TCP connection to the pod's IP (no port-forward; the ceiling);
   2. kubectl port-forward, SPDY tunnelled in a WebSocket (kubectl's default);
   3. kubectl port-forward, plain SPDY (KUBECTL_PORT_FORWARD_WEBSOCKETS=false);
+  4. kip's forwarder (`kip forwarder`, what `kip up --remote` starts for the
+     forwarded endpoint: one kube-rs port-forward WebSocket per connection).
 
-and 32 concurrent connections of 1 MiB each through kubectl (WebSocket).
-Ratios are against kubectl's WebSocket mode in this same run.
+The pod is named and listens like a kip node (`kip-bench`, port 6443) so
+that kip's forwarder serves it unchanged. Then 32 concurrent connections of
+1 MiB each through kubectl (WebSocket) and through kip's forwarder. Ratios
+are against kubectl's WebSocket mode in this same run.
 """
 
 import argparse
@@ -32,15 +36,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POD = """apiVersion: v1
 kind: Pod
 metadata:
-  name: bytes
+  name: kip-bench
 spec:
   terminationGracePeriodSeconds: 1
   containers:
   - name: main
     image: kip-test-node:latest
-    command: [kind, kip-test-tcp-bytes, "8080"]
+    command: [kind, kip-test-tcp-bytes, "6443"]
     readinessProbe:
-      tcpSocket: {port: 8080}
+      tcpSocket: {port: 6443}
       periodSeconds: 1
 """
 
@@ -62,17 +66,27 @@ def fetch(host, port, size):
 
 
 class Forward:
-    def __init__(self, kubectl, kubeconfig, websockets):
+    """kubectl port-forward (websockets True/False) or kip's forwarder (kip set)."""
+
+    def __init__(self, kubectl, kubeconfig, websockets, kip=None):
         env = dict(os.environ, KUBECTL_PORT_FORWARD_WEBSOCKETS="true" if websockets else "false")
-        self.proc = subprocess.Popen(
-            [kubectl, "--kubeconfig", kubeconfig, "port-forward", "pod/bytes", ":8080"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        line = self.proc.stdout.readline()
+        if kip:
+            cmd = [kip, "forwarder", "bench", "--port", "0", "--remote",
+                   "--context", "kube-emulator", "--namespace", "default", "--kubeconfig", kubeconfig]
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         text=True, env=env)
+            stream = self.proc.stderr
+        else:
+            cmd = [kubectl, "--kubeconfig", kubeconfig, "port-forward", "pod/kip-bench", ":6443"]
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         text=True, env=env)
+            stream = self.proc.stdout
+        line = stream.readline()
         m = re.search(r"127\.0\.0\.1:(\d+)", line)
         if not m:
-            raise RuntimeError(f"kubectl port-forward said {line!r}")
+            raise RuntimeError(f"{cmd[0]} said {line!r}")
         self.port = int(m.group(1))
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        threading.Thread(target=stream.read, daemon=True).start()
 
     def close(self):
         self.proc.kill()
@@ -102,10 +116,11 @@ def main():
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--kubectl", default=os.environ.get("KIP_TEST_KUBECTL", "kubectl"))
+    ap.add_argument("--kip", default=os.path.join(ROOT, "target/release/kip"))
     args = ap.parse_args()
     size = args.mib << 20
 
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kip-test-kube-emulator"],
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kip-test-kube-emulator", "-p", "kip"],
                    cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(prefix="kip-pf-bench-")
     kubeconfig = os.path.join(tmp, "kubeconfig")
@@ -120,22 +135,23 @@ def main():
         kubectl = [args.kubectl, "--kubeconfig", kubeconfig]
         subprocess.run(kubectl + ["apply", "-f", "-"], input=POD, text=True, check=True,
                        capture_output=True)
-        subprocess.run(kubectl + ["wait", "--for=condition=Ready", "pod/bytes", "--timeout=60s"],
+        subprocess.run(kubectl + ["wait", "--for=condition=Ready", "pod/kip-bench", "--timeout=60s"],
                        check=True, capture_output=True)
-        ip = subprocess.run(kubectl + ["get", "pod", "bytes", "-o", "jsonpath={.status.podIP}"],
+        ip = subprocess.run(kubectl + ["get", "pod", "kip-bench", "-o", "jsonpath={.status.podIP}"],
                             check=True, capture_output=True, text=True).stdout.strip()
 
         results = {}
-        results["direct TCP to the pod IP (ceiling)"] = [fetch(ip, 8080, size) for _ in range(args.runs)]
-        for label, ws in [("kubectl port-forward, WebSocket (SPDY tunnelled)", True),
-                          ("kubectl port-forward, plain SPDY", False)]:
-            f = Forward(args.kubectl, kubeconfig, ws)
+        conc = {}
+        results["direct TCP to the pod IP (ceiling)"] = [fetch(ip, 6443, size) for _ in range(args.runs)]
+        for label, ws, kip in [("kubectl port-forward, WebSocket (SPDY tunnelled)", True, None),
+                               ("kubectl port-forward, plain SPDY", False, None),
+                               ("kip forwarder (kube-rs WebSocket per connection)", True, args.kip)]:
+            f = Forward(args.kubectl, kubeconfig, ws, kip)
             try:
                 fetch("127.0.0.1", f.port, 1 << 20)  # warm up the connection
                 results[label] = [fetch("127.0.0.1", f.port, size) for _ in range(args.runs)]
                 if ws:
-                    elapsed, errors = concurrent(f.port, 32, 1 << 20)
-                    conc = (elapsed, errors)
+                    conc[label] = concurrent(f.port, 32, 1 << 20)
             finally:
                 f.close()
 
@@ -145,9 +161,9 @@ def main():
         for label, times in results.items():
             med = statistics.median(times)
             print(f"{label:52} {med:8.3f} {args.mib / med:8.1f} {base / med:13.2f}x")
-        elapsed, errors = conc
-        print(f"32 concurrent 1 MiB transfers through kubectl (WebSocket): {elapsed:.3f} s, "
-              f"{len(errors)} errors{': ' + errors[0] if errors else ''}")
+        for label, (elapsed, errors) in conc.items():
+            print(f"32 concurrent 1 MiB transfers, {label}: {elapsed:.3f} s, "
+                  f"{len(errors)} errors{': ' + errors[0] if errors else ''}")
     finally:
         emulator.terminate()
         emulator.wait()
