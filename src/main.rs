@@ -145,7 +145,14 @@ fn remote_target(command: &Command) -> Option<RemoteTarget<'_>> {
         ),
         _ => return None,
     };
-    remote.enabled().then_some(RemoteTarget {
+    // The config file's `remote: true` stands for --remote unless KIP_REMOTE
+    // says otherwise (KIP_REMOTE=0: local); an unreadable config file is
+    // reported by the command itself.
+    let by_default = || {
+        std::env::var_os("KIP_REMOTE").is_none()
+            && settings::Settings::load().is_ok_and(|s| s.remote)
+    };
+    (remote.enabled() || by_default()).then_some(RemoteTarget {
         remote,
         kubeconfig,
         name,

@@ -5,6 +5,7 @@
 //! ```yaml
 //! image: registry.example.com/kip-node:v1   # instead of the built-in node image
 //! ttl: 2h                                   # `kip gc` deletes clusters after this
+//! remote: true                              # as if every command had --remote
 //! ```
 
 use crate::error::Failure;
@@ -19,6 +20,9 @@ pub struct Settings {
     pub image: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     pub ttl: Option<Duration>,
+    /// Remote mode by default (`--remote` on every command that takes it).
+    #[serde(default)]
+    pub remote: bool,
 }
 
 impl Settings {
@@ -51,7 +55,7 @@ impl Settings {
         }
         serde_yaml::from_str(&text).map_err(|e| {
             Failure::Usage(format!(
-                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE` and `ttl: DURATION`)",
+                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE`, `ttl: DURATION` and `remote: true|false`)",
                 path.display()
             ))
             .into()
@@ -80,6 +84,9 @@ mod tests {
         let s: Settings = serde_yaml::from_str("image: x:1\nttl: 90m\n").unwrap();
         assert_eq!(s.image.as_deref(), Some("x:1"));
         assert_eq!(s.ttl, Some(Duration::from_secs(5400)));
+        assert!(!s.remote);
+        let s: Settings = serde_yaml::from_str("remote: true\n").unwrap();
+        assert!(s.remote);
         assert!(serde_yaml::from_str::<Settings>("imagee: x\n").is_err());
         assert!(serde_yaml::from_str::<Settings>("ttl: soon\n").is_err());
     }

@@ -328,6 +328,34 @@ impl KubeBackend {
         Ok(())
     }
 
+    /// The outer cluster's pod and service ranges, as far as kip may read
+    /// them (nodes' podCIDRs; the `kubernetes` Service's /16), so that the
+    /// inner cluster's subnets stay clear of them. Best effort: RBAC often
+    /// hides nodes, and then kip's defaults apply.
+    async fn outer_subnets(&self) -> Vec<String> {
+        let mut subnets = Vec::new();
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        if let Ok(list) = nodes.list(&ListParams::default()).await {
+            for node in list.items {
+                let spec = node.spec.unwrap_or_default();
+                subnets.extend(spec.pod_cidrs.unwrap_or_default());
+                subnets.extend(spec.pod_cidr);
+            }
+        }
+        let services: Api<Service> = Api::namespaced(self.client.clone(), "default");
+        if let Ok(svc) = services.get("kubernetes").await {
+            if let Some(ip) = svc.spec.and_then(|s| s.cluster_ip) {
+                let octets: Vec<&str> = ip.split('.').collect();
+                if octets.len() == 4 {
+                    subnets.push(format!("{}.{}.0.0/16", octets[0], octets[1]));
+                }
+            }
+        }
+        subnets.sort();
+        subnets.dedup();
+        subnets
+    }
+
     fn unreachable(&self, e: kube::Error) -> anyhow::Error {
         Failure::Environment(format!("the Kubernetes API at {} failed: {e}", self.server)).into()
     }
@@ -584,7 +612,7 @@ impl Backend for KubeBackend {
             description: format!("Kubernetes {version} at {}, {}", self.server, self.where_()),
             root_dir: None,
             cgroup_v2: false,
-            subnets: Vec::new(),
+            subnets: self.outer_subnets().await,
             local: false,
             remote_namespace: Some(self.namespace.clone()),
         })
@@ -666,27 +694,55 @@ impl Backend for KubeBackend {
     async fn follow_bootstrap(&self, cluster: &str) -> Result<BoxStream<'static, Result<String>>> {
         // The log exists once the node runs; until then, fail fast on what
         // keeps it from running.
-        self.wait_running(
-            &names::node_name(cluster),
-            tokio::time::Instant::now() + self.wait,
-        )
-        .await?;
-        let reader = self
-            .pods()
-            .log_stream(
-                &names::node_name(cluster),
-                &LogParams {
-                    follow: true,
-                    container: Some(remote::CONTAINER.into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        Ok(reader
-            .lines()
-            .map(|line| line.map_err(anyhow::Error::from))
-            .boxed())
+        let name = names::node_name(cluster);
+        self.wait_running(&name, tokio::time::Instant::now() + self.wait)
+            .await?;
+        // A log stream ends when the API server restarts as well as when the
+        // node stops: while the Pod still runs, open it again and skip the
+        // lines already passed on (a container's log only grows).
+        let pods = self.pods();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<String>>(256);
+        tokio::spawn(async move {
+            let params = LogParams {
+                follow: true,
+                container: Some(remote::CONTAINER.into()),
+                ..Default::default()
+            };
+            let mut passed = 0usize;
+            let mut failures = 0u32;
+            loop {
+                if let Ok(reader) = pods.log_stream(&name, &params).await {
+                    failures = 0;
+                    let mut lines = reader.lines();
+                    let mut seen = 0usize;
+                    while let Some(Ok(line)) = lines.next().await {
+                        seen += 1;
+                        if seen > passed {
+                            passed = seen;
+                            if tx.send(Ok(line)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                } else {
+                    failures += 1;
+                }
+                // Still running? Then the stream, not the node, ended.
+                let running = match pods.get_opt(&name).await {
+                    Ok(Some(pod)) => matches!(pod_problem(&pod), PodState::Running),
+                    Ok(None) => false,
+                    Err(_) => true,
+                };
+                if !running || failures > 600 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed())
     }
 
     async fn bootstrap_log(&self, cluster: &str) -> Result<String> {

@@ -411,3 +411,41 @@ fn remote_forwarder_and_pod_lost_behind_kips_back() {
     r.kip(&["down", name]).run().success();
     r.assert_nothing_left(name, pid);
 }
+
+#[test]
+fn remote_up_rides_out_an_api_server_restart_while_waiting() {
+    let Some(mut r) = Remote::start("remote-restart", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    // The node Pod stays in ContainerCreating for 3 s ("pulling"): kip is
+    // watching it when the API server goes away for 2 s.
+    r.emulator().set_pull_delay(Duration::from_secs(3));
+    let image = r.t.image.clone();
+    let mut command = r
+        .kip(&["up", &name, "--image", &image, "--wait", "90s"])
+        .command();
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.outer(&["get", "pod", &format!("kip-{name}")]).code != 0 {
+        assert!(Instant::now() < deadline, "kip did not create the Pod");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let emulator = r.emulator.as_mut().unwrap();
+    r.runtime
+        .block_on(emulator.restart_api(Duration::from_secs(2)))
+        .unwrap();
+    let up = Run::from(child.wait_with_output().unwrap());
+    up.success().stderr_has("API server ready");
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    let pid = r.forwarder_pid(&name);
+    r.kip(&["down", &name]).run().success();
+    r.assert_nothing_left(&name, pid);
+}

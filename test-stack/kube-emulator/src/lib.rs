@@ -117,6 +117,55 @@ impl Emulator {
         ))
     }
 
+    /// Every image pull takes `delay` from now on.
+    pub fn set_pull_delay(&self, delay: std::time::Duration) {
+        if let Some(rt) = self
+            .state
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            *rt.pull_delay.lock().unwrap_or_else(|e| e.into_inner()) = delay;
+        }
+    }
+
+    /// An API server restart: both servers stop (open requests and watches
+    /// are cut), nothing answers for `down`, then they serve again on the
+    /// same addresses with the same objects. Pods keep running.
+    pub async fn restart_api(&mut self, down: std::time::Duration) -> Result<()> {
+        let _ = self.stop.send(true);
+        tokio::time::sleep(down).await;
+        let (stop, stopped) = watch::channel(false);
+        let bind = |addr: SocketAddr| async move {
+            // The old listener closes as its task notices the stop.
+            let mut tries = 0;
+            loop {
+                match TcpListener::bind(addr).await {
+                    Ok(listener) => return Ok(listener),
+                    Err(e) if tries < 100 => {
+                        let _ = e;
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    Err(e) => return Err(e).context("cannot listen again after the restart"),
+                }
+            }
+        };
+        let https = bind(self.https).await?;
+        let http = bind(self.http).await?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.pki.server_config()?);
+        tokio::spawn(serve(
+            https,
+            Some(acceptor),
+            self.state.clone(),
+            stopped.clone(),
+        ));
+        tokio::spawn(serve(http, None, self.state.clone(), stopped));
+        self.stop = stop;
+        Ok(())
+    }
+
     /// Replaces the RBAC rules; `None` allows everything.
     pub fn set_rbac(&self, rules: Option<Vec<Rule>>) {
         *self.state.rbac.lock().unwrap_or_else(|e| e.into_inner()) = rules;

@@ -37,6 +37,9 @@ pub struct Runtime {
     /// The emulated node's filesystem, where hostPath volumes point ("/":
     /// this machine's own).
     pub node_root: std::path::PathBuf,
+    /// How long every image "pull" takes (a slow registry, for tests that
+    /// need a pod to stay in ContainerCreating for a while).
+    pub pull_delay: Mutex<Duration>,
 }
 
 impl Runtime {
@@ -113,6 +116,7 @@ impl Runtime {
             subnet,
             next_ip: Mutex::new(10),
             node_root,
+            pull_delay: Mutex::new(Duration::ZERO),
         })
     }
 
@@ -301,6 +305,19 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
     });
 
     let containers = spec["containers"].as_array().cloned().unwrap_or_default();
+    let delay = *rt.pull_delay.lock().unwrap_or_else(|e| e.into_inner());
+    if !delay.is_zero() {
+        for c in &containers {
+            let image = c["image"].as_str().unwrap_or("");
+            store.event(
+                &pod,
+                "Normal",
+                "Pulling",
+                &format!("Pulling image \"{image}\""),
+            );
+        }
+        tokio::time::sleep(delay).await;
+    }
     // Images first: a missing image is ErrImagePull, then ImagePullBackOff.
     for c in &containers {
         let image = c["image"].as_str().unwrap_or("");
