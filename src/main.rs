@@ -77,13 +77,16 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
         if let (Ok(backend), Command::List(args)) = (&mut backend, &cli.command) {
             backend.all_namespaces = args.all_namespaces;
         }
+        // A remote dry run needs the target too: the namespace is in the
+        // objects it prints.
+        let backend = backend?;
         if let Command::Up(args) = &cli.command {
             if args.dry_run {
-                commands::up::dry_run(args, backend.as_ref(), printer).await?;
+                commands::up::dry_run(args, Ok(&backend), printer).await?;
                 return Ok(0);
             }
         }
-        return dispatch(&cli, &backend?, printer).await;
+        return dispatch(&cli, &backend, printer).await;
     }
     if let Command::Connect(args) = &cli.command {
         return Err(error::Failure::Usage(format!(

@@ -295,21 +295,7 @@ impl KubeBackend {
         };
         for object in self.manifests(plan) {
             let kind = object["kind"].as_str().unwrap_or("").to_string();
-            let result = match kind.as_str() {
-                "Pod" => self
-                    .pods()
-                    .create(&dry, &serde_json::from_value::<Pod>(object)?)
-                    .await
-                    .map(|_| ()),
-                "ConfigMap" => Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-                    .create(&dry, &serde_json::from_value(object)?)
-                    .await
-                    .map(|_| ()),
-                _ => Api::<Service>::namespaced(self.client.clone(), &self.namespace)
-                    .create(&dry, &serde_json::from_value(object)?)
-                    .await
-                    .map(|_| ()),
-            };
+            let result = self.create(&dry, object).await?;
             match result {
                 Ok(()) => {}
                 // Left over from a node deleted behind kip's back: replaced below.
@@ -356,6 +342,30 @@ impl KubeBackend {
         subnets
     }
 
+    /// Creates one of the objects `manifests` makes; the outer error is
+    /// kip's (a manifest that does not decode), the inner the server's.
+    async fn create(
+        &self,
+        params: &PostParams,
+        object: serde_json::Value,
+    ) -> Result<std::result::Result<(), kube::Error>> {
+        let (client, ns) = (self.client.clone(), self.namespace.as_str());
+        Ok(match object["kind"].as_str() {
+            Some("Pod") => Api::<Pod>::namespaced(client, ns)
+                .create(params, &serde_json::from_value(object)?)
+                .await
+                .map(|_| ()),
+            Some("ConfigMap") => Api::<ConfigMap>::namespaced(client, ns)
+                .create(params, &serde_json::from_value(object)?)
+                .await
+                .map(|_| ()),
+            _ => Api::<Service>::namespaced(client, ns)
+                .create(params, &serde_json::from_value(object)?)
+                .await
+                .map(|_| ()),
+        })
+    }
+
     fn unreachable(&self, e: kube::Error) -> anyhow::Error {
         Failure::Environment(format!("the Kubernetes API at {} failed: {e}", self.server)).into()
     }
@@ -395,8 +405,18 @@ impl KubeBackend {
         let mut events = events.fuse();
         let mut last = "Pending".to_string();
         let mut transient: Option<String> = None;
+        // A Warning event settles it, but the Pod's own status usually says
+        // the same in the kubelet's words a moment later (ErrImagePull after
+        // "Failed to pull image"): give that a short while to arrive.
+        let mut event_failure: Option<(tokio::time::Instant, String)> = None;
+        let far = deadline + Duration::from_secs(3600);
         loop {
+            let settle = event_failure.as_ref().map_or(far, |(at, _)| *at);
             tokio::select! {
+                () = tokio::time::sleep_until(settle) => {
+                    let (_, why) = event_failure.take().expect("set with the deadline");
+                    return Err(Failure::Node(format!("the node Pod {name} cannot run: {why}")).into());
+                }
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(Failure::Timeout(format!(
                         "the node Pod {name} did not start running in time (last: {last}{})",
@@ -427,10 +447,14 @@ impl KubeBackend {
                         let reason = event.reason.clone().unwrap_or_default();
                         let message = event.message.clone().unwrap_or_default();
                         let warning = event.type_.as_deref() == Some("Warning");
-                        if warning && ["Failed", "FailedMount", "FailedScheduling", "FailedCreatePodSandBox"].contains(&reason.as_str()) {
-                            return Err(Failure::Node(format!(
-                                "the node Pod {name} cannot run: {reason}: {message}"
-                            )).into());
+                        if warning
+                            && event_failure.is_none()
+                            && ["Failed", "FailedMount", "FailedScheduling", "FailedCreatePodSandBox"].contains(&reason.as_str())
+                        {
+                            event_failure = Some((
+                                tokio::time::Instant::now() + Duration::from_secs(2),
+                                format!("{reason}: {message}"),
+                            ));
                         }
                     }
                 }
@@ -653,21 +677,7 @@ impl Backend for KubeBackend {
         remote_state::save(cluster, &self.record())?;
         for object in self.manifests(plan) {
             let kind = object["kind"].as_str().unwrap_or("").to_string();
-            let result = match kind.as_str() {
-                "Pod" => self
-                    .pods()
-                    .create(&params, &serde_json::from_value::<Pod>(object)?)
-                    .await
-                    .map(|_| ()),
-                "ConfigMap" => Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-                    .create(&params, &serde_json::from_value(object)?)
-                    .await
-                    .map(|_| ()),
-                _ => Api::<Service>::namespaced(self.client.clone(), &self.namespace)
-                    .create(&params, &serde_json::from_value(object)?)
-                    .await
-                    .map(|_| ()),
-            };
+            let result = self.create(&params, object).await?;
             result.map_err(|e| anyhow!("cannot create the {kind} {name}: {e}"))?;
         }
         // Listening before the Pod runs: connections made before then fail

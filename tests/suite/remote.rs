@@ -245,10 +245,26 @@ fn remote_dry_run_is_what_the_server_accepts() {
         return;
     };
     let dry = r
-        .kip(&["up", &r.t.name, "--image", &r.t.image, "--dry-run"])
+        .kip(&[
+            "up",
+            &r.t.name,
+            "--image",
+            &r.t.image,
+            "--dry-run",
+            "--endpoint",
+            "service",
+        ])
         .run();
     dry.success();
-    assert!(dry.stdout.contains("kind: Pod") && dry.stdout.contains("kind: ConfigMap"));
+    for want in [
+        "kind: Pod",
+        "kind: ConfigMap",
+        "kind: Service",
+        // The Service's DNS name is one of the API server's SANs.
+        &format!("- kip-{}.default.svc\n", r.t.name),
+    ] {
+        assert!(dry.stdout.contains(want), "{want} not in\n{}", dry.stdout);
+    }
     let mut apply = Command::new(kubectl_path())
         .arg("--kubeconfig")
         .arg(r.t.kubeconfig())

@@ -55,68 +55,64 @@ async fn serve(dir: &Path, port: u16) -> Result<()> {
     }
 }
 
-/// Echoes every line back with the address it came from, so a test can see
-/// whether the client's traffic was masqueraded.
-pub fn echo(port: u16) -> Result<()> {
+/// Accepts TCP connections on `port` forever, one task per connection.
+fn serve_tcp<F, Fut>(port: u16, what: &str, handler: F) -> Result<()>
+where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
         let listener = TcpListener::bind(("0.0.0.0", port))
             .await
             .context("cannot listen")?;
-        eprintln!("kip test echo server on :{port}");
+        eprintln!("kip test {what} on :{port}");
         loop {
             let (tcp, peer) = listener.accept().await?;
-            tokio::spawn(async move {
-                let (read, mut write) = tcp.into_split();
-                let mut lines = BufReader::new(read).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if write
-                        .write_all(format!("echo: {line} from {}\n", peer.ip()).as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            });
+            tokio::task::spawn_local(handler(tcp, peer));
         }
     })
 }
 
-pub fn bytes(port: u16) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(("0.0.0.0", port))
-            .await
-            .context("cannot listen")?;
-        eprintln!("kip test byte source on :{port}");
-        loop {
-            let (tcp, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let (read, mut write) = tcp.into_split();
-                let mut line = String::new();
-                if BufReader::new(read).read_line(&mut line).await.is_err() {
-                    return;
-                }
-                let Ok(mut left) = line.trim().parse::<u64>() else {
-                    let _ = write.write_all(b"want a byte count\n").await;
-                    return;
-                };
-                let block: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
-                while left > 0 {
-                    let n = left.min(block.len() as u64) as usize;
-                    if write.write_all(&block[..n]).await.is_err() {
-                        return;
-                    }
-                    left -= n as u64;
-                }
-                let _ = write.shutdown().await;
-            });
+/// Echoes every line back with the address it came from, so a test can see
+/// whether the client's traffic was masqueraded.
+pub fn echo(port: u16) -> Result<()> {
+    serve_tcp(port, "echo server", |tcp, peer| async move {
+        let (read, mut write) = tcp.into_split();
+        let mut lines = BufReader::new(read).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let answer = format!("echo: {line} from {}\n", peer.ip());
+            if write.write_all(answer.as_bytes()).await.is_err() {
+                break;
+            }
         }
+    })
+}
+
+/// Per connection: a byte count on a line in, that many bytes out.
+pub fn bytes(port: u16) -> Result<()> {
+    serve_tcp(port, "byte source", |tcp, _| async move {
+        let (read, mut write) = tcp.into_split();
+        let mut line = String::new();
+        if BufReader::new(read).read_line(&mut line).await.is_err() {
+            return;
+        }
+        let Ok(mut left) = line.trim().parse::<u64>() else {
+            let _ = write.write_all(b"want a byte count\n").await;
+            return;
+        };
+        let block: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            if write.write_all(&block[..n]).await.is_err() {
+                return;
+            }
+            left -= n as u64;
+        }
+        let _ = write.shutdown().await;
     })
 }
 
