@@ -412,6 +412,19 @@ fn remote_forwarder_and_pod_lost_behind_kips_back() {
         .success()
         .stdout_has("ok");
     assert_eq!(r.kip(&["kubeconfig", name]).run().stdout, server);
+    // `up` on a running cluster re-exports it, as locally.
+    r.up(name, &[]).success().stderr_has("is already running");
+    // The logs bundle comes out of the Pod (exec + tar) with its events.
+    let bundle = r.t.dir.path().join("bundle");
+    r.kip(&["logs", name, "--export", bundle.to_str().unwrap()])
+        .run()
+        .success();
+    let files: Vec<String> = walk(&bundle);
+    assert!(
+        files.iter().any(|f| f.ends_with("dockerd.log"))
+            && files.iter().any(|f| f.contains("events")),
+        "{files:?}"
+    );
     // The Pod deleted behind kip's back: status says so, up makes it again.
     r.outer(&["delete", "pod", &format!("kip-{name}"), "--wait"])
         .success();
@@ -464,4 +477,18 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
     let pid = r.forwarder_pid(&name);
     r.kip(&["down", &name]).run().success();
     r.assert_nothing_left(&name, pid);
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
 }
