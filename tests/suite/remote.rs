@@ -211,9 +211,21 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
     ])
     .success()
     .stdout_has("ok");
+    // tini (docker-init) is PID 1, so signals reach the bootstrap.
+    let pid1 = r.kip(&["exec", &fwd, "--", "cat", "/proc/1/comm"]).run();
+    pid1.success();
+    assert!(
+        ["tini\n", "docker-init\n"].contains(&pid1.stdout.as_str()),
+        "PID 1 is {:?}",
+        pid1.stdout
+    );
     // list and status find them by labels.
     let list = r.kip(&["list", "-o", "json"]).run();
     list.success().stdout_has(&fwd).stdout_has(&pip);
+    r.kip(&["list", "--all-namespaces"])
+        .run()
+        .success()
+        .stdout_has(&pip);
     r.kip(&["status", &pip])
         .run()
         .success()
