@@ -1091,3 +1091,79 @@ impl KubeBackend {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "kip-x"}, "status": status}))
+            .unwrap()
+    }
+
+    fn verdict(status: serde_json::Value) -> String {
+        match pod_problem(&pod(status)) {
+            PodState::Running => "running".into(),
+            PodState::Waiting(w) => format!("waiting {w}"),
+            PodState::Failed(f) => format!("failed {f}"),
+        }
+    }
+
+    #[test]
+    fn pod_states_read_like_kubectl_describe() {
+        assert_eq!(verdict(serde_json::json!({"phase": "Running"})), "running");
+        assert_eq!(
+            verdict(serde_json::json!({"phase": "Pending"})),
+            "waiting Pending"
+        );
+        assert_eq!(
+            verdict(
+                serde_json::json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
+                "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]})
+            ),
+            "failed Unschedulable: 0/3 nodes are available"
+        );
+        let waiting = |reason: &str| {
+            verdict(
+                serde_json::json!({"phase": "Pending", "containerStatuses": [{"name": "node",
+                "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": reason, "message": "why"}}}]}),
+            )
+        };
+        assert_eq!(waiting("ErrImagePull"), "failed ErrImagePull: why");
+        assert_eq!(waiting("ImagePullBackOff"), "failed ImagePullBackOff: why");
+        assert_eq!(waiting("CrashLoopBackOff"), "failed CrashLoopBackOff: why");
+        // ContainerCreating is a wait, not a failure.
+        assert_eq!(waiting("ContainerCreating"), "waiting Pending");
+        assert_eq!(
+            verdict(
+                serde_json::json!({"phase": "Failed", "containerStatuses": [{"name": "node",
+                "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]})
+            ),
+            "failed the node container exited with code 137 (OOMKilled)"
+        );
+    }
+
+    #[test]
+    fn exec_exit_codes_come_from_the_status() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+        let status = |v: serde_json::Value| Some(serde_json::from_value::<Status>(v).unwrap());
+        assert_eq!(
+            exit_code_of(status(serde_json::json!({"status": "Success"}))),
+            0
+        );
+        assert_eq!(
+            exit_code_of(status(
+                serde_json::json!({"status": "Failure", "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": "7"}]}})
+            )),
+            7
+        );
+        assert_eq!(
+            exit_code_of(status(serde_json::json!({"status": "Failure"}))),
+            1
+        );
+        assert_eq!(exit_code_of(None), -1);
+    }
+}

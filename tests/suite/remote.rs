@@ -364,6 +364,14 @@ fn remote_refusals_are_clear_fast_and_leave_nothing() {
         refused(&r, name, &[], 3, &format!("  - create {missing}\n"));
     }
     r.emulator().set_rbac(None);
+    // No node matches the selector: Unschedulable, in the scheduler's words.
+    refused(
+        &r,
+        name,
+        &["--node-selector", "pool=gpu"],
+        6,
+        "Unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector",
+    );
     // An image that cannot be pulled: ErrImagePull, in the cluster's words.
     let start = Instant::now();
     let up = r

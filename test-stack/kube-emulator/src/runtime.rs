@@ -273,6 +273,13 @@ fn container_status(status: &mut Value, name: &str, change: impl FnOnce(&mut Val
     status["containerStatuses"] = json!(list);
 }
 
+/// The labels of the emulator's one node.
+pub const NODE_LABELS: [(&str, &str); 3] = [
+    ("kubernetes.io/hostname", "emulator-node"),
+    ("kubernetes.io/os", "linux"),
+    ("kubernetes.io/arch", "amd64"),
+];
+
 /// Runs a pod until it ends or is deleted.
 pub async fn run_pod(rt: Arc<Runtime>, store: Arc<dyn PodStore>, key: Key) {
     if let Err(e) = run_pod_inner(&rt, &store, &key).await {
@@ -288,6 +295,25 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
     };
     let spec = pod["spec"].clone();
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    // The one node's labels: a nodeSelector it does not match leaves the
+    // pod Pending and Unschedulable, as the scheduler does.
+    let selector = spec["nodeSelector"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    if selector.iter().any(|(k, v)| {
+        NODE_LABELS
+            .iter()
+            .all(|(nk, nv)| nk != k || Some(*nv) != v.as_str())
+    }) {
+        let message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+        store.event(&pod, "Warning", "FailedScheduling", message);
+        store.update_pod_status(key, &|s| {
+            s["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": message, "lastTransitionTime": now_rfc3339(), "lastProbeTime": null}]);
+        });
+        return Ok(());
+    }
     let ip = rt.allocate_ip();
     store.event(
         &pod,

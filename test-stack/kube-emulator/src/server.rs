@@ -76,7 +76,7 @@ impl State {
         let _ = store.create(
             key("nodes", "", "emulator-node"),
             json!({"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": "emulator-node", "labels": {"kubernetes.io/hostname": "emulator-node"}},
+                "metadata": {"name": "emulator-node", "labels": crate::runtime::NODE_LABELS.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()},
                 "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                     "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now}],
                     "nodeInfo": {"kubeletVersion": "v1.36.0-kip-emulator", "containerRuntimeVersion": "docker://emulated"}}}),
