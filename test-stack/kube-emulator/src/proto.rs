@@ -18,6 +18,9 @@ enum Ty {
     StrMap,
     BytesMap,
     RepeatedStr,
+    RepeatedMsg(&'static [Field]),
+    /// `intstr.IntOrString`: type (0 int, 1 string), intVal, strVal.
+    IntOrString,
 }
 
 type Field = (u64, &'static str, Ty);
@@ -70,6 +73,25 @@ const SSAR: &[Field] = &[
     (1, "metadata", Ty::Msg(OBJECT_META)),
     (2, "spec", Ty::Msg(SSAR_SPEC)),
 ];
+const SERVICE_PORT: &[Field] = &[
+    (1, "name", Ty::Str),
+    (2, "protocol", Ty::Str),
+    (3, "port", Ty::Int),
+    (4, "targetPort", Ty::IntOrString),
+    (5, "nodePort", Ty::Int),
+    (6, "appProtocol", Ty::Str),
+];
+const SERVICE_SPEC: &[Field] = &[
+    (1, "ports", Ty::RepeatedMsg(SERVICE_PORT)),
+    (2, "selector", Ty::StrMap),
+    (3, "clusterIP", Ty::Str),
+    (4, "type", Ty::Str),
+    (10, "externalName", Ty::Str),
+];
+const SERVICE: &[Field] = &[
+    (1, "metadata", Ty::Msg(OBJECT_META)),
+    (2, "spec", Ty::Msg(SERVICE_SPEC)),
+];
 const DELETE_OPTIONS: &[Field] = &[
     (1, "gracePeriodSeconds", Ty::Int),
     (3, "orphanDependents", Ty::Bool),
@@ -83,6 +105,7 @@ fn schema(kind: &str) -> Option<&'static [Field]> {
         "Secret" => SECRET,
         "Namespace" => NAMESPACE,
         "ServiceAccount" => SERVICE_ACCOUNT,
+        "Service" => SERVICE,
         "SelfSubjectAccessReview" => SSAR,
         "DeleteOptions" => DELETE_OPTIONS,
         _ => return None,
@@ -187,6 +210,23 @@ fn message(bytes: &[u8], schema: &[Field]) -> Result<Value, String> {
             (Ty::Msg(inner), Wire::Len(b)) => {
                 object.insert(name, message(b, inner)?);
             }
+            (Ty::RepeatedMsg(inner), Wire::Len(b)) => {
+                let item = message(b, inner)?;
+                let list = object.entry(name).or_insert_with(|| json!([]));
+                list.as_array_mut().expect("a list").push(item);
+            }
+            (Ty::IntOrString, Wire::Len(b)) => {
+                let (mut is_string, mut int, mut text) = (false, 0i64, String::new());
+                for (n, w) in fields(b)? {
+                    match (n, w) {
+                        (1, Wire::Varint(v)) => is_string = v == 1,
+                        (2, Wire::Varint(v)) => int = v as i64,
+                        (3, Wire::Len(x)) => text = String::from_utf8_lossy(x).into_owned(),
+                        _ => {}
+                    }
+                }
+                object.insert(name, if is_string { json!(text) } else { json!(int) });
+            }
             (Ty::RepeatedStr, Wire::Len(b)) => {
                 let list = object.entry(name).or_insert_with(|| json!([]));
                 list.as_array_mut()
@@ -246,5 +286,43 @@ mod tests {
             json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c1", "labels": {"app": "web"}}, "data": {"a": "b"}})
         );
         assert!(decode(b"not protobuf").is_err());
+    }
+
+    fn varint_field(number: u64, value: u8) -> Vec<u8> {
+        vec![(number << 3) as u8, value]
+    }
+
+    #[test]
+    fn decodes_a_service_with_ports_and_an_int_or_string() {
+        let port = [
+            len_field(1, b"80-80"),
+            len_field(2, b"TCP"),
+            varint_field(3, 80),
+            len_field(4, &[varint_field(1, 1), len_field(3, b"http")].concat()),
+        ]
+        .concat();
+        let port2 = [
+            varint_field(3, 81),
+            len_field(4, &[varint_field(1, 0), varint_field(2, 90)].concat()),
+        ]
+        .concat();
+        let spec = [
+            len_field(1, &port),
+            len_field(1, &port2),
+            len_field(2, &[len_field(1, b"app"), len_field(2, b"s1")].concat()),
+            len_field(4, b"ClusterIP"),
+        ]
+        .concat();
+        let svc = [len_field(1, &len_field(1, b"s1")), len_field(2, &spec)].concat();
+        let type_meta = [len_field(1, b"v1"), len_field(2, b"Service")].concat();
+        let body = [MAGIC.to_vec(), len_field(1, &type_meta), len_field(2, &svc)].concat();
+        let object = decode(&body).unwrap();
+        assert_eq!(
+            object["spec"],
+            json!({"ports": [
+                {"name": "80-80", "protocol": "TCP", "port": 80, "targetPort": "http"},
+                {"port": 81, "targetPort": 90}],
+              "selector": {"app": "s1"}, "type": "ClusterIP"})
+        );
     }
 }

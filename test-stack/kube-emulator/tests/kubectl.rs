@@ -83,6 +83,16 @@ fn apply_get_patch_delete_with_real_messages() {
         .fails(&["get", "cm", "nope"])
         .contains("configmaps \"nope\" not found"));
 
+    // A Service from kubectl's typed client (protobuf): a ClusterIP is
+    // recorded for it.
+    h.ok(&["create", "service", "clusterip", "s1", "--tcp=80:8080"]);
+    let svc = h.json(&["get", "service", "s1", "-o", "json"]);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert_eq!(svc["spec"]["selector"]["app"], "s1");
+    assert!(svc["spec"]["clusterIP"]
+        .as_str()
+        .is_some_and(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok()));
+
     // Selectors.
     h.ok(&["create", "configmap", "other", "--from-literal=x=y"]);
     assert_eq!(
