@@ -674,6 +674,11 @@ impl Backend for KubeBackend {
             dry_run: false,
             field_manager: Some("kip".into()),
         };
+        // A forwarder of an earlier node of this name (deleted behind kip's
+        // back) serves nothing now.
+        if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
+            crate::forwarder::stop(old.pid);
+        }
         remote_state::save(cluster, &self.record())?;
         for object in self.manifests(plan) {
             let kind = object["kind"].as_str().unwrap_or("").to_string();

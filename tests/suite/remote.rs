@@ -111,6 +111,15 @@ impl Remote {
                 .exists(),
             "state left for {name}"
         );
+        // No forwarder of this cluster runs, recorded or not.
+        let forwarders: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .filter(|c| c.contains(" forwarder ") && c.split(' ').any(|w| w == name))
+            .collect();
+        assert!(forwarders.is_empty(), "forwarders left: {forwarders:?}");
         let doc = self.t.kubeconfig_doc();
         let contexts: Vec<&str> = doc["contexts"]
             .as_sequence()
