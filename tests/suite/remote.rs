@@ -265,6 +265,9 @@ fn remote_dry_run_is_what_the_server_accepts() {
     let Some(r) = Remote::start("remote-dry", true) else {
         return;
     };
+    // The outer cluster's pods use kip's first choice of inner pod range:
+    // kip reads the node's podCIDR and takes the next one.
+    r.emulator().set_node_pod_cidr("10.245.0.0/24");
     let dry = r
         .kip(&[
             "up",
@@ -281,6 +284,7 @@ fn remote_dry_run_is_what_the_server_accepts() {
         "kind: Pod",
         "kind: ConfigMap",
         "kind: Service",
+        "podSubnet: 10.247.0.0/16",
         // The Service's DNS name is one of the API server's SANs.
         &format!("- kip-{}.default.svc\n", r.t.name),
     ] {

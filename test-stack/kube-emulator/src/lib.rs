@@ -117,6 +117,11 @@ impl Emulator {
         ))
     }
 
+    /// The node reports `cidr` as its pod range (spec.podCIDR).
+    pub fn set_node_pod_cidr(&self, cidr: &str) {
+        self.state.set_node_pod_cidr(cidr);
+    }
+
     /// Every image pull takes `delay` from now on.
     pub fn set_pull_delay(&self, delay: std::time::Duration) {
         if let Some(rt) = self

@@ -56,10 +56,28 @@ impl State {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Gives the node a pod range, as a cluster's node controller does.
+    pub fn set_node_pod_cidr(&self, cidr: &str) {
+        let mut store = self.store();
+        let node_key = key("nodes", "", "emulator-node");
+        if let Some(mut node) = store.get(&node_key).cloned() {
+            node["spec"]["podCIDR"] = json!(cidr);
+            node["spec"]["podCIDRs"] = json!([cidr]);
+            let _ = store.update(node_key, node, None);
+        }
+    }
+
     /// What a fresh cluster has: its namespaces, their default service
-    /// accounts, and one Ready node.
+    /// accounts, one Ready node, and the `kubernetes` Service.
     fn seed(&self) {
         let mut store = self.store();
+        let _ = store.create(
+            key("services", "default", "kubernetes"),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
+                "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}),
+        );
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let _ = store.create(
                 key("namespaces", "", ns),
