@@ -68,23 +68,22 @@ async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
         _ => {}
     }
     if let Some(target) = remote_target(&cli.command) {
-        let mut backend = KubeBackend::connect(target.remote, target.kubeconfig, target.name).await;
-        if let (Ok(backend), Command::Up(args)) = (&mut backend, &cli.command) {
-            backend.pod = args.pod.clone();
-            backend.endpoint = args.pod.endpoint.unwrap_or(backend.endpoint);
-            backend.wait = args.cluster.wait;
-        }
-        if let (Ok(backend), Command::List(args)) = (&mut backend, &cli.command) {
-            backend.all_namespaces = args.all_namespaces;
-        }
-        // A remote dry run needs the target too: the namespace is in the
-        // objects it prints.
-        let backend = backend?;
-        if let Command::Up(args) = &cli.command {
-            if args.dry_run {
-                commands::up::dry_run(args, Ok(&backend), printer).await?;
-                return Ok(0);
+        // Even a dry run needs the target: the namespace is in the objects
+        // it prints.
+        let mut backend =
+            KubeBackend::connect(target.remote, target.kubeconfig, target.name).await?;
+        match &cli.command {
+            Command::Up(args) => {
+                backend.pod = args.pod.clone();
+                backend.endpoint = args.pod.endpoint.unwrap_or(backend.endpoint);
+                backend.wait = args.cluster.wait;
+                if args.dry_run {
+                    commands::up::dry_run(args, Ok(&backend), printer).await?;
+                    return Ok(0);
+                }
             }
+            Command::List(args) => backend.all_namespaces = args.all_namespaces,
+            _ => {}
         }
         return dispatch(&cli, &backend, printer).await;
     }

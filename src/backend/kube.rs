@@ -462,7 +462,45 @@ impl KubeBackend {
         }
     }
 
-    /// Runs `command` in the node; stdin from `input`.
+    /// Runs `command` in the node with stdin from `input`; its exit code,
+    /// stdout and stderr.
+    async fn exec_collect(
+        &self,
+        cluster: &str,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        let mut process = self
+            .exec_attached(cluster, command, input.is_some())
+            .await?;
+        let feeder = match (input, process.stdin()) {
+            (Some(mut input), Some(mut stdin)) => Some(tokio::spawn(async move {
+                while let Some(chunk) = input.next().await {
+                    stdin.write_all(&chunk?).await?;
+                }
+                stdin.shutdown().await?;
+                anyhow::Ok(())
+            })),
+            _ => None,
+        };
+        // Both streams at once, or the WebSocket stalls on a full one.
+        let mut stdout = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut stderr = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        a?;
+        b?;
+        if let Some(feeder) = feeder {
+            feeder.await??;
+        }
+        let status = match process.take_status() {
+            Some(status) => status.await,
+            None => None,
+        };
+        Ok((exit_code_of(status), out, err))
+    }
+
+    /// Starts `command` in the node's container.
     async fn exec_attached(
         &self,
         cluster: &str,
@@ -524,17 +562,17 @@ impl KubeBackend {
     /// Starts the forwarder for `cluster` (on `port`, 0: any free one) and
     /// records it; returns its port.
     pub async fn start_forwarder(&self, cluster: &str, port: u16) -> Result<u16> {
-        let mut record = remote_state::load(cluster).unwrap_or_else(|| self.record());
-        if let Some(old) = record.forwarder.take() {
+        if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
             crate::forwarder::stop(old.pid);
         }
-        record.context = self.context.clone();
-        record.namespace = self.namespace.clone();
-        record.kubeconfig = self.kubeconfig.clone();
-        remote_state::save(cluster, &record)?;
         let fwd = crate::forwarder::spawn(cluster, port, self).await?;
-        record.forwarder = Some(fwd);
-        remote_state::save(cluster, &record)?;
+        remote_state::save(
+            cluster,
+            &RemoteRecord {
+                forwarder: Some(fwd),
+                ..self.record()
+            },
+        )?;
         Ok(fwd.port)
     }
 }
@@ -789,35 +827,9 @@ impl Backend for KubeBackend {
         command: &[String],
         input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
     ) -> Result<ExecOutput> {
-        let mut process = self
-            .exec_attached(cluster, command, input.is_some())
-            .await?;
-        let feeder = match (input, process.stdin()) {
-            (Some(mut input), Some(mut stdin)) => Some(tokio::spawn(async move {
-                while let Some(chunk) = input.next().await {
-                    stdin.write_all(&chunk?).await?;
-                }
-                stdin.shutdown().await?;
-                anyhow::Ok(())
-            })),
-            _ => None,
-        };
-        // Both streams at once, or the WebSocket stalls on a full one.
-        let mut stdout = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut stderr = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        a?;
-        b?;
-        if let Some(feeder) = feeder {
-            feeder.await??;
-        }
-        let status = match process.take_status() {
-            Some(status) => status.await,
-            None => None,
-        };
+        let (code, out, err) = self.exec_collect(cluster, command, input).await?;
         Ok(ExecOutput {
-            code: exit_code_of(status),
+            code,
             stdout: String::from_utf8_lossy(&out).into_owned(),
             stderr: String::from_utf8_lossy(&err).into_owned(),
         })
@@ -846,27 +858,9 @@ impl Backend for KubeBackend {
             .file_name()
             .map(|b| b.to_string_lossy().into_owned())
             .unwrap_or_else(|| ".".into());
-        let mut process = self
-            .exec_attached(
-                cluster,
-                &[
-                    "tar".into(),
-                    "-C".into(),
-                    parent,
-                    "-cf".into(),
-                    "-".into(),
-                    base,
-                ],
-                false,
-            )
-            .await?;
-        let mut stdout = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
-        let mut stderr = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        a?;
-        b?;
-        if out.is_empty() {
+        let command = ["tar", "-C", &parent, "-cf", "-", &base].map(String::from);
+        let (code, out, err) = self.exec_collect(cluster, &command, None).await?;
+        if code != 0 {
             bail!(
                 "cannot copy {path} out of the node: {}",
                 String::from_utf8_lossy(&err).trim()

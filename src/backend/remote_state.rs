@@ -5,7 +5,7 @@
 //! half. `$KIP_STATE_DIR`, else `$XDG_STATE_HOME/kip`, else
 //! `~/.local/state/kip`; one JSON file per cluster under `remote/`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -58,13 +58,10 @@ fn load_in(dir: &std::path::Path, cluster: &str) -> Option<RemoteRecord> {
 
 /// Writes the record atomically (a reader never sees half a file).
 fn save_in(dir: &std::path::Path, cluster: &str, record: &RemoteRecord) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".{cluster}.json.{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(record)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join(format!("{cluster}.json")))
-        .context("cannot replace the state file")?;
-    Ok(())
+    crate::kubeconfig::write_text_atomic(
+        &dir.join(format!("{cluster}.json")),
+        &serde_json::to_vec_pretty(record)?,
+    )
 }
 
 fn remove_in(dir: &std::path::Path, cluster: &str) {
