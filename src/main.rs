@@ -22,12 +22,8 @@ use output::Printer;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Die quietly on a closed stdout (`kip completions bash | head`), like
-    // other Unix tools, instead of panicking in println!.
-    // SAFETY: setting a signal disposition before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a closed connection is an
+    // error kip handles; a closed stdout ends kip in `output::out`.
     commands::completions::complete_if_asked();
     let cli = Cli::parse();
     let printer = Printer::new(cli.quiet, cli.progress);
@@ -170,7 +166,7 @@ async fn dispatch(
         Command::Up(args) => {
             let outcome = commands::up::run(args, backend, printer).await?;
             if args.output == cli::StatusFormat::Json {
-                println!("{}", serde_json::to_string_pretty(&outcome)?);
+                output::out(serde_json::to_string_pretty(&outcome)? + "\n")?;
             }
         }
         Command::Run(args) => return commands::run::run(args, backend, printer).await,

@@ -6,8 +6,63 @@
 use crate::cli::ProgressFormat;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Writes data to stdout. kip ignores SIGPIPE (Rust's default), so a peer
+/// that goes away mid-write (an API server restarting, a daemon closing an
+/// idle connection) is an error kip handles, never its silent death. A
+/// closed stdout is the one exception: the reader stopped reading
+/// (`kip list | head`), and kip ends the way any Unix tool does, by SIGPIPE.
+pub fn out(text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_ref())
+        .and_then(|()| stdout.flush())
+        .map_err(stdout_failed)
+}
+
+/// An error writing to stdout: a closed pipe ends kip by SIGPIPE, anything
+/// else (a full disk under `> file`) is returned as the error it is.
+pub fn stdout_failed(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // SAFETY: restoring the default disposition and raising the signal
+        // the write would have raised; both are async-signal-safe calls.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::raise(libc::SIGPIPE);
+        }
+        std::process::exit(141);
+    }
+    e
+}
+
+/// Copies a stream to stdout as it arrives (`kip exec`); only the writes
+/// go through [`stdout_failed`], a read error is the stream's own.
+pub async fn copy_to_stdout(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> std::io::Result<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        stdout.write_all(&buf[..n]).await.map_err(stdout_failed)?;
+        stdout.flush().await.map_err(stdout_failed)?;
+        total += n as u64;
+    }
+}
+
+/// One diagnostic line on stderr. A closed or full stderr loses the line
+/// but never stops the work under way (a half-made cluster is worse).
+fn err_line(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 pub struct Printer {
     quiet: bool,
@@ -98,33 +153,33 @@ impl Printer {
         if status == "done" {
             if !self.quiet {
                 let time = style(format!("({:.1}s)", elapsed.as_secs_f64())).dim();
-                eprintln!(" {} {what} {time}", style("✓").green());
+                err_line(format_args!(" {} {what} {time}", style("✓").green()));
             }
         } else {
-            eprintln!(" {} {what}", style("✗").red());
+            err_line(format_args!(" {} {what}", style("✗").red()));
         }
     }
 
     pub fn info(&self, line: &str) {
-        self.message("info", line, self.quiet, |l| eprintln!("{l}"));
+        self.message("info", line, self.quiet, |l| err_line(format_args!("{l}")));
     }
 
     pub fn notice(&self, line: &str) {
         self.message("notice", line, self.quiet, |l| {
-            eprintln!("{} {l}", style("note:").yellow().bold())
+            err_line(format_args!("{} {l}", style("note:").yellow().bold()))
         });
     }
 
     pub fn warn(&self, line: &str) {
         self.message("warning", line, self.quiet, |l| {
-            eprintln!("{} {l}", style("warning:").yellow().bold())
+            err_line(format_args!("{} {l}", style("warning:").yellow().bold()))
         });
     }
 
     pub fn error(&self, line: &str) {
         self.replace_spinner(None);
         self.message("error", line, false, |l| {
-            eprintln!("{} {l}", style("error:").red().bold())
+            err_line(format_args!("{} {l}", style("error:").red().bold()))
         });
     }
 
@@ -144,7 +199,7 @@ impl Printer {
     }
 
     fn emit(&self, value: serde_json::Value) {
-        eprintln!("{value}");
+        err_line(format_args!("{value}"));
     }
 
     fn replace_spinner(&self, new: Option<ProgressBar>) {

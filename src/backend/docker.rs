@@ -575,10 +575,10 @@ impl Backend for DockerBackend {
                     stderr.write_all(&message).await?;
                 }
                 other => {
-                    // A closed stdout (`kip exec ... | head`) ends the copy quietly.
-                    if stdout.write_all(other.as_ref()).await.is_err() {
-                        break;
-                    }
+                    stdout
+                        .write_all(other.as_ref())
+                        .await
+                        .map_err(crate::output::stdout_failed)?;
                 }
             }
         }

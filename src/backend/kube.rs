@@ -894,9 +894,9 @@ impl Backend for KubeBackend {
         };
         let mut stdout = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
         let mut stderr = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
-        let (mut out, mut err) = (tokio::io::stdout(), tokio::io::stderr());
+        let mut err = tokio::io::stderr();
         let (a, b) = tokio::join!(
-            tokio::io::copy(&mut stdout, &mut out),
+            crate::output::copy_to_stdout(&mut stdout),
             tokio::io::copy(&mut stderr, &mut err)
         );
         a?;

@@ -37,13 +37,14 @@ pub fn completions(shell: &str) -> Result<()> {
             b"[[ \"${funcstack[1]}\" == _kip ]] && _clap_dynamic_completer_kip \"$@\"\n",
         );
     }
-    use std::io::Write;
-    std::io::stdout().write_all(&script)?;
+    crate::output::out(script)?;
     Ok(())
 }
 
 pub fn man() -> Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    crate::output::out(page)?;
     Ok(())
 }
 

@@ -304,9 +304,9 @@ pub async fn run(args: &DoctorArgs, backend: &impl Backend) -> Result<()> {
                 "ok": !checks.iter().any(|c| c.status == Level::Fail),
                 "checks": checks,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
         }
-        StatusFormat::Text => print!("{}", text(&checks)),
+        StatusFormat::Text => crate::output::out(text(&checks))?,
     }
     let failed: Vec<&str> = checks
         .iter()

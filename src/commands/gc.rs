@@ -97,7 +97,7 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
                 "failed": failed,
                 "kept": nodes.len() - deleted.len() - failed.len(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
         }
         StatusFormat::Text => {
             for c in &deleted {
@@ -106,7 +106,7 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
                 } else {
                     "deleted"
                 };
-                println!("{verb} {} ({})", c.name, c.reason);
+                crate::output::out(format!("{verb} {} ({})\n", c.name, c.reason))?;
             }
             if deleted.is_empty() && failed.is_empty() {
                 printer.info("No kip cluster is due for garbage collection");

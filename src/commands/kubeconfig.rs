@@ -31,7 +31,7 @@ pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
     };
     match &args.output {
         Some(path) => crate::kubeconfig::write_text_atomic(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => crate::output::out(text)?,
     }
     Ok(())
 }

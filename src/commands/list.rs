@@ -48,7 +48,7 @@ pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
             let rows: Vec<ClusterSummary> = nodes.iter().map(ClusterSummary::from).collect();
             let doc =
                 serde_json::json!({ "apiVersion": "kip/v1", "kind": "ClusterList", "items": rows });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
         }
         OutputFormat::Table => {
             let mut rows = vec![[
@@ -76,7 +76,7 @@ pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
                     n.image.clone(),
                 ]);
             }
-            print!("{}", table(&rows));
+            crate::output::out(table(&rows))?;
         }
     }
     Ok(())

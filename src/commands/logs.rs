@@ -5,7 +5,6 @@ use crate::backend::Backend;
 use crate::cli::LogsArgs;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use std::io::Write;
 use std::path::Path;
 
 const DOCKERD_LOG: &str = "/var/log/kip/dockerd.log";
@@ -34,16 +33,13 @@ pub async fn run(args: &LogsArgs, backend: &impl Backend) -> Result<i64> {
         };
         return backend.exec(&args.name, &command, false).await;
     }
-    let mut stdout = std::io::stdout().lock();
     if args.follow {
         let mut lines = backend.follow_bootstrap(&args.name).await?;
         while let Some(line) = lines.next().await {
-            if writeln!(stdout, "{}", line?).is_err() {
-                break;
-            }
+            crate::output::out(line? + "\n")?;
         }
     } else {
-        let _ = stdout.write_all(backend.bootstrap_log(&args.name).await?.as_bytes());
+        crate::output::out(backend.bootstrap_log(&args.name).await?)?;
     }
     Ok(0)
 }

@@ -41,8 +41,8 @@ pub struct Status {
 pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
     let status = collect(backend, &args.name).await?;
     match args.output {
-        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-        StatusFormat::Text => print!("{}", text(&status)),
+        StatusFormat::Json => crate::output::out(serde_json::to_string_pretty(&status)? + "\n")?,
+        StatusFormat::Text => crate::output::out(text(&status))?,
     }
     if status.ready {
         Ok(())

@@ -43,8 +43,8 @@ pub async fn dry_run(
     });
     let plan = plan(args, &facts)?;
     match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
-        Some(manifests) => print!("{manifests}"),
-        None => print!("{}", plan.to_yaml()),
+        Some(manifests) => crate::output::out(manifests)?,
+        None => crate::output::out(plan.to_yaml())?,
     }
     Ok(())
 }

@@ -426,6 +426,12 @@ fn remote_forwarder_and_pod_lost_behind_kips_back() {
     // The forwarder killed: status says so and how to fix it; connect
     // restores it on the same port, so the kubeconfig still works.
     let pid = r.forwarder_pid(name).unwrap();
+    // A dropped API connection must be an error the forwarder handles: its
+    // TLS writes (writev) would otherwise raise SIGPIPE and kill it.
+    assert!(
+        ignores_sigpipe(pid),
+        "the forwarder does not ignore SIGPIPE"
+    );
     let server = r.kip(&["kubeconfig", name]).run().stdout;
     Command::new("kill").arg(pid.to_string()).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -497,6 +503,13 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
         assert!(Instant::now() < deadline, "kip did not create the Pod");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // kip's connections die with the API server: a write on one must be
+    // an error kip retries, not a SIGPIPE that kills it (seen in CI: kip up
+    // ended by a signal, right here).
+    assert!(
+        ignores_sigpipe(child.id()),
+        "kip up does not ignore SIGPIPE"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let emulator = r.emulator.as_mut().unwrap();
     r.runtime
@@ -510,6 +523,17 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
     let pid = r.forwarder_pid(&name);
     r.kip(&["down", &name]).run().success();
     r.assert_nothing_left(&name, pid);
+}
+
+/// Whether process `pid` ignores SIGPIPE: bit 13 of SigIgn in its status.
+fn ignores_sigpipe(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .expect("SigIgn in /proc/PID/status");
+    mask & (1 << (libc::SIGPIPE - 1)) != 0
 }
 
 /// Every file under `dir`, as paths relative to it.
