@@ -36,6 +36,8 @@ pub struct KubeBackend {
     pub namespace: String,
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
+    /// The target is the cluster kip runs in, through its service account.
+    pub service_account: bool,
     /// `list` across every namespace.
     pub all_namespaces: bool,
     pub server: String,
@@ -48,6 +50,12 @@ pub struct KubeBackend {
 /// Where kip itself runs in a Pod (a CI job on the cluster).
 pub fn in_cluster() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// A kubeconfig with nothing to use: no current context and no contexts
+/// (what `kip down` leaves of a file `up` created in a CI Pod).
+fn is_empty(file: &Kubeconfig) -> bool {
+    file.current_context.as_deref().unwrap_or("").is_empty() && file.contexts.is_empty()
 }
 
 impl KubeBackend {
@@ -69,42 +77,64 @@ impl KubeBackend {
         let kubeconfig_path = kubeconfig
             .map(Path::to_path_buf)
             .or_else(|| record.as_ref().and_then(|r| r.kubeconfig.clone()));
+        // A cluster made through the service account (a CI job in a Pod)
+        // stays there, even once `up` has written a kubeconfig whose
+        // current context is the cluster itself.
+        let named = remote.context.is_some() || kubeconfig.is_some();
+        let mut service_account = !named && record.as_ref().is_some_and(|r| r.in_cluster);
         let file_config = match &kubeconfig_path {
+            _ if service_account => None,
             Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
                 Failure::Environment(format!(
                     "cannot read the kubeconfig {}: {e}",
                     path.display()
                 ))
             })?),
-            None => Kubeconfig::read().ok(),
+            // Like client-go: a missing or empty default kubeconfig means
+            // the in-cluster service account, where there is one.
+            None => Kubeconfig::read()
+                .ok()
+                .filter(|file| !(in_cluster() && is_empty(file))),
         };
-        let (config, context) = match file_config {
-            Some(file) => {
-                if context.is_none() {
-                    context = file.current_context.clone().filter(|c| !c.is_empty());
-                    // `up` made a kip cluster's context the current one: the
-                    // cluster that runs it is the one kip recorded for it.
-                    if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
-                        match remote_state::load(kip) {
-                            Some(r) if r.context.is_some() => {
-                                context = r.context.clone();
-                                record = record.or(Some(r));
-                            }
-                            _ => {
-                                return Err(Failure::Usage(format!(
-                                    "the current context kip-{kip} is a kip cluster, not the cluster that runs remote nodes: pass --context CONTEXT"
-                                ))
-                                .into())
-                            }
+        let file_config = match file_config {
+            Some(file) if context.is_none() => {
+                context = file.current_context.clone().filter(|c| !c.is_empty());
+                // `up` made a kip cluster's context the current one: the
+                // cluster that runs it is the one kip recorded for it.
+                if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
+                    match remote_state::load(kip) {
+                        Some(r) if r.context.is_some() => {
+                            context = r.context.clone();
+                            record = record.or(Some(r));
+                        }
+                        Some(r) if r.in_cluster => {
+                            context = None;
+                            service_account = true;
+                            record = record.or(Some(r));
+                        }
+                        _ => {
+                            return Err(Failure::Usage(format!(
+                                "the current context kip-{kip} is a kip cluster, not the cluster that runs remote nodes: pass --context CONTEXT"
+                            ))
+                            .into())
                         }
                     }
                 }
-                if context.is_none() {
+                if service_account {
+                    None
+                } else if context.is_none() {
                     return Err(Failure::Usage(
                         "the kubeconfig names no current context: pass --context CONTEXT (see `kubectl config get-contexts`)".into(),
                     )
                     .into());
+                } else {
+                    Some(file)
                 }
+            }
+            other => other,
+        };
+        let (config, context) = match file_config {
+            Some(file) => {
                 let options = KubeConfigOptions {
                     context: context.clone(),
                     ..Default::default()
@@ -119,14 +149,17 @@ impl KubeBackend {
                     })?;
                 (config, context)
             }
-            None => (
-                Config::incluster().map_err(|e| {
-                    Failure::Environment(format!(
-                        "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not inside a cluster ({e}): pass --kubeconfig FILE"
-                    ))
-                })?,
-                None,
-            ),
+            None => {
+                service_account = true;
+                (
+                    Config::incluster().map_err(|e| {
+                        Failure::Environment(format!(
+                            "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not inside a cluster ({e}): pass --kubeconfig FILE"
+                        ))
+                    })?,
+                    None,
+                )
+            }
         };
         let namespace = remote
             .namespace
@@ -141,6 +174,7 @@ impl KubeBackend {
             namespace,
             context,
             kubeconfig: kubeconfig_path,
+            service_account,
             all_namespaces: false,
             server,
             pod: PodOptions::default(),
@@ -158,13 +192,12 @@ impl KubeBackend {
     }
 
     fn where_(&self) -> String {
-        format!(
-            "namespace {} of {}",
-            self.namespace,
-            self.context
-                .as_deref()
-                .map_or_else(|| self.server.clone(), |c| format!("context {c}"))
-        )
+        let cluster = match &self.context {
+            Some(c) => format!("context {c}"),
+            None if self.service_account => "the cluster kip runs in (service account)".to_string(),
+            None => self.server.clone(),
+        };
+        format!("namespace {} of {cluster}", self.namespace)
     }
 
     fn record(&self) -> RemoteRecord {
@@ -172,6 +205,7 @@ impl KubeBackend {
             context: self.context.clone(),
             namespace: self.namespace.clone(),
             kubeconfig: self.kubeconfig.clone(),
+            in_cluster: self.service_account,
             forwarder: None,
         }
     }

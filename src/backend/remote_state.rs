@@ -16,6 +16,10 @@ pub struct RemoteRecord {
     pub namespace: String,
     /// The kubeconfig file the target came from, when one was named.
     pub kubeconfig: Option<PathBuf>,
+    /// Made through the in-cluster service account (kip ran in a Pod):
+    /// later commands go there even once a kubeconfig exists.
+    #[serde(default)]
+    pub in_cluster: bool,
     pub forwarder: Option<ForwarderRecord>,
 }
 
@@ -81,6 +85,7 @@ mod tests {
             context: Some("ci".into()),
             namespace: "builds".into(),
             kubeconfig: None,
+            in_cluster: false,
             forwarder: Some(ForwarderRecord {
                 pid: 42,
                 port: 40000,

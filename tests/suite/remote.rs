@@ -549,3 +549,106 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
+
+/// A CI job running in a Pod of the shared cluster: kip there has no
+/// kubeconfig, only the service account the kubelet mounts and the
+/// `KUBERNETES_SERVICE_*` env. `kip up --remote` must use them, default to
+/// the pod-ip endpoint (no forwarder), and leave a kubeconfig that kubectl
+/// in the same Pod uses; `kip down` must still find the outer cluster after
+/// `up` made the inner one the current context.
+#[test]
+fn remote_up_from_a_pod_in_the_cluster() {
+    let Some(r) = Remote::start("remote-incluster", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    // The job's tools, on the emulated node for hostPath volumes.
+    let bin = r._node_root.path().join("opt/ci");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(super::support::kip_bin(), bin.join("kip")).unwrap();
+    std::os::unix::fs::symlink(kubectl_path(), bin.join("kubectl")).unwrap();
+    let script = format!(
+        r#"set -eu
+export HOME=/root KIP_STATE_DIR=/root/state
+test ! -e /root/.kube/config
+kip up {name} --remote --image {image} --wait 90s
+kubectl get --raw /readyz; echo
+kubectl get nodes
+kip list --remote
+kip status {name} --remote
+kip down {name} --remote
+test ! -e /root/state/remote/{name}.json
+echo AFTER-DOWN
+kip list --remote
+cat /root/.kube/config
+echo JOB-DONE"#,
+        image = r.t.image
+    );
+    let runner = format!("job-{name}");
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": runner},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "job",
+                "image": r.t.image,
+                "command": ["bash", "-c", script],
+                "volumeMounts": [
+                    {"name": "kip", "mountPath": "/usr/local/bin/kip", "readOnly": true},
+                    {"name": "kubectl", "mountPath": "/usr/local/bin/kubectl", "readOnly": true},
+                ],
+            }],
+            "volumes": [
+                {"name": "kip", "hostPath": {"path": "/opt/ci/kip", "type": "File"}},
+                {"name": "kubectl", "hostPath": {"path": "/opt/ci/kubectl", "type": "File"}},
+            ],
+        },
+    });
+    let file = r.t.dir.path().join("job.json");
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    r.outer(&["apply", "-f", file.to_str().unwrap()]).success();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let phase = loop {
+        let phase = r
+            .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
+            .stdout;
+        if phase == "Succeeded" || phase == "Failed" {
+            break phase;
+        }
+        if Instant::now() > deadline {
+            let pod = r.outer(&["get", "pod", &runner, "-o", "yaml"]).stdout;
+            let events = r
+                .outer(&["get", "events", "-o", "custom-columns=R:.reason,M:.message"])
+                .stdout;
+            let log = r.outer(&["logs", &runner]).stdout;
+            panic!("the job did not finish ({phase}):\n{pod}\n{events}\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = r.outer(&["logs", &runner]).stdout;
+    assert_eq!(phase, "Succeeded", "{log}");
+    // The pod-ip endpoint: the API server at the node Pod's own address.
+    let ready = log
+        .lines()
+        .find(|l| l.contains("API server ready at"))
+        .unwrap_or_else(|| panic!("no ready line: {log}"));
+    assert!(ready.contains("https://10.231."), "{ready}");
+    assert!(!log.contains("port-forward"), "{log}");
+    assert!(log.lines().any(|l| l == "ok"), "{log}");
+    assert!(log.contains("control-plane"), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with(&name) && l.contains("running")),
+        "kip list in the job: {log}"
+    );
+    assert!(log.lines().any(|l| l == "Ready:       yes"), "{log}");
+    // After `down`, with a kubeconfig left that names nothing, kip goes
+    // back to the service account and finds no cluster.
+    let (_, after) = log.split_once("AFTER-DOWN").expect("the job reached down");
+    assert!(after.contains("NAME") && !after.contains(&name), "{after}");
+    assert!(after.contains("current-context: ''"), "{after}");
+    assert!(log.contains("JOB-DONE"), "{log}");
+    r.outer(&["delete", "pod", &runner, "--wait"]).success();
+    r.assert_nothing_left(&name, None);
+}

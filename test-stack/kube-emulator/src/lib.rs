@@ -34,6 +34,7 @@ pub use policy::Rule;
 pub struct Emulator {
     pub https: SocketAddr,
     pub http: SocketAddr,
+    in_cluster: Option<SocketAddr>,
     pki: tls::Pki,
     state: Arc<server::State>,
     stop: watch::Sender<bool>,
@@ -65,8 +66,14 @@ impl Emulator {
 
     async fn start_inner(runtime: Option<Arc<runtime::Runtime>>) -> Result<Emulator> {
         let state = server::State::new();
-        *state.runtime.lock().unwrap_or_else(|e| e.into_inner()) = runtime;
-        let pki = tls::Pki::generate(&["127.0.0.1".into(), "localhost".into()])?;
+        // With pods, the API also listens on the pod network's gateway, as
+        // pods reach it (KUBERNETES_SERVICE_HOST), and its certificate
+        // names that address.
+        let gateway = runtime.as_ref().map(|rt| rt.gateway());
+        *state.runtime.lock().unwrap_or_else(|e| e.into_inner()) = runtime.clone();
+        let mut sans = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        sans.extend(gateway.clone());
+        let pki = tls::Pki::generate(&sans)?;
         let (stop, stopped) = watch::channel(false);
         let https_listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -74,27 +81,63 @@ impl Emulator {
         let http_listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("cannot listen for HTTP")?;
+        let pods_listener = match &gateway {
+            Some(ip) => Some(
+                TcpListener::bind((ip.as_str(), 0))
+                    .await
+                    .with_context(|| format!("cannot listen on the pod network's gateway {ip}"))?,
+            ),
+            None => None,
+        };
         let https = https_listener.local_addr()?;
         let http = http_listener.local_addr()?;
+        let in_cluster = pods_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         *state
             .server_address
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = https.to_string();
+        if let (Some(rt), Some(address)) = (&runtime, in_cluster) {
+            let token = tls::random_token()?;
+            state.set_service_account_token(&token);
+            *rt.in_cluster.lock().unwrap_or_else(|e| e.into_inner()) = Some(runtime::InCluster {
+                address,
+                ca_pem: pki.ca_pem().to_string(),
+                token,
+            });
+        }
         let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
         tokio::spawn(serve(
             https_listener,
-            Some(acceptor),
+            Some(acceptor.clone()),
             state.clone(),
             stopped.clone(),
         ));
+        if let Some(listener) = pods_listener {
+            tokio::spawn(serve(
+                listener,
+                Some(acceptor),
+                state.clone(),
+                stopped.clone(),
+            ));
+        }
         tokio::spawn(serve(http_listener, None, state.clone(), stopped));
         Ok(Emulator {
             https,
             http,
+            in_cluster,
             pki,
             state,
             stop,
         })
+    }
+
+    /// Where pods reach the API server (the pod network's gateway), when
+    /// the emulator runs pods.
+    pub fn in_cluster_address(&self) -> Option<SocketAddr> {
+        self.in_cluster
     }
 
     /// A kubeconfig for the HTTPS server, with a client certificate.
@@ -160,6 +203,14 @@ impl Emulator {
         let https = bind(self.https).await?;
         let http = bind(self.http).await?;
         let acceptor = tokio_rustls::TlsAcceptor::from(self.pki.server_config()?);
+        if let Some(address) = self.in_cluster {
+            tokio::spawn(serve(
+                bind(address).await?,
+                Some(acceptor.clone()),
+                self.state.clone(),
+                stopped.clone(),
+            ));
+        }
         tokio::spawn(serve(
             https,
             Some(acceptor),

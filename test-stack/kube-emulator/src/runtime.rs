@@ -40,7 +40,23 @@ pub struct Runtime {
     /// How long every image "pull" takes (a slow registry, for tests that
     /// need a pod to stay in ContainerCreating for a while).
     pub pull_delay: Mutex<Duration>,
+    /// What the kubelet gives every pod to reach the API server: the
+    /// `KUBERNETES_SERVICE_*` env and, unless automount is off, the service
+    /// account's token, CA and namespace. Set once the API listens.
+    pub in_cluster: Mutex<Option<InCluster>>,
 }
+
+/// The API server as pods see it.
+#[derive(Clone)]
+pub struct InCluster {
+    /// The HTTPS listener on the pod network's gateway (no service proxy).
+    pub address: std::net::SocketAddr,
+    pub ca_pem: String,
+    pub token: String,
+}
+
+/// Where the kubelet mounts the service account in every container.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 impl Runtime {
     /// A hostPath's place on this machine.
@@ -117,7 +133,13 @@ impl Runtime {
             next_ip: Mutex::new(10),
             node_root,
             pull_delay: Mutex::new(Duration::ZERO),
+            in_cluster: Mutex::new(None),
         })
+    }
+
+    /// The host's address on the pod network.
+    pub fn gateway(&self) -> String {
+        format!("10.231.{}.1", self.subnet)
     }
 
     fn allocate_ip(&self) -> String {
@@ -612,8 +634,28 @@ fn materialize(
         }
         out.insert(name.to_string(), dir);
     }
+    let in_cluster = rt
+        .in_cluster
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let (Some(api), false) = (
+        in_cluster,
+        pod["spec"]["automountServiceAccountToken"] == false,
+    ) {
+        let dir = volume_dir(rt, uid).join("kube-api-access");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("token"), &api.token)?;
+        std::fs::write(dir.join("ca.crt"), &api.ca_pem)?;
+        std::fs::write(dir.join("namespace"), ns)?;
+        out.insert(SERVICE_ACCOUNT_VOLUME.to_string(), dir);
+    }
     Ok(out)
 }
+
+/// The service account folder's key in `materialize`'s answer (a name no
+/// pod volume can have: it is not a DNS label).
+const SERVICE_ACCOUNT_VOLUME: &str = "kube-api-access:";
 
 /// The emulator never pulls (its tests run where no registry is reachable):
 /// an image the local engine lacks fails as a kubelet's failed pull does.
@@ -656,6 +698,30 @@ async fn create_container(
         env.push(format!("{name}={value}"));
     }
     let mut binds = Vec::new();
+    // What the kubelet adds to every container: the `kubernetes` Service's
+    // env (pointing at the gateway listener: no service proxy here) and the
+    // service account, unless the pod turned automount off.
+    if let Some(api) = rt
+        .in_cluster
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        let (host, port) = (api.address.ip(), api.address.port());
+        for (k, v) in [
+            ("KUBERNETES_SERVICE_HOST", host.to_string()),
+            ("KUBERNETES_SERVICE_PORT", port.to_string()),
+            ("KUBERNETES_SERVICE_PORT_HTTPS", port.to_string()),
+            ("KUBERNETES_PORT", format!("tcp://{host}:{port}")),
+        ] {
+            if !env.iter().any(|e| e.starts_with(&format!("{k}="))) {
+                env.push(format!("{k}={v}"));
+            }
+        }
+    }
+    if let Some(dir) = files.get(SERVICE_ACCOUNT_VOLUME) {
+        binds.push(format!("{}:{SERVICE_ACCOUNT_DIR}:ro", dir.display()));
+    }
     let mut tmpfs = HashMap::new();
     for m in c["volumeMounts"].as_array().into_iter().flatten() {
         let vol_name = m["name"].as_str().unwrap_or("");

@@ -29,6 +29,9 @@ pub struct State {
     pub rbac: Mutex<Option<Vec<Rule>>>,
     /// `host:port` clients reach the HTTPS server at.
     pub server_address: Mutex<String>,
+    /// The token the emulator mints for pods' service accounts; a request
+    /// with any other bearer token is 401, as with a real API server.
+    service_account_token: Mutex<Option<String>>,
     next_cluster_ip: Mutex<u32>,
 }
 
@@ -39,10 +42,36 @@ impl State {
             runtime: Mutex::new(None),
             rbac: Mutex::new(None),
             server_address: Mutex::new(String::new()),
+            service_account_token: Mutex::new(None),
             next_cluster_ip: Mutex::new(1),
         });
         state.seed();
         state
+    }
+
+    pub fn set_service_account_token(&self, token: &str) {
+        *self
+            .service_account_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(token.to_string());
+    }
+
+    /// A bearer token the emulator did not mint (client certificates and
+    /// anonymous requests are let through, as before).
+    fn bad_token(&self, req: &Request<Incoming>) -> bool {
+        let Some(bearer) = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let known = self
+            .service_account_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        known.as_deref() != Some(bearer.trim())
     }
 
     fn runtime(&self) -> Option<Arc<crate::runtime::Runtime>> {
@@ -250,6 +279,9 @@ pub async fn handle(
         .lock()
         .map(|s| s.clone())
         .unwrap_or_default();
+    if state.bad_token(&req) {
+        return Ok(status_error(401, "Unauthorized", "Unauthorized", None));
+    }
     let response = match (req.method(), segments.as_slice()) {
         (&Method::GET, ["healthz"] | ["readyz"] | ["livez"]) => {
             full(StatusCode::OK, "text/plain", "ok")

@@ -58,6 +58,10 @@ impl Pki {
         })
     }
 
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_cert
+    }
+
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
@@ -91,4 +95,12 @@ impl Pki {
             b64(&self.client_key),
         )
     }
+}
+
+/// A service account token: 32 random bytes, hex.
+pub fn random_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -318,3 +318,62 @@ fn a_startup_probe_gates_readiness() {
         "true"
     );
 }
+
+/// What the kubelet gives a pod to reach the API server: the
+/// `KUBERNETES_SERVICE_*` env and the service account's token, CA and
+/// namespace. kubectl in the pod (its in-cluster config) gets through with
+/// the token; a made-up token is 401 Unauthorized; a pod with automount
+/// off has no service account folder.
+#[test]
+fn pods_reach_the_api_with_their_service_account() {
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    let kubectl = p.kubectl_path();
+    let sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let script = format!(
+        "cat {sa}/namespace; echo; \
+         kubectl get pod in-cluster -o jsonpath='{{.metadata.name}}'; echo; \
+         kubectl --token made-up get pods 2>&1; echo \"exit $?\""
+    );
+    let job = |name: &str, command: &str, automount: bool| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": automount,
+                "containers": [{
+                    "name": "main", "image": IMAGE,
+                    "command": ["sh", "-c", command],
+                    "volumeMounts": [{"name": "kubectl", "mountPath": "/usr/local/bin/kubectl", "readOnly": true}],
+                }],
+                "volumes": [{"name": "kubectl", "hostPath": {"path": kubectl, "type": "File"}}],
+            }
+        })
+        .to_string()
+    };
+    apply(&p, &job("in-cluster", &script, true));
+    apply(
+        &p,
+        &job(
+            "no-token",
+            &format!("echo host=$KUBERNETES_SERVICE_HOST; ls {sa} 2>&1; true"),
+            false,
+        ),
+    );
+    eventually(&p, "in-cluster", "{.status.phase}", "Succeeded");
+    eventually(&p, "no-token", "{.status.phase}", "Succeeded");
+    let log = p.ok(&["logs", "in-cluster"]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines[0], "default", "{log}");
+    assert_eq!(lines[1], "in-cluster", "{log}");
+    assert!(
+        log.contains("error: You must be logged in to the server (Unauthorized)"),
+        "{log}"
+    );
+    assert!(log.contains("exit 1"), "{log}");
+    let address = p.emulator().in_cluster_address().unwrap();
+    let log = p.ok(&["logs", "no-token"]);
+    assert!(log.contains(&format!("host={}", address.ip())), "{log}");
+    assert!(log.contains("No such file or directory"), "{log}");
+}

@@ -84,6 +84,17 @@ impl Harness {
         self.emulator.as_ref().expect("the emulator is running")
     }
 
+    /// kubectl's absolute path (a pod mounts it with hostPath).
+    pub fn kubectl_path(&self) -> std::path::PathBuf {
+        if self.kubectl.contains('/') {
+            return std::fs::canonicalize(&self.kubectl).unwrap();
+        }
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join(&self.kubectl))
+            .find(|p| p.is_file())
+            .expect("kubectl on PATH")
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.kubectl);
         c.arg("--kubeconfig")
