@@ -429,13 +429,37 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
 
     let mut ids = Vec::new();
     for (i, c) in containers.iter().enumerate() {
+        let name = c["name"].as_str().unwrap_or("").to_string();
+        // A container the runtime cannot create or start waits with the
+        // kubelet's reason (this emulator does not retry it).
+        let waiting = |reason: &str, e: &anyhow::Error| {
+            let message = format!("{e:#}");
+            store.update_pod_status(key, &|s| {
+                container_status(s, &name, |cs| {
+                    cs["state"] = json!({"waiting": {"reason": reason, "message": message}});
+                    cs["image"] = c["image"].clone();
+                });
+            });
+        };
         let id =
-            create_container(rt, &pod, c, &ip, ids.first().map(String::as_str), i, &files).await?;
-        rt.docker
+            match create_container(rt, &pod, c, &ip, ids.first().map(String::as_str), i, &files)
+                .await
+            {
+                Ok(id) => id,
+                Err(e) => {
+                    waiting("CreateContainerError", &e);
+                    return Err(e);
+                }
+            };
+        if let Err(e) = rt
+            .docker
             .start_container(&id, None)
             .await
-            .with_context(|| format!("cannot start container {}", c["name"]))?;
-        let name = c["name"].as_str().unwrap_or("").to_string();
+            .with_context(|| format!("cannot start container {name}"))
+        {
+            waiting("RunContainerError", &e);
+            return Err(e);
+        }
         store.event(
             &pod,
             "Normal",

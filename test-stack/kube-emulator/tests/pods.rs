@@ -143,6 +143,31 @@ fn a_crashing_container_backs_off_and_a_finished_pod_succeeds() {
 }
 
 #[test]
+fn a_command_that_cannot_start_is_run_container_error() {
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: nostart\nspec:\n  containers:\n  - name: main\n    image: {IMAGE}\n    command: [\"/no/such/program\"]\n"
+    );
+    apply(&p, &yaml);
+    let path = "{.status.containerStatuses[0].state.waiting.reason}";
+    eventually(&p, "nostart", path, "RunContainerError");
+    let message = p.ok(&[
+        "get",
+        "pod",
+        "nostart",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].state.waiting.message}",
+    ]);
+    assert!(message.contains("/no/such/program"), "{message}");
+    assert_eq!(
+        p.ok(&["get", "pod", "nostart", "-o", "jsonpath={.status.phase}"]),
+        "Pending"
+    );
+}
+
+#[test]
 fn privileged_pods_run_and_teardown_removes_everything() {
     let Some(mut p) = Harness::start(true) else {
         return;
