@@ -40,26 +40,74 @@ pub struct PodTarget {
     pub ip: String,
     pub name: String,
     pub uid: String,
+    /// Finds a process in the pod's network namespace, so that ports are
+    /// dialled on the pod's localhost as a kubelet does.
+    pub runtime: Option<Arc<crate::runtime::Runtime>>,
 }
 
 impl PodTarget {
     async fn dial(&self, port: u16) -> Result<TcpStream, String> {
-        let addr = format!("{}:{port}", self.ip);
-        let fail = |e: String| {
+        let fail = |to: &str, e: String| {
             format!(
-                "error forwarding port {port} to pod {}, uid {}: failed to connect to {addr} in the pod's network: {e}",
+                "error forwarding port {port} to pod {}, uid {}: failed to connect to {to} inside the pod's network namespace: {e}",
                 self.name, self.uid
             )
         };
-        match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await {
-            Ok(Ok(tcp)) => {
+        let pid = match &self.runtime {
+            Some(rt) => rt.netns_pid(&self.uid).await,
+            None => None,
+        };
+        let Some(pid) = pid else {
+            return Err(fail("localhost", "the pod has no running container".into()));
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A thread of its own: setns changes the calling thread's network
+        // namespace, and the thread ends with the connection made.
+        std::thread::spawn(move || {
+            let _ = tx.send(connect_in_netns(pid, port));
+        });
+        let connected = match rx.await {
+            Ok(connected) => connected,
+            Err(_) => return Err(fail("localhost", "the dialling thread died".into())),
+        };
+        match connected {
+            Ok(tcp) => {
+                let tcp = TcpStream::from_std(tcp).map_err(|e| fail("localhost", e.to_string()))?;
                 let _ = tcp.set_nodelay(true);
                 Ok(tcp)
             }
-            Ok(Err(e)) => Err(fail(e.to_string())),
-            Err(_) => Err(fail("timed out".into())),
+            // Without the right to enter namespaces (not root), the pod's
+            // own address is the next best thing.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                let addr = format!("{}:{port}", self.ip);
+                match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await
+                {
+                    Ok(Ok(tcp)) => {
+                        let _ = tcp.set_nodelay(true);
+                        Ok(tcp)
+                    }
+                    Ok(Err(e)) => Err(fail(&addr, e.to_string())),
+                    Err(_) => Err(fail(&addr, "timed out".into())),
+                }
+            }
+            Err(e) => Err(fail(&format!("localhost:{port}"), e.to_string())),
         }
     }
+}
+
+/// Connects to 127.0.0.1:`port` in the network namespace of `pid`.
+fn connect_in_netns(pid: u32, port: u16) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::AsRawFd;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    // SAFETY: setns on a valid namespace descriptor; it moves only this
+    // thread, which exists for this one connection.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    let tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    tcp.set_nonblocking(true)?;
+    Ok(tcp)
 }
 
 enum Mode {

@@ -148,6 +148,22 @@ impl Runtime {
         format!("10.231.{}.{}", self.subnet, *next)
     }
 
+    /// The host pid of a running container of the pod: its network
+    /// namespace is the pod's.
+    pub async fn netns_pid(&self, uid: &str) -> Option<u32> {
+        for c in self.containers_of(uid).await {
+            let Some(id) = c.id else { continue };
+            let Ok(info) = self.docker.inspect_container(&id, None).await else {
+                continue;
+            };
+            let pid = info.state.and_then(|s| s.pid).unwrap_or(0);
+            if pid > 0 {
+                return u32::try_from(pid).ok();
+            }
+        }
+        None
+    }
+
     async fn containers_of(&self, uid: &str) -> Vec<bollard::models::ContainerSummary> {
         // Both labels: another emulator on the same engine may have pods too.
         let filters = HashMap::from([(

@@ -1225,6 +1225,7 @@ fn pod_portforward(
         req,
         crate::portforward::PodTarget {
             ip: ip.to_string(),
+            runtime: state.runtime(),
             name,
             uid: pod["metadata"]["uid"]
                 .as_str()

@@ -210,7 +210,7 @@ fn pods_wait_exec_portforward_and_delete() {
         for (i, f) in forwards.into_iter().enumerate() {
             let line = timeout(Duration::from_secs(10), f).await.unwrap().unwrap();
             assert!(
-                line.starts_with(&format!("echo: hello {i} from ")),
+                line.starts_with(&format!("echo: hello {i} from 127.0.0.1\n")),
                 "{line}"
             );
         }

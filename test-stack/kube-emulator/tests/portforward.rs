@@ -76,7 +76,10 @@ fn forward(p: &Harness, pod: &str, remote: u16, websockets: bool) -> Forward {
     Forward { child, local }
 }
 
-/// Sends `lines` on one connection and checks each echo.
+/// Sends `lines` on one connection and checks each echo. The pod sees the
+/// connection come from 127.0.0.1: a kubelet dials the port on the pod's
+/// own localhost, so a server bound to 127.0.0.1 is reachable and one bound
+/// only to the pod IP is not.
 fn round_trip(local: u16, lines: &[String]) {
     let tcp = TcpStream::connect(("127.0.0.1", local)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -87,7 +90,7 @@ fn round_trip(local: u16, lines: &[String]) {
         let mut answer = String::new();
         reader.read_line(&mut answer).unwrap();
         assert!(
-            answer.starts_with(&format!("echo: {line} from ")),
+            answer == format!("echo: {line} from 127.0.0.1\n"),
             "sent {} bytes, got {:?}…",
             line.len(),
             &answer[..answer.len().min(80)]
