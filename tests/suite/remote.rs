@@ -550,6 +550,77 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     out
 }
 
+impl Remote {
+    /// Runs `script` (bash) as a CI job in a Pod of the emulated cluster,
+    /// with this build's kip and the test's kubectl on its PATH and nothing
+    /// but the service account to reach the API; returns the Pod's log
+    /// once it succeeded, and deletes it.
+    #[track_caller]
+    fn job(&self, script: &str) -> String {
+        let bin = self._node_root.path().join("opt/ci");
+        if !bin.exists() {
+            std::fs::create_dir_all(&bin).unwrap();
+            std::os::unix::fs::symlink(super::support::kip_bin(), bin.join("kip")).unwrap();
+            std::os::unix::fs::symlink(kubectl_path(), bin.join("kubectl")).unwrap();
+        }
+        let runner = format!("job-{}", self.t.name);
+        let manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": runner},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{
+                    "name": "job",
+                    "image": self.t.image,
+                    "command": ["bash", "-c", format!("set -eu\nexport HOME=/root KIP_STATE_DIR=/root/state\n{script}")],
+                    "volumeMounts": [
+                        {"name": "kip", "mountPath": "/usr/local/bin/kip", "readOnly": true},
+                        {"name": "kubectl", "mountPath": "/usr/local/bin/kubectl", "readOnly": true},
+                    ],
+                }],
+                "volumes": [
+                    {"name": "kip", "hostPath": {"path": "/opt/ci/kip", "type": "File"}},
+                    {"name": "kubectl", "hostPath": {"path": "/opt/ci/kubectl", "type": "File"}},
+                ],
+            },
+        });
+        let file = self.t.dir.path().join("job.json");
+        std::fs::write(&file, manifest.to_string()).unwrap();
+        self.outer(&["apply", "-f", file.to_str().unwrap()])
+            .success();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let phase = loop {
+            let phase = self
+                .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
+                .stdout;
+            if phase == "Succeeded" || phase == "Failed" {
+                break phase;
+            }
+            if Instant::now() > deadline {
+                let pod = self.outer(&["get", "pod", &runner, "-o", "yaml"]).stdout;
+                let events = self
+                    .outer(&["get", "events", "-o", "custom-columns=R:.reason,M:.message"])
+                    .stdout;
+                let log = self.outer(&["logs", &runner]).stdout;
+                panic!("the job did not finish ({phase}):\n{pod}\n{events}\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let log = self.outer(&["logs", &runner]).stdout;
+        assert_eq!(phase, "Succeeded", "{log}");
+        self.outer(&["delete", "pod", &runner, "--wait"]).success();
+        log
+    }
+}
+
+/// The line of `log` that says where the API server is ready.
+#[track_caller]
+fn ready_line(log: &str) -> &str {
+    log.lines()
+        .find(|l| l.contains("API server ready at"))
+        .unwrap_or_else(|| panic!("no ready line: {log}"))
+}
+
 /// A CI job running in a Pod of the shared cluster: kip there has no
 /// kubeconfig, only the service account the kubelet mounts and the
 /// `KUBERNETES_SERVICE_*` env. `kip up --remote` must use them, default to
@@ -562,15 +633,8 @@ fn remote_up_from_a_pod_in_the_cluster() {
         return;
     };
     let name = r.t.name.clone();
-    // The job's tools, on the emulated node for hostPath volumes.
-    let bin = r._node_root.path().join("opt/ci");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(super::support::kip_bin(), bin.join("kip")).unwrap();
-    std::os::unix::fs::symlink(kubectl_path(), bin.join("kubectl")).unwrap();
-    let script = format!(
-        r#"set -eu
-export HOME=/root KIP_STATE_DIR=/root/state
-test ! -e /root/.kube/config
+    let log = r.job(&format!(
+        r#"test ! -e /root/.kube/config
 kip up {name} --remote --image {image} --wait 90s
 kubectl get --raw /readyz; echo
 kubectl get nodes
@@ -583,56 +647,9 @@ kip list --remote
 cat /root/.kube/config
 echo JOB-DONE"#,
         image = r.t.image
-    );
-    let runner = format!("job-{name}");
-    let manifest = serde_json::json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": runner},
-        "spec": {
-            "restartPolicy": "Never",
-            "containers": [{
-                "name": "job",
-                "image": r.t.image,
-                "command": ["bash", "-c", script],
-                "volumeMounts": [
-                    {"name": "kip", "mountPath": "/usr/local/bin/kip", "readOnly": true},
-                    {"name": "kubectl", "mountPath": "/usr/local/bin/kubectl", "readOnly": true},
-                ],
-            }],
-            "volumes": [
-                {"name": "kip", "hostPath": {"path": "/opt/ci/kip", "type": "File"}},
-                {"name": "kubectl", "hostPath": {"path": "/opt/ci/kubectl", "type": "File"}},
-            ],
-        },
-    });
-    let file = r.t.dir.path().join("job.json");
-    std::fs::write(&file, manifest.to_string()).unwrap();
-    r.outer(&["apply", "-f", file.to_str().unwrap()]).success();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let phase = loop {
-        let phase = r
-            .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
-            .stdout;
-        if phase == "Succeeded" || phase == "Failed" {
-            break phase;
-        }
-        if Instant::now() > deadline {
-            let pod = r.outer(&["get", "pod", &runner, "-o", "yaml"]).stdout;
-            let events = r
-                .outer(&["get", "events", "-o", "custom-columns=R:.reason,M:.message"])
-                .stdout;
-            let log = r.outer(&["logs", &runner]).stdout;
-            panic!("the job did not finish ({phase}):\n{pod}\n{events}\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let log = r.outer(&["logs", &runner]).stdout;
-    assert_eq!(phase, "Succeeded", "{log}");
+    ));
     // The pod-ip endpoint: the API server at the node Pod's own address.
-    let ready = log
-        .lines()
-        .find(|l| l.contains("API server ready at"))
-        .unwrap_or_else(|| panic!("no ready line: {log}"));
+    let ready = ready_line(&log);
     assert!(ready.contains("https://10.231."), "{ready}");
     assert!(!log.contains("port-forward"), "{log}");
     assert!(log.lines().any(|l| l == "ok"), "{log}");
@@ -649,6 +666,30 @@ echo JOB-DONE"#,
     assert!(after.contains("NAME") && !after.contains(&name), "{after}");
     assert!(after.contains("current-context: ''"), "{after}");
     assert!(log.contains("JOB-DONE"), "{log}");
-    r.outer(&["delete", "pod", &runner, "--wait"]).success();
+    r.assert_nothing_left(&name, None);
+}
+
+/// `--endpoint service` from a CI job Pod: the kubeconfig names the
+/// Service's DNS name, the job resolves it through the cluster DNS, and
+/// kubectl verifies the API server's certificate for that name.
+#[test]
+fn remote_up_with_the_service_endpoint_from_a_pod() {
+    let Some(r) = Remote::start("remote-svc", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    let log = r.job(&format!(
+        r#"kip up {name} --remote --endpoint service --image {image} --wait 90s
+kubectl config view --minify -o jsonpath='{{.clusters[0].cluster.server}}'; echo
+kubectl get --raw /readyz; echo
+kip down {name} --remote
+echo JOB-DONE"#,
+        image = r.t.image
+    ));
+    let server = format!("https://kip-{name}.default.svc:6443");
+    assert!(ready_line(&log).contains(&server), "{log}");
+    assert!(log.lines().any(|l| l == server), "{log}");
+    assert!(log.lines().any(|l| l == "ok"), "{log}");
+    assert!(log.contains("JOB-DONE"), "{log}");
     r.assert_nothing_left(&name, None);
 }

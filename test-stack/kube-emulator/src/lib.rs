@@ -5,6 +5,7 @@
 //! refusals. The real kubectl is its conformance client. It is never part of
 //! the `kip` binary.
 
+mod dns;
 mod exec;
 mod patch;
 pub mod policy;
@@ -35,6 +36,8 @@ pub struct Emulator {
     pub https: SocketAddr,
     pub http: SocketAddr,
     in_cluster: Option<SocketAddr>,
+    /// Ends the cluster DNS server when the emulator goes (dropped).
+    _dns_stop: Option<watch::Sender<bool>>,
     pki: tls::Pki,
     state: Arc<server::State>,
     stop: watch::Sender<bool>,
@@ -108,6 +111,21 @@ impl Emulator {
                 token,
             });
         }
+        // Cluster DNS on the gateway, for ClusterFirst pods; where port 53
+        // cannot be had (not root), pods keep the engine's DNS.
+        let mut dns_stop = None;
+        if let (Some(rt), Some(ip)) = (&runtime, &gateway) {
+            if let Ok(socket) = tokio::net::UdpSocket::bind((ip.as_str(), 53)).await {
+                let (stop, stopped) = watch::channel(false);
+                tokio::spawn(dns::serve(
+                    socket,
+                    Arc::new(server::PodStoreHandle(state.clone())),
+                    stopped,
+                ));
+                *rt.cluster_dns.lock().unwrap_or_else(|e| e.into_inner()) = Some(ip.clone());
+                dns_stop = Some(stop);
+            }
+        }
         let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config()?);
         tokio::spawn(serve(
             https_listener,
@@ -128,6 +146,7 @@ impl Emulator {
             https,
             http,
             in_cluster,
+            _dns_stop: dns_stop,
             pki,
             state,
             stop,

@@ -44,6 +44,8 @@ pub struct Runtime {
     /// `KUBERNETES_SERVICE_*` env and, unless automount is off, the service
     /// account's token, CA and namespace. Set once the API listens.
     pub in_cluster: Mutex<Option<InCluster>>,
+    /// The cluster DNS server's address, when it could listen.
+    pub cluster_dns: Mutex<Option<String>>,
 }
 
 /// The API server as pods see it.
@@ -134,6 +136,7 @@ impl Runtime {
             node_root,
             pull_delay: Mutex::new(Duration::ZERO),
             in_cluster: Mutex::new(None),
+            cluster_dns: Mutex::new(None),
         })
     }
 
@@ -697,6 +700,39 @@ fn materialize(
 /// pod volume can have: it is not a DNS label).
 const SERVICE_ACCOUNT_VOLUME: &str = "kube-api-access:";
 
+/// A pod's /etc/resolv.conf as the kubelet writes it: ClusterFirst (the
+/// default) names the cluster DNS with the namespace's search path; Default
+/// is the node's own resolver (this machine's, less loopback servers, which
+/// mean nothing inside a pod).
+fn resolv_conf(rt: &Runtime, pod: &Value) -> String {
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+    let cluster_first = matches!(
+        pod["spec"]["dnsPolicy"].as_str().unwrap_or("ClusterFirst"),
+        "ClusterFirst" | "ClusterFirstWithHostNet"
+    );
+    let cluster_dns = rt
+        .cluster_dns
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    match cluster_dns {
+        Some(ip) if cluster_first => {
+            let d = crate::dns::DOMAIN;
+            format!("nameserver {ip}\nsearch {ns}.svc.{d} svc.{d} {d}\noptions ndots:5\n")
+        }
+        _ => std::fs::read_to_string("/etc/resolv.conf")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                !l.split_whitespace().nth(1).is_some_and(|server| {
+                    l.starts_with("nameserver") && (server.starts_with("127.") || server == "::1")
+                })
+            })
+            .map(|l| format!("{l}\n"))
+            .collect(),
+    }
+}
+
 /// The emulator never pulls (its tests run where no registry is reachable):
 /// an image the local engine lacks fails as a kubelet's failed pull does.
 async fn ensure_image(rt: &Runtime, image: &str) -> Result<()> {
@@ -795,6 +831,12 @@ async fn create_container(
         }
     }
     let privileged = c["securityContext"]["privileged"] == true;
+    // The pod's resolv.conf, never the engine's embedded DNS (which would
+    // resolve other pods by their names, as no cluster does).
+    let resolv = volume_dir(rt, uid).join("resolv.conf");
+    std::fs::create_dir_all(volume_dir(rt, uid))?;
+    std::fs::write(&resolv, resolv_conf(rt, pod))?;
+    binds.push(format!("{}:/etc/resolv.conf", resolv.display()));
     let labels = HashMap::from([
         (LABEL.to_string(), rt.id.clone()),
         (POD_UID.to_string(), uid.to_string()),

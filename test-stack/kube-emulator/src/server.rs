@@ -1088,6 +1088,36 @@ fn tokio_stream(
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// Service names as the cluster DNS answers them: a running pod the
+/// selector picks, else the ClusterIP.
+impl crate::dns::Resolver for PodStoreHandle {
+    fn service_address(&self, namespace: &str, service: &str) -> Option<std::net::Ipv4Addr> {
+        let store = self.0.store();
+        let svc = store.get(&key("services", namespace, service))?.clone();
+        let selector = svc["spec"]["selector"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let pod_ip = (!selector.is_empty())
+            .then(|| {
+                store
+                    .list("pods", Some(namespace))
+                    .into_iter()
+                    .find_map(|pod| {
+                        let labels = &pod["metadata"]["labels"];
+                        let picked = selector.iter().all(|(k, v)| &labels[k] == v);
+                        let running = pod["status"]["phase"] == "Running"
+                            && pod["metadata"]["deletionTimestamp"].is_null();
+                        (picked && running)
+                            .then(|| pod["status"]["podIP"].as_str()?.parse().ok())
+                            .flatten()
+                    })
+            })
+            .flatten();
+        pod_ip.or_else(|| svc["spec"]["clusterIP"].as_str()?.parse().ok())
+    }
+}
+
 /// The store as the pod runtime sees it.
 pub struct PodStoreHandle(pub Arc<State>);
 

@@ -402,3 +402,47 @@ fn pods_reach_the_api_with_their_service_account() {
     assert!(log.contains(&format!("host={}", address.ip())), "{log}");
     assert!(log.contains("No such file or directory"), "{log}");
 }
+
+/// Cluster DNS: a ClusterFirst pod resolves a Service by its full name and,
+/// through the search path, by its short one, to a running pod the
+/// selector picks (no service proxy here); other names do not resolve. A
+/// pod with `dnsPolicy: Default` keeps the node's resolver.
+#[test]
+fn cluster_first_pods_resolve_services() {
+    let Some(p) = Harness::start(true) else {
+        return;
+    };
+    let pod_with = |name: &str, labels: &str, dns: &str, command: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 1\n{dns}  containers:\n  - name: main\n    image: {IMAGE}\n    command: [\"sh\", \"-c\", {command:?}]\n"
+        )
+    };
+    apply(&p, &pod_with("web", "app: web", "", "sleep 300"));
+    eventually(&p, "web", "{.status.phase}", "Running");
+    let web_ip = p.ok(&["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]);
+    p.ok(&["create", "service", "clusterip", "web", "--tcp=80"]);
+    let lookups = "getent hosts web.default.svc.cluster.local; getent hosts web; \
+                   getent hosts nothere.default.svc.cluster.local || echo no-nothere";
+    apply(&p, &pod_with("lookup", "app: lookup", "", lookups));
+    apply(
+        &p,
+        &pod_with(
+            "plain",
+            "app: plain",
+            "  dnsPolicy: Default\n",
+            "getent hosts web || echo no-web",
+        ),
+    );
+    eventually(&p, "lookup", "{.status.phase}", "Succeeded");
+    eventually(&p, "plain", "{.status.phase}", "Succeeded");
+    let log = p.ok(&["logs", "lookup"]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(
+        lines[0].starts_with(&web_ip) && lines[0].contains("web.default.svc.cluster.local"),
+        "{log}"
+    );
+    assert!(lines[1].starts_with(&web_ip), "{log}");
+    assert_eq!(lines[2], "no-nothere", "{log}");
+    assert_eq!(p.ok(&["logs", "plain"]).trim(), "no-web");
+}
