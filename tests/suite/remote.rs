@@ -677,6 +677,10 @@ fn remote_up_with_the_service_endpoint_from_a_pod() {
     let Some(r) = Remote::start("remote-svc", true) else {
         return;
     };
+    assert!(
+        r.emulator().has_cluster_dns(),
+        "the emulator could not serve cluster DNS (UDP port 53 on its gateway needs root)"
+    );
     let name = r.t.name.clone();
     let log = r.job(&format!(
         r#"kip up {name} --remote --endpoint service --image {image} --wait 90s

@@ -153,6 +153,12 @@ impl Emulator {
         })
     }
 
+    /// Whether ClusterFirst pods get the cluster DNS (it needs port 53 on
+    /// the gateway, so root).
+    pub fn has_cluster_dns(&self) -> bool {
+        self._dns_stop.is_some()
+    }
+
     /// Where pods reach the API server (the pod network's gateway), when
     /// the emulator runs pods.
     pub fn in_cluster_address(&self) -> Option<SocketAddr> {
