@@ -520,14 +520,54 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
     r.t.kubectl(&["get", "--raw", "/readyz"])
         .success()
         .stdout_has("ok");
-    let pid = r.forwarder_pid(&name);
+    // The forwarder rides out a restart too: a connection open through it
+    // is cut (its port-forward went with the API server), the forwarder
+    // stays, and the next connections go through.
+    let pid = r.forwarder_pid(&name).unwrap();
+    let port = r.kip(&["kubeconfig", &name]).run().stdout;
+    let port: u16 = port
+        .split("https://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no forwarded server in {port}"));
+    let mut open = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let emulator = r.emulator.as_mut().unwrap();
+    r.runtime
+        .block_on(emulator.restart_api(Duration::from_secs(1)))
+        .unwrap();
+    let status = r.kip(&["status", &name]).run();
+    status.success();
+    assert!(
+        ignores_sigpipe(pid),
+        "the forwarder {pid} is gone after the restart"
+    );
+    for _ in 0..3 {
+        r.t.kubectl(&["get", "--raw", "/readyz"])
+            .success()
+            .stdout_has("ok");
+    }
+    use std::io::Read;
+    open.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let cut = open.read_to_end(&mut rest);
+    assert!(
+        cut.is_ok()
+            || cut
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the open connection was not cut: {cut:?}"
+    );
     r.kip(&["down", &name]).run().success();
-    r.assert_nothing_left(&name, pid);
+    r.assert_nothing_left(&name, Some(pid));
 }
 
 /// Whether process `pid` ignores SIGPIPE: bit 13 of SigIgn in its status.
 fn ignores_sigpipe(pid: u32) -> bool {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("process {pid} is gone: {e}"));
     let mask = status
         .lines()
         .find_map(|l| l.strip_prefix("SigIgn:"))

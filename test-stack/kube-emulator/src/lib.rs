@@ -5,6 +5,7 @@
 //! refusals. The real kubectl is its conformance client. It is never part of
 //! the `kip` binary.
 
+mod cut;
 mod dns;
 mod exec;
 mod patch;
@@ -291,6 +292,8 @@ async fn serve(
         };
         let Ok((tcp, _)) = accepted else { continue };
         let _ = tcp.set_nodelay(true);
+        // Stopping cuts the connection, upgraded streams included.
+        let tcp = cut::Cuttable::new(tcp, stopped.clone());
         let state = state.clone();
         let tls = tls.clone();
         let mut stopped = stopped.clone();
