@@ -612,7 +612,7 @@ impl Remote {
                 "containers": [{
                     "name": "job",
                     "image": self.t.image,
-                    "command": ["bash", "-c", format!("set -eu\nexport HOME=/root KIP_STATE_DIR=/root/state\n{script}")],
+                    "command": ["bash", "-c", format!("set -eu\n# One stream: the log keeps the order things happened in.\nexec 2>&1\nexport HOME=/root KIP_STATE_DIR=/root/state\n{script}")],
                     "volumeMounts": [
                         {"name": "kip", "mountPath": "/usr/local/bin/kip", "readOnly": true},
                         {"name": "kubectl", "mountPath": "/usr/local/bin/kubectl", "readOnly": true},
