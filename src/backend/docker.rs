@@ -187,7 +187,23 @@ impl DockerBackend {
         match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
+            // Another kip (a `down` or `gc` of another job) is removing it:
+            // done when it is gone.
+            Err(e) if is_removal_in_progress(&e) => self.wait_until_gone(name).await,
             Err(e) => Err(anyhow!("cannot remove container {name}: {e}")),
+        }
+    }
+
+    async fn wait_until_gone(&self, name: &str) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.docker.inspect_container(name, None).await {
+                Err(e) if is_not_found(&e) => return Ok(()),
+                _ if std::time::Instant::now() >= deadline => {
+                    bail!("container {name} was still being removed (by another kip?) after 60 s")
+                }
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
     }
 }
@@ -667,7 +683,7 @@ impl Backend for DockerBackend {
                     .t(STOP_GRACE_SECONDS)
                     .build();
                 if let Err(e) = self.docker.stop_container(&id, Some(options)).await {
-                    if !is_not_found(&e) && !is_not_modified(&e) {
+                    if !is_not_found(&e) && !is_not_modified(&e) && !is_removal_in_progress(&e) {
                         return Err(anyhow!("cannot stop the node of {cluster}: {e}"));
                     }
                 }
@@ -948,6 +964,10 @@ fn status_of(e: &DockerError) -> Option<(u16, &str)> {
 
 fn is_not_found(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, _)| code == 404)
+}
+
+fn is_removal_in_progress(e: &DockerError) -> bool {
+    status_of(e).is_some_and(|(code, msg)| code == 409 && msg.contains("already in progress"))
 }
 
 fn is_not_modified(e: &DockerError) -> bool {
