@@ -250,7 +250,14 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
 
     let forwarder = r.forwarder_pid(&fwd);
     assert!(forwarder.is_some());
-    r.kip(&["down", &fwd, &pip]).run().success();
+    // Three at once (a job's cleanup racing another job's): each succeeds.
+    let downs: Vec<_> = (0..3)
+        .map(|_| r.kip(&["down", &fwd, &pip]).command().spawn().unwrap())
+        .collect();
+    for child in downs {
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "concurrent down: {run}");
+    }
     r.assert_nothing_left(&fwd, forwarder);
     r.assert_nothing_left(&pip, None);
     // Idempotent.
