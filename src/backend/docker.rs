@@ -322,6 +322,10 @@ impl Backend for DockerBackend {
                         short_docker_error(&e)
                     ));
                 }
+                // The name is the claim: another kip made this node first.
+                Err(e) if is_name_conflict(&e) => {
+                    return Err(super::NameTaken(plan.cluster.clone()).into())
+                }
                 Err(e) if is_port_in_use(&e) => {
                     let port = plan
                         .node
@@ -964,6 +968,10 @@ fn status_of(e: &DockerError) -> Option<(u16, &str)> {
 
 fn is_not_found(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, _)| code == 404)
+}
+
+fn is_name_conflict(e: &DockerError) -> bool {
+    status_of(e).is_some_and(|(code, msg)| code == 409 && msg.contains("is already in use"))
 }
 
 fn is_removal_in_progress(e: &DockerError) -> bool {

@@ -79,6 +79,12 @@ pub struct ExecOutput {
     pub stderr: String,
 }
 
+/// Another kip took the cluster's name first (a concurrent `kip up` of the
+/// same name): this run created nothing of its own and must remove nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("another `kip up {0}` is creating this cluster")]
+pub struct NameTaken(pub String);
+
 #[derive(Debug, Clone, Default)]
 pub struct Deleted {
     pub node: bool,

@@ -4,7 +4,7 @@
 
 use super::{credentials, owner};
 use crate::api::{ApiClient, ApiEndpoint};
-use crate::backend::{Backend, EngineFacts, NodeInfo, NodeState, StartedNode};
+use crate::backend::{Backend, EngineFacts, NameTaken, NodeInfo, NodeState, StartedNode};
 use crate::cli::UpArgs;
 use crate::error::Failure;
 use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
@@ -157,11 +157,11 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         )
         .await?;
 
+    let deadline = tokio::time::Instant::now() + args.cluster.wait;
     let outcome = async {
         // Creating the node is never cut short: a request dropped half-way
         // could still create a container after the clean-up has looked.
         signals.check()?;
-        let deadline = tokio::time::Instant::now() + args.cluster.wait;
         let node = start_node(backend, printer, &plan, &facts).await?;
         signals.check()?;
         // From here on kip only reads and waits, so a signal ends it at once.
@@ -173,6 +173,14 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
     .await;
     let (creds, endpoint) = match outcome {
         Ok(ready) => ready,
+        // A concurrent `kip up` of this name made the node: nothing here is
+        // this run's to remove; wait for that cluster as a second `up` would.
+        Err(err) if err.downcast_ref::<NameTaken>().is_some() => {
+            return tokio::select! {
+                ready = wait_for_other_up(args, backend, printer, &target, started, deadline) => ready,
+                () = signals.received() => Err(Failure::Interrupted.into()),
+            };
+        }
         Err(err) => {
             if matches!(err.downcast_ref::<Failure>(), Some(Failure::Interrupted)) {
                 printer
@@ -243,7 +251,16 @@ async fn start_node(
     facts: &EngineFacts,
 ) -> Result<StartedNode> {
     let step = printer.step("node-started", &format!("Starting node {}", plan.node.name));
-    let node = backend.create_node(plan, facts, printer).await?;
+    let node = match backend.create_node(plan, facts, printer).await {
+        Err(e) if e.downcast_ref::<NameTaken>().is_some() => {
+            step.done(&format!(
+                "Node {} is being started by another `kip up {}`",
+                plan.node.name, plan.cluster
+            ));
+            return Err(e);
+        }
+        other => other?,
+    };
     step.done(&format!(
         "Node {} started ({}, API on {})",
         plan.node.name,
@@ -429,6 +446,70 @@ async fn reuse(
         args.name, args.name, args.name, args.name
     ))
     .into())
+}
+
+/// Another `kip up` of this name is creating the cluster: wait until it is
+/// ready and export its kubeconfig, as a second `kip up` would afterwards.
+/// If that run fails and removes the node, say so.
+async fn wait_for_other_up(
+    args: &UpArgs,
+    backend: &impl Backend,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    started: Instant,
+    deadline: tokio::time::Instant,
+) -> Result<UpOutcome> {
+    let step = printer.step(
+        "api-ready",
+        "Waiting for the cluster the other `kip up` creates",
+    );
+    // Seen, then gone for a while: that run failed and cleaned up (gone for
+    // a moment is the other run retrying with another security profile).
+    let mut seen = false;
+    let mut gone_since: Option<Instant> = None;
+    loop {
+        match backend.find(&args.name).await? {
+            Some(node) => {
+                seen = true;
+                gone_since = None;
+                if node.state == NodeState::Running {
+                    if let Some(endpoint) = backend.reconnect(&args.name).await? {
+                        if let Ok(creds) = credentials(backend, &args.name, &endpoint).await {
+                            if let Ok(true) = super::api_ready(&creds, &endpoint).await {
+                                step.done(&format!("API server ready at {}", endpoint.server_url()));
+                                write_kubeconfig(args, printer, target, &creds);
+                                printer.info(&format!(
+                                    "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
+                                    args.name,
+                                    started.elapsed().as_secs_f64(),
+                                    endpoint.server_url()
+                                ));
+                                return Ok(UpOutcome::new(args, &endpoint, target, true, started));
+                            }
+                        }
+                    }
+                }
+            }
+            None if seen && gone_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
+                return Err(Failure::Node(format!(
+                    "the other `kip up {}` that was creating this cluster failed and removed it; run `kip up {}` again (or see that run's output)",
+                    args.name, args.name
+                ))
+                .into())
+            }
+            None => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::Timeout(format!(
+                "cluster {} (being created by another `kip up`) was not ready within {}; see `kip status {}`",
+                args.name,
+                humantime::format_duration(args.cluster.wait),
+                args.name
+            ))
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// A ready cluster never turns into a failed `up` because of the kubeconfig:

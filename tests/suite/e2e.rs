@@ -346,12 +346,7 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     let names: Vec<String> = (1..=4).map(|i| format!("{}-{i}", t.name)).collect();
     let children: Vec<_> = names
         .iter()
-        .map(|name| {
-            t.kip(&["up", name, "-q"])
-                .command()
-                .spawn()
-                .expect("kip starts")
-        })
+        .map(|name| t.kip(&["up", name, "-q"]).spawn())
         .collect();
     for (name, child) in names.iter().zip(children) {
         let run = Run::from(child.wait_with_output().unwrap());
@@ -377,9 +372,7 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     // job's `kip gc`): each succeeds, whoever removes a node first.
     let mut args = vec!["down"];
     args.extend(names.iter().map(String::as_str));
-    let downs: Vec<_> = (0..4)
-        .map(|_| t.kip(&args).command().spawn().expect("kip starts"))
-        .collect();
+    let downs: Vec<_> = (0..4).map(|_| t.kip(&args).spawn()).collect();
     for child in downs {
         let run = Run::from(child.wait_with_output().unwrap());
         assert_eq!(run.code, 0, "concurrent down: {run}");
@@ -388,6 +381,69 @@ fn four_concurrent_ups_share_one_kubeconfig() {
         t.assert_nothing_left(name);
     }
     assert_keeps_busy_entries(&t.kubeconfig_doc());
+}
+
+#[test]
+fn concurrent_ups_of_one_name_make_one_cluster() {
+    let Some(t) = E2e::new("same") else { return };
+    let up = |extra: &[&str]| -> Vec<Run> {
+        let mut args = vec!["up", t.name.as_str(), "-o", "json"];
+        args.extend_from_slice(extra);
+        let children: Vec<_> = (0..4).map(|_| t.kip(&args).spawn()).collect();
+        children
+            .into_iter()
+            .map(|c| Run::from(c.wait_with_output().unwrap()))
+            .collect()
+    };
+    // Four `kip up` of one name at once (matrix jobs on one engine): one
+    // makes the node, the others wait for it; all succeed, one node.
+    let runs = up(&[]);
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run}");
+    }
+    let reused = runs
+        .iter()
+        .filter(|r| serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["reused"] == true)
+        .count();
+    assert_eq!(reused, 3, "one run made the cluster");
+    let waited = runs
+        .iter()
+        .filter(|r| r.stderr.contains("is being started by another `kip up"))
+        .count();
+    assert!(waited >= 1, "no run waited for another");
+    let nodes = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.kip.cluster={}", t.name),
+    ]);
+    assert_eq!(nodes.lines().count(), 1, "{nodes}");
+    t.kubectl(&[
+        "--context",
+        &format!("kip-{}", t.name),
+        "get",
+        "--raw",
+        "/readyz",
+    ])
+    .success();
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+
+    // The maker fails (dockerd refuses a flag) and removes its node: the
+    // others say so; nothing is left.
+    let runs = up(&["--dockerd-arg=--no-such-flag"]);
+    for run in &runs {
+        assert_ne!(run.code, 0, "{run}");
+    }
+    assert!(
+        runs.iter()
+            .any(|r| r.stderr.contains("dockerd failed inside the node")),
+        "the maker's own error"
+    );
+    for run in runs.iter().filter(|r| r.stderr.contains("another `kip up")) {
+        run.stderr_has("failed and removed it");
+    }
+    t.assert_nothing_left(&t.name);
 }
 
 #[test]

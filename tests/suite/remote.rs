@@ -252,7 +252,7 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
     assert!(forwarder.is_some());
     // Three at once (a job's cleanup racing another job's): each succeeds.
     let downs: Vec<_> = (0..3)
-        .map(|_| r.kip(&["down", &fwd, &pip]).command().spawn().unwrap())
+        .map(|_| r.kip(&["down", &fwd, &pip]).spawn())
         .collect();
     for child in downs {
         let run = Run::from(child.wait_with_output().unwrap());

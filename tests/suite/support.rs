@@ -43,6 +43,15 @@ impl Kip {
     pub fn command(self) -> Command {
         self.command
     }
+
+    /// Starts kip with its output captured, for `wait_with_output`.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kip starts")
+    }
 }
 
 #[derive(Debug)]
