@@ -19,7 +19,9 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Service};
-use kube::api::{AttachParams, DeleteParams, ListParams, LogParams, PostParams};
+use kube::api::{
+    AttachParams, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher;
 use kube::{Api, Client, Config};
@@ -27,6 +29,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A node ConfigMap without its Pod for this long is a leftover of a node
+/// deleted behind kip's back; younger, it is another `kip up` at work.
+const LEFTOVER_AFTER: Duration = Duration::from_secs(60);
 
 /// The Pod Security levels that refuse privileged pods.
 const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
@@ -234,6 +240,8 @@ impl KubeBackend {
             ("create", "pods", "exec"),
             ("get", "pods", "log"),
             ("create", "configmaps", ""),
+            ("get", "configmaps", ""),
+            ("patch", "configmaps", ""),
             ("delete", "configmaps", ""),
         ];
         if self.endpoint == EndpointMode::Forwarded {
@@ -331,8 +339,9 @@ impl KubeBackend {
             let kind = object["kind"].as_str().unwrap_or("").to_string();
             let result = self.create(&dry, object).await?;
             match result {
-                Ok(()) => {}
-                // Left over from a node deleted behind kip's back: replaced below.
+                Ok(_) => {}
+                // Left over from a node deleted behind kip's back (replaced
+                // below), or another run's claim (found below).
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(kube::Error::Api(s)) => {
                     return Err(Failure::Environment(format!(
@@ -378,26 +387,89 @@ impl KubeBackend {
 
     /// Creates one of the objects `manifests` makes; the outer error is
     /// kip's (a manifest that does not decode), the inner the server's.
+    /// Creates one of the node's objects; the created object's uid.
     async fn create(
         &self,
         params: &PostParams,
         object: serde_json::Value,
-    ) -> Result<std::result::Result<(), kube::Error>> {
+    ) -> Result<std::result::Result<Option<String>, kube::Error>> {
         let (client, ns) = (self.client.clone(), self.namespace.as_str());
         Ok(match object["kind"].as_str() {
             Some("Pod") => Api::<Pod>::namespaced(client, ns)
                 .create(params, &serde_json::from_value(object)?)
                 .await
-                .map(|_| ()),
+                .map(|o| o.metadata.uid),
             Some("ConfigMap") => Api::<ConfigMap>::namespaced(client, ns)
                 .create(params, &serde_json::from_value(object)?)
                 .await
-                .map(|_| ()),
+                .map(|o| o.metadata.uid),
             _ => Api::<Service>::namespaced(client, ns)
                 .create(params, &serde_json::from_value(object)?)
                 .await
-                .map(|_| ()),
+                .map(|o| o.metadata.uid),
         })
+    }
+
+    /// Creates the node's ConfigMap, the claim on the cluster's name. One
+    /// that exists already is a leftover (its Pod is gone and it is older
+    /// than a `kip up` takes to create the Pod after it), replaced; or
+    /// another run's claim: [`NameTaken`].
+    async fn claim(
+        &self,
+        cluster: &str,
+        params: &PostParams,
+        config_map: serde_json::Value,
+    ) -> Result<()> {
+        let name = names::node_name(cluster);
+        let api = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
+        for _ in 0..2 {
+            match self.create(params, config_map.clone()).await? {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(anyhow!("cannot create the ConfigMap {name}: {e}")),
+            }
+            let existing = api.get_opt(&name).await.map_err(|e| self.unreachable(e))?;
+            let Some(existing) = existing else { continue };
+            let pod_uid = self.pod(cluster).await?.and_then(|p| p.metadata.uid);
+            // Owned by its node Pod once that exists: owned by a Pod that is
+            // gone, it is a leftover the cluster's garbage collector has not
+            // reached yet.
+            let owner = existing
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.kind == "Pod")
+                .map(|o| o.uid.clone());
+            let age = existing
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0))
+                .and_then(|d| std::time::Duration::try_from(d).ok())
+                .unwrap_or_default();
+            let leftover = match owner {
+                Some(owner) => pod_uid.as_deref() != Some(owner.as_str()),
+                None => pod_uid.is_none() && age >= LEFTOVER_AFTER,
+            };
+            if !leftover {
+                return Err(super::NameTaken(cluster.to_string()).into());
+            }
+            let uid = existing.metadata.uid.clone();
+            let delete = DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&name, &delete).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
+        Err(super::NameTaken(cluster.to_string()).into())
     }
 
     fn unreachable(&self, e: kube::Error) -> anyhow::Error {
@@ -735,27 +807,51 @@ impl Backend for KubeBackend {
         self.preflight(plan).await?;
         let cluster = &plan.cluster;
         let name = &plan.node.name;
-        // Leftovers of a node deleted behind kip's back.
-        let _ = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-            .delete(name, &DeleteParams::default())
-            .await;
-        let _ = Api::<Service>::namespaced(self.client.clone(), &self.namespace)
-            .delete(name, &DeleteParams::default())
-            .await;
         let params = PostParams {
             dry_run: false,
             field_manager: Some("kip".into()),
         };
-        // A forwarder of an earlier node of this name (deleted behind kip's
-        // back) serves nothing now.
+        let mut objects = self.manifests(plan).into_iter();
+        // The ConfigMap comes first and is the claim on the name: a
+        // concurrent `kip up` of this name that made it first owns the
+        // cluster, and this run must not touch any of it.
+        let config_map = objects.next().expect("the ConfigMap is the first object");
+        self.claim(cluster, &params, config_map).await?;
+        // Leftovers of a node deleted behind kip's back, now that the name
+        // is this run's: a Service, a forwarder that serves nothing.
+        let _ = Api::<Service>::namespaced(self.client.clone(), &self.namespace)
+            .delete(name, &DeleteParams::default())
+            .await;
         if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
             crate::forwarder::stop(old.pid);
         }
         remote_state::save(cluster, &self.record())?;
-        for object in self.manifests(plan) {
+        // The Pod owns the ConfigMap and the Service: if it is deleted
+        // behind kip's back, the cluster's garbage collector removes them.
+        let mut owner = None;
+        for mut object in objects {
             let kind = object["kind"].as_str().unwrap_or("").to_string();
+            if let Some(owner) = &owner {
+                object["metadata"]["ownerReferences"] = serde_json::json!([owner]);
+            }
             let result = self.create(&params, object).await?;
-            result.map_err(|e| anyhow!("cannot create the {kind} {name}: {e}"))?;
+            let uid = result.map_err(|e| anyhow!("cannot create the {kind} {name}: {e}"))?;
+            if kind == "Pod" {
+                let reference = serde_json::json!({
+                    "apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid.unwrap_or_default(),
+                });
+                Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
+                    .patch(
+                        name,
+                        &PatchParams::default(),
+                        &Patch::Merge(
+                            serde_json::json!({"metadata": {"ownerReferences": [reference]}}),
+                        ),
+                    )
+                    .await
+                    .map_err(|e| anyhow!("cannot make the Pod {name} own its ConfigMap: {e}"))?;
+                owner = Some(reference);
+            }
         }
         // Listening before the Pod runs: connections made before then fail
         // and are retried by whoever made them. The pod IP is known only

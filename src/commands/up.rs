@@ -467,13 +467,16 @@ async fn wait_for_other_up(
     // a moment is the other run retrying with another security profile).
     let mut seen = false;
     let mut gone_since: Option<Instant> = None;
+    let waiting = Instant::now();
     loop {
         match backend.find(&args.name).await? {
             Some(node) => {
                 seen = true;
                 gone_since = None;
+                // The other run's endpoint, as it published it (never a
+                // second forwarder of this run's own).
                 if node.state == NodeState::Running {
-                    if let Some(endpoint) = backend.reconnect(&args.name).await? {
+                    if let Some(endpoint) = node.endpoint {
                         if let Ok(creds) = credentials(backend, &args.name, &endpoint).await {
                             if let Ok(true) = super::api_ready(&creds, &endpoint).await {
                                 step.done(&format!("API server ready at {}", endpoint.server_url()));
@@ -493,6 +496,14 @@ async fn wait_for_other_up(
             None if seen && gone_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
                 return Err(Failure::Node(format!(
                     "the other `kip up {}` that was creating this cluster failed and removed it; run `kip up {}` again (or see that run's output)",
+                    args.name, args.name
+                ))
+                .into())
+            }
+            None if !seen && waiting.elapsed() > Duration::from_secs(20) => {
+                return Err(Failure::Node(format!(
+                    "another `kip up {}` claimed this cluster's name, but no node appeared within 20 s; \
+                     if no other run is going on, `kip down {}` clears what is left",
                     args.name, args.name
                 ))
                 .into())

@@ -478,6 +478,19 @@ fn remote_forwarder_and_pod_lost_behind_kips_back() {
         .run()
         .code(5)
         .stderr_has("is gone from namespace default");
+    // The Pod owned its ConfigMap: the garbage collector took it along.
+    let cm = format!("kip-{name}");
+    assert_ne!(
+        r.outer(&["get", "configmap", &cm]).code,
+        0,
+        "the ConfigMap outlived its Pod"
+    );
+    // A ConfigMap whose owner Pod is gone (a collector that has not got to
+    // it yet) is a leftover `up` replaces, not another run's claim.
+    r.outer(&["create", "configmap", &cm]).success();
+    let owner = r#"{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"gone","uid":"0b7e3e1a-0000-4000-8000-000000000000"}]}}"#;
+    r.outer(&["patch", "configmap", &cm, "--type=merge", "-p", owner])
+        .success();
     r.up(name, &[]).success().stderr_has("API server ready");
     r.t.kubectl(&["get", "--raw", "/readyz"])
         .success()
@@ -743,4 +756,41 @@ echo JOB-DONE"#,
     assert!(log.lines().any(|l| l == "ok"), "{log}");
     assert!(log.contains("JOB-DONE"), "{log}");
     r.assert_nothing_left(&name, None);
+}
+
+/// Three `kip up --remote` of one name at once: one makes the Pod, the
+/// others remove nothing of it and wait for it; all succeed.
+#[test]
+fn remote_concurrent_ups_of_one_name_make_one_cluster() {
+    let Some(r) = Remote::start("remote-same", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    let image = r.t.image.clone();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            r.kip(&[
+                "up", &name, "--image", &image, "--wait", "90s", "-o", "json",
+            ])
+            .spawn()
+        })
+        .collect();
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
+        .collect();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run}");
+    }
+    let reused = runs
+        .iter()
+        .filter(|r| serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["reused"] == true)
+        .count();
+    assert_eq!(reused, 2, "one run made the cluster");
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    let pid = r.forwarder_pid(&name);
+    r.kip(&["down", &name]).run().success();
+    r.assert_nothing_left(&name, pid);
 }

@@ -916,8 +916,45 @@ fn delete(state: &Arc<State>, target: &Target, q: &HashMap<String, String>) -> R
         }
     }
     match store.delete(&k) {
-        Ok(deleted) => ok_json(&deleted),
+        Ok(deleted) => {
+            collect_garbage(&mut store, &ns, &deleted);
+            ok_json(&deleted)
+        }
         Err(_) => not_found(target.resource.name, &name),
+    }
+}
+
+/// The garbage collector, at once: objects in `namespace` whose
+/// ownerReferences name the deleted `owner` (by uid) go with it.
+fn collect_garbage(store: &mut Store, namespace: &str, owner: &Value) {
+    let Some(uid) = owner["metadata"]["uid"].as_str() else {
+        return;
+    };
+    // Dependent pods would need their containers stopped: not emulated.
+    let dependents: Vec<Key> = resources::CORE
+        .iter()
+        .filter(|r| r.namespaced && r.name != "pods")
+        .flat_map(|r| {
+            store
+                .list(r.name, Some(namespace))
+                .into_iter()
+                .filter(|o| {
+                    o["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|refs| refs.iter().any(|x| x["uid"] == uid))
+                })
+                .map(|o| {
+                    key(
+                        r.name,
+                        namespace,
+                        o["metadata"]["name"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for k in dependents {
+        let _ = store.delete(&k);
     }
 }
 
@@ -1136,7 +1173,10 @@ impl crate::runtime::PodStore for PodStoreHandle {
     }
 
     fn delete_pod(&self, key: &Key) {
-        let _ = self.0.store().delete(key);
+        let mut store = self.0.store();
+        if let Ok(pod) = store.delete(key) {
+            collect_garbage(&mut store, &key.namespace, &pod);
+        }
     }
 
     fn event(&self, pod: &Value, kind: &str, reason: &str, message: &str) {
