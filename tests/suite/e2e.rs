@@ -5,7 +5,7 @@
 //! With KIP_E2E=1 (CI sets it) a missing daemon, image or kubectl fails the
 //! test; without it, each test says why it skips.
 
-use super::support::{kip, Kip, Run};
+use super::support::{assert_one_made_it, kip, wait_all, Kip, Run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -119,6 +119,20 @@ impl E2e {
             .output()
             .expect("kubectl runs");
         Run::from(out)
+    }
+
+    /// `kubectl get --raw /readyz` through cluster `name`'s context.
+    #[track_caller]
+    pub fn readyz(&self, name: &str) {
+        self.kubectl(&[
+            "--context",
+            &format!("kip-{name}"),
+            "get",
+            "--raw",
+            "/readyz",
+        ])
+        .success()
+        .stdout_has("ok");
     }
 
     pub fn kubeconfig_doc(&self) -> serde_yaml::Value {
@@ -280,14 +294,7 @@ fn second_up_reexports_and_the_node_commands_work() {
 
     std::fs::remove_file(t.kubeconfig()).unwrap();
     t.up(&t.name, &[]).success().stderr_has("already running");
-    t.kubectl(&[
-        "--context",
-        &format!("kip-{}", t.name),
-        "get",
-        "--raw",
-        "/readyz",
-    ])
-    .success();
+    t.readyz(&t.name);
 
     // exec passes the exit code through, and runs inside the node.
     let exec = t
@@ -372,9 +379,7 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     // job's `kip gc`): each succeeds, whoever removes a node first.
     let mut args = vec!["down"];
     args.extend(names.iter().map(String::as_str));
-    let downs: Vec<_> = (0..4).map(|_| t.kip(&args).spawn()).collect();
-    for child in downs {
-        let run = Run::from(child.wait_with_output().unwrap());
+    for run in wait_all((0..4).map(|_| t.kip(&args).spawn()).collect()) {
         assert_eq!(run.code, 0, "concurrent down: {run}");
     }
     for name in &names {
@@ -389,23 +394,12 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
     let up = |extra: &[&str]| -> Vec<Run> {
         let mut args = vec!["up", t.name.as_str(), "-o", "json"];
         args.extend_from_slice(extra);
-        let children: Vec<_> = (0..4).map(|_| t.kip(&args).spawn()).collect();
-        children
-            .into_iter()
-            .map(|c| Run::from(c.wait_with_output().unwrap()))
-            .collect()
+        wait_all((0..4).map(|_| t.kip(&args).spawn()).collect())
     };
     // Four `kip up` of one name at once (matrix jobs on one engine): one
     // makes the node, the others wait for it; all succeed, one node.
     let runs = up(&[]);
-    for run in &runs {
-        assert_eq!(run.code, 0, "{run}");
-    }
-    let reused = runs
-        .iter()
-        .filter(|r| serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["reused"] == true)
-        .count();
-    assert_eq!(reused, 3, "one run made the cluster");
+    assert_one_made_it(&runs);
     let waited = runs
         .iter()
         .filter(|r| r.stderr.contains("is being started by another `kip up"))
@@ -418,14 +412,7 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
         &format!("label=dev.kip.cluster={}", t.name),
     ]);
     assert_eq!(nodes.lines().count(), 1, "{nodes}");
-    t.kubectl(&[
-        "--context",
-        &format!("kip-{}", t.name),
-        "get",
-        "--raw",
-        "/readyz",
-    ])
-    .success();
+    t.readyz(&t.name);
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 

@@ -6,7 +6,7 @@
 //! /lib/modules.
 
 use super::e2e::{kubectl_path, E2e};
-use super::support::{Kip, Run};
+use super::support::{assert_one_made_it, wait_all, Kip, Run};
 use kip_test_kube_emulator::{Emulator, Rule};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -251,11 +251,11 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
     let forwarder = r.forwarder_pid(&fwd);
     assert!(forwarder.is_some());
     // Three at once (a job's cleanup racing another job's): each succeeds.
-    let downs: Vec<_> = (0..3)
-        .map(|_| r.kip(&["down", &fwd, &pip]).spawn())
-        .collect();
-    for child in downs {
-        let run = Run::from(child.wait_with_output().unwrap());
+    for run in wait_all(
+        (0..3)
+            .map(|_| r.kip(&["down", &fwd, &pip]).spawn())
+            .collect(),
+    ) {
         assert_eq!(run.code, 0, "concurrent down: {run}");
     }
     r.assert_nothing_left(&fwd, forwarder);
@@ -767,26 +767,11 @@ fn remote_concurrent_ups_of_one_name_make_one_cluster() {
     };
     let name = r.t.name.clone();
     let image = r.t.image.clone();
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            r.kip(&[
-                "up", &name, "--image", &image, "--wait", "90s", "-o", "json",
-            ])
-            .spawn()
-        })
-        .collect();
-    let runs: Vec<Run> = children
-        .into_iter()
-        .map(|c| Run::from(c.wait_with_output().unwrap()))
-        .collect();
-    for run in &runs {
-        assert_eq!(run.code, 0, "{run}");
-    }
-    let reused = runs
-        .iter()
-        .filter(|r| serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["reused"] == true)
-        .count();
-    assert_eq!(reused, 2, "one run made the cluster");
+    let up = [
+        "up", &name, "--image", &image, "--wait", "90s", "-o", "json",
+    ];
+    let runs = wait_all((0..3).map(|_| r.kip(&up).spawn()).collect());
+    assert_one_made_it(&runs);
     r.t.kubectl(&["get", "--raw", "/readyz"])
         .success()
         .stdout_has("ok");

@@ -106,3 +106,25 @@ impl std::fmt::Display for Run {
         )
     }
 }
+
+/// Waits for each of `children` (from `Kip::spawn`).
+pub fn wait_all(children: Vec<std::process::Child>) -> Vec<Run> {
+    children
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
+        .collect()
+}
+
+/// Concurrent `kip up -o json` of one name: all succeeded, and all but one
+/// report the cluster as reused (made by the one).
+#[track_caller]
+pub fn assert_one_made_it(runs: &[Run]) {
+    for run in runs {
+        assert_eq!(run.code, 0, "{run}");
+    }
+    let reused = runs
+        .iter()
+        .filter(|r| serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["reused"] == true)
+        .count();
+    assert_eq!(reused, runs.len() - 1, "one run made the cluster");
+}
