@@ -150,7 +150,13 @@ impl DockerBackend {
         facts: &EngineFacts,
         profile: SecurityProfile,
     ) -> Result<(), DockerError> {
-        let body = container_body(plan, facts, profile);
+        let mut body = container_body(plan, facts, profile);
+        // This node's own mark on its /var/lib/docker volume: the bootstrap
+        // wipes a volume another node left (a node removed outside kip) and
+        // keeps it across restarts of this one.
+        if let Some(env) = body.env.as_mut() {
+            env.push(format!("KIP_NODE_RUN={}", node_run_id()));
+        }
         let options = CreateContainerOptionsBuilder::new()
             .name(&plan.node.name)
             .build();
@@ -968,6 +974,22 @@ fn status_of(e: &DockerError) -> Option<(u16, &str)> {
 
 fn is_not_found(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, _)| code == 404)
+}
+
+/// Sixteen hex digits that tell one node container from another.
+fn node_run_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = ((nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_name_conflict(e: &DockerError) -> bool {

@@ -120,6 +120,20 @@ if [ "${KIP_SETUP_ONLY:-}" = 1 ]; then
 fi
 mkdir -p "$log_dir" "$conf_dir"
 
+# The volume at /var/lib/docker outlives a node removed outside kip (say,
+# `docker rm -f`). A new node must not start on the old one's images and
+# containers (kind would find its old cluster); a restart of this same node
+# (the same KIP_NODE_RUN) keeps them.
+data_root=/var/lib/docker
+if [ -n "${KIP_NODE_RUN:-}" ]; then
+    if [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] &&
+        [ -n "$(ls -A "$data_root" 2>/dev/null)" ]; then
+        echo "kip-info: docker-root=wiped (left by an earlier node of this name)"
+        find "$data_root" -mindepth 1 -maxdepth 1 -exec rm -rf {} \;
+    fi
+    echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
+fi
+
 # Extra dockerd arguments are split on white space on purpose.
 # shellcheck disable=SC2086
 dockerd "$@" ${KIP_DOCKERD_ARGS:-} >"$log_dir/dockerd.log" 2>&1 &

@@ -433,6 +433,54 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
     t.assert_nothing_left(&t.name);
 }
 
+/// A node removed outside kip (`docker rm -f`, a CI clean-up script)
+/// leaves its /var/lib/docker volume; the next `kip up` of that name must
+/// not start on the old node's containers (kind: "node(s) already exist").
+/// A restart of the node itself keeps them.
+#[test]
+fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
+    let Some(t) = E2e::new("leftover") else {
+        return;
+    };
+    t.up(&t.name, &["-q"]).success();
+    docker(&["rm", "-f", &format!("kip-{}", t.name)]);
+    let volume = format!("kip-{}-docker", t.name);
+    assert_eq!(
+        docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{volume}$")
+        ])
+        .trim(),
+        volume
+    );
+    t.up(&t.name, &[]).success().stderr_has("API server ready");
+    t.readyz(&t.name);
+    let node = format!("kip-{}", t.name);
+    let wiped = |log: &str| log.matches("docker-root=wiped").count();
+    let log = docker(&["logs", &node]);
+    assert_eq!(wiped(&log), 1, "{log}");
+    // Its own restart is not a new node: nothing is wiped.
+    docker(&["restart", "-t", "2", &node]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = docker(&["logs", &node]);
+        if log.matches("kip-phase: dockerd-ready").count() >= 2 {
+            assert_eq!(wiped(&log), 1, "{log}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted node's dockerd did not come back: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
 #[test]
 fn interrupting_up_at_random_moments_leaves_nothing() {
     let Some(t) = E2e::new("sigint") else { return };
