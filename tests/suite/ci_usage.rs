@@ -2,7 +2,7 @@
 //! `load`, JSON outputs against their documented schemas, exit codes,
 //! dynamic completion of cluster names, and the examples.
 
-use super::e2e::{docker, E2e};
+use super::e2e::{docker, E2e, SecondDaemon};
 use super::schema::assert_valid;
 use super::support::{kip, Run};
 use std::path::Path;
@@ -534,4 +534,76 @@ fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
     docker(&["rm", "-f", &holder]);
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
+}
+
+/// `kip down --all` and `kip gc` without a selector act on every kip
+/// cluster of the engine, so they run against a Docker daemon of this
+/// test's own: they take exactly kip's clusters and leave the rest.
+#[test]
+fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
+    let Some(t) = E2e::new("all") else { return };
+    let daemon = SecondDaemon::start(1500);
+    daemon.load_image(&t.image);
+    let on_daemon = |args: &[&str]| t.kip(args).env("DOCKER_HOST", &daemon.socket).run();
+    let (kept, expiring) = (format!("{}-kept", t.name), format!("{}-ttl", t.name));
+    on_daemon(&["up", &kept, "-q"]).success();
+    on_daemon(&["up", &expiring, "-q", "--ttl", "1s"]).success();
+    // Not kip's: a kip-looking label, but not managed-by=kip.
+    let stranger = daemon.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "stranger",
+        "--label",
+        "dev.kip.cluster=stranger",
+        "--entrypoint",
+        "sleep",
+        &t.image,
+        "300",
+    ]);
+    assert!(
+        stranger.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stranger.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+
+    let gc = on_daemon(&["gc", "-o", "json"]);
+    gc.success();
+    let gc = json(&gc);
+    let deleted: Vec<&str> = gc["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(
+        deleted,
+        [expiring.as_str()],
+        "gc takes the expired cluster only"
+    );
+
+    on_daemon(&["down", "--all"]).success().stderr_has(&kept);
+    let list = on_daemon(&["list", "-o", "json"]);
+    list.success();
+    assert_eq!(json(&list)["items"], serde_json::json!([]), "{list}");
+    let left = daemon.docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "stranger");
+    let volumes = daemon.docker(&["volume", "ls", "-q"]);
+    assert_eq!(
+        String::from_utf8_lossy(&volumes.stdout).trim(),
+        "",
+        "volumes left"
+    );
+    // Their kubeconfig entries went with them.
+    let doc = t.kubeconfig_doc();
+    for name in [&kept, &expiring] {
+        let context = format!("kip-{name}");
+        assert!(
+            !doc["contexts"]
+                .as_sequence()
+                .is_some_and(|s| s.iter().any(|c| c["name"] == context.as_str())),
+            "{context} left in the kubeconfig"
+        );
+    }
 }

@@ -715,3 +715,130 @@ fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }
+
+/// A second Docker daemon whose default bridge has its own MTU, on a bridge
+/// of its own; stopped and removed on drop.
+pub struct SecondDaemon {
+    pub socket: String,
+    bridge: String,
+    root: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+impl SecondDaemon {
+    pub fn start(mtu: u32) -> SecondDaemon {
+        // Unique per daemon: several tests of this process may run one.
+        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let id = (std::process::id() % 10_000) * 10 + n % 10;
+        let bridge = format!("kipbr{id}");
+        let run = |cmd: &[&str]| {
+            let out = std::process::Command::new(cmd[0])
+                .args(&cmd[1..])
+                .output()
+                .expect("runs");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["ip", "link", "add", &bridge, "type", "bridge"]);
+        run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("10.213.{}.1/24", id % 250),
+            "dev",
+            &bridge,
+        ]);
+        run(&["ip", "link", "set", &bridge, "up"]);
+        let root = std::env::temp_dir().join(format!("kip-test-dockerd-{id}"));
+        let socket = format!("unix://{}/docker.sock", root.display());
+        std::fs::create_dir_all(&root).unwrap();
+        let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
+        let child = std::process::Command::new("dockerd")
+            .args([
+                "--host",
+                &socket,
+                "--bridge",
+                &bridge,
+                "--mtu",
+                &mtu.to_string(),
+            ])
+            .args(["--iptables=false", "--ip-masq=false"])
+            .arg(format!("--data-root={}/data", root.display()))
+            .arg(format!("--exec-root={}/exec", root.display()))
+            .arg(format!("--pidfile={}/docker.pid", root.display()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("dockerd starts");
+        let daemon = SecondDaemon {
+            socket,
+            bridge,
+            root,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !daemon.docker(&["info"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "the second dockerd never answered"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
+    /// `image` from the main engine into this one.
+    pub fn load_image(&self, image: &str) {
+        let mut save = Command::new("docker")
+            .args(["save", image])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let load = Command::new("docker")
+            .args(["-H", &self.socket, "load", "-q"])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success());
+        assert!(
+            load.status.success(),
+            "{}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+    }
+
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("docker")
+            .arg("-H")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for SecondDaemon {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]).stdout;
+        for id in String::from_utf8_lossy(&ids).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", "-v", id]);
+        }
+        terminate(self.child.id());
+        let _ = self.child.wait();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// SIGTERM, so dockerd stops its containerd and cleans up.
+fn terminate(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}

@@ -1,7 +1,7 @@
 //! Each lesson from the field (DESIGN.md §2) shown to hold on the real
 //! engine: real outer dockerd, real inner dockerd, real nested containers.
 
-use super::e2e::{docker, E2e};
+use super::e2e::{docker, E2e, SecondDaemon};
 use super::support::Kip;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -299,133 +299,13 @@ fn a_failing_kind_create_is_reported_fast_with_its_log() {
     t.assert_nothing_left(&t.name);
 }
 
-/// A second Docker daemon whose default bridge has its own MTU, on a bridge
-/// of its own; stopped and removed on drop.
-struct SecondDaemon {
-    socket: String,
-    bridge: String,
-    root: std::path::PathBuf,
-    child: std::process::Child,
-}
-
-impl SecondDaemon {
-    fn start(mtu: u32) -> SecondDaemon {
-        let id = std::process::id() % 100_000;
-        let bridge = format!("kipbr{id}");
-        let run = |cmd: &[&str]| {
-            let out = std::process::Command::new(cmd[0])
-                .args(&cmd[1..])
-                .output()
-                .expect("runs");
-            assert!(
-                out.status.success(),
-                "{cmd:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&["ip", "link", "add", &bridge, "type", "bridge"]);
-        run(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("10.213.{}.1/24", id % 250),
-            "dev",
-            &bridge,
-        ]);
-        run(&["ip", "link", "set", &bridge, "up"]);
-        let root = std::env::temp_dir().join(format!("kip-test-dockerd-{id}"));
-        let socket = format!("unix://{}/docker.sock", root.display());
-        std::fs::create_dir_all(&root).unwrap();
-        let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
-        let child = std::process::Command::new("dockerd")
-            .args([
-                "--host",
-                &socket,
-                "--bridge",
-                &bridge,
-                "--mtu",
-                &mtu.to_string(),
-            ])
-            .args(["--iptables=false", "--ip-masq=false"])
-            .arg(format!("--data-root={}/data", root.display()))
-            .arg(format!("--exec-root={}/exec", root.display()))
-            .arg(format!("--pidfile={}/docker.pid", root.display()))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("dockerd starts");
-        let daemon = SecondDaemon {
-            socket,
-            bridge,
-            root,
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !daemon.docker(&["info"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "the second dockerd never answered"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        daemon
-    }
-
-    fn docker(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("docker")
-            .arg("-H")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for SecondDaemon {
-    fn drop(&mut self) {
-        let ids = self.docker(&["ps", "-aq"]).stdout;
-        for id in String::from_utf8_lossy(&ids).split_whitespace() {
-            let _ = self.docker(&["rm", "-f", "-v", id]);
-        }
-        terminate(self.child.id());
-        let _ = self.child.wait();
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-/// SIGTERM, so dockerd stops its containerd and cleans up.
-fn terminate(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-}
-
 #[test]
 fn mtu_follows_a_daemon_whose_default_bridge_has_another_mtu() {
     let Some(t) = E2e::new("mtu-daemon") else {
         return;
     };
     let daemon = SecondDaemon::start(1400);
-    // The test node image, from the main engine into the second one.
-    let mut save = std::process::Command::new("docker")
-        .args(["save", &t.image])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let load = std::process::Command::new("docker")
-        .args(["-H", &daemon.socket, "load", "-q"])
-        .stdin(save.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(save.wait().unwrap().success());
-    assert!(
-        load.status.success(),
-        "{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    daemon.load_image(&t.image);
 
     let up = t
         .kip(&["up", &t.name])
