@@ -182,8 +182,35 @@ impl Drop for E2e {
             "--format",
             "{{.Label \"dev.kip.cluster\"}}",
         ]);
-        for name in names.lines().filter(|n| n.starts_with(&self.name)) {
+        // This test's names: its own, or its own followed by "-".
+        let prefix = format!("{}-", self.name);
+        let ours = |n: &str| n == self.name || n.starts_with(&prefix);
+        for name in names.lines().filter(|n| ours(n)) {
             let _ = self.kip(&["down", name]).run();
+        }
+        // What a failed test made beside kip: its own containers (named
+        // after it) and node volumes whose node is gone. Never a panic here.
+        let list = |args: &[&str]| {
+            Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        for name in list(&["ps", "-a", "--format", "{{.Names}}"])
+            .lines()
+            .filter(|n| ours(n))
+        {
+            let _ = Command::new("docker").args(["rm", "-f", name]).output();
+        }
+        for volume in list(&["volume", "ls", "-q"]).lines().filter(|v| {
+            v.strip_prefix("kip-")
+                .and_then(|v| v.strip_suffix("-docker"))
+                .is_some_and(ours)
+        }) {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", volume])
+                .output();
         }
     }
 }
