@@ -4,9 +4,11 @@
 //! default /), writes a kubeconfig for it, and serves until killed.
 
 fn main() -> anyhow::Result<()> {
+    let usage = "usage: kube-emulator KUBECONFIG_PATH [--pods] [--node-root DIR]";
     let path = std::env::args()
         .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: kube-emulator KUBECONFIG_PATH"))?;
+        .filter(|p| !p.starts_with('-'))
+        .ok_or_else(|| anyhow::anyhow!(usage))?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let pods = std::env::args().any(|a| a == "--pods");
