@@ -12,6 +12,16 @@ use std::time::Duration;
 const USER_KUBECONFIG: &str =
     "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\ncurrent-context: mine\n";
 
+/// The names in a `kip gc -o json` result's `deleted`.
+fn deleted_names(gc: &serde_json::Value) -> Vec<&str> {
+    gc["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect()
+}
+
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{run}"))
 }
@@ -203,12 +213,7 @@ fn gc_deletes_exactly_the_expired_clusters() {
     gc.success();
     let gc = json(&gc);
     assert_valid("gc-result.schema.json", &gc);
-    let deleted: Vec<&str> = gc["deleted"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
+    let deleted = deleted_names(&gc);
     assert_eq!(deleted, [short.as_str()]);
     t.assert_nothing_left(&short);
 
@@ -571,12 +576,7 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
     let gc = on_daemon(&["gc", "-o", "json"]);
     gc.success();
     let gc = json(&gc);
-    let deleted: Vec<&str> = gc["deleted"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| d["name"].as_str())
-        .collect();
+    let deleted = deleted_names(&gc);
     assert_eq!(
         deleted,
         [expiring.as_str()],
