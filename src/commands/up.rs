@@ -420,21 +420,17 @@ async fn reuse(
     };
     let problem = match (&existing.state, &endpoint) {
         (NodeState::Running, Some(endpoint)) => {
-            match credentials(backend, &args.name, endpoint).await {
-                Ok(creds) => match super::api_ready(&creds, endpoint).await {
-                    Ok(true) => {
-                        write_kubeconfig(args, printer, target, &creds);
-                        printer.info(&format!(
+            match ready_credentials(backend, &args.name, endpoint).await {
+                Ok(creds) => {
+                    write_kubeconfig(args, printer, target, &creds);
+                    printer.info(&format!(
                         "Cluster {} is already running; its kubeconfig was re-exported (context {})",
                         args.name,
                         names::context_name(&args.name)
                     ));
-                        return Ok(UpOutcome::new(args, endpoint, target, true, started));
-                    }
-                    Ok(false) => "running, but its API server is not ready".to_string(),
-                    Err(e) => format!("running, but its API server does not answer ({e:#})"),
-                },
-                Err(e) => format!("running, but {e:#}"),
+                    return Ok(UpOutcome::new(args, endpoint, target, true, started));
+                }
+                Err(problem) => problem,
             }
         }
         (NodeState::Running, None) => "running without a published API port".into(),
@@ -446,6 +442,25 @@ async fn reuse(
         args.name, args.name, args.name, args.name
     ))
     .into())
+}
+
+/// A running cluster's credentials once its API server is ready; else
+/// what is wrong, in words that follow "running, but".
+async fn ready_credentials(
+    backend: &impl Backend,
+    cluster: &str,
+    endpoint: &ApiEndpoint,
+) -> Result<ClusterCredentials, String> {
+    let creds = credentials(backend, cluster, endpoint)
+        .await
+        .map_err(|e| format!("running, but {e:#}"))?;
+    match super::api_ready(&creds, endpoint).await {
+        Ok(true) => Ok(creds),
+        Ok(false) => Err("running, but its API server is not ready".into()),
+        Err(e) => Err(format!(
+            "running, but its API server does not answer ({e:#})"
+        )),
+    }
 }
 
 /// Another `kip up` of this name is creating the cluster: wait until it is
@@ -475,21 +490,17 @@ async fn wait_for_other_up(
                 gone_since = None;
                 // The other run's endpoint, as it published it (never a
                 // second forwarder of this run's own).
-                if node.state == NodeState::Running {
-                    if let Some(endpoint) = node.endpoint {
-                        if let Ok(creds) = credentials(backend, &args.name, &endpoint).await {
-                            if let Ok(true) = super::api_ready(&creds, &endpoint).await {
-                                step.done(&format!("API server ready at {}", endpoint.server_url()));
-                                write_kubeconfig(args, printer, target, &creds);
-                                printer.info(&format!(
-                                    "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
-                                    args.name,
-                                    started.elapsed().as_secs_f64(),
-                                    endpoint.server_url()
-                                ));
-                                return Ok(UpOutcome::new(args, &endpoint, target, true, started));
-                            }
-                        }
+                if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
+                    if let Ok(creds) = ready_credentials(backend, &args.name, endpoint).await {
+                        step.done(&format!("API server ready at {}", endpoint.server_url()));
+                        write_kubeconfig(args, printer, target, &creds);
+                        printer.info(&format!(
+                            "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
+                            args.name,
+                            started.elapsed().as_secs_f64(),
+                            endpoint.server_url()
+                        ));
+                        return Ok(UpOutcome::new(args, endpoint, target, true, started));
                     }
                 }
             }

@@ -20,6 +20,23 @@ pub fn required() -> bool {
     std::env::var("KIP_E2E").is_ok_and(|v| v == "1")
 }
 
+/// `docker run` of a shell command in a nested container on a node's inner
+/// dockerd (the words after `kip exec NAME --`). The stand-in's tiny image
+/// runs the node's own /usr, read-only.
+pub fn nested_container(script: &str) -> [&str; 9] {
+    [
+        "docker",
+        "run",
+        "--rm",
+        "-v",
+        "/usr:/usr:ro",
+        "kip-test-kind-rootfs:latest",
+        "bash",
+        "-c",
+        script,
+    ]
+}
+
 /// The kubectl the tests use, as a path a shell can run.
 pub fn kubectl_path() -> String {
     which(&kubectl_bin()).display().to_string()

@@ -1,7 +1,7 @@
 //! Each lesson from the field (DESIGN.md §2) shown to hold on the real
 //! engine: real outer dockerd, real inner dockerd, real nested containers.
 
-use super::e2e::{docker, E2e, SecondDaemon};
+use super::e2e::{docker, nested_container, E2e, SecondDaemon};
 use super::support::Kip;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,23 +29,9 @@ impl Drop for Network {
     }
 }
 
-/// A shell command in a nested container on the node's inner dockerd. The
-/// stand-in's tiny image runs the node's own /usr, read-only.
+/// A shell command in a nested container on the node's inner dockerd.
 fn in_nested_container(t: &E2e, name: &str, script: &str) -> Kip {
-    t.exec(
-        name,
-        &[
-            "docker",
-            "run",
-            "--rm",
-            "-v",
-            "/usr:/usr:ro",
-            "kip-test-kind-rootfs:latest",
-            "bash",
-            "-c",
-            script,
-        ],
-    )
+    t.exec(name, &nested_container(script))
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! filesystem is a temporary folder, so a test decides whether the node has
 //! /lib/modules.
 
-use super::e2e::{kubectl_path, E2e};
+use super::e2e::{kubectl_path, nested_container, E2e};
 use super::support::{assert_one_made_it, wait_all, Kip, Run};
 use kip_test_kube_emulator::{Emulator, Rule};
 use std::path::PathBuf;
@@ -190,19 +190,13 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
     .run()
     .success()
     .stdout_has("1440");
-    r.kip(&[
-        "exec",
-        &fwd,
-        "--",
-        "docker",
-        "run",
-        "--rm",
-        "-v",
-        "/usr:/usr:ro",
-        "kip-test-kind-rootfs:latest",
-        "cat",
-        "/sys/class/net/eth0/mtu",
-    ])
+    r.kip(
+        &[
+            &["exec", fwd.as_str(), "--"][..],
+            &nested_container("cat /sys/class/net/eth0/mtu"),
+        ]
+        .concat(),
+    )
     .run()
     .success()
     .stdout_has("1440\n");
@@ -737,10 +731,15 @@ fn remote_up_with_the_service_endpoint_from_a_pod() {
     let Some(r) = Remote::start("remote-svc", true) else {
         return;
     };
-    assert!(
-        r.emulator().has_cluster_dns(),
-        "the emulator could not serve cluster DNS (UDP port 53 on its gateway needs root)"
-    );
+    if !r.emulator().has_cluster_dns() {
+        // Port 53 on the pod network's gateway takes root.
+        assert!(
+            !super::e2e::required(),
+            "KIP_E2E=1 but the emulator has no cluster DNS (not root?)"
+        );
+        eprintln!("skipping: the emulator has no cluster DNS (UDP port 53 needs root)");
+        return;
+    }
     let name = r.t.name.clone();
     let log = r.job(&format!(
         r#"kip up {name} --remote --endpoint service --image {image} --wait 90s

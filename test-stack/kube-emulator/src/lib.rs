@@ -154,6 +154,23 @@ impl Emulator {
         })
     }
 
+    /// The address a pod sees port-forwarded connections come from:
+    /// 127.0.0.1 when the emulator dials inside the pod's network namespace
+    /// as a kubelet does (as root), else its address on the pod network.
+    pub fn port_forward_peer(&self) -> Option<String> {
+        let runtime = self
+            .state
+            .runtime
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        Some(if runtime.dials_in_pods {
+            "127.0.0.1".to_string()
+        } else {
+            runtime.gateway()
+        })
+    }
+
     /// Whether ClusterFirst pods get the cluster DNS (it needs port 53 on
     /// the gateway, so root).
     pub fn has_cluster_dns(&self) -> bool {
@@ -296,7 +313,6 @@ async fn serve(
         let tcp = cut::Cuttable::new(tcp, stopped.clone());
         let state = state.clone();
         let tls = tls.clone();
-        let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| server::handle(state.clone(), req));
             let builder = hyper::server::conn::http1::Builder::new();
@@ -305,16 +321,16 @@ async fn serve(
                     let Ok(stream) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let conn = builder
+                    let _ = builder
                         .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    tokio::select! { _ = conn => {}, _ = stopped.changed() => {} }
+                        .with_upgrades()
+                        .await;
                 }
                 None => {
-                    let conn = builder
+                    let _ = builder
                         .serve_connection(TokioIo::new(tcp), service)
-                        .with_upgrades();
-                    tokio::select! { _ = conn => {}, _ = stopped.changed() => {} }
+                        .with_upgrades()
+                        .await;
                 }
             }
         });

@@ -41,7 +41,7 @@ pub struct PodTarget {
     pub name: String,
     pub uid: String,
     /// Finds a process in the pod's network namespace, so that ports are
-    /// dialled on the pod's localhost as a kubelet does.
+    /// dialled on the pod's localhost as a kubelet does (as root).
     pub runtime: Option<Arc<crate::runtime::Runtime>>,
 }
 
@@ -53,11 +53,21 @@ impl PodTarget {
                 self.name, self.uid
             )
         };
-        let pid = match &self.runtime {
-            Some(rt) => rt.netns_pid(&self.uid).await,
-            None => None,
+        let Some(rt) = self.runtime.as_ref().filter(|rt| rt.dials_in_pods) else {
+            // Not root: the pod's own address is the next best thing.
+            let addr = format!("{}:{port}", self.ip);
+            return match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr))
+                .await
+            {
+                Ok(Ok(tcp)) => {
+                    let _ = tcp.set_nodelay(true);
+                    Ok(tcp)
+                }
+                Ok(Err(e)) => Err(fail(&addr, e.to_string())),
+                Err(_) => Err(fail(&addr, "timed out".into())),
+            };
         };
-        let Some(pid) = pid else {
+        let Some(pid) = rt.netns_pid(&self.uid).await else {
             return Err(fail("localhost", "the pod has no running container".into()));
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -66,32 +76,14 @@ impl PodTarget {
         std::thread::spawn(move || {
             let _ = tx.send(connect_in_netns(pid, port));
         });
-        let connected = match rx.await {
-            Ok(connected) => connected,
-            Err(_) => return Err(fail("localhost", "the dialling thread died".into())),
-        };
-        match connected {
-            Ok(tcp) => {
-                let tcp = TcpStream::from_std(tcp).map_err(|e| fail("localhost", e.to_string()))?;
-                let _ = tcp.set_nodelay(true);
-                Ok(tcp)
-            }
-            // Without the right to enter namespaces (not root), the pod's
-            // own address is the next best thing.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                let addr = format!("{}:{port}", self.ip);
-                match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&addr)).await
-                {
-                    Ok(Ok(tcp)) => {
-                        let _ = tcp.set_nodelay(true);
-                        Ok(tcp)
-                    }
-                    Ok(Err(e)) => Err(fail(&addr, e.to_string())),
-                    Err(_) => Err(fail(&addr, "timed out".into())),
-                }
-            }
-            Err(e) => Err(fail(&format!("localhost:{port}"), e.to_string())),
-        }
+        let to = format!("localhost:{port}");
+        let tcp = rx
+            .await
+            .map_err(|_| fail(&to, "the dialling thread died".into()))?
+            .and_then(TcpStream::from_std)
+            .map_err(|e| fail(&to, e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        Ok(tcp)
     }
 }
 

@@ -46,6 +46,9 @@ pub struct Runtime {
     pub in_cluster: Mutex<Option<InCluster>>,
     /// The cluster DNS server's address, when it could listen.
     pub cluster_dns: Mutex<Option<String>>,
+    /// Port-forward dials inside pods' network namespaces, as a kubelet
+    /// does; that takes root, and without it the pod's IP is dialled.
+    pub dials_in_pods: bool,
 }
 
 /// The API server as pods see it.
@@ -137,6 +140,8 @@ impl Runtime {
             pull_delay: Mutex::new(Duration::ZERO),
             in_cluster: Mutex::new(None),
             cluster_dns: Mutex::new(None),
+            // SAFETY: geteuid has no preconditions.
+            dials_in_pods: unsafe { libc::geteuid() } == 0,
         })
     }
 

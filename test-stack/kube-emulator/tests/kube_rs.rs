@@ -145,6 +145,7 @@ fn pods_wait_exec_portforward_and_delete() {
     let Some(p) = Harness::start(true) else {
         return;
     };
+    let peer = p.emulator().port_forward_peer().unwrap();
     p.block_on(async {
         let api: Api<Pod> = Api::namespaced(client(&p).await, "default");
         let pod = api
@@ -210,7 +211,7 @@ fn pods_wait_exec_portforward_and_delete() {
         for (i, f) in forwards.into_iter().enumerate() {
             let line = timeout(Duration::from_secs(10), f).await.unwrap().unwrap();
             assert!(
-                line.starts_with(&format!("echo: hello {i} from 127.0.0.1\n")),
+                line.starts_with(&format!("echo: hello {i} from {peer}\n")),
                 "{line}"
             );
         }

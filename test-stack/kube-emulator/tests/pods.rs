@@ -412,10 +412,12 @@ fn cluster_first_pods_resolve_services() {
     let Some(p) = Harness::start(true) else {
         return;
     };
-    assert!(
+    if !common::available(
         p.emulator().has_cluster_dns(),
-        "no cluster DNS (UDP port 53 on the gateway needs root)"
-    );
+        "no cluster DNS (UDP port 53 on the pod network's gateway needs root)",
+    ) {
+        return;
+    }
     let pod_with = |name: &str, labels: &str, dns: &str, command: &str| {
         format!(
             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\nspec:\n  restartPolicy: Never\n  terminationGracePeriodSeconds: 1\n{dns}  containers:\n  - name: main\n    image: {IMAGE}\n    command: [\"sh\", \"-c\", {command:?}]\n"

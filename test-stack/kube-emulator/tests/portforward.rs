@@ -77,10 +77,10 @@ fn forward(p: &Harness, pod: &str, remote: u16, websockets: bool) -> Forward {
 }
 
 /// Sends `lines` on one connection and checks each echo. The pod sees the
-/// connection come from 127.0.0.1: a kubelet dials the port on the pod's
-/// own localhost, so a server bound to 127.0.0.1 is reachable and one bound
-/// only to the pod IP is not.
-fn round_trip(local: u16, lines: &[String]) {
+/// connection come from `peer`: 127.0.0.1 as root, because a kubelet dials
+/// the port on the pod's own localhost (a server bound to 127.0.0.1 is
+/// reachable, one bound only to the pod IP is not).
+fn round_trip(local: u16, peer: &str, lines: &[String]) {
     let tcp = TcpStream::connect(("127.0.0.1", local)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut reader = BufReader::new(tcp.try_clone().unwrap());
@@ -90,7 +90,7 @@ fn round_trip(local: u16, lines: &[String]) {
         let mut answer = String::new();
         reader.read_line(&mut answer).unwrap();
         assert!(
-            answer == format!("echo: {line} from 127.0.0.1\n"),
+            answer == format!("echo: {line} from {peer}\n"),
             "sent {} bytes, got {:?}…",
             line.len(),
             &answer[..answer.len().min(80)]
@@ -98,16 +98,21 @@ fn round_trip(local: u16, lines: &[String]) {
     }
 }
 
-fn concurrent_round_trips(local: u16) {
+fn concurrent_round_trips(local: u16, peer: &str) {
     // Eight connections at once, each with a short line and a line of
     // 512 KiB (many SPDY data frames and WebSocket messages per direction).
     let threads: Vec<_> = (0..8)
         .map(|i| {
+            let peer = peer.to_string();
             std::thread::spawn(move || {
                 let big: String = (0..512 * 1024)
                     .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
                     .collect();
-                round_trip(local, &[format!("hello {i}"), big, format!("bye {i}")]);
+                round_trip(
+                    local,
+                    &peer,
+                    &[format!("hello {i}"), big, format!("bye {i}")],
+                );
             })
         })
         .collect();
@@ -122,11 +127,12 @@ fn kubectl_port_forward_over_websocket_and_spdy() {
         return;
     };
     echo_pod(&p, "echo");
+    let peer = p.emulator().port_forward_peer().unwrap();
     for websockets in [true, false] {
         let f = forward(&p, "echo", 8080, websockets);
-        concurrent_round_trips(f.local);
+        concurrent_round_trips(f.local, &peer);
         // A second wave on the same kubectl: streams are per connection.
-        round_trip(f.local, &["again".into()]);
+        round_trip(f.local, &peer, &["again".into()]);
     }
 }
 

@@ -43,6 +43,19 @@ fn missing(pods: bool, kubectl: &str) -> Option<String> {
     None
 }
 
+/// False (after saying why) when `have` is false and the test cannot run
+/// here; under KIP_E2E=1 (CI) that is a failure instead.
+pub fn available(have: bool, why: &str) -> bool {
+    if !have {
+        assert!(
+            std::env::var("KIP_E2E").as_deref() != Ok("1"),
+            "KIP_E2E=1 but {why}"
+        );
+        eprintln!("skipping: {why}");
+    }
+    have
+}
+
 impl Harness {
     /// With `pods`, the emulator runs pods as containers (pod network MTU 1440).
     pub fn start(pods: bool) -> Option<Harness> {
