@@ -9,6 +9,7 @@ mod suite {
     pub mod doctor;
     pub mod e2e;
     pub mod node_fixes;
+    pub mod real_kind;
     pub mod remote;
     pub mod schema;
     pub mod support;

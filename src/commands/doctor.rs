@@ -172,9 +172,13 @@ pub fn disk_check(root_dir: &str, free: Option<u64>) -> Check {
 pub fn cgroup_check(v2: bool, root_controllers: Option<&str>) -> Check {
     const NAME: &str = "cgroup";
     if !v2 {
-        return Check::ok(
+        // Kubernetes is dropping v1: the kubelet refuses it from 1.35 unless
+        // failCgroupV1 is false (kip's node sets it; kind only warns).
+        return Check::warn(
             NAME,
-            "cgroup v1: inner containers nest under the node's cgroup",
+            "cgroup v1: inner containers nest under the node's cgroup; Kubernetes is dropping v1 \
+             (kubelet >= 1.35 refuses it unless told otherwise: kip's node tells it, failCgroupV1: false)",
+            "move the host to cgroup v2 (systemd.unified_cgroup_hierarchy=1) before Kubernetes removes v1",
         );
     }
     let Some(controllers) = root_controllers else {
@@ -211,7 +215,8 @@ pub fn privileged_check(outcome: Result<Option<String>, String>) -> Check {
         Ok(Some(reason)) => Check::warn(
             NAME,
             format!("the engine refuses privileged containers ({reason})"),
-            "nothing to do: kip up falls back to an explicit capability profile (--security caps)",
+            "nothing to do: kip up falls back to an explicit capability profile (--security caps), and \
+             the node's Docker then keeps kind's privileged containers within the capabilities the node has",
         ),
         Err(why) => Check::warn(
             NAME,
@@ -384,7 +389,9 @@ mod tests {
 
     #[test]
     fn cgroup_delegation() {
-        assert_eq!(cgroup_check(false, None).status, Level::Ok);
+        let v1 = cgroup_check(false, None);
+        assert_eq!(v1.status, Level::Warn);
+        assert!(v1.message.contains("dropping v1"), "{}", v1.message);
         assert_eq!(
             cgroup_check(true, Some("cpuset cpu io memory pids")).status,
             Level::Ok

@@ -5,16 +5,24 @@
 # kip follows on the container's log stream:
 #   kip-phase: NAME          a phase finished
 #   kip-info: KEY=VALUE      a decision the node made (kip status shows them)
+#   kip-warn: TEXT           something a user should know; the bootstrap goes on
 #   kip-fail: PHASE: WHY     the bootstrap failed; the log tail follows
+# The steps run in the order of `main` at the end of this file.
 set -eu
 
 log_dir=/var/log/kip
 conf_dir=/etc/kip
+data_root=/var/lib/docker
 # Test seams: the tests point these at prepared trees and stop after the
 # setup decisions (KIP_SETUP_ONLY=1), before dockerd starts.
 cgroup_root=${KIP_CGROUP_ROOT:-/sys/fs/cgroup}
 proc_cgroup=${KIP_PROC_CGROUP:-/proc/self/cgroup}
 shim=${KIP_IPTABLES_SHIM_DIR:-/usr/local/lib/kip/iptables}
+proc_status=${KIP_PROC_STATUS:-/proc/self/status}
+cap_last_cap=${KIP_CAP_LAST_CAP:-/proc/sys/kernel/cap_last_cap}
+kmsg=${KIP_KMSG:-/dev/kmsg}
+runtime_dir=${KIP_RUNTIME_DIR:-/usr/local/lib/kip}
+conf_dir=${KIP_CONF_DIR:-$conf_dir}
 
 fail() {
     echo "kip-fail: $1: $2"
@@ -94,91 +102,283 @@ v1_cgroup_parent() {
     fi
 }
 
-iptables=$(iptables_backend)
-use_iptables "$iptables"
-echo "kip-info: iptables=$iptables"
-
-mtu=${KIP_MTU:-}
-[ -n "$mtu" ] || mtu=$(detect_mtu)
-echo "kip-info: mtu=$mtu"
-
-set -- --host=unix:///var/run/docker.sock --mtu="$mtu"
-if [ -f "$cgroup_root/cgroup.controllers" ]; then
-    nest_cgroup_v2
-    echo "kip-info: cgroup=v2"
-else
-    parent=$(v1_cgroup_parent)
-    echo "kip-info: cgroup=v1"
-    if [ -n "$parent" ]; then
-        set -- "$@" --cgroup-parent="$parent"
-        echo "kip-info: cgroup-parent=$parent"
+# /dev/kmsg: the kubelet's OOM watcher opens it and the kubelet exits without
+# it ("open /dev/kmsg: no such file or directory"). Docker's default /dev has
+# none; a privileged node gets the host's, a capability-profile node makes it
+# (CAP_MKNOD and the `a *:* rmw` device rule allow that).
+ensure_kmsg() {
+    if [ "${KIP_KMSG_CREATE:-true}" != true ]; then
+        echo "kip-info: kmsg=not-created (KIP_KMSG_CREATE=false)"
+    elif [ -c "$kmsg" ]; then
+        echo "kip-info: kmsg=present"
+    elif mknod -m 600 "$kmsg" c 1 11 2>/dev/null; then
+        echo "kip-info: kmsg=created"
+    else
+        echo "kip-warn: cannot create $kmsg; the kubelet cannot start in this node"
     fi
+}
+
+# The capabilities the kernel knows that this node may not hold (absent from
+# its bounding set), as CAP_ names, space-separated.
+missing_capabilities() {
+    last=$(cat "$cap_last_cap" 2>/dev/null || echo 40)
+    bounding=$(awk '$1 == "CapBnd:" { print $2 }' "$proc_status" 2>/dev/null || true)
+    [ -n "$bounding" ] || return 0
+    # linux/capability.h, by number.
+    set -- CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP \
+        LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER \
+        SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE \
+        SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP \
+        MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF \
+        CHECKPOINT_RESTORE
+    i=0 missing=
+    while [ "$i" -le "$last" ] && [ $# -gt 0 ]; do
+        [ $(((0x$bounding >> i) & 1)) -eq 1 ] || missing="$missing CAP_$1"
+        i=$((i + 1))
+        shift
+    done
+    echo "${missing# }"
+}
+
+# An engine that withholds a capability (CI's Firecracker VMs withhold
+# CAP_SYS_RESOURCE) gives the node a bounding set without it. The node's
+# dockerd (before Docker 23) still asks runc for every capability for a
+# `--privileged` container and for `exec --privileged`, as kind does for its
+# node and every step, and runc fails: "unable to apply caps: operation not
+# permitted". So, only when capabilities are missing, the node's default
+# runtime is a wrapper that removes them from the container's spec (create,
+# run) or process (exec) and then runs runc: nested containers keep exactly
+# what the node has. Sets runtime_args for dockerd.
+clamp_runtime() {
+    runtime_args=
+    missing=$(missing_capabilities)
+    if [ -z "$missing" ]; then
+        echo "kip-info: runtime=runc"
+        return
+    fi
+    if [ "${KIP_RUNTIME_CLAMP:-true}" != true ]; then
+        echo "kip-info: runtime=runc (unclamped, KIP_RUNTIME_CLAMP=false; the node lacks $missing)"
+        return
+    fi
+    real=$(command -v runc 2>/dev/null) || fail runtime "runc is not installed in the node image"
+    expr=
+    for cap in $missing; do
+        expr="$expr -e 's/\"$cap\",//g' -e 's/,\"$cap\"//g' -e 's/\"$cap\"//g'"
+    done
+    mkdir -p "$runtime_dir"
+    cat >"$runtime_dir/runc-clamp.tmp" <<EOF
+#!/bin/sh
+# Written by kip's node bootstrap: runs $real with the capabilities this
+# node lacks ($missing) removed from the OCI spec or the exec process file.
+sub= bundle= process= prev=
+for a in "\$@"; do
+    case \$prev in --bundle | -b) bundle=\$a ;; --process | -p) process=\$a ;; esac
+    case \$a in
+    --bundle=*) bundle=\${a#--bundle=} ;;
+    --process=*) process=\${a#--process=} ;;
+    create | run | exec) [ -n "\$sub" ] || sub=\$a ;;
+    esac
+    prev=\$a
+done
+case \$sub in
+create | run) file=\${bundle:-.}/config.json ;;
+exec) file=\$process ;;
+*) file= ;;
+esac
+if [ -n "\$file" ] && [ -f "\$file" ]; then
+    sed -i$expr "\$file"
 fi
-if [ "${KIP_SETUP_ONLY:-}" = 1 ]; then
-    echo "kip-info: dockerd-args=$*"
-    exit 0
-fi
-mkdir -p "$log_dir" "$conf_dir"
+exec $real "\$@"
+EOF
+    chmod 0755 "$runtime_dir/runc-clamp.tmp"
+    mv "$runtime_dir/runc-clamp.tmp" "$runtime_dir/runc-clamp"
+    runtime_args="--add-runtime=kip-runc-clamp=$runtime_dir/runc-clamp --default-runtime=kip-runc-clamp"
+    echo "kip-info: runtime=runc-clamp (without $missing)"
+}
+
+# Without CAP_SYS_RESOURCE no process in the node can lower its
+# oom_score_adj, and runc fails every control-plane container (the kubelet
+# asks for -997, containerd's sandboxes for -998).
+can_lower_oom_score_adj() {
+    # shellcheck disable=SC2016
+    sh -c 'v=$(cat /proc/self/oom_score_adj) && [ "$v" -gt -1000 ] && echo $((v - 1)) >/proc/self/oom_score_adj' \
+        2>/dev/null
+}
+
+# add_list_item KEY LINE1 LINE2 FILE: a `|` block string of two lines at the
+# head of the top-level block list KEY of the YAML FILE, or KEY as a new list
+# at its end. kip renders its lists in block style, one key per line.
+add_list_item() {
+    awk -v key="$1" -v l1="$2" -v l2="$3" '
+        !done && ($0 == key ":" || $0 == key ": []") {
+            print key ":"; print "- |"; print "  " l1; print "  " l2; done = 1; next
+        }
+        { print }
+        END { if (!done) { print key ":"; print "- |"; print "  " l1; print "  " l2 } }
+    ' "$4" >"$4.add"
+    mv "$4.add" "$4"
+}
+
+# The kind config: kip's, from the environment or (remote) a file, plus what
+# only the node can know: its pod IP for the certificate, failCgroupV1 on a
+# cgroup v1 host (kubelet >= 1.35 refuses v1 otherwise; kind only warns), and
+# containerd's restrict_oom_score_adj (keep requests within what it may set)
+# when the node cannot lower oom_score_adj. Both patches unversioned.
+write_kind_config() {
+    file=$conf_dir/kind.yaml
+    mkdir -p "$conf_dir"
+    if [ -n "${KIP_KIND_CONFIG_FILE:-}" ]; then
+        cp "$KIP_KIND_CONFIG_FILE" "$file.tmp" || fail cluster "cannot read $KIP_KIND_CONFIG_FILE"
+    else
+        printf '%s\n' "${KIP_KIND_CONFIG:?KIP_KIND_CONFIG is not set}" >"$file.tmp"
+    fi
+    # A remote node's pod IP is known only now (API_SERVER_ADDRESS, from
+    # status.podIP): it takes the place of kip's reserved placeholder SAN.
+    if [ -n "${API_SERVER_ADDRESS:-}" ]; then
+        sed -i "s/^\( *- \)kip-pod-ip\.invalid\$/\1$API_SERVER_ADDRESS/" "$file.tmp"
+        echo "kip-info: pod-ip=$API_SERVER_ADDRESS"
+    fi
+    if [ "$cgroup" = v1 ]; then
+        if [ "${KIP_FAIL_CGROUP_V1:-false}" = false ]; then
+            add_list_item kubeadmConfigPatches "kind: KubeletConfiguration" "failCgroupV1: false" "$file.tmp"
+            echo "kip-info: kubelet=failCgroupV1-false (cgroup v1 host)"
+        fi
+        echo "kip-warn: this host uses cgroup v1, which Kubernetes is dropping (the kubelet refuses it from 1.35 unless told otherwise; kip tells it)"
+    fi
+    restrict=${KIP_RESTRICT_OOM:-auto}
+    if [ "$restrict" = auto ]; then
+        if can_lower_oom_score_adj; then restrict=false; else restrict=true; fi
+    fi
+    if [ "$restrict" = true ]; then
+        add_list_item containerdConfigPatches '[plugins."io.containerd.grpc.v1.cri"]' \
+            "  restrict_oom_score_adj = true" "$file.tmp"
+        echo "kip-info: containerd=restrict_oom_score_adj (the node cannot lower oom_score_adj)"
+    fi
+    mv "$file.tmp" "$file"
+}
 
 # The volume at /var/lib/docker outlives a node removed outside kip (say,
 # `docker rm -f`). A new node must not start on the old one's images and
 # containers (kind would find its old cluster); a restart of this same node
 # (the same KIP_NODE_RUN) keeps them.
-data_root=/var/lib/docker
-if [ -n "${KIP_NODE_RUN:-}" ]; then
+prepare_data_root() {
+    [ -n "${KIP_NODE_RUN:-}" ] || return 0
     if [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] &&
         [ -n "$(ls -A "$data_root" 2>/dev/null)" ]; then
         echo "kip-info: docker-root=wiped (left by an earlier node of this name)"
         find "$data_root" -mindepth 1 -maxdepth 1 -exec rm -rf {} \;
     fi
     echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
-fi
+}
 
-# Extra dockerd arguments are split on white space on purpose.
-# shellcheck disable=SC2086
-dockerd "$@" ${KIP_DOCKERD_ARGS:-} >"$log_dir/dockerd.log" 2>&1 &
-dockerd_pid=$!
+start_dockerd() {
+    # Extra dockerd arguments are split on white space on purpose.
+    # shellcheck disable=SC2086
+    dockerd "$@" ${runtime_args:-} ${KIP_DOCKERD_ARGS:-} >"$log_dir/dockerd.log" 2>&1 &
+    dockerd_pid=$!
+    # Bounded: a dockerd that neither answers nor exits is a failure too.
+    deadline=$(($(date +%s) + ${KIP_DOCKERD_TIMEOUT:-120}))
+    until docker version >/dev/null 2>&1; do
+        kill -0 "$dockerd_pid" 2>/dev/null || fail dockerd "dockerd exited before answering" "$log_dir/dockerd.log"
+        [ "$(date +%s)" -lt "$deadline" ] ||
+            fail dockerd "dockerd did not answer within ${KIP_DOCKERD_TIMEOUT:-120}s" "$log_dir/dockerd.log"
+        sleep 0.02
+    done
+    echo "kip-phase: dockerd-ready"
+}
 
+# The kind node image never comes from a registry inside the node when kip
+# can bring it from the host: kip streams it in after dockerd-ready
+# (KIP_AWAIT_IMAGE=1) and this waits until the node's Docker has it.
+await_node_image() {
+    [ -n "${KIP_NODE_IMAGE:-}" ] && [ "${KIP_AWAIT_IMAGE:-0}" = 1 ] || return 0
+    deadline=$(($(date +%s) + ${KIP_IMAGE_TIMEOUT:-900}))
+    until docker image inspect "$KIP_NODE_IMAGE" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] ||
+            fail image "the node image $KIP_NODE_IMAGE did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
+        sleep 0.1
+    done
+    echo "kip-info: node-image=$KIP_NODE_IMAGE"
+}
+
+# The nested containers of this cluster (kind's nodes), if any.
+kind_nodes() {
+    docker ps -aq --filter "label=io.x-k8s.kind.cluster=$KIP_CLUSTER" 2>/dev/null || true
+}
+
+# A restarted node (`docker restart`, a host reboot) finds its kind nodes
+# stopped and starts them again; a new one creates the cluster.
+create_cluster() {
+    nodes=$(kind_nodes)
+    if [ -n "$nodes" ] && [ -s "$conf_dir/kubeconfig" ]; then
+        # shellcheck disable=SC2086
+        docker start $nodes >"$log_dir/kind.log" 2>&1 || fail cluster "cannot restart the kind nodes" "$log_dir/kind.log"
+        echo "kip-info: cluster=restarted"
+        echo "kip-phase: cluster-created"
+        return
+    fi
+    set -- --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" --config "$conf_dir/kind.yaml" \
+        --kubeconfig "$conf_dir/kubeconfig"
+    [ -z "${KIP_NODE_IMAGE:-}" ] || set -- "$@" --image "$KIP_NODE_IMAGE"
+    # In the background, so that a TERM during creation is handled at once.
+    kind create cluster "$@" >"$log_dir/kind.log" 2>&1 &
+    kind_pid=$!
+    wait "$kind_pid" || fail cluster "kind create cluster failed" "$log_dir/kind.log"
+    kind_pid=
+    cat "$log_dir/kind.log"
+    echo "kip-phase: cluster-created"
+}
+
+# On TERM (docker stop / restart, kip down): stop the kind nodes through
+# dockerd, gracefully, so that their cgroups go with them (a node killed
+# outright leaves them behind on cgroup v1) and a restart finds them whole.
+# dockerd itself holds nothing worth a graceful stop.
 shutdown() {
     trap - TERM INT
-    # Remove the nested containers through dockerd so that their cgroups go
-    # with them (a node killed outright leaves them behind on cgroup v1).
-    # dockerd itself holds nothing worth a graceful stop: the node's end
-    # takes it down.
     [ -z "${kind_pid:-}" ] || kill "$kind_pid" 2>/dev/null || true
-    ids=$(docker ps -aq 2>/dev/null || true)
+    ids=$(docker ps -q 2>/dev/null || true)
     # shellcheck disable=SC2086
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+    [ -z "$ids" ] || docker stop -t "${KIP_STOP_TIMEOUT:-5}" $ids >/dev/null 2>&1 || true
     exit 0
 }
-trap shutdown TERM INT
 
-until docker version >/dev/null 2>&1; do
-    kill -0 "$dockerd_pid" 2>/dev/null || fail dockerd "dockerd exited before answering" "$log_dir/dockerd.log"
-    sleep 0.02
-done
-echo "kip-phase: dockerd-ready"
+main() {
+    iptables=$(iptables_backend)
+    use_iptables "$iptables"
+    echo "kip-info: iptables=$iptables"
 
-# Remote nodes get the kind config as a file from their ConfigMap.
-if [ -n "${KIP_KIND_CONFIG_FILE:-}" ]; then
-    cp "$KIP_KIND_CONFIG_FILE" "$conf_dir/kind.yaml" || fail cluster "cannot read $KIP_KIND_CONFIG_FILE"
-else
-    printf '%s\n' "${KIP_KIND_CONFIG:?KIP_KIND_CONFIG is not set}" >"$conf_dir/kind.yaml"
-fi
-# A remote node's pod IP is known only now (API_SERVER_ADDRESS, from
-# status.podIP): it takes the place of kip's reserved placeholder SAN.
-if [ -n "${API_SERVER_ADDRESS:-}" ]; then
-    sed -i "s/^\( *- \)kip-pod-ip\.invalid\$/\1$API_SERVER_ADDRESS/" "$conf_dir/kind.yaml"
-    echo "kip-info: pod-ip=$API_SERVER_ADDRESS"
-fi
-# In the background, so that a TERM during creation is handled at once.
-kind create cluster --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" \
-    --config "$conf_dir/kind.yaml" --kubeconfig "$conf_dir/kubeconfig" \
-    >"$log_dir/kind.log" 2>&1 &
-kind_pid=$!
-wait "$kind_pid" || fail cluster "kind create cluster failed" "$log_dir/kind.log"
-kind_pid=
-cat "$log_dir/kind.log"
-echo "kip-phase: cluster-created"
+    mtu=${KIP_MTU:-}
+    [ -n "$mtu" ] || mtu=$(detect_mtu)
+    echo "kip-info: mtu=$mtu"
 
-wait "$dockerd_pid" || fail dockerd "dockerd exited" "$log_dir/dockerd.log"
+    set -- --host=unix:///var/run/docker.sock --mtu="$mtu"
+    if [ -f "$cgroup_root/cgroup.controllers" ]; then
+        nest_cgroup_v2
+        cgroup=v2
+        echo "kip-info: cgroup=v2"
+    else
+        parent=$(v1_cgroup_parent)
+        cgroup=v1
+        echo "kip-info: cgroup=v1"
+        if [ -n "$parent" ]; then
+            set -- "$@" --cgroup-parent="$parent"
+            echo "kip-info: cgroup-parent=$parent"
+        fi
+    fi
+    ensure_kmsg
+    clamp_runtime
+    write_kind_config
+    if [ "${KIP_SETUP_ONLY:-}" = 1 ]; then
+        echo "kip-info: dockerd-args=$* ${runtime_args:-}"
+        exit 0
+    fi
+    mkdir -p "$log_dir"
+    prepare_data_root
+    trap shutdown TERM INT
+    start_dockerd "$@"
+    await_node_image
+    create_cluster
+    wait "$dockerd_pid" || fail dockerd "dockerd exited" "$log_dir/dockerd.log"
+}
+
+main

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Builds the TEST node image (test infrastructure, never shipped): a Debian
 # bookworm root made with debootstrap (no registry is reachable on CI), with
-# Debian's docker.io, tini and iptables, plus the test stand-in for `kind`.
+# Debian's docker.io, tini and iptables, plus `kind`: the test stand-in, or
+# the real kind binary given as KIND (test-stack/real-kind/build.sh does that).
 #
-#   test-stack/node-image/build.sh [IMAGE]      (default kip-test-node:latest)
+#   test-stack/node-image/build.sh [IMAGE [KIND]]   (default kip-test-node:latest)
 #
 # The debootstrap root is cached as the image kip-test-base:bookworm; it is
 # only rebuilt when the package list below changes. The stand-in layer is
@@ -11,6 +12,7 @@
 set -eu
 
 image=${1:-kip-test-node:latest}
+kind_binary=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 packages=docker.io,tini,iptables,ca-certificates,procps,iproute2,kmod
@@ -31,14 +33,25 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     tar -C "$root" -c . | docker import - "$base" >/dev/null
 fi
 
-cargo build --quiet --release --manifest-path "$top/Cargo.toml" -p kip-test-kind
 ctx=$(mktemp -d)
-cp "$top/target/release/kind" "$ctx/kind"
+if [ -n "$kind_binary" ]; then
+    cp "$kind_binary" "$ctx/kind"
+else
+    cargo build --quiet --release --manifest-path "$top/Cargo.toml" -p kip-test-kind
+    cp "$top/target/release/kind" "$ctx/kind"
+fi
 cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY kind /usr/local/bin/kind
 LABEL io.kip.test-stack=node-image
 DOCKERFILE
 docker build --quiet -t "$image" "$ctx" >/dev/null
+if [ -z "$kind_binary" ]; then
+    # The "kind node image" the stand-in is given (`kip up --image`): kip
+    # streams it into the node as it does a real one, and the stand-in, like
+    # kind, refuses to start without it. A tiny image: the stand-in itself.
+    printf 'FROM scratch\nCOPY kind /kind-stand-in\nLABEL io.kip.test-stack=stand-in-kind-node\n' >"$ctx/Dockerfile"
+    docker build --quiet -t kip-test-stand-in-node:latest "$ctx" >/dev/null
+fi
 rm -rf "$ctx"
 echo "built $image" >&2

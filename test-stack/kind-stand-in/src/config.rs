@@ -201,11 +201,12 @@ pub fn check_kip_promises(cluster: &Cluster, node_addresses: &[Ipv4Addr]) -> Res
             );
         }
         match kind {
+            // kubeadm merges every patch of a kind: the last one that sets
+            // cgroupRoot decides it.
             "KubeletConfiguration" => {
-                cgroup_root = doc
-                    .get("cgroupRoot")
-                    .and_then(|v| v.as_str())
-                    .map(String::from);
+                if let Some(root) = doc.get("cgroupRoot") {
+                    cgroup_root = root.as_str().map(String::from);
+                }
             }
             "ClusterConfiguration" => {
                 if let Some(sans) = doc.get("apiServer").and_then(|a| a.get("certSANs")) {

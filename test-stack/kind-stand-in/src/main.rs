@@ -69,6 +69,7 @@ struct Flags {
     config: Option<PathBuf>,
     kubeconfig: Option<PathBuf>,
     wait: Option<String>,
+    image: Option<String>,
 }
 
 impl Flags {
@@ -94,6 +95,7 @@ impl Flags {
                 "--config" => flags.config = Some(value()?.into()),
                 "--kubeconfig" => flags.kubeconfig = Some(value()?.into()),
                 "--wait" => flags.wait = Some(value()?),
+                "--image" => flags.image = Some(value()?),
                 other if other.starts_with('-') => bail!("unknown flag: {other}"),
                 other => flags.positionals.push(other.to_string()),
             }
@@ -162,6 +164,16 @@ fn create_cluster(flags: &Flags) -> Result<()> {
         bail!("node(s) already exist for a cluster with the name {name:?}");
     }
 
+    // As the real kind: a node image the engine already has is used as it
+    // is; any other would be pulled, and no registry answers here.
+    if let Some(image) = &flags.image {
+        if docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_err() {
+            bail!(
+                "failed to create cluster: failed to pull image {image:?}: the kip test stand-in \
+                 for kind has no registry (kip should have streamed the image in)"
+            );
+        }
+    }
     ensure_rootfs_image()?;
     status("Ensuring node image (kip test stand-in) 🖼");
     ensure_kind_network()?;

@@ -1,0 +1,571 @@
+//! End-to-end tests on REAL Kubernetes. The real kind v0.32.0 CLI (in the
+//! Docker-in-Docker test image `KIP_TEST_REAL_DIND_IMAGE`) creates clusters
+//! from the node image `KIP_TEST_KIND_IMAGE`; both are built offline by
+//! `test-stack/real-kind/build.sh` (kubelet, kubeadm, API server, etcd,
+//! CoreDNS, kube-proxy, containerd and runc from their Go modules). The
+//! client is the real kubectl. These are the assertions the stand-in `kind`
+//! answers for in the fast tests, here against the real thing.
+//!
+//! Each test makes one cluster and runs every check on it, reporting all the
+//! checks that failed, not only the first.
+
+use super::e2e::{docker, required, E2e};
+use super::support::Run;
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: &str = "8m";
+
+struct RealKind {
+    e2e: E2e,
+    node_image: String,
+    /// The Kubernetes version the node image carries.
+    version: String,
+}
+
+/// The images of `test-stack/real-kind/build.sh`, or why they are missing.
+fn images() -> Result<(String, String), String> {
+    let dind = std::env::var("KIP_TEST_REAL_DIND_IMAGE")
+        .unwrap_or_else(|_| "kip-test-node:real-kind".into());
+    let node =
+        std::env::var("KIP_TEST_KIND_IMAGE").unwrap_or_else(|_| "kip-test-kind-node:latest".into());
+    for image in [&dind, &node] {
+        let out = Command::new("docker")
+            .args(["image", "inspect", "-f", "{{.Id}}", image])
+            .output()
+            .map_err(|e| format!("the docker CLI cannot run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the image {image} is missing (build it: test-stack/real-kind/build.sh)"
+            ));
+        }
+    }
+    Ok((dind, node))
+}
+
+impl RealKind {
+    fn new(test: &str) -> Option<RealKind> {
+        let (dind, node_image) = match images() {
+            Ok(images) => images,
+            Err(why) => {
+                assert!(!required(), "KIP_E2E=1 but {why}");
+                eprintln!("skipping real-Kubernetes test {test}: {why}");
+                return None;
+            }
+        };
+        let mut e2e = E2e::new(test)?;
+        e2e.image = dind;
+        let version = docker(&[
+            "run",
+            "--rm",
+            "--entrypoint",
+            "cat",
+            &node_image,
+            "/kind/version",
+        ])
+        .trim()
+        .to_string();
+        Some(RealKind {
+            e2e,
+            node_image,
+            version,
+        })
+    }
+
+    fn up(&self, name: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["up", name, "--image", &self.node_image, "--wait", WAIT];
+        args.extend_from_slice(extra);
+        self.e2e.kip(&args).run()
+    }
+
+    fn kubectl(&self, name: &str, args: &[&str]) -> Run {
+        let context = format!("kip-{name}");
+        let mut all = vec!["--context", &context, "--request-timeout", "60s"];
+        all.extend_from_slice(args);
+        self.e2e.kubectl(&all)
+    }
+}
+
+/// Every check's outcome; the test fails at the end with all that failed.
+#[derive(Default)]
+struct Checks {
+    failed: Vec<String>,
+}
+
+impl Checks {
+    fn check(&mut self, what: &str, result: Result<(), String>) {
+        match result {
+            Ok(()) => eprintln!("ok: {what}"),
+            Err(why) => {
+                eprintln!("FAILED: {what}: {why}");
+                self.failed.push(format!("{what}: {why}"));
+            }
+        }
+    }
+
+    #[track_caller]
+    fn finish(self) {
+        assert!(
+            self.failed.is_empty(),
+            "{} check(s) failed:\n{}",
+            self.failed.len(),
+            self.failed.join("\n")
+        );
+    }
+}
+
+/// Polls `probe` until it returns Ok or `limit` passes; the last error then.
+fn eventually(
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn ok(run: &Run) -> Result<&str, String> {
+    if run.code == 0 {
+        Ok(run.stdout.as_str())
+    } else {
+        Err(format!("{run}"))
+    }
+}
+
+/// A pod spec for `kubectl apply -f -`.
+fn pod(name: &str, image: &str, command: &[&str], privileged: bool) -> String {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "main",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "command": command,
+                "securityContext": {"privileged": privileged},
+            }],
+        },
+    })
+    .to_string()
+}
+
+fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
+    let mut child = Command::new(super::e2e::kubectl_path())
+        .arg("--kubeconfig")
+        .arg(t.e2e.kubeconfig())
+        .args(["--context", &format!("kip-{name}"), "apply", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    ok(&Run::from(out)).map(|_| ())
+}
+
+fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
+    eventually(Duration::from_secs(180), || {
+        let run = t.kubectl(name, &["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
+        match ok(&run)? {
+            "Running" => Ok(()),
+            phase => Err(format!(
+                "pod {pod} is {phase:?}: {}",
+                t.kubectl(name, &["describe", "pod", pod]).stdout
+            )),
+        }
+    })
+}
+
+/// The host's cgroup v1 memory hierarchy path of a container, if the host
+/// uses cgroup v1.
+fn v1_memory_cgroup_of(container: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup/memory");
+    if !root.is_dir() {
+        return None;
+    }
+    let parent = docker(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", container]);
+    let parent = match parent.trim() {
+        "" => "/docker",
+        p => p,
+    };
+    Some(root.join(parent.trim_start_matches('/')).join(container))
+}
+
+fn find_dirs(root: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if entry.file_name().to_string_lossy().starts_with(prefix) {
+                    found.push(path.clone());
+                }
+                stack.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// An HTTP GET through a local port; the response body.
+fn http_get(port: u16, path: &str) -> Result<String, String> {
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    Ok(response)
+}
+
+#[test]
+#[ignore = "needs Docker and the real-kind images (test-stack/real-kind/build.sh); CI runs it with --include-ignored"]
+fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
+    let Some(t) = RealKind::new("real") else {
+        return;
+    };
+    let name = t.e2e.name.clone();
+    let up = t.up(&name, &[]);
+    up.success().stderr_has("Cluster created");
+    let node = format!("{name}-control-plane");
+    let mut c = Checks::default();
+
+    c.check("every node Ready", {
+        eventually(Duration::from_secs(240), || {
+            let out = ok(&t.kubectl(
+                &name,
+                &["get", "nodes", "-o", "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"],
+            ))?
+            .to_string();
+            if !out.trim().is_empty() && out.lines().all(|l| l == "True") {
+                Ok(())
+            } else {
+                Err(format!("Ready conditions: {out:?}"))
+            }
+        })
+    });
+    c.check("every kube-system pod Running and ready", {
+        eventually(Duration::from_secs(240), || {
+            let out = ok(&t.kubectl(
+                &name,
+                &["get", "pods", "-n", "kube-system", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.containerStatuses[*].ready}{\"\\n\"}{end}"],
+            ))?
+            .to_string();
+            let bad: Vec<&str> = out
+                .lines()
+                .filter(|l| !l.contains(" Running ") || l.contains("false"))
+                .collect();
+            let wanted = ["coredns", "etcd", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler"];
+            let missing: Vec<&&str> = wanted.iter().filter(|w| !out.contains(*w)).collect();
+            if bad.is_empty() && missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("not running/ready: {bad:?}; missing: {missing:?}\n{out}"))
+            }
+        })
+    });
+    c.check("the API server reports the node image's version", {
+        ok(&t.kubectl(&name, &["version", "-o", "json"])).and_then(|out| {
+            let v: serde_json::Value = serde_json::from_str(out).map_err(|e| e.to_string())?;
+            (v["serverVersion"]["gitVersion"] == t.version.as_str())
+                .then_some(())
+                .ok_or(format!(
+                    "serverVersion {}, image {}",
+                    v["serverVersion"], t.version
+                ))
+        })
+    });
+
+    // Workloads: every image is preloaded in the node image (no registry).
+    let tools_image = format!("registry.k8s.io/kube-proxy:{}", t.version);
+    let etcd_image = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        &t.node_image,
+        "-c",
+        "kubeadm config images list --kubernetes-version $(cat /kind/version) | grep /etcd:",
+    ])
+    .trim()
+    .to_string();
+    c.check(
+        "a pod runs",
+        apply(
+            &t,
+            &name,
+            &pod("tools", &tools_image, &["sleep", "infinity"], false),
+        )
+        .and_then(|()| pod_running(&t, &name, "tools")),
+    );
+    c.check(
+        "a privileged pod runs",
+        apply(
+            &t,
+            &name,
+            &pod("privileged", &tools_image, &["sleep", "infinity"], true),
+        )
+        .and_then(|()| pod_running(&t, &name, "privileged")),
+    );
+    c.check(
+        "a server pod runs",
+        apply(
+            &t,
+            &name,
+            &pod(
+                "web",
+                &etcd_image,
+                &[
+                    "etcd",
+                    "--data-dir=/tmp/etcd",
+                    "--listen-client-urls=http://0.0.0.0:2379",
+                    "--advertise-client-urls=http://127.0.0.1:2379",
+                ],
+                false,
+            ),
+        )
+        .and_then(|()| pod_running(&t, &name, "web")),
+    );
+    c.check("kubectl exec", {
+        ok(&t.kubectl(
+            &name,
+            &[
+                "exec",
+                "tools",
+                "--",
+                "sh",
+                "-c",
+                "echo hello-from-$(hostname)",
+            ],
+        ))
+        .and_then(|out| {
+            out.contains("hello-from-tools")
+                .then_some(())
+                .ok_or(out.to_string())
+        })
+    });
+    c.check("kubectl logs", {
+        eventually(Duration::from_secs(60), || {
+            let out = ok(&t.kubectl(&name, &["logs", "web"]))?.to_string();
+            out.contains("serving client").then_some(()).ok_or(out)
+        })
+    });
+    c.check("a pod resolves kubernetes.default through CoreDNS", {
+        eventually(Duration::from_secs(120), || {
+            let out = ok(&t.kubectl(
+                &name,
+                &[
+                    "exec",
+                    "tools",
+                    "--",
+                    "getent",
+                    "hosts",
+                    "kubernetes.default.svc.cluster.local",
+                ],
+            ))?
+            .to_string();
+            (!out.trim().is_empty()).then_some(()).ok_or(out)
+        })
+    });
+    c.check("kubectl port-forward", {
+        let mut forward = Command::new(super::e2e::kubectl_path())
+            .arg("--kubeconfig")
+            .arg(t.e2e.kubeconfig())
+            .args([
+                "--context",
+                &format!("kip-{name}"),
+                "port-forward",
+                "pod/web",
+                ":2379",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let mut first = String::new();
+        let mut reader = std::io::BufReader::new(forward.stdout.take().unwrap());
+        let result = std::io::BufRead::read_line(&mut reader, &mut first)
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                // "Forwarding from 127.0.0.1:PORT -> 2379"
+                let port: u16 = first
+                    .split("127.0.0.1:")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .and_then(|p| p.parse().ok())
+                    .ok_or(format!("no port in {first:?}"))?;
+                let body = http_get(port, "/version")?;
+                body.contains("etcdserver").then_some(()).ok_or(body)
+            });
+        let _ = forward.kill();
+        let _ = forward.wait();
+        result
+    });
+    c.check("pods' eth0 MTU is the node's", {
+        let node_mtu = ok(&t.e2e.exec(&name, &["cat", "/sys/class/net/eth0/mtu"]).run())
+            .map(|s| s.trim().to_string());
+        let pod_mtu = ok(&t.kubectl(
+            &name,
+            &["exec", "tools", "--", "cat", "/sys/class/net/eth0/mtu"],
+        ))
+        .map(|s| s.trim().to_string());
+        match (node_mtu, pod_mtu) {
+            (Ok(n), Ok(p)) if n == p => Ok(()),
+            other => Err(format!("node, pod: {other:?}")),
+        }
+    });
+    c.check("a pull-sized transfer crosses the pod network", {
+        // The OpenAPI document (megabytes) from the API server's Service IP,
+        // through kube-proxy's NAT and the pod's eth0.
+        ok(&t.kubectl(
+            &name,
+            &["exec", "tools", "--", "sh", "-c",
+              "curl -sS --max-time 60 --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt \
+               -H \"Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)\" \
+               https://kubernetes.default.svc/openapi/v2 | wc -c"],
+        ))
+        .and_then(|out| {
+            let bytes: u64 = out.trim().parse().map_err(|_| out.to_string())?;
+            (bytes > 1_000_000).then_some(()).ok_or(format!("only {bytes} bytes"))
+        })
+    });
+    c.check("the running kubelet has cgroupRoot /kubelet (configz)", {
+        ok(&t.kubectl(
+            &name,
+            &[
+                "get",
+                "--raw",
+                &format!("/api/v1/nodes/{node}/proxy/configz"),
+            ],
+        ))
+        .and_then(|out| {
+            let v: serde_json::Value = serde_json::from_str(out).map_err(|e| e.to_string())?;
+            (v["kubeletconfig"]["cgroupRoot"] == "/kubelet")
+                .then_some(())
+                .ok_or(format!("cgroupRoot {}", v["kubeletconfig"]["cgroupRoot"]))
+        })
+    });
+    let kip_node = t.e2e.node_id(&name);
+    let node_cgroup = v1_memory_cgroup_of(&kip_node);
+    if let Some(cgroup) = &node_cgroup {
+        c.check("pod cgroups sit under the kip node's cgroup", {
+            let pods = find_dirs(cgroup, "pod");
+            (!pods.is_empty())
+                .then_some(())
+                .ok_or(format!("no pod cgroup under {}", cgroup.display()))
+        });
+    }
+    c.check("kip status reports the node's fixes", {
+        ok(&t.e2e.kip(&["status", &name, "-o", "json"]).run()).and_then(|out| {
+            let v: serde_json::Value = serde_json::from_str(out).map_err(|e| e.to_string())?;
+            let facts = &v["nodeFacts"];
+            (facts["kmsg"].is_string() && facts["runtime"].is_string())
+                .then_some(())
+                .ok_or(format!("nodeFacts {facts}"))
+        })
+    });
+    c.check("kip logs --export has kind's own export", {
+        let dir = t.e2e.dir.path().join("logs");
+        ok(&t
+            .e2e
+            .kip(&["logs", &name, "--export", dir.to_str().unwrap()])
+            .run())
+        .and_then(|_| {
+            let kubelet_logs = find_files(&dir, "kubelet.log");
+            (!kubelet_logs.is_empty())
+                .then_some(())
+                .ok_or(format!("no kubelet.log under {}", dir.display()))
+        })
+    });
+
+    // The node survives a restart, and its cluster comes back.
+    c.check(
+        "the cluster is Ready again after docker restart of the node",
+        {
+            docker(&["restart", &kip_node]);
+            eventually(Duration::from_secs(300), || {
+                ok(&t.kubectl(&name, &["get", "--raw", "/readyz"]))?;
+                let out = ok(&t.kubectl(
+                    &name,
+                    &[
+                        "get",
+                        "nodes",
+                        "-o",
+                        "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+                    ],
+                ))?
+                .to_string();
+                (out == "True").then_some(()).ok_or(out)
+            })
+            .and_then(|()| pod_running(&t, &name, "tools"))
+        },
+    );
+
+    let down = t.e2e.kip(&["down", &name]).run();
+    c.check("kip down", ok(&down).map(|_| ()));
+    c.check(
+        "kip down leaves no container, volume or kubeconfig entry",
+        {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                t.e2e.assert_nothing_left(&name)
+            }))
+            .map_err(|_| "see the panic above".to_string())
+        },
+    );
+    if let Some(cgroup) = &node_cgroup {
+        c.check("no cgroup is left after kip down", {
+            (!cgroup.exists()).then_some(()).ok_or(format!(
+                "{} is still there: {:?}",
+                cgroup.display(),
+                find_dirs(cgroup, "")
+            ))
+        });
+    }
+    c.finish();
+}
+
+fn find_files(root: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if entry.file_name() == name {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
