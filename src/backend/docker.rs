@@ -3,9 +3,8 @@
 
 use super::{Backend, Deleted, EngineFacts, ExecOutput, NodeInfo, NodeState, StartedNode};
 use crate::api::ApiEndpoint;
-use crate::cli::SecurityMode;
 use crate::error::Failure;
-use crate::node::{image, labels, NodePlan, BOOTSTRAP_SCRIPT};
+use crate::node::{image, labels, NodePlan, SecurityMode, BOOTSTRAP_SCRIPT};
 use crate::output::Printer;
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::errors::Error as DockerError;
@@ -713,6 +712,12 @@ impl Backend for DockerBackend {
             Err(e) => return Err(anyhow!("cannot remove volume {volume}: {e}")),
         }
         Ok(deleted)
+    }
+
+    fn connect_refused(&self, cluster: &str) -> Option<String> {
+        Some(format!(
+            "kip connect restarts the port-forward of a remote cluster: `kip connect {cluster} --remote` (local clusters publish their port)"
+        ))
     }
 }
 

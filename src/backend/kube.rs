@@ -6,10 +6,10 @@
 use super::remote_state::{self, RemoteRecord};
 use super::{Backend, Deleted, EngineFacts, ExecOutput, NodeInfo, NodeState, StartedNode};
 use crate::api::ApiEndpoint;
-use crate::cli::{EndpointMode, PodOptions, RemoteArgs};
 use crate::error::Failure;
 use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
+use crate::node::pod_options::{EndpointMode, PodOptions};
 use crate::node::{labels, remote, NodePlan};
 use crate::output::Printer;
 use anyhow::{anyhow, bail, Context, Result};
@@ -37,20 +37,49 @@ const LEFTOVER_AFTER: Duration = Duration::from_secs(60);
 /// The Pod Security levels that refuse privileged pods.
 const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
 
-pub struct KubeBackend {
+/// The cluster remote nodes run on, as the user named it (`--context`,
+/// `--namespace`, `--kubeconfig`); what is not named comes from kip's
+/// record of the cluster, then from the kubeconfig.
+#[derive(Debug, Clone, Default)]
+pub struct KubeTarget {
+    pub context: Option<String>,
+    pub namespace: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// What the backend is asked to make or show, given when it is built.
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// The node Pod `up` creates.
+    pub pod: PodOptions,
+    /// How long `up` waits for the node to run (default 5 minutes).
+    pub wait: Option<Duration>,
+    /// `list` across every namespace.
+    pub all_namespaces: bool,
+}
+
+/// A target resolved to a client: where remote nodes of one cluster are.
+pub struct ResolvedTarget {
     pub client: Client,
     pub namespace: String,
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
     /// The target is the cluster kip runs in, through its service account.
     pub service_account: bool,
-    /// `list` across every namespace.
-    pub all_namespaces: bool,
     pub server: String,
-    /// What `up` creates (set by `up`).
-    pub pod: PodOptions,
-    pub endpoint: EndpointMode,
-    pub wait: Duration,
+}
+
+pub struct KubeBackend {
+    client: Client,
+    namespace: String,
+    context: Option<String>,
+    kubeconfig: Option<PathBuf>,
+    service_account: bool,
+    all_namespaces: bool,
+    server: String,
+    pod: PodOptions,
+    endpoint: EndpointMode,
+    wait: Duration,
 }
 
 /// Where kip itself runs in a Pod (a CI job on the cluster).
@@ -65,134 +94,150 @@ fn is_empty(file: &Kubeconfig) -> bool {
 }
 
 impl KubeBackend {
-    /// Resolves the target cluster like kubectl (`--kubeconfig`, then
-    /// $KUBECONFIG, then ~/.kube/config, then the in-cluster service
-    /// account) and the context and namespace: flags, then what this
-    /// machine recorded for `cluster`, then the kubeconfig's. Contacts
-    /// nothing.
+    /// The backend for `target` (see [`resolve`]), making and showing what
+    /// `options` ask for. Contacts nothing.
     pub async fn connect(
-        remote: &RemoteArgs,
-        kubeconfig: Option<&Path>,
+        target: &KubeTarget,
         cluster: Option<&str>,
+        options: KubeOptions,
     ) -> Result<KubeBackend> {
-        let mut record = cluster.and_then(remote_state::load);
-        let mut context = remote
-            .context
-            .clone()
-            .or_else(|| record.as_ref().and_then(|r| r.context.clone()));
-        let kubeconfig_path = kubeconfig
-            .map(Path::to_path_buf)
-            .or_else(|| record.as_ref().and_then(|r| r.kubeconfig.clone()));
-        // A cluster made through the service account (a CI job in a Pod)
-        // stays there, even once `up` has written a kubeconfig whose
-        // current context is the cluster itself.
-        let named = remote.context.is_some() || kubeconfig.is_some();
-        let mut service_account = !named && record.as_ref().is_some_and(|r| r.in_cluster);
-        let file_config = match &kubeconfig_path {
-            _ if service_account => None,
-            Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
-                Failure::Environment(format!(
-                    "cannot read the kubeconfig {}: {e}",
-                    path.display()
-                ))
-            })?),
-            // Like client-go: a missing or empty default kubeconfig means
-            // the in-cluster service account, where there is one.
-            None => Kubeconfig::read()
-                .ok()
-                .filter(|file| !(in_cluster() && is_empty(file))),
-        };
-        let file_config = match file_config {
-            Some(file) if context.is_none() => {
-                context = file.current_context.clone().filter(|c| !c.is_empty());
-                // `up` made a kip cluster's context the current one: the
-                // cluster that runs it is the one kip recorded for it.
-                if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
-                    match remote_state::load(kip) {
-                        Some(r) if r.context.is_some() => {
-                            context = r.context.clone();
-                            record = record.or(Some(r));
-                        }
-                        Some(r) if r.in_cluster => {
-                            context = None;
-                            service_account = true;
-                            record = record.or(Some(r));
-                        }
-                        _ => {
-                            return Err(Failure::Usage(format!(
-                                "the current context kip-{kip} is a kip cluster, not the cluster that runs remote nodes: pass --context CONTEXT"
-                            ))
-                            .into())
-                        }
-                    }
-                }
-                if service_account {
-                    None
-                } else if context.is_none() {
-                    return Err(Failure::Usage(
-                        "the kubeconfig names no current context: pass --context CONTEXT (see `kubectl config get-contexts`)".into(),
-                    )
-                    .into());
-                } else {
-                    Some(file)
-                }
-            }
-            other => other,
-        };
-        let (config, context) = match file_config {
-            Some(file) => {
-                let options = KubeConfigOptions {
-                    context: context.clone(),
-                    ..Default::default()
-                };
-                let config = Config::from_custom_kubeconfig(file, &options)
-                    .await
-                    .map_err(|e| {
-                        Failure::Environment(format!(
-                            "cannot use context {}: {e}",
-                            context.as_deref().unwrap_or("(current)")
-                        ))
-                    })?;
-                (config, context)
-            }
-            None => {
-                service_account = true;
-                (
-                    Config::incluster().map_err(|e| {
-                        Failure::Environment(format!(
-                            "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not inside a cluster ({e}): pass --kubeconfig FILE"
-                        ))
-                    })?,
-                    None,
-                )
-            }
-        };
-        let namespace = remote
-            .namespace
-            .clone()
-            .or_else(|| record.as_ref().map(|r| r.namespace.clone()))
-            .unwrap_or_else(|| config.default_namespace.clone());
-        let server = config.cluster_url.to_string();
-        let client = Client::try_from(config)
-            .map_err(|e| Failure::Environment(format!("cannot make a Kubernetes client: {e}")))?;
+        let resolved = resolve(target, cluster).await?;
         Ok(KubeBackend {
-            client,
-            namespace,
-            context,
-            kubeconfig: kubeconfig_path,
-            service_account,
-            all_namespaces: false,
-            server,
-            pod: PodOptions::default(),
-            endpoint: if in_cluster() {
+            client: resolved.client,
+            namespace: resolved.namespace,
+            context: resolved.context,
+            kubeconfig: resolved.kubeconfig,
+            service_account: resolved.service_account,
+            all_namespaces: options.all_namespaces,
+            server: resolved.server,
+            endpoint: options.pod.endpoint.unwrap_or(if in_cluster() {
                 EndpointMode::PodIp
             } else {
                 EndpointMode::Forwarded
-            },
-            wait: Duration::from_secs(300),
+            }),
+            pod: options.pod,
+            wait: options.wait.unwrap_or(Duration::from_secs(300)),
         })
     }
+}
 
+/// Resolves the target cluster like kubectl (`--kubeconfig`, then
+/// $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)
+/// and the context and namespace: flags, then what this machine recorded
+/// for `cluster`, then the kubeconfig's. Contacts nothing.
+pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<ResolvedTarget> {
+    let mut record = cluster.and_then(remote_state::load);
+    let mut context = target
+        .context
+        .clone()
+        .or_else(|| record.as_ref().and_then(|r| r.context.clone()));
+    let kubeconfig_path = target
+        .kubeconfig
+        .clone()
+        .or_else(|| record.as_ref().and_then(|r| r.kubeconfig.clone()));
+    // A cluster made through the service account (a CI job in a Pod)
+    // stays there, even once `up` has written a kubeconfig whose
+    // current context is the cluster itself.
+    let named = target.context.is_some() || target.kubeconfig.is_some();
+    let mut service_account = !named && record.as_ref().is_some_and(|r| r.in_cluster);
+    let file_config = match &kubeconfig_path {
+        _ if service_account => None,
+        Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
+            Failure::Environment(format!(
+                "cannot read the kubeconfig {}: {e}",
+                path.display()
+            ))
+        })?),
+        // Like client-go: a missing or empty default kubeconfig means
+        // the in-cluster service account, where there is one.
+        None => Kubeconfig::read()
+            .ok()
+            .filter(|file| !(in_cluster() && is_empty(file))),
+    };
+    let file_config = match file_config {
+        Some(file) if context.is_none() => {
+            context = file.current_context.clone().filter(|c| !c.is_empty());
+            // `up` made a kip cluster's context the current one: the
+            // cluster that runs it is the one kip recorded for it.
+            if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
+                match remote_state::load(kip) {
+                    Some(r) if r.context.is_some() => {
+                        context = r.context.clone();
+                        record = record.or(Some(r));
+                    }
+                    Some(r) if r.in_cluster => {
+                        context = None;
+                        service_account = true;
+                        record = record.or(Some(r));
+                    }
+                    _ => {
+                        return Err(Failure::Usage(format!(
+                            "the current context kip-{kip} is a kip cluster, not the cluster that runs remote nodes: pass --context CONTEXT"
+                        ))
+                        .into())
+                    }
+                }
+            }
+            if service_account {
+                None
+            } else if context.is_none() {
+                return Err(Failure::Usage(
+                    "the kubeconfig names no current context: pass --context CONTEXT (see `kubectl config get-contexts`)".into(),
+                )
+                .into());
+            } else {
+                Some(file)
+            }
+        }
+        other => other,
+    };
+    let (config, context) = match file_config {
+        Some(file) => {
+            let options = KubeConfigOptions {
+                context: context.clone(),
+                ..Default::default()
+            };
+            let config = Config::from_custom_kubeconfig(file, &options)
+                .await
+                .map_err(|e| {
+                    Failure::Environment(format!(
+                        "cannot use context {}: {e}",
+                        context.as_deref().unwrap_or("(current)")
+                    ))
+                })?;
+            (config, context)
+        }
+        None => {
+            service_account = true;
+            (
+                Config::incluster().map_err(|e| {
+                    Failure::Environment(format!(
+                        "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not inside a cluster ({e}): pass --kubeconfig FILE"
+                    ))
+                })?,
+                None,
+            )
+        }
+    };
+    let namespace = target
+        .namespace
+        .clone()
+        .or_else(|| record.as_ref().map(|r| r.namespace.clone()))
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| Failure::Environment(format!("cannot make a Kubernetes client: {e}")))?;
+    Ok(ResolvedTarget {
+        client,
+        namespace,
+        context,
+        kubeconfig: kubeconfig_path,
+        service_account,
+        server,
+    })
+}
+
+impl KubeBackend {
     fn pods(&self) -> Api<Pod> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
@@ -671,7 +716,7 @@ impl KubeBackend {
         if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
             crate::forwarder::stop(old.pid);
         }
-        let fwd = crate::forwarder::spawn(cluster, port, self).await?;
+        let fwd = crate::forwarder::spawn(cluster, port, &self.record()).await?;
         remote_state::save(
             cluster,
             &RemoteRecord {

@@ -158,6 +158,11 @@ pub trait Backend {
     fn vanished(&self, _cluster: &str) -> Option<String> {
         None
     }
+    /// Why `kip connect` does not apply to this backend's clusters, when it
+    /// does not.
+    fn connect_refused(&self, _cluster: &str) -> Option<String> {
+        None
+    }
     /// What `up --dry-run` prints, when it is not the node plan itself.
     fn dry_run_manifests(&self, _plan: &NodePlan) -> Option<String> {
         None

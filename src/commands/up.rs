@@ -5,26 +5,63 @@
 use super::{credentials, owner};
 use crate::api::{ApiClient, ApiEndpoint};
 use crate::backend::{Backend, EngineFacts, NameTaken, NodeInfo, NodeState, StartedNode};
-use crate::cli::UpArgs;
 use crate::error::Failure;
 use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
 use crate::names;
 use crate::node::image::default_image;
 use crate::node::progress::{self, Marker};
-use crate::node::{NodeOptions, NodePlan};
+use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode};
 use crate::output::Printer;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const LOG_TAIL_LINES: usize = 30;
 const READY_POLL: Duration = Duration::from_millis(50);
 
+/// What `kip up` makes, resolved from its flags and kip's config file.
+#[derive(Debug, Clone)]
+pub struct UpSettings {
+    pub name: String,
+    /// Delete an existing cluster of this name first.
+    pub recreate: bool,
+    /// Make the new context the current one.
+    pub switch_context: bool,
+    /// The kubeconfig file to update (None: kubectl's rules).
+    pub kubeconfig: Option<PathBuf>,
+    pub cluster: ClusterSettings,
+}
+
+/// How a cluster is made: shared by `up` and `run`. Flags win over the
+/// config file's `image` and `ttl`.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// None: kip's default node image.
+    pub image: Option<String>,
+    pub api_port: Option<u16>,
+    /// How long to wait for the API server to answer /readyz.
+    pub wait: Duration,
+    pub ttl: Option<Duration>,
+    pub labels: Vec<(String, String)>,
+    pub keep_on_failure: bool,
+    /// Where to collect the logs bundle on failure.
+    pub logs_dir: Option<PathBuf>,
+    pub security: SecurityMode,
+    pub network: Option<String>,
+    pub mtu: Option<u32>,
+    pub iptables: IptablesMode,
+    pub cert_sans: Vec<String>,
+    /// A user's kind config to merge with kip's.
+    pub kind_config: Option<PathBuf>,
+    pub dockerd_args: Vec<String>,
+}
+
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works
 /// without a reachable engine too (the plan then assumes defaults).
 pub async fn dry_run(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: Result<&impl Backend, &anyhow::Error>,
     printer: &Printer,
 ) -> Result<()> {
@@ -41,7 +78,7 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    let plan = plan(args, &facts)?;
+    let plan = plan(settings, &facts)?;
     match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
         Some(manifests) => crate::output::out(manifests)?,
         None => crate::output::out(plan.to_yaml())?,
@@ -49,9 +86,8 @@ pub async fn dry_run(
     Ok(())
 }
 
-fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
-    let settings = crate::settings::Settings::load()?;
-    let user_kind_config = match &args.cluster.kind_config {
+fn plan(settings: &UpSettings, facts: &EngineFacts) -> Result<NodePlan> {
+    let user_kind_config = match &settings.cluster.kind_config {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             Failure::Usage(format!(
                 "--kind-config {}: cannot read it: {e}",
@@ -61,20 +97,15 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
         None => None,
     };
     NodePlan::new(&NodeOptions {
-        cluster: args.name.clone(),
-        image: args
-            .cluster
-            .image
-            .clone()
-            .or(settings.image)
-            .unwrap_or_else(default_image),
-        security: args.cluster.security,
-        api_port: args.cluster.api_port,
-        network: args.cluster.network.clone(),
-        mtu: args.cluster.mtu,
-        iptables: args.cluster.iptables,
-        cert_sans: args.cluster.cert_sans.clone(),
-        dockerd_args: args.cluster.dockerd_args.clone(),
+        cluster: settings.name.clone(),
+        image: settings.cluster.image.clone().unwrap_or_else(default_image),
+        security: settings.cluster.security,
+        api_port: settings.cluster.api_port,
+        network: settings.cluster.network.clone(),
+        mtu: settings.cluster.mtu,
+        iptables: settings.cluster.iptables,
+        cert_sans: settings.cluster.cert_sans.clone(),
+        dockerd_args: settings.cluster.dockerd_args.clone(),
         created_at: super::now_rfc3339(),
         owner: owner(),
         // A remote node mounts the cluster node's /lib/modules (a node
@@ -83,11 +114,11 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
             || (facts.local && super::doctor::Host::from_env().has_lib_modules()),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
-        extra_labels: extra_labels(&args.cluster, settings.ttl),
+        extra_labels: extra_labels(&settings.cluster),
         remote_namespace: facts.remote_namespace.clone(),
     })
     .map_err(|e| {
-        let path = args
+        let path = settings
             .cluster
             .kind_config
             .as_deref()
@@ -98,17 +129,14 @@ fn plan(args: &UpArgs, facts: &EngineFacts) -> Result<NodePlan> {
 }
 
 /// TTL and CI metadata labels.
-fn extra_labels(
-    options: &crate::cli::ClusterOptions,
-    default_ttl: Option<Duration>,
-) -> BTreeMap<String, String> {
+fn extra_labels(options: &ClusterSettings) -> BTreeMap<String, String> {
     use crate::node::labels;
     let mut extra: BTreeMap<String, String> = options.labels.iter().cloned().collect();
     extra.extend(labels::ci_labels(
         |k| std::env::var(k).ok(),
         std::path::Path::new("/tekton").is_dir(),
     ));
-    if let Some(ttl) = options.ttl.or(default_ttl) {
+    if let Some(ttl) = options.ttl {
         let expires = std::time::SystemTime::now() + ttl;
         extra.insert(
             labels::TTL.into(),
@@ -122,32 +150,39 @@ fn extra_labels(
     extra
 }
 
-pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Result<UpOutcome> {
+pub async fn run(
+    settings: &UpSettings,
+    backend: &impl Backend,
+    printer: &Printer,
+) -> Result<UpOutcome> {
     let started = Instant::now();
     // Listen before anything is created: from here on, Ctrl-C or SIGTERM
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
-    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
+    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     // Refuse an unreadable kubeconfig before creating anything.
     kubeconfig::read(&target.path)?;
     let facts = backend.engine_facts().await?;
     super::doctor::report_local(&facts, printer);
-    let plan = plan(args, &facts)?;
+    let plan = plan(settings, &facts)?;
 
-    if let Some(existing) = backend.find(&args.name).await? {
-        if !args.recreate {
-            return reuse(args, backend, printer, &existing, &target, started).await;
+    if let Some(existing) = backend.find(&settings.name).await? {
+        if !settings.recreate {
+            return reuse(settings, backend, printer, &existing, &target, started).await;
         }
         let step = printer.step(
             "cluster-deleted",
-            &format!("Deleting the existing cluster {} (--recreate)", args.name),
+            &format!(
+                "Deleting the existing cluster {} (--recreate)",
+                settings.name
+            ),
         );
-        backend.delete(&args.name).await?;
-        let context = names::context_name(&args.name);
+        backend.delete(&settings.name).await?;
+        let context = names::context_name(&settings.name);
         kubeconfig::update(&target.path, |doc| {
             kubeconfig::remove_entries(doc, &context)
         })?;
-        step.done(&format!("Deleted the existing cluster {}", args.name));
+        step.done(&format!("Deleted the existing cluster {}", settings.name));
     }
     backend
         .ensure_image(
@@ -157,7 +192,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         )
         .await?;
 
-    let deadline = tokio::time::Instant::now() + args.cluster.wait;
+    let deadline = tokio::time::Instant::now() + settings.cluster.wait;
     let outcome = async {
         // Creating the node is never cut short: a request dropped half-way
         // could still create a container after the clean-up has looked.
@@ -166,7 +201,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         signals.check()?;
         // From here on kip only reads and waits, so a signal ends it at once.
         tokio::select! {
-            ready = wait_until_ready(args, backend, printer, &node, deadline) => ready,
+            ready = wait_until_ready(settings, backend, printer, &node, deadline) => ready,
             () = signals.received() => Err(Failure::Interrupted.into()),
         }
     }
@@ -177,7 +212,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         // this run's to remove; wait for that cluster as a second `up` would.
         Err(err) if err.downcast_ref::<NameTaken>().is_some() => {
             return tokio::select! {
-                ready = wait_for_other_up(args, backend, printer, &target, started, deadline) => ready,
+                ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
                 () = signals.received() => Err(Failure::Interrupted.into()),
             };
         }
@@ -187,25 +222,25 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
                     .step("interrupted", "Interrupted")
                     .failed("Interrupted");
             }
-            if let Some(dir) = &args.cluster.logs_dir {
-                match super::logs::export(backend, &args.name, dir).await {
+            if let Some(dir) = &settings.cluster.logs_dir {
+                match super::logs::export(backend, &settings.name, dir).await {
                     Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
                     Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
                 }
             }
-            clean_up_after_failure(args, backend, printer, &plan).await;
+            clean_up_after_failure(settings, backend, printer, &plan).await;
             return Err(err);
         }
     };
-    write_kubeconfig(args, printer, &target, &creds);
+    write_kubeconfig(settings, printer, &target, &creds);
     printer.info(&format!(
         "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
-        args.name,
+        settings.name,
         started.elapsed().as_secs_f64(),
         endpoint.server_url(),
-        names::context_name(&args.name)
+        names::context_name(&settings.name)
     ));
-    Ok(UpOutcome::new(args, &endpoint, &target, false, started))
+    Ok(UpOutcome::new(settings, &endpoint, &target, false, started))
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).
@@ -225,7 +260,7 @@ pub struct UpOutcome {
 
 impl UpOutcome {
     fn new(
-        args: &UpArgs,
+        settings: &UpSettings,
         endpoint: &ApiEndpoint,
         target: &KubeconfigTarget,
         reused: bool,
@@ -234,8 +269,8 @@ impl UpOutcome {
         UpOutcome {
             api_version: "kip/v1",
             kind: "UpResult",
-            name: args.name.clone(),
-            context: names::context_name(&args.name),
+            name: settings.name.clone(),
+            context: names::context_name(&settings.name),
             endpoint: endpoint.server_url(),
             kubeconfig: target.path.clone(),
             reused,
@@ -273,24 +308,24 @@ async fn start_node(
 }
 
 async fn wait_until_ready(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
     node: &StartedNode,
     deadline: tokio::time::Instant,
 ) -> Result<(ClusterCredentials, ApiEndpoint)> {
-    follow_bootstrap(args, backend, printer, deadline).await?;
+    follow_bootstrap(settings, backend, printer, deadline).await?;
 
     let step = printer.step("api-ready", "Waiting for the API server");
     let endpoint = match &node.endpoint {
         Some(endpoint) => endpoint.clone(),
         None => backend
-            .find(&args.name)
+            .find(&settings.name)
             .await?
             .and_then(|n| n.endpoint)
             .ok_or_else(|| Failure::Node("the node runs but has no API endpoint".into()))?,
     };
-    let creds = credentials(backend, &args.name, &endpoint).await?;
+    let creds = credentials(backend, &settings.name, &endpoint).await?;
     let client = ApiClient::new(endpoint.clone(), &creds.ca_pem()?)?;
     loop {
         let last = match client.ready(Duration::from_secs(2)).await {
@@ -299,11 +334,14 @@ async fn wait_until_ready(
             Err(e) => format!("{e:#}"),
         };
         if tokio::time::Instant::now() >= deadline {
-            let tail = backend.bootstrap_log(&args.name).await.unwrap_or_default();
+            let tail = backend
+                .bootstrap_log(&settings.name)
+                .await
+                .unwrap_or_default();
             return Err(Failure::Timeout(format!(
                 "the API server at {} was not ready within {} ({last})\n{}",
                 endpoint.server_url(),
-                humantime::format_duration(args.cluster.wait),
+                humantime::format_duration(settings.cluster.wait),
                 tail_of(&tail)
             ))
             .into());
@@ -317,12 +355,12 @@ async fn wait_until_ready(
 /// Follows the node's markers until the cluster exists, failing fast on a
 /// `kip-fail` marker or a node that stops.
 async fn follow_bootstrap(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
     deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let mut log = backend.follow_bootstrap(&args.name).await?;
+    let mut log = backend.follow_bootstrap(&settings.name).await?;
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut facts: BTreeMap<String, String> = BTreeMap::new();
     let mut phase = "dockerd";
@@ -332,14 +370,14 @@ async fn follow_bootstrap(
             Err(_) => {
                 return Err(Failure::Timeout(format!(
                     "the cluster was not ready within {} (still in phase {phase})\n{}",
-                    humantime::format_duration(args.cluster.wait),
+                    humantime::format_duration(settings.cluster.wait),
                     format_tail(&tail)
                 ))
                 .into())
             }
             Ok(None) => {
                 let exit = backend
-                    .find(&args.name)
+                    .find(&settings.name)
                     .await
                     .ok()
                     .flatten()
@@ -407,7 +445,7 @@ async fn follow_bootstrap(
 
 /// `kip up` on an existing cluster: re-export a healthy one, explain a broken one.
 async fn reuse(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
     existing: &NodeInfo,
@@ -415,20 +453,20 @@ async fn reuse(
     started: Instant,
 ) -> Result<UpOutcome> {
     let endpoint = match existing.state {
-        NodeState::Running => backend.reconnect(&args.name).await?,
+        NodeState::Running => backend.reconnect(&settings.name).await?,
         _ => existing.endpoint.clone(),
     };
     let problem = match (&existing.state, &endpoint) {
         (NodeState::Running, Some(endpoint)) => {
-            match ready_credentials(backend, &args.name, endpoint).await {
+            match ready_credentials(backend, &settings.name, endpoint).await {
                 Ok(creds) => {
-                    write_kubeconfig(args, printer, target, &creds);
+                    write_kubeconfig(settings, printer, target, &creds);
                     printer.info(&format!(
                         "Cluster {} is already running; its kubeconfig was re-exported (context {})",
-                        args.name,
-                        names::context_name(&args.name)
+                        settings.name,
+                        names::context_name(&settings.name)
                     ));
-                    return Ok(UpOutcome::new(args, endpoint, target, true, started));
+                    return Ok(UpOutcome::new(settings, endpoint, target, true, started));
                 }
                 Err(problem) => problem,
             }
@@ -439,7 +477,7 @@ async fn reuse(
     Err(Failure::Node(format!(
         "cluster {} exists but is {problem}.\nRecreate it with `kip up {} --recreate`, or delete it with `kip down {}` \
          (its logs: `kip logs {}`)",
-        args.name, args.name, args.name, args.name
+        settings.name, settings.name, settings.name, settings.name
     ))
     .into())
 }
@@ -467,7 +505,7 @@ async fn ready_credentials(
 /// ready and export its kubeconfig, as a second `kip up` would afterwards.
 /// If that run fails and removes the node, say so.
 async fn wait_for_other_up(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
     target: &KubeconfigTarget,
@@ -484,30 +522,30 @@ async fn wait_for_other_up(
     let mut gone_since: Option<Instant> = None;
     let waiting = Instant::now();
     loop {
-        match backend.find(&args.name).await? {
+        match backend.find(&settings.name).await? {
             Some(node) => {
                 seen = true;
                 gone_since = None;
                 // The other run's endpoint, as it published it (never a
                 // second forwarder of this run's own).
                 if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
-                    if let Ok(creds) = ready_credentials(backend, &args.name, endpoint).await {
+                    if let Ok(creds) = ready_credentials(backend, &settings.name, endpoint).await {
                         step.done(&format!("API server ready at {}", endpoint.server_url()));
-                        write_kubeconfig(args, printer, target, &creds);
+                        write_kubeconfig(settings, printer, target, &creds);
                         printer.info(&format!(
                             "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
-                            args.name,
+                            settings.name,
                             started.elapsed().as_secs_f64(),
                             endpoint.server_url()
                         ));
-                        return Ok(UpOutcome::new(args, endpoint, target, true, started));
+                        return Ok(UpOutcome::new(settings, endpoint, target, true, started));
                     }
                 }
             }
             None if seen && gone_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
                 return Err(Failure::Node(format!(
                     "the other `kip up {}` that was creating this cluster failed and removed it; run `kip up {}` again (or see that run's output)",
-                    args.name, args.name
+                    settings.name, settings.name
                 ))
                 .into())
             }
@@ -515,7 +553,7 @@ async fn wait_for_other_up(
                 return Err(Failure::Node(format!(
                     "another `kip up {}` claimed this cluster's name, but no node appeared within 20 s; \
                      if no other run is going on, `kip down {}` clears what is left",
-                    args.name, args.name
+                    settings.name, settings.name
                 ))
                 .into())
             }
@@ -524,9 +562,9 @@ async fn wait_for_other_up(
         if tokio::time::Instant::now() >= deadline {
             return Err(Failure::Timeout(format!(
                 "cluster {} (being created by another `kip up`) was not ready within {}; see `kip status {}`",
-                args.name,
-                humantime::format_duration(args.cluster.wait),
-                args.name
+                settings.name,
+                humantime::format_duration(settings.cluster.wait),
+                settings.name
             ))
             .into());
         }
@@ -537,40 +575,40 @@ async fn wait_for_other_up(
 /// A ready cluster never turns into a failed `up` because of the kubeconfig:
 /// say what went wrong and how to get the kubeconfig instead.
 fn write_kubeconfig(
-    args: &UpArgs,
+    settings: &UpSettings,
     printer: &Printer,
     target: &KubeconfigTarget,
     creds: &ClusterCredentials,
 ) {
-    let context = names::context_name(&args.name);
+    let context = names::context_name(&settings.name);
     let step = printer.step("kubeconfig-written", "Writing the kubeconfig");
     let result = kubeconfig::update(&target.path, |doc| {
-        kubeconfig::upsert_entries(doc, &context, creds, !args.no_switch_context)
+        kubeconfig::upsert_entries(doc, &context, creds, settings.switch_context)
     });
     match result {
         Ok(()) => step.done(&format!("Kubeconfig written: context {context} in {}", target.path.display())),
         Err(e) => printer.warn(&format!(
             "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
             target.path.display(),
-            args.name
+            settings.name
         )),
     }
 }
 
 async fn clean_up_after_failure(
-    args: &UpArgs,
+    settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
     plan: &NodePlan,
 ) {
-    if args.cluster.keep_on_failure {
+    if settings.cluster.keep_on_failure {
         printer.info(&format!(
             "Kept node {} for debugging (--keep-on-failure): `kip logs {}`, `kip exec {} -- sh`, then `kip down {}`",
-            plan.node.name, args.name, args.name, args.name
+            plan.node.name, settings.name, settings.name, settings.name
         ));
         return;
     }
-    match backend.delete(&args.name).await {
+    match backend.delete(&settings.name).await {
         Ok(deleted) => {
             let mut removed = Vec::new();
             if deleted.node {
@@ -591,7 +629,7 @@ async fn clean_up_after_failure(
         }
         Err(e) => printer.warn(&format!(
             "could not remove what this run created ({e:#}); remove it with `kip down {}`",
-            args.name
+            settings.name
         )),
     }
 }

@@ -3,12 +3,14 @@
 
 pub mod image;
 pub mod kind_config;
+mod modes;
+pub mod pod_options;
 pub mod progress;
 pub mod remote;
 
-use crate::cli::{IptablesMode, SecurityMode};
 use crate::names;
 use kind_config::{KindConfig, NODE_API_PORT};
+pub use modes::{IptablesMode, SecurityMode};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

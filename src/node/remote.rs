@@ -4,8 +4,8 @@
 //! prints it and the Kubernetes backend creates exactly this.
 
 use super::kind_config::NODE_API_PORT;
+use super::pod_options::{EndpointMode, PodOptions};
 use super::{labels, NodePlan, DOCKER_ROOT};
-use crate::cli::{EndpointMode, PodOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -213,7 +213,7 @@ pub fn to_yaml(objects: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Toleration;
+    use crate::node::pod_options::Toleration;
 
     fn plan() -> NodePlan {
         let mut options = crate::node::tests::options();
