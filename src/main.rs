@@ -75,14 +75,24 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await?;
         return dispatch(command, &config, &backend, printer).await;
     }
-    if let Command::Up(args) = command {
-        if args.dry_run {
+    match command {
+        Command::Up(args) if args.dry_run => {
             let docker = DockerBackend::connect();
             commands::up::dry_run(&args.settings(&config), docker.as_ref(), printer).await?;
-            return Ok(0);
+            Ok(0)
         }
+        // What only the local engine can do.
+        Command::Doctor(args) => {
+            commands::doctor::run(&args.settings(), &DockerBackend::connect()?).await?;
+            Ok(0)
+        }
+        Command::Load(args) => {
+            let docker = DockerBackend::connect()?;
+            commands::load::run(&args.settings(), &docker, printer).await?;
+            Ok(0)
+        }
+        _ => dispatch(command, &config, &DockerBackend::connect()?, printer).await,
     }
-    dispatch(command, &config, &DockerBackend::connect()?, printer).await
 }
 
 async fn dispatch(
@@ -105,11 +115,9 @@ async fn dispatch(
             return commands::run::run(&args.settings(config), backend, printer).await
         }
         Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
-        Command::Load(args) => commands::load::run(&args.settings(), backend, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), backend).await?,
         Command::Status(args) => commands::status::run(&args.settings(), backend).await?,
-        Command::Doctor(args) => commands::doctor::run(&args.settings(), backend).await?,
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), backend).await?,
         Command::Connect(args) => {
             commands::connect::run(&args.settings(), backend, printer).await?;
@@ -124,8 +132,12 @@ async fn dispatch(
                 commands::exec::run(&args.settings(), backend).await?,
             ))
         }
-        Command::Completions(_) | Command::Man | Command::Forwarder(_) => {
-            unreachable!("handled before a backend is made")
+        Command::Completions(_)
+        | Command::Man
+        | Command::Forwarder(_)
+        | Command::Doctor(_)
+        | Command::Load(_) => {
+            unreachable!("handled before a backend is picked")
         }
     }
     Ok(0)

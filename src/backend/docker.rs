@@ -213,6 +213,84 @@ impl DockerBackend {
     }
 }
 
+/// What only the engine can do: `kip doctor`'s and `kip load`'s own
+/// operations, outside the `Backend` trait.
+impl DockerBackend {
+    /// The ID of an image on the engine, if it has it.
+    pub async fn host_image_id(&self, image: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// `docker save` of images on the engine, as a stream.
+    pub fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        self.docker
+            .export_images(&names)
+            .map_err(|e| anyhow!("cannot read the images from the host engine: {e}"))
+            .boxed()
+    }
+
+    /// Whether the engine runs a privileged container from `image`: `None`
+    /// when it does, the engine's reason when it refuses. Cleans up after.
+    pub async fn probe_privileged(&self, image: &str) -> Result<Option<String>> {
+        let name = format!("kip-doctor-probe-{}", std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            entrypoint: Some(vec!["true".into()]),
+            labels: Some(HashMap::from([(
+                "dev.kip.doctor".to_string(),
+                "probe".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => bail!("the node image {image} is not on this engine yet"),
+            Err(e) => bail!(
+                "cannot create a probe container from {image}: {}",
+                short_docker_error(&e)
+            ),
+        }
+        let started = self.docker.start_container(&name, None).await;
+        self.remove_container_by_name(&name).await?;
+        match started {
+            Ok(()) => Ok(None),
+            Err(e) if is_privilege_refusal(&e) => Ok(Some(short_docker_error(&e))),
+            Err(e) => Err(anyhow!(
+                "the probe container did not start: {}",
+                short_docker_error(&e)
+            )),
+        }
+    }
+
+    /// The MTU option of the network named `name`, if that network exists
+    /// (`Some(None)`: it exists with the default MTU).
+    pub async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>> {
+        use bollard::query_parameters::InspectNetworkOptions;
+        match self
+            .docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(network) => Ok(Some(network.options.and_then(|o| {
+                o.get("com.docker.network.driver.mtu")
+                    .and_then(|m| m.parse().ok())
+            }))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+}
+
 impl Backend for DockerBackend {
     async fn engine_facts(&self) -> Result<EngineFacts> {
         tokio::time::timeout(Duration::from_secs(10), self.docker.ping())
@@ -540,22 +618,6 @@ impl Backend for DockerBackend {
             .with_context(|| format!("cannot unpack {path} into {}", dest.display()))
     }
 
-    async fn host_image_id(&self, image: &str) -> Result<Option<String>> {
-        match self.docker.inspect_image(image).await {
-            Ok(inspect) => Ok(inspect.id),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.unreachable(e)),
-        }
-    }
-
-    fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
-        let names: Vec<&str> = images.iter().map(String::as_str).collect();
-        self.docker
-            .export_images(&names)
-            .map_err(|e| anyhow!("cannot read the images from the host engine: {e}"))
-            .boxed()
-    }
-
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64> {
         use tokio::io::AsyncWriteExt;
         let id = self.node_id(cluster).await?;
@@ -629,58 +691,6 @@ impl Backend for DockerBackend {
             .collect();
         nodes.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(nodes)
-    }
-
-    async fn probe_privileged(&self, image: &str) -> Result<Option<String>> {
-        let name = format!("kip-doctor-probe-{}", std::process::id());
-        let body = ContainerCreateBody {
-            image: Some(image.into()),
-            entrypoint: Some(vec!["true".into()]),
-            labels: Some(HashMap::from([(
-                "dev.kip.doctor".to_string(),
-                "probe".to_string(),
-            )])),
-            host_config: Some(HostConfig {
-                privileged: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        match self.docker.create_container(Some(options), body).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => bail!("the node image {image} is not on this engine yet"),
-            Err(e) => bail!(
-                "cannot create a probe container from {image}: {}",
-                short_docker_error(&e)
-            ),
-        }
-        let started = self.docker.start_container(&name, None).await;
-        self.remove_container_by_name(&name).await?;
-        match started {
-            Ok(()) => Ok(None),
-            Err(e) if is_privilege_refusal(&e) => Ok(Some(short_docker_error(&e))),
-            Err(e) => Err(anyhow!(
-                "the probe container did not start: {}",
-                short_docker_error(&e)
-            )),
-        }
-    }
-
-    async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>> {
-        use bollard::query_parameters::InspectNetworkOptions;
-        match self
-            .docker
-            .inspect_network(name, None::<InspectNetworkOptions>)
-            .await
-        {
-            Ok(network) => Ok(Some(network.options.and_then(|o| {
-                o.get("com.docker.network.driver.mtu")
-                    .and_then(|m| m.parse().ok())
-            }))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.unreachable(e)),
-        }
     }
 
     async fn delete(&self, cluster: &str) -> Result<Deleted> {

@@ -986,16 +986,6 @@ impl Backend for KubeBackend {
             .map_err(|e| self.unreachable(e))
     }
 
-    async fn read_file(&self, cluster: &str, path: &str) -> Result<String> {
-        let out = self
-            .exec_capture(cluster, &["cat".to_string(), path.to_string()], None)
-            .await?;
-        if out.code != 0 {
-            bail!("cannot read {path} in the node: {}", out.stderr.trim());
-        }
-        Ok(out.stdout)
-    }
-
     async fn exec_capture(
         &self,
         cluster: &str,
@@ -1047,17 +1037,6 @@ impl Backend for KubeBackend {
             .with_context(|| format!("cannot unpack {path} into {}", dest.display()))
     }
 
-    async fn host_image_id(&self, _image: &str) -> Result<Option<String>> {
-        Err(Failure::Usage("kip load works with local clusters only: a remote node pulls its images from a registry".into()).into())
-    }
-
-    fn save_images(&self, _images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
-        futures_util::stream::once(async {
-            Err(anyhow!("kip load works with local clusters only"))
-        })
-        .boxed()
-    }
-
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64> {
         let mut process = self.exec_attached(cluster, command, interactive).await?;
         let feeder = match (interactive, process.stdin()) {
@@ -1107,14 +1086,6 @@ impl Backend for KubeBackend {
         let mut infos: Vec<NodeInfo> = pods.items.iter().map(|p| self.info(p)).collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(infos)
-    }
-
-    async fn probe_privileged(&self, _image: &str) -> Result<Option<String>> {
-        Ok(None)
-    }
-
-    async fn network_mtu(&self, _name: &str) -> Result<Option<Option<u32>>> {
-        Ok(None)
     }
 
     async fn delete(&self, cluster: &str) -> Result<Deleted> {

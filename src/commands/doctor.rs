@@ -2,6 +2,7 @@
 //! says ok, warn or fail, and what fixes it. `kip up` runs the cheap, local
 //! checks itself and prints what is not ok.
 
+use crate::backend::docker::DockerBackend;
 use crate::backend::{Backend, EngineFacts};
 use crate::error::Failure;
 use crate::node::image::default_image;
@@ -273,7 +274,7 @@ pub struct DoctorSettings {
     pub output: StatusFormat,
 }
 
-pub async fn run(settings: &DoctorSettings, backend: &impl Backend) -> Result<()> {
+pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<()> {
     let host = Host::from_env();
     let mut checks = Vec::new();
     match backend.engine_facts().await {

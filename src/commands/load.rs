@@ -3,6 +3,7 @@
 //! on the host), then `kind load` into the cluster. An image whose ID the
 //! node already has is skipped.
 
+use crate::backend::docker::DockerBackend;
 use crate::backend::Backend;
 use crate::error::Failure;
 use crate::output::Printer;
@@ -20,7 +21,11 @@ pub struct LoadSettings {
     pub archive: Option<PathBuf>,
 }
 
-pub async fn run(settings: &LoadSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+pub async fn run(
+    settings: &LoadSettings,
+    backend: &DockerBackend,
+    printer: &Printer,
+) -> Result<()> {
     if backend.find(&settings.name).await?.is_none() {
         return Err(Failure::NotFound(format!(
             "no kip cluster named {:?} (see `kip list`)",
