@@ -1,6 +1,8 @@
 //! The command line, and nothing else: completions, the man page and `--help`
 //! all come from these types. `resolve` turns them into each command's
 //! settings; `generate` writes the completion scripts and the man page.
+//! Over 400 lines because it is the whole command line, one type per
+//! command, kept in one place so `--help` reads as one document.
 
 pub mod generate;
 mod resolve;

@@ -4,6 +4,7 @@
 //! failure, on SIGINT/SIGTERM (forwarded to CMD first) and on `--timeout` —
 //! unless `--keep` or `--reuse`. kip exits with CMD's exit code.
 
+use super::signals::Signals;
 use super::up::{ClusterSettings, UpSettings};
 use crate::backend::Backend;
 use crate::error::Failure;
@@ -97,9 +98,7 @@ async fn run_command(
     kubeconfig: &std::path::Path,
     printer: &Printer,
 ) -> Result<CommandEnd> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut signals = Signals::listen()?;
     let mut child = tokio::process::Command::new(&settings.command[0])
         .args(&settings.command[1..])
         .env("KUBECONFIG", kubeconfig)
@@ -123,8 +122,7 @@ async fn run_command(
     let status = loop {
         tokio::select! {
             status = child.wait() => break status.context("cannot wait for the command")?,
-            _ = interrupt.recv() => send(libc::SIGINT),
-            _ = terminate.recv() => send(libc::SIGTERM),
+            caught = signals.next() => send(caught.number()),
             () = &mut timer, if has_timeout => {
                 if timed_out {
                     // Still running KILL_GRACE after SIGTERM.
