@@ -19,7 +19,7 @@ use anyhow::Result;
 use bootstrap_watch::wait_until_ready;
 use plan::plan;
 pub use plan::{dry_run, ClusterSettings, UpSettings};
-use reuse::{reuse, wait_for_other_up};
+use reuse::{being_created, reuse, wait_for_other_up};
 use std::time::Instant;
 
 pub async fn run(
@@ -39,6 +39,16 @@ pub async fn run(
     let plan = plan(settings, &facts)?;
 
     if let Some(existing) = backend.find(&settings.name).await? {
+        // Another `kip up` of this name between creating its node and
+        // starting it: wait for that cluster as a run that lost the name
+        // would, instead of calling it broken.
+        if !settings.recreate && being_created(&existing) {
+            let deadline = tokio::time::Instant::now() + settings.cluster.wait;
+            return tokio::select! {
+                ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
+                () = signals.received() => Err(Failure::Interrupted.into()),
+            };
+        }
         if !settings.recreate {
             return reuse(settings, backend, printer, &existing, &target, started).await;
         }

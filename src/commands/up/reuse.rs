@@ -52,6 +52,20 @@ pub(super) async fn reuse(
     .into())
 }
 
+/// A node that has not started yet and was planned moments ago is another
+/// `kip up` of this name at work (between creating its node and starting
+/// it, or its Pod still pending), not a broken cluster.
+pub(super) fn being_created(node: &NodeInfo) -> bool {
+    const RECENT: Duration = Duration::from_secs(60);
+    node.state == NodeState::Created
+        && node
+            .created_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age < RECENT)
+}
+
 /// A running cluster's credentials once its API server is ready; else
 /// what is wrong, in words that follow "running, but".
 pub(super) async fn ready_credentials(
