@@ -6,11 +6,7 @@ use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 
-const DOCKERD_LOG: &str = "/var/log/kip/dockerd.log";
-const KIND_LOG: &str = "/var/log/kip/kind.log";
-/// Where `kind export logs` writes inside the node before kip copies it out
-/// (not under /tmp: the engine cannot copy out of a tmpfs mount).
-const KIND_EXPORT_DIR: &str = "/var/log/kip/kind";
+use crate::node::contract::{DOCKERD_LOG, KIND_EXPORT_DIR, KIND_LOG};
 
 /// Which log `kip logs` prints, or where it exports the bundle.
 #[derive(Debug, Clone)]

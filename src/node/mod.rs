@@ -1,6 +1,7 @@
 //! The node plan: pure data computed from the user's options. Every backend
 //! renders the same plan, and `kip up --dry-run` prints it.
 
+pub mod contract;
 pub mod image;
 pub mod kind_config;
 mod modes;
@@ -17,8 +18,7 @@ use std::collections::BTreeMap;
 /// The bootstrap script run by the node's init; a real file, never templated.
 pub const BOOTSTRAP_SCRIPT: &str = include_str!("bootstrap.sh");
 
-/// Where the node keeps Docker's state: a volume, never overlay on overlay.
-pub const DOCKER_ROOT: &str = "/var/lib/docker";
+pub use contract::DOCKER_ROOT;
 
 pub mod labels {
     use std::collections::BTreeMap;

@@ -9,8 +9,7 @@ use super::{labels, NodePlan, DOCKER_ROOT};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// A SAN that the bootstrap replaces with the pod IP (`.invalid` never resolves).
-pub const POD_IP_SAN: &str = "kip-pod-ip.invalid";
+pub use super::contract::POD_IP_SAN;
 /// Where the ConfigMap is mounted in the node.
 pub const CONFIG_DIR: &str = "/etc/kip-bootstrap";
 /// The annotation that records the endpoint mode on the Pod.
