@@ -7,7 +7,6 @@ mod cli;
 mod commands;
 mod config;
 mod error;
-mod forwarder;
 mod kubeconfig;
 mod names;
 mod node;
@@ -63,7 +62,7 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             let target =
                 backend::kube::resolve(&args.target.kube_target(), Some(&args.name)).await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            forwarder::serve(pods, &args.name, args.port).await?;
+            backend::kube::forwarder::serve(pods, &args.name, args.port).await?;
             return Ok(0);
         }
         _ => {}

@@ -7,6 +7,7 @@
 
 mod claim;
 mod exec;
+pub mod forwarder;
 mod manifests;
 mod pod;
 mod preflight;
@@ -114,9 +115,9 @@ impl KubeBackend {
     /// records it; returns its port.
     pub async fn start_forwarder(&self, cluster: &str, port: u16) -> Result<u16> {
         if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
-            crate::forwarder::stop(old.pid);
+            forwarder::stop(old.pid);
         }
-        let fwd = crate::forwarder::spawn(cluster, port, &self.record()).await?;
+        let fwd = forwarder::spawn(cluster, port, &self.record()).await?;
         remote_state::save(
             cluster,
             &RemoteRecord {
@@ -181,7 +182,7 @@ impl Backend for KubeBackend {
             .delete(name, &DeleteParams::default())
             .await;
         if let Some(old) = remote_state::load(cluster).and_then(|r| r.forwarder) {
-            crate::forwarder::stop(old.pid);
+            forwarder::stop(old.pid);
         }
         remote_state::save(cluster, &self.record())?;
         // The Pod owns the ConfigMap and the Service: if it is deleted
@@ -313,7 +314,7 @@ impl Backend for KubeBackend {
     async fn delete(&self, cluster: &str) -> Result<Deleted> {
         let name = names::node_name(cluster);
         if let Some(fwd) = remote_state::load(cluster).and_then(|r| r.forwarder) {
-            crate::forwarder::stop(fwd.pid);
+            forwarder::stop(fwd.pid);
         }
         let mut deleted = Deleted::default();
         match self.pods().delete(&name, &DeleteParams::default()).await {

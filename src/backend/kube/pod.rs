@@ -129,7 +129,7 @@ impl KubeBackend {
             EndpointMode::Forwarded => {
                 let record = remote_state::load(cluster)?;
                 let fwd = record.forwarder?;
-                crate::forwarder::alive(fwd.pid).then(|| ApiEndpoint {
+                super::forwarder::alive(fwd.pid).then(|| ApiEndpoint {
                     host: "127.0.0.1".into(),
                     port: fwd.port,
                 })
