@@ -1,7 +1,16 @@
 //! The command line, and nothing else: completions, the man page and `--help`
-//! all come from these types.
+//! all come from these types. `resolve` turns them into each command's
+//! settings; `generate` writes the completion scripts and the man page.
+//! Over 400 lines because it is the whole command line, one type per
+//! command, kept in one place so `--help` reads as one document.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub mod generate;
+mod resolve;
+
+use crate::node::pod_options::PodOptions;
+use crate::node::{IptablesMode, SecurityMode};
+use crate::output::{KubeconfigFormat, OutputFormat, ProgressFormat, StatusFormat};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,45 +76,7 @@ pub enum Command {
     Man,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityMode {
-    /// Try privileged; if the engine refuses it, fall back to `caps`
-    Auto,
-    /// A privileged container
-    Privileged,
-    /// All capabilities but SYS_RESOURCE, unconfined seccomp/AppArmor, all devices
-    Caps,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IptablesMode {
-    /// Legacy when legacy tables already hold rules or nft is unusable, else nft
-    Auto,
-    Legacy,
-    Nft,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProgressFormat {
-    Human,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct KubeconfigFileArg {
     /// The kubeconfig file to update (default: kubectl's rules: $KUBECONFIG, then ~/.kube/config)
     #[arg(long, value_name = "FILE")]
@@ -135,65 +106,15 @@ impl RemoteArgs {
     }
 }
 
-/// How `kip up --remote` makes the API server reachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EndpointMode {
-    /// A supervised port-forward on 127.0.0.1 that outlives the command (default outside a cluster)
-    Forwarded,
-    /// The Pod's IP, for clients inside the same cluster (default when kip runs in a Pod)
-    PodIp,
-    /// A ClusterIP Service and its DNS name
-    Service,
-}
-
-/// The remote node Pod's scheduling and resources (`kip up --remote`).
+/// Where a command finds its clusters: the kubeconfig it updates (or, in
+/// remote mode, reads the target from) and the remote-mode options.
 #[derive(Debug, Clone, Default, Args)]
-pub struct PodOptions {
-    /// How the API server is reached (default: forwarded, or pod-ip inside a cluster)
-    #[arg(long, value_enum)]
-    pub endpoint: Option<EndpointMode>,
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub kubeconfig: KubeconfigFileArg,
 
-    /// Node selector for the node Pod (repeatable)
-    #[arg(long = "node-selector", value_name = "KEY=VALUE", value_parser = parse_pair)]
-    pub node_selectors: Vec<(String, String)>,
-
-    /// Toleration for the node Pod: KEY[=VALUE]:EFFECT, or KEY:EFFECT for Exists (repeatable)
-    #[arg(long = "toleration", value_name = "KEY[=VALUE]:EFFECT", value_parser = parse_toleration)]
-    pub tolerations: Vec<Toleration>,
-
-    /// PriorityClass of the node Pod
-    #[arg(long, value_name = "NAME")]
-    pub priority_class: Option<String>,
-
-    /// Image pull secret for the node image (repeatable)
-    #[arg(long = "image-pull-secret", value_name = "NAME")]
-    pub image_pull_secrets: Vec<String>,
-
-    /// Extra annotation on the node Pod (repeatable)
-    #[arg(long = "pod-annotation", value_name = "KEY=VALUE", value_parser = parse_pair)]
-    pub annotations: Vec<(String, String)>,
-
-    /// CPU request of the node Pod
-    #[arg(long, default_value = "1", value_name = "QUANTITY")]
-    pub cpu: String,
-
-    /// Memory request of the node Pod
-    #[arg(long, default_value = "2Gi", value_name = "QUANTITY")]
-    pub memory: String,
-
-    /// Memory limit of the node Pod (kind's node is OOMKilled beyond it)
-    #[arg(long, default_value = "8Gi", value_name = "QUANTITY")]
-    pub memory_limit: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Toleration {
-    pub key: String,
-    pub operator: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    pub effect: String,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -222,10 +143,7 @@ pub struct UpArgs {
     pub cluster: ClusterOptions,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
     pub pod: PodOptions,
@@ -364,10 +282,7 @@ pub struct DownArgs {
     pub all: bool,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -381,10 +296,7 @@ pub struct ListArgs {
     pub all_namespaces: bool,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -397,13 +309,11 @@ pub struct StatusArgs {
     pub output: StatusFormat,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("kubeconfig", |a| a.help("With --remote: the kubeconfig that reaches the cluster running the node")))]
 pub struct KubeconfigArgs {
     #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub name: String,
@@ -416,18 +326,8 @@ pub struct KubeconfigArgs {
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: KubeconfigFormat,
 
-    /// With --remote: the kubeconfig that reaches the cluster running the node
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
     #[command(flatten)]
-    pub remote: RemoteArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KubeconfigFormat {
-    Yaml,
-    Json,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -448,10 +348,7 @@ pub struct LogsArgs {
     pub export: Option<PathBuf>,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -468,10 +365,7 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -480,10 +374,7 @@ pub struct ConnectArgs {
     pub name: String,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 /// The detached port-forward of a remote cluster (started by `up` and
@@ -494,9 +385,7 @@ pub struct ForwarderArgs {
     #[arg(long)]
     pub port: u16,
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
-    #[command(flatten)]
-    pub remote: RemoteArgs,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -529,40 +418,6 @@ fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
         );
     }
     Ok(arg.to_string())
-}
-
-fn parse_pair(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| "expected KEY=VALUE".to_string())?;
-    if key.is_empty() {
-        return Err("the key is empty".into());
-    }
-    Ok((key.to_string(), value.to_string()))
-}
-
-fn parse_toleration(text: &str) -> Result<Toleration, String> {
-    let (rest, effect) = text
-        .rsplit_once(':')
-        .ok_or_else(|| "expected KEY[=VALUE]:EFFECT (e.g. dedicated=ci:NoSchedule)".to_string())?;
-    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
-        return Err(format!(
-            "effect {effect:?} is not NoSchedule, PreferNoSchedule or NoExecute"
-        ));
-    }
-    let (key, value) = match rest.split_once('=') {
-        Some((k, v)) => (k, Some(v.to_string())),
-        None => (rest, None),
-    };
-    if key.is_empty() {
-        return Err("the toleration's key is empty".into());
-    }
-    Ok(Toleration {
-        key: key.into(),
-        operator: if value.is_some() { "Equal" } else { "Exists" },
-        value,
-        effect: effect.into(),
-    })
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {

@@ -1,16 +1,16 @@
-//! kip: parse, run, map the outcome to an exit code.
+//! kip: parse, pick and build the backend, run, map the outcome to an exit
+//! code.
 
 mod api;
 mod backend;
 mod cli;
 mod commands;
+mod config;
 mod error;
-mod forwarder;
 mod kubeconfig;
 mod names;
 mod node;
 mod output;
-mod settings;
 #[cfg(test)]
 mod testing;
 
@@ -18,13 +18,14 @@ use backend::docker::DockerBackend;
 use backend::kube::KubeBackend;
 use clap::Parser;
 use cli::{Cli, Command};
-use output::Printer;
+use config::ConfigFile;
+use output::{Printer, StatusFormat};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // SIGPIPE stays ignored (Rust's default): a closed connection is an
     // error kip handles; a closed stdout ends kip in `output::out`.
-    commands::completions::complete_if_asked();
+    cli::generate::complete_if_asked();
     let cli = Cli::parse();
     let printer = Printer::new(cli.quiet, cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(error::exit::FAILURE);
         }
     };
-    match runtime.block_on(run(cli, &printer)) {
+    match runtime.block_on(run(&cli.command, &printer)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             printer.error(&format!("{err:#}"));
@@ -47,141 +48,95 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, printer: &Printer) -> anyhow::Result<u8> {
-    match &cli.command {
+async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
+    match command {
         Command::Completions(args) => {
-            commands::completions::completions(&args.shell)?;
+            cli::generate::completions(&args.shell)?;
             return Ok(0);
         }
         Command::Man => {
-            commands::completions::man()?;
+            cli::generate::man()?;
             return Ok(0);
         }
         Command::Forwarder(args) => {
-            forwarder::serve(args).await?;
+            let target =
+                backend::kube::resolve(&args.target.kube_target(), Some(&args.name)).await?;
+            let pods = kube::Api::namespaced(target.client, &target.namespace);
+            backend::kube::forwarder::serve(pods, &args.name, args.port).await?;
             return Ok(0);
         }
         _ => {}
     }
-    if let Some(target) = remote_target(&cli.command) {
+    let config = command.config_file()?;
+    if let Some((target, cluster)) = command.remote_target(&config) {
         // Even a dry run needs the target: the namespace is in the objects
         // it prints.
-        let mut backend =
-            KubeBackend::connect(target.remote, target.kubeconfig, target.name).await?;
-        match &cli.command {
-            Command::Up(args) => {
-                backend.pod = args.pod.clone();
-                backend.endpoint = args.pod.endpoint.unwrap_or(backend.endpoint);
-                backend.wait = args.cluster.wait;
-                if args.dry_run {
-                    commands::up::dry_run(args, Ok(&backend), printer).await?;
-                    return Ok(0);
-                }
-            }
-            Command::List(args) => backend.all_namespaces = args.all_namespaces,
-            _ => {}
+        let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await?;
+        return dispatch(command, &config, &backend, printer).await;
+    }
+    match command {
+        Command::Up(args) if args.dry_run => {
+            let docker = DockerBackend::connect();
+            commands::up::dry_run(&args.settings(&config), docker.as_ref(), printer).await?;
+            Ok(0)
         }
-        return dispatch(&cli, &backend, printer).await;
-    }
-    if let Command::Connect(args) = &cli.command {
-        return Err(error::Failure::Usage(format!(
-            "kip connect restarts the port-forward of a remote cluster: `kip connect {} --remote` (local clusters publish their port)",
-            args.name
-        ))
-        .into());
-    }
-    if let Command::Up(args) = &cli.command {
-        if args.dry_run {
-            commands::up::dry_run(args, DockerBackend::connect().as_ref(), printer).await?;
-            return Ok(0);
+        // What only the local engine can do.
+        Command::Doctor(args) => {
+            commands::doctor::run(&args.settings(), &DockerBackend::connect()?).await?;
+            Ok(0)
         }
+        Command::Load(args) => {
+            let docker = DockerBackend::connect()?;
+            commands::load::run(&args.settings(), &docker, printer).await?;
+            Ok(0)
+        }
+        _ => dispatch(command, &config, &DockerBackend::connect()?, printer).await,
     }
-    dispatch(&cli, &DockerBackend::connect()?, printer).await
-}
-
-/// The remote-mode options of a command that has them, when remote mode is
-/// on (`--remote`, `--context`, `--namespace`, or KIP_REMOTE).
-struct RemoteTarget<'a> {
-    remote: &'a cli::RemoteArgs,
-    kubeconfig: Option<&'a std::path::Path>,
-    name: Option<&'a str>,
-}
-
-fn remote_target(command: &Command) -> Option<RemoteTarget<'_>> {
-    let (remote, kubeconfig, name) = match command {
-        Command::Up(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            Some(a.name.as_str()),
-        ),
-        Command::Down(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            a.names.first().map(String::as_str),
-        ),
-        Command::List(a) => (&a.remote, a.kubeconfig.kubeconfig.as_deref(), None),
-        Command::Status(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            Some(a.name.as_str()),
-        ),
-        Command::Kubeconfig(a) => (&a.remote, a.kubeconfig.as_deref(), Some(a.name.as_str())),
-        Command::Logs(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            Some(a.name.as_str()),
-        ),
-        Command::Exec(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            Some(a.name.as_str()),
-        ),
-        Command::Connect(a) => (
-            &a.remote,
-            a.kubeconfig.kubeconfig.as_deref(),
-            Some(a.name.as_str()),
-        ),
-        _ => return None,
-    };
-    // The config file's `remote: true` stands for --remote unless KIP_REMOTE
-    // says otherwise (KIP_REMOTE=0: local); an unreadable config file is
-    // reported by the command itself.
-    let by_default = || {
-        std::env::var_os("KIP_REMOTE").is_none()
-            && settings::Settings::load().is_ok_and(|s| s.remote)
-    };
-    (remote.enabled() || by_default()).then_some(RemoteTarget {
-        remote,
-        kubeconfig,
-        name,
-    })
 }
 
 async fn dispatch(
-    cli: &Cli,
+    command: &Command,
+    config: &ConfigFile,
     backend: &impl backend::Backend,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
-    match &cli.command {
+    match command {
+        Command::Up(args) if args.dry_run => {
+            commands::up::dry_run(&args.settings(config), Ok(backend), printer).await?;
+        }
         Command::Up(args) => {
-            let outcome = commands::up::run(args, backend, printer).await?;
-            if args.output == cli::StatusFormat::Json {
+            let outcome = commands::up::run(&args.settings(config), backend, printer).await?;
+            if args.output == StatusFormat::Json {
                 output::out(serde_json::to_string_pretty(&outcome)? + "\n")?;
             }
         }
-        Command::Run(args) => return commands::run::run(args, backend, printer).await,
-        Command::Gc(args) => commands::gc::run(args, backend, printer).await?,
-        Command::Load(args) => commands::load::run(args, backend, printer).await?,
-        Command::Down(args) => commands::down::run(args, backend, printer).await?,
-        Command::List(args) => commands::list::run(args, backend).await?,
-        Command::Status(args) => commands::status::run(args, backend).await?,
-        Command::Doctor(args) => commands::doctor::run(args, backend).await?,
-        Command::Kubeconfig(args) => commands::kubeconfig::run(args, backend).await?,
-        Command::Connect(args) => commands::connect::run(args, backend, printer).await?,
-        Command::Logs(args) => return Ok(exit_status(commands::logs::run(args, backend).await?)),
-        Command::Exec(args) => return Ok(exit_status(commands::exec::run(args, backend).await?)),
-        Command::Completions(_) | Command::Man | Command::Forwarder(_) => {
-            unreachable!("handled before a backend is made")
+        Command::Run(args) => {
+            return commands::run::run(&args.settings(config), backend, printer).await
+        }
+        Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
+        Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
+        Command::List(args) => commands::list::run(&args.settings(), backend).await?,
+        Command::Status(args) => commands::status::run(&args.settings(), backend).await?,
+        Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), backend).await?,
+        Command::Connect(args) => {
+            commands::connect::run(&args.settings(), backend, printer).await?;
+        }
+        Command::Logs(args) => {
+            return Ok(exit_status(
+                commands::logs::run(&args.settings(), backend).await?,
+            ))
+        }
+        Command::Exec(args) => {
+            return Ok(exit_status(
+                commands::exec::run(&args.settings(), backend).await?,
+            ))
+        }
+        Command::Completions(_)
+        | Command::Man
+        | Command::Forwarder(_)
+        | Command::Doctor(_)
+        | Command::Load(_) => {
+            unreachable!("handled before a backend is picked")
         }
     }
     Ok(0)

@@ -3,12 +3,39 @@
 //! line with `--progress json`, nothing but errors with `-q`, no colour with
 //! `NO_COLOR`. Data goes to stdout, never here.
 
-use crate::cli::ProgressFormat;
+use clap::ValueEnum;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressFormat {
+    Human,
+    Json,
+}
+
+/// How `list` prints its result: a table for people, or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// How `status`, `up`, `gc` and `doctor` print their result: text or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+/// How `kip kubeconfig` prints the kubeconfig.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KubeconfigFormat {
+    Yaml,
+    Json,
+}
 
 /// Writes data to stdout. kip ignores SIGPIPE (Rust's default), so a peer
 /// that goes away mid-write (an API server restarting, a daemon closing an

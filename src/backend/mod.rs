@@ -93,6 +93,12 @@ pub struct Deleted {
     pub other: Vec<&'static str>,
 }
 
+/// Where nodes run, shaped like kind's provider: a cluster's lifecycle
+/// (facts, image, create, find, list, delete) and an interface to run
+/// commands in its node, read its files and logs. What only an engine can
+/// do (`doctor`'s privileged probe and network MTUs, `load`'s image IDs and
+/// `docker save`) belongs to the engine type, `docker::DockerBackend`.
+//
 // The trait is crate-private and used through generics only, so the futures
 // need no `Send` bound spelled out.
 #[allow(async_fn_in_trait)]
@@ -112,7 +118,16 @@ pub trait Backend {
     async fn follow_bootstrap(&self, cluster: &str) -> Result<BoxStream<'static, Result<String>>>;
     /// The bootstrap log so far.
     async fn bootstrap_log(&self, cluster: &str) -> Result<String>;
-    async fn read_file(&self, cluster: &str, path: &str) -> Result<String>;
+    /// A text file in the node, by default read through `exec_capture`.
+    async fn read_file(&self, cluster: &str, path: &str) -> Result<String> {
+        let out = self
+            .exec_capture(cluster, &["cat".to_string(), path.to_string()], None)
+            .await?;
+        if out.code != 0 {
+            anyhow::bail!("cannot read {path} in the node: {}", out.stderr.trim());
+        }
+        Ok(out.stdout)
+    }
     /// Runs a command in the node, feeding it `input` on stdin, and collects
     /// its output.
     async fn exec_capture(
@@ -127,21 +142,11 @@ pub trait Backend {
     async fn node_events(&self, cluster: &str) -> Result<serde_json::Value>;
     /// Copies `path` (a file or folder) out of the node into `dest`.
     async fn download(&self, cluster: &str, path: &str, dest: &std::path::Path) -> Result<()>;
-    /// The ID of an image on the engine that runs the nodes, if it has it.
-    async fn host_image_id(&self, image: &str) -> Result<Option<String>>;
-    /// `docker save` of images on the engine, as a stream.
-    fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>>;
     /// Runs a command in the node with the caller's stdout/stderr (and stdin
     /// when `interactive`); returns its exit code.
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;
     async fn find(&self, cluster: &str) -> Result<Option<NodeInfo>>;
     async fn list(&self) -> Result<Vec<NodeInfo>>;
-    /// Whether the engine runs a privileged container from `image`: `None`
-    /// when it does, the engine's reason when it refuses. Cleans up after.
-    async fn probe_privileged(&self, image: &str) -> Result<Option<String>>;
-    /// The MTU option of the network named `name`, if that network exists
-    /// (`Some(None)`: it exists with the default MTU).
-    async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>>;
     /// Removes the node and its volume; absent parts are not an error.
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
     /// Makes a running node's API reachable again if kip's part of the path
@@ -156,6 +161,11 @@ pub trait Backend {
     }
     /// Why `cluster` is not found when kip remembers making it here.
     fn vanished(&self, _cluster: &str) -> Option<String> {
+        None
+    }
+    /// Why `kip connect` does not apply to this backend's clusters, when it
+    /// does not.
+    fn connect_refused(&self, _cluster: &str) -> Option<String> {
         None
     }
     /// What `up --dry-run` prints, when it is not the node plan itself.

@@ -1,12 +1,14 @@
 //! `kip doctor`: the preflight a user or CI runs before `kip up`. Each check
 //! says ok, warn or fail, and what fixes it. `kip up` runs the cheap, local
-//! checks itself and prints what is not ok.
+//! checks itself and prints what is not ok. Over 400 lines with its unit
+//! tests: each check is a small pure function, tested beside it.
 
+use crate::backend::docker::DockerBackend;
 use crate::backend::{Backend, EngineFacts};
-use crate::cli::{DoctorArgs, StatusFormat};
 use crate::error::Failure;
 use crate::node::image::default_image;
 use crate::output::Printer;
+use crate::output::StatusFormat;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -270,7 +272,15 @@ pub fn local_checks(facts: &EngineFacts, host: &Host) -> Vec<Check> {
     checks
 }
 
-pub async fn run(args: &DoctorArgs, backend: &impl Backend) -> Result<()> {
+/// What `kip doctor` checks with, and how it reports.
+#[derive(Debug, Clone)]
+pub struct DoctorSettings {
+    /// The image for the privileged-container check (None: kip's node image).
+    pub image: Option<String>,
+    pub output: StatusFormat,
+}
+
+pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<()> {
     let host = Host::from_env();
     let mut checks = Vec::new();
     match backend.engine_facts().await {
@@ -285,7 +295,7 @@ pub async fn run(args: &DoctorArgs, backend: &impl Backend) -> Result<()> {
         )),
         Ok(facts) => {
             checks.push(Check::ok("docker", facts.description.clone()));
-            let image = args.image.clone().unwrap_or_else(default_image);
+            let image = settings.image.clone().unwrap_or_else(default_image);
             let privileged = match backend.probe_privileged(&image).await {
                 Ok(outcome) => Ok(outcome),
                 Err(e) => Err(format!("{e:#}")
@@ -301,7 +311,7 @@ pub async fn run(args: &DoctorArgs, backend: &impl Backend) -> Result<()> {
             checks.push(kind_network_check(kind, bridge));
         }
     }
-    match args.output {
+    match settings.output {
         StatusFormat::Json => {
             let doc = serde_json::json!({
                 "apiVersion": "kip/v1",

@@ -2,15 +2,25 @@
 //! Idempotent: an absent cluster is reported, not an error.
 
 use crate::backend::Backend;
-use crate::cli::DownArgs;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
 use anyhow::{bail, Result};
+use std::path::PathBuf;
 
-pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
-    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
-    let names: Vec<String> = if args.all {
+/// What `kip down` deletes, and the kubeconfig it updates.
+#[derive(Debug, Clone)]
+pub struct DownSettings {
+    pub names: Vec<String>,
+    /// Every kip cluster of the backend instead of `names`.
+    pub all: bool,
+    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
+    pub kubeconfig: Option<PathBuf>,
+}
+
+pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    let names: Vec<String> = if settings.all {
         backend
             .list()
             .await?
@@ -18,7 +28,7 @@ pub async fn run(args: &DownArgs, backend: &impl Backend, printer: &Printer) -> 
             .map(|n| n.cluster)
             .collect()
     } else {
-        let mut names = args.names.clone();
+        let mut names = settings.names.clone();
         names.dedup();
         names
     };

@@ -3,11 +3,12 @@
 //! not make are never touched: only kip's labels are looked at.
 
 use crate::backend::{Backend, NodeInfo};
-use crate::cli::{GcArgs, StatusFormat};
 use crate::kubeconfig::KubeconfigTarget;
 use crate::output::Printer;
+use crate::output::StatusFormat;
 use anyhow::{bail, Result};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Serialize)]
@@ -50,15 +51,28 @@ pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Op
     }
 }
 
-pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
-    let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
+/// What `kip gc` collects, and how it reports.
+#[derive(Debug, Clone)]
+pub struct GcSettings {
+    pub dry_run: bool,
+    pub older_than: Option<Duration>,
+    /// Labels a cluster must all carry to be collected.
+    pub selector: Vec<(String, String)>,
+    pub output: StatusFormat,
+    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
+    pub kubeconfig: Option<PathBuf>,
+}
+
+pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     let now = SystemTime::now();
     let nodes: Vec<NodeInfo> = backend
         .list()
         .await?
         .into_iter()
         .filter(|n| {
-            args.selector
+            settings
+                .selector
                 .iter()
                 .all(|(k, v)| n.labels.get(k) == Some(v))
         })
@@ -66,7 +80,7 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
     let candidates: Vec<Collected> = nodes
         .iter()
         .filter_map(|n| {
-            due(n, now, args.older_than).map(|reason| Collected {
+            due(n, now, settings.older_than).map(|reason| Collected {
                 name: n.cluster.clone(),
                 reason,
             })
@@ -74,7 +88,7 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
         .collect();
     let mut deleted = Vec::new();
     let mut failed = Vec::new();
-    if !args.dry_run {
+    if !settings.dry_run {
         for c in candidates {
             match super::down::delete_one(&c.name, backend, printer, &target).await {
                 Ok(()) => deleted.push(c),
@@ -87,12 +101,12 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
     } else {
         deleted = candidates;
     }
-    match args.output {
+    match settings.output {
         StatusFormat::Json => {
             let doc = serde_json::json!({
                 "apiVersion": "kip/v1",
                 "kind": "GcResult",
-                "dryRun": args.dry_run,
+                "dryRun": settings.dry_run,
                 "deleted": deleted,
                 "failed": failed,
                 "kept": nodes.len() - deleted.len() - failed.len(),
@@ -101,7 +115,7 @@ pub async fn run(args: &GcArgs, backend: &impl Backend, printer: &Printer) -> Re
         }
         StatusFormat::Text => {
             for c in &deleted {
-                let verb = if args.dry_run {
+                let verb = if settings.dry_run {
                     "would delete"
                 } else {
                     "deleted"

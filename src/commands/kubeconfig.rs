@@ -3,33 +3,43 @@
 
 use super::credentials;
 use crate::backend::Backend;
-use crate::cli::{KubeconfigArgs, KubeconfigFormat};
 use crate::error::Failure;
 use crate::names;
+use crate::output::KubeconfigFormat;
 use anyhow::Result;
+use std::path::PathBuf;
 
-pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
-    let node = backend.find(&args.name).await?.ok_or_else(|| {
+/// Which cluster's kubeconfig `kip kubeconfig` prints, and where to.
+#[derive(Debug, Clone)]
+pub struct KubeconfigSettings {
+    pub name: String,
+    /// A file (mode 0600) instead of stdout.
+    pub output: Option<PathBuf>,
+    pub format: KubeconfigFormat,
+}
+
+pub async fn run(settings: &KubeconfigSettings, backend: &impl Backend) -> Result<()> {
+    let node = backend.find(&settings.name).await?.ok_or_else(|| {
         Failure::NotFound(format!(
             "no kip cluster named {:?} (see `kip list`)",
-            args.name
+            settings.name
         ))
     })?;
     let endpoint = node.endpoint.ok_or_else(|| {
         Failure::Node(node.problem.clone().unwrap_or_else(|| {
             format!(
                 "cluster {} has no published API port ({})",
-                args.name, node.status
+                settings.name, node.status
             )
         }))
     })?;
-    let creds = credentials(backend, &args.name, &endpoint).await?;
-    let doc = creds.standalone(&names::context_name(&args.name));
-    let text = match args.format {
+    let creds = credentials(backend, &settings.name, &endpoint).await?;
+    let doc = creds.standalone(&names::context_name(&settings.name));
+    let text = match settings.format {
         KubeconfigFormat::Yaml => serde_yaml::to_string(&doc)?,
         KubeconfigFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
     };
-    match &args.output {
+    match &settings.output {
         Some(path) => crate::kubeconfig::write_text_atomic(path, text.as_bytes())?,
         None => crate::output::out(text)?,
     }

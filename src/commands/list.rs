@@ -2,7 +2,7 @@
 
 use super::age;
 use crate::backend::{Backend, NodeInfo};
-use crate::cli::{ListArgs, OutputFormat};
+use crate::output::OutputFormat;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -41,9 +41,15 @@ impl<'a> From<&'a NodeInfo> for ClusterSummary<'a> {
     }
 }
 
-pub async fn run(args: &ListArgs, backend: &impl Backend) -> Result<()> {
+/// How `kip list` prints.
+#[derive(Debug, Clone)]
+pub struct ListSettings {
+    pub output: OutputFormat,
+}
+
+pub async fn run(settings: &ListSettings, backend: &impl Backend) -> Result<()> {
     let nodes = backend.list().await?;
-    match args.output {
+    match settings.output {
         OutputFormat::Json => {
             let rows: Vec<ClusterSummary> = nodes.iter().map(ClusterSummary::from).collect();
             let doc =

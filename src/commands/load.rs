@@ -3,22 +3,37 @@
 //! on the host), then `kind load` into the cluster. An image whose ID the
 //! node already has is skipped.
 
+use crate::backend::docker::DockerBackend;
 use crate::backend::Backend;
-use crate::cli::LoadArgs;
 use crate::error::Failure;
 use crate::output::Printer;
 use anyhow::{bail, Context, Result};
 use futures_util::TryStreamExt;
+use std::path::PathBuf;
 
-pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> Result<()> {
-    if backend.find(&args.name).await?.is_none() {
+/// What `kip load` loads, and into which cluster.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    pub name: String,
+    /// Images from the host's engine.
+    pub images: Vec<String>,
+    /// A `docker save` archive instead of images.
+    pub archive: Option<PathBuf>,
+}
+
+pub async fn run(
+    settings: &LoadSettings,
+    backend: &DockerBackend,
+    printer: &Printer,
+) -> Result<()> {
+    if backend.find(&settings.name).await?.is_none() {
         return Err(Failure::NotFound(format!(
             "no kip cluster named {:?} (see `kip list`)",
-            args.name
+            settings.name
         ))
         .into());
     }
-    let names = match &args.archive {
+    let names = match &settings.archive {
         Some(path) => {
             let step = printer.step(
                 "images-loaded",
@@ -28,20 +43,22 @@ pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> 
                 .await
                 .map_err(|e| Failure::Usage(format!("--archive {}: {e}", path.display())))?;
             let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
-            let loaded = docker_load(backend, &args.name, Box::pin(stream)).await?;
+            let loaded = docker_load(backend, &settings.name, Box::pin(stream)).await?;
             step.done(&format!("Loaded {} into the node", loaded.join(", ")));
             loaded
         }
         None => {
             let mut missing = Vec::new();
-            for image in &args.images {
+            for image in &settings.images {
                 let Some(host_id) = backend.host_image_id(image).await? else {
                     return Err(Failure::Environment(format!(
                         "{image} is not on the host's Docker engine (docker pull {image}, or docker build it)"
                     ))
                     .into());
                 };
-                if node_image_id(backend, &args.name, image).await?.as_deref()
+                if node_image_id(backend, &settings.name, image)
+                    .await?
+                    .as_deref()
                     == Some(host_id.as_str())
                 {
                     printer.info(&format!(
@@ -57,7 +74,7 @@ pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> 
                     "images-loaded",
                     &format!("Streaming {} into the node", missing.join(", ")),
                 );
-                docker_load(backend, &args.name, backend.save_images(&missing)).await?;
+                docker_load(backend, &settings.name, backend.save_images(&missing)).await?;
                 step.done(&format!("Streamed {} into the node", missing.join(", ")));
             }
             missing
@@ -72,8 +89,8 @@ pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> 
     );
     let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
     command.extend(names.iter().cloned());
-    command.extend(["--name".to_string(), args.name.clone()]);
-    let out = backend.exec_capture(&args.name, &command, None).await?;
+    command.extend(["--name".to_string(), settings.name.clone()]);
+    let out = backend.exec_capture(&settings.name, &command, None).await?;
     if out.code != 0 {
         return Err(
             Failure::Node(format!("kind load failed: {}{}", out.stdout, out.stderr)).into(),
@@ -82,7 +99,7 @@ pub async fn run(args: &LoadArgs, backend: &impl Backend, printer: &Printer) -> 
     step.done(&format!(
         "Loaded {} into cluster {}",
         names.join(", "),
-        args.name
+        settings.name
     ));
     Ok(())
 }

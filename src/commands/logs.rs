@@ -2,25 +2,35 @@
 //! logs bundle (`--export DIR`).
 
 use crate::backend::Backend;
-use crate::cli::LogsArgs;
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-const DOCKERD_LOG: &str = "/var/log/kip/dockerd.log";
-const KIND_LOG: &str = "/var/log/kip/kind.log";
-/// Where `kind export logs` writes inside the node before kip copies it out
-/// (not under /tmp: the engine cannot copy out of a tmpfs mount).
-const KIND_EXPORT_DIR: &str = "/var/log/kip/kind";
+use crate::node::contract::{DOCKERD_LOG, KIND_EXPORT_DIR, KIND_LOG};
 
-pub async fn run(args: &LogsArgs, backend: &impl Backend) -> Result<i64> {
-    if let Some(dir) = &args.export {
-        export(backend, &args.name, dir).await?;
-        eprintln!("Logs bundle of {} written to {}", args.name, dir.display());
+/// Which log `kip logs` prints, or where it exports the bundle.
+#[derive(Debug, Clone)]
+pub struct LogsSettings {
+    pub name: String,
+    pub follow: bool,
+    /// The node's dockerd log instead of the bootstrap log.
+    pub dockerd: bool,
+    /// Write the logs bundle into this folder instead.
+    pub export: Option<PathBuf>,
+}
+
+pub async fn run(settings: &LogsSettings, backend: &impl Backend) -> Result<i64> {
+    if let Some(dir) = &settings.export {
+        export(backend, &settings.name, dir).await?;
+        eprintln!(
+            "Logs bundle of {} written to {}",
+            settings.name,
+            dir.display()
+        );
         return Ok(0);
     }
-    if args.dockerd {
-        let command: Vec<String> = if args.follow {
+    if settings.dockerd {
+        let command: Vec<String> = if settings.follow {
             vec![
                 "tail".into(),
                 "-n".into(),
@@ -31,15 +41,15 @@ pub async fn run(args: &LogsArgs, backend: &impl Backend) -> Result<i64> {
         } else {
             vec!["cat".into(), DOCKERD_LOG.into()]
         };
-        return backend.exec(&args.name, &command, false).await;
+        return backend.exec(&settings.name, &command, false).await;
     }
-    if args.follow {
-        let mut lines = backend.follow_bootstrap(&args.name).await?;
+    if settings.follow {
+        let mut lines = backend.follow_bootstrap(&settings.name).await?;
         while let Some(line) = lines.next().await {
             crate::output::out(line? + "\n")?;
         }
     } else {
-        crate::output::out(backend.bootstrap_log(&args.name).await?)?;
+        crate::output::out(backend.bootstrap_log(&settings.name).await?)?;
     }
     Ok(0)
 }

@@ -11,6 +11,7 @@ pub mod list;
 pub mod load;
 pub mod logs;
 pub mod run;
+pub mod signals;
 pub mod status;
 pub mod up;
 
@@ -20,9 +21,6 @@ use crate::kubeconfig::ClusterCredentials;
 use anyhow::{Context, Result};
 use std::time::Duration;
 
-/// Where kind writes the cluster's kubeconfig inside the node.
-pub const NODE_KUBECONFIG: &str = "/etc/kip/kubeconfig";
-
 /// The cluster's credentials, pointed at the endpoint the user reaches.
 pub async fn credentials(
     backend: &impl Backend,
@@ -30,7 +28,7 @@ pub async fn credentials(
     endpoint: &ApiEndpoint,
 ) -> Result<ClusterCredentials> {
     let text = backend
-        .read_file(cluster, NODE_KUBECONFIG)
+        .read_file(cluster, crate::node::contract::KUBECONFIG)
         .await
         .context("the cluster has no kubeconfig yet (is it still being created? see `kip logs`)")?;
     ClusterCredentials::from_kind_kubeconfig(&text, &endpoint.server_url())

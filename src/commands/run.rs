@@ -4,8 +4,9 @@
 //! failure, on SIGINT/SIGTERM (forwarded to CMD first) and on `--timeout` —
 //! unless `--keep` or `--reuse`. kip exits with CMD's exit code.
 
+use super::signals::Signals;
+use super::up::{ClusterSettings, UpSettings};
 use crate::backend::Backend;
-use crate::cli::{KubeconfigFileArg, RunArgs, StatusFormat, UpArgs};
 use crate::error::Failure;
 use crate::kubeconfig::KubeconfigTarget;
 use crate::output::Printer;
@@ -16,10 +17,26 @@ use std::time::Duration;
 /// How long CMD gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
 
-pub async fn run(args: &RunArgs, backend: &impl Backend, printer: &Printer) -> Result<u8> {
+/// What `kip run` makes and runs, resolved from its flags and kip's config
+/// file.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// None: `run-` and a random suffix.
+    pub name: Option<String>,
+    /// An existing cluster to use instead (never deleted).
+    pub reuse: Option<String>,
+    /// Keep the cluster after CMD ends.
+    pub keep: bool,
+    pub timeout: Option<Duration>,
+    pub cluster: ClusterSettings,
+    /// CMD and its arguments.
+    pub command: Vec<String>,
+}
+
+pub async fn run(settings: &RunSettings, backend: &impl Backend, printer: &Printer) -> Result<u8> {
     let private = PrivateDir::create()?;
     let kubeconfig = private.0.join("kubeconfig");
-    let name = match (&args.reuse, &args.name) {
+    let name = match (&settings.reuse, &settings.name) {
         (Some(name), _) => {
             if backend.find(name).await?.is_none() {
                 return Err(Failure::NotFound(format!(
@@ -32,32 +49,26 @@ pub async fn run(args: &RunArgs, backend: &impl Backend, printer: &Printer) -> R
         (None, Some(name)) => name.clone(),
         (None, None) => generated_name(),
     };
-    let up = UpArgs {
+    let up = UpSettings {
         name: name.clone(),
         recreate: false,
-        dry_run: false,
-        no_switch_context: false,
-        output: StatusFormat::Text,
-        cluster: args.cluster.clone(),
-        kubeconfig: KubeconfigFileArg {
-            kubeconfig: Some(kubeconfig.clone()),
-        },
-        remote: Default::default(),
-        pod: Default::default(),
+        switch_context: true,
+        kubeconfig: Some(kubeconfig.clone()),
+        cluster: settings.cluster.clone(),
     };
     super::up::run(&up, backend, printer).await?;
 
-    let outcome = run_command(args, &kubeconfig, printer).await;
+    let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));
     if failed {
-        if let Some(dir) = &args.cluster.logs_dir {
+        if let Some(dir) = &settings.cluster.logs_dir {
             match super::logs::export(backend, &name, dir).await {
                 Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
                 Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
             }
         }
     }
-    if args.keep || args.reuse.is_some() {
+    if settings.keep || settings.reuse.is_some() {
         printer.info(&format!(
             "Kept cluster {name} (`kip down {name}` deletes it)"
         ));
@@ -69,7 +80,7 @@ pub async fn run(args: &RunArgs, backend: &impl Backend, printer: &Printer) -> R
         CommandEnd::Exited(code) => Ok(code),
         CommandEnd::TimedOut(limit) => Err(Failure::Timeout(format!(
             "{} ran longer than --timeout {}; kip stopped it",
-            args.command[0],
+            settings.command[0],
             humantime::format_duration(limit)
         ))
         .into()),
@@ -83,18 +94,16 @@ enum CommandEnd {
 }
 
 async fn run_command(
-    args: &RunArgs,
+    settings: &RunSettings,
     kubeconfig: &std::path::Path,
     printer: &Printer,
 ) -> Result<CommandEnd> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut child = tokio::process::Command::new(&args.command[0])
-        .args(&args.command[1..])
+    let mut signals = Signals::listen()?;
+    let mut child = tokio::process::Command::new(&settings.command[0])
+        .args(&settings.command[1..])
         .env("KUBECONFIG", kubeconfig)
         .spawn()
-        .map_err(|e| Failure::Usage(format!("cannot run {:?}: {e}", args.command[0])))?;
+        .map_err(|e| Failure::Usage(format!("cannot run {:?}: {e}", settings.command[0])))?;
     let pid = child.id().and_then(|p| i32::try_from(p).ok());
     let send = |sig: i32| {
         if let Some(pid) = pid {
@@ -104,17 +113,16 @@ async fn run_command(
             }
         }
     };
-    let has_timeout = args.timeout.is_some();
+    let has_timeout = settings.timeout.is_some();
     // Without --timeout the timer never fires (the branch is disabled).
-    let first_deadline = tokio::time::Instant::now() + args.timeout.unwrap_or(KILL_GRACE);
+    let first_deadline = tokio::time::Instant::now() + settings.timeout.unwrap_or(KILL_GRACE);
     let timer = tokio::time::sleep_until(first_deadline);
     tokio::pin!(timer);
     let mut timed_out = false;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status.context("cannot wait for the command")?,
-            _ = interrupt.recv() => send(libc::SIGINT),
-            _ = terminate.recv() => send(libc::SIGTERM),
+            caught = signals.next() => send(caught.number()),
             () = &mut timer, if has_timeout => {
                 if timed_out {
                     // Still running KILL_GRACE after SIGTERM.
@@ -122,14 +130,14 @@ async fn run_command(
                     break child.wait().await.context("cannot wait for the command")?;
                 }
                 timed_out = true;
-                printer.warn(&format!("{} is past --timeout: sending SIGTERM", args.command[0]));
+                printer.warn(&format!("{} is past --timeout: sending SIGTERM", settings.command[0]));
                 send(libc::SIGTERM);
                 timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
             }
         }
     };
     if timed_out {
-        return Ok(CommandEnd::TimedOut(args.timeout.unwrap_or_default()));
+        return Ok(CommandEnd::TimedOut(settings.timeout.unwrap_or_default()));
     }
     use std::os::unix::process::ExitStatusExt;
     let code = match (status.code(), status.signal()) {

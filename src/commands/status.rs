@@ -4,9 +4,9 @@
 use super::{age, credentials};
 use crate::api::ApiClient;
 use crate::backend::{Backend, NodeState};
-use crate::cli::{StatusArgs, StatusFormat};
 use crate::error::Failure;
 use crate::node::progress::BootstrapSummary;
+use crate::output::StatusFormat;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;
@@ -38,9 +38,16 @@ pub struct Status {
     ci: Option<String>,
 }
 
-pub async fn run(args: &StatusArgs, backend: &impl Backend) -> Result<()> {
-    let status = collect(backend, &args.name).await?;
-    match args.output {
+/// Which cluster `kip status` describes, and how.
+#[derive(Debug, Clone)]
+pub struct StatusSettings {
+    pub name: String,
+    pub output: StatusFormat,
+}
+
+pub async fn run(settings: &StatusSettings, backend: &impl Backend) -> Result<()> {
+    let status = collect(backend, &settings.name).await?;
+    match settings.output {
         StatusFormat::Json => crate::output::out(serde_json::to_string_pretty(&status)? + "\n")?,
         StatusFormat::Text => crate::output::out(text(&status))?,
     }

@@ -1,5 +1,8 @@
 //! The marker lines the bootstrap script writes on the node's log stream.
 
+use super::contract::{FAIL_MARKER, INFO_MARKER, PHASE_MARKER};
+pub use super::contract::{PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
     /// A phase finished inside the node.
@@ -12,14 +15,11 @@ pub enum Marker {
     Line(String),
 }
 
-pub const PHASE_DOCKERD_READY: &str = "dockerd-ready";
-pub const PHASE_CLUSTER_CREATED: &str = "cluster-created";
-
 pub fn parse(line: &str) -> Marker {
-    if let Some(phase) = line.strip_prefix("kip-phase: ") {
+    if let Some(phase) = line.strip_prefix(PHASE_MARKER) {
         return Marker::Phase(phase.trim().to_string());
     }
-    if let Some(info) = line.strip_prefix("kip-info: ") {
+    if let Some(info) = line.strip_prefix(INFO_MARKER) {
         if let Some((key, value)) = info.split_once('=') {
             return Marker::Info {
                 key: key.trim().into(),
@@ -27,7 +27,7 @@ pub fn parse(line: &str) -> Marker {
             };
         }
     }
-    if let Some(fail) = line.strip_prefix("kip-fail: ") {
+    if let Some(fail) = line.strip_prefix(FAIL_MARKER) {
         let (phase, reason) = fail.split_once(": ").unwrap_or(("bootstrap", fail));
         return Marker::Fail {
             phase: phase.into(),

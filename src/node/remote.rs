@@ -4,13 +4,12 @@
 //! prints it and the Kubernetes backend creates exactly this.
 
 use super::kind_config::NODE_API_PORT;
+use super::pod_options::{EndpointMode, PodOptions};
 use super::{labels, NodePlan, DOCKER_ROOT};
-use crate::cli::{EndpointMode, PodOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// A SAN that the bootstrap replaces with the pod IP (`.invalid` never resolves).
-pub const POD_IP_SAN: &str = "kip-pod-ip.invalid";
+pub use super::contract::POD_IP_SAN;
 /// Where the ConfigMap is mounted in the node.
 pub const CONFIG_DIR: &str = "/etc/kip-bootstrap";
 /// The annotation that records the endpoint mode on the Pod.
@@ -213,7 +212,7 @@ pub fn to_yaml(objects: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Toleration;
+    use crate::node::pod_options::Toleration;
 
     fn plan() -> NodePlan {
         let mut options = crate::node::tests::options();

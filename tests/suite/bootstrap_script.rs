@@ -11,6 +11,23 @@ use std::process::Command;
 
 const SCRIPT: &str = include_str!("../../src/node/bootstrap.sh");
 
+#[test]
+#[ignore = "needs shellcheck (CI installs it and runs ignored tests)"]
+fn bootstrap_script_passes_shellcheck_as_posix_sh() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/node/bootstrap.sh");
+    let out = Command::new("shellcheck")
+        .args(["-s", "sh"])
+        .arg(&path)
+        .output()
+        .expect("shellcheck runs (install it: apt-get install shellcheck)");
+    assert!(
+        out.status.success(),
+        "shellcheck -s sh {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 struct Setup {
     dir: tempfile::TempDir,
 }

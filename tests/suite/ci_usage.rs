@@ -27,6 +27,7 @@ fn json(run: &Run) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn run_tears_down_on_success_failure_signal_and_timeout() {
     let Some(t) = E2e::new("run") else { return };
     std::fs::write(t.kubeconfig(), USER_KUBECONFIG).unwrap();
@@ -142,6 +143,7 @@ fn run_tears_down_on_success_failure_signal_and_timeout() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn run_keep_and_reuse_leave_the_cluster() {
     let Some(t) = E2e::new("reuse-run") else {
         return;
@@ -163,6 +165,7 @@ fn run_keep_and_reuse_leave_the_cluster() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn gc_deletes_exactly_the_expired_clusters() {
     let Some(t) = E2e::new("gc") else { return };
     let selector = format!("kip-test-gc={}", t.name);
@@ -202,10 +205,8 @@ fn gc_deletes_exactly_the_expired_clusters() {
     let dry = json(&dry);
     assert_valid("gc-result.schema.json", &dry);
     assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
-    assert!(
-        t.kip(&["status", &short]).run().code != 5,
-        "a dry run deleted nothing"
-    );
+    // A dry run deleted nothing: the expired cluster is still there.
+    t.kip(&["status", &short]).run().success();
 
     // Without a selector: only expired clusters anywhere, so other tests'
     // clusters (none has a TTL) are safe.
@@ -234,6 +235,7 @@ fn gc_deletes_exactly_the_expired_clusters() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn json_outputs_match_their_schemas_and_codes_are_documented() {
     let Some(t) = E2e::new("json") else { return };
     let up = t
@@ -294,6 +296,7 @@ fn json_outputs_match_their_schemas_and_codes_are_documented() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn logs_export_writes_the_whole_bundle() {
     let Some(t) = E2e::new("bundle") else { return };
     t.up(&t.name, &[]).success();
@@ -372,6 +375,7 @@ fn tar_with_one_file() -> Vec<u8> {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn load_streams_images_in_and_skips_what_the_node_has() {
     let Some(t) = E2e::new("load") else { return };
     let tag = format!("kip-test-tiny:{}", std::process::id());
@@ -426,6 +430,7 @@ fn load_streams_images_in_and_skips_what_the_node_has() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn completion_offers_the_clusters_that_exist() {
     let Some(t) = E2e::new("complete") else {
         return;
@@ -511,6 +516,7 @@ fn labels_are_validated() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
     let Some(t) = E2e::new("gcfail") else { return };
     let selector = format!("kip-test-gc={}", t.name);
@@ -545,6 +551,7 @@ fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
 /// cluster of the engine, so they run against a Docker daemon of this
 /// test's own: they take exactly kip's clusters and leave the rest.
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
     let Some(t) = E2e::new("all") else { return };
     let daemon = SecondDaemon::start(1500);

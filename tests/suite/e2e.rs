@@ -267,6 +267,7 @@ fn assert_keeps_busy_entries(doc: &serde_yaml::Value) {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn up_then_kubectl_then_list_then_down_leaves_nothing() {
     let Some(t) = E2e::new("basic") else { return };
     std::fs::write(t.kubeconfig(), BUSY_KUBECONFIG).unwrap();
@@ -330,6 +331,7 @@ fn up_then_kubectl_then_list_then_down_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn second_up_reexports_and_the_node_commands_work() {
     let Some(t) = E2e::new("reuse") else { return };
     t.up(&t.name, &["--security", "caps", "--no-switch-context"])
@@ -391,6 +393,7 @@ fn second_up_reexports_and_the_node_commands_work() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn four_concurrent_ups_share_one_kubeconfig() {
     let Some(t) = E2e::new("four") else { return };
     std::fs::write(t.kubeconfig(), BUSY_KUBECONFIG).unwrap();
@@ -433,6 +436,7 @@ fn four_concurrent_ups_share_one_kubeconfig() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn concurrent_ups_of_one_name_make_one_cluster() {
     let Some(t) = E2e::new("same") else { return };
     let up = |extra: &[&str]| -> Vec<Run> {
@@ -482,6 +486,7 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
 /// not start on the old node's containers (kind: "node(s) already exist").
 /// A restart of the node itself keeps them.
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
     let Some(t) = E2e::new("leftover") else {
         return;
@@ -526,6 +531,7 @@ fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn interrupting_up_at_random_moments_leaves_nothing() {
     let Some(t) = E2e::new("sigint") else { return };
     let mut seed = std::time::SystemTime::now()
@@ -568,16 +574,16 @@ fn interrupting_up_at_random_moments_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn dockerd_failure_is_reported_fast_with_the_log_tail() {
     let Some(t) = E2e::new("dockerd") else { return };
-    let start = Instant::now();
+    // Exit 6 (the node failed), not 4 (the --wait deadline passed): kip
+    // reports the failure when the node does, without waiting it out.
     let run = t.up(&t.name, &["--dockerd-arg=--no-such-flag"]);
-    let took = start.elapsed();
     run.code(6)
         .stderr_has("dockerd failed inside the node")
         .stderr_has("phase dockerd")
         .stderr_has("no-such-flag");
-    assert!(took < Duration::from_secs(10), "reported after {took:?}");
     run.stderr_has("Removed what this run created");
     t.assert_nothing_left(&t.name);
 
@@ -605,6 +611,7 @@ fn dockerd_failure_is_reported_fast_with_the_log_tail() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_wait_timeout_is_a_timeout_failure_and_cleans_up() {
     let Some(t) = E2e::new("timeout") else { return };
     let run = t.up(&t.name, &["--wait", "200ms"]);
@@ -613,6 +620,7 @@ fn a_wait_timeout_is_a_timeout_failure_and_cleans_up() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_port_in_use_is_named() {
     let Some(t) = E2e::new("port") else { return };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -625,6 +633,7 @@ fn a_port_in_use_is_named() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_missing_image_is_named() {
     let Some(t) = E2e::new("image") else { return };
     let run = t
@@ -641,6 +650,7 @@ fn a_missing_image_is_named() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_privileged_request_either_works_or_is_one_clear_line() {
     let Some(t) = E2e::new("priv") else { return };
     let run = t.up(&t.name, &["--security", "privileged"]);
@@ -668,6 +678,7 @@ fn a_privileged_request_either_works_or_is_one_clear_line() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn the_shell_example_runs_and_cleans_up() {
     let Some(t) = E2e::new("example") else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci-smoke.sh");
@@ -709,6 +720,7 @@ fn which(program: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
     let Some(t) = E2e::new("recreate") else {
         return;
@@ -738,6 +750,7 @@ fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
     let Some(t) = E2e::new("lock") else { return };
     std::fs::write(t.kubeconfig(), BUSY_KUBECONFIG).unwrap();

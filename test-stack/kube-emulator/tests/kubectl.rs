@@ -12,6 +12,7 @@ use std::time::Duration;
 const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n  labels: {app: web}\ndata:\n  a: one\n";
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn discovery_and_version() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -47,6 +48,7 @@ fn discovery_and_version() {
 }
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn apply_get_patch_delete_with_real_messages() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -132,6 +134,7 @@ fn apply_get_patch_delete_with_real_messages() {
 }
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn typed_clients_send_protobuf() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -178,6 +181,7 @@ fn typed_clients_send_protobuf() {
 }
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn watch_streams_changes_and_expires_old_versions() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -221,6 +225,7 @@ fn watch_streams_changes_and_expires_old_versions() {
 const PRIVILEGED_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: dind\nspec:\n  containers:\n  - name: dind\n    image: docker:dind\n    securityContext: {privileged: true}\n  volumes:\n  - name: modules\n    hostPath: {path: /lib/modules}\n";
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn pod_security_refuses_privileged_pods_in_baseline_namespaces() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -247,6 +252,7 @@ fn pod_security_refuses_privileged_pods_in_baseline_namespaces() {
 }
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn rbac_refusals_and_access_reviews() {
     let Some(h) = Harness::start(false) else {
         return;
@@ -279,6 +285,7 @@ fn rbac_refusals_and_access_reviews() {
 }
 
 #[test]
+#[ignore = "needs kubectl (KIP_E2E=1 makes its absence a failure)"]
 fn kips_example_pod_manifest_passes_a_server_side_dry_run() {
     let Some(h) = Harness::start(false) else {
         return;

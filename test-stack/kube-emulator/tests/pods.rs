@@ -61,6 +61,7 @@ fn pod(name: &str, command: &str, extra: &str) -> String {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -99,6 +100,7 @@ fn a_pod_runs_becomes_ready_logs_and_is_deleted() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_missing_image_is_err_image_pull_then_back_off() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -121,6 +123,7 @@ fn a_missing_image_is_err_image_pull_then_back_off() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_crashing_container_backs_off_and_a_finished_pod_succeeds() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -143,6 +146,7 @@ fn a_crashing_container_backs_off_and_a_finished_pod_succeeds() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_command_that_cannot_start_is_run_container_error() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -168,6 +172,7 @@ fn a_command_that_cannot_start_is_run_container_error() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn privileged_pods_run_and_teardown_removes_everything() {
     let Some(mut p) = Harness::start(true) else {
         return;
@@ -199,6 +204,7 @@ fn privileged_pods_run_and_teardown_removes_everything() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn exec_carries_streams_stdin_and_the_exit_code() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -271,6 +277,7 @@ fn exec_carries_streams_stdin_and_the_exit_code() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn config_map_and_secret_volumes_mount_as_files() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -305,6 +312,7 @@ fn config_map_and_secret_volumes_mount_as_files() {
 }
 
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_startup_probe_gates_readiness() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -350,6 +358,7 @@ fn a_startup_probe_gates_readiness() {
 /// the token; a made-up token is 401 Unauthorized; a pod with automount
 /// off has no service account folder.
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn pods_reach_the_api_with_their_service_account() {
     let Some(p) = Harness::start(true) else {
         return;
@@ -408,6 +417,7 @@ fn pods_reach_the_api_with_their_service_account() {
 /// selector picks (no service proxy here); other names do not resolve. A
 /// pod with `dnsPolicy: Default` keeps the node's resolver.
 #[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn cluster_first_pods_resolve_services() {
     let Some(p) = Harness::start(true) else {
         return;

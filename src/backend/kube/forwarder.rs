@@ -5,9 +5,7 @@
 //! and `connect` start it, `down` stops it; its pid and port live in kip's
 //! state directory (`backend::remote_state`).
 
-use crate::backend::kube::KubeBackend;
-use crate::backend::remote_state::{self, ForwarderRecord};
-use crate::cli::ForwarderArgs;
+use crate::backend::remote_state::{self, ForwarderRecord, RemoteRecord};
 use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
 use anyhow::{bail, Context, Result};
@@ -18,21 +16,15 @@ use tokio::net::TcpListener;
 
 const READY_LINE: &str = "kip-forwarder: listening on 127.0.0.1:";
 
-/// `kip forwarder NAME --port P`: serves until killed.
-pub async fn serve(args: &ForwarderArgs) -> Result<()> {
-    let backend = KubeBackend::connect(
-        &args.remote,
-        args.kubeconfig.kubeconfig.as_deref(),
-        Some(&args.name),
-    )
-    .await?;
-    let listener = TcpListener::bind(("127.0.0.1", args.port))
+/// `kip forwarder NAME --port P`: serves `cluster`'s node Pod, found
+/// through `pods`, on `port` until killed.
+pub async fn serve(pods: Api<Pod>, cluster: &str, port: u16) -> Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
         .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let port = listener.local_addr()?.port();
     eprintln!("{READY_LINE}{port}");
-    let pods: Api<Pod> = Api::namespaced(backend.client.clone(), &backend.namespace);
-    let pod = names::node_name(&args.name);
+    let pod = names::node_name(cluster);
     loop {
         let (mut tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -66,8 +58,9 @@ pub async fn serve(args: &ForwarderArgs) -> Result<()> {
 }
 
 /// Starts `kip forwarder` detached (its own session, output to its log in
-/// the state directory) and waits until it listens.
-pub async fn spawn(cluster: &str, port: u16, backend: &KubeBackend) -> Result<ForwarderRecord> {
+/// the state directory) for the target `target` records, and waits until it
+/// listens.
+pub async fn spawn(cluster: &str, port: u16, target: &RemoteRecord) -> Result<ForwarderRecord> {
     use std::os::unix::process::CommandExt;
     let log_path = remote_state::log_path(cluster);
     std::fs::create_dir_all(remote_state::dir())?;
@@ -82,11 +75,11 @@ pub async fn spawn(cluster: &str, port: u16, backend: &KubeBackend) -> Result<Fo
         .arg(port.to_string())
         .arg("--remote")
         .arg("--namespace")
-        .arg(&backend.namespace);
-    if let Some(context) = &backend.context {
+        .arg(&target.namespace);
+    if let Some(context) = &target.context {
         cmd.arg("--context").arg(context);
     }
-    if let Some(path) = &backend.kubeconfig {
+    if let Some(path) = &target.kubeconfig {
         cmd.arg("--kubeconfig").arg(path);
     }
     cmd.stdin(std::process::Stdio::null())

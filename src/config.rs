@@ -16,7 +16,7 @@ use std::time::Duration;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Settings {
+pub struct ConfigFile {
     pub image: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     pub ttl: Option<Duration>,
@@ -25,7 +25,7 @@ pub struct Settings {
     pub remote: bool,
 }
 
-impl Settings {
+impl ConfigFile {
     pub fn path() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os("KIP_CONFIG").filter(|p| !p.is_empty()) {
             return Some(PathBuf::from(path));
@@ -35,13 +35,13 @@ impl Settings {
 
     /// The settings, or the defaults when there is no config file. A file
     /// that does not parse is an error naming it, never silently ignored.
-    pub fn load() -> Result<Settings> {
+    pub fn load() -> Result<ConfigFile> {
         let Some(path) = Self::path() else {
-            return Ok(Settings::default());
+            return Ok(ConfigFile::default());
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
             Err(e) => {
                 return Err(Failure::Usage(format!(
                     "cannot read kip's config {}: {e}",
@@ -51,7 +51,7 @@ impl Settings {
             }
         };
         if text.trim().is_empty() {
-            return Ok(Settings::default());
+            return Ok(ConfigFile::default());
         }
         serde_yaml::from_str(&text).map_err(|e| {
             Failure::Usage(format!(
@@ -81,13 +81,13 @@ mod tests {
 
     #[test]
     fn parses_strictly() {
-        let s: Settings = serde_yaml::from_str("image: x:1\nttl: 90m\n").unwrap();
+        let s: ConfigFile = serde_yaml::from_str("image: x:1\nttl: 90m\n").unwrap();
         assert_eq!(s.image.as_deref(), Some("x:1"));
         assert_eq!(s.ttl, Some(Duration::from_secs(5400)));
         assert!(!s.remote);
-        let s: Settings = serde_yaml::from_str("remote: true\n").unwrap();
+        let s: ConfigFile = serde_yaml::from_str("remote: true\n").unwrap();
         assert!(s.remote);
-        assert!(serde_yaml::from_str::<Settings>("imagee: x\n").is_err());
-        assert!(serde_yaml::from_str::<Settings>("ttl: soon\n").is_err());
+        assert!(serde_yaml::from_str::<ConfigFile>("imagee: x\n").is_err());
+        assert!(serde_yaml::from_str::<ConfigFile>("ttl: soon\n").is_err());
     }
 }

@@ -1,0 +1,264 @@
+//! Running commands in the node and reading from it: exec with collected
+//! or attached output, files through the archive API (which also works on
+//! a stopped node), and a log stream split into lines.
+
+use super::errors::short_docker_error;
+use super::DockerBackend;
+use crate::backend::ExecOutput;
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::Docker;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use std::time::Duration;
+
+impl DockerBackend {
+    /// Through the engine's archive API, so it works on a stopped node too
+    /// (a failed bootstrap's logs are read after the node has exited).
+    pub(super) async fn read_text(&self, cluster: &str, path: &str) -> Result<String> {
+        use std::io::Read;
+        let tar_bytes = self.archive(cluster, path).await?;
+        let mut archive = tar::Archive::new(tar_bytes.as_slice());
+        let mut entry = archive
+            .entries()?
+            .next()
+            .with_context(|| format!("{path} in the node came back empty"))??;
+        let mut text = String::new();
+        entry
+            .read_to_string(&mut text)
+            .with_context(|| format!("{path} in the node is not UTF-8 text"))?;
+        Ok(text)
+    }
+
+    /// Runs `command` in the node, feeding it `input`, and collects its
+    /// output.
+    pub(super) async fn capture(
+        &self,
+        cluster: &str,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<ExecOutput> {
+        use tokio::io::AsyncWriteExt;
+        let id = self.node_id(cluster).await?;
+        let exec = self
+            .docker
+            .create_exec(
+                &id,
+                CreateExecOptions {
+                    cmd: Some(command.to_vec()),
+                    attach_stdin: Some(input.is_some()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("cannot exec in node {id}"))?;
+        let StartExecResults::Attached {
+            mut output,
+            input: mut stdin,
+        } = self.docker.start_exec(&exec.id, None).await?
+        else {
+            bail!("exec in node {id} did not attach");
+        };
+        // Feed stdin and drain stdout/stderr at once, or a full pipe stalls both.
+        let feed = async {
+            if let Some(mut source) = input {
+                while let Some(chunk) = source.next().await {
+                    stdin
+                        .write_all(&chunk?)
+                        .await
+                        .context("the command in the node stopped reading")?;
+                }
+                stdin.shutdown().await.ok();
+            }
+            anyhow::Ok(())
+        };
+        let drain = async {
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            while let Some(chunk) = output.next().await {
+                match chunk? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
+                    other => stdout.extend_from_slice(other.as_ref()),
+                }
+            }
+            anyhow::Ok((stdout, stderr))
+        };
+        let (fed, drained) = tokio::join!(feed, drain);
+        let (stdout, stderr) = drained?;
+        let code = exit_code(&self.docker, &exec.id).await?;
+        // A feed error matters only if the command did not succeed anyway.
+        if code != 0 {
+            fed?;
+        }
+        Ok(ExecOutput {
+            code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        })
+    }
+
+    /// Copies `path` out of the node (through the archive API) into `dest`.
+    pub(super) async fn unpack(
+        &self,
+        cluster: &str,
+        path: &str,
+        dest: &std::path::Path,
+    ) -> Result<()> {
+        let tar_bytes = self.archive(cluster, path).await?;
+        std::fs::create_dir_all(dest)?;
+        tar::Archive::new(tar_bytes.as_slice())
+            .unpack(dest)
+            .with_context(|| format!("cannot unpack {path} into {}", dest.display()))
+    }
+
+    /// Runs `command` in the node with kip's own stdout and stderr (and
+    /// stdin when `interactive`); its exit code.
+    pub(super) async fn attached(
+        &self,
+        cluster: &str,
+        command: &[String],
+        interactive: bool,
+    ) -> Result<i64> {
+        use tokio::io::AsyncWriteExt;
+        let id = self.node_id(cluster).await?;
+        let exec = self
+            .docker
+            .create_exec(
+                &id,
+                CreateExecOptions {
+                    cmd: Some(command.to_vec()),
+                    attach_stdin: Some(interactive),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("cannot exec in node {id}"))?;
+        let options = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: None,
+        };
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = self.docker.start_exec(&exec.id, Some(options)).await?
+        else {
+            bail!("exec in node {id} did not attach");
+        };
+        let feeder = interactive.then(|| {
+            tokio::spawn(async move {
+                let mut stdin = tokio::io::stdin();
+                let _ = tokio::io::copy(&mut stdin, &mut input).await;
+                let _ = input.shutdown().await;
+            })
+        });
+        let mut stdout = tokio::io::stdout();
+        let mut stderr = tokio::io::stderr();
+        while let Some(chunk) = output.next().await {
+            match chunk? {
+                bollard::container::LogOutput::StdErr { message } => {
+                    stderr.write_all(&message).await?;
+                }
+                other => {
+                    stdout
+                        .write_all(other.as_ref())
+                        .await
+                        .map_err(crate::output::stdout_failed)?;
+                }
+            }
+        }
+        stdout.flush().await.ok();
+        if let Some(feeder) = feeder {
+            feeder.abort();
+        }
+        let code = exit_code(&self.docker, &exec.id).await?;
+        Ok(code)
+    }
+
+    /// `path` in the node (file or folder) as a tar archive.
+    pub(super) async fn archive(&self, cluster: &str, path: &str) -> Result<Vec<u8>> {
+        use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+        let id = self.node_id(cluster).await?;
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let chunks: Vec<bytes::Bytes> = self
+            .docker
+            .download_from_container(&id, Some(options))
+            .try_collect()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "cannot copy {path} out of the node: {}",
+                    short_docker_error(&e)
+                )
+            })?;
+        Ok(chunks.concat())
+    }
+}
+
+/// An exec's exit code. The engine may still report it running for a moment
+/// after its output has ended, so this waits (2 s at most) for it to finish.
+async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
+    for _ in 0..100 {
+        let inspect = docker.inspect_exec(exec_id).await?;
+        if inspect.running != Some(true) {
+            if let Some(code) = inspect.exit_code {
+                return Ok(code);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("the command in the node did not report an exit code")
+}
+
+/// Splits a byte stream into lines.
+pub(super) fn lines(
+    chunks: impl futures_util::Stream<Item = Result<bytes::Bytes>> + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<String>> + Send + 'static {
+    futures_util::stream::unfold(
+        (Box::pin(chunks), Vec::<u8>::new(), false),
+        |(mut chunks, mut buf, mut done)| async move {
+            loop {
+                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1])
+                        .trim_end_matches('\r')
+                        .to_string();
+                    return Some((Ok(text), (chunks, buf, done)));
+                }
+                if done {
+                    if buf.is_empty() {
+                        return None;
+                    }
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    buf.clear();
+                    return Some((Ok(text), (chunks, buf, done)));
+                }
+                match chunks.next().await {
+                    Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
+                    Some(Err(e)) => return Some((Err(e), (chunks, buf, true))),
+                    None => done = true,
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn splits_chunks_into_lines() {
+        let chunks = futures_util::stream::iter(
+            ["kip-phase: a\nkip-in", "fo: x=1\n\nlast"].map(|s| Ok(bytes::Bytes::from(s))),
+        );
+        let got: Vec<String> = lines(chunks).try_collect().await.unwrap();
+        assert_eq!(got, ["kip-phase: a", "kip-info: x=1", "", "last"]);
+    }
+}

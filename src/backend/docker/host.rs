@@ -1,0 +1,174 @@
+//! The engine itself: where it is (DOCKER_HOST, the Docker CLI context, the
+//! default socket), what it says of itself, and what `kip doctor` asks of
+//! it (a privileged container, a network's MTU).
+
+use super::errors::{is_not_found, is_privilege_refusal, short_docker_error};
+use super::DockerBackend;
+use crate::backend::EngineFacts;
+use anyhow::{anyhow, bail, Result};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(super) const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HostSource {
+    Env,
+    Context,
+    Default,
+}
+
+impl HostSource {
+    pub(super) fn hint(self) -> &'static str {
+        match self {
+            HostSource::Env => "the address comes from DOCKER_HOST; unset it to use the default socket",
+            HostSource::Context => "the address comes from the current Docker context; `docker context use default` switches back",
+            HostSource::Default => "set DOCKER_HOST to use another engine",
+        }
+    }
+}
+
+/// DOCKER_HOST, else the current Docker CLI context's endpoint, else the
+/// default socket.
+pub(super) fn docker_host() -> (String, HostSource) {
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        return (host, HostSource::Env);
+    }
+    match context_host() {
+        Some(host) => (host, HostSource::Context),
+        None => (DEFAULT_HOST.to_string(), HostSource::Default),
+    }
+}
+
+fn context_host() -> Option<String> {
+    let config_dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".docker")))?;
+    let context = match std::env::var("DOCKER_CONTEXT")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        Some(c) => c,
+        None => {
+            let config: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(config_dir.join("config.json")).ok()?)
+                    .ok()?;
+            config.get("currentContext")?.as_str()?.to_string()
+        }
+    };
+    if context == "default" {
+        return None;
+    }
+    use sha2::Digest;
+    let digest: String = sha2::Sha256::digest(context.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let meta_path = config_dir
+        .join("contexts/meta")
+        .join(digest)
+        .join("meta.json");
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(meta_path).ok()?).ok()?;
+    meta.pointer("/Endpoints/docker/Host")?
+        .as_str()
+        .map(String::from)
+}
+
+impl DockerBackend {
+    /// What the engine says of itself, its cgroups and its networks.
+    pub(super) async fn facts(&self) -> Result<EngineFacts> {
+        tokio::time::timeout(Duration::from_secs(10), self.docker.ping())
+            .await
+            .map_err(|_| self.unreachable("no answer within 10s"))?
+            .map_err(|e| self.unreachable(e))?;
+        let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let networks = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let subnets = networks
+            .into_iter()
+            .filter_map(|n| n.ipam?.config)
+            .flatten()
+            .filter_map(|c| c.subnet)
+            .collect();
+        Ok(EngineFacts {
+            description: format!(
+                "Docker {} (API {}) at {}",
+                version.version.unwrap_or_default(),
+                version.api_version.unwrap_or_default(),
+                self.host
+            ),
+            root_dir: info.docker_root_dir,
+            cgroup_v2: info.cgroup_version.map(|v| v.to_string()) == Some("2".into()),
+            subnets,
+            local: self.host.starts_with("unix://"),
+            remote_namespace: None,
+        })
+    }
+
+    /// Whether the engine runs a privileged container from `image`: `None`
+    /// when it does, the engine's reason when it refuses. Cleans up after.
+    pub async fn probe_privileged(&self, image: &str) -> Result<Option<String>> {
+        let name = format!("kip-doctor-probe-{}", std::process::id());
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            entrypoint: Some(vec!["true".into()]),
+            labels: Some(HashMap::from([(
+                "dev.kip.doctor".to_string(),
+                "probe".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                privileged: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => bail!("the node image {image} is not on this engine yet"),
+            Err(e) => bail!(
+                "cannot create a probe container from {image}: {}",
+                short_docker_error(&e)
+            ),
+        }
+        let started = self.docker.start_container(&name, None).await;
+        self.remove_container_by_name(&name).await?;
+        match started {
+            Ok(()) => Ok(None),
+            Err(e) if is_privilege_refusal(&e) => Ok(Some(short_docker_error(&e))),
+            Err(e) => Err(anyhow!(
+                "the probe container did not start: {}",
+                short_docker_error(&e)
+            )),
+        }
+    }
+
+    /// The MTU option of the network named `name`, if that network exists
+    /// (`Some(None)`: it exists with the default MTU).
+    pub async fn network_mtu(&self, name: &str) -> Result<Option<Option<u32>>> {
+        use bollard::query_parameters::InspectNetworkOptions;
+        match self
+            .docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(network) => Ok(Some(network.options.and_then(|o| {
+                o.get("com.docker.network.driver.mtu")
+                    .and_then(|m| m.parse().ok())
+            }))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Images on the engine: kip's default node image built on first use,
+//! another node image pulled, and `kip load`'s image IDs and `docker save`.
+
+use super::errors::is_not_found;
+use super::DockerBackend;
+use crate::error::Failure;
+use crate::node::image;
+use crate::output::Printer;
+use anyhow::{anyhow, bail, Context, Result};
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+
+impl DockerBackend {
+    /// Makes sure the node image is on the engine: builds kip's default
+    /// image on first use, pulls another image if it is missing.
+    pub(super) async fn ensure(
+        &self,
+        image: &str,
+        is_default: bool,
+        printer: &Printer,
+    ) -> Result<()> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        if is_default {
+            let step = printer.step(
+                "image-built",
+                &format!("Building the node image {image} (first use only)"),
+            );
+            self.build_default_image(image, printer)
+                .await
+                .map_err(|e| Failure::Environment(format!("{e:#}")))?;
+            step.done(&format!("Built the node image {image}"));
+            return Ok(());
+        }
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let pulled: Result<Vec<_>, _> = self
+            .docker
+            .create_image(Some(options), None, None)
+            .try_collect()
+            .await;
+        pulled.map_err(|e| {
+            Failure::Environment(format!(
+                "the node image {image} is not on this Docker engine and cannot be pulled: {e}\n\
+                 Build or load it (docker load / docker import), or omit --image to use kip's default node image"
+            ))
+        })?;
+        Ok(())
+    }
+
+    async fn build_default_image(&self, tag: &str, printer: &Printer) -> Result<()> {
+        let context = image::build_context().context("cannot pack the node image build context")?;
+        let options = BuildImageOptionsBuilder::new()
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .build();
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(context.into())));
+        let mut tail: Vec<String> = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| anyhow!("building the node image {tag} failed: {e}"))?;
+            if let Some(line) = info.stream {
+                printer.info(line.trim_end());
+                tail.push(line);
+            }
+            if let Some(detail) = info.error_detail {
+                bail!(
+                    "building the node image {tag} failed: {}\n(it needs internet access for docker:28-dind and kind; \
+                     or pass --image with a node image you have)",
+                    detail.message.unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The ID of an image on the engine, if it has it.
+    pub async fn host_image_id(&self, image: &str) -> Result<Option<String>> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(inspect.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// `docker save` of images on the engine, as a stream.
+    pub fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        self.docker
+            .export_images(&names)
+            .map_err(|e| anyhow!("cannot read the images from the host engine: {e}"))
+            .boxed()
+    }
+}

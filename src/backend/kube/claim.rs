@@ -1,0 +1,80 @@
+//! The claim on a cluster's name: the node ConfigMap, created first. A
+//! concurrent `kip up` of the same name finds it taken; a leftover of a
+//! node deleted behind kip's back is replaced.
+
+use super::KubeBackend;
+use crate::backend::NameTaken;
+use crate::names;
+use anyhow::{anyhow, Result};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{DeleteParams, PostParams};
+use kube::Api;
+use std::time::Duration;
+
+/// A node ConfigMap without its Pod for this long is a leftover of a node
+/// deleted behind kip's back; younger, it is another `kip up` at work.
+const LEFTOVER_AFTER: Duration = Duration::from_secs(60);
+
+impl KubeBackend {
+    /// Creates the node's ConfigMap, the claim on the cluster's name. One
+    /// that exists already is a leftover (its Pod is gone and it is older
+    /// than a `kip up` takes to create the Pod after it), replaced; or
+    /// another run's claim: [`NameTaken`].
+    pub(super) async fn claim(
+        &self,
+        cluster: &str,
+        params: &PostParams,
+        config_map: serde_json::Value,
+    ) -> Result<()> {
+        let name = names::node_name(cluster);
+        let api = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
+        for _ in 0..2 {
+            match self.create(params, config_map.clone()).await? {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(anyhow!("cannot create the ConfigMap {name}: {e}")),
+            }
+            let existing = api.get_opt(&name).await.map_err(|e| self.unreachable(e))?;
+            let Some(existing) = existing else { continue };
+            let pod_uid = self.pod(cluster).await?.and_then(|p| p.metadata.uid);
+            // Owned by its node Pod once that exists: owned by a Pod that is
+            // gone, it is a leftover the cluster's garbage collector has not
+            // reached yet.
+            let owner = existing
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|o| o.kind == "Pod")
+                .map(|o| o.uid.clone());
+            let age = existing
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0))
+                .and_then(|d| std::time::Duration::try_from(d).ok())
+                .unwrap_or_default();
+            let leftover = match owner {
+                Some(owner) => pod_uid.as_deref() != Some(owner.as_str()),
+                None => pod_uid.is_none() && age >= LEFTOVER_AFTER,
+            };
+            if !leftover {
+                return Err(NameTaken(cluster.to_string()).into());
+            }
+            let uid = existing.metadata.uid.clone();
+            let delete = DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&name, &delete).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
+        Err(NameTaken(cluster.to_string()).into())
+    }
+}

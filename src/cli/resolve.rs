@@ -1,0 +1,233 @@
+//! The command line turned into settings: each command's flags, plus kip's
+//! config file where the command reads it, resolved once into the plain
+//! value the command takes. Nothing below this layer sees clap's types.
+
+use super::{
+    ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
+    ListArgs, LoadArgs, LogsArgs, RunArgs, StatusArgs, TargetArgs, UpArgs,
+};
+use crate::backend::kube::{KubeOptions, KubeTarget};
+use crate::commands::connect::ConnectSettings;
+use crate::commands::doctor::DoctorSettings;
+use crate::commands::down::DownSettings;
+use crate::commands::exec::ExecSettings;
+use crate::commands::gc::GcSettings;
+use crate::commands::kubeconfig::KubeconfigSettings;
+use crate::commands::list::ListSettings;
+use crate::commands::load::LoadSettings;
+use crate::commands::logs::LogsSettings;
+use crate::commands::run::RunSettings;
+use crate::commands::status::StatusSettings;
+use crate::commands::up::{ClusterSettings, UpSettings};
+use crate::config::ConfigFile;
+use anyhow::Result;
+
+impl Command {
+    /// kip's config file, read once, for the commands that read it (those
+    /// that make clusters or find them): one that does not parse is an
+    /// error. The others get the defaults.
+    pub fn config_file(&self) -> Result<ConfigFile> {
+        match self {
+            Command::Up(_) | Command::Run(_) => ConfigFile::load(),
+            _ if self.target().is_some() => ConfigFile::load(),
+            _ => Ok(ConfigFile::default()),
+        }
+    }
+
+    /// The target arguments of a command that has them, and the cluster it
+    /// names (for what kip recorded of it).
+    fn target(&self) -> Option<(&TargetArgs, Option<&str>)> {
+        Some(match self {
+            Command::Up(a) => (&a.target, Some(a.name.as_str())),
+            Command::Down(a) => (&a.target, a.names.first().map(String::as_str)),
+            Command::List(a) => (&a.target, None),
+            Command::Status(a) => (&a.target, Some(a.name.as_str())),
+            Command::Kubeconfig(a) => (&a.target, Some(a.name.as_str())),
+            Command::Logs(a) => (&a.target, Some(a.name.as_str())),
+            Command::Exec(a) => (&a.target, Some(a.name.as_str())),
+            Command::Connect(a) => (&a.target, Some(a.name.as_str())),
+            _ => return None,
+        })
+    }
+
+    /// The Kubernetes cluster this command's nodes are on, and the cluster
+    /// it names, when remote mode is on: `--remote`, `--context`,
+    /// `--namespace`, KIP_REMOTE, or the config file's `remote: true`
+    /// (unless KIP_REMOTE says otherwise: KIP_REMOTE=0 is local).
+    pub fn remote_target(&self, config: &ConfigFile) -> Option<(KubeTarget, Option<&str>)> {
+        let (target, cluster) = self.target()?;
+        let by_default = || std::env::var_os("KIP_REMOTE").is_none() && config.remote;
+        (target.remote.enabled() || by_default()).then(|| (target.kube_target(), cluster))
+    }
+
+    /// What the Kubernetes backend makes or shows for this command.
+    pub fn kube_options(&self) -> KubeOptions {
+        match self {
+            Command::Up(a) => KubeOptions {
+                pod: a.pod.clone(),
+                wait: Some(a.cluster.wait),
+                all_namespaces: false,
+            },
+            Command::List(a) => KubeOptions {
+                all_namespaces: a.all_namespaces,
+                ..KubeOptions::default()
+            },
+            _ => KubeOptions::default(),
+        }
+    }
+}
+
+impl TargetArgs {
+    pub fn kube_target(&self) -> KubeTarget {
+        KubeTarget {
+            context: self.remote.context.clone(),
+            namespace: self.remote.namespace.clone(),
+            kubeconfig: self.kubeconfig.kubeconfig.clone(),
+        }
+    }
+}
+
+impl ClusterOptions {
+    /// Flags win over the config file's `image` and `ttl`.
+    fn settings(&self, config: &ConfigFile) -> ClusterSettings {
+        ClusterSettings {
+            image: self.image.clone().or_else(|| config.image.clone()),
+            api_port: self.api_port,
+            wait: self.wait,
+            ttl: self.ttl.or(config.ttl),
+            labels: self.labels.clone(),
+            keep_on_failure: self.keep_on_failure,
+            logs_dir: self.logs_dir.clone(),
+            security: self.security,
+            network: self.network.clone(),
+            mtu: self.mtu,
+            iptables: self.iptables,
+            cert_sans: self.cert_sans.clone(),
+            kind_config: self.kind_config.clone(),
+            dockerd_args: self.dockerd_args.clone(),
+        }
+    }
+}
+
+impl UpArgs {
+    pub fn settings(&self, config: &ConfigFile) -> UpSettings {
+        UpSettings {
+            name: self.name.clone(),
+            recreate: self.recreate,
+            switch_context: !self.no_switch_context,
+            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+            cluster: self.cluster.settings(config),
+        }
+    }
+}
+
+impl RunArgs {
+    pub fn settings(&self, config: &ConfigFile) -> RunSettings {
+        RunSettings {
+            name: self.name.clone(),
+            reuse: self.reuse.clone(),
+            keep: self.keep,
+            timeout: self.timeout,
+            cluster: self.cluster.settings(config),
+            command: self.command.clone(),
+        }
+    }
+}
+
+impl DownArgs {
+    pub fn settings(&self) -> DownSettings {
+        DownSettings {
+            names: self.names.clone(),
+            all: self.all,
+            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+        }
+    }
+}
+
+impl ListArgs {
+    pub fn settings(&self) -> ListSettings {
+        ListSettings {
+            output: self.output,
+        }
+    }
+}
+
+impl StatusArgs {
+    pub fn settings(&self) -> StatusSettings {
+        StatusSettings {
+            name: self.name.clone(),
+            output: self.output,
+        }
+    }
+}
+
+impl KubeconfigArgs {
+    pub fn settings(&self) -> KubeconfigSettings {
+        KubeconfigSettings {
+            name: self.name.clone(),
+            output: self.output.clone(),
+            format: self.format,
+        }
+    }
+}
+
+impl LogsArgs {
+    pub fn settings(&self) -> LogsSettings {
+        LogsSettings {
+            name: self.name.clone(),
+            follow: self.follow,
+            dockerd: self.dockerd,
+            export: self.export.clone(),
+        }
+    }
+}
+
+impl ExecArgs {
+    pub fn settings(&self) -> ExecSettings {
+        ExecSettings {
+            name: self.name.clone(),
+            command: self.command.clone(),
+            interactive: self.interactive,
+        }
+    }
+}
+
+impl ConnectArgs {
+    pub fn settings(&self) -> ConnectSettings {
+        ConnectSettings {
+            name: self.name.clone(),
+            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+        }
+    }
+}
+
+impl DoctorArgs {
+    pub fn settings(&self) -> DoctorSettings {
+        DoctorSettings {
+            image: self.image.clone(),
+            output: self.output,
+        }
+    }
+}
+
+impl GcArgs {
+    pub fn settings(&self) -> GcSettings {
+        GcSettings {
+            dry_run: self.dry_run,
+            older_than: self.older_than,
+            selector: self.selector.clone(),
+            output: self.output,
+            kubeconfig: self.kubeconfig.kubeconfig.clone(),
+        }
+    }
+}
+
+impl LoadArgs {
+    pub fn settings(&self) -> LoadSettings {
+        LoadSettings {
+            name: self.name.clone(),
+            images: self.images.clone(),
+            archive: self.archive.clone(),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Watching the node come up: the bootstrap script's markers followed as
+//! they are written (a phase reported the moment it ends inside the node),
+//! then the API server's `/readyz` until it answers.
+
+use crate::api::{ApiClient, ApiEndpoint};
+use crate::backend::{Backend, StartedNode};
+use crate::commands::credentials;
+use crate::error::Failure;
+use crate::kubeconfig::ClusterCredentials;
+use crate::node::progress::{self, Marker};
+use crate::output::Printer;
+use anyhow::Result;
+use futures_util::StreamExt;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::UpSettings;
+
+const LOG_TAIL_LINES: usize = 30;
+const READY_POLL: Duration = Duration::from_millis(50);
+
+pub(super) async fn wait_until_ready(
+    settings: &UpSettings,
+    backend: &impl Backend,
+    printer: &Printer,
+    node: &StartedNode,
+    deadline: tokio::time::Instant,
+) -> Result<(ClusterCredentials, ApiEndpoint)> {
+    follow_bootstrap(settings, backend, printer, deadline).await?;
+
+    let step = printer.step("api-ready", "Waiting for the API server");
+    let endpoint = match &node.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => backend
+            .find(&settings.name)
+            .await?
+            .and_then(|n| n.endpoint)
+            .ok_or_else(|| Failure::Node("the node runs but has no API endpoint".into()))?,
+    };
+    let creds = credentials(backend, &settings.name, &endpoint).await?;
+    let client = ApiClient::new(endpoint.clone(), &creds.ca_pem()?)?;
+    loop {
+        let last = match client.ready(Duration::from_secs(2)).await {
+            Ok(true) => break,
+            Ok(false) => "/readyz did not answer ok".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            let tail = backend
+                .bootstrap_log(&settings.name)
+                .await
+                .unwrap_or_default();
+            return Err(Failure::Timeout(format!(
+                "the API server at {} was not ready within {} ({last})\n{}",
+                endpoint.server_url(),
+                humantime::format_duration(settings.cluster.wait),
+                tail_of(&tail)
+            ))
+            .into());
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
+    step.done(&format!("API server ready at {}", endpoint.server_url()));
+    Ok((creds, endpoint))
+}
+
+/// Follows the node's markers until the cluster exists, failing fast on a
+/// `kip-fail` marker or a node that stops.
+pub(super) async fn follow_bootstrap(
+    settings: &UpSettings,
+    backend: &impl Backend,
+    printer: &Printer,
+    deadline: tokio::time::Instant,
+) -> Result<()> {
+    let mut log = backend.follow_bootstrap(&settings.name).await?;
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut facts: BTreeMap<String, String> = BTreeMap::new();
+    let mut phase = "dockerd";
+    let mut step = Some(printer.step("dockerd-ready", "Starting Docker inside the node"));
+    loop {
+        let line = match tokio::time::timeout_at(deadline, log.next()).await {
+            Err(_) => {
+                return Err(Failure::Timeout(format!(
+                    "the cluster was not ready within {} (still in phase {phase})\n{}",
+                    humantime::format_duration(settings.cluster.wait),
+                    format_tail(&tail)
+                ))
+                .into())
+            }
+            Ok(None) => {
+                let exit = backend
+                    .find(&settings.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|n| n.exit_code)
+                    .map_or_else(String::new, |c| format!(" with exit code {c}"));
+                return Err(Failure::Node(format!(
+                    "the node stopped{exit} during phase {phase}\n{}",
+                    format_tail(&tail)
+                ))
+                .into());
+            }
+            Ok(Some(line)) => line?,
+        };
+        match progress::parse(&line) {
+            Marker::Phase(p) if p == progress::PHASE_DOCKERD_READY => {
+                let fact = |k: &str| facts.get(k).map_or("?", String::as_str).to_string();
+                if let Some(step) = step.take() {
+                    step.done(&format!(
+                        "Docker running inside the node (MTU {}, iptables {}, cgroup {})",
+                        fact("mtu"),
+                        fact("iptables"),
+                        fact("cgroup")
+                    ));
+                }
+                phase = "cluster";
+                step = Some(printer.step("cluster-created", "Creating the cluster with kind"));
+            }
+            Marker::Phase(p) if p == progress::PHASE_CLUSTER_CREATED => {
+                if let Some(step) = step.take() {
+                    step.done("Cluster created");
+                }
+                return Ok(());
+            }
+            Marker::Phase(_) => {}
+            Marker::Info { key, value } => {
+                facts.insert(key, value);
+            }
+            Marker::Fail { phase, reason } => {
+                // The script prints the relevant log tail, then exits.
+                let mut detail = Vec::new();
+                let grace = tokio::time::Instant::now() + Duration::from_secs(2);
+                while let Ok(Some(Ok(line))) = tokio::time::timeout_at(grace, log.next()).await {
+                    detail.push(line);
+                }
+                let what = match phase.as_str() {
+                    "dockerd" => "dockerd failed inside the node",
+                    "cluster" => "kind could not create the cluster",
+                    _ => "the node bootstrap failed",
+                };
+                return Err(Failure::Node(format!(
+                    "{what} ({reason}; phase {phase})\n{}",
+                    detail.join("\n")
+                ))
+                .into());
+            }
+            Marker::Line(line) => {
+                if tail.len() == LOG_TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        }
+    }
+}
+
+fn format_tail(tail: &VecDeque<String>) -> String {
+    if tail.is_empty() {
+        return "(the node printed nothing else; see `kip logs`)".into();
+    }
+    let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+    format!("--- last lines of the node's log ---\n{}", lines.join("\n"))
+}
+
+fn tail_of(log: &str) -> String {
+    let lines: VecDeque<String> = log
+        .lines()
+        .rev()
+        .take(LOG_TAIL_LINES)
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format_tail(&lines)
+}

@@ -1,0 +1,252 @@
+//! `kip up`: a pipeline of phases, each reported as it completes inside the
+//! node: node started → Docker running → cluster created → API ready →
+//! kubeconfig written.
+
+mod bootstrap_watch;
+mod plan;
+mod reuse;
+
+use super::signals::Signals;
+use crate::api::ApiEndpoint;
+use crate::backend::{Backend, EngineFacts, NameTaken, StartedNode};
+use crate::error::Failure;
+use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
+use crate::names;
+use crate::node::image::default_image;
+use crate::node::NodePlan;
+use crate::output::Printer;
+use anyhow::Result;
+use bootstrap_watch::wait_until_ready;
+use plan::plan;
+pub use plan::{dry_run, ClusterSettings, UpSettings};
+use reuse::{being_created, reuse, wait_for_other_up};
+use std::time::Instant;
+
+pub async fn run(
+    settings: &UpSettings,
+    backend: &impl Backend,
+    printer: &Printer,
+) -> Result<UpOutcome> {
+    let started = Instant::now();
+    // Listen before anything is created: from here on, Ctrl-C or SIGTERM
+    // means "undo what this run made", never a half-made cluster.
+    let mut signals = Signals::listen()?;
+    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    // Refuse an unreadable kubeconfig before creating anything.
+    kubeconfig::read(&target.path)?;
+    let facts = backend.engine_facts().await?;
+    super::doctor::report_local(&facts, printer);
+    let plan = plan(settings, &facts)?;
+
+    if let Some(existing) = backend.find(&settings.name).await? {
+        // Another `kip up` of this name between creating its node and
+        // starting it: wait for that cluster as a run that lost the name
+        // would, instead of calling it broken.
+        if !settings.recreate && being_created(&existing) {
+            let deadline = tokio::time::Instant::now() + settings.cluster.wait;
+            return tokio::select! {
+                ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
+                () = signals.received() => Err(Failure::Interrupted.into()),
+            };
+        }
+        if !settings.recreate {
+            return reuse(settings, backend, printer, &existing, &target, started).await;
+        }
+        let step = printer.step(
+            "cluster-deleted",
+            &format!(
+                "Deleting the existing cluster {} (--recreate)",
+                settings.name
+            ),
+        );
+        backend.delete(&settings.name).await?;
+        let context = names::context_name(&settings.name);
+        kubeconfig::update(&target.path, |doc| {
+            kubeconfig::remove_entries(doc, &context)
+        })?;
+        step.done(&format!("Deleted the existing cluster {}", settings.name));
+    }
+    backend
+        .ensure_image(
+            &plan.node.image,
+            plan.node.image == default_image(),
+            printer,
+        )
+        .await?;
+
+    let deadline = tokio::time::Instant::now() + settings.cluster.wait;
+    let outcome = async {
+        // Creating the node is never cut short: a request dropped half-way
+        // could still create a container after the clean-up has looked.
+        signals.check()?;
+        let node = start_node(backend, printer, &plan, &facts).await?;
+        signals.check()?;
+        // From here on kip only reads and waits, so a signal ends it at once.
+        tokio::select! {
+            ready = wait_until_ready(settings, backend, printer, &node, deadline) => ready,
+            () = signals.received() => Err(Failure::Interrupted.into()),
+        }
+    }
+    .await;
+    let (creds, endpoint) = match outcome {
+        Ok(ready) => ready,
+        // A concurrent `kip up` of this name made the node: nothing here is
+        // this run's to remove; wait for that cluster as a second `up` would.
+        Err(err) if err.downcast_ref::<NameTaken>().is_some() => {
+            return tokio::select! {
+                ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
+                () = signals.received() => Err(Failure::Interrupted.into()),
+            };
+        }
+        Err(err) => {
+            if matches!(err.downcast_ref::<Failure>(), Some(Failure::Interrupted)) {
+                printer
+                    .step("interrupted", "Interrupted")
+                    .failed("Interrupted");
+            }
+            if let Some(dir) = &settings.cluster.logs_dir {
+                match super::logs::export(backend, &settings.name, dir).await {
+                    Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
+                    Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
+                }
+            }
+            clean_up_after_failure(settings, backend, printer, &plan).await;
+            return Err(err);
+        }
+    };
+    write_kubeconfig(settings, printer, &target, &creds);
+    printer.info(&format!(
+        "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
+        settings.name,
+        started.elapsed().as_secs_f64(),
+        endpoint.server_url(),
+        names::context_name(&settings.name)
+    ));
+    Ok(UpOutcome::new(settings, &endpoint, &target, false, started))
+}
+
+/// What `kip up -o json` prints (schema kip/v1, kind UpResult).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpOutcome {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+    pub context: String,
+    pub endpoint: String,
+    pub kubeconfig: std::path::PathBuf,
+    /// True when the cluster already ran and was only re-exported.
+    pub reused: bool,
+    pub elapsed_seconds: f64,
+}
+
+impl UpOutcome {
+    pub(super) fn new(
+        settings: &UpSettings,
+        endpoint: &ApiEndpoint,
+        target: &KubeconfigTarget,
+        reused: bool,
+        started: Instant,
+    ) -> Self {
+        UpOutcome {
+            api_version: "kip/v1",
+            kind: "UpResult",
+            name: settings.name.clone(),
+            context: names::context_name(&settings.name),
+            endpoint: endpoint.server_url(),
+            kubeconfig: target.path.clone(),
+            reused,
+            elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        }
+    }
+}
+
+async fn start_node(
+    backend: &impl Backend,
+    printer: &Printer,
+    plan: &NodePlan,
+    facts: &EngineFacts,
+) -> Result<StartedNode> {
+    let step = printer.step("node-started", &format!("Starting node {}", plan.node.name));
+    let node = match backend.create_node(plan, facts, printer).await {
+        Err(e) if e.downcast_ref::<NameTaken>().is_some() => {
+            step.done(&format!(
+                "Node {} is being started by another `kip up {}`",
+                plan.node.name, plan.cluster
+            ));
+            return Err(e);
+        }
+        other => other?,
+    };
+    step.done(&format!(
+        "Node {} started ({}, API on {})",
+        plan.node.name,
+        node.security,
+        node.endpoint
+            .as_ref()
+            .map_or_else(|| "its pod IP once it runs".into(), ApiEndpoint::server_url)
+    ));
+    Ok(node)
+}
+
+/// A ready cluster never turns into a failed `up` because of the kubeconfig:
+/// say what went wrong and how to get the kubeconfig instead.
+pub(super) fn write_kubeconfig(
+    settings: &UpSettings,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    creds: &ClusterCredentials,
+) {
+    let context = names::context_name(&settings.name);
+    let step = printer.step("kubeconfig-written", "Writing the kubeconfig");
+    let result = kubeconfig::update(&target.path, |doc| {
+        kubeconfig::upsert_entries(doc, &context, creds, settings.switch_context)
+    });
+    match result {
+        Ok(()) => step.done(&format!("Kubeconfig written: context {context} in {}", target.path.display())),
+        Err(e) => printer.warn(&format!(
+            "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
+            target.path.display(),
+            settings.name
+        )),
+    }
+}
+
+async fn clean_up_after_failure(
+    settings: &UpSettings,
+    backend: &impl Backend,
+    printer: &Printer,
+    plan: &NodePlan,
+) {
+    if settings.cluster.keep_on_failure {
+        printer.info(&format!(
+            "Kept node {} for debugging (--keep-on-failure): `kip logs {}`, `kip exec {} -- sh`, then `kip down {}`",
+            plan.node.name, settings.name, settings.name, settings.name
+        ));
+        return;
+    }
+    match backend.delete(&settings.name).await {
+        Ok(deleted) => {
+            let mut removed = Vec::new();
+            if deleted.node {
+                removed.push(format!("node {}", plan.node.name));
+            }
+            if deleted.volume {
+                removed.push(format!("volume {}", plan.node.volume.name));
+            }
+            for other in &deleted.other {
+                removed.push(format!("{other} {}", plan.node.name));
+            }
+            if !removed.is_empty() {
+                printer.info(&format!(
+                    "Removed what this run created: {}",
+                    removed.join(" and ")
+                ));
+            }
+        }
+        Err(e) => printer.warn(&format!(
+            "could not remove what this run created ({e:#}); remove it with `kip down {}`",
+            settings.name
+        )),
+    }
+}

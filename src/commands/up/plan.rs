@@ -1,0 +1,142 @@
+//! What `kip up` makes: its settings, and the node plan computed from them
+//! and the engine's facts; `--dry-run` prints it.
+
+use crate::backend::{Backend, EngineFacts};
+use crate::commands::{now_rfc3339, owner};
+use crate::error::Failure;
+use crate::node::image::default_image;
+use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode};
+use crate::output::Printer;
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What `kip up` makes, resolved from its flags and kip's config file.
+#[derive(Debug, Clone)]
+pub struct UpSettings {
+    pub name: String,
+    /// Delete an existing cluster of this name first.
+    pub recreate: bool,
+    /// Make the new context the current one.
+    pub switch_context: bool,
+    /// The kubeconfig file to update (None: kubectl's rules).
+    pub kubeconfig: Option<PathBuf>,
+    pub cluster: ClusterSettings,
+}
+
+/// How a cluster is made: shared by `up` and `run`. Flags win over the
+/// config file's `image` and `ttl`.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// None: kip's default node image.
+    pub image: Option<String>,
+    pub api_port: Option<u16>,
+    /// How long to wait for the API server to answer /readyz.
+    pub wait: Duration,
+    pub ttl: Option<Duration>,
+    pub labels: Vec<(String, String)>,
+    pub keep_on_failure: bool,
+    /// Where to collect the logs bundle on failure.
+    pub logs_dir: Option<PathBuf>,
+    pub security: SecurityMode,
+    pub network: Option<String>,
+    pub mtu: Option<u32>,
+    pub iptables: IptablesMode,
+    pub cert_sans: Vec<String>,
+    /// A user's kind config to merge with kip's.
+    pub kind_config: Option<PathBuf>,
+    pub dockerd_args: Vec<String>,
+}
+
+/// `kip up --dry-run`: prints the node plan and touches nothing. It works
+/// without a reachable engine too (the plan then assumes defaults).
+pub async fn dry_run(
+    settings: &UpSettings,
+    backend: Result<&impl Backend, &anyhow::Error>,
+    printer: &Printer,
+) -> Result<()> {
+    let facts = match backend {
+        Ok(backend) => backend.engine_facts().await,
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    };
+    let facts = facts.unwrap_or_else(|e| {
+        printer.warn(&format!(
+            "{e:#}\n(the plan below assumes a local cgroup v1 engine with no networks)"
+        ));
+        EngineFacts {
+            local: true,
+            ..EngineFacts::default()
+        }
+    });
+    let plan = plan(settings, &facts)?;
+    match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
+        Some(manifests) => crate::output::out(manifests)?,
+        None => crate::output::out(plan.to_yaml())?,
+    }
+    Ok(())
+}
+
+pub(super) fn plan(settings: &UpSettings, facts: &EngineFacts) -> Result<NodePlan> {
+    let user_kind_config = match &settings.cluster.kind_config {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            Failure::Usage(format!(
+                "--kind-config {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?),
+        None => None,
+    };
+    NodePlan::new(&NodeOptions {
+        cluster: settings.name.clone(),
+        image: settings.cluster.image.clone().unwrap_or_else(default_image),
+        security: settings.cluster.security,
+        api_port: settings.cluster.api_port,
+        network: settings.cluster.network.clone(),
+        mtu: settings.cluster.mtu,
+        iptables: settings.cluster.iptables,
+        cert_sans: settings.cluster.cert_sans.clone(),
+        dockerd_args: settings.cluster.dockerd_args.clone(),
+        created_at: now_rfc3339(),
+        owner: owner(),
+        // A remote node mounts the cluster node's /lib/modules (a node
+        // without it is a FailedMount, reported as such).
+        has_lib_modules: facts.remote_namespace.is_some()
+            || (facts.local && crate::commands::doctor::Host::from_env().has_lib_modules()),
+        taken_subnets: facts.subnets.clone(),
+        user_kind_config,
+        extra_labels: extra_labels(&settings.cluster),
+        remote_namespace: facts.remote_namespace.clone(),
+    })
+    .map_err(|e| {
+        let path = settings
+            .cluster
+            .kind_config
+            .as_deref()
+            .unwrap_or(std::path::Path::new(""))
+            .display();
+        Failure::Usage(format!("--kind-config {path}: {e}")).into()
+    })
+}
+
+/// TTL and CI metadata labels.
+pub(super) fn extra_labels(options: &ClusterSettings) -> BTreeMap<String, String> {
+    use crate::node::labels;
+    let mut extra: BTreeMap<String, String> = options.labels.iter().cloned().collect();
+    extra.extend(labels::ci_labels(
+        |k| std::env::var(k).ok(),
+        std::path::Path::new("/tekton").is_dir(),
+    ));
+    if let Some(ttl) = options.ttl {
+        let expires = std::time::SystemTime::now() + ttl;
+        extra.insert(
+            labels::TTL.into(),
+            humantime::format_duration(ttl).to_string(),
+        );
+        extra.insert(
+            labels::EXPIRES_AT.into(),
+            humantime::format_rfc3339_seconds(expires).to_string(),
+        );
+    }
+    extra
+}
