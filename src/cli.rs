@@ -152,9 +152,17 @@ pub struct UpArgs {
 /// How a cluster is made: shared by `up` and `run`.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterOptions {
-    /// Node image (default: kip's node image, built locally on first use)
+    /// kind node image: the Kubernetes the cluster runs, as kind's --image (default: kind v0.32.0's kindest/node:v1.36.1, pinned by digest)
     #[arg(long, env = "KIP_IMAGE")]
     pub image: Option<String>,
+
+    /// Docker-in-Docker image the node runs (default: kip's node image, built locally on first use)
+    #[arg(long, env = "KIP_DIND_IMAGE")]
+    pub dind_image: Option<String>,
+
+    /// Environment for the node's bootstrap, KEY=VALUE (repeatable; for debugging, e.g. KIP_KMSG_CREATE=false)
+    #[arg(long = "node-env", value_name = "KEY=VALUE", value_parser = parse_node_env, hide = true)]
+    pub node_env: Vec<(String, String)>,
 
     /// Host port for the API server on 127.0.0.1 (default: a free port)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -390,9 +398,9 @@ pub struct ForwarderArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Node image for the privileged-container check (default: kip's node image)
-    #[arg(long, env = "KIP_IMAGE")]
-    pub image: Option<String>,
+    /// Docker-in-Docker image for the privileged-container check (default: kip's node image)
+    #[arg(long, env = "KIP_DIND_IMAGE")]
+    pub dind_image: Option<String>,
 
     /// Output format
     #[arg(short, long, value_enum, default_value = "text")]
@@ -418,6 +426,24 @@ fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
         );
     }
     Ok(arg.to_string())
+}
+
+/// `--node-env`: only the bootstrap's own switches (KIP_*), so it cannot
+/// shadow what the node needs (PATH, ...).
+fn parse_node_env(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected KEY=VALUE (e.g. KIP_KMSG_CREATE=false)".to_string())?;
+    if !key.starts_with("KIP_")
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(format!(
+            "{key:?} is not one of the bootstrap's KIP_* variables"
+        ));
+    }
+    Ok((key.to_string(), value.to_string()))
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {

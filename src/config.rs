@@ -3,7 +3,8 @@
 //! `~/.config/kip/config.yaml`. Flags and environment variables win.
 //!
 //! ```yaml
-//! image: registry.example.com/kip-node:v1   # instead of the built-in node image
+//! image: kindest/node:v1.35.0               # the kind node image (Kubernetes version)
+//! dindImage: registry.example.com/kip-node:v1  # instead of kip's built-in DinD image
 //! ttl: 2h                                   # `kip gc` deletes clusters after this
 //! remote: true                              # as if every command had --remote
 //! ```
@@ -17,7 +18,11 @@ use std::time::Duration;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// The kind node image (`--image`).
     pub image: Option<String>,
+    /// The Docker-in-Docker image (`--dind-image`).
+    #[serde(rename = "dindImage")]
+    pub dind_image: Option<String>,
     #[serde(default, with = "humantime_serde_opt")]
     pub ttl: Option<Duration>,
     /// Remote mode by default (`--remote` on every command that takes it).
@@ -55,7 +60,7 @@ impl ConfigFile {
         }
         serde_yaml::from_str(&text).map_err(|e| {
             Failure::Usage(format!(
-                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE`, `ttl: DURATION` and `remote: true|false`)",
+                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE`, `dindImage: IMAGE`, `ttl: DURATION` and `remote: true|false`)",
                 path.display()
             ))
             .into()

@@ -72,7 +72,9 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         // Even a dry run needs the target: the namespace is in the objects
         // it prints.
         let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await?;
-        return dispatch(command, &config, &backend, printer).await;
+        // The kind node image comes from the local engine, if one answers.
+        let host = DockerBackend::connect().ok();
+        return dispatch(command, &config, &backend, host.as_ref(), printer).await;
     }
     match command {
         Command::Up(args) if args.dry_run => {
@@ -90,7 +92,10 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             commands::load::run(&args.settings(), &docker, printer).await?;
             Ok(0)
         }
-        _ => dispatch(command, &config, &DockerBackend::connect()?, printer).await,
+        _ => {
+            let docker = DockerBackend::connect()?;
+            dispatch(command, &config, &docker, Some(&docker), printer).await
+        }
     }
 }
 
@@ -98,6 +103,7 @@ async fn dispatch(
     command: &Command,
     config: &ConfigFile,
     backend: &impl backend::Backend,
+    host: Option<&DockerBackend>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
     match command {
@@ -105,13 +111,13 @@ async fn dispatch(
             commands::up::dry_run(&args.settings(config), Ok(backend), printer).await?;
         }
         Command::Up(args) => {
-            let outcome = commands::up::run(&args.settings(config), backend, printer).await?;
+            let outcome = commands::up::run(&args.settings(config), backend, host, printer).await?;
             if args.output == StatusFormat::Json {
                 output::out(serde_json::to_string_pretty(&outcome)? + "\n")?;
             }
         }
         Command::Run(args) => {
-            return commands::run::run(&args.settings(config), backend, printer).await
+            return commands::run::run(&args.settings(config), backend, host, printer).await
         }
         Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,

@@ -109,6 +109,19 @@ pub struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// New words for the step under way: the spinner's message on a
+    /// terminal; nothing elsewhere (plain and JSON output stay one line a step).
+    pub fn update(&self, what: &str) {
+        let guard = self
+            .printer
+            .spinner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(bar) = guard.as_ref() {
+            bar.set_message(what.to_string());
+        }
+    }
+
     pub fn done(mut self, what: &str) {
         self.finished = true;
         self.printer

@@ -88,10 +88,15 @@ impl TargetArgs {
 }
 
 impl ClusterOptions {
-    /// Flags win over the config file's `image` and `ttl`.
+    /// Flags win over the config file's `image`, `dindImage` and `ttl`.
     fn settings(&self, config: &ConfigFile) -> ClusterSettings {
         ClusterSettings {
             image: self.image.clone().or_else(|| config.image.clone()),
+            dind_image: self
+                .dind_image
+                .clone()
+                .or_else(|| config.dind_image.clone()),
+            node_env: self.node_env.clone(),
             api_port: self.api_port,
             wait: self.wait,
             ttl: self.ttl.or(config.ttl),
@@ -204,7 +209,7 @@ impl ConnectArgs {
 impl DoctorArgs {
     pub fn settings(&self) -> DoctorSettings {
         DoctorSettings {
-            image: self.image.clone(),
+            image: self.dind_image.clone(),
             output: self.output,
         }
     }

@@ -105,7 +105,7 @@ pub async fn run(
 }
 
 /// `docker load` in the node, fed from `tar`; the names it loaded.
-async fn docker_load(
+pub(crate) async fn docker_load(
     backend: &impl Backend,
     cluster: &str,
     tar: futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>,
@@ -125,7 +125,7 @@ async fn docker_load(
         .collect())
 }
 
-async fn node_image_id(
+pub(crate) async fn node_image_id(
     backend: &impl Backend,
     cluster: &str,
     image: &str,

@@ -33,7 +33,12 @@ pub struct RunSettings {
     pub command: Vec<String>,
 }
 
-pub async fn run(settings: &RunSettings, backend: &impl Backend, printer: &Printer) -> Result<u8> {
+pub async fn run(
+    settings: &RunSettings,
+    backend: &impl Backend,
+    host: Option<&crate::backend::docker::DockerBackend>,
+    printer: &Printer,
+) -> Result<u8> {
     let private = PrivateDir::create()?;
     let kubeconfig = private.0.join("kubeconfig");
     let name = match (&settings.reuse, &settings.name) {
@@ -56,7 +61,7 @@ pub async fn run(settings: &RunSettings, backend: &impl Backend, printer: &Print
         kubeconfig: Some(kubeconfig.clone()),
         cluster: settings.cluster.clone(),
     };
-    super::up::run(&up, backend, printer).await?;
+    super::up::run(&up, backend, host, printer).await?;
 
     let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));

@@ -301,6 +301,22 @@ await_node_image() {
     echo "kip-info: node-image=$KIP_NODE_IMAGE"
 }
 
+# While kind creates the cluster: a kubelet or runc that cannot run in this
+# node fails over and over, and kubeadm would only give up after 4 minutes.
+# The causes kip knows are named at once, and kind is stopped.
+watch_kind_node() {
+    known='open /dev/kmsg|configured to not run on a host using cgroup v1|oom_score_adj: [Pp]ermission denied|unable to apply caps'
+    while sleep 2; do
+        for node in $(kind_nodes); do
+            cause=$(docker exec "$node" journalctl --no-pager -q -u kubelet -u containerd 2>/dev/null |
+                grep -m1 -o -E ".{0,120}($known).{0,60}") || continue
+            printf '%s\n' "$cause" >"$log_dir/kind-node-cause"
+            kill "$kind_pid" 2>/dev/null || true
+            return 0
+        done
+    done
+}
+
 # The nested containers of this cluster (kind's nodes), if any.
 kind_nodes() {
     docker ps -aq --filter "label=io.x-k8s.kind.cluster=$KIP_CLUSTER" 2>/dev/null || true
@@ -323,7 +339,16 @@ create_cluster() {
     # In the background, so that a TERM during creation is handled at once.
     kind create cluster "$@" >"$log_dir/kind.log" 2>&1 &
     kind_pid=$!
-    wait "$kind_pid" || fail cluster "kind create cluster failed" "$log_dir/kind.log"
+    watch_kind_node &
+    watcher_pid=$!
+    if ! wait "$kind_pid"; then
+        kill "$watcher_pid" 2>/dev/null || true
+        if [ -s "$log_dir/kind-node-cause" ]; then
+            fail cluster "the kind node cannot run Kubernetes: $(cat "$log_dir/kind-node-cause")" "$log_dir/kind.log"
+        fi
+        fail cluster "kind create cluster failed" "$log_dir/kind.log"
+    fi
+    kill "$watcher_pid" 2>/dev/null || true
     kind_pid=
     cat "$log_dir/kind.log"
     echo "kip-phase: cluster-created"

@@ -20,6 +20,12 @@ pub const BOOTSTRAP_SCRIPT: &str = include_str!("bootstrap.sh");
 
 pub use contract::DOCKER_ROOT;
 
+/// kind's default node image at the kind version kip's node image carries
+/// (v0.32.0, `pkg/apis/config/defaults/image.go`): what `kind create
+/// cluster` would use, digest-pinned. `--image` replaces it.
+pub const DEFAULT_KIND_IMAGE: &str =
+    "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5";
+
 pub mod labels {
     use std::collections::BTreeMap;
 
@@ -138,7 +144,17 @@ pub struct ApiPortSpec {
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
     pub cluster: String,
+    /// The Docker-in-Docker image the node runs (`--dind-image`).
     pub image: String,
+    /// The kind node image (`--image`), by its name inside the node; None:
+    /// kind's own default, pulled by kind (when kip has nothing to stream).
+    pub kind_image: Option<String>,
+    /// kip streams `kind_image` into the node after dockerd starts; the
+    /// bootstrap waits for it instead of letting kind pull it.
+    pub stream_kind_image: bool,
+    /// Extra environment for the bootstrap (`--node-env`, for debugging:
+    /// e.g. turning one of the node's fixes off).
+    pub node_env: Vec<(String, String)>,
     pub security: SecurityMode,
     pub api_port: Option<u16>,
     pub network: Option<String>,
@@ -200,6 +216,15 @@ impl NodePlan {
         if !opts.dockerd_args.is_empty() {
             env.insert("KIP_DOCKERD_ARGS".into(), opts.dockerd_args.join(" "));
         }
+        if let Some(image) = &opts.kind_image {
+            env.insert("KIP_NODE_IMAGE".into(), image.clone());
+        }
+        if opts.stream_kind_image {
+            env.insert("KIP_AWAIT_IMAGE".into(), "1".into());
+        }
+        for (key, value) in &opts.node_env {
+            env.insert(key.clone(), value.clone());
+        }
 
         let mut labels = BTreeMap::from([
             (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
@@ -256,6 +281,9 @@ pub(crate) mod tests {
         NodeOptions {
             cluster: "demo".into(),
             image: "kip-test-node:latest".into(),
+            kind_image: Some("kindest/node:v1.36.1".into()),
+            stream_kind_image: true,
+            node_env: Vec::new(),
             security: SecurityMode::Auto,
             api_port: None,
             network: None,

@@ -210,7 +210,11 @@ fn man_page_renders() {
 fn the_config_file_sets_defaults_and_flags_win() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
-    std::fs::write(&config, "image: from-config:1\nttl: 3h\n").unwrap();
+    std::fs::write(
+        &config,
+        "dindImage: from-config:1\nimage: kind-from-config:1\nttl: 3h\n",
+    )
+    .unwrap();
     let plan = |extra: &[&str]| {
         let mut args = vec!["up", "cfg", "--dry-run"];
         args.extend_from_slice(extra);
@@ -224,16 +228,35 @@ fn the_config_file_sets_defaults_and_flags_win() {
     let from_file = plan(&[]);
     assert_eq!(from_file["node"]["image"].as_str(), Some("from-config:1"));
     assert_eq!(
+        from_file["node"]["env"]["KIP_NODE_IMAGE"].as_str(),
+        Some("kind-from-config:1")
+    );
+    assert_eq!(
         from_file["node"]["labels"]["dev.kip.ttl"].as_str(),
         Some("3h")
     );
-    let flags = plan(&["--image", "from-flag:2", "--ttl", "10m"]);
+    let flags = plan(&[
+        "--dind-image",
+        "from-flag:2",
+        "--image",
+        "kind-from-flag:2",
+        "--ttl",
+        "10m",
+    ]);
     assert_eq!(flags["node"]["image"].as_str(), Some("from-flag:2"));
+    assert_eq!(
+        flags["node"]["env"]["KIP_NODE_IMAGE"].as_str(),
+        Some("kind-from-flag:2")
+    );
     assert_eq!(flags["node"]["labels"]["dev.kip.ttl"].as_str(), Some("10m"));
 
     // XDG_CONFIG_HOME is where it is found without KIP_CONFIG.
     std::fs::create_dir_all(dir.path().join("kip")).unwrap();
-    std::fs::write(dir.path().join("kip/config.yaml"), "image: from-xdg:3\n").unwrap();
+    std::fs::write(
+        dir.path().join("kip/config.yaml"),
+        "dindImage: from-xdg:3\n",
+    )
+    .unwrap();
     let run = kip(&["up", "cfg", "--dry-run"])
         .env("DOCKER_HOST", NO_ENGINE)
         .env("XDG_CONFIG_HOME", dir.path())

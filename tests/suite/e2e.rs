@@ -16,6 +16,10 @@ pub struct E2e {
     pub dir: tempfile::TempDir,
 }
 
+/// The "kind node image" the stand-in is given: a tiny image that
+/// test-stack/node-image/build.sh makes, streamed in by kip as a real one is.
+pub const STAND_IN_NODE_IMAGE: &str = "kip-test-stand-in-node:latest";
+
 pub fn required() -> bool {
     std::env::var("KIP_E2E").is_ok_and(|v| v == "1")
 }
@@ -104,7 +108,8 @@ impl E2e {
     pub fn kip(&self, args: &[&str]) -> Kip {
         kip(args)
             .kubeconfig(&self.kubeconfig())
-            .env("KIP_IMAGE", &self.image)
+            .env("KIP_DIND_IMAGE", &self.image)
+            .env("KIP_IMAGE", STAND_IN_NODE_IMAGE)
     }
 
     pub fn up(&self, name: &str, extra: &[&str]) -> Run {
@@ -640,12 +645,26 @@ fn a_missing_image_is_named() {
         .kip(&[
             "up",
             &t.name,
-            "--image",
+            "--dind-image",
             "127.0.0.1:1/kip-test-no-such-image:0",
         ])
         .run();
     run.code(3)
         .stderr_has("kip-test-no-such-image:0 is not on this Docker engine");
+    t.assert_nothing_left(&t.name);
+
+    // The kind node image: on neither the host's engine nor a registry.
+    let run = t
+        .kip(&[
+            "up",
+            &t.name,
+            "--image",
+            "127.0.0.1:1/kip-test-no-such-node:0",
+        ])
+        .run();
+    run.code(3)
+        .stderr_has("kind node image 127.0.0.1:1/kip-test-no-such-node:0 is neither on the host's Docker engine nor pullable")
+        .stderr_has("docker pull");
     t.assert_nothing_left(&t.name);
 }
 
@@ -697,7 +716,8 @@ fn the_shell_example_runs_and_cleans_up() {
         .arg(&script)
         .env("PATH", path)
         .env("CLUSTER", &t.name)
-        .env("KIP_IMAGE", &t.image)
+        .env("KIP_DIND_IMAGE", &t.image)
+        .env("KIP_IMAGE", STAND_IN_NODE_IMAGE)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

@@ -59,7 +59,7 @@ impl Remote {
     }
 
     fn up(&self, name: &str, extra: &[&str]) -> Run {
-        let mut args = vec!["up", name, "--image", &self.t.image, "--wait", "90s"];
+        let mut args = vec!["up", name, "--dind-image", &self.t.image, "--wait", "90s"];
         args.extend_from_slice(extra);
         self.kip(&args).run()
     }
@@ -275,7 +275,7 @@ fn remote_dry_run_is_what_the_server_accepts() {
         .kip(&[
             "up",
             &r.t.name,
-            "--image",
+            "--dind-image",
             &r.t.image,
             "--dry-run",
             "--endpoint",
@@ -388,7 +388,7 @@ fn remote_refusals_are_clear_fast_and_leave_nothing() {
         .kip(&[
             "up",
             name,
-            "--image",
+            "--dind-image",
             "127.0.0.1:1/kip/missing:1",
             "--wait",
             "60s",
@@ -504,7 +504,7 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
     r.emulator().set_pull_delay(Duration::from_secs(3));
     let image = r.t.image.clone();
     let mut command = r
-        .kip(&["up", &name, "--image", &image, "--wait", "90s"])
+        .kip(&["up", &name, "--dind-image", &image, "--wait", "90s"])
         .command();
     let child = command
         .stdout(Stdio::piped())
@@ -689,7 +689,7 @@ fn remote_up_from_a_pod_in_the_cluster() {
     let name = r.t.name.clone();
     let log = r.job(&format!(
         r#"test ! -e /root/.kube/config
-kip up {name} --remote --image {image} --wait 90s
+kip up {name} --remote --dind-image {image} --wait 90s
 kubectl get --raw /readyz; echo
 kubectl get nodes
 kip list --remote
@@ -743,7 +743,7 @@ fn remote_up_with_the_service_endpoint_from_a_pod() {
     }
     let name = r.t.name.clone();
     let log = r.job(&format!(
-        r#"kip up {name} --remote --endpoint service --image {image} --wait 90s
+        r#"kip up {name} --remote --endpoint service --dind-image {image} --wait 90s
 kubectl config view --minify -o jsonpath='{{.clusters[0].cluster.server}}'; echo
 kubectl get --raw /readyz; echo
 kip down {name} --remote
@@ -769,7 +769,14 @@ fn remote_concurrent_ups_of_one_name_make_one_cluster() {
     let name = r.t.name.clone();
     let image = r.t.image.clone();
     let up = [
-        "up", &name, "--image", &image, "--wait", "90s", "-o", "json",
+        "up",
+        &name,
+        "--dind-image",
+        &image,
+        "--wait",
+        "90s",
+        "-o",
+        "json",
     ];
     let runs = wait_all((0..3).map(|_| r.kip(&up).spawn()).collect());
     assert_one_made_it(&runs);

@@ -20,6 +20,7 @@ pub fn kip(args: &[&str]) -> Kip {
         .env("HOME", "/nonexistent-kip-test-home");
     command
         .env_remove("KIP_IMAGE")
+        .env_remove("KIP_DIND_IMAGE")
         .env_remove("KIP_SECURITY")
         .env("NO_COLOR", "1");
     Kip { command }

@@ -78,6 +78,32 @@ impl DockerBackend {
         Ok(())
     }
 
+    /// Pulls the kind node image onto the engine (once: later `up`s find
+    /// it), with the engine's credentials and mirrors, showing progress.
+    pub async fn pull_kind_image(&self, image: &str, printer: &Printer) -> Result<()> {
+        let step = printer.step(
+            "kind-image-pulled",
+            &format!("Pulling the kind node image {image} onto the host's engine (first use only)"),
+        );
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let mut pull = self.docker.create_image(Some(options), None, None);
+        let mut layers_done = 0usize;
+        while let Some(progress) = pull.next().await {
+            let progress = progress.map_err(|e| {
+                Failure::Environment(format!(
+                    "the kind node image {image} is neither on the host's Docker engine nor pullable: {e}
+                     Make it available on the host (docker pull {image}, or docker load it), or pass                      --image with a node image the host has; `kip load` adds images to a running cluster"
+                ))
+            })?;
+            if progress.status.as_deref() == Some("Pull complete") {
+                layers_done += 1;
+                step.update(&format!("Pulling {image}: {layers_done} layer(s) done"));
+            }
+        }
+        step.done(&format!("Pulled the kind node image {image}"));
+        Ok(())
+    }
+
     /// The ID of an image on the engine, if it has it.
     pub async fn host_image_id(&self, image: &str) -> Result<Option<String>> {
         match self.docker.inspect_image(image).await {

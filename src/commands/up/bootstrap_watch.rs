@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use super::node_image::HostImage;
 use super::UpSettings;
 
 const LOG_TAIL_LINES: usize = 30;
@@ -24,9 +25,10 @@ pub(super) async fn wait_until_ready(
     backend: &impl Backend,
     printer: &Printer,
     node: &StartedNode,
+    kind_image: Option<&HostImage<'_>>,
     deadline: tokio::time::Instant,
 ) -> Result<(ClusterCredentials, ApiEndpoint)> {
-    follow_bootstrap(settings, backend, printer, deadline).await?;
+    follow_bootstrap(settings, backend, printer, kind_image, deadline).await?;
 
     let step = printer.step("api-ready", "Waiting for the API server");
     let endpoint = match &node.endpoint {
@@ -70,6 +72,7 @@ pub(super) async fn follow_bootstrap(
     settings: &UpSettings,
     backend: &impl Backend,
     printer: &Printer,
+    kind_image: Option<&HostImage<'_>>,
     deadline: tokio::time::Instant,
 ) -> Result<()> {
     let mut log = backend.follow_bootstrap(&settings.name).await?;
@@ -114,6 +117,21 @@ pub(super) async fn follow_bootstrap(
                         fact("cgroup")
                     ));
                 }
+                // The node waits for the image before kind starts.
+                if let Some(image) = kind_image {
+                    tokio::time::timeout_at(
+                        deadline,
+                        image.stream_into(backend, &settings.name, printer),
+                    )
+                    .await
+                    .map_err(|_| {
+                        Failure::Timeout(format!(
+                            "the kind node image {} was not in the node within {}",
+                            image.image,
+                            humantime::format_duration(settings.cluster.wait)
+                        ))
+                    })??;
+                }
                 phase = "cluster";
                 step = Some(printer.step("cluster-created", "Creating the cluster with kind"));
             }
@@ -139,9 +157,11 @@ pub(super) async fn follow_bootstrap(
                     "cluster" => "kind could not create the cluster",
                     _ => "the node bootstrap failed",
                 };
+                let detail = detail.join("\n");
+                let hint = known_cause(&format!("{reason}\n{detail}"))
+                    .map_or_else(String::new, |hint| format!("\nWhy: {hint}"));
                 return Err(Failure::Node(format!(
-                    "{what} ({reason}; phase {phase})\n{}",
-                    detail.join("\n")
+                    "{what} ({reason}; phase {phase}){hint}\n{detail}"
                 ))
                 .into());
             }
@@ -153,6 +173,37 @@ pub(super) async fn follow_bootstrap(
             }
         }
     }
+}
+
+/// What the node could not do, for the failures kip knows how to prevent
+/// (each prevented by the node's bootstrap unless turned off for debugging).
+fn known_cause(text: &str) -> Option<&'static str> {
+    const CAUSES: [(&str, &str); 4] = [
+        (
+            "unable to apply caps",
+            "the engine withholds capabilities (e.g. CAP_SYS_RESOURCE) and kind's privileged containers asked \
+             for them; kip's node keeps them within what it has (runc-clamp) unless KIP_RUNTIME_CLAMP=false",
+        ),
+        (
+            "open /dev/kmsg",
+            "the node has no /dev/kmsg, which the kubelet needs; kip creates it unless KIP_KMSG_CREATE=false \
+             (an engine that forbids mknod needs --security privileged)",
+        ),
+        (
+            "oom_score_adj",
+            "the node cannot lower oom_score_adj (no CAP_SYS_RESOURCE), so runc fails every control-plane \
+             container; kip sets containerd's restrict_oom_score_adj unless KIP_RESTRICT_OOM=false",
+        ),
+        (
+            "cgroup v1",
+            "the kubelet (Kubernetes >= 1.35) refuses a cgroup v1 host; kip sets failCgroupV1: false unless \
+             KIP_FAIL_CGROUP_V1=true (better: move the host to cgroup v2)",
+        ),
+    ];
+    CAUSES
+        .iter()
+        .find(|(needle, _)| text.contains(needle))
+        .map(|(_, hint)| *hint)
 }
 
 fn format_tail(tail: &VecDeque<String>) -> String {
@@ -174,4 +225,23 @@ fn tail_of(log: &str) -> String {
         .rev()
         .collect();
     format_tail(&lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_cause;
+
+    #[test]
+    fn each_known_failure_is_named() {
+        for (line, word) in [
+            ("runc create failed: unable to start container process: unable to apply caps: operation not permitted", "KIP_RUNTIME_CLAMP"),
+            ("failed to create kubelet: open /dev/kmsg: no such file or directory", "KIP_KMSG_CREATE"),
+            ("nsexec[997]: failed to update /proc/self/oom_score_adj: Permission denied", "KIP_RESTRICT_OOM"),
+            ("kubelet is configured to not run on a host using cgroup v1", "KIP_FAIL_CGROUP_V1"),
+        ] {
+            let hint = known_cause(line).unwrap_or_else(|| panic!("no cause for {line}"));
+            assert!(hint.contains(word), "{hint}");
+        }
+        assert_eq!(known_cause("node(s) already exist for a cluster"), None);
+    }
 }

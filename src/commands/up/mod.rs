@@ -3,11 +3,13 @@
 //! kubeconfig written.
 
 mod bootstrap_watch;
+mod node_image;
 mod plan;
 mod reuse;
 
 use super::signals::Signals;
 use crate::api::ApiEndpoint;
+use crate::backend::docker::DockerBackend;
 use crate::backend::{Backend, EngineFacts, NameTaken, StartedNode};
 use crate::error::Failure;
 use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
@@ -22,9 +24,12 @@ pub use plan::{dry_run, ClusterSettings, UpSettings};
 use reuse::{being_created, reuse, wait_for_other_up};
 use std::time::Instant;
 
+/// `host`: the local Docker engine the kind node image comes from (the
+/// backend itself in local mode; in remote mode, one if it answers).
 pub async fn run(
     settings: &UpSettings,
     backend: &impl Backend,
+    host: Option<&DockerBackend>,
     printer: &Printer,
 ) -> Result<UpOutcome> {
     let started = Instant::now();
@@ -36,7 +41,8 @@ pub async fn run(
     kubeconfig::read(&target.path)?;
     let facts = backend.engine_facts().await?;
     super::doctor::report_local(&facts, printer);
-    let plan = plan(settings, &facts)?;
+    // Checked here, before anything is made: a missing image fails in seconds.
+    let plan = plan(settings, &facts, host.is_some())?;
 
     if let Some(existing) = backend.find(&settings.name).await? {
         // Another `kip up` of this name between creating its node and
@@ -73,6 +79,13 @@ pub async fn run(
             printer,
         )
         .await?;
+    let kind_image =
+        node_image::prepare(host, &plan::kind_image(settings), facts.local, printer).await?;
+    // Without an image to bring, the node must not wait for one.
+    let plan = match &kind_image {
+        Some(_) => plan,
+        None => self::plan(settings, &facts, false)?,
+    };
 
     let deadline = tokio::time::Instant::now() + settings.cluster.wait;
     let outcome = async {
@@ -83,7 +96,7 @@ pub async fn run(
         signals.check()?;
         // From here on kip only reads and waits, so a signal ends it at once.
         tokio::select! {
-            ready = wait_until_ready(settings, backend, printer, &node, deadline) => ready,
+            ready = wait_until_ready(settings, backend, printer, &node, kind_image.as_ref(), deadline) => ready,
             () = signals.received() => Err(Failure::Interrupted.into()),
         }
     }

@@ -5,7 +5,7 @@ use crate::backend::{Backend, EngineFacts};
 use crate::commands::{now_rfc3339, owner};
 use crate::error::Failure;
 use crate::node::image::default_image;
-use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode};
+use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode, DEFAULT_KIND_IMAGE};
 use crate::output::Printer;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -29,8 +29,12 @@ pub struct UpSettings {
 /// config file's `image` and `ttl`.
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
-    /// None: kip's default node image.
+    /// The kind node image; None: kind's default (DEFAULT_KIND_IMAGE).
     pub image: Option<String>,
+    /// The Docker-in-Docker image; None: kip's default node image.
+    pub dind_image: Option<String>,
+    /// Extra environment for the node's bootstrap (debugging).
+    pub node_env: Vec<(String, String)>,
     pub api_port: Option<u16>,
     /// How long to wait for the API server to answer /readyz.
     pub wait: Duration,
@@ -69,7 +73,7 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    let plan = plan(settings, &facts)?;
+    let plan = plan(settings, &facts, facts.local)?;
     match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
         Some(manifests) => crate::output::out(manifests)?,
         None => crate::output::out(plan.to_yaml())?,
@@ -77,7 +81,13 @@ pub async fn dry_run(
     Ok(())
 }
 
-pub(super) fn plan(settings: &UpSettings, facts: &EngineFacts) -> Result<NodePlan> {
+/// `stream_kind_image`: kip brings the kind node image from the host's
+/// engine (the node waits for it instead of letting kind pull it).
+pub(super) fn plan(
+    settings: &UpSettings,
+    facts: &EngineFacts,
+    stream_kind_image: bool,
+) -> Result<NodePlan> {
     let user_kind_config = match &settings.cluster.kind_config {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
             Failure::Usage(format!(
@@ -89,7 +99,16 @@ pub(super) fn plan(settings: &UpSettings, facts: &EngineFacts) -> Result<NodePla
     };
     NodePlan::new(&NodeOptions {
         cluster: settings.name.clone(),
-        image: settings.cluster.image.clone().unwrap_or_else(default_image),
+        image: settings
+            .cluster
+            .dind_image
+            .clone()
+            .unwrap_or_else(default_image),
+        // kind's own default needs no --image unless kip streams it in.
+        kind_image: (stream_kind_image || settings.cluster.image.is_some())
+            .then(|| super::node_image::name_in_node(&kind_image(settings))),
+        stream_kind_image,
+        node_env: settings.cluster.node_env.clone(),
         security: settings.cluster.security,
         api_port: settings.cluster.api_port,
         network: settings.cluster.network.clone(),
@@ -117,6 +136,15 @@ pub(super) fn plan(settings: &UpSettings, facts: &EngineFacts) -> Result<NodePla
             .display();
         Failure::Usage(format!("--kind-config {path}: {e}")).into()
     })
+}
+
+/// The kind node image `up` makes the cluster from.
+pub(super) fn kind_image(settings: &UpSettings) -> String {
+    settings
+        .cluster
+        .image
+        .clone()
+        .unwrap_or_else(|| DEFAULT_KIND_IMAGE.to_string())
 }
 
 /// TTL and CI metadata labels.

@@ -1,0 +1,153 @@
+//! The kind node image comes from the host's Docker engine, never from a
+//! registry inside the node: a new node's Docker store is empty, and kind
+//! would pull its ~1 GB digest-pinned image there on every `kip up` (slow,
+//! rate-limited, impossible offline). kip makes sure the host's engine has
+//! the image (pulling it there once, with the host's credentials and
+//! mirrors), streams it into the node once the node's dockerd runs, and skips
+//! that when the node already has it. kind then finds it and pulls nothing.
+
+use crate::backend::docker::DockerBackend;
+use crate::backend::Backend;
+use crate::commands::load::{docker_load, node_image_id};
+use crate::error::Failure;
+use crate::output::Printer;
+use anyhow::Result;
+
+/// A kind node image on the host's engine, to stream into the node.
+pub(super) struct HostImage<'a> {
+    host: &'a DockerBackend,
+    pub image: String,
+    id: String,
+}
+
+/// The name kind is given inside the node. `docker load` keeps tags but not
+/// registry digests, so a digest-pinned image (kind's default) is known
+/// there by its tag alone; the digest was checked on the host, and kip tags
+/// the very image it streamed with this name.
+pub(crate) fn name_in_node(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, _))
+            if name
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':')) =>
+        {
+            name.to_string()
+        }
+        Some((name, digest)) => {
+            let hex = digest.trim_start_matches("sha256:");
+            format!("{name}:{}", &hex[..hex.len().min(12)])
+        }
+        None => image.to_string(),
+    }
+}
+
+/// Before anything is created: the image on the host's engine, pulled there
+/// if need be. Local mode needs it (absent and not pullable: exit 3, nothing
+/// made). A remote node without a reachable host engine lets kind pull the
+/// image inside the Pod, as kind alone would.
+pub(super) async fn prepare<'a>(
+    host: Option<&'a DockerBackend>,
+    image: &str,
+    local: bool,
+    printer: &Printer,
+) -> Result<Option<HostImage<'a>>> {
+    let Some(host) = host else {
+        return Ok(None);
+    };
+    let id = match host.host_image_id(image).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            host.pull_kind_image(image, printer).await?;
+            host.host_image_id(image).await?.ok_or_else(|| {
+                Failure::Environment(format!(
+                    "the kind node image {image} was pulled but the host's engine does not list it"
+                ))
+            })?
+        }
+        Err(e) if local => return Err(e),
+        Err(e) => {
+            printer.info(&format!(
+                "no local Docker engine to bring the kind node image from ({e:#}); the node pulls {image} itself"
+            ));
+            return Ok(None);
+        }
+    };
+    Ok(Some(HostImage {
+        host,
+        image: image.to_string(),
+        id,
+    }))
+}
+
+impl HostImage<'_> {
+    /// Into the node's Docker, unless it has this very image already (a
+    /// restarted or reused node).
+    pub(super) async fn stream_into(
+        &self,
+        backend: &impl Backend,
+        cluster: &str,
+        printer: &Printer,
+    ) -> Result<()> {
+        let name = name_in_node(&self.image);
+        if node_image_id(backend, cluster, &name).await?.as_deref() == Some(self.id.as_str()) {
+            printer.info(&format!("The node already has {}", self.image));
+            return Ok(());
+        }
+        let step = printer.step(
+            "kind-image-streamed",
+            &format!("Streaming the kind node image {} into the node", self.image),
+        );
+        docker_load(
+            backend,
+            cluster,
+            self.host.save_images(std::slice::from_ref(&self.image)),
+        )
+        .await
+        .map_err(|e| {
+            Failure::Node(format!(
+                "cannot stream the kind node image {} into the node: {e:#}",
+                self.image
+            ))
+        })?;
+        let tag = ["docker", "tag", self.id.as_str(), name.as_str()].map(String::from);
+        let out = backend.exec_capture(cluster, &tag, None).await?;
+        if out.code != 0 {
+            return Err(Failure::Node(format!(
+                "cannot name the kind node image {name} in the node: {}",
+                out.stderr.trim()
+            ))
+            .into());
+        }
+        step.done(&format!(
+            "Kind node image {} streamed into the node",
+            self.image
+        ));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_in_node;
+
+    #[test]
+    fn a_digest_pinned_image_is_known_in_the_node_by_its_tag() {
+        assert_eq!(
+            name_in_node("kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a"),
+            "kindest/node:v1.36.1"
+        );
+        assert_eq!(
+            name_in_node("localhost:5000/node@sha256:0123456789abcdef0123"),
+            "localhost:5000/node:0123456789ab"
+        );
+        assert_eq!(
+            name_in_node("kip-test-kind-node:latest"),
+            "kip-test-kind-node:latest"
+        );
+        assert_eq!(
+            name_in_node("registry:5000/node:v1"),
+            "registry:5000/node:v1"
+        );
+    }
+}
