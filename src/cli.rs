@@ -59,7 +59,7 @@ pub enum Command {
     /// Check this machine and Docker engine for what breaks clusters
     Doctor(DoctorArgs),
     /// Create a cluster, run CMD against it, and always delete the cluster
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Delete expired clusters (--ttl), or old ones (--older-than)
     Gc(GcArgs),
     /// Load images from the host into a cluster
