@@ -1,6 +1,7 @@
 //! Kubeconfig handling as kubectl users expect it: kubectl's file rules,
-//! `kip-NAME` entries, an exclusive lock, atomic writes with mode 0600, every
-//! other entry (and every unknown field) kept as it was.
+//! `kip-NAME` entries, an exclusive lock, atomic writes through symlinks that
+//! keep the file's owner and mode (0600 for a new file), every other entry
+//! (and every unknown field) kept as it was.
 
 mod lock;
 mod merge;
@@ -9,32 +10,39 @@ mod target;
 pub use merge::{remove_entries, upsert_entries, ClusterCredentials};
 pub use target::KubeconfigTarget;
 
+use crate::error::Failure;
 use anyhow::{Context, Result};
 use serde_yaml::Value;
 use std::io::Write;
 use std::path::Path;
 
 /// Reads a kubeconfig; a missing or empty file is an empty config. A file
-/// that does not parse is an error, and nothing will overwrite it.
+/// that is not a regular file, or does not parse, is an error, and nothing
+/// will overwrite it.
 pub fn read(path: &Path) -> Result<Value> {
-    let text = match std::fs::read_to_string(path) {
+    let real = target::real_file(path)?;
+    let text = match read_regular(&real) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read kubeconfig {}", path.display()))
+            return Err(Failure::Environment(format!(
+                "cannot read kubeconfig {}: {e}",
+                path.display()
+            ))
+            .into())
         }
     };
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
     let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
-        crate::error::Failure::Environment(format!(
+        Failure::Environment(format!(
             "cannot parse kubeconfig {}: {e}\nkip left it untouched; fix or move it, then run the command again",
             path.display()
         ))
     })?;
     if !doc.is_mapping() && !doc.is_null() {
-        return Err(crate::error::Failure::Environment(format!(
+        return Err(Failure::Environment(format!(
             "kubeconfig {} is not a YAML mapping; kip left it untouched",
             path.display()
         ))
@@ -43,23 +51,54 @@ pub fn read(path: &Path) -> Result<Value> {
     Ok(doc)
 }
 
-/// Writes `doc` to `path` atomically (temp file in the same folder, fsync,
-/// rename) with mode 0600.
+/// Reads a file that was a regular file a moment ago without ever blocking:
+/// if a FIFO took its place, the non-blocking open returns at once and the
+/// type check refuses it.
+fn read_regular(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is no longer a regular file"));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Writes `doc` to `path` atomically: see `write_text_atomic`.
 pub fn write_atomic(path: &Path, doc: &Value) -> Result<()> {
     let text = serde_yaml::to_string(doc).context("cannot serialize the kubeconfig")?;
     write_text_atomic(path, text.as_bytes())
 }
 
+/// Writes `bytes` to the regular file `path` names (through symlinks, as
+/// client-go does) atomically: a temp file beside the real file, fsync,
+/// rename. An existing file keeps its owner and mode; a new one is 0600.
 pub fn write_text_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path
+    let real = target::real_file(path)?;
+    write_real_file(&real, bytes)
+        .with_context(|| format!("cannot write kubeconfig {}", path.display()))
+}
+
+fn write_real_file(real: &Path, bytes: &[u8]) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let dir = real
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let file_name = path
+    let file_name = real
         .file_name()
         .context("the kubeconfig path has no file name")?;
+    let existing = match std::fs::metadata(real) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", real.display())),
+    };
     let tmp = dir.join(format!(
         ".{}.kip-{}.tmp",
         file_name.to_string_lossy(),
@@ -74,9 +113,25 @@ pub fn write_text_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
         file.write_all(bytes)?;
+        if let Some(meta) = &existing {
+            let mine = file.metadata()?;
+            if (mine.uid(), mine.gid()) != (meta.uid(), meta.gid()) {
+                std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid())).with_context(
+                    || {
+                        format!(
+                            "cannot keep its owner (uid {}, gid {}); run kip as that user",
+                            meta.uid(),
+                            meta.gid()
+                        )
+                    },
+                )?;
+            }
+            // After chown, which clears set-id bits.
+            file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        std::fs::rename(&tmp, real)
+            .with_context(|| format!("cannot replace {}", real.display()))?;
         if let Ok(dir) = std::fs::File::open(dir) {
             let _ = dir.sync_all();
         }
@@ -85,16 +140,116 @@ pub fn write_text_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result.with_context(|| format!("cannot write kubeconfig {}", path.display()))
+    result
 }
 
 /// Reads, changes and writes the kubeconfig under its lock. `change` returns
 /// whether it changed anything; an unchanged file is not rewritten.
+///
+/// The lock is kubectl's, beside the real file; through a symlink kip also
+/// takes the link's, which is the one kubectl takes when given the link.
 pub fn update(path: &Path, change: impl FnOnce(&mut Value) -> Result<bool>) -> Result<()> {
-    let _lock = lock::Lock::acquire(path)?;
+    let real = target::real_file(path)?;
+    let _lock = lock::Lock::acquire(&real)?;
+    let _link_lock = if real == path {
+        None
+    } else {
+        Some(lock::Lock::acquire(path)?)
+    };
     let mut doc = read(path)?;
     if change(&mut doc)? {
         write_atomic(path, &doc)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    fn set_current(name: &'static str) -> impl FnOnce(&mut Value) -> Result<bool> {
+        move |doc| {
+            if doc.is_null() {
+                *doc = Value::Mapping(Default::default());
+            }
+            doc["current-context"] = name.into();
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn writes_through_a_symlink_and_keeps_the_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dotfiles")).unwrap();
+        let real = dir.path().join("dotfiles/config");
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("dotfiles/config", &link).unwrap();
+
+        // A dangling link: the file it names is created, 0600.
+        update(&link, set_current("a")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(mode(&real), 0o600);
+        assert_eq!(read(&link).unwrap()["current-context"].as_str(), Some("a"));
+
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        update(&link, set_current("b")).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(mode(&real), 0o640);
+        assert_eq!(read(&real).unwrap()["current-context"].as_str(), Some("b"));
+        // No lock or temp file left, neither beside the link nor the file.
+        let mut left: Vec<_> = std::fs::read_dir(dir.path().join("dotfiles"))
+            .unwrap()
+            .chain(std::fs::read_dir(dir.path()).unwrap())
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["config", "config", "dotfiles"]);
+    }
+
+    #[test]
+    fn keeps_the_owner_of_someone_elses_file() {
+        // Changing a file's owner takes root (CI runs as root).
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("not root: cannot give the test file another owner");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "").unwrap();
+        std::os::unix::fs::chown(&path, Some(4321), Some(4322)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o604)).unwrap();
+        update(&path, set_current("a")).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (4321, 4322));
+        assert_eq!(mode(&path), 0o604);
+    }
+
+    #[test]
+    fn refuses_a_special_file_before_taking_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        for path in [Path::new("/dev/null"), &link] {
+            let err = update(path, set_current("a")).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 3, "{err:#}");
+            assert!(format!("{err:#}").contains("a character device"), "{err:#}");
+            let err = read(path).unwrap_err();
+            assert_eq!(crate::error::exit_code(&err), 3, "{err:#}");
+        }
+        use std::os::unix::fs::FileTypeExt;
+        let null = std::fs::metadata("/dev/null").unwrap();
+        assert!(null.file_type().is_char_device());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

@@ -99,6 +99,42 @@ fn an_unparseable_kubeconfig_is_refused_and_kept() {
 }
 
 #[test]
+fn a_kubeconfig_that_is_not_a_regular_file_is_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("config");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, kind) in [
+        (Path::new("/dev/null"), "a character device"),
+        (&link, "a character device"),
+        (&folder, "a directory"),
+    ] {
+        let run = kip(&["up", "demo"])
+            .env("DOCKER_HOST", NO_ENGINE)
+            .kubeconfig(path)
+            .run();
+        // Refused before Docker is asked anything.
+        run.code(3)
+            .stderr_has(&path.display().to_string())
+            .stderr_has(kind)
+            .stderr_has("--kubeconfig FILE");
+        assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[test]
 fn dry_run_prints_the_plan_without_an_engine() {
     let run = kip(&[
         "up",
