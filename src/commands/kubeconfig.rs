@@ -26,7 +26,7 @@ pub async fn run(args: &KubeconfigArgs, backend: &impl Backend) -> Result<()> {
     let creds = credentials(backend, &args.name, &endpoint).await?;
     let doc = creds.standalone(&names::context_name(&args.name));
     let text = match args.format {
-        KubeconfigFormat::Yaml => serde_yaml::to_string(&doc)?,
+        KubeconfigFormat::Yaml => crate::kubeconfig::to_yaml(&doc)?,
         KubeconfigFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
     };
     match &args.output {

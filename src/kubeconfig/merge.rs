@@ -229,7 +229,7 @@ contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
         let doc = creds().standalone("kip-x");
         crate::testing::assert_snapshot(
             "standalone_kubeconfig.yaml",
-            &serde_yaml::to_string(&doc).unwrap(),
+            &crate::kubeconfig::to_yaml(&doc).unwrap(),
         );
     }
 

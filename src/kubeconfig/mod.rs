@@ -6,9 +6,11 @@
 mod lock;
 mod merge;
 mod target;
+mod yaml;
 
 pub use merge::{remove_entries, upsert_entries, ClusterCredentials};
 pub use target::KubeconfigTarget;
+pub use yaml::to_string as to_yaml;
 
 use crate::error::Failure;
 use anyhow::{Context, Result};
@@ -69,9 +71,10 @@ fn read_regular(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Writes `doc` to `path` atomically: see `write_text_atomic`.
+/// Writes `doc` to `path` atomically (see `write_text_atomic`), as YAML that
+/// kubectl's YAML 1.1 reader reads as kip meant it.
 pub fn write_atomic(path: &Path, doc: &Value) -> Result<()> {
-    let text = serde_yaml::to_string(doc).context("cannot serialize the kubeconfig")?;
+    let text = yaml::to_string(doc).context("cannot serialize the kubeconfig")?;
     write_text_atomic(path, text.as_bytes())
 }
 
@@ -251,5 +254,117 @@ mod tests {
         let null = std::fs::metadata("/dev/null").unwrap();
         assert!(null.file_type().is_char_device());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// The kubectl CI names in KIP_TEST_KUBECTL (else `kubectl`), or why
+    /// there is none: a failure when KIP_TEST_KUBECTL or KIP_E2E=1 is set.
+    fn kubectl() -> Option<String> {
+        let named = std::env::var("KIP_TEST_KUBECTL").ok();
+        let bin = named.clone().unwrap_or_else(|| "kubectl".into());
+        let runs = std::process::Command::new(&bin)
+            .args(["version", "--client"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if runs {
+            return Some(bin);
+        }
+        let required = named.is_some() || std::env::var("KIP_E2E").is_ok_and(|v| v == "1");
+        assert!(!required, "no kubectl runs at {bin:?}");
+        eprintln!("skipping: no kubectl at {bin:?} (set KIP_TEST_KUBECTL)");
+        None
+    }
+
+    #[test]
+    fn kubectl_reads_back_every_string_as_it_was() {
+        use serde_json::json;
+        let Some(kubectl) = kubectl() else { return };
+        // kubectl omits empty strings from its output; the YAML tests cover "".
+        let values: Vec<&str> = yaml::AMBIGUOUS
+            .iter()
+            .copied()
+            .filter(|v| !v.is_empty())
+            .collect();
+        let clusters: Vec<_> = values
+            .iter()
+            .map(|v| json!({"name": v, "cluster": {"server": "https://x", "extensions": [{"name": v, "extension": v}]}}))
+            .collect();
+        let users: Vec<_> = values
+            .iter()
+            .map(|v| json!({"name": v, "user": {"token": v}}))
+            .collect();
+        let contexts: Vec<_> = values
+            .iter()
+            .map(|v| {
+                json!({"name": v, "context": {"cluster": v, "user": v, "namespace": v,
+                "extensions": [{"name": v, "extension": {"value": v, "list": [v]}}]}})
+            })
+            .collect();
+        let original = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {"extensions": [{"name": "all", "extension": values}]},
+            "clusters": clusters,
+            "users": users,
+            "contexts": contexts,
+            "current-context": "no",
+            "x-unknown": values,
+        });
+        // JSON is YAML that both readers read alike: the file as kubectl
+        // (which quotes such strings) would have written it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, original.to_string()).unwrap();
+        let creds = ClusterCredentials {
+            cluster: serde_yaml::from_str("server: https://127.0.0.1:1\n").unwrap(),
+            user: serde_yaml::from_str("token: 'yes'\n").unwrap(),
+        };
+        update(&path, |doc| upsert_entries(doc, "kip-on", &creds, false)).unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        for v in &values {
+            assert!(
+                !text.contains(&format!(": {v}\n")),
+                "{v:?} plain in\n{text}"
+            );
+        }
+        let out = std::process::Command::new(kubectl)
+            .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "kubectl cannot read it: {stderr}\n{text}"
+        );
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // kubectl lists entries by name.
+        let by_name =
+            |items: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+                items
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| (i["name"].as_str().unwrap().to_string(), i.clone()))
+                    .collect()
+            };
+        for key in ["clusters", "users", "contexts"] {
+            let mut seen = by_name(&seen[key]);
+            assert!(seen.remove("kip-on").is_some(), "{key}");
+            assert_eq!(seen, by_name(&original[key]), "{key}");
+        }
+        let kip_user = by_name(&seen["users"]).remove("kip-on").unwrap();
+        assert_eq!(kip_user["user"]["token"], "yes");
+        assert_eq!(seen["preferences"], original["preferences"]);
+        assert_eq!(seen["current-context"], "no");
+        // kubectl drops unknown fields; kip keeps them, still strings.
+        let back: Value = serde_yaml::from_str(&text).unwrap();
+        let unknown: Vec<_> = back["x-unknown"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(unknown, values);
     }
 }
