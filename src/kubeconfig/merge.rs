@@ -69,6 +69,39 @@ impl ClusterCredentials {
     }
 }
 
+/// What makes `doc` a kubeconfig kubectl cannot read either, if anything:
+/// a section that is not a list, or an entry that is not a mapping.
+pub fn shape_problem(doc: &Value) -> Option<String> {
+    for (key, _) in SECTIONS {
+        match doc.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Sequence(items)) => {
+                if let Some(i) = items.iter().position(|i| !i.is_mapping()) {
+                    return Some(format!(
+                        "entry {} of `{key}` is {}, not a mapping",
+                        i + 1,
+                        kind(&items[i])
+                    ));
+                }
+            }
+            Some(other) => return Some(format!("`{key}` is {}, not a list", kind(other))),
+        }
+    }
+    None
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
 fn find<'a>(doc: &'a Value, section: &str, name: Option<&str>) -> Option<&'a Value> {
     let items = doc.get(section)?.as_sequence()?;
     match name {
@@ -230,6 +263,25 @@ contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
         crate::testing::assert_snapshot(
             "standalone_kubeconfig.yaml",
             &crate::kubeconfig::to_yaml(&doc).unwrap(),
+        );
+    }
+
+    #[test]
+    fn names_a_section_that_is_not_a_list() {
+        let shape = |text: &str| shape_problem(&serde_yaml::from_str(text).unwrap());
+        assert_eq!(shape(BUSY), None);
+        assert_eq!(shape("clusters: ~\nusers: []\n"), None);
+        assert_eq!(
+            shape("clusters: oops\n").as_deref(),
+            Some("`clusters` is a string, not a list")
+        );
+        assert_eq!(
+            shape("contexts: {a: b}\n").as_deref(),
+            Some("`contexts` is a mapping, not a list")
+        );
+        assert_eq!(
+            shape("users: [{name: a}, 7]\n").as_deref(),
+            Some("entry 2 of `users` is a number, not a mapping")
         );
     }
 

@@ -19,8 +19,8 @@ use std::io::Write;
 use std::path::Path;
 
 /// Reads a kubeconfig; a missing or empty file is an empty config. A file
-/// that is not a regular file, or does not parse, is an error, and nothing
-/// will overwrite it.
+/// that is not a regular file, does not parse, or has a section that is not
+/// a list is an error, and nothing will overwrite it.
 pub fn read(path: &Path) -> Result<Value> {
     let real = target::real_file(path)?;
     let text = match read_regular(&real) {
@@ -46,6 +46,13 @@ pub fn read(path: &Path) -> Result<Value> {
     if !doc.is_mapping() && !doc.is_null() {
         return Err(Failure::Environment(format!(
             "kubeconfig {} is not a YAML mapping; kip left it untouched",
+            path.display()
+        ))
+        .into());
+    }
+    if let Some(problem) = merge::shape_problem(&doc) {
+        return Err(Failure::Environment(format!(
+            "kubeconfig {}: {problem}, so kubectl cannot read it either\nkip left it untouched; fix or move it, then run the command again",
             path.display()
         ))
         .into());

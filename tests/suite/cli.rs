@@ -135,6 +135,25 @@ fn a_kubeconfig_that_is_not_a_regular_file_is_refused_before_anything() {
 }
 
 #[test]
+fn a_kubeconfig_whose_clusters_is_not_a_list_is_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    let odd = "apiVersion: v1\nclusters: oops\n";
+    std::fs::write(&path, odd).unwrap();
+    let run = kip(&["up", "demo"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .kubeconfig(&path)
+        .run();
+    run.code(3)
+        .stderr_has(&path.display().to_string())
+        .stderr_has("`clusters` is a string, not a list")
+        .stderr_has("untouched");
+    assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), odd);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
 fn dry_run_prints_the_plan_without_an_engine() {
     let run = kip(&[
         "up",
