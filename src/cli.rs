@@ -518,7 +518,7 @@ pub struct CompletionsArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 5m, 1h30m)"))
+    crate::settings::parse_duration(text)
 }
 
 fn parse_dockerd_arg(arg: &str) -> Result<String, String> {

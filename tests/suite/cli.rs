@@ -154,6 +154,24 @@ fn a_kubeconfig_whose_clusters_is_not_a_list_is_refused_before_anything() {
 }
 
 #[test]
+fn a_duration_beyond_a_century_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = kip(&["up", "cfg", "--dry-run", "--ttl", "1000000000h"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run();
+    run.code(2).stderr_has("at most 100 years");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "ttl: 9000y\n").unwrap();
+    let run = kip(&["up", "cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .run();
+    run.code(2)
+        .stderr_has("at most 100 years")
+        .stderr_has(config.to_str().unwrap());
+}
+
+#[test]
 fn dry_run_prints_the_plan_without_an_engine() {
     let run = kip(&[
         "up",
