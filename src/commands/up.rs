@@ -128,8 +128,8 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
     let target = KubeconfigTarget::resolve(args.kubeconfig.kubeconfig.as_deref())?;
-    // Refuse an unreadable kubeconfig before creating anything.
-    kubeconfig::read(&target.path)?;
+    // Refuse a kubeconfig kip cannot read or write before creating anything.
+    kubeconfig::check_writable(&target.path)?;
     let facts = backend.engine_facts().await?;
     super::doctor::report_local(&facts, printer);
     let plan = plan(args, &facts)?;

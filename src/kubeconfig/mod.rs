@@ -60,6 +60,61 @@ pub fn read(path: &Path) -> Result<Value> {
     Ok(doc)
 }
 
+/// Checks, before anything is created, that kip can merge into the
+/// kubeconfig at `path`: it reads (see `read`), and kip may write the file
+/// and the folder its temp file goes to. kip would otherwise make a cluster
+/// whose credentials it cannot hand over.
+pub fn check_writable(path: &Path) -> Result<()> {
+    read(path)?;
+    let real = target::real_file(path)?;
+    let folder = real
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // A missing folder is created in the nearest one that exists.
+    let folder = folder
+        .ancestors()
+        .find(|f| f.exists())
+        .unwrap_or(Path::new("."));
+    for (what, place) in [("the kubeconfig", real.as_path()), ("its folder", folder)] {
+        if !place.exists() {
+            continue;
+        }
+        if let Err(e) = writable(place) {
+            return Err(Failure::Environment(format!(
+                "kubeconfig {} cannot be written ({what} {}: {e}), and kip writes the cluster's \
+                 credentials there; kip created nothing\nPass `--kubeconfig FILE` to name a file \
+                 kip may write (`kip kubeconfig NAME` prints a cluster's kubeconfig any time)",
+                path.display(),
+                place.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process (its effective ids, as `sudo` runs it) may write
+/// `path`: permissions, and a read-only file system.
+fn writable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: c_path is a valid NUL-terminated string for the whole call.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            libc::W_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// Reads a file that was a regular file a moment ago without ever blocking:
 /// if a FIFO took its place, the non-blocking open returns at once and the
 /// type check refuses it.
