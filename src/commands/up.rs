@@ -197,7 +197,7 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
             return Err(err);
         }
     };
-    write_kubeconfig(args, printer, &target, &creds);
+    let written = write_kubeconfig(args, printer, &target, &creds);
     printer.info(&format!(
         "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
         args.name,
@@ -205,7 +205,9 @@ pub async fn run(args: &UpArgs, backend: &impl Backend, printer: &Printer) -> Re
         endpoint.server_url(),
         names::context_name(&args.name)
     ));
-    Ok(UpOutcome::new(args, &endpoint, &target, false, started))
+    Ok(UpOutcome::new(
+        args, &endpoint, &target, false, written, started,
+    ))
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).
@@ -218,6 +220,9 @@ pub struct UpOutcome {
     pub context: String,
     pub endpoint: String,
     pub kubeconfig: std::path::PathBuf,
+    /// False when the cluster is ready but kip could not write `kubeconfig`
+    /// (stderr says why; `kip kubeconfig NAME` prints it).
+    pub kubeconfig_written: bool,
     /// True when the cluster already ran and was only re-exported.
     pub reused: bool,
     pub elapsed_seconds: f64,
@@ -229,6 +234,7 @@ impl UpOutcome {
         endpoint: &ApiEndpoint,
         target: &KubeconfigTarget,
         reused: bool,
+        kubeconfig_written: bool,
         started: Instant,
     ) -> Self {
         UpOutcome {
@@ -238,6 +244,7 @@ impl UpOutcome {
             context: names::context_name(&args.name),
             endpoint: endpoint.server_url(),
             kubeconfig: target.path.clone(),
+            kubeconfig_written,
             reused,
             elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         }
@@ -422,13 +429,19 @@ async fn reuse(
         (NodeState::Running, Some(endpoint)) => {
             match ready_credentials(backend, &args.name, endpoint).await {
                 Ok(creds) => {
-                    write_kubeconfig(args, printer, target, &creds);
-                    printer.info(&format!(
-                        "Cluster {} is already running; its kubeconfig was re-exported (context {})",
-                        args.name,
-                        names::context_name(&args.name)
+                    let written = write_kubeconfig(args, printer, target, &creds);
+                    printer.info(&if written {
+                        format!(
+                            "Cluster {} is already running; its kubeconfig was re-exported (context {})",
+                            args.name,
+                            names::context_name(&args.name)
+                        )
+                    } else {
+                        format!("Cluster {} is already running", args.name)
+                    });
+                    return Ok(UpOutcome::new(
+                        args, endpoint, target, true, written, started,
                     ));
-                    return Ok(UpOutcome::new(args, endpoint, target, true, started));
                 }
                 Err(problem) => problem,
             }
@@ -493,14 +506,16 @@ async fn wait_for_other_up(
                 if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
                     if let Ok(creds) = ready_credentials(backend, &args.name, endpoint).await {
                         step.done(&format!("API server ready at {}", endpoint.server_url()));
-                        write_kubeconfig(args, printer, target, &creds);
+                        let written = write_kubeconfig(args, printer, target, &creds);
                         printer.info(&format!(
                             "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
                             args.name,
                             started.elapsed().as_secs_f64(),
                             endpoint.server_url()
                         ));
-                        return Ok(UpOutcome::new(args, endpoint, target, true, started));
+                        return Ok(UpOutcome::new(
+                            args, endpoint, target, true, written, started,
+                        ));
                     }
                 }
             }
@@ -535,25 +550,35 @@ async fn wait_for_other_up(
 }
 
 /// A ready cluster never turns into a failed `up` because of the kubeconfig:
-/// say what went wrong and how to get the kubeconfig instead.
+/// say what went wrong and how to get the kubeconfig instead. Whether it
+/// was written.
 fn write_kubeconfig(
     args: &UpArgs,
     printer: &Printer,
     target: &KubeconfigTarget,
     creds: &ClusterCredentials,
-) {
+) -> bool {
     let context = names::context_name(&args.name);
     let step = printer.step("kubeconfig-written", "Writing the kubeconfig");
     let result = kubeconfig::update(&target.path, |doc| {
         kubeconfig::upsert_entries(doc, &context, creds, !args.no_switch_context)
     });
     match result {
-        Ok(()) => step.done(&format!("Kubeconfig written: context {context} in {}", target.path.display())),
-        Err(e) => printer.warn(&format!(
-            "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
-            target.path.display(),
-            args.name
-        )),
+        Ok(()) => {
+            step.done(&format!(
+                "Kubeconfig written: context {context} in {}",
+                target.path.display()
+            ));
+            true
+        }
+        Err(e) => {
+            printer.warn(&format!(
+                "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
+                target.path.display(),
+                args.name
+            ));
+            false
+        }
     }
 }
 

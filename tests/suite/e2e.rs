@@ -741,10 +741,23 @@ fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
     std::fs::write(&lock, "").unwrap();
     // kip waits for the lock (10 s), then keeps the cluster and says how to
     // get its kubeconfig.
-    let up = t.up(&t.name, &[]);
+    let up = t.up(&t.name, &["-o", "json"]);
     up.success()
         .stderr_has("the cluster is ready, but kip could not update")
         .stderr_has(&format!("kip kubeconfig {}", t.name));
+    let json: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();
+    assert_eq!(json["kubeconfigWritten"], false, "{up}");
+    // Again, on the running cluster: nothing claims a re-export.
+    let again = t.up(&t.name, &["-o", "json"]);
+    again
+        .success()
+        .stderr_has("the cluster is ready, but kip could not update");
+    assert!(!again.stderr.contains("re-exported"), "{again}");
+    let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(
+        (&json["reused"], &json["kubeconfigWritten"]),
+        (&true.into(), &false.into())
+    );
     assert_eq!(
         std::fs::read_to_string(t.kubeconfig()).unwrap(),
         BUSY_KUBECONFIG,
