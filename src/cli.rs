@@ -415,7 +415,7 @@ pub struct CompletionsArgs {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 5m, 1h30m)"))
+    crate::config::parse_duration(text)
 }
 
 fn parse_dockerd_arg(arg: &str) -> Result<String, String> {

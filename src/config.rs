@@ -15,6 +15,22 @@ use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The longest duration kip takes (a TTL, a wait, a timeout): far beyond any
+/// use, and an expiry date every clock and RFC 3339 can still write.
+/// (100 of humantime's years, 365.25 days each.)
+const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// A duration as the command line and the config file take it (`90s`,
+/// `1h30m`), at most 100 years.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration =
+        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 90s, 5m, 1h30m)"))?;
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is too long: at most 100 years"));
+    }
+    Ok(duration)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -75,7 +91,7 @@ mod humantime_serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
@@ -94,5 +110,14 @@ mod tests {
         assert!(s.remote);
         assert!(serde_yaml::from_str::<ConfigFile>("imagee: x\n").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("ttl: soon\n").is_err());
+    }
+
+    #[test]
+    fn refuses_durations_beyond_a_century() {
+        assert!(parse_duration("100y").is_ok());
+        let err = parse_duration("1000000000h").unwrap_err();
+        assert!(err.contains("at most 100 years"), "{err}");
+        let err = serde_yaml::from_str::<Settings>("ttl: 9000y\n").unwrap_err();
+        assert!(err.to_string().contains("at most 100 years"), "{err}");
     }
 }

@@ -36,7 +36,7 @@ pub async fn run(settings: &KubeconfigSettings, backend: &impl Backend) -> Resul
     let creds = credentials(backend, &settings.name, &endpoint).await?;
     let doc = creds.standalone(&names::context_name(&settings.name));
     let text = match settings.format {
-        KubeconfigFormat::Yaml => serde_yaml::to_string(&doc)?,
+        KubeconfigFormat::Yaml => crate::kubeconfig::to_yaml(&doc)?,
         KubeconfigFormat::Json => serde_json::to_string_pretty(&doc)? + "\n",
     };
     match &settings.output {

@@ -6,6 +6,12 @@
 use anyhow::{bail, Context, Result};
 use serde_yaml::{Mapping, Value};
 
+/// The extension on kip's context that records the context `up` switched
+/// away from, so that `down` can switch back (an extension, as minikube
+/// keeps its own, so kubectl keeps it too).
+const EXTENSION: &str = "kip";
+const PREVIOUS_CONTEXT: &str = "previous-context";
+
 const SECTIONS: [(&str, &str); 3] = [
     ("clusters", "cluster"),
     ("users", "user"),
@@ -69,6 +75,39 @@ impl ClusterCredentials {
     }
 }
 
+/// What makes `doc` a kubeconfig kubectl cannot read either, if anything:
+/// a section that is not a list, or an entry that is not a mapping.
+pub fn shape_problem(doc: &Value) -> Option<String> {
+    for (key, _) in SECTIONS {
+        match doc.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Sequence(items)) => {
+                if let Some(i) = items.iter().position(|i| !i.is_mapping()) {
+                    return Some(format!(
+                        "entry {} of `{key}` is {}, not a mapping",
+                        i + 1,
+                        kind(&items[i])
+                    ));
+                }
+            }
+            Some(other) => return Some(format!("`{key}` is {}, not a list", kind(other))),
+        }
+    }
+    None
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
 fn find<'a>(doc: &'a Value, section: &str, name: Option<&str>) -> Option<&'a Value> {
     let items = doc.get(section)?.as_sequence()?;
     match name {
@@ -111,9 +150,31 @@ pub fn upsert_entries(
     set_current: bool,
 ) -> Result<bool> {
     let root = root_mapping(doc)?;
+    let current = root
+        .get("current-context")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty());
+    // Made current again by `down`: the context before kip's, kept across
+    // re-exports while kip's stays current.
+    let previous = match current {
+        Some(c) if c == name => previous_context(root, name),
+        Some(c) if set_current => Some(c.to_string()),
+        _ => None,
+    };
     let mut context = Mapping::new();
     context.insert("cluster".into(), name.into());
     context.insert("user".into(), name.into());
+    if let Some(previous) = previous {
+        let mut record = Mapping::new();
+        record.insert(PREVIOUS_CONTEXT.into(), previous.into());
+        let mut extension = Mapping::new();
+        extension.insert("name".into(), EXTENSION.into());
+        extension.insert("extension".into(), Value::Mapping(record));
+        context.insert(
+            "extensions".into(),
+            Value::Sequence(vec![Value::Mapping(extension)]),
+        );
+    }
     let bodies = [
         creds.cluster.clone(),
         creds.user.clone(),
@@ -134,12 +195,45 @@ pub fn upsert_entries(
     Ok(true)
 }
 
-/// Removes the cluster, user and context named `name`; clears
-/// current-context if it pointed there. Returns whether anything changed.
+/// The context recorded on kip's context `name` as current before it.
+fn previous_context(root: &Mapping, name: &str) -> Option<String> {
+    let context = root
+        .get("contexts")?
+        .as_sequence()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))?
+        .get("context")?;
+    let extension = context
+        .get("extensions")?
+        .as_sequence()?
+        .iter()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(EXTENSION))?;
+    let previous = extension
+        .get("extension")?
+        .get(PREVIOUS_CONTEXT)?
+        .as_str()?;
+    Some(previous.to_string())
+}
+
+fn has_context(root: &Mapping, name: &str) -> bool {
+    root.get("contexts")
+        .and_then(Value::as_sequence)
+        .is_some_and(|items| {
+            items
+                .iter()
+                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        })
+}
+
+/// Removes the cluster, user and context named `name`. If current-context
+/// pointed there, the context that was current before `up` switched to it
+/// becomes current again (when it still exists), else it is cleared.
+/// Returns whether anything changed.
 pub fn remove_entries(doc: &mut Value, name: &str) -> Result<bool> {
     let Some(root) = doc.as_mapping_mut() else {
         return Ok(false);
     };
+    let previous = previous_context(root, name);
     let mut changed = false;
     for (key, _) in SECTIONS {
         if let Some(items) = root.get_mut(key).and_then(Value::as_sequence_mut) {
@@ -149,7 +243,10 @@ pub fn remove_entries(doc: &mut Value, name: &str) -> Result<bool> {
         }
     }
     if root.get("current-context").and_then(Value::as_str) == Some(name) {
-        root.insert("current-context".into(), "".into());
+        let restored = previous
+            .filter(|p| has_context(root, p))
+            .unwrap_or_default();
+        root.insert("current-context".into(), restored.into());
         changed = true;
     }
     Ok(changed)
@@ -211,9 +308,35 @@ contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
         assert!(remove_entries(&mut doc, "kip-a").unwrap());
         assert!(remove_entries(&mut doc, "kip-b").unwrap());
         assert!(!remove_entries(&mut doc, "kip-b").unwrap());
-        let mut expected = original.clone();
-        expected["current-context"] = "".into();
-        assert_eq!(doc, expected);
+        // The context current before `up` is current again.
+        assert_eq!(doc, original);
+    }
+
+    #[test]
+    fn remove_restores_the_context_up_switched_away_from() {
+        let original: Value = serde_yaml::from_str(BUSY).unwrap();
+        assert_eq!(original["current-context"].as_str(), Some("prod"));
+        let mut doc = original.clone();
+        upsert_entries(&mut doc, "kip-a", &creds(), true).unwrap();
+        // A re-export keeps the first record, not kip-a itself.
+        upsert_entries(&mut doc, "kip-a", &creds(), true).unwrap();
+        upsert_entries(&mut doc, "kip-b", &creds(), true).unwrap();
+        assert_eq!(doc["current-context"].as_str(), Some("kip-b"));
+        // Through text, as it goes to disk.
+        let mut doc: Value =
+            serde_yaml::from_str(&crate::kubeconfig::to_yaml(&doc).unwrap()).unwrap();
+        remove_entries(&mut doc, "kip-b").unwrap();
+        assert_eq!(doc["current-context"].as_str(), Some("kip-a"));
+        remove_entries(&mut doc, "kip-a").unwrap();
+        assert_eq!(doc, original);
+
+        // A previous context that is gone by then is not made current.
+        let mut doc = original.clone();
+        upsert_entries(&mut doc, "kip-a", &creds(), true).unwrap();
+        upsert_entries(&mut doc, "kip-b", &creds(), true).unwrap();
+        remove_entries(&mut doc, "kip-a").unwrap();
+        remove_entries(&mut doc, "kip-b").unwrap();
+        assert_eq!(doc["current-context"].as_str(), Some(""));
     }
 
     #[test]
@@ -229,7 +352,26 @@ contexts:\n- name: kind-x\n  context:\n    cluster: kind-x\n    user: kind-x\n";
         let doc = creds().standalone("kip-x");
         crate::testing::assert_snapshot(
             "standalone_kubeconfig.yaml",
-            &serde_yaml::to_string(&doc).unwrap(),
+            &crate::kubeconfig::to_yaml(&doc).unwrap(),
+        );
+    }
+
+    #[test]
+    fn names_a_section_that_is_not_a_list() {
+        let shape = |text: &str| shape_problem(&serde_yaml::from_str(text).unwrap());
+        assert_eq!(shape(BUSY), None);
+        assert_eq!(shape("clusters: ~\nusers: []\n"), None);
+        assert_eq!(
+            shape("clusters: oops\n").as_deref(),
+            Some("`clusters` is a string, not a list")
+        );
+        assert_eq!(
+            shape("contexts: {a: b}\n").as_deref(),
+            Some("`contexts` is a mapping, not a list")
+        );
+        assert_eq!(
+            shape("users: [{name: a}, 7]\n").as_deref(),
+            Some("entry 2 of `users` is a number, not a mapping")
         );
     }
 

@@ -1,6 +1,12 @@
-//! Which kubeconfig file kip writes, by kubectl's rules.
+//! Which kubeconfig file kip writes, by kubectl's rules, and the real file
+//! behind it: symlinks are followed (as client-go writes through them), and
+//! anything but a regular file is refused before kip opens it.
 
+use crate::error::Failure;
 use std::path::{Path, PathBuf};
+
+/// How many links kip follows before calling it a loop (Linux's own limit).
+const MAX_LINKS: usize = 40;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeconfigTarget {
@@ -44,6 +50,79 @@ fn resolve_from(
     })
 }
 
+/// The regular file `path` names, following symlinks (a dangling one names
+/// the file to create). An absent file is fine; a directory, device, FIFO or
+/// socket is refused (exit 3) without being opened, since opening a FIFO
+/// blocks and renaming over /dev/null replaces it.
+pub fn real_file(path: &Path) -> anyhow::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let meta = match std::fs::symlink_metadata(&current) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => {
+                return Err(Failure::Environment(format!(
+                    "cannot read kubeconfig {}: {e}",
+                    shown(path, &current)
+                ))
+                .into())
+            }
+        };
+        let kind = meta.file_type();
+        if kind.is_file() {
+            return Ok(current);
+        }
+        if !kind.is_symlink() {
+            return Err(Failure::Environment(format!(
+                "kubeconfig {} is {}, not a regular file, and kip writes cluster credentials \
+                 to it; kip left it untouched\nPass `--kubeconfig FILE` or set KUBECONFIG to \
+                 a file path (a missing file is created)",
+                shown(path, &current),
+                describe(&kind)
+            ))
+            .into());
+        }
+        let link = std::fs::read_link(&current).map_err(|e| {
+            Failure::Environment(format!("cannot read the link {}: {e}", current.display()))
+        })?;
+        current = match current.parent() {
+            Some(dir) if link.is_relative() => dir.join(link),
+            _ => link,
+        };
+    }
+    Err(Failure::Environment(format!(
+        "kubeconfig {} is a loop of symlinks (over {MAX_LINKS})",
+        path.display()
+    ))
+    .into())
+}
+
+/// The path as given, and where its links led if that is elsewhere.
+fn shown(given: &Path, real: &Path) -> String {
+    if given == real {
+        given.display().to_string()
+    } else {
+        format!("{} (a link to {})", given.display(), real.display())
+    }
+}
+
+fn describe(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of an unknown kind"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +152,56 @@ mod tests {
             home.join(".kube/config")
         );
         assert!(resolve_from(None, None, None).is_err());
+    }
+
+    #[test]
+    fn real_file_follows_links_to_the_file_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles/kubeconfig");
+        std::fs::create_dir(dir.path().join("dotfiles")).unwrap();
+        let relative = dir.path().join("relative");
+        let absolute = dir.path().join("absolute");
+        std::os::unix::fs::symlink("dotfiles/kubeconfig", &relative).unwrap();
+        std::os::unix::fs::symlink(&relative, &absolute).unwrap();
+        // Dangling: the file the link names is the one to create.
+        assert_eq!(real_file(&absolute).unwrap(), real);
+        std::fs::write(&real, "").unwrap();
+        assert_eq!(real_file(&absolute).unwrap(), real);
+        assert_eq!(real_file(&real).unwrap(), real);
+        let missing = dir.path().join("missing/config");
+        assert_eq!(real_file(&missing).unwrap(), missing);
+        let looped = dir.path().join("loop");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        assert!(real_file(&looped).is_err());
+    }
+
+    #[test]
+    fn real_file_refuses_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let link = dir.path().join("null-link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        for (path, kind) in [
+            (Path::new("/dev/null"), "a character device"),
+            (&fifo, "a named pipe"),
+            (&socket, "a socket"),
+            (dir.path(), "a directory"),
+            (&link, "a character device"),
+        ] {
+            let err = real_file(path).unwrap_err();
+            let text = err.to_string();
+            assert_eq!(crate::error::exit_code(&err), 3, "{text}");
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(text.contains(kind), "{text}");
+            assert!(text.contains("--kubeconfig FILE"), "{text}");
+        }
+        assert!(real_file(&link)
+            .unwrap_err()
+            .to_string()
+            .contains("(a link to /dev/null)"));
     }
 }

@@ -99,6 +99,135 @@ fn an_unparseable_kubeconfig_is_refused_and_kept() {
 }
 
 #[test]
+fn a_kubeconfig_that_is_not_a_regular_file_is_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("config");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for (path, kind) in [
+        (Path::new("/dev/null"), "a character device"),
+        (&link, "a character device"),
+        (&folder, "a directory"),
+    ] {
+        let run = kip(&["up", "demo"])
+            .env("DOCKER_HOST", NO_ENGINE)
+            .kubeconfig(path)
+            .run();
+        // Refused before Docker is asked anything.
+        run.code(3)
+            .stderr_has(&path.display().to_string())
+            .stderr_has(kind)
+            .stderr_has("--kubeconfig FILE");
+        assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+}
+
+#[test]
+fn a_kubeconfig_whose_clusters_is_not_a_list_is_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    let odd = "apiVersion: v1\nclusters: oops\n";
+    std::fs::write(&path, odd).unwrap();
+    let run = kip(&["up", "demo"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .kubeconfig(&path)
+        .run();
+    run.code(3)
+        .stderr_has(&path.display().to_string())
+        .stderr_has("`clusters` is a string, not a list")
+        .stderr_has("untouched");
+    assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), odd);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_duration_beyond_a_century_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = kip(&["up", "cfg", "--dry-run", "--ttl", "1000000000h"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run();
+    run.code(2).stderr_has("at most 100 years");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "ttl: 9000y\n").unwrap();
+    let run = kip(&["up", "cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .run();
+    run.code(2)
+        .stderr_has("at most 100 years")
+        .stderr_has(config.to_str().unwrap());
+}
+
+/// `kip` as an unprivileged user: as root (CI) through setpriv as nobody,
+/// since root may write where permissions say no.
+fn unprivileged(kip: super::support::Kip) -> std::process::Command {
+    let command = kip.command();
+    if unsafe { libc::geteuid() } != 0 {
+        return command;
+    }
+    let mut setpriv = std::process::Command::new("setpriv");
+    setpriv
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(std::process::Stdio::null());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => setpriv.env(key, value),
+            None => setpriv.env_remove(key),
+        };
+    }
+    setpriv
+}
+
+#[test]
+fn a_kubeconfig_kip_cannot_write_is_refused_before_anything() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let folder = dir.path().join("read-only");
+    std::fs::create_dir(&folder).unwrap();
+    let existing = folder.join("config");
+    std::fs::write(&existing, "apiVersion: v1\nkind: Config\n").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+    for path in [existing.clone(), folder.join("new/config")] {
+        let kip = kip(&["up", "demo", "-o", "json"])
+            .env("DOCKER_HOST", NO_ENGINE)
+            .kubeconfig(&path);
+        let run = super::support::Run::from(unprivileged(kip).output().unwrap());
+        run.code(3)
+            .stderr_has(&path.display().to_string())
+            .stderr_has("cannot be written")
+            .stderr_has("--kubeconfig FILE");
+        assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+        assert_eq!(
+            run.stdout, "",
+            "no JSON names a kubeconfig it did not write"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "apiVersion: v1\nkind: Config\n"
+    );
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
 fn dry_run_prints_the_plan_without_an_engine() {
     let run = kip(&[
         "up",

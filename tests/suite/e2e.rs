@@ -320,13 +320,9 @@ fn up_then_kubectl_then_list_then_down_leaves_nothing() {
     let down = t.kip(&["down", &t.name]).run();
     down.success().stderr_has("Deleted cluster");
     t.assert_nothing_left(&t.name);
-    let mut expected: serde_yaml::Value = serde_yaml::from_str(BUSY_KUBECONFIG).unwrap();
-    expected["current-context"] = "".into();
-    assert_eq!(
-        t.kubeconfig_doc(),
-        expected,
-        "down restores the kubeconfig entry for entry"
-    );
+    // Entry for entry, and the context `up` switched away from is current again.
+    let expected: serde_yaml::Value = serde_yaml::from_str(BUSY_KUBECONFIG).unwrap();
+    assert_eq!(t.kubeconfig_doc(), expected, "down restores the kubeconfig");
 
     // Idempotent: an absent cluster is reported, not an error.
     t.kip(&["down", &t.name])
@@ -778,10 +774,23 @@ fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
     std::fs::write(&lock, "").unwrap();
     // kip waits for the lock (10 s), then keeps the cluster and says how to
     // get its kubeconfig.
-    let up = t.up(&t.name, &[]);
+    let up = t.up(&t.name, &["-o", "json"]);
     up.success()
         .stderr_has("the cluster is ready, but kip could not update")
         .stderr_has(&format!("kip kubeconfig {}", t.name));
+    let json: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();
+    assert_eq!(json["kubeconfigWritten"], false, "{up}");
+    // Again, on the running cluster: nothing claims a re-export.
+    let again = t.up(&t.name, &["-o", "json"]);
+    again
+        .success()
+        .stderr_has("the cluster is ready, but kip could not update");
+    assert!(!again.stderr.contains("re-exported"), "{again}");
+    let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(
+        (&json["reused"], &json["kubeconfigWritten"]),
+        (&true.into(), &false.into())
+    );
     assert_eq!(
         std::fs::read_to_string(t.kubeconfig()).unwrap(),
         BUSY_KUBECONFIG,

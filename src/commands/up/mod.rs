@@ -37,8 +37,8 @@ pub async fn run(
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
     let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
-    // Refuse an unreadable kubeconfig before creating anything.
-    kubeconfig::read(&target.path)?;
+    // Refuse a kubeconfig kip cannot read or write before creating anything.
+    kubeconfig::check_writable(&target.path)?;
     let facts = backend.engine_facts().await?;
     super::doctor::report_local(&facts, printer);
     // Checked here, before anything is made: a missing image fails in seconds.
@@ -127,7 +127,7 @@ pub async fn run(
             return Err(err);
         }
     };
-    write_kubeconfig(settings, printer, &target, &creds);
+    let written = write_kubeconfig(settings, printer, &target, &creds);
     printer.info(&format!(
         "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
         settings.name,
@@ -135,7 +135,9 @@ pub async fn run(
         endpoint.server_url(),
         names::context_name(&settings.name)
     ));
-    Ok(UpOutcome::new(settings, &endpoint, &target, false, started))
+    Ok(UpOutcome::new(
+        settings, &endpoint, &target, false, written, started,
+    ))
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).
@@ -148,6 +150,9 @@ pub struct UpOutcome {
     pub context: String,
     pub endpoint: String,
     pub kubeconfig: std::path::PathBuf,
+    /// False when the cluster is ready but kip could not write `kubeconfig`
+    /// (stderr says why; `kip kubeconfig NAME` prints it).
+    pub kubeconfig_written: bool,
     /// True when the cluster already ran and was only re-exported.
     pub reused: bool,
     pub elapsed_seconds: f64,
@@ -159,6 +164,7 @@ impl UpOutcome {
         endpoint: &ApiEndpoint,
         target: &KubeconfigTarget,
         reused: bool,
+        kubeconfig_written: bool,
         started: Instant,
     ) -> Self {
         UpOutcome {
@@ -168,6 +174,7 @@ impl UpOutcome {
             context: names::context_name(&settings.name),
             endpoint: endpoint.server_url(),
             kubeconfig: target.path.clone(),
+            kubeconfig_written,
             reused,
             elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         }
@@ -203,25 +210,35 @@ async fn start_node(
 }
 
 /// A ready cluster never turns into a failed `up` because of the kubeconfig:
-/// say what went wrong and how to get the kubeconfig instead.
+/// say what went wrong and how to get the kubeconfig instead. Whether it
+/// was written.
 pub(super) fn write_kubeconfig(
     settings: &UpSettings,
     printer: &Printer,
     target: &KubeconfigTarget,
     creds: &ClusterCredentials,
-) {
+) -> bool {
     let context = names::context_name(&settings.name);
     let step = printer.step("kubeconfig-written", "Writing the kubeconfig");
     let result = kubeconfig::update(&target.path, |doc| {
         kubeconfig::upsert_entries(doc, &context, creds, settings.switch_context)
     });
     match result {
-        Ok(()) => step.done(&format!("Kubeconfig written: context {context} in {}", target.path.display())),
-        Err(e) => printer.warn(&format!(
-            "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
-            target.path.display(),
-            settings.name
-        )),
+        Ok(()) => {
+            step.done(&format!(
+                "Kubeconfig written: context {context} in {}",
+                target.path.display()
+            ));
+            true
+        }
+        Err(e) => {
+            printer.warn(&format!(
+                "the cluster is ready, but kip could not update {}: {e:#}\nGet its kubeconfig with: kip kubeconfig {} > FILE",
+                target.path.display(),
+                settings.name
+            ));
+            false
+        }
     }
 }
 

@@ -30,13 +30,19 @@ pub(super) async fn reuse(
         (NodeState::Running, Some(endpoint)) => {
             match ready_credentials(backend, &settings.name, endpoint).await {
                 Ok(creds) => {
-                    write_kubeconfig(settings, printer, target, &creds);
-                    printer.info(&format!(
-                        "Cluster {} is already running; its kubeconfig was re-exported (context {})",
-                        settings.name,
-                        names::context_name(&settings.name)
+                    let written = write_kubeconfig(settings, printer, target, &creds);
+                    printer.info(&if written {
+                        format!(
+                            "Cluster {} is already running; its kubeconfig was re-exported (context {})",
+                            settings.name,
+                            names::context_name(&settings.name)
+                        )
+                    } else {
+                        format!("Cluster {} is already running", settings.name)
+                    });
+                    return Ok(UpOutcome::new(
+                        settings, endpoint, target, true, written, started,
                     ));
-                    return Ok(UpOutcome::new(settings, endpoint, target, true, started));
                 }
                 Err(problem) => problem,
             }
@@ -115,14 +121,16 @@ pub(super) async fn wait_for_other_up(
                 if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
                     if let Ok(creds) = ready_credentials(backend, &settings.name, endpoint).await {
                         step.done(&format!("API server ready at {}", endpoint.server_url()));
-                        write_kubeconfig(settings, printer, target, &creds);
+                        let written = write_kubeconfig(settings, printer, target, &creds);
                         printer.info(&format!(
                             "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
                             settings.name,
                             started.elapsed().as_secs_f64(),
                             endpoint.server_url()
                         ));
-                        return Ok(UpOutcome::new(settings, endpoint, target, true, started));
+                        return Ok(UpOutcome::new(
+                            settings, endpoint, target, true, written, started,
+                        ));
                     }
                 }
             }
