@@ -117,7 +117,7 @@ mod tests {
         assert!(parse_duration("100y").is_ok());
         let err = parse_duration("1000000000h").unwrap_err();
         assert!(err.contains("at most 100 years"), "{err}");
-        let err = serde_yaml::from_str::<Settings>("ttl: 9000y\n").unwrap_err();
+        let err = serde_yaml::from_str::<ConfigFile>("ttl: 9000y\n").unwrap_err();
         assert!(err.to_string().contains("at most 100 years"), "{err}");
     }
 }
