@@ -305,7 +305,7 @@ await_node_image() {
 # node fails over and over, and kubeadm would only give up after 4 minutes.
 # The causes kip knows are named at once, and kind is stopped.
 watch_kind_node() {
-    known='open /dev/kmsg|configured to not run on a host using cgroup v1|oom_score_adj: [Pp]ermission denied|unable to apply caps'
+    known='open /dev/kmsg|configured to not run on a host using cgroup v1|failed to update /proc/self/oom_score_adj|unable to apply caps'
     while sleep 2; do
         for node in $(kind_nodes); do
             cause=$(docker exec "$node" journalctl --no-pager -q -u kubelet -u containerd 2>/dev/null |

@@ -190,12 +190,12 @@ fn known_cause(text: &str) -> Option<&'static str> {
              (an engine that forbids mknod needs --security privileged)",
         ),
         (
-            "oom_score_adj",
+            "failed to update /proc/self/oom_score_adj",
             "the node cannot lower oom_score_adj (no CAP_SYS_RESOURCE), so runc fails every control-plane \
              container; kip sets containerd's restrict_oom_score_adj unless KIP_RESTRICT_OOM=false",
         ),
         (
-            "cgroup v1",
+            "not run on a host using cgroup v1",
             "the kubelet (Kubernetes >= 1.35) refuses a cgroup v1 host; kip sets failCgroupV1: false unless \
              KIP_FAIL_CGROUP_V1=true (better: move the host to cgroup v2)",
         ),
