@@ -246,8 +246,13 @@ write_kind_config() {
         echo "kip-warn: this host uses cgroup v1, which Kubernetes is dropping (the kubelet refuses it from 1.35 unless told otherwise; kip tells it)"
     fi
     restrict=${KIP_RESTRICT_OOM:-auto}
-    if [ "$restrict" = auto ]; then
-        if can_lower_oom_score_adj; then restrict=false; else restrict=true; fi
+    oom_unrestricted=false
+    if ! can_lower_oom_score_adj; then
+        [ "$restrict" != auto ] || restrict=true
+        # Turned off where it is needed: runc will fail; the watcher says why.
+        [ "$restrict" = true ] || oom_unrestricted=true
+    elif [ "$restrict" = auto ]; then
+        restrict=false
     fi
     if [ "$restrict" = true ]; then
         add_list_item containerdConfigPatches '[plugins."io.containerd.grpc.v1.cri"]' \
@@ -306,10 +311,17 @@ await_node_image() {
 # The causes kip knows are named at once, and kind is stopped.
 watch_kind_node() {
     known='open /dev/kmsg|configured to not run on a host using cgroup v1|failed to update /proc/self/oom_score_adj|unable to apply caps'
+    # runc 1.2+ reports nsexec's oom_score_adj failure only as a lost child.
+    [ "${oom_unrestricted:-false}" = false ] || known="$known|can't get final child's PID from pipe"
     while sleep 2; do
         for node in $(kind_nodes); do
             cause=$(docker exec "$node" journalctl --no-pager -q -u kubelet -u containerd 2>/dev/null |
                 grep -m1 -o -E ".{0,120}($known).{0,60}") || continue
+            case $cause in
+            *"final child's PID"*)
+                cause="$cause (this node cannot lower oom_score_adj and containerd's restrict_oom_score_adj is off)"
+                ;;
+            esac
             printf '%s\n' "$cause" >"$log_dir/kind-node-cause"
             kill "$kind_pid" 2>/dev/null || true
             return 0
@@ -362,9 +374,45 @@ shutdown() {
     trap - TERM INT
     [ -z "${kind_pid:-}" ] || kill "$kind_pid" 2>/dev/null || true
     ids=$(docker ps -q 2>/dev/null || true)
-    # shellcheck disable=SC2086
-    [ -z "$ids" ] || docker stop -t "${KIP_STOP_TIMEOUT:-5}" $ids >/dev/null 2>&1 || true
+    if [ -n "$ids" ]; then
+        # shellcheck disable=SC2086
+        docker stop -t "${KIP_STOP_TIMEOUT:-5}" $ids >/dev/null 2>&1 || true
+        # A runc killed while starting a container leaves that container's
+        # init frozen (cgroup v1 freezer); a frozen process cannot die, and
+        # the node would never stop ("did not receive an exit event").
+        thaw_cgroups
+        # shellcheck disable=SC2086
+        docker stop -t 1 $ids >/dev/null 2>&1 || true
+    fi
+    remove_empty_cgroups
     exit 0
+}
+
+# This node's own cgroup path on a v1 host whose hierarchy it sees ("" if
+# it does not).
+own_v1_cgroup() {
+    [ ! -f "$cgroup_root/cgroup.controllers" ] || return 0
+    awk -F: '$2 == "freezer" { print $3; exit }' "$proc_cgroup" 2>/dev/null || true
+}
+
+thaw_cgroups() {
+    own=$(own_v1_cgroup)
+    [ -n "$own" ] && [ "$own" != / ] && [ -d "$cgroup_root/freezer$own" ] || return 0
+    find "$cgroup_root/freezer$own" -name freezer.state 2>/dev/null | while read -r state; do
+        [ "$(cat "$state" 2>/dev/null)" = THAWED ] || echo THAWED >"$state" 2>/dev/null || true
+    done
+}
+
+# Cgroups the nested containers left under this node's own (v1 keeps a
+# directory until someone removes it). rmdir only removes a cgroup with no
+# process and no child, so nothing alive is touched.
+remove_empty_cgroups() {
+    own=$(own_v1_cgroup)
+    [ -n "$own" ] && [ "$own" != / ] || return 0
+    for hierarchy in "$cgroup_root"/*/; do
+        [ -d "$hierarchy${own#/}" ] || continue
+        find "$hierarchy${own#/}" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    done
 }
 
 main() {

@@ -87,7 +87,35 @@ impl DockerBackend {
         })
     }
 
+    /// Without --api-port, kip publishes a port it found free rather than
+    /// letting the engine pick one: an engine-picked port changes at every
+    /// start, and a restarted node (`docker restart`, a reboot) would no
+    /// longer be where the kubeconfig says. Another process can take the
+    /// port between the look and the start: then another one is tried.
     async fn create_and_start(
+        &self,
+        plan: &NodePlan,
+        facts: &EngineFacts,
+        profile: SecurityProfile,
+    ) -> Result<(), DockerError> {
+        if plan.node.api.host_port.is_some() {
+            return self.create_and_start_once(plan, facts, profile).await;
+        }
+        let mut attempt = 0;
+        loop {
+            let mut chosen = plan.clone();
+            chosen.node.api.host_port = free_local_port();
+            match self.create_and_start_once(&chosen, facts, profile).await {
+                Err(e) if is_port_in_use(&e) && attempt < 5 => {
+                    attempt += 1;
+                    let _ = self.remove_container_by_name(&plan.node.name).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn create_and_start_once(
         &self,
         plan: &NodePlan,
         facts: &EngineFacts,
@@ -134,6 +162,14 @@ impl DockerBackend {
             }
         }
     }
+}
+
+/// A port on 127.0.0.1 that nothing listens on now (None: the engine picks).
+fn free_local_port() -> Option<u16> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .ok()
 }
 
 impl Backend for DockerBackend {

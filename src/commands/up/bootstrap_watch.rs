@@ -178,7 +178,7 @@ pub(super) async fn follow_bootstrap(
 /// What the node could not do, for the failures kip knows how to prevent
 /// (each prevented by the node's bootstrap unless turned off for debugging).
 fn known_cause(text: &str) -> Option<&'static str> {
-    const CAUSES: [(&str, &str); 4] = [
+    const CAUSES: [(&str, &str); 5] = [
         (
             "unable to apply caps",
             "the engine withholds capabilities (e.g. CAP_SYS_RESOURCE) and kind's privileged containers asked \
@@ -191,6 +191,11 @@ fn known_cause(text: &str) -> Option<&'static str> {
         ),
         (
             "failed to update /proc/self/oom_score_adj",
+            "the node cannot lower oom_score_adj (no CAP_SYS_RESOURCE), so runc fails every control-plane \
+             container; kip sets containerd's restrict_oom_score_adj unless KIP_RESTRICT_OOM=false",
+        ),
+        (
+            "restrict_oom_score_adj is off",
             "the node cannot lower oom_score_adj (no CAP_SYS_RESOURCE), so runc fails every control-plane \
              container; kip sets containerd's restrict_oom_score_adj unless KIP_RESTRICT_OOM=false",
         ),
@@ -238,6 +243,7 @@ mod tests {
             ("failed to create kubelet: open /dev/kmsg: no such file or directory", "KIP_KMSG_CREATE"),
             ("nsexec[997]: failed to update /proc/self/oom_score_adj: Permission denied", "KIP_RESTRICT_OOM"),
             ("kubelet is configured to not run on a host using cgroup v1", "KIP_FAIL_CGROUP_V1"),
+            ("runc create failed: can't get final child's PID from pipe: EOF (this node cannot lower oom_score_adj and containerd's restrict_oom_score_adj is off)", "KIP_RESTRICT_OOM"),
         ] {
             let hint = known_cause(line).unwrap_or_else(|| panic!("no cause for {line}"));
             assert!(hint.contains(word), "{hint}");
