@@ -94,7 +94,7 @@ def main():
 
         # 1. kip.
         watch = Watch(kubectl, "kip-fast")
-        up = subprocess.Popen([kip, "up", "fast", "--remote", "--image", IMAGE, "--endpoint", "pod-ip",
+        up = subprocess.Popen([kip, "up", "fast", "--remote", "--dind-image", IMAGE, "--endpoint", "pod-ip",
                                "--no-switch-context", "--progress", "json"],
                               stderr=subprocess.PIPE, text=True, env=env)
         kip_ready_at = None
@@ -109,7 +109,7 @@ def main():
         watch.stop = True
 
         # 2. The 2020 probe on the same node objects.
-        dry = subprocess.run([kip, "up", "slow", "--remote", "--image", IMAGE, "--endpoint", "pod-ip",
+        dry = subprocess.run([kip, "up", "slow", "--remote", "--dind-image", IMAGE, "--endpoint", "pod-ip",
                               "--dry-run"], capture_output=True, text=True, env=env, check=True).stdout
         manifest = dry.replace(
             "    readinessProbe:\n      failureThreshold: 3\n      httpGet:\n        path: /readyz\n"

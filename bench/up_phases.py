@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """kip's speed benchmark on the test stack. Prints numbers; asserts nothing.
 
-    python3 bench/up_phases.py [--runs N] [--kip target/release/kip] [--image kip-test-node:latest]
+    python3 bench/up_phases.py [--runs N] [--kip target/release/kip] [--dind-image kip-test-node:latest]
 
 Every comparison is made in this one run, on this machine, with the same
 image, so ratios hold even on a noisy shared machine:
@@ -107,14 +107,15 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--kip", default="target/release/kip")
-    p.add_argument("--image", default="kip-test-node:latest")
+    p.add_argument("--dind-image", default="kip-test-node:latest")
+    p.add_argument("--image", default="kip-test-stand-in-node:latest", help="the kind node image (the stand-in's)")
     p.add_argument("--load-image", default=None, help="image to load (default: the node image itself)")
     args = p.parse_args()
     kip = os.path.abspath(args.kip)
     tmp = tempfile.mkdtemp()
-    env = dict(os.environ, KUBECONFIG=os.path.join(tmp, "kubeconfig"), KIP_IMAGE=args.image, NO_COLOR="1")
+    env = dict(os.environ, KUBECONFIG=os.path.join(tmp, "kubeconfig"), KIP_DIND_IMAGE=args.dind_image, KIP_IMAGE=args.image, NO_COLOR="1")
     # kip's own kind config, so the stand-in accepts the recipe's cluster too.
-    plan = sh(kip, "up", "bench-plan", "--dry-run", "--image", args.image)
+    plan = sh(kip, "up", "bench-plan", "--dry-run", "--dind-image", args.dind_image)
     block = re.search(r"    KIP_KIND_CONFIG: \|\n((?:      .*\n)+)", plan).group(1)
     kind_config = "".join(line[6:] + "\n" for line in block.splitlines())
 
@@ -161,7 +162,7 @@ def main():
         name = f"bench-recipe-{os.getpid()}-{i}"
         t = time.time()
         sh("docker", "run", "-d", "--name", name, "--init", *CAPS, "-v", f"{name}:/var/lib/docker",
-           "-p", "127.0.0.1::6443", "-e", f"KIND_CONFIG={kind_config}", args.image, "sh", "-c", RECIPE)
+           "-p", "127.0.0.1::6443", "-e", f"KIND_CONFIG={kind_config}", args.dind_image, "sh", "-c", RECIPE)
         docker_run.append(time.time() - t)
         t0 = started_at(name)
         deadline = time.time() + 60
@@ -180,7 +181,7 @@ def main():
     for i in range(min(args.runs, 2)):
         name = f"bench-shell-{os.getpid()}-{i}"
         sh("docker", "run", "-d", "--name", name, *CAPS, "-v", f"{name}:/var/lib/docker",
-           "-e", f"KIND_CONFIG={kind_config}", args.image, "sh", "-c", RECIPE)
+           "-e", f"KIND_CONFIG={kind_config}", args.dind_image, "sh", "-c", RECIPE)
         time.sleep(3)
         t = time.time()
         sh("docker", "stop", name)
@@ -198,7 +199,7 @@ def main():
         true.append(time.perf_counter() - t)
 
     # 6. Image loading, into one node, alternating kip and the raw pipe.
-    load_image = args.load_image or args.image
+    load_image = args.load_image or args.dind_image
     size = int(sh("docker", "image", "inspect", "-f", "{{.Size}}", load_image).strip())
     name = f"bench-load-{os.getpid()}"
     subprocess.run([kip, "up", name, "-q", "--security", "caps"], env=env, check=True)
@@ -218,7 +219,7 @@ def main():
         raw_load.append(time.time() - t)
     subprocess.run([kip, "down", name, "-q"], env=env, check=True)
 
-    print(f"kip benchmark: {args.runs} runs, image {args.image}, medians\n")
+    print(f"kip benchmark: {args.runs} runs, image {args.dind_image}, medians\n")
     print("1. kip up --security caps, phase by phase (wall clock between ✓ lines)")
     for key, xs in phases.items():
         print(f"   {key:<40} {fmt(median(xs))}")
