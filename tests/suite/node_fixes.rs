@@ -7,10 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A throwaway Docker network on the outer engine, removed on drop.
-struct Network(String);
+pub struct Network(String);
 
 impl Network {
-    fn create(name: &str, mtu: Option<u32>) -> Network {
+    pub fn create(name: &str, mtu: Option<u32>) -> Network {
         let mut args = vec!["network".to_string(), "create".into()];
         if let Some(mtu) = mtu {
             args.extend(["-o".into(), format!("com.docker.network.driver.mtu={mtu}")]);

@@ -10,6 +10,7 @@
 //! checks that failed, not only the first.
 
 use super::e2e::{docker, required, E2e};
+use super::node_fixes::Network;
 use super::support::Run;
 use std::io::{Read, Write};
 use std::process::Command;
@@ -495,6 +496,26 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
                 .ok_or(format!("nodeFacts {facts}"))
         })
     });
+    c.check(
+        "kip load: an image from the host runs in a pod with imagePullPolicy Never",
+        {
+            // A name only this test uses, for an image the host has.
+            let loaded = format!("kip.local/e2e-load:{}", std::process::id());
+            docker(&["tag", &etcd_image, &loaded]);
+            let result = ok(&t.e2e.kip(&["load", &name, &loaded]).run())
+                .map(|_| ())
+                .and_then(|()| {
+                    apply(
+                        &t,
+                        &name,
+                        &pod("loaded", &loaded, &["etcd", "--data-dir=/tmp/etcd"], false),
+                    )
+                })
+                .and_then(|()| pod_running(&t, &name, "loaded"));
+            let _ = Command::new("docker").args(["rmi", &loaded]).output();
+            result
+        },
+    );
     c.check("kip logs --export has kind's own export", {
         let dir = t.e2e.dir.path().join("logs");
         ok(&t
@@ -615,8 +636,13 @@ fn each_node_fix_turned_off_reproduces_its_failure_on_the_real_kubelet() {
     };
     let needed = fixes_this_host_needs();
     if needed.is_empty() {
-        eprintln!("this host withholds no capability and uses cgroup v2: no node fix is needed here");
-        assert!(!required(), "CI's machine (cgroup v1, no CAP_SYS_RESOURCE) needs every fix");
+        eprintln!(
+            "this host withholds no capability and uses cgroup v2: no node fix is needed here"
+        );
+        assert!(
+            !required(),
+            "CI's machine (cgroup v1, no CAP_SYS_RESOURCE) needs every fix"
+        );
         return;
     }
     // Side by side: each run waits mostly on its node.
@@ -627,7 +653,16 @@ fn each_node_fix_turned_off_reproduces_its_failure_on_the_real_kubelet() {
             let name = format!("{}-{i}", t.e2e.name);
             let child = t
                 .e2e
-                .kip(&["up", &name, "--image", &t.node_image, "--node-env", switch, "--wait", "6m"])
+                .kip(&[
+                    "up",
+                    &name,
+                    "--image",
+                    &t.node_image,
+                    "--node-env",
+                    switch,
+                    "--wait",
+                    "6m",
+                ])
                 .spawn();
             (name, Instant::now(), child)
         })
@@ -635,19 +670,99 @@ fn each_node_fix_turned_off_reproduces_its_failure_on_the_real_kubelet() {
     let mut c = Checks::default();
     for ((name, started, child), (switch, word)) in runs.into_iter().zip(&needed) {
         let run = Run::from(child.wait_with_output().expect("kip runs"));
-        eprintln!("{switch}: kip up ended in {:.0}s", started.elapsed().as_secs_f64());
-        c.check(&format!("{switch}: a node failure (exit 6) that names {word}"), {
-            if run.code == 6 && run.stderr.contains(word) && run.stderr.contains("Why: ") {
-                Ok(())
-            } else {
-                Err(format!("{run}"))
-            }
-        });
+        eprintln!(
+            "{switch}: kip up ended in {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
+        c.check(
+            &format!("{switch}: a node failure (exit 6) that names {word}"),
+            {
+                if run.code == 6 && run.stderr.contains(word) && run.stderr.contains("Why: ") {
+                    Ok(())
+                } else {
+                    Err(format!("{run}"))
+                }
+            },
+        );
         c.check(
             &format!("{switch}: nothing left"),
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.e2e.assert_nothing_left(&name)))
-                .map_err(|_| "see the panic above".to_string()),
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                t.e2e.assert_nothing_left(&name)
+            }))
+            .map_err(|_| "see the panic above".to_string()),
         );
     }
     c.finish();
+}
+
+/// `kip run` on the real stack, on an outer network with a 1400 MTU: the
+/// command gets the cluster (the real kubectl through KUBECONFIG), its pods'
+/// eth0 follows the node's smaller MTU, a transfer of megabytes crosses it,
+/// and the cluster is gone afterwards.
+#[test]
+#[ignore = "needs Docker and the real-kind images (test-stack/real-kind/build.sh); CI runs it with --include-ignored"]
+fn kip_run_on_a_1400_mtu_network_gives_pods_that_mtu() {
+    let Some(t) = RealKind::new("realrun") else {
+        return;
+    };
+    let network = format!("kip-e2e-mtu-{}", std::process::id());
+    let _net = Network::create(&network, Some(1400));
+    let tools = format!("registry.k8s.io/kube-proxy:{}", t.version);
+    let script = format!(
+        r#"set -eu
+kubectl get nodes -o name
+kubectl wait --for=condition=Ready node --all --timeout=240s
+kubectl run tools --image={tools} --image-pull-policy=Never --restart=Never --command -- sleep infinity
+kubectl wait --for=condition=Ready pod/tools --timeout=180s
+echo "pod-mtu=$(kubectl exec tools -- cat /sys/class/net/eth0/mtu)"
+for i in $(seq 1 60); do
+  n=$(kubectl exec tools -- sh -c 'curl -sS --max-time 60 --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt -H "Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)" https://kubernetes.default.svc/openapi/v2 | wc -c' || true)
+  [ "${{n:-0}}" -gt 1000000 ] && break
+  sleep 2
+done
+echo "transfer-bytes=$n"
+"#
+    );
+    let name = t.e2e.name.clone();
+    let run = t
+        .e2e
+        .kip(&[
+            "run",
+            "--name",
+            &name,
+            "--image",
+            &t.node_image,
+            "--network",
+            &network,
+            "--wait",
+            WAIT,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                std::path::Path::new(&super::e2e::kubectl_path())
+                    .parent()
+                    .unwrap()
+                    .display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .run();
+    run.success().stdout_has("node/").stdout_has("pod-mtu=1400");
+    let bytes: u64 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("transfer-bytes="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        bytes > 1_000_000,
+        "only {bytes} bytes crossed the 1400 MTU\n{run}"
+    );
+    t.e2e.assert_nothing_left(&name);
 }
