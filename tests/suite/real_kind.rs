@@ -179,6 +179,19 @@ fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
     ok(&Run::from(out)).map(|_| ())
 }
 
+/// `pod` made in cluster `name` and Running.
+fn start_pod(
+    t: &RealKind,
+    name: &str,
+    pod_name: &str,
+    image: &str,
+    command: &[&str],
+    privileged: bool,
+) -> Result<(), String> {
+    apply(t, name, &pod(pod_name, image, command, privileged))?;
+    pod_running(t, name, pod_name)
+}
+
 fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
     eventually(Duration::from_secs(180), || {
         let run = t.kubectl(name, &["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
@@ -317,23 +330,14 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
     ])
     .trim()
     .to_string();
+    let sleeper = ["sleep", "infinity"];
     c.check(
         "a pod runs",
-        apply(
-            &t,
-            &name,
-            &pod("tools", &tools_image, &["sleep", "infinity"], false),
-        )
-        .and_then(|()| pod_running(&t, &name, "tools")),
+        start_pod(&t, &name, "tools", &tools_image, &sleeper, false),
     );
     c.check(
         "a privileged pod runs",
-        apply(
-            &t,
-            &name,
-            &pod("privileged", &tools_image, &["sleep", "infinity"], true),
-        )
-        .and_then(|()| pod_running(&t, &name, "privileged")),
+        start_pod(&t, &name, "privileged", &tools_image, &sleeper, true),
     );
     c.check(
         "a server pod runs",
