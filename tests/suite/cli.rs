@@ -205,8 +205,10 @@ fn a_kubeconfig_kip_cannot_write_is_refused_before_anything() {
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
     for path in [existing.clone(), folder.join("new/config")] {
+        // No config file either: HOME may be one a root test run made.
         let kip = kip(&["up", "demo", "-o", "json"])
             .env("DOCKER_HOST", NO_ENGINE)
+            .env("KIP_CONFIG", dir.path().join("no-config.yaml"))
             .kubeconfig(&path);
         let run = super::support::Run::from(unprivileged(kip).output().unwrap());
         run.code(3)
