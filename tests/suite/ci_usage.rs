@@ -266,6 +266,7 @@ fn json_outputs_match_their_schemas_and_codes_are_documented() {
         [
             "node-started",
             "dockerd-ready",
+            "kind-image-streamed",
             "cluster-created",
             "api-ready",
             "kubeconfig-written"
@@ -556,6 +557,7 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
     let Some(t) = E2e::new("all") else { return };
     let daemon = SecondDaemon::start(1500);
     daemon.load_image(&t.image);
+    daemon.load_image(super::e2e::STAND_IN_NODE_IMAGE);
     let on_daemon = |args: &[&str]| t.kip(args).env("DOCKER_HOST", &daemon.socket).run();
     let (kept, expiring) = (format!("{}-kept", t.name), format!("{}-ttl", t.name));
     on_daemon(&["up", &kept, "-q"]).success();

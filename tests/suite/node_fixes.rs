@@ -304,6 +304,7 @@ fn mtu_follows_a_daemon_whose_default_bridge_has_another_mtu() {
     };
     let daemon = SecondDaemon::start(1400);
     daemon.load_image(&t.image);
+    daemon.load_image(super::e2e::STAND_IN_NODE_IMAGE);
 
     let up = t
         .kip(&["up", &t.name])
