@@ -375,14 +375,18 @@ shutdown() {
     [ -z "${kind_pid:-}" ] || kill "$kind_pid" 2>/dev/null || true
     ids=$(docker ps -q 2>/dev/null || true)
     if [ -n "$ids" ]; then
-        # shellcheck disable=SC2086
-        docker stop -t "${KIP_STOP_TIMEOUT:-5}" $ids >/dev/null 2>&1 || true
         # A runc killed while starting a container leaves that container's
         # init frozen (cgroup v1 freezer); a frozen process cannot die, and
-        # the node would never stop ("did not receive an exit event").
-        thaw_cgroups
+        # the node would never stop ("did not receive an exit event"). So
+        # thaw while the kind nodes stop, within the engine's stop timeout.
         # shellcheck disable=SC2086
-        docker stop -t 1 $ids >/dev/null 2>&1 || true
+        docker stop -t "${KIP_STOP_TIMEOUT:-4}" $ids >/dev/null 2>&1 &
+        stopper=$!
+        while kill -0 "$stopper" 2>/dev/null; do
+            thaw_cgroups
+            sleep 0.2
+        done
+        thaw_cgroups
     fi
     remove_empty_cgroups
     exit 0
