@@ -80,11 +80,17 @@ class BenchEngine:
         out = sh("sh", os.path.join(ROOT, "src/node/bootstrap.sh"), env=setup)
         runtime = [] if "runtime=runc-clamp" not in out else [
             f"--add-runtime=kip-runc-clamp={rt}/runc-clamp", "--default-runtime=kip-runc-clamp"]
+        # A bridge of its own: `--bridge none` would make this dockerd delete
+        # the main engine's docker0.
+        self.bridge = f"kipbench{os.getpid() % 10000}"
+        sh("ip", "link", "add", self.bridge, "type", "bridge")
+        sh("ip", "addr", "add", "10.214.0.1/24", "dev", self.bridge)
+        sh("ip", "link", "set", self.bridge, "up")
         self.log = open(os.path.join(self.dir, "dockerd.log"), "w")
         self.proc = subprocess.Popen(
             ["dockerd", "--host", f"unix://{self.sock}", "--data-root", os.path.join(self.dir, "data"),
              "--exec-root", os.path.join(self.dir, "exec"), "--pidfile", os.path.join(self.dir, "pid"),
-             "--bridge", "none", "--iptables=false", "--ip6tables=false", *runtime],
+             "--bridge", self.bridge, "--iptables=false", "--ip-masq=false", *runtime],
             stdout=self.log, stderr=self.log)
         deadline = time.time() + 60
         while subprocess.run(["docker", "version"], env=self.env, capture_output=True).returncode != 0:
@@ -100,6 +106,7 @@ class BenchEngine:
     def close(self):
         self.proc.terminate()
         self.proc.wait()
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
 
 def main():
@@ -115,7 +122,7 @@ def main():
     kind = shutil.which("kind") or os.path.join(tmp, "kind")
     if not shutil.which("kind"):
         # The real kind binary the DinD test image carries.
-        cid = sh("docker", "create", args.dind_image).strip()
+        cid = sh("docker", "create", "--entrypoint", "kind", args.dind_image).strip()
         sh("docker", "cp", f"{cid}:/usr/local/bin/kind", kind)
         sh("docker", "rm", cid)
 
