@@ -220,7 +220,8 @@ fn v1_memory_cgroup_of(container: &str) -> Option<std::path::PathBuf> {
     Some(root.join(parent.trim_start_matches('/')).join(container))
 }
 
-fn find_dirs(root: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+/// Every path below `root` (folders and files), depth first.
+fn walk(root: &std::path::Path) -> Vec<(std::path::PathBuf, bool)> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -229,15 +230,27 @@ fn find_dirs(root: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
-                if entry.file_name().to_string_lossy().starts_with(prefix) {
-                    found.push(path.clone());
-                }
-                stack.push(path);
+            let is_dir = path.is_dir();
+            if is_dir {
+                stack.push(path.clone());
             }
+            found.push((path, is_dir));
         }
     }
     found
+}
+
+/// The folders below `root` whose name starts with `prefix`.
+fn find_dirs(root: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
+    walk(root)
+        .into_iter()
+        .filter(|(p, is_dir)| {
+            *is_dir
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .map(|(p, _)| p)
+        .collect()
 }
 
 /// An HTTP GET through a local port; the response body.
@@ -527,7 +540,10 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
             .kip(&["logs", &name, "--export", dir.to_str().unwrap()])
             .run())
         .and_then(|_| {
-            let kubelet_logs = find_files(&dir, "kubelet.log");
+            let kubelet_logs: Vec<_> = walk(&dir)
+                .into_iter()
+                .filter(|(p, is_dir)| !is_dir && p.file_name().is_some_and(|n| n == "kubelet.log"))
+                .collect();
             (!kubelet_logs.is_empty())
                 .then_some(())
                 .ok_or(format!("no kubelet.log under {}", dir.display()))
@@ -578,25 +594,6 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
         });
     }
     c.finish();
-}
-
-fn find_files(root: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if entry.file_name() == name {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// What this host makes the node lack, and so which of kip's node fixes

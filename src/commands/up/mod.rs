@@ -81,10 +81,12 @@ pub async fn run(
         .await?;
     let kind_image =
         node_image::prepare(host, &plan::kind_image(settings), facts.local, printer).await?;
-    // Without an image to bring, the node must not wait for one.
-    let plan = match &kind_image {
-        Some(_) => plan,
-        None => self::plan(settings, &facts, false)?,
+    // Planned to stream, but there is no image to bring: the node must not
+    // wait for one.
+    let plan = if kind_image.is_none() && host.is_some() {
+        self::plan(settings, &facts, false)?
+    } else {
+        plan
     };
 
     let deadline = tokio::time::Instant::now() + settings.cluster.wait;

@@ -44,8 +44,9 @@ pub(crate) fn name_in_node(image: &str) -> String {
 
 /// Before anything is created: the image on the host's engine, pulled there
 /// if need be. Local mode needs it (absent and not pullable: exit 3, nothing
-/// made). A remote node without a reachable host engine lets kind pull the
-/// image inside the Pod, as kind alone would.
+/// made). A remote node without a reachable host engine, or whose host can
+/// neither find nor pull the image, lets kind pull it inside the Pod, as
+/// kind alone would.
 pub(super) async fn prepare<'a>(
     host: Option<&'a DockerBackend>,
     image: &str,
@@ -58,7 +59,15 @@ pub(super) async fn prepare<'a>(
     let id = match host.host_image_id(image).await {
         Ok(Some(id)) => id,
         Ok(None) => {
-            host.pull_kind_image(image, printer).await?;
+            match host.pull_kind_image(image, printer).await {
+                Ok(()) => {}
+                Err(e) if local => return Err(e),
+                // The remote cluster may reach a registry this machine cannot.
+                Err(e) => {
+                    printer.info(&format!("{e:#}\nthe node pulls {image} itself"));
+                    return Ok(None);
+                }
+            }
             host.host_image_id(image).await?.ok_or_else(|| {
                 Failure::Environment(format!(
                     "the kind node image {image} was pulled but the host's engine does not list it"
