@@ -219,13 +219,13 @@ pub struct ClusterOptions {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Cluster name (default: run-<random>)
-    #[arg(long, value_parser = crate::names::parse_cluster_name, conflicts_with = "reuse")]
+    /// Cluster name (default: run-<random>); an existing cluster of this name is refused unless --reuse
+    #[arg(long, value_parser = crate::names::parse_cluster_name)]
     pub name: Option<String>,
 
-    /// Use this existing cluster instead of creating one (it is not deleted)
-    #[arg(long, value_name = "NAME", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
-    pub reuse: Option<String>,
+    /// Use this existing cluster (or --name's) instead of creating one; it is left in place
+    #[arg(long, value_name = "NAME", num_args = 0..=1, value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    pub reuse: Option<Option<String>>,
 
     /// Keep the cluster after CMD ends
     #[arg(long)]

@@ -10,6 +10,9 @@ pub mod exit {
     pub const TIMEOUT: u8 = 4;
     pub const NOT_FOUND: u8 = 5;
     pub const NODE: u8 = 6;
+    /// `kip run`'s CMD cannot be executed / does not exist, as shells say.
+    pub const NOT_EXECUTABLE: u8 = 126;
+    pub const NO_SUCH_COMMAND: u8 = 127;
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -28,6 +31,12 @@ pub enum Failure {
     /// dockerd or kind failed inside the node.
     #[error("{0}")]
     Node(String),
+    /// `kip run`'s CMD is there but cannot be executed.
+    #[error("{0}")]
+    NotExecutable(String),
+    /// `kip run`'s CMD is not found.
+    #[error("{0}")]
+    NoSuchCommand(String),
     #[error("interrupted")]
     Interrupted,
 }
@@ -40,6 +49,8 @@ impl Failure {
             Failure::Timeout(_) => exit::TIMEOUT,
             Failure::NotFound(_) => exit::NOT_FOUND,
             Failure::Node(_) => exit::NODE,
+            Failure::NotExecutable(_) => exit::NOT_EXECUTABLE,
+            Failure::NoSuchCommand(_) => exit::NO_SUCH_COMMAND,
             Failure::Interrupted => exit::INTERRUPTED,
         }
     }

@@ -117,7 +117,7 @@ async fn dispatch(
             }
         }
         Command::Run(args) => {
-            return commands::run::run(&args.settings(config), backend, host, printer).await
+            return commands::run::run(&args.settings(config)?, backend, host, printer).await
         }
         Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,

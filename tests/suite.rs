@@ -6,6 +6,7 @@ mod suite {
     pub mod bootstrap_script;
     pub mod ci_usage;
     pub mod cli;
+    pub mod data_safety;
     pub mod doctor;
     pub mod e2e;
     pub mod node_fixes;

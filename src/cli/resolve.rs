@@ -20,6 +20,7 @@ use crate::commands::run::RunSettings;
 use crate::commands::status::StatusSettings;
 use crate::commands::up::{ClusterSettings, UpSettings};
 use crate::config::ConfigFile;
+use crate::error::Failure;
 use anyhow::Result;
 
 impl Command {
@@ -119,6 +120,7 @@ impl UpArgs {
         UpSettings {
             name: self.name.clone(),
             recreate: self.recreate,
+            only_new: false,
             switch_context: !self.no_switch_context,
             kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
             cluster: self.cluster.settings(config),
@@ -127,15 +129,32 @@ impl UpArgs {
 }
 
 impl RunArgs {
-    pub fn settings(&self, config: &ConfigFile) -> RunSettings {
-        RunSettings {
+    /// `--reuse NAME`, or `--name NAME --reuse`: the cluster to use and leave.
+    pub fn settings(&self, config: &ConfigFile) -> Result<RunSettings> {
+        let reuse = match (&self.reuse, &self.name) {
+            (None, _) => None,
+            (Some(Some(reuse)), Some(name)) if reuse != name => {
+                return Err(Failure::Usage(format!(
+                    "--name {name} and --reuse {reuse} name different clusters: give one of them"
+                ))
+                .into())
+            }
+            (Some(Some(name)), _) | (Some(None), Some(name)) => Some(name.clone()),
+            (Some(None), None) => {
+                return Err(Failure::Usage(
+                    "--reuse needs a cluster: `--reuse NAME`, or `--name NAME --reuse`".into(),
+                )
+                .into())
+            }
+        };
+        Ok(RunSettings {
             name: self.name.clone(),
-            reuse: self.reuse.clone(),
+            reuse,
             keep: self.keep,
             timeout: self.timeout,
             cluster: self.cluster.settings(config),
             command: self.command.clone(),
-        }
+        })
     }
 }
 

@@ -19,6 +19,13 @@ impl Caught {
             Caught::Terminate => libc::SIGTERM,
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Caught::Interrupt => "SIGINT",
+            Caught::Terminate => "SIGTERM",
+        }
+    }
 }
 
 pub struct Signals {

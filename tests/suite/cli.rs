@@ -403,3 +403,42 @@ fn the_config_file_sets_defaults_and_flags_win() {
         .stderr_has("unknown field `imag`")
         .stderr_has(config.to_str().unwrap());
 }
+
+/// `kip run`'s CMD is looked up before a cluster is made for it, and a
+/// missing or non-executable one exits as a shell would (127, 126), never
+/// with kip's usage code 2 that CMD's own exit 2 would be confused with.
+#[test]
+fn run_of_a_missing_or_non_executable_command_exits_as_a_shell_does() {
+    let dir = tempfile::tempdir().unwrap();
+    kip(&["run", "--", "kip-no-such-command"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(127)
+        .stderr_has("command not found");
+    let script = dir.path().join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    kip(&["run", "--", script.to_str().unwrap()])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(126)
+        .stderr_has("not executable");
+    // A folder is not a command either.
+    kip(&["run", "--", dir.path().to_str().unwrap()])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(126);
+}
+
+#[test]
+fn run_reuse_names_one_cluster() {
+    kip(&["run", "--reuse", "--", "true"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(2)
+        .stderr_has("--reuse needs a cluster");
+    kip(&["run", "--name", "a", "--reuse", "b", "--", "true"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(2)
+        .stderr_has("different clusters");
+}

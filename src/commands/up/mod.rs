@@ -45,6 +45,9 @@ pub async fn run(
     let plan = plan(settings, &facts, host.is_some())?;
 
     if let Some(existing) = backend.find(&settings.name).await? {
+        if settings.only_new {
+            return Err(appeared(&settings.name));
+        }
         // Another `kip up` of this name between creating its node and
         // starting it: wait for that cluster as a run that lost the name
         // would, instead of calling it broken.
@@ -108,6 +111,9 @@ pub async fn run(
         // A concurrent `kip up` of this name made the node: nothing here is
         // this run's to remove; wait for that cluster as a second `up` would.
         Err(err) if err.downcast_ref::<NameTaken>().is_some() => {
+            if settings.only_new {
+                return Err(appeared(&settings.name));
+            }
             return tokio::select! {
                 ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
                 () = signals.received() => Err(Failure::Interrupted.into()),
@@ -140,6 +146,16 @@ pub async fn run(
     Ok(UpOutcome::new(
         settings, &endpoint, &target, false, written, started,
     ))
+}
+
+/// Another kip made the cluster a run that must make its own was about to
+/// make: it is not this run's, so nothing of it is touched.
+fn appeared(name: &str) -> anyhow::Error {
+    Failure::Environment(format!(
+        "cluster {name} already exists (another kip made it just now); it is left alone: \
+         pick another name, or pass --reuse to use it"
+    ))
+    .into()
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).

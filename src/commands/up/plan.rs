@@ -18,6 +18,9 @@ pub struct UpSettings {
     pub name: String,
     /// Delete an existing cluster of this name first.
     pub recreate: bool,
+    /// Refuse an existing cluster of this name instead of reusing it
+    /// (`kip run` deletes what it ran against, so it must have made it).
+    pub only_new: bool,
     /// Make the new context the current one.
     pub switch_context: bool,
     /// The kubeconfig file to update (None: kubectl's rules).

@@ -1,8 +1,11 @@
 //! `kip run [up options] -- CMD…`: a cluster for one command. CMD runs with
 //! KUBECONFIG pointing at a private kubeconfig (the user's is never
-//! touched), and the cluster is always deleted afterwards — on success, on
-//! failure, on SIGINT/SIGTERM (forwarded to CMD first) and on `--timeout` —
-//! unless `--keep` or `--reuse`. kip exits with CMD's exit code.
+//! touched), and the cluster it made is always deleted afterwards — on
+//! success, on failure, on SIGINT/SIGTERM (forwarded to CMD's process group
+//! first) and on `--timeout` — unless `--keep`. A cluster it did not make
+//! (`--reuse`) is left as it was. kip exits with CMD's exit code.
+
+mod child;
 
 use super::signals::Signals;
 use super::up::{ClusterSettings, UpSettings};
@@ -16,6 +19,10 @@ use std::time::Duration;
 
 /// How long CMD gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// How often kip looks whether CMD's process group has emptied once CMD
+/// itself has ended after a signal.
+const GROUP_POLL: Duration = Duration::from_millis(100);
 
 /// What `kip run` makes and runs, resolved from its flags and kip's config
 /// file.
@@ -39,6 +46,7 @@ pub async fn run(
     host: Option<&crate::backend::docker::DockerBackend>,
     printer: &Printer,
 ) -> Result<u8> {
+    child::check_command(&settings.command[0])?;
     let private = PrivateDir::create()?;
     let kubeconfig = private.0.join("kubeconfig");
     let name = match (&settings.reuse, &settings.name) {
@@ -51,12 +59,22 @@ pub async fn run(
             }
             name.clone()
         }
-        (None, Some(name)) => name.clone(),
+        (None, Some(name)) => {
+            if backend.find(name).await?.is_some() {
+                return Err(Failure::Environment(format!(
+                    "cluster {name} already exists, and `kip run` deletes only the clusters it creates: \
+                     pick another --name, or pass --reuse to run CMD against {name} and leave it in place"
+                ))
+                .into());
+            }
+            name.clone()
+        }
         (None, None) => generated_name(),
     };
     let up = UpSettings {
         name: name.clone(),
         recreate: false,
+        only_new: settings.reuse.is_none(),
         switch_context: true,
         kubeconfig: Some(kubeconfig.clone()),
         cluster: settings.cluster.clone(),
@@ -103,43 +121,86 @@ async fn run_command(
     kubeconfig: &std::path::Path,
     printer: &Printer,
 ) -> Result<CommandEnd> {
+    let program = &settings.command[0];
     let mut signals = Signals::listen()?;
-    let mut child = tokio::process::Command::new(&settings.command[0])
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(&settings.command[1..])
-        .env("KUBECONFIG", kubeconfig)
+        .env("KUBECONFIG", kubeconfig);
+    let mut terminal = child::own_group(&mut command);
+    let mut child = command
         .spawn()
-        .map_err(|e| Failure::Usage(format!("cannot run {:?}: {e}", settings.command[0])))?;
-    let pid = child.id().and_then(|p| i32::try_from(p).ok());
-    let send = |sig: i32| {
-        if let Some(pid) = pid {
-            // SAFETY: kill(2) on the pid of a child we have not yet reaped.
-            unsafe {
-                libc::kill(pid, sig);
-            }
-        }
+        .map_err(|e| child::spawn_error(program, &e))?;
+    let Some(group) = child::Group::of(child.id()) else {
+        anyhow::bail!("{program} started without a process id");
     };
-    let has_timeout = settings.timeout.is_some();
-    // Without --timeout the timer never fires (the branch is disabled).
-    let first_deadline = tokio::time::Instant::now() + settings.timeout.unwrap_or(KILL_GRACE);
-    let timer = tokio::time::sleep_until(first_deadline);
+    // Without --timeout the timer is off until kip signals CMD.
+    let timer = tokio::time::sleep_until(
+        tokio::time::Instant::now() + settings.timeout.unwrap_or(KILL_GRACE),
+    );
     tokio::pin!(timer);
     let mut timed_out = false;
-    let status = loop {
+    // Once kip has signalled the group: SIGKILL for what is left when the
+    // timer fires.
+    let mut stopping = false;
+    let mut killed = false;
+    let mut status = None;
+    loop {
         tokio::select! {
-            status = child.wait() => break status.context("cannot wait for the command")?,
-            caught = signals.next() => send(caught.number()),
-            () = &mut timer, if has_timeout => {
-                if timed_out {
-                    // Still running KILL_GRACE after SIGTERM.
-                    send(libc::SIGKILL);
-                    break child.wait().await.context("cannot wait for the command")?;
+            exited = child.wait(), if status.is_none() => {
+                status = Some(exited.context("cannot wait for the command")?);
+                terminal.take_back();
+                if !stopping || killed {
+                    break;
                 }
-                timed_out = true;
-                printer.warn(&format!("{} is past --timeout: sending SIGTERM", settings.command[0]));
-                send(libc::SIGTERM);
-                timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+            }
+            caught = signals.next() => {
+                if stopping {
+                    printer.warn(&format!("{} caught again: killing {program} and its process group", caught.name()));
+                    group.signal(libc::SIGKILL);
+                    killed = true;
+                    if status.is_some() {
+                        break;
+                    }
+                } else {
+                    printer.warn(&format!(
+                        "passing {} on to {program}; again (or {} later) kills it",
+                        caught.name(),
+                        humantime::format_duration(KILL_GRACE)
+                    ));
+                    group.signal(caught.number());
+                    stopping = true;
+                    timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+                }
+            }
+            () = &mut timer, if (settings.timeout.is_some() || stopping) && !killed => {
+                if stopping {
+                    // Still running KILL_GRACE after the signal.
+                    group.signal(libc::SIGKILL);
+                    killed = true;
+                    if status.is_some() {
+                        break;
+                    }
+                } else {
+                    timed_out = true;
+                    stopping = true;
+                    printer.warn(&format!("{program} is past --timeout: sending SIGTERM to it and its process group"));
+                    group.signal(libc::SIGTERM);
+                    timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+                }
+            }
+            // CMD has ended after kip signalled it: the rest of its group
+            // gets until the timer to follow.
+            () = tokio::time::sleep(GROUP_POLL), if status.is_some() => {
+                if !group.alive() {
+                    break;
+                }
             }
         }
+    }
+    let status = match status {
+        Some(status) => status,
+        None => child.wait().await.context("cannot wait for the command")?,
     };
     if timed_out {
         return Ok(CommandEnd::TimedOut(settings.timeout.unwrap_or_default()));

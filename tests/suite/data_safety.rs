@@ -1,0 +1,162 @@
+//! kip touches only what it made (issue 11): `kip run` deletes only the
+//! cluster it created and stops every process CMD started; objects without
+//! kip's labels are never adopted or removed; what a node removed behind
+//! kip's back left is seen by `list` and `gc`.
+
+use super::e2e::E2e;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet),
+/// waiting a little for a killed one to finish dying.
+fn process_ended(pid: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ended = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // "PID (comm) STATE …"
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        };
+        if ended || Instant::now() >= deadline {
+            return ended;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The pid CMD wrote to `file`.
+fn pid_in(file: &Path) -> String {
+    std::fs::read_to_string(file)
+        .unwrap_or_else(|e| panic!("CMD wrote no pid to {}: {e}", file.display()))
+        .trim()
+        .to_string()
+}
+
+fn kill_if_left(pid: &str) {
+    let _ = Command::new("kill")
+        .args(["-9", pid])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits for `child` until `deadline`; kills it (and fails) past that.
+fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kip run did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
+    let Some(t) = E2e::new("run-own") else { return };
+    t.up(&t.name, &["-q"]).success();
+    let kubeconfig = std::fs::read_to_string(t.kubeconfig()).unwrap();
+
+    // `kip up demo; kip run --name demo` used to run against demo and then
+    // delete it: an existing name is refused, and nothing is touched.
+    t.kip(&["run", "--name", &t.name, "--", "true"])
+        .run()
+        .code(3)
+        .stderr_has(&format!("cluster {} already exists", t.name))
+        .stderr_has("--reuse");
+    t.kip(&["status", &t.name]).run().success();
+    // With --reuse it is used and left, kubeconfig entries and all.
+    t.kip(&["run", "--name", &t.name, "--reuse", "--", "true"])
+        .run()
+        .success()
+        .stderr_has("Kept cluster");
+    t.kip(&["status", &t.name]).run().success();
+    assert_eq!(
+        std::fs::read_to_string(t.kubeconfig()).unwrap(),
+        kubeconfig,
+        "kip run changed the user's kubeconfig"
+    );
+    t.readyz(&t.name);
+
+    // --timeout stops CMD's whole process group, not only `sh`: the
+    // `sleep` it started would hold a CI job's output pipe open.
+    let pid_file = t.dir.path().join("timeout.pid");
+    let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+    t.kip(&[
+        "run",
+        "--reuse",
+        &t.name,
+        "--timeout",
+        "1s",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .run()
+    .code(4)
+    .stderr_has("longer than --timeout 1s");
+    let sleeper = pid_in(&pid_file);
+    let ended = process_ended(&sleeper);
+    kill_if_left(&sleeper);
+    assert!(ended, "the sleep CMD started outlived kip run --timeout");
+
+    // A second SIGINT kills CMD's group, even what ignores SIGINT and
+    // SIGTERM.
+    let pid_file = t.dir.path().join("interrupt.pid");
+    let script = format!(
+        "trap '' INT TERM; sleep 300 & echo $! > {}; echo started; wait",
+        pid_file.display()
+    );
+    let mut child = t
+        .kip(&["run", "--reuse", &t.name, "--", "sh", "-c", &script])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "started");
+    let kip_pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-INT", &kip_pid])
+        .status()
+        .unwrap();
+    // The second one only once kip has passed the first on.
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "kip said nothing of the SIGINT"
+        );
+        if line.contains("passing SIGINT on") {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-INT", &kip_pid])
+        .status()
+        .unwrap();
+    let status = wait_or_kill(child, Duration::from_secs(60));
+    let sleeper = pid_in(&pid_file);
+    let ended = process_ended(&sleeper);
+    kill_if_left(&sleeper);
+    assert_eq!(status.code(), Some(128 + 9), "CMD ends by SIGKILL");
+    assert!(ended, "the second SIGINT did not reach all of CMD's group");
+    t.kip(&["status", &t.name]).run().success();
+
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
