@@ -121,7 +121,7 @@ async fn dispatch(
         }
         Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
-        Command::List(args) => commands::list::run(&args.settings(), backend).await?,
+        Command::List(args) => commands::list::run(&args.settings(), backend, printer).await?,
         Command::Status(args) => commands::status::run(&args.settings(), backend).await?,
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), backend).await?,
         Command::Connect(args) => {

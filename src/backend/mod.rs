@@ -21,6 +21,8 @@ pub enum NodeState {
     Running,
     Stopped,
     Other,
+    /// The node is gone (removed outside kip) but kip's volume of it is left.
+    Orphaned,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +93,9 @@ pub struct Deleted {
     pub volume: bool,
     /// Other objects removed with the node ("configmap", "service").
     pub other: Vec<&'static str>,
+    /// Objects of the cluster's names that kip did not make, left alone
+    /// ("volume kip-NAME-docker").
+    pub left: Vec<String>,
 }
 
 /// Where nodes run, shaped like kind's provider: a cluster's lifecycle
@@ -147,8 +152,14 @@ pub trait Backend {
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;
     async fn find(&self, cluster: &str) -> Result<Option<NodeInfo>>;
     async fn list(&self) -> Result<Vec<NodeInfo>>;
-    /// Removes the node and its volume; absent parts are not an error.
+    /// Removes the node and its volume; absent parts are not an error, and
+    /// parts without kip's labels are left (`Deleted::left`).
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
+    /// Refuses (exit 3), before anything is created, objects of the
+    /// cluster's names that kip did not make: kip never adopts them.
+    async fn refuse_foreign(&self, _cluster: &str) -> Result<()> {
+        Ok(())
+    }
     /// Makes a running node's API reachable again if kip's part of the path
     /// is gone (a remote cluster's forwarder); its endpoint, if it has one.
     async fn reconnect(&self, cluster: &str) -> Result<Option<ApiEndpoint>> {

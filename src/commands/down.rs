@@ -87,5 +87,10 @@ pub async fn delete_one(
     } else {
         step.done(&format!("Deleted cluster {name} ({})", parts.join(", ")));
     }
+    for object in &deleted.left {
+        printer.notice(&format!(
+            "left {object} alone: it has the cluster's name but not kip's labels, so kip did not make it"
+        ));
+    }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `--older-than` those without a TTL that are older. Clusters that kip did
 //! not make are never touched: only kip's labels are looked at.
 
-use crate::backend::{Backend, NodeInfo};
+use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::kubeconfig::KubeconfigTarget;
 use crate::output::Printer;
 use crate::output::StatusFormat;
@@ -10,6 +10,8 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+
+const ORPHANED: &str = "orphaned: node container gone, volume left";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,12 +27,17 @@ struct Failed {
     error: String,
 }
 
-/// Why a cluster is due, or None if it is not.
+/// Why a cluster is due, or None if it is not. What a node removed outside
+/// kip left is due whatever its TTL: no cluster can use it again (a new
+/// node of the name starts it afresh).
 pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Option<String> {
     let parse = |t: &Option<String>| {
         t.as_deref()
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
     };
+    if node.state == NodeState::Orphaned {
+        return Some(ORPHANED.into());
+    }
     match parse(&node.expires_at) {
         Some(expires) if expires <= now => Some(format!(
             "expired at {}",
@@ -90,6 +97,21 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
     let mut failed = Vec::new();
     if !settings.dry_run {
         for c in candidates {
+            // A `kip up` of the name may have started a node since the
+            // listing: an orphan's volume is then that cluster's.
+            if c.reason == ORPHANED {
+                match backend.find(&c.name).await {
+                    Ok(None) => {}
+                    Ok(Some(_)) => continue,
+                    Err(e) => {
+                        failed.push(Failed {
+                            name: c.name,
+                            error: format!("{e:#}"),
+                        });
+                        continue;
+                    }
+                }
+            }
             match super::down::delete_one(&c.name, backend, printer, &target).await {
                 Ok(()) => deleted.push(c),
                 Err(e) => failed.push(Failed {
@@ -143,7 +165,6 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::NodeState;
 
     fn node(created: &str, expires: Option<&str>) -> NodeInfo {
         NodeInfo {
@@ -184,5 +205,15 @@ mod tests {
         assert!(due(&node("2025-12-30T00:00:00Z", None), now, None).is_none());
         assert!(due(&node("2025-12-30T00:00:00Z", None), now, day).is_some());
         assert!(due(&node("2026-01-01T12:00:00Z", None), now, day).is_none());
+    }
+
+    #[test]
+    fn orphans_are_due_whatever_their_ttl() {
+        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
+        let orphan = NodeInfo {
+            state: NodeState::Orphaned,
+            ..node("2026-01-01T23:59:00Z", Some("2026-01-03T00:00:00Z"))
+        };
+        assert_eq!(due(&orphan, now, None).as_deref(), Some(ORPHANED));
     }
 }

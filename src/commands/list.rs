@@ -1,7 +1,7 @@
 //! `kip list`: every kip cluster on this engine, as a table or JSON.
 
 use super::age;
-use crate::backend::{Backend, NodeInfo};
+use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::output::OutputFormat;
 use anyhow::Result;
 use serde::Serialize;
@@ -47,7 +47,11 @@ pub struct ListSettings {
     pub output: OutputFormat,
 }
 
-pub async fn run(settings: &ListSettings, backend: &impl Backend) -> Result<()> {
+pub async fn run(
+    settings: &ListSettings,
+    backend: &impl Backend,
+    printer: &crate::output::Printer,
+) -> Result<()> {
     let nodes = backend.list().await?;
     match settings.output {
         OutputFormat::Json => {
@@ -83,6 +87,12 @@ pub async fn run(settings: &ListSettings, backend: &impl Backend) -> Result<()> 
                 ]);
             }
             crate::output::out(table(&rows))?;
+            if nodes.iter().any(|n| n.state == NodeState::Orphaned) {
+                printer.notice(
+                    "orphaned: the node container was removed outside kip and its volume is left; \
+                     `kip gc` (or `kip down NAME`) removes it and its kubeconfig entries",
+                );
+            }
         }
     }
     Ok(())

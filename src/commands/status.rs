@@ -64,7 +64,16 @@ pub async fn run(settings: &StatusSettings, backend: &impl Backend) -> Result<()
 
 /// Everything `kip status` knows of a cluster.
 pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
-    let Some(node) = backend.find(name).await? else {
+    let found = match backend.find(name).await? {
+        Some(node) => Some(node),
+        // What a node removed behind kip's back left.
+        None => backend
+            .list()
+            .await?
+            .into_iter()
+            .find(|n| n.cluster == name && n.state == NodeState::Orphaned),
+    };
+    let Some(node) = found else {
         let why = backend
             .vanished(name)
             .unwrap_or_else(|| format!("no kip cluster named {name:?} (see `kip list`)"));

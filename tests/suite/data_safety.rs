@@ -3,7 +3,8 @@
 //! kip's labels are never adopted or removed; what a node removed behind
 //! kip's back left is seen by `list` and `gc`.
 
-use super::e2e::E2e;
+use super::e2e::{docker, E2e};
+use super::schema::assert_valid;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -158,5 +159,149 @@ fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
     t.kip(&["status", &t.name]).run().success();
 
     t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+/// Objects a test made beside kip, removed even when it fails.
+struct Strangers(Vec<[&'static str; 2]>, Vec<String>);
+
+impl Drop for Strangers {
+    fn drop(&mut self) {
+        for ([kind, flag], name) in self.0.iter().zip(&self.1) {
+            let _ = Command::new("docker")
+                .args([kind, "rm", flag, name])
+                .output();
+        }
+    }
+}
+
+/// Whether the engine has a volume of this name.
+fn volume_exists(name: &str) -> bool {
+    Command::new("docker")
+        .args(["volume", "inspect", name])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn objects_without_kips_labels_are_never_adopted_or_removed() {
+    let Some(t) = E2e::new("foreign") else { return };
+    let (vol_cluster, node_cluster) = (format!("{}-v", t.name), format!("{}-n", t.name));
+    let volume = format!("kip-{vol_cluster}-docker");
+    let container = format!("kip-{node_cluster}");
+    let _strangers = Strangers(
+        vec![["volume", "-f"], ["container", "-f"]],
+        vec![volume.clone(), container.clone()],
+    );
+    // The user's own volume that happens to have a node volume's name.
+    docker(&["volume", "create", &volume]);
+    docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        "-v",
+        &format!("{volume}:/v"),
+        &t.image,
+        "-c",
+        "echo mine > /v/marker",
+    ]);
+    t.up(&vol_cluster, &["-q"])
+        .code(3)
+        .stderr_has(&format!("volume named {volume}"))
+        .stderr_has("kip did not make");
+    assert_eq!(t.node_id(&vol_cluster), "", "up created a node");
+    t.kip(&["down", &vol_cluster])
+        .run()
+        .success()
+        .stderr_has(&format!("left volume {volume} alone"));
+    let marker = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "cat",
+        "-v",
+        &format!("{volume}:/v"),
+        &t.image,
+        "/v/marker",
+    ]);
+    assert_eq!(marker.trim(), "mine", "the user's volume was wiped");
+
+    // A container of a node's name that kip did not make: reported at
+    // once (not after waiting for "another kip up"), nothing created.
+    docker(&[
+        "create",
+        "--name",
+        &container,
+        "--entrypoint",
+        "true",
+        &t.image,
+    ]);
+    t.up(&node_cluster, &["-q"])
+        .code(3)
+        .stderr_has(&format!("container named {container}"));
+    assert!(
+        !volume_exists(&format!("kip-{node_cluster}-docker")),
+        "up left a volume behind"
+    );
+    t.kip(&["down", &node_cluster]).run().success();
+    docker(&["container", "inspect", &container]);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
+    let Some(t) = E2e::new("orphan") else { return };
+    let selector = format!("kip-test-orphan={}", t.name);
+    // A TTL far off: an orphan is collected whatever its TTL.
+    t.up(&t.name, &["-q", "--ttl", "1h", "--label", &selector])
+        .success();
+    docker(&["rm", "-f", &format!("kip-{}", t.name)]);
+
+    let list = t.kip(&["list", "-o", "json"]).run();
+    list.success();
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_valid("cluster-list.schema.json", &doc);
+    let row = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == t.name.as_str())
+        .unwrap_or_else(|| panic!("kip list does not show the orphan\n{list}"));
+    assert_eq!(row["state"], "orphaned");
+    assert_eq!(row["status"], "node container gone, volume left");
+    t.kip(&["list"])
+        .run()
+        .success()
+        .stdout_has("orphaned")
+        .stderr_has("kip gc");
+    let status = t.kip(&["status", &t.name, "-o", "json"]).run();
+    status.code(6);
+    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_valid("cluster-status.schema.json", &doc);
+    assert_eq!(doc["state"], "orphaned");
+    assert!(
+        doc["failure"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("kip down {}", t.name)),
+        "{status}"
+    );
+
+    let dry = t.kip(&["gc", "--dry-run", "-l", &selector]).run();
+    dry.success().stdout_has(&format!(
+        "would delete {} (orphaned: node container gone, volume left)",
+        t.name
+    ));
+    assert!(volume_exists(&format!("kip-{}-docker", t.name)));
+    let gc = t.kip(&["gc", "-o", "json", "-l", &selector]).run();
+    gc.success();
+    let doc: serde_json::Value = serde_json::from_str(&gc.stdout).unwrap();
+    assert_valid("gc-result.schema.json", &doc);
+    assert_eq!(doc["deleted"][0]["name"], t.name.as_str(), "{gc}");
+    // The volume and the kubeconfig entries went.
     t.assert_nothing_left(&t.name);
 }

@@ -9,6 +9,7 @@ mod errors;
 mod exec;
 mod host;
 mod images;
+mod ownership;
 mod spec;
 
 use super::{Backend, Deleted, EngineFacts, ExecOutput, NodeInfo, StartedNode};
@@ -20,7 +21,7 @@ use bollard::errors::Error as DockerError;
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptions, StopContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use errors::{
@@ -30,6 +31,7 @@ use errors::{
 use exec::lines;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use host::{docker_host, HostSource};
+use ownership::{foreign, is_kips, VolumeRemoval};
 use spec::{container_body, SecurityProfile};
 use spec::{node_info, node_run_id, published_endpoint};
 use std::collections::HashMap;
@@ -195,10 +197,16 @@ impl Backend for DockerBackend {
             labels: Some(plan.node.labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker
+        let made = self
+            .docker
             .create_volume(volume)
             .await
             .with_context(|| format!("cannot create volume {}", plan.node.volume.name))?;
+        // The engine answers with the volume that is there if one is: one
+        // that appeared since `refuse_foreign` looked is not adopted.
+        if !is_kips(&made.labels, &plan.cluster) {
+            return Err(foreign("volume", &plan.node.volume.name, &plan.cluster));
+        }
 
         let attempts: &[SecurityProfile] = match plan.node.security {
             SecurityMode::Privileged => &[SecurityProfile::Privileged],
@@ -228,9 +236,13 @@ impl Backend for DockerBackend {
                         short_docker_error(&e)
                     ));
                 }
-                // The name is the claim: another kip made this node first.
+                // The name is the claim: another kip made this node first
+                // (or someone else made a container of that name).
                 Err(e) if is_name_conflict(&e) => {
-                    return Err(super::NameTaken(plan.cluster.clone()).into())
+                    if self.foreign_container(&plan.cluster).await {
+                        return Err(foreign("container", &plan.node.name, &plan.cluster));
+                    }
+                    return Err(super::NameTaken(plan.cluster.clone()).into());
                 }
                 Err(e) if is_port_in_use(&e) => {
                     let port = plan
@@ -383,6 +395,8 @@ impl Backend for DockerBackend {
             .into_iter()
             .map(node_info)
             .collect();
+        let orphans = self.orphaned_volumes(&nodes).await?;
+        nodes.extend(orphans);
         nodes.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(nodes)
     }
@@ -404,18 +418,18 @@ impl Backend for DockerBackend {
             self.remove_container_by_name(&id).await?;
             deleted.node = true;
         }
-        let volume = crate::names::volume_name(cluster);
-        // Not `force`: the engine then answers 204 for a volume that is not there.
-        match self
-            .docker
-            .remove_volume(&volume, Some(RemoveVolumeOptions { force: false }))
-            .await
-        {
-            Ok(()) => deleted.volume = true,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(anyhow!("cannot remove volume {volume}: {e}")),
+        match self.remove_kips_volume(cluster).await? {
+            VolumeRemoval::Removed => deleted.volume = true,
+            VolumeRemoval::Absent => {}
+            VolumeRemoval::Foreign => deleted
+                .left
+                .push(format!("volume {}", crate::names::volume_name(cluster))),
         }
         Ok(deleted)
+    }
+
+    async fn refuse_foreign(&self, cluster: &str) -> Result<()> {
+        self.refuse_foreign_objects(cluster).await
     }
 
     fn connect_refused(&self, cluster: &str) -> Option<String> {

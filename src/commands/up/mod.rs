@@ -75,6 +75,7 @@ pub async fn run(
         })?;
         step.done(&format!("Deleted the existing cluster {}", settings.name));
     }
+    backend.refuse_foreign(&settings.name).await?;
     backend
         .ensure_image(
             &plan.node.image,

@@ -1,0 +1,162 @@
+//! What on the engine is kip's: a container or volume carrying kip's labels
+//! for the cluster, never one that merely has the cluster's name. An object
+//! of that name without them is someone else's: `up` refuses it before
+//! making anything, `down` and `gc` leave it. A node volume of kip's whose
+//! node container is gone (removed behind kip's back) is an orphan: `list`
+//! shows it, `gc` and `down` remove it.
+
+use super::errors::is_not_found;
+use super::DockerBackend;
+use crate::backend::{NodeInfo, NodeState};
+use crate::error::Failure;
+use crate::names;
+use crate::node::labels;
+use anyhow::{anyhow, Result};
+use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
+use std::collections::{BTreeMap, HashMap};
+
+/// What `list` and `status` say of an orphaned volume.
+pub(super) const ORPHANED_STATUS: &str = "node container gone, volume left";
+
+pub(super) fn is_kips(object_labels: &HashMap<String, String>, cluster: &str) -> bool {
+    object_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER)
+        && object_labels.get(labels::CLUSTER).map(String::as_str) == Some(cluster)
+}
+
+pub(super) fn foreign(kind: &str, name: &str, cluster: &str) -> anyhow::Error {
+    Failure::Environment(format!(
+        "a {kind} named {name} exists that kip did not make (it has no kip labels for cluster {cluster}); \
+         kip never adopts or removes it: remove or rename it yourself (`docker {kind} rm {name}`) \
+         if it is not needed, or pick another cluster name"
+    ))
+    .into()
+}
+
+/// What became of the cluster's volume in `delete`.
+pub(super) enum VolumeRemoval {
+    Removed,
+    Absent,
+    /// There, but not kip's: left alone.
+    Foreign,
+}
+
+impl DockerBackend {
+    /// Refuses a node container or volume of the cluster's names that kip
+    /// did not make, before anything is created.
+    pub(super) async fn refuse_foreign_objects(&self, cluster: &str) -> Result<()> {
+        let node = names::node_name(cluster);
+        match self.docker.inspect_container(&node, None).await {
+            Ok(c) => {
+                let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+                if !is_kips(&labels, cluster) {
+                    return Err(foreign("container", &node, cluster));
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        self.check_volume(cluster).await
+    }
+
+    /// An error if the cluster's volume is there and not kip's.
+    pub(super) async fn check_volume(&self, cluster: &str) -> Result<()> {
+        let volume = names::volume_name(cluster);
+        match self.docker.inspect_volume(&volume).await {
+            Ok(v) if !is_kips(&v.labels, cluster) => Err(foreign("volume", &volume, cluster)),
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// Whether the node container of this name is someone else's.
+    pub(super) async fn foreign_container(&self, cluster: &str) -> bool {
+        self.docker
+            .inspect_container(&names::node_name(cluster), None)
+            .await
+            .is_ok_and(|c| {
+                !is_kips(
+                    &c.config.and_then(|c| c.labels).unwrap_or_default(),
+                    cluster,
+                )
+            })
+    }
+
+    /// Removes the cluster's volume if it is kip's.
+    pub(super) async fn remove_kips_volume(&self, cluster: &str) -> Result<VolumeRemoval> {
+        let volume = names::volume_name(cluster);
+        match self.docker.inspect_volume(&volume).await {
+            Ok(v) if !is_kips(&v.labels, cluster) => return Ok(VolumeRemoval::Foreign),
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(VolumeRemoval::Absent),
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        // Not `force`: the engine then answers 204 for a volume that is not there.
+        match self
+            .docker
+            .remove_volume(&volume, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Ok(()) => Ok(VolumeRemoval::Removed),
+            Err(e) if is_not_found(&e) => Ok(VolumeRemoval::Absent),
+            Err(e) => Err(anyhow!("cannot remove volume {volume}: {e}")),
+        }
+    }
+
+    /// kip's node volumes whose cluster has no node container among `nodes`.
+    pub(super) async fn orphaned_volumes(&self, nodes: &[NodeInfo]) -> Result<Vec<NodeInfo>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", labels::MANAGED_BY, labels::MANAGER)],
+        )]);
+        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
+        let volumes = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .volumes
+            .unwrap_or_default();
+        Ok(volumes
+            .into_iter()
+            .filter_map(|v| {
+                let cluster = v.labels.get(labels::CLUSTER)?.clone();
+                // Only a node volume by its own name: kip makes no other.
+                (v.name == names::volume_name(&cluster)
+                    && !nodes.iter().any(|n| n.cluster == cluster))
+                .then(|| orphan_info(cluster, v.labels.into_iter().collect(), v.created_at))
+            })
+            .collect())
+    }
+}
+
+fn orphan_info(
+    cluster: String,
+    labels: BTreeMap<String, String>,
+    volume_created_at: Option<String>,
+) -> NodeInfo {
+    NodeInfo {
+        node: names::node_name(&cluster),
+        state: NodeState::Orphaned,
+        status: ORPHANED_STATUS.into(),
+        exit_code: None,
+        created_at: labels
+            .get(labels::CREATED_AT)
+            .cloned()
+            .or(volume_created_at),
+        image: String::new(),
+        endpoint: None,
+        security: labels.get(labels::SECURITY).cloned(),
+        kip_version: labels.get(labels::VERSION).cloned(),
+        expires_at: labels.get(labels::EXPIRES_AT).cloned(),
+        ci: labels::ci_description(&labels),
+        problem: Some(format!(
+            "the node container {} was removed outside kip; its volume {} (and any kubeconfig entries) \
+             are left: `kip down {cluster}` or `kip gc` removes them",
+            names::node_name(&cluster),
+            names::volume_name(&cluster)
+        )),
+        labels,
+        cluster,
+    }
+}
