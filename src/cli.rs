@@ -231,7 +231,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep: bool,
 
-    /// Stop CMD (SIGTERM, then SIGKILL after 10s) when it runs longer than this
+    /// Stop CMD and its process group (SIGTERM, then SIGKILL after 10s) when it runs longer than this
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 

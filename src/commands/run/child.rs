@@ -92,8 +92,8 @@ impl Group {
 }
 
 /// Sets up `command` to start in a process group of its own, made the
-/// terminal's foreground group when kip's group is. Returns whether the
-/// terminal was handed over (`Terminal::take_back` then restores it).
+/// terminal's foreground group when kip's group is; the `Terminal` gives it
+/// back to kip.
 pub(super) fn own_group(command: &mut tokio::process::Command) -> Terminal {
     command.process_group(0);
     // SAFETY: isatty, tcgetpgrp and getpgrp only read.
