@@ -399,6 +399,66 @@ fn remote_refusals_are_clear_fast_and_leave_nothing() {
     r.assert_nothing_left(name, None);
 }
 
+/// A ConfigMap or Pod of a node's name that kip did not make is refused by
+/// `up` before anything is made, and `down` leaves it.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_objects_without_kips_labels_are_never_adopted_or_removed() {
+    let Some(r) = Remote::start("remote-foreign", true) else {
+        return;
+    };
+    let (cm_cluster, pod_cluster) = (format!("{}-c", r.t.name), format!("{}-p", r.t.name));
+    let (config_map, pod) = (format!("kip-{cm_cluster}"), format!("kip-{pod_cluster}"));
+    r.outer(&[
+        "create",
+        "configmap",
+        &config_map,
+        "--from-literal=mine=yes",
+    ])
+    .success();
+    refused(
+        &r,
+        &cm_cluster,
+        &[],
+        3,
+        &format!(
+            "a ConfigMap named {config_map} exists in namespace default that kip did not make"
+        ),
+    );
+    r.kip(&["down", &cm_cluster])
+        .run()
+        .success()
+        .stderr_has(&format!("left ConfigMap {config_map} alone"));
+    r.outer(&["get", "configmap", &config_map]).success();
+
+    r.outer(&[
+        "run",
+        &pod,
+        "--image",
+        &r.t.image,
+        "--restart",
+        "Never",
+        "--command",
+        "--",
+        "sleep",
+        "300",
+    ])
+    .success();
+    refused(
+        &r,
+        &pod_cluster,
+        &[],
+        3,
+        &format!("a Pod named {pod} exists in namespace default that kip did not make"),
+    );
+    r.kip(&["status", &pod_cluster]).run().code(5);
+    r.kip(&["down", &pod_cluster])
+        .run()
+        .success()
+        .stderr_has(&format!("left Pod {pod} alone"));
+    r.outer(&["get", "pod", &pod]).success();
+}
+
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn remote_node_without_lib_modules_is_a_failed_mount() {
@@ -478,8 +538,18 @@ fn remote_forwarder_and_pod_lost_behind_kips_back() {
         "the ConfigMap outlived its Pod"
     );
     // A ConfigMap whose owner Pod is gone (a collector that has not got to
-    // it yet) is a leftover `up` replaces, not another run's claim.
+    // it yet) is a leftover `up` replaces, not another run's claim. Like
+    // every leftover of kip's, it carries kip's labels (one without them
+    // is someone else's, never replaced).
     r.outer(&["create", "configmap", &cm]).success();
+    r.outer(&[
+        "label",
+        "configmap",
+        &cm,
+        "dev.kip.managed-by=kip",
+        &format!("dev.kip.cluster={name}"),
+    ])
+    .success();
     let owner = r#"{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":"gone","uid":"0b7e3e1a-0000-4000-8000-000000000000"}]}}"#;
     r.outer(&["patch", "configmap", &cm, "--type=merge", "-p", owner])
         .success();

@@ -9,6 +9,7 @@ mod claim;
 mod exec;
 pub mod forwarder;
 mod manifests;
+mod ownership;
 mod pod;
 mod preflight;
 mod target;
@@ -311,38 +312,32 @@ impl Backend for KubeBackend {
         Ok(infos)
     }
 
+    async fn refuse_foreign(&self, cluster: &str) -> Result<()> {
+        self.refuse_foreign_objects(cluster).await
+    }
+
     async fn delete(&self, cluster: &str) -> Result<Deleted> {
         let name = names::node_name(cluster);
         if let Some(fwd) = remote_state::load(cluster).and_then(|r| r.forwarder) {
             forwarder::stop(fwd.pid);
         }
         let mut deleted = Deleted::default();
-        match self.pods().delete(&name, &DeleteParams::default()).await {
-            Ok(_) => deleted.node = true,
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(self.unreachable(e)),
+        deleted.node = self
+            .delete_owned(&self.pods(), cluster, "Pod", &mut deleted.left)
+            .await?;
+        let configmaps = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
+        if self
+            .delete_owned(&configmaps, cluster, "ConfigMap", &mut deleted.left)
+            .await?
+        {
+            deleted.other.push("configmap");
         }
-        for (what, result) in [
-            (
-                "configmap",
-                Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
-                    .delete(&name, &DeleteParams::default())
-                    .await
-                    .map(|_| ()),
-            ),
-            (
-                "service",
-                Api::<Service>::namespaced(self.client.clone(), &self.namespace)
-                    .delete(&name, &DeleteParams::default())
-                    .await
-                    .map(|_| ()),
-            ),
-        ] {
-            match result {
-                Ok(()) => deleted.other.push(what),
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(self.unreachable(e)),
-            }
+        let services = Api::<Service>::namespaced(self.client.clone(), &self.namespace);
+        if self
+            .delete_owned(&services, cluster, "Service", &mut deleted.left)
+            .await?
+        {
+            deleted.other.push("service");
         }
         // Gone means gone: wait out the graceful stop (the bootstrap's TERM
         // trap removes the nested containers first).

@@ -21,11 +21,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 impl KubeBackend {
+    /// The cluster's node Pod, if kip made it (a Pod of that name without
+    /// kip's labels is someone else's).
     pub(super) async fn pod(&self, cluster: &str) -> Result<Option<Pod>> {
-        self.pods()
+        let pod = self
+            .pods()
             .get_opt(&names::node_name(cluster))
             .await
-            .map_err(|e| self.unreachable(e))
+            .map_err(|e| self.unreachable(e))?;
+        Ok(pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)))
     }
 
     pub(super) async fn running_pod(&self, cluster: &str) -> Result<Pod> {
