@@ -825,3 +825,37 @@ fn remote_late_second_up_waits_for_the_first() {
     r.kip(&["down", &name]).run().success();
     r.assert_nothing_left(&name, pid);
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn gc_collects_an_expired_remote_cluster_with_remote_in_the_config() {
+    let Some(r) = Remote::start("remote-gc", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    r.up(&name, &["--ttl", "1s"]).success();
+    let pid = r.forwarder_pid(&name);
+    let config = r.t.dir.path().join("config.yaml");
+    std::fs::write(&config, "remote: true\n").unwrap();
+    // No --remote: the config's `remote: true` sends gc to the emulator.
+    let gc = || {
+        r.t.kip(&["gc"])
+            .env("KIP_STATE_DIR", r.state_dir())
+            .env("KIP_CONFIG", &config)
+            .run()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = gc();
+        run.success();
+        if run.stdout.contains(&format!("deleted {name} (expired at")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gc never collected {name}: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    r.assert_nothing_left(&name, pid);
+}
