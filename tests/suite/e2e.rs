@@ -50,9 +50,14 @@ pub fn holding_node_image() -> &'static str {
 
 /// A second `kip up` that starts while the first is surely still making the
 /// cluster (the stand-in holds, see `holding_node_image`), and is surely
-/// waiting for it before the hold ends. `exec` runs a command in the node.
-/// Both runs, first and second.
-pub fn late_second_up(first: Kip, second: Kip, exec: impl Fn(&[&str]) -> Run) -> (Run, Run) {
+/// waiting for it before `end_hold` (a command in the node) ends the hold.
+/// `exec` runs a command in the node. Both runs, first and second.
+pub fn late_second_up(
+    first: Kip,
+    second: Kip,
+    exec: impl Fn(&[&str]) -> Run,
+    end_hold: &[&str],
+) -> (Run, Run) {
     use std::io::BufRead;
     let mut first = first.spawn();
     let waiting = format!("{HOLD}.waiting");
@@ -104,7 +109,7 @@ pub fn late_second_up(first: Kip, second: Kip, exec: impl Fn(&[&str]) -> Run) ->
             }
         }
     }
-    exec(&["touch", HOLD]).success();
+    exec(end_hold).success();
     let first = Run::from(first.wait_with_output().unwrap());
     let out = second.wait_with_output().unwrap();
     let second = Run {
@@ -593,10 +598,44 @@ fn a_late_second_up_waits_for_the_first() {
     };
     // The second starts once kind runs in the first's node: the node is
     // up and has no kubeconfig yet. It waits, then re-exports.
-    let (first, second) = late_second_up(up(), up(), |args| t.exec(&t.name, args).run());
+    let (first, second) = late_second_up(
+        up(),
+        up(),
+        |args| t.exec(&t.name, args).run(),
+        &["touch", HOLD],
+    );
     second.stderr_has("kind is creating the cluster in its node");
     assert_one_made_it(&[first, second]);
     t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_late_second_up_says_when_the_first_fails_and_keeps_its_node() {
+    let Some(t) = E2e::new("late-fail") else {
+        return;
+    };
+    let image = holding_node_image();
+    let up = |extra: &[&str]| {
+        let mut args = vec!["up", t.name.as_str(), "--image", image, "--wait", "90s"];
+        args.extend_from_slice(extra);
+        t.kip(&args)
+    };
+    // kind dies mid-creation; the first run keeps the failed node, so the
+    // second is told the cluster is broken, not left waiting it out.
+    let (first, second) = late_second_up(
+        up(&["--keep-on-failure"]),
+        up(&[]),
+        |args| t.exec(&t.name, args).run(),
+        &["pkill", "-x", "kind"],
+    );
+    first.code(6).stderr_has("Kept node");
+    second
+        .code(6)
+        .stderr_has("exists but is not running")
+        .stderr_has("--recreate");
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }

@@ -5,7 +5,7 @@
 //! filesystem is a temporary folder, so a test decides whether the node has
 //! /lib/modules.
 
-use super::e2e::{holding_node_image, kubectl_path, late_second_up, nested_container, E2e};
+use super::e2e::{holding_node_image, kubectl_path, late_second_up, nested_container, E2e, HOLD};
 use super::support::{assert_one_made_it, wait_all, Kip, Run};
 use kip_test_kube_emulator::{Emulator, Rule};
 use std::path::PathBuf;
@@ -812,10 +812,15 @@ fn remote_late_second_up_waits_for_the_first() {
     };
     // The second starts once kind runs in the first's Pod: it runs and has
     // no kubeconfig yet. It waits, then exports the first's endpoint.
-    let (first, second) = late_second_up(up(), up(), |args| {
-        r.kip(&[&["exec", name.as_str(), "--"], args].concat())
-            .run()
-    });
+    let (first, second) = late_second_up(
+        up(),
+        up(),
+        |args| {
+            r.kip(&[&["exec", name.as_str(), "--"], args].concat())
+                .run()
+        },
+        &["touch", HOLD],
+    );
     second.stderr_has("kind is creating the cluster in its node");
     assert_one_made_it(&[first, second]);
     r.t.kubectl(&["get", "--raw", "/readyz"])
