@@ -262,7 +262,7 @@ pub struct GcArgs {
     pub output: StatusFormat,
 
     #[command(flatten)]
-    pub kubeconfig: KubeconfigFileArg,
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

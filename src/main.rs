@@ -68,6 +68,7 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         _ => {}
     }
     let config = command.config_file()?;
+    command.refuse_remote(&config)?;
     if let Some((target, cluster)) = command.remote_target(&config) {
         // Even a dry run needs the target: the namespace is in the objects
         // it prints.

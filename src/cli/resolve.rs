@@ -30,6 +30,7 @@ impl Command {
     pub fn config_file(&self) -> Result<ConfigFile> {
         match self {
             Command::Up(_) | Command::Run(_) => ConfigFile::load(),
+            _ if self.local_only().is_some() => ConfigFile::load(),
             _ if self.target().is_some() => ConfigFile::load(),
             _ => Ok(ConfigFile::default()),
         }
@@ -47,6 +48,7 @@ impl Command {
             Command::Logs(a) => (&a.target, Some(a.name.as_str())),
             Command::Exec(a) => (&a.target, Some(a.name.as_str())),
             Command::Connect(a) => (&a.target, Some(a.name.as_str())),
+            Command::Gc(a) => (&a.target, None),
             _ => return None,
         })
     }
@@ -59,6 +61,39 @@ impl Command {
         let (target, cluster) = self.target()?;
         let by_default = || std::env::var_os("KIP_REMOTE").is_none() && config.remote;
         (target.remote.enabled() || by_default()).then(|| (target.kube_target(), cluster))
+    }
+
+    /// The name of a command that works with the local Docker engine only.
+    fn local_only(&self) -> Option<&'static str> {
+        match self {
+            Command::Load(_) => Some("load"),
+            Command::Run(_) => Some("run"),
+            Command::Doctor(_) => Some("doctor"),
+            _ => None,
+        }
+    }
+
+    /// A command that works locally only, refused when remote mode is on by
+    /// default (KIP_REMOTE or the config file's `remote: true`) rather than
+    /// run silently against the local engine.
+    pub fn refuse_remote(&self, config: &ConfigFile) -> Result<()> {
+        let Some(command) = self.local_only() else {
+            return Ok(());
+        };
+        let why = match std::env::var_os("KIP_REMOTE") {
+            Some(value) if falsey(&value) => return Ok(()),
+            Some(value) => format!("KIP_REMOTE={} is set", value.to_string_lossy()),
+            None if config.remote => format!(
+                "kip's config {} sets `remote: true`",
+                ConfigFile::path().map_or_else(String::new, |p| p.display().to_string())
+            ),
+            None => return Ok(()),
+        };
+        Err(Failure::Usage(format!(
+            "`kip {command}` works with the local Docker engine only, and remote mode is on ({why}); \
+             run it with KIP_REMOTE=0 for the local engine"
+        ))
+        .into())
     }
 
     /// What the Kubernetes backend makes or shows for this command.
@@ -76,6 +111,12 @@ impl Command {
             _ => KubeOptions::default(),
         }
     }
+}
+
+/// As `--remote`'s KIP_REMOTE reads it (clap's falsey values).
+fn falsey(value: &std::ffi::OsStr) -> bool {
+    let value = value.to_string_lossy().to_ascii_lowercase();
+    ["", "0", "n", "no", "f", "false", "off"].contains(&value.trim())
 }
 
 impl TargetArgs {
@@ -241,7 +282,7 @@ impl GcArgs {
             older_than: self.older_than,
             selector: self.selector.clone(),
             output: self.output,
-            kubeconfig: self.kubeconfig.kubeconfig.clone(),
+            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
         }
     }
 }

@@ -442,3 +442,65 @@ fn run_reuse_names_one_cluster() {
         .code(2)
         .stderr_has("different clusters");
 }
+
+#[test]
+fn local_only_commands_refuse_remote_mode_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "remote: true\n").unwrap();
+    let local_only: [&[&str]; 3] = [
+        &["load", "demo", "img"],
+        &["run", "--", "true"],
+        &["doctor"],
+    ];
+    for args in local_only {
+        let run = kip(args)
+            .env("DOCKER_HOST", NO_ENGINE)
+            .env("KIP_CONFIG", &config)
+            .run();
+        run.code(2)
+            .stderr_has("works with the local Docker engine only")
+            .stderr_has(&format!("{} sets `remote: true`", config.display()))
+            .stderr_has("KIP_REMOTE=0");
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{run}");
+        let run = kip(args)
+            .env("DOCKER_HOST", NO_ENGINE)
+            .env("KIP_REMOTE", "1")
+            .run();
+        run.code(2).stderr_has("KIP_REMOTE=1 is set");
+        // KIP_REMOTE=0 turns the config's remote mode off: the local engine
+        // is asked (and does not answer here).
+        let run = kip(args)
+            .env("DOCKER_HOST", NO_ENGINE)
+            .env("KIP_CONFIG", &config)
+            .env("KIP_REMOTE", "0")
+            .run();
+        assert!(!run.stderr.contains("remote mode is on"), "{run}");
+        assert!(
+            run.stderr.contains("127.0.0.1:1") || run.stdout.contains("127.0.0.1:1"),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn gc_follows_the_config_into_remote_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "remote: true\n").unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: shared\nclusters:\n- name: shared\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: shared\n  context:\n    cluster: shared\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    // The Kubernetes API the kubeconfig names is asked, not Docker.
+    let run = kip(&["gc"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .env("KIP_STATE_DIR", dir.path().join("state"))
+        .kubeconfig(&kubeconfig)
+        .run();
+    assert_ne!(run.code, 0, "{run}");
+    run.stderr_has("Kubernetes API at https://127.0.0.1:1");
+}

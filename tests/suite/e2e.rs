@@ -20,6 +20,106 @@ pub struct E2e {
 /// test-stack/node-image/build.sh makes, streamed in by kip as a real one is.
 pub const STAND_IN_NODE_IMAGE: &str = "kip-test-stand-in-node:latest";
 
+/// Where the holding node image (`holding_node_image`) makes the stand-in
+/// wait: `kind create cluster` writes `HOLD.waiting` in the node, then waits
+/// until `HOLD` exists.
+pub const HOLD: &str = "/tmp/kip-test-hold";
+
+/// The stand-in's node image, labelled so that `kind create cluster` holds
+/// mid-creation until the test creates `HOLD` in the node.
+pub fn holding_node_image() -> &'static str {
+    const IMAGE: &str = "kip-test-stand-in-node:hold";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {STAND_IN_NODE_IMAGE}\nLABEL io.kip.test-stack.hold={HOLD}\n"),
+    )
+    .unwrap();
+    let build = Command::new("docker")
+        .args(["build", "-q", "-t", IMAGE])
+        .arg(dir.path())
+        .output()
+        .expect("docker build runs");
+    assert!(
+        build.status.success(),
+        "cannot build {IMAGE}: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    IMAGE
+}
+
+/// A second `kip up` that starts while the first is surely still making the
+/// cluster (the stand-in holds, see `holding_node_image`), and is surely
+/// waiting for it before `end_hold` (a command in the node) ends the hold.
+/// `exec` runs a command in the node. Both runs, first and second.
+pub fn late_second_up(
+    first: Kip,
+    second: Kip,
+    exec: impl Fn(&[&str]) -> Run,
+    end_hold: &[&str],
+) -> (Run, Run) {
+    use std::io::BufRead;
+    let mut first = first.spawn();
+    let waiting = format!("{HOLD}.waiting");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while exec(&["test", "-e", &waiting]).code != 0 {
+        if first.try_wait().unwrap().is_some() {
+            panic!(
+                "the first `kip up` ended before kind held (a test node image older than the \
+                 stand-in's hold? rebuild it: test-stack/node-image/build.sh): {}",
+                Run::from(first.wait_with_output().unwrap())
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kind never held in the first `kip up`"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut second = second.spawn();
+    let stderr = second.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match seen.recv_timeout(left) {
+            Ok(line) if line.contains("is being created by another `kip up`") => break,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = second.kill();
+                let out = second.wait_with_output().unwrap();
+                let run = Run {
+                    code: out.status.code().unwrap_or(-1),
+                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                    stderr: reader.join().unwrap(),
+                };
+                panic!("the second `kip up` never said it waits for the first: {run}");
+            }
+        }
+    }
+    exec(end_hold).success();
+    let first = Run::from(first.wait_with_output().unwrap());
+    let out = second.wait_with_output().unwrap();
+    let second = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: reader.join().unwrap(),
+    };
+    (first, second)
+}
+
 pub fn required() -> bool {
     std::env::var("KIP_E2E").is_ok_and(|v| v == "1")
 }
@@ -488,6 +588,60 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
 /// A restart of the node itself keeps them.
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_late_second_up_waits_for_the_first() {
+    let Some(t) = E2e::new("late") else { return };
+    let image = holding_node_image();
+    let up = || {
+        t.kip(&[
+            "up", &t.name, "--image", image, "--wait", "90s", "-o", "json",
+        ])
+    };
+    // The second starts once kind runs in the first's node: the node is
+    // up and has no kubeconfig yet. It waits, then re-exports.
+    let (first, second) = late_second_up(
+        up(),
+        up(),
+        |args| t.exec(&t.name, args).run(),
+        &["touch", HOLD],
+    );
+    second.stderr_has("kind is creating the cluster in its node");
+    assert_one_made_it(&[first, second]);
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_late_second_up_says_when_the_first_fails_and_keeps_its_node() {
+    let Some(t) = E2e::new("late-fail") else {
+        return;
+    };
+    let image = holding_node_image();
+    let up = |extra: &[&str]| {
+        let mut args = vec!["up", t.name.as_str(), "--image", image, "--wait", "90s"];
+        args.extend_from_slice(extra);
+        t.kip(&args)
+    };
+    // kind dies mid-creation; the first run keeps the failed node, so the
+    // second is told the cluster is broken, not left waiting it out.
+    let (first, second) = late_second_up(
+        up(&["--keep-on-failure"]),
+        up(&[]),
+        |args| t.exec(&t.name, args).run(),
+        &["pkill", "-x", "kind"],
+    );
+    first.code(6).stderr_has("Kept node");
+    second
+        .code(6)
+        .stderr_has("exists but is not running")
+        .stderr_has("--recreate");
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
     let Some(t) = E2e::new("leftover") else {
         return;
@@ -603,10 +757,10 @@ fn dockerd_failure_is_reported_fast_with_the_log_tail() {
     ])
     .trim()
     .is_empty());
-    t.kip(&["up", &t.name])
-        .run()
-        .code(6)
-        .stderr_has("--recreate");
+    // Failed and kept is broken, not in the making: said at once.
+    let again = t.kip(&["up", &t.name]).run();
+    again.code(6).stderr_has("--recreate");
+    assert!(!again.stderr.contains("being created"), "{again}");
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }

@@ -5,7 +5,7 @@
 //! filesystem is a temporary folder, so a test decides whether the node has
 //! /lib/modules.
 
-use super::e2e::{kubectl_path, nested_container, E2e};
+use super::e2e::{holding_node_image, kubectl_path, late_second_up, nested_container, E2e, HOLD};
 use super::support::{assert_one_made_it, wait_all, Kip, Run};
 use kip_test_kube_emulator::{Emulator, Rule};
 use std::path::PathBuf;
@@ -855,5 +855,82 @@ fn remote_concurrent_ups_of_one_name_make_one_cluster() {
         .stdout_has("ok");
     let pid = r.forwarder_pid(&name);
     r.kip(&["down", &name]).run().success();
+    r.assert_nothing_left(&name, pid);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_late_second_up_waits_for_the_first() {
+    let Some(r) = Remote::start("remote-late", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    let image = holding_node_image();
+    let up = || {
+        r.kip(&[
+            "up",
+            &name,
+            "--dind-image",
+            &r.t.image,
+            "--image",
+            image,
+            "--wait",
+            "90s",
+            "-o",
+            "json",
+        ])
+    };
+    // The second starts once kind runs in the first's Pod: it runs and has
+    // no kubeconfig yet. It waits, then exports the first's endpoint.
+    let (first, second) = late_second_up(
+        up(),
+        up(),
+        |args| {
+            r.kip(&[&["exec", name.as_str(), "--"], args].concat())
+                .run()
+        },
+        &["touch", HOLD],
+    );
+    second.stderr_has("kind is creating the cluster in its node");
+    assert_one_made_it(&[first, second]);
+    r.t.kubectl(&["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    let pid = r.forwarder_pid(&name);
+    r.kip(&["down", &name]).run().success();
+    r.assert_nothing_left(&name, pid);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn gc_collects_an_expired_remote_cluster_with_remote_in_the_config() {
+    let Some(r) = Remote::start("remote-gc", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    r.up(&name, &["--ttl", "1s"]).success();
+    let pid = r.forwarder_pid(&name);
+    let config = r.t.dir.path().join("config.yaml");
+    std::fs::write(&config, "remote: true\n").unwrap();
+    // No --remote: the config's `remote: true` sends gc to the emulator.
+    let gc = || {
+        r.t.kip(&["gc"])
+            .env("KIP_STATE_DIR", r.state_dir())
+            .env("KIP_CONFIG", &config)
+            .run()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = gc();
+        run.success();
+        if run.stdout.contains(&format!("deleted {name} (expired at")) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gc never collected {name}: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     r.assert_nothing_left(&name, pid);
 }

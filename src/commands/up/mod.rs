@@ -21,7 +21,7 @@ use anyhow::Result;
 use bootstrap_watch::wait_until_ready;
 use plan::plan;
 pub use plan::{dry_run, ClusterSettings, UpSettings};
-use reuse::{being_created, reuse, wait_for_other_up};
+use reuse::{making, reuse, wait_for_other_up, Making};
 use std::time::Instant;
 
 /// `host`: the local Docker engine the kind node image comes from (the
@@ -48,10 +48,20 @@ pub async fn run(
         if settings.only_new {
             return Err(appeared(&settings.name));
         }
-        // Another `kip up` of this name between creating its node and
-        // starting it: wait for that cluster as a run that lost the name
-        // would, instead of calling it broken.
-        if !settings.recreate && being_created(&existing) {
+        // Another `kip up` of this name still making the cluster (its node
+        // not started, or its bootstrap not done): wait for that cluster as
+        // a run that lost the name would, instead of calling it broken.
+        let making = if settings.recreate {
+            Making::Over
+        } else {
+            making(backend, &existing, settings.cluster.wait).await
+        };
+        if let Making::UnderWay(how_far) = making {
+            printer.info(&format!(
+                "Cluster {} is being created by another `kip up` ({how_far}); waiting for it (up to {})",
+                settings.name,
+                humantime::format_duration(settings.cluster.wait)
+            ));
             let deadline = tokio::time::Instant::now() + settings.cluster.wait;
             return tokio::select! {
                 ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,

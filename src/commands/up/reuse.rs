@@ -1,6 +1,7 @@
 //! `kip up` of a cluster that exists: a healthy one's kubeconfig is
 //! exported again, a broken one explained; and the cluster another `kip up`
-//! of the same name is creating at the same time, waited for.
+//! of the same name is still creating (started at the same time or
+//! earlier), waited for.
 
 use super::{write_kubeconfig, UpOutcome, UpSettings};
 use crate::api::ApiEndpoint;
@@ -9,6 +10,7 @@ use crate::commands::credentials;
 use crate::error::Failure;
 use crate::kubeconfig::{ClusterCredentials, KubeconfigTarget};
 use crate::names;
+use crate::node::progress::{BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
 use crate::output::Printer;
 use anyhow::Result;
 use std::time::{Duration, Instant};
@@ -50,26 +52,81 @@ pub(super) async fn reuse(
         (NodeState::Running, None) => "running without a published API port".into(),
         _ => format!("not running ({})", existing.status),
     };
-    Err(Failure::Node(format!(
-        "cluster {} exists but is {problem}.\nRecreate it with `kip up {} --recreate`, or delete it with `kip down {}` \
-         (its logs: `kip logs {}`)",
-        settings.name, settings.name, settings.name, settings.name
-    ))
-    .into())
+    Err(broken(&settings.name, &problem))
 }
 
-/// A node that has not started yet and was planned moments ago is another
-/// `kip up` of this name at work (between creating its node and starting
-/// it, or its Pod still pending), not a broken cluster.
-pub(super) fn being_created(node: &NodeInfo) -> bool {
-    const RECENT: Duration = Duration::from_secs(60);
-    node.state == NodeState::Created
-        && node
-            .created_at
-            .as_deref()
-            .and_then(|t| humantime::parse_rfc3339(t).ok())
-            .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age < RECENT)
+/// A cluster that exists but cannot be used, and what to do about it.
+fn broken(name: &str, problem: &str) -> anyhow::Error {
+    Failure::Node(format!(
+        "cluster {name} exists but is {problem}.\nRecreate it with `kip up {name} --recreate`, or delete it with \
+         `kip down {name}` (its logs: `kip logs {name}`)"
+    ))
+    .into()
+}
+
+/// Why a node another run was making will not become a cluster, if it
+/// will not: it stopped, or its bootstrap failed.
+async fn failed(backend: &impl Backend, node: &NodeInfo) -> Option<String> {
+    match node.state {
+        NodeState::Running => {
+            let log = backend.bootstrap_log(&node.cluster).await.ok()?;
+            BootstrapSummary::from_log(&log)
+                .failure
+                .map(|why| format!("running, but its bootstrap failed ({why})"))
+        }
+        NodeState::Stopped | NodeState::Other => Some(format!("not running ({})", node.status)),
+        NodeState::Created => None,
+        NodeState::Orphaned => Some("gone (its node was removed; its volume is left)".into()),
+    }
+}
+
+/// Where the making of an existing cluster stands, as its node tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Making {
+    /// Still under way: the node not started yet (planned within `--wait`,
+    /// its Pod pending), or its bootstrap still creating the cluster.
+    UnderWay(String),
+    /// Made (or given up on): ready, or broken in a way `reuse` explains.
+    Over,
+}
+
+/// Whether another `kip up` (or a restart) is still making `node`: a
+/// cluster in the making is waited for, never called broken.
+pub(super) async fn making(backend: &impl Backend, node: &NodeInfo, wait: Duration) -> Making {
+    match node.state {
+        NodeState::Created if age(node).is_some_and(|age| age < wait.max(RECENT)) => {
+            Making::UnderWay(format!("its node is not running yet ({})", node.status))
+        }
+        NodeState::Running => match backend.bootstrap_log(&node.cluster).await {
+            Ok(log) => bootstrap_making(&BootstrapSummary::from_log(&log)),
+            Err(_) => Making::Over,
+        },
+        _ => Making::Over,
+    }
+}
+
+/// The other run waits for its node to start up to its own `--wait`; this
+/// run's, but at least this long, stands in for it. A node planned longer
+/// ago that has not started is a leftover.
+const RECENT: Duration = Duration::from_secs(60);
+
+fn age(node: &NodeInfo) -> Option<Duration> {
+    node.created_at
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+}
+
+/// A running node's bootstrap: under way until the cluster is created or
+/// the bootstrap fails.
+fn bootstrap_making(summary: &BootstrapSummary) -> Making {
+    if summary.failure.is_some() || summary.phase.as_deref() == Some(PHASE_CLUSTER_CREATED) {
+        return Making::Over;
+    }
+    Making::UnderWay(match summary.phase.as_deref() {
+        Some(PHASE_DOCKERD_READY) => "kind is creating the cluster in its node".into(),
+        _ => "Docker is starting in its node".into(),
+    })
 }
 
 /// A running cluster's credentials once its API server is ready; else
@@ -108,8 +165,10 @@ pub(super) async fn wait_for_other_up(
     );
     // Seen, then gone for a while: that run failed and cleaned up (gone for
     // a moment is the other run retrying with another security profile).
+    // Failed and still there a while later: that run kept it (or is gone).
     let mut seen = false;
     let mut gone_since: Option<Instant> = None;
+    let mut failed_since: Option<Instant> = None;
     let waiting = Instant::now();
     loop {
         match backend.find(&settings.name).await? {
@@ -133,6 +192,13 @@ pub(super) async fn wait_for_other_up(
                         ));
                     }
                 }
+                match failed(backend, &node).await {
+                    Some(problem) if failed_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
+                        return Err(broken(&settings.name, &problem));
+                    }
+                    Some(_) => {}
+                    None => failed_since = None,
+                }
             }
             None if seen && gone_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
                 return Err(Failure::Node(format!(
@@ -153,13 +219,44 @@ pub(super) async fn wait_for_other_up(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(Failure::Timeout(format!(
-                "cluster {} (being created by another `kip up`) was not ready within {}; see `kip status {}`",
-                settings.name,
+                "cluster {name} (being created by another `kip up`) was not ready within {}; see `kip status {name}` \
+                 (if no other run is making it, `kip up {name} --recreate` makes it again)",
                 humantime::format_duration(settings.cluster.wait),
-                settings.name
+                name = settings.name,
             ))
             .into());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bootstrap_is_under_way_until_the_cluster_is_created_or_it_fails() {
+        let making = |log: &str| bootstrap_making(&BootstrapSummary::from_log(log));
+        assert_eq!(
+            making("kip-info: mtu=1500\n"),
+            Making::UnderWay("Docker is starting in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\n ✓ Preparing nodes\n"),
+            Making::UnderWay("kind is creating the cluster in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\nkip-phase: cluster-created\n"),
+            Making::Over
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\nkip-fail: cluster: kind create cluster failed\n"),
+            Making::Over
+        );
+        // A restarted node makes its cluster again.
+        assert_eq!(
+            making("kip-phase: cluster-created\nkip-phase: dockerd-ready\n"),
+            Making::UnderWay("kind is creating the cluster in its node".into())
+        );
     }
 }

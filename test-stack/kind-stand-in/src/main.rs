@@ -7,7 +7,9 @@
 //! `config::check_kip_promises`), generates a CA and an API server certificate
 //! whose SANs come from the config's certSANs patch (as kubeadm's would), and
 //! starts a real nested container on the node's inner dockerd that serves a
-//! small slice of the Kubernetes API over TLS on the configured port.
+//! small slice of the Kubernetes API over TLS on the configured port. A node
+//! image with the label `io.kip.test-stack.hold` makes it wait mid-creation
+//! (see `hold_if_asked`), for tests of what happens meanwhile.
 
 mod config;
 mod pki;
@@ -174,6 +176,9 @@ fn create_cluster(flags: &Flags) -> Result<()> {
             );
         }
     }
+    if let Some(image) = &flags.image {
+        hold_if_asked(image)?;
+    }
     ensure_rootfs_image()?;
     status("Ensuring node image (kip test stand-in) 🖼");
     ensure_kind_network()?;
@@ -242,6 +247,31 @@ fn create_cluster(flags: &Flags) -> Result<()> {
         "Set kubectl context to \"kind-{name}\" (pod subnet {}, service subnet {})",
         checked.pod_subnet, checked.service_subnet
     );
+    Ok(())
+}
+
+/// The label on a stand-in kind node image that makes `create cluster`
+/// hold mid-creation, so a test can act while a `kip up` is surely under way.
+const HOLD_LABEL: &str = "io.kip.test-stack.hold";
+
+/// A node image labelled `io.kip.test-stack.hold=PATH` (a path in the node):
+/// creation writes `PATH.waiting`, then waits until `PATH` exists.
+fn hold_if_asked(image: &str) -> Result<()> {
+    let format = format!("{{{{index .Config.Labels {HOLD_LABEL:?}}}}}");
+    let path = docker(&["image", "inspect", "--format", &format, image])?;
+    if path.is_empty() || path == "<no value>" {
+        return Ok(());
+    }
+    let waiting = format!("{path}.waiting");
+    std::fs::write(&waiting, "").with_context(|| format!("cannot write {waiting}"))?;
+    eprintln!("Holding until {path} exists (kip test stand-in)");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !Path::new(&path).exists() {
+        if Instant::now() > deadline {
+            bail!("held for 10 minutes: nothing created {path}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
 
