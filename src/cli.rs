@@ -281,8 +281,8 @@ pub struct LoadArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Clusters to delete
-    #[arg(value_parser = crate::names::parse_cluster_name, required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    /// Clusters to delete (default: kip)
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub names: Vec<String>,
 
     /// Delete every kip cluster on this Docker engine

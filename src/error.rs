@@ -33,6 +33,18 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The same kind of failure, in other words.
+    pub fn with_message(&self, message: String) -> Failure {
+        match self {
+            Failure::Usage(_) => Failure::Usage(message),
+            Failure::Environment(_) => Failure::Environment(message),
+            Failure::Timeout(_) => Failure::Timeout(message),
+            Failure::NotFound(_) => Failure::NotFound(message),
+            Failure::Node(_) => Failure::Node(message),
+            Failure::Interrupted => Failure::Interrupted,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => exit::USAGE,

@@ -7,6 +7,7 @@ mod suite {
     pub mod ci_usage;
     pub mod cli;
     pub mod doctor;
+    pub mod down_and_reuse;
     pub mod e2e;
     pub mod node_fixes;
     pub mod real_kind;

@@ -39,7 +39,7 @@ impl Command {
     fn target(&self) -> Option<(&TargetArgs, Option<&str>)> {
         Some(match self {
             Command::Up(a) => (&a.target, Some(a.name.as_str())),
-            Command::Down(a) => (&a.target, a.names.first().map(String::as_str)),
+            Command::Down(a) => (&a.target, a.names().first().copied()),
             Command::List(a) => (&a.target, None),
             Command::Status(a) => (&a.target, Some(a.name.as_str())),
             Command::Kubeconfig(a) => (&a.target, Some(a.name.as_str())),
@@ -140,9 +140,19 @@ impl RunArgs {
 }
 
 impl DownArgs {
+    /// The clusters named, else `kip`, as every other command defaults to
+    /// (none with `--all`).
+    fn names(&self) -> Vec<&str> {
+        match (self.names.is_empty(), self.all) {
+            (_, true) => Vec::new(),
+            (true, false) => vec![crate::names::DEFAULT_CLUSTER],
+            (false, false) => self.names.iter().map(String::as_str).collect(),
+        }
+    }
+
     pub fn settings(&self) -> DownSettings {
         DownSettings {
-            names: self.names.clone(),
+            names: self.names().into_iter().map(String::from).collect(),
             all: self.all,
             kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
         }
@@ -234,5 +244,29 @@ impl LoadArgs {
             images: self.images.clone(),
             archive: self.archive.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Cli;
+    use super::*;
+    use clap::Parser;
+
+    fn down(args: &[&str]) -> DownSettings {
+        let cli = Cli::try_parse_from(["kip", "down"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Down(args) => args.settings(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn down_without_a_name_means_kip() {
+        assert_eq!(down(&[]).names, ["kip"]);
+        assert_eq!(down(&["a", "b"]).names, ["a", "b"]);
+        let all = down(&["--all"]);
+        assert!(all.all && all.names.is_empty());
+        assert!(Cli::try_parse_from(["kip", "down", "a", "--all"]).is_err());
     }
 }

@@ -58,7 +58,6 @@ fn bad_input_is_a_usage_error_that_names_the_fix() {
         .code(2)
         .stderr_has("without spaces");
     kip(&["up", "--mtu", "100"]).run().code(2);
-    kip(&["down"]).run().code(2).stderr_has("<NAMES>");
     kip(&["exec", "demo"]).run().code(2);
 }
 
@@ -402,4 +401,23 @@ fn the_config_file_sets_defaults_and_flags_win() {
     run.code(2)
         .stderr_has("unknown field `imag`")
         .stderr_has(config.to_str().unwrap());
+}
+
+#[test]
+fn down_without_a_name_means_the_default_cluster() {
+    // As every other command: no usage error; it goes looking for `kip`.
+    kip(&["down"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(3)
+        .stderr_has("cannot reach Docker");
+}
+
+#[test]
+fn down_against_an_unreachable_engine_is_an_environment_failure() {
+    kip(&["down", "i11c-a", "i11c-b"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(3)
+        .stderr_has(&format!("cannot reach Docker at {NO_ENGINE}"));
 }
