@@ -89,11 +89,17 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         }
         Command::Load(args) => {
             let docker = DockerBackend::connect()?;
+            docker.check_answers().await?;
             commands::load::run(&args.settings(), &docker, printer).await?;
             Ok(0)
         }
         _ => {
             let docker = DockerBackend::connect()?;
+            // `up` and `run` ask within their own signal handling (a Ctrl-C
+            // during the wait ends them at once, exit 130).
+            if !matches!(command, Command::Up(_) | Command::Run(_)) {
+                docker.check_answers().await?;
+            }
             dispatch(command, &config, &docker, Some(&docker), printer).await
         }
     }

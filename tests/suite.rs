@@ -13,5 +13,6 @@ mod suite {
     pub mod real_kind;
     pub mod remote;
     pub mod schema;
+    pub mod silent_engine;
     pub mod support;
 }

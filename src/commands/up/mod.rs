@@ -39,7 +39,12 @@ pub async fn run(
     let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     // Refuse a kubeconfig kip cannot read or write before creating anything.
     kubeconfig::check_writable(&target.path)?;
-    let facts = backend.engine_facts().await?;
+    // The engine's first answer can take up to its limit: a signal ends
+    // the wait at once (nothing is made yet).
+    let facts = tokio::select! {
+        facts = backend.engine_facts() => facts?,
+        () = signals.received() => return Err(Failure::Interrupted.into()),
+    };
     super::doctor::report_local(&facts, printer);
     // Checked here, before anything is made: a missing image fails in seconds.
     let plan = plan(settings, &facts, host.is_some())?;
