@@ -215,6 +215,82 @@ pub struct ClusterOptions {
     /// Extra argument for the node's dockerd (repeatable)
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
+
+    /// The flags above that shape a new cluster, as given on the command
+    /// line (and KIP_TTL): what `up` reports as ignored when the cluster
+    /// already exists. Filled by `Cli::parse_given`.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The `ClusterOptions` that only shape a new cluster (not `--wait`,
+/// `--keep-on-failure` or `--logs-dir`, which are about the run).
+const SHAPING_ARGS: [&str; 13] = [
+    "image",
+    "dind_image",
+    "node_env",
+    "api_port",
+    "ttl",
+    "labels",
+    "security",
+    "network",
+    "mtu",
+    "iptables",
+    "cert_sans",
+    "kind_config",
+    "dockerd_args",
+];
+
+impl Cli {
+    /// Parses the command line (exiting on bad usage, as `Cli::parse`
+    /// does), noting which cluster-shaping flags `up` and `run` were given.
+    pub fn parse_given() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        let (sub, options) = match &mut cli.command {
+            Command::Up(args) => ("up", &mut args.cluster),
+            Command::Run(args) => ("run", &mut args.cluster),
+            _ => return cli,
+        };
+        if let Some(matches) = matches.subcommand_matches(sub) {
+            options.given = given_flags(matches);
+        }
+        cli
+    }
+}
+
+/// `--ttl 1h`, `--mtu 1400`, …: the shaping flags given on the command
+/// line, and a TTL from KIP_TTL (CI jobs set it for leak protection).
+fn given_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
+    let mut given = Vec::new();
+    for id in SHAPING_ARGS {
+        let source = matches.value_source(id);
+        let flag = format!("--{}", id.replace('_', "-"));
+        let flag = match id {
+            "labels" => "--label".to_string(),
+            "cert_sans" => "--cert-san".to_string(),
+            "dockerd_args" => "--dockerd-arg".to_string(),
+            _ => flag,
+        };
+        let values = || {
+            matches
+                .get_raw(id)
+                .into_iter()
+                .flatten()
+                .map(|v| format!("{flag} {}", v.to_string_lossy()))
+                .collect::<Vec<_>>()
+        };
+        match source {
+            Some(ValueSource::CommandLine) => given.extend(values()),
+            Some(ValueSource::EnvVariable) if id == "ttl" => {
+                given.extend(values().into_iter().map(|v| format!("{v} (KIP_TTL)")));
+            }
+            _ => {}
+        }
+    }
+    given
 }
 
 #[derive(Debug, Args)]

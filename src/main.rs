@@ -16,7 +16,6 @@ mod testing;
 
 use backend::docker::DockerBackend;
 use backend::kube::KubeBackend;
-use clap::Parser;
 use cli::{Cli, Command};
 use config::ConfigFile;
 use output::{Printer, StatusFormat};
@@ -26,7 +25,7 @@ fn main() -> ExitCode {
     // SIGPIPE stays ignored (Rust's default): a closed connection is an
     // error kip handles; a closed stdout ends kip in `output::out`.
     cli::generate::complete_if_asked();
-    let cli = Cli::parse();
+    let cli = Cli::parse_given();
     let printer = Printer::new(cli.quiet, cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

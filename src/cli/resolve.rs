@@ -110,6 +110,7 @@ impl ClusterOptions {
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
             dockerd_args: self.dockerd_args.clone(),
+            given: self.given.clone(),
         }
     }
 }

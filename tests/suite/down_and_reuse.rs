@@ -1,7 +1,9 @@
-//! End-to-end: a Ctrl-C during `kip down`, against the real Docker engine
-//! and the test node image.
+//! End-to-end: a Ctrl-C during `kip down`, `kip up` on a cluster that
+//! already runs and `kip exec` on a stopped node, against the real Docker
+//! engine and the test node image.
 
-use super::e2e::E2e;
+use super::e2e::{docker, E2e};
+use super::support::Run;
 use std::io::BufRead;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -69,5 +71,56 @@ fn ctrl_c_during_down_finishes_the_deletion_then_exits_130() {
     assert!(stderr.contains("Deleted cluster"), "{stderr}");
     // Node, volume and kubeconfig entries gone; the current context is not
     // the removed cluster's.
+    t.assert_nothing_left(&t.name);
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"))
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn up_on_a_running_cluster_names_the_flags_it_ignored() {
+    let Some(t) = E2e::new("ignored") else { return };
+    let up = t.up(&t.name, &[]);
+    // The kubeconfig written is the one kubectl reads (KUBECONFIG).
+    up.success()
+        .stderr_has(&format!("kubectl --context kip-{} get", t.name));
+
+    let again = t.up(
+        &t.name,
+        &["--ttl", "1h", "--mtu", "1400", "--wait", "2m", "-o", "json"],
+    );
+    again
+        .success()
+        .stderr_has("these flags were ignored")
+        .stderr_has("--ttl 1h, --mtu 1400")
+        .stderr_has("it has no TTL")
+        .stderr_has(&format!("kip up {} --recreate", t.name));
+    let result = json(&again);
+    super::schema::assert_valid("up-result.schema.json", &result);
+    assert_eq!(result["reused"], true);
+    assert_eq!(
+        result["ignoredFlags"],
+        serde_json::json!(["--ttl 1h", "--mtu 1400"])
+    );
+    // `--wait` is about this run, not the cluster's shape.
+    assert!(!again.stderr.contains("--wait"), "{again}");
+
+    // A plain re-export ignores nothing and says nothing of it.
+    let plain = t.up(&t.name, &["-o", "json"]);
+    plain.success();
+    assert!(!plain.stderr.contains("flags were ignored"), "{plain}");
+    assert_eq!(json(&plain)["ignoredFlags"], serde_json::json!([]));
+
+    // `kip exec` on a stopped node: a node failure that says how to start it.
+    docker(&["stop", &format!("kip-{}", t.name)]);
+    let exec = t.exec(&t.name, &["true"]).run();
+    exec.code(6)
+        .stderr_has(&format!("docker start kip-{}", t.name))
+        .stderr_has(&format!("kip up {} --recreate", t.name));
+    assert!(!exec.stderr.contains("status code 409"), "{exec}");
+
+    t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }

@@ -162,6 +162,9 @@ pub struct UpOutcome {
     pub kubeconfig_written: bool,
     /// True when the cluster already ran and was only re-exported.
     pub reused: bool,
+    /// With `reused`: the flags given that only shape a new cluster, which
+    /// therefore did nothing (`--ttl 1h`, `--mtu 1400`).
+    pub ignored_flags: Vec<String>,
     pub elapsed_seconds: f64,
 }
 
@@ -183,6 +186,11 @@ impl UpOutcome {
             kubeconfig: target.path.clone(),
             kubeconfig_written,
             reused,
+            ignored_flags: if reused {
+                settings.cluster.given.clone()
+            } else {
+                Vec::new()
+            },
             elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         }
     }

@@ -51,6 +51,9 @@ pub struct ClusterSettings {
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
     pub dockerd_args: Vec<String>,
+    /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
+    /// and said to be, when the cluster already exists.
+    pub given: Vec<String>,
 }
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works
