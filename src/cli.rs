@@ -127,7 +127,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub recreate: bool,
 
-    /// Print the node plan as YAML and change nothing
+    /// Print the node plan as YAML (JSON with -o json) and change nothing
     #[arg(long)]
     pub dry_run: bool,
 

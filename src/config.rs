@@ -47,21 +47,34 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    pub fn path() -> Option<PathBuf> {
+    /// The config file, and whether KIP_CONFIG named it (then it must exist).
+    pub fn path() -> Option<(PathBuf, bool)> {
         if let Some(path) = std::env::var_os("KIP_CONFIG").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(path));
+            return Some((PathBuf::from(path), true));
         }
-        dirs::config_dir().map(|d| d.join("kip").join("config.yaml"))
+        dirs::config_dir().map(|d| (d.join("kip").join("config.yaml"), false))
     }
 
     /// The settings, or the defaults when there is no config file. A file
-    /// that does not parse is an error naming it, never silently ignored.
+    /// that does not parse, or that KIP_CONFIG names and is missing, is an
+    /// error naming it (exit 2), never silently ignored.
     pub fn load() -> Result<ConfigFile> {
-        let Some(path) = Self::path() else {
+        let Some((path, named)) = Self::path() else {
             return Ok(ConfigFile::default());
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
+                return Err(Failure::Usage(format!(
+                    "KIP_CONFIG names {}, which does not exist (unset KIP_CONFIG to use {})",
+                    path.display(),
+                    dirs::config_dir().map_or_else(
+                        || "no config file".into(),
+                        |d| d.join("kip/config.yaml").display().to_string()
+                    )
+                ))
+                .into())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
             Err(e) => {
                 return Err(Failure::Usage(format!(

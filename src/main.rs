@@ -78,12 +78,18 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
     match command {
         Command::Up(args) if args.dry_run => {
             let docker = DockerBackend::connect();
-            commands::up::dry_run(&args.settings(&config), docker.as_ref(), printer).await?;
+            commands::up::dry_run(
+                &args.settings(&config),
+                args.output,
+                docker.as_ref(),
+                printer,
+            )
+            .await?;
             Ok(0)
         }
         // What only the local engine can do.
         Command::Doctor(args) => {
-            commands::doctor::run(&args.settings(), &DockerBackend::connect()?).await?;
+            commands::doctor::run(&args.settings(), DockerBackend::connect().as_ref()).await?;
             Ok(0)
         }
         Command::Load(args) => {
@@ -113,7 +119,8 @@ async fn dispatch(
 ) -> anyhow::Result<u8> {
     match command {
         Command::Up(args) if args.dry_run => {
-            commands::up::dry_run(&args.settings(config), Ok(backend), printer).await?;
+            commands::up::dry_run(&args.settings(config), args.output, Ok(backend), printer)
+                .await?;
         }
         Command::Up(args) => {
             let outcome = commands::up::run(&args.settings(config), backend, host, printer).await?;

@@ -280,10 +280,19 @@ pub struct DoctorSettings {
     pub output: StatusFormat,
 }
 
-pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<()> {
+/// `backend`: the engine, or why kip cannot even address it (a missing
+/// socket); either way the report is printed.
+pub async fn run(
+    settings: &DoctorSettings,
+    backend: Result<&DockerBackend, &anyhow::Error>,
+) -> Result<()> {
     let host = Host::from_env();
     let mut checks = Vec::new();
-    match backend.engine_facts().await {
+    let facts = match backend {
+        Ok(backend) => backend.engine_facts().await.map(|facts| (backend, facts)),
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    };
+    match facts {
         Err(e) => checks.push(Check::fail(
             "docker",
             format!("{e:#}")
@@ -293,7 +302,7 @@ pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<(
                 .to_string(),
             "start Docker, or point DOCKER_HOST (or `docker context use`) at your engine",
         )),
-        Ok(facts) => {
+        Ok((backend, facts)) => {
             checks.push(Check::ok("docker", facts.description.clone()));
             let image = settings.image.clone().unwrap_or_else(default_image);
             let privileged = match backend.probe_privileged(&image).await {

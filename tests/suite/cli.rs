@@ -204,10 +204,11 @@ fn a_kubeconfig_kip_cannot_write_is_refused_before_anything() {
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
     for path in [existing.clone(), folder.join("new/config")] {
-        // No config file either: HOME may be one a root test run made.
+        // No config file either: HOME may be one a root test run made
+        // (an empty file is no settings).
         let kip = kip(&["up", "demo", "-o", "json"])
             .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_CONFIG", dir.path().join("no-config.yaml"))
+            .env("KIP_CONFIG", "/dev/null")
             .kubeconfig(&path);
         let run = super::support::Run::from(unprivileged(kip).output().unwrap());
         run.code(3)
@@ -420,4 +421,26 @@ fn down_against_an_unreachable_engine_is_an_environment_failure() {
         .run()
         .code(3)
         .stderr_has(&format!("cannot reach Docker at {NO_ENGINE}"));
+}
+
+#[test]
+fn dry_run_with_json_output_prints_json() {
+    let run = kip(&["up", "i11c-json", "--dry-run", "-o", "json"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run();
+    run.success();
+    let plan: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"));
+    assert_eq!(plan["node"]["name"], "kip-i11c-json");
+}
+
+#[test]
+fn a_config_file_that_kip_config_names_must_exist() {
+    let run = kip(&["up", "i11c-cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", "/nonexistent/kip-config.yaml")
+        .run();
+    run.code(2)
+        .stderr_has("KIP_CONFIG names /nonexistent/kip-config.yaml, which does not exist");
+    assert!(run.stdout.is_empty(), "{run}");
 }

@@ -48,6 +48,22 @@ fn doctor_fails_when_the_engine_does_not_answer() {
 }
 
 #[test]
+fn doctor_reports_a_missing_socket_as_it_does_a_refused_address() {
+    let run = kip(&["doctor"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
+    run.code(3)
+        .stdout_has("fail  docker")
+        .stdout_has("/nonexistent/docker.sock")
+        .stdout_has("fix: start Docker");
+    let run = kip(&["doctor", "-o", "json"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
+    run.code(3);
+    assert_eq!(check(&report(&run), "docker")["status"], "fail");
+}
+
+#[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn doctor_inotify_modules_and_disk_through_the_seams() {
     let Some(t) = E2e::new("doctor") else { return };

@@ -1,6 +1,6 @@
 //! End-to-end: a Ctrl-C during `kip down`, `kip up` on a cluster that
-//! already runs and `kip exec` on a stopped node, against the real Docker
-//! engine and the test node image.
+//! already runs, `kip exec` on a stopped node, and the hints `up` and `run`
+//! print, against the real Docker engine and the test node image.
 
 use super::e2e::{docker, E2e};
 use super::support::Run;
@@ -123,4 +123,20 @@ fn up_on_a_running_cluster_names_the_flags_it_ignored() {
 
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_points_kubectl_at_the_kubeconfig_it_wrote() {
+    let Some(t) = E2e::new("runhint") else { return };
+    let name = format!("{}-r", t.name);
+    let run = t.kip(&["run", "--name", &name, "--", "true"]).run();
+    // The context exists only in run's private kubeconfig: the hint says which.
+    run.success().stderr_has("kubectl --kubeconfig ");
+    assert!(
+        !run.stderr
+            .contains(&format!("kubectl --context kip-{name}")),
+        "{run}"
+    );
+    t.assert_nothing_left(&name);
 }

@@ -136,15 +136,33 @@ pub async fn run(
     };
     let written = write_kubeconfig(settings, printer, &target, &creds);
     printer.info(&format!(
-        "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
+        "Cluster {} is ready in {:.1}s: API server {}{}",
         settings.name,
         started.elapsed().as_secs_f64(),
         endpoint.server_url(),
-        names::context_name(&settings.name)
+        if written {
+            kubectl_hint(&settings.name, &target)
+        } else {
+            String::new()
+        }
     ));
     Ok(UpOutcome::new(
         settings, &endpoint, &target, false, written, started,
     ))
+}
+
+/// The kubectl command that reaches the new cluster: `--kubeconfig` too
+/// when the file written is not the one kubectl reads by default (`kip run`'s
+/// private kubeconfig, `--kubeconfig FILE`), or the context is found nowhere.
+fn kubectl_hint(cluster: &str, target: &KubeconfigTarget) -> String {
+    let context = names::context_name(cluster);
+    let default = KubeconfigTarget::resolve(None).ok();
+    let file = if default.is_some_and(|d| d.path == target.path) {
+        String::new()
+    } else {
+        format!(" --kubeconfig {}", target.path.display())
+    };
+    format!("\n  kubectl{file} --context {context} get --raw /readyz")
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).
