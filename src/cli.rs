@@ -173,7 +173,7 @@ pub struct ClusterOptions {
     pub wait: Duration,
 
     /// Delete the cluster after this long, with `kip gc` (e.g. 2h)
-    #[arg(long, env = "KIP_TTL", value_parser = parse_duration)]
+    #[arg(long, env = "KIP_TTL", value_parser = crate::config::parse_ttl)]
     pub ttl: Option<Duration>,
 
     /// An extra label for the node and its volume, KEY=VALUE (repeatable; see `kip gc --selector`)
@@ -205,7 +205,7 @@ pub struct ClusterOptions {
     pub iptables: IptablesMode,
 
     /// Extra name or IP for the API server certificate (repeatable)
-    #[arg(long = "cert-san", value_name = "NAME")]
+    #[arg(long = "cert-san", value_name = "NAME", value_parser = parse_cert_san)]
     pub cert_sans: Vec<String>,
 
     /// A kind config of your own to merge with kip's (nodes, feature gates, patches, port mappings)
@@ -494,6 +494,31 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
 }
 
+/// `--cert-san`: an IP address or a DNS name (a wildcard `*.` allowed), as
+/// kubeadm accepts in certSANs; anything else would fail inside the node.
+fn parse_cert_san(text: &str) -> Result<String, String> {
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !name.is_empty() && text.len() <= 253 && name.split('.').all(label_ok) {
+        return Ok(text.to_string());
+    }
+    Err(format!(
+        "{text:?} is neither an IP address nor a DNS name (lowercase letters, digits, '-' and '.', \
+         e.g. api.example.com or 10.0.0.5); pass one name per --cert-san"
+    ))
+}
+
 fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
     if arg.is_empty() || arg.chars().any(char::is_whitespace) {
         return Err(
@@ -533,4 +558,40 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
         return Err("keys under dev.kip. are kip's own".into());
     }
     Ok((key.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cert_sans_are_names_or_addresses() {
+        for ok in [
+            "api.example.com",
+            "localhost",
+            "*.example.com",
+            "10.0.0.5",
+            "::1",
+            "a-1.b",
+        ] {
+            assert_eq!(parse_cert_san(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "a b",
+            "",
+            " ",
+            "API.example.com",
+            "-a.com",
+            "a..b",
+            "a_b",
+            "x.",
+            "*.",
+        ] {
+            let err = parse_cert_san(bad).unwrap_err();
+            assert!(
+                err.contains("neither an IP address nor a DNS name"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }

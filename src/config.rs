@@ -31,6 +31,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A TTL: a duration, and not zero (a cluster that expires as it is made
+/// is a mistake, not a request).
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl.is_zero() {
+        return Err(format!(
+            "a TTL of {text} would let `kip gc` delete the cluster as soon as it is made: \
+             give a positive duration (e.g. 2h), or no TTL"
+        ));
+    }
+    Ok(ttl)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -104,7 +117,7 @@ mod humantime_serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
+        text.map(|t| super::parse_ttl(&t).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
@@ -123,6 +136,17 @@ mod tests {
         assert!(s.remote);
         assert!(serde_yaml::from_str::<ConfigFile>("imagee: x\n").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("ttl: soon\n").is_err());
+    }
+
+    #[test]
+    fn refuses_a_zero_ttl() {
+        assert!(parse_ttl("1m").is_ok());
+        for zero in ["0s", "0m", "0h"] {
+            let err = parse_ttl(zero).unwrap_err();
+            assert!(err.contains("positive duration"), "{err}");
+        }
+        let err = serde_yaml::from_str::<ConfigFile>("ttl: 0s\n").unwrap_err();
+        assert!(err.to_string().contains("positive duration"), "{err}");
     }
 
     #[test]

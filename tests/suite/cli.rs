@@ -444,3 +444,70 @@ fn a_config_file_that_kip_config_names_must_exist() {
         .stderr_has("KIP_CONFIG names /nonexistent/kip-config.yaml, which does not exist");
     assert!(run.stdout.is_empty(), "{run}");
 }
+
+#[test]
+fn cert_sans_and_ttls_that_cannot_work_are_usage_errors() {
+    for args in [
+        &["--cert-san", "a b"][..],
+        &["--cert-san", "Bad_Name"],
+        &["--cert-san", ""],
+        &["--ttl", "0s"],
+    ] {
+        let mut all = vec!["up", "i11c-bad", "--dry-run"];
+        all.extend_from_slice(args);
+        let run = kip(&all).env("DOCKER_HOST", NO_ENGINE).run();
+        run.code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {run}");
+    }
+    kip(&["up", "i11c-bad", "--dry-run", "--cert-san", "a b"])
+        .run()
+        .stderr_has("neither an IP address nor a DNS name");
+    kip(&["up", "i11c-bad", "--dry-run"])
+        .env("KIP_TTL", "0s")
+        .run()
+        .code(2)
+        .stderr_has("positive duration");
+    // Names and addresses kubeadm takes are fine.
+    kip(&[
+        "up",
+        "i11c-ok",
+        "--dry-run",
+        "--cert-san",
+        "*.ci.example.com",
+        "--cert-san",
+        "fd00::5",
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run()
+    .success();
+}
+
+#[test]
+fn a_kind_config_conflict_quotes_the_users_value_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kind.yaml");
+    std::fs::write(&config, "networking:\n  apiServerAddress: 127.0.0.1\n").unwrap();
+    let run = kip(&[
+        "up",
+        "i11c-kc",
+        "--dry-run",
+        "--kind-config",
+        config.to_str().unwrap(),
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run();
+    run.code(2)
+        .stderr_has("networking.apiServerAddress is 127.0.0.1:");
+    std::fs::write(&config, "networking:\n  apiServerPort: 7443\n").unwrap();
+    let run = kip(&[
+        "up",
+        "i11c-kc",
+        "--dry-run",
+        "--kind-config",
+        config.to_str().unwrap(),
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run();
+    run.code(2).stderr_has("networking.apiServerPort is 7443:");
+    assert!(!run.stderr.contains("Number("), "{run}");
+}
