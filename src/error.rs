@@ -11,6 +11,19 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 5;
     pub const NODE: u8 = 6;
     pub const INTERRUPTED: u8 = 130;
+
+    /// Each code and what it means, as README's table and the man page's
+    /// EXIT STATUS say it.
+    pub const MEANINGS: [(u8, &str); 8] = [
+        (0, "success (`status`: the cluster is running and its API server answers)"),
+        (FAILURE, "any other failure"),
+        (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
+        (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
+        (TIMEOUT, "timeout: not ready within `--wait`"),
+        (NOT_FOUND, "not found: no such cluster"),
+        (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
+        (INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `up` removes what it made, `down` first finishes the deletion under way"),
+    ];
 }
 
 #[derive(Debug, thiserror::Error)]

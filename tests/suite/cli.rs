@@ -335,6 +335,112 @@ fn a_closed_stdout_ends_kip_by_sigpipe_without_a_word() {
 fn man_page_renders() {
     let run = kip(&["man"]).run();
     run.success().stdout_has(".TH kip");
+    // One page is installed: it may not send the reader to kip-up(1) & co.
+    assert!(!run.stdout.contains("kip\\-up(1)"), "{}", run.stdout);
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
+        run.stdout_has(&format!(".SH {section}"));
+    }
+    for var in [
+        "DOCKER_HOST",
+        "KUBECONFIG",
+        "KIP_CONFIG",
+        "KIP_TTL",
+        "KIP_ACCEPT_WARNINGS",
+    ] {
+        run.stdout_has(&format!("\\fB{var}\\fR"));
+    }
+}
+
+/// README's exit-code table, row for row, is what kip's man page (made
+/// from the codes kip uses) says.
+#[test]
+fn the_readme_exit_code_table_is_the_man_pages() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("### Exit codes")
+        .nth(1)
+        .expect("README has an exit code section");
+    let readme_rows: Vec<(String, String)> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| code"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect();
+    let man = kip(&["man"]).run().stdout;
+    let section = man
+        .split(".SH EXIT STATUS\n")
+        .nth(1)
+        .unwrap()
+        .split(".SH ")
+        .next()
+        .unwrap();
+    let man_rows: Vec<(String, String)> = section
+        .split(".TP\n")
+        .skip(1)
+        .map(|entry| {
+            let mut lines = entry.lines();
+            let code = lines
+                .next()
+                .unwrap()
+                .replace("\\fB", "")
+                .replace("\\fR", "");
+            let meaning = lines
+                .next()
+                .unwrap()
+                .replace("\\-", "-")
+                .replace("\\e", "\\");
+            (code, meaning)
+        })
+        .collect();
+    assert_eq!(readme_rows, man_rows);
+}
+
+#[test]
+fn install_sh_says_it_is_building() {
+    // install.sh from a copy of the checkout, with a cargo that only
+    // makes a stand-in binary: what the user sees before a long build.
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = dir.path().join("checkout");
+    std::fs::create_dir_all(here.join("completions")).unwrap();
+    std::fs::copy(root.join("install.sh"), here.join("install.sh")).unwrap();
+    for file in ["kip.bash", "_kip", "kip.fish"] {
+        std::fs::copy(
+            root.join("completions").join(file),
+            here.join("completions").join(file),
+        )
+        .unwrap();
+    }
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cargo = bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\nmkdir -p {t}\nprintf '#!/bin/sh\\necho kip 0\\n' > {t}/kip\nchmod +x {t}/kip\n",
+            t = here.join("target/release").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = std::process::Command::new("sh")
+        .arg(here.join("install.sh"))
+        .arg("--prefix")
+        .arg(dir.path().join("prefix"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let run = super::support::Run::from(out);
+    run.success()
+        .stderr_has("building kip")
+        .stdout_has("installed kip 0");
 }
 
 #[test]
