@@ -245,18 +245,22 @@ impl Cli {
     /// Parses the command line (exiting on bad usage, as `Cli::parse`
     /// does), noting which cluster-shaping flags `up` and `run` were given.
     pub fn parse_given() -> Cli {
-        use clap::{CommandFactory, FromArgMatches};
-        let matches = Cli::command().get_matches();
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        use clap::CommandFactory;
+        Cli::with_given(&Cli::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    fn with_given(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let mut cli = Cli::from_arg_matches(matches)?;
         let (sub, options) = match &mut cli.command {
             Command::Up(args) => ("up", &mut args.cluster),
             Command::Run(args) => ("run", &mut args.cluster),
-            _ => return cli,
+            _ => return Ok(cli),
         };
         if let Some(matches) = matches.subcommand_matches(sub) {
             options.given = given_flags(matches);
         }
-        cli
+        Ok(cli)
     }
 }
 
@@ -563,6 +567,52 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn given(args: &[&str]) -> Vec<String> {
+        use clap::CommandFactory;
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        match Cli::with_given(&matches).unwrap().command {
+            Command::Up(up) => up.cluster.given,
+            Command::Run(run) => run.cluster.given,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_shaping_flags_are_noted_as_typed() {
+        assert_eq!(
+            given(&[
+                "kip",
+                "up",
+                "x",
+                "--label",
+                "a=b",
+                "--label",
+                "c=d",
+                "--api-port",
+                "7000",
+                "--wait",
+                "1m",
+                "--security",
+                "caps",
+                "--cert-san",
+                "x.example.com",
+            ]),
+            [
+                "--api-port 7000",
+                "--label a=b",
+                "--label c=d",
+                "--security caps",
+                "--cert-san x.example.com",
+            ]
+        );
+        // Defaults (--security auto, --iptables auto) and run-only flags are not given.
+        assert!(given(&["kip", "up", "x", "--keep-on-failure"]).is_empty());
+        assert_eq!(
+            given(&["kip", "run", "--reuse", "x", "--ttl", "1h", "--", "true"]),
+            ["--ttl 1h"]
+        );
+    }
 
     #[test]
     fn cert_sans_are_names_or_addresses() {
