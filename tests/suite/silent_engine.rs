@@ -13,13 +13,13 @@ const NO_ANSWER: &str = "no answer within 10s";
 
 /// A unix socket that accepts every connection, holds it open and never
 /// writes a byte. Each accepted connection is announced on `accepted`.
-struct SilentEngine {
+pub struct SilentEngine {
     dir: tempfile::TempDir,
-    accepted: mpsc::Receiver<()>,
+    pub accepted: mpsc::Receiver<()>,
 }
 
 impl SilentEngine {
-    fn start() -> SilentEngine {
+    pub fn start() -> SilentEngine {
         let dir = tempfile::tempdir().unwrap();
         let listener = UnixListener::bind(dir.path().join("docker.sock")).unwrap();
         let (tx, accepted) = mpsc::channel();
@@ -33,7 +33,8 @@ impl SilentEngine {
         SilentEngine { dir, accepted }
     }
 
-    fn host(&self) -> String {
+    /// Its address, for DOCKER_HOST.
+    pub fn host(&self) -> String {
         format!("unix://{}", self.dir.path().join("docker.sock").display())
     }
 
@@ -44,7 +45,7 @@ impl SilentEngine {
 
 /// Waits for `child`, failing the test (and killing it) if it has not
 /// ended by `deadline`: a command that hangs is the bug under test.
-fn finish_by(mut child: Child, deadline: Instant, what: &str) -> Run {
+pub fn finish_by(mut child: Child, deadline: Instant, what: &str) -> Run {
     loop {
         if child.try_wait().unwrap().is_some() {
             return Run::from(child.wait_with_output().unwrap());
