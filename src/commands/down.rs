@@ -57,10 +57,20 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
         let result = loop {
             tokio::select! {
                 result = &mut deletion => break result,
-                () = signals.received(), if !interrupted => {
+                () = signals.received() => {
+                    if interrupted {
+                        // A second signal: the user would rather leave now
+                        // (an engine that stopped answering mid-way).
+                        printer.warn(&format!(
+                            "interrupted again: stopping now; cluster {name} may be half-deleted \
+                             (`kip down {name}` finishes it)"
+                        ));
+                        return Err(Failure::Interrupted.into());
+                    }
                     interrupted = true;
                     printer.notice(&format!(
-                        "Interrupted: finishing the deletion of cluster {name} first, so none of it is left behind"
+                        "Interrupted: finishing the deletion of cluster {name} first, so none of it \
+                         is left behind (Ctrl-C again to stop at once)"
                     ));
                 }
             }

@@ -130,3 +130,158 @@ fn ctrl_c_while_up_waits_for_a_silent_engine_ends_it_at_once() {
     run.code(130).stderr_has("interrupted");
     assert!(!run.stderr.contains(NO_ANSWER), "{run}");
 }
+
+/// An engine that answers the ping and lists one running kip node, then
+/// never answers the request to stop it: a `kip down` stuck mid-way.
+/// Each stop request is announced on `stopping`.
+struct StuckEngine {
+    dir: tempfile::TempDir,
+    stopping: mpsc::Receiver<()>,
+}
+
+impl StuckEngine {
+    fn start(cluster: &str) -> StuckEngine {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = UnixListener::bind(dir.path().join("docker.sock")).unwrap();
+        let (tx, stopping) = mpsc::channel();
+        let node = serde_json::json!([{
+            "Id": "0123456789ab",
+            "Names": [format!("/kip-{cluster}")],
+            "Image": "kip-node",
+            "State": "running",
+            "Status": "Up 1 minute",
+            "Labels": {"dev.kip.managed-by": "kip", "dev.kip.cluster": cluster},
+        }])
+        .to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (tx, node) = (tx.clone(), node.clone());
+                std::thread::spawn(move || serve(stream, &node, &tx));
+            }
+        });
+        StuckEngine { dir, stopping }
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+}
+
+/// One connection's requests, in order: the ping and the container list
+/// are answered; a stop is announced and then held without an answer.
+fn serve(stream: UnixStream, node: &str, stopping: &mpsc::Sender<()>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request = String::new();
+        if reader.read_line(&mut request).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = if request.contains("/_ping") {
+            "OK".to_string()
+        } else if request.contains("/containers/json") {
+            node.to_string()
+        } else {
+            let _ = stopping.send(());
+            // Held: never answered while the test runs.
+            loop {
+                std::thread::park();
+            }
+        };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn down_keeps_deleting_after_one_ctrl_c_and_stops_at_the_second() {
+    use std::io::BufRead;
+    let engine = StuckEngine::start("i11c-stuck");
+    let mut child = kip(&["down", "i11c-stuck"])
+        .env("DOCKER_HOST", engine.host())
+        .kubeconfig(&engine.dir.path().join("kubeconfig"))
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let interrupt = || {
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+    };
+    engine
+        .stopping
+        .recv_timeout(Duration::from_secs(30))
+        .expect("kip down asks the engine to stop the node");
+    interrupt();
+    // The first Ctrl-C is taken, not obeyed: kip says it finishes first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("finishing the deletion of cluster i11c-stuck"))
+    {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no word after the first Ctrl-C: {seen:?}"),
+        }
+    }
+    // The second one stops it at once, saying what may be left.
+    interrupt();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kip down ignored the second Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted again: stopping now; cluster i11c-stuck may be half-deleted"),
+        "{stderr}"
+    );
+}
