@@ -26,7 +26,10 @@ command -v cargo >/dev/null 2>&1 || {
     exit 1
 }
 here=$(cd "$(dirname "$0")" && pwd)
+# cargo --quiet prints nothing while it works: say what is going on.
+echo "install.sh: building kip with cargo (release; a first build takes several minutes)..." >&2
 cargo build --release --locked --quiet --manifest-path "$here/Cargo.toml" --bin kip
+echo "install.sh: built; installing into $prefix" >&2
 bin=$here/target/release/kip
 
 install -d "$prefix/bin" "$prefix/share/man/man1" \

@@ -127,7 +127,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub recreate: bool,
 
-    /// Print the node plan as YAML and change nothing
+    /// Print the node plan as YAML (JSON with -o json) and change nothing
     #[arg(long)]
     pub dry_run: bool,
 
@@ -173,7 +173,7 @@ pub struct ClusterOptions {
     pub wait: Duration,
 
     /// Delete the cluster after this long, with `kip gc` (e.g. 2h)
-    #[arg(long, env = "KIP_TTL", value_parser = parse_duration)]
+    #[arg(long, env = "KIP_TTL", value_parser = crate::config::parse_ttl)]
     pub ttl: Option<Duration>,
 
     /// An extra label for the node and its volume, KEY=VALUE (repeatable; see `kip gc --selector`)
@@ -205,7 +205,7 @@ pub struct ClusterOptions {
     pub iptables: IptablesMode,
 
     /// Extra name or IP for the API server certificate (repeatable)
-    #[arg(long = "cert-san", value_name = "NAME")]
+    #[arg(long = "cert-san", value_name = "NAME", value_parser = parse_cert_san)]
     pub cert_sans: Vec<String>,
 
     /// A kind config of your own to merge with kip's (nodes, feature gates, patches, port mappings)
@@ -215,6 +215,86 @@ pub struct ClusterOptions {
     /// Extra argument for the node's dockerd (repeatable)
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
+
+    /// The flags above that shape a new cluster, as given on the command
+    /// line (and KIP_TTL): what `up` reports as ignored when the cluster
+    /// already exists. Filled by `Cli::parse_given`.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The `ClusterOptions` that only shape a new cluster (not `--wait`,
+/// `--keep-on-failure` or `--logs-dir`, which are about the run).
+const SHAPING_ARGS: [&str; 13] = [
+    "image",
+    "dind_image",
+    "node_env",
+    "api_port",
+    "ttl",
+    "labels",
+    "security",
+    "network",
+    "mtu",
+    "iptables",
+    "cert_sans",
+    "kind_config",
+    "dockerd_args",
+];
+
+impl Cli {
+    /// Parses the command line (exiting on bad usage, as `Cli::parse`
+    /// does), noting which cluster-shaping flags `up` and `run` were given.
+    pub fn parse_given() -> Cli {
+        use clap::CommandFactory;
+        Cli::with_given(&Cli::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    fn with_given(matches: &clap::ArgMatches) -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let mut cli = Cli::from_arg_matches(matches)?;
+        let (sub, options) = match &mut cli.command {
+            Command::Up(args) => ("up", &mut args.cluster),
+            Command::Run(args) => ("run", &mut args.cluster),
+            _ => return Ok(cli),
+        };
+        if let Some(matches) = matches.subcommand_matches(sub) {
+            options.given = given_flags(matches);
+        }
+        Ok(cli)
+    }
+}
+
+/// `--ttl 1h`, `--mtu 1400`, …: the shaping flags given on the command
+/// line, and a TTL from KIP_TTL (CI jobs set it for leak protection).
+fn given_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
+    let mut given = Vec::new();
+    for id in SHAPING_ARGS {
+        let source = matches.value_source(id);
+        let flag = format!("--{}", id.replace('_', "-"));
+        let flag = match id {
+            "labels" => "--label".to_string(),
+            "cert_sans" => "--cert-san".to_string(),
+            "dockerd_args" => "--dockerd-arg".to_string(),
+            _ => flag,
+        };
+        let values = || {
+            matches
+                .get_raw(id)
+                .into_iter()
+                .flatten()
+                .map(|v| format!("{flag} {}", v.to_string_lossy()))
+                .collect::<Vec<_>>()
+        };
+        match source {
+            Some(ValueSource::CommandLine) => given.extend(values()),
+            Some(ValueSource::EnvVariable) if id == "ttl" => {
+                given.extend(values().into_iter().map(|v| format!("{v} (KIP_TTL)")));
+            }
+            _ => {}
+        }
+    }
+    given
 }
 
 #[derive(Debug, Args)]
@@ -281,8 +361,8 @@ pub struct LoadArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Clusters to delete
-    #[arg(value_parser = crate::names::parse_cluster_name, required_unless_present = "all", add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    /// Clusters to delete (default: kip)
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
     pub names: Vec<String>,
 
     /// Delete every kip cluster on this Docker engine
@@ -418,6 +498,31 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
 }
 
+/// `--cert-san`: an IP address or a DNS name (a wildcard `*.` allowed), as
+/// kubeadm accepts in certSANs; anything else would fail inside the node.
+fn parse_cert_san(text: &str) -> Result<String, String> {
+    if text.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_string());
+    }
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !name.is_empty() && text.len() <= 253 && name.split('.').all(label_ok) {
+        return Ok(text.to_string());
+    }
+    Err(format!(
+        "{text:?} is neither an IP address nor a DNS name (lowercase letters, digits, '-' and '.', \
+         e.g. api.example.com or 10.0.0.5); pass one name per --cert-san"
+    ))
+}
+
 fn parse_dockerd_arg(arg: &str) -> Result<String, String> {
     if arg.is_empty() || arg.chars().any(char::is_whitespace) {
         return Err(
@@ -457,4 +562,86 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
         return Err("keys under dev.kip. are kip's own".into());
     }
     Ok((key.to_string(), value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn given(args: &[&str]) -> Vec<String> {
+        use clap::CommandFactory;
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        match Cli::with_given(&matches).unwrap().command {
+            Command::Up(up) => up.cluster.given,
+            Command::Run(run) => run.cluster.given,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn given_shaping_flags_are_noted_as_typed() {
+        assert_eq!(
+            given(&[
+                "kip",
+                "up",
+                "x",
+                "--label",
+                "a=b",
+                "--label",
+                "c=d",
+                "--api-port",
+                "7000",
+                "--wait",
+                "1m",
+                "--security",
+                "caps",
+                "--cert-san",
+                "x.example.com",
+            ]),
+            [
+                "--api-port 7000",
+                "--label a=b",
+                "--label c=d",
+                "--security caps",
+                "--cert-san x.example.com",
+            ]
+        );
+        // Defaults (--security auto, --iptables auto) and run-only flags are not given.
+        assert!(given(&["kip", "up", "x", "--keep-on-failure"]).is_empty());
+        assert_eq!(
+            given(&["kip", "run", "--reuse", "x", "--ttl", "1h", "--", "true"]),
+            ["--ttl 1h"]
+        );
+    }
+
+    #[test]
+    fn cert_sans_are_names_or_addresses() {
+        for ok in [
+            "api.example.com",
+            "localhost",
+            "*.example.com",
+            "10.0.0.5",
+            "::1",
+            "a-1.b",
+        ] {
+            assert_eq!(parse_cert_san(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "a b",
+            "",
+            " ",
+            "API.example.com",
+            "-a.com",
+            "a..b",
+            "a_b",
+            "x.",
+            "*.",
+        ] {
+            let err = parse_cert_san(bad).unwrap_err();
+            assert!(
+                err.contains("neither an IP address nor a DNS name"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }

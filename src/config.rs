@@ -31,6 +31,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A TTL: a duration, and not zero (a cluster that expires as it is made
+/// is a mistake, not a request).
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl.is_zero() {
+        return Err(format!(
+            "a TTL of {text} would let `kip gc` delete the cluster as soon as it is made: \
+             give a positive duration (e.g. 2h), or no TTL"
+        ));
+    }
+    Ok(ttl)
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
@@ -47,21 +60,34 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    pub fn path() -> Option<PathBuf> {
+    /// The config file, and whether KIP_CONFIG named it (then it must exist).
+    pub fn path() -> Option<(PathBuf, bool)> {
         if let Some(path) = std::env::var_os("KIP_CONFIG").filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(path));
+            return Some((PathBuf::from(path), true));
         }
-        dirs::config_dir().map(|d| d.join("kip").join("config.yaml"))
+        dirs::config_dir().map(|d| (d.join("kip").join("config.yaml"), false))
     }
 
     /// The settings, or the defaults when there is no config file. A file
-    /// that does not parse is an error naming it, never silently ignored.
+    /// that does not parse, or that KIP_CONFIG names and is missing, is an
+    /// error naming it (exit 2), never silently ignored.
     pub fn load() -> Result<ConfigFile> {
-        let Some(path) = Self::path() else {
+        let Some((path, named)) = Self::path() else {
             return Ok(ConfigFile::default());
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
+                return Err(Failure::Usage(format!(
+                    "KIP_CONFIG names {}, which does not exist (unset KIP_CONFIG to use {})",
+                    path.display(),
+                    dirs::config_dir().map_or_else(
+                        || "no config file".into(),
+                        |d| d.join("kip/config.yaml").display().to_string()
+                    )
+                ))
+                .into())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
             Err(e) => {
                 return Err(Failure::Usage(format!(
@@ -91,7 +117,7 @@ mod humantime_serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
+        text.map(|t| super::parse_ttl(&t).map_err(serde::de::Error::custom))
             .transpose()
     }
 }
@@ -110,6 +136,17 @@ mod tests {
         assert!(s.remote);
         assert!(serde_yaml::from_str::<ConfigFile>("imagee: x\n").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("ttl: soon\n").is_err());
+    }
+
+    #[test]
+    fn refuses_a_zero_ttl() {
+        assert!(parse_ttl("1m").is_ok());
+        for zero in ["0s", "0m", "0h"] {
+            let err = parse_ttl(zero).unwrap_err();
+            assert!(err.contains("positive duration"), "{err}");
+        }
+        let err = serde_yaml::from_str::<ConfigFile>("ttl: 0s\n").unwrap_err();
+        assert!(err.to_string().contains("positive duration"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,21 @@ pub mod exit {
     pub const NOT_EXECUTABLE: u8 = 126;
     pub const NO_SUCH_COMMAND: u8 = 127;
     pub const INTERRUPTED: u8 = 130;
+
+    /// Each code and what it means, as README's table and the man page's
+    /// EXIT STATUS say it.
+    pub const MEANINGS: [(u8, &str); 10] = [
+        (0, "success (`status`: the cluster is running and its API server answers)"),
+        (FAILURE, "any other failure"),
+        (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
+        (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
+        (TIMEOUT, "timeout: not ready within `--wait`"),
+        (NOT_FOUND, "not found: no such cluster"),
+        (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
+        (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
+        (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
+        (INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `up` removes what it made, `down` first finishes the deletion under way"),
+    ];
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +57,20 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The same kind of failure, in other words.
+    pub fn with_message(&self, message: String) -> Failure {
+        match self {
+            Failure::Usage(_) => Failure::Usage(message),
+            Failure::Environment(_) => Failure::Environment(message),
+            Failure::Timeout(_) => Failure::Timeout(message),
+            Failure::NotFound(_) => Failure::NotFound(message),
+            Failure::Node(_) => Failure::Node(message),
+            Failure::NotExecutable(_) => Failure::NotExecutable(message),
+            Failure::NoSuchCommand(_) => Failure::NoSuchCommand(message),
+            Failure::Interrupted => Failure::Interrupted,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => exit::USAGE,

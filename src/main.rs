@@ -16,7 +16,6 @@ mod testing;
 
 use backend::docker::DockerBackend;
 use backend::kube::KubeBackend;
-use clap::Parser;
 use cli::{Cli, Command};
 use config::ConfigFile;
 use output::{Printer, StatusFormat};
@@ -26,7 +25,7 @@ fn main() -> ExitCode {
     // SIGPIPE stays ignored (Rust's default): a closed connection is an
     // error kip handles; a closed stdout ends kip in `output::out`.
     cli::generate::complete_if_asked();
-    let cli = Cli::parse();
+    let cli = Cli::parse_given();
     let printer = Printer::new(cli.quiet, cli.progress);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -80,21 +79,33 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
     match command {
         Command::Up(args) if args.dry_run => {
             let docker = DockerBackend::connect();
-            commands::up::dry_run(&args.settings(&config), docker.as_ref(), printer).await?;
+            commands::up::dry_run(
+                &args.settings(&config),
+                args.output,
+                docker.as_ref(),
+                printer,
+            )
+            .await?;
             Ok(0)
         }
         // What only the local engine can do.
         Command::Doctor(args) => {
-            commands::doctor::run(&args.settings(), &DockerBackend::connect()?).await?;
+            commands::doctor::run(&args.settings(), DockerBackend::connect().as_ref()).await?;
             Ok(0)
         }
         Command::Load(args) => {
             let docker = DockerBackend::connect()?;
+            docker.check_answers().await?;
             commands::load::run(&args.settings(), &docker, printer).await?;
             Ok(0)
         }
         _ => {
             let docker = DockerBackend::connect()?;
+            // `up` and `run` ask within their own signal handling (a Ctrl-C
+            // during the wait ends them at once, exit 130).
+            if !matches!(command, Command::Up(_) | Command::Run(_)) {
+                docker.check_answers().await?;
+            }
             dispatch(command, &config, &docker, Some(&docker), printer).await
         }
     }
@@ -109,7 +120,8 @@ async fn dispatch(
 ) -> anyhow::Result<u8> {
     match command {
         Command::Up(args) if args.dry_run => {
-            commands::up::dry_run(&args.settings(config), Ok(backend), printer).await?;
+            commands::up::dry_run(&args.settings(config), args.output, Ok(backend), printer)
+                .await?;
         }
         Command::Up(args) => {
             let outcome = commands::up::run(&args.settings(config), backend, host, printer).await?;

@@ -5,6 +5,9 @@
 /// remote Pod name must stay a DNS-1123 label (63) with room for suffixes.
 pub const MAX_NAME_LEN: usize = 40;
 
+/// The cluster a command works on when it names none.
+pub const DEFAULT_CLUSTER: &str = "kip";
+
 pub fn parse_cluster_name(name: &str) -> Result<String, String> {
     if name.is_empty() {
         return Err("the cluster name is empty".into());

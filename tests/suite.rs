@@ -8,10 +8,12 @@ mod suite {
     pub mod cli;
     pub mod data_safety;
     pub mod doctor;
+    pub mod down_and_reuse;
     pub mod e2e;
     pub mod node_fixes;
     pub mod real_kind;
     pub mod remote;
     pub mod schema;
+    pub mod silent_engine;
     pub mod support;
 }

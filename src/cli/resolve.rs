@@ -41,7 +41,7 @@ impl Command {
     fn target(&self) -> Option<(&TargetArgs, Option<&str>)> {
         Some(match self {
             Command::Up(a) => (&a.target, Some(a.name.as_str())),
-            Command::Down(a) => (&a.target, a.names.first().map(String::as_str)),
+            Command::Down(a) => (&a.target, a.names().first().copied()),
             Command::List(a) => (&a.target, None),
             Command::Status(a) => (&a.target, Some(a.name.as_str())),
             Command::Kubeconfig(a) => (&a.target, Some(a.name.as_str())),
@@ -85,7 +85,7 @@ impl Command {
             Some(value) => format!("KIP_REMOTE={} is set", value.to_string_lossy()),
             None if config.remote => format!(
                 "kip's config {} sets `remote: true`",
-                ConfigFile::path().map_or_else(String::new, |p| p.display().to_string())
+                ConfigFile::path().map_or_else(String::new, |(p, _)| p.display().to_string())
             ),
             None => return Ok(()),
         };
@@ -152,6 +152,7 @@ impl ClusterOptions {
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
             dockerd_args: self.dockerd_args.clone(),
+            given: self.given.clone(),
         }
     }
 }
@@ -200,9 +201,19 @@ impl RunArgs {
 }
 
 impl DownArgs {
+    /// The clusters named, else `kip`, as every other command defaults to
+    /// (none with `--all`).
+    fn names(&self) -> Vec<&str> {
+        match (self.names.is_empty(), self.all) {
+            (_, true) => Vec::new(),
+            (true, false) => vec![crate::names::DEFAULT_CLUSTER],
+            (false, false) => self.names.iter().map(String::as_str).collect(),
+        }
+    }
+
     pub fn settings(&self) -> DownSettings {
         DownSettings {
-            names: self.names.clone(),
+            names: self.names().into_iter().map(String::from).collect(),
             all: self.all,
             kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
         }
@@ -294,5 +305,29 @@ impl LoadArgs {
             images: self.images.clone(),
             archive: self.archive.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Cli;
+    use super::*;
+    use clap::Parser;
+
+    fn down(args: &[&str]) -> DownSettings {
+        let cli = Cli::try_parse_from(["kip", "down"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Down(args) => args.settings(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn down_without_a_name_means_kip() {
+        assert_eq!(down(&[]).names, ["kip"]);
+        assert_eq!(down(&["a", "b"]).names, ["a", "b"]);
+        let all = down(&["--all"]);
+        assert!(all.all && all.names.is_empty());
+        assert!(Cli::try_parse_from(["kip", "down", "a", "--all"]).is_err());
     }
 }

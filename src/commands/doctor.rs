@@ -116,7 +116,9 @@ pub fn inotify_check(watches: Option<u64>, instances: Option<u64>) -> Check {
             format!("max_user_watches {watches}, max_user_instances {instances}"),
         );
     }
-    Check::fail(
+    // A warning, in `up` and `doctor` alike: one small cluster often runs
+    // with less, and kind itself only documents the limits.
+    Check::warn(
         NAME,
         format!(
             "max_user_watches {watches} / max_user_instances {instances} are below {MIN_INOTIFY_WATCHES} / \
@@ -280,10 +282,19 @@ pub struct DoctorSettings {
     pub output: StatusFormat,
 }
 
-pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<()> {
+/// `backend`: the engine, or why kip cannot even address it (a missing
+/// socket); either way the report is printed.
+pub async fn run(
+    settings: &DoctorSettings,
+    backend: Result<&DockerBackend, &anyhow::Error>,
+) -> Result<()> {
     let host = Host::from_env();
     let mut checks = Vec::new();
-    match backend.engine_facts().await {
+    let facts = match backend {
+        Ok(backend) => backend.engine_facts().await.map(|facts| (backend, facts)),
+        Err(e) => Err(anyhow::anyhow!("{e:#}")),
+    };
+    match facts {
         Err(e) => checks.push(Check::fail(
             "docker",
             format!("{e:#}")
@@ -293,7 +304,7 @@ pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<(
                 .to_string(),
             "start Docker, or point DOCKER_HOST (or `docker context use`) at your engine",
         )),
-        Ok(facts) => {
+        Ok((backend, facts)) => {
             checks.push(Check::ok("docker", facts.description.clone()));
             let image = settings.image.clone().unwrap_or_else(default_image);
             let privileged = match backend.probe_privileged(&image).await {
@@ -335,16 +346,43 @@ pub async fn run(settings: &DoctorSettings, backend: &DockerBackend) -> Result<(
     }
 }
 
-/// What `kip up` says of the local checks: only what is not ok.
+/// The environment variable that names warnings `kip up` no longer prints
+/// (`KIP_ACCEPT_WARNINGS=inotify,lib-modules`): known and accepted.
+pub const ACCEPT_WARNINGS_VAR: &str = "KIP_ACCEPT_WARNINGS";
+
+/// The checks `kip up` prints: what is not ok, except warnings the user
+/// accepted (named in `accepted`, separated by commas or spaces). A failure
+/// is always printed.
+fn worth_saying(checks: Vec<Check>, accepted: &str) -> Vec<Check> {
+    let accepted: Vec<&str> = accepted
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .collect();
+    checks
+        .into_iter()
+        .filter(|c| match c.status {
+            Level::Ok => false,
+            Level::Warn => !accepted.contains(&c.name),
+            Level::Fail => true,
+        })
+        .collect()
+}
+
+/// What `kip up` says of the local checks: only what is not ok (and not
+/// accepted with KIP_ACCEPT_WARNINGS).
 pub fn report_local(facts: &EngineFacts, printer: &Printer) {
-    for check in local_checks(facts, &Host::from_env()) {
-        if check.status != Level::Ok {
-            let fix = check
-                .fix
-                .as_deref()
-                .map_or_else(String::new, |f| format!(" (fix: {f})"));
-            printer.warn(&format!("{}: {}{fix}", check.name, check.message));
-        }
+    let accepted = std::env::var(ACCEPT_WARNINGS_VAR).unwrap_or_default();
+    for check in worth_saying(local_checks(facts, &Host::from_env()), &accepted) {
+        let fix = check
+            .fix
+            .as_deref()
+            .map_or_else(String::new, |f| format!(" (fix: {f})"));
+        let silence = if check.status == Level::Warn {
+            format!(" ({ACCEPT_WARNINGS_VAR}={} silences this)", check.name)
+        } else {
+            String::new()
+        };
+        printer.warn(&format!("{}: {}{fix}{silence}", check.name, check.message));
     }
 }
 
@@ -384,9 +422,34 @@ mod tests {
     fn inotify_limits() {
         assert_eq!(inotify_check(Some(524_288), Some(512)).status, Level::Ok);
         let low = inotify_check(Some(8192), Some(128));
-        assert_eq!(low.status, Level::Fail);
+        assert_eq!(low.status, Level::Warn);
         assert!(low.fix.unwrap().contains("max_user_watches=524288"));
         assert_eq!(inotify_check(None, Some(512)).status, Level::Warn);
+    }
+
+    #[test]
+    fn up_leaves_out_accepted_warnings_but_never_failures() {
+        let checks = || {
+            vec![
+                inotify_check(Some(8192), Some(128)),
+                modules_check(false),
+                disk_check("/d", Some(1 << 30)),
+                modules_check(true),
+            ]
+        };
+        let names = |shown: Vec<Check>| shown.iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(worth_saying(checks(), "")),
+            ["inotify", "lib-modules", "disk"]
+        );
+        assert_eq!(
+            names(worth_saying(checks(), "inotify")),
+            ["lib-modules", "disk"]
+        );
+        assert_eq!(
+            names(worth_saying(checks(), "inotify, lib-modules,disk")),
+            ["disk"]
+        );
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! `kip down`: removes the node, its volume and its kubeconfig entries.
-//! Idempotent: an absent cluster is reported, not an error.
+//! Idempotent: an absent cluster is reported, not an error. A Ctrl-C or
+//! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 
+use super::signals::Signals;
 use crate::backend::Backend;
+use crate::error::Failure;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, Result};
 use std::path::PathBuf;
 
 /// What `kip down` deletes, and the kubeconfig it updates.
@@ -19,14 +22,17 @@ pub struct DownSettings {
 }
 
 pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+    // Listen before deleting anything: a Ctrl-C or SIGTERM then lets the
+    // cluster being deleted go completely (node, volume and kubeconfig
+    // entries) instead of leaving entries that point at a removed node.
+    let mut signals = Signals::listen()?;
     let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     let names: Vec<String> = if settings.all {
-        backend
-            .list()
-            .await?
-            .into_iter()
-            .map(|n| n.cluster)
-            .collect()
+        let listed = tokio::select! {
+            listed = backend.list() => listed?,
+            () = signals.received() => return Err(Failure::Interrupted.into()),
+        };
+        listed.into_iter().map(|n| n.cluster).collect()
     } else {
         let mut names = settings.names.clone();
         names.dedup();
@@ -37,15 +43,85 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
         return Ok(());
     }
     let mut failures = Vec::new();
+    let mut interrupted = false;
+    let mut left = Vec::new();
     for name in &names {
-        if let Err(e) = delete_one(name, backend, printer, &target).await {
-            failures.push(format!("{name}: {e:#}"));
+        if interrupted {
+            left.push(name.as_str());
+            continue;
         }
+        // Never cut short: a deletion stopped half-way is what a signal
+        // must not leave behind.
+        let deletion = delete_one(name, backend, printer, &target);
+        tokio::pin!(deletion);
+        let result = loop {
+            tokio::select! {
+                result = &mut deletion => break result,
+                () = signals.received() => {
+                    if interrupted {
+                        // A second signal: the user would rather leave now
+                        // (an engine that stopped answering mid-way).
+                        printer.warn(&format!(
+                            "interrupted again: stopping now; cluster {name} may be half-deleted \
+                             (`kip down {name}` finishes it)"
+                        ));
+                        return Err(Failure::Interrupted.into());
+                    }
+                    interrupted = true;
+                    printer.notice(&format!(
+                        "Interrupted: finishing the deletion of cluster {name} first, so none of it \
+                         is left behind (Ctrl-C again to stop at once)"
+                    ));
+                }
+            }
+        };
+        if let Err(e) = result {
+            failures.push((name.as_str(), e));
+        }
+        interrupted = interrupted || signals.check().is_err();
+    }
+    if interrupted {
+        printer
+            .step("interrupted", "Interrupted")
+            .failed(&if left.is_empty() {
+                "Interrupted after the deletion under way finished".to_string()
+            } else {
+                format!(
+                    "Interrupted: not deleted {} (run `kip down {}` again)",
+                    left.join(", "),
+                    left.join(" ")
+                )
+            });
     }
     if !failures.is_empty() {
-        bail!("could not delete every cluster:\n{}", failures.join("\n"));
+        return Err(not_all_deleted(failures));
+    }
+    if interrupted {
+        return Err(Failure::Interrupted.into());
     }
     Ok(())
+}
+
+/// The deletions that failed, in one error. When they all failed for the
+/// same kind of reason (Docker unreachable, say), the exit code says so.
+fn not_all_deleted(failures: Vec<(&str, anyhow::Error)>) -> anyhow::Error {
+    let text = failures
+        .iter()
+        .map(|(name, e)| format!("{name}: {e:#}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let first = failures
+        .iter()
+        .find_map(|(_, e)| e.chain().find_map(|c| c.downcast_ref::<Failure>()));
+    let code = first.map(Failure::exit_code);
+    let same = failures
+        .iter()
+        .all(|(_, e)| Some(crate::error::exit_code(e)) == code);
+    let message = format!("could not delete every cluster:\n{text}");
+    match first {
+        Some(failure) if same => failure.with_message(message).into(),
+        _ => anyhow!(message),
+    }
 }
 
 /// Deletes one cluster: node, volume and kubeconfig entries.

@@ -86,7 +86,8 @@ impl KindConfig {
                 Some(v) if v.as_str() == Some(wanted) => {}
                 Some(v) => {
                     return Err(format!(
-                        "{field} is {v:?}; kip takes a kind config with {field}: {wanted}"
+                        "{field} is {}; kip takes a kind config with {field}: {wanted}",
+                        plain(&v)
                     ))
                 }
             }
@@ -129,16 +130,18 @@ impl KindConfig {
             if let Some(v) = networking.remove("apiServerAddress") {
                 if v.as_str() != Some("0.0.0.0") {
                     return Err(format!(
-                        "networking.apiServerAddress is {v:?}: kip needs 0.0.0.0 inside the node (it publishes \
-                         the API itself); remove the field"
+                        "networking.apiServerAddress is {}: kip needs 0.0.0.0 inside the node (it publishes \
+                         the API itself); remove the field",
+                        plain(&v)
                     ));
                 }
             }
             if let Some(v) = networking.remove("apiServerPort") {
                 if v.as_u64() != Some(u64::from(NODE_API_PORT)) {
                     return Err(format!(
-                        "networking.apiServerPort is {v:?}: kip needs {NODE_API_PORT} inside the node; \
-                         choose the host port with --api-port and remove the field"
+                        "networking.apiServerPort is {}: kip needs {NODE_API_PORT} inside the node; \
+                         choose the host port with --api-port and remove the field",
+                        plain(&v)
                     ));
                 }
             }
@@ -163,6 +166,18 @@ impl KindConfig {
 
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).expect("a KindConfig always serializes")
+    }
+}
+
+/// A value from the user's file as it would be written there
+/// (`127.0.0.1`, `7443`), for messages.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| "a YAML value".into()),
     }
 }
 
@@ -203,8 +218,9 @@ fn check_patch(text: &str, field: &str, cert_sans: &mut Vec<String>) -> Result<(
             if let Some(root) = patch.get("cgroupRoot") {
                 if root.as_str() != Some("/kubelet") {
                     return Err(format!(
-                        "{field} sets cgroupRoot to {root:?}: kip needs /kubelet so the nested kubelet never \
-                         manages the outer kubelet's cgroups; remove cgroupRoot"
+                        "{field} sets cgroupRoot to {}: kip needs /kubelet so the nested kubelet never \
+                         manages the outer kubelet's cgroups; remove cgroupRoot",
+                        plain(root)
                     ));
                 }
             }
@@ -297,12 +313,12 @@ mod tests {
     #[test]
     fn a_conflict_names_the_field() {
         let conflicts = [
-            ("networking:\n  apiServerAddress: 127.0.0.1\n", "networking.apiServerAddress"),
-            ("networking:\n  apiServerPort: 7443\n", "networking.apiServerPort"),
-            ("kind: Config\n", "kind is"),
+            ("networking:\n  apiServerAddress: 127.0.0.1\n", "networking.apiServerAddress is 127.0.0.1:"),
+            ("networking:\n  apiServerPort: 7443\n", "networking.apiServerPort is 7443:"),
+            ("kind: Config\n", "kind is Config;"),
             (
                 "kubeadmConfigPatches:\n- |\n  kind: KubeletConfiguration\n  cgroupRoot: /kubepods\n",
-                "kubeadmConfigPatches[0] sets cgroupRoot",
+                "kubeadmConfigPatches[0] sets cgroupRoot to /kubepods:",
             ),
             (
                 "nodes:\n- role: control-plane\n  kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    cgroupRoot: /\n",

@@ -58,7 +58,6 @@ fn bad_input_is_a_usage_error_that_names_the_fix() {
         .code(2)
         .stderr_has("without spaces");
     kip(&["up", "--mtu", "100"]).run().code(2);
-    kip(&["down"]).run().code(2).stderr_has("<NAMES>");
     kip(&["exec", "demo"]).run().code(2);
 }
 
@@ -205,10 +204,11 @@ fn a_kubeconfig_kip_cannot_write_is_refused_before_anything() {
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
     for path in [existing.clone(), folder.join("new/config")] {
-        // No config file either: HOME may be one a root test run made.
+        // No config file either: HOME may be one a root test run made
+        // (an empty file is no settings).
         let kip = kip(&["up", "demo", "-o", "json"])
             .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_CONFIG", dir.path().join("no-config.yaml"))
+            .env("KIP_CONFIG", "/dev/null")
             .kubeconfig(&path);
         let run = super::support::Run::from(unprivileged(kip).output().unwrap());
         run.code(3)
@@ -335,6 +335,112 @@ fn a_closed_stdout_ends_kip_by_sigpipe_without_a_word() {
 fn man_page_renders() {
     let run = kip(&["man"]).run();
     run.success().stdout_has(".TH kip");
+    // One page is installed: it may not send the reader to kip-up(1) & co.
+    assert!(!run.stdout.contains("kip\\-up(1)"), "{}", run.stdout);
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "SEE ALSO"] {
+        run.stdout_has(&format!(".SH {section}"));
+    }
+    for var in [
+        "DOCKER_HOST",
+        "KUBECONFIG",
+        "KIP_CONFIG",
+        "KIP_TTL",
+        "KIP_ACCEPT_WARNINGS",
+    ] {
+        run.stdout_has(&format!("\\fB{var}\\fR"));
+    }
+}
+
+/// README's exit-code table, row for row, is what kip's man page (made
+/// from the codes kip uses) says.
+#[test]
+fn the_readme_exit_code_table_is_the_man_pages() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = readme
+        .split("### Exit codes")
+        .nth(1)
+        .expect("README has an exit code section");
+    let readme_rows: Vec<(String, String)> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| code"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect();
+    let man = kip(&["man"]).run().stdout;
+    let section = man
+        .split(".SH EXIT STATUS\n")
+        .nth(1)
+        .unwrap()
+        .split(".SH ")
+        .next()
+        .unwrap();
+    let man_rows: Vec<(String, String)> = section
+        .split(".TP\n")
+        .skip(1)
+        .map(|entry| {
+            let mut lines = entry.lines();
+            let code = lines
+                .next()
+                .unwrap()
+                .replace("\\fB", "")
+                .replace("\\fR", "");
+            let meaning = lines
+                .next()
+                .unwrap()
+                .replace("\\-", "-")
+                .replace("\\e", "\\");
+            (code, meaning)
+        })
+        .collect();
+    assert_eq!(readme_rows, man_rows);
+}
+
+#[test]
+fn install_sh_says_it_is_building() {
+    // install.sh from a copy of the checkout, with a cargo that only
+    // makes a stand-in binary: what the user sees before a long build.
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = dir.path().join("checkout");
+    std::fs::create_dir_all(here.join("completions")).unwrap();
+    std::fs::copy(root.join("install.sh"), here.join("install.sh")).unwrap();
+    for file in ["kip.bash", "_kip", "kip.fish"] {
+        std::fs::copy(
+            root.join("completions").join(file),
+            here.join("completions").join(file),
+        )
+        .unwrap();
+    }
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cargo = bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\nmkdir -p {t}\nprintf '#!/bin/sh\\necho kip 0\\n' > {t}/kip\nchmod +x {t}/kip\n",
+            t = here.join("target/release").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = std::process::Command::new("sh")
+        .arg(here.join("install.sh"))
+        .arg("--prefix")
+        .arg(dir.path().join("prefix"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let run = super::support::Run::from(out);
+    run.success()
+        .stderr_has("building kip")
+        .stdout_has("installed kip 0");
 }
 
 #[test]
@@ -503,4 +609,112 @@ fn gc_follows_the_config_into_remote_mode() {
         .run();
     assert_ne!(run.code, 0, "{run}");
     run.stderr_has("Kubernetes API at https://127.0.0.1:1");
+}
+
+#[test]
+fn down_without_a_name_means_the_default_cluster() {
+    // As every other command: no usage error; it goes looking for `kip`.
+    kip(&["down"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(3)
+        .stderr_has("cannot reach Docker");
+}
+
+#[test]
+fn down_against_an_unreachable_engine_is_an_environment_failure() {
+    kip(&["down", "i11c-a", "i11c-b"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run()
+        .code(3)
+        .stderr_has(&format!("cannot reach Docker at {NO_ENGINE}"));
+}
+
+#[test]
+fn dry_run_with_json_output_prints_json() {
+    let run = kip(&["up", "i11c-json", "--dry-run", "-o", "json"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run();
+    run.success();
+    let plan: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"));
+    assert_eq!(plan["node"]["name"], "kip-i11c-json");
+}
+
+#[test]
+fn a_config_file_that_kip_config_names_must_exist() {
+    let run = kip(&["up", "i11c-cfg", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", "/nonexistent/kip-config.yaml")
+        .run();
+    run.code(2)
+        .stderr_has("KIP_CONFIG names /nonexistent/kip-config.yaml, which does not exist");
+    assert!(run.stdout.is_empty(), "{run}");
+}
+
+#[test]
+fn cert_sans_and_ttls_that_cannot_work_are_usage_errors() {
+    for args in [
+        &["--cert-san", "a b"][..],
+        &["--cert-san", "Bad_Name"],
+        &["--cert-san", ""],
+        &["--ttl", "0s"],
+    ] {
+        let mut all = vec!["up", "i11c-bad", "--dry-run"];
+        all.extend_from_slice(args);
+        let run = kip(&all).env("DOCKER_HOST", NO_ENGINE).run();
+        run.code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {run}");
+    }
+    kip(&["up", "i11c-bad", "--dry-run", "--cert-san", "a b"])
+        .run()
+        .stderr_has("neither an IP address nor a DNS name");
+    kip(&["up", "i11c-bad", "--dry-run"])
+        .env("KIP_TTL", "0s")
+        .run()
+        .code(2)
+        .stderr_has("positive duration");
+    // Names and addresses kubeadm takes are fine.
+    kip(&[
+        "up",
+        "i11c-ok",
+        "--dry-run",
+        "--cert-san",
+        "*.ci.example.com",
+        "--cert-san",
+        "fd00::5",
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run()
+    .success();
+}
+
+#[test]
+fn a_kind_config_conflict_quotes_the_users_value_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kind.yaml");
+    std::fs::write(&config, "networking:\n  apiServerAddress: 127.0.0.1\n").unwrap();
+    let run = kip(&[
+        "up",
+        "i11c-kc",
+        "--dry-run",
+        "--kind-config",
+        config.to_str().unwrap(),
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run();
+    run.code(2)
+        .stderr_has("networking.apiServerAddress is 127.0.0.1:");
+    std::fs::write(&config, "networking:\n  apiServerPort: 7443\n").unwrap();
+    let run = kip(&[
+        "up",
+        "i11c-kc",
+        "--dry-run",
+        "--kind-config",
+        config.to_str().unwrap(),
+    ])
+    .env("DOCKER_HOST", NO_ENGINE)
+    .run();
+    run.code(2).stderr_has("networking.apiServerPort is 7443:");
+    assert!(!run.stderr.contains("Number("), "{run}");
 }

@@ -316,6 +316,32 @@ fn remote_dry_run_is_what_the_server_accepts() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(server dry run)"));
+    // The same objects as JSON (-o json): one kubectl-style List.
+    let json = r
+        .kip(&[
+            "up",
+            &r.t.name,
+            "--dind-image",
+            &r.t.image,
+            "--dry-run",
+            "--endpoint",
+            "service",
+            "-o",
+            "json",
+        ])
+        .run();
+    json.success();
+    let list: serde_json::Value = serde_json::from_str(&json.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", json.stdout));
+    assert_eq!(list["kind"], "List");
+    let mut kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["ConfigMap", "Pod", "Service"]);
     r.assert_nothing_left(&r.t.name, None);
 }
 
@@ -933,4 +959,33 @@ fn gc_collects_an_expired_remote_cluster_with_remote_in_the_config() {
         std::thread::sleep(Duration::from_millis(200));
     }
     r.assert_nothing_left(&name, pid);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_up_is_not_held_by_a_local_engine_that_never_answers() {
+    use super::silent_engine::{finish_by, SilentEngine};
+    let Some(r) = Remote::start("remote-silent", true) else {
+        return;
+    };
+    // The local engine (where the kind node image would come from) accepts
+    // and never answers; the remote cluster is fine.
+    let engine = SilentEngine::start();
+    let child = r
+        .kip(&["up", &r.t.name, "--dind-image", &r.t.image, "--wait", "90s"])
+        .env("DOCKER_HOST", engine.host())
+        .spawn();
+    // Generous: the limit is 10 s, and the node fails fast after it.
+    let run = finish_by(
+        child,
+        Instant::now() + Duration::from_secs(150),
+        "up --remote",
+    );
+    // It went on without the local engine and let the node pull the image,
+    // which the test stand-in for kind refuses (no registry here).
+    run.code(6)
+        .stderr_has("no answer within 10s")
+        .stderr_has("the node pulls kip-test-stand-in-node:latest itself")
+        .stderr_has("has no registry");
+    r.assert_nothing_left(&r.t.name, None);
 }

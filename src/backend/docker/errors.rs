@@ -17,6 +17,19 @@ impl DockerBackend {
     }
 }
 
+impl DockerBackend {
+    /// The engine refused an exec: the node is stopped (or paused).
+    pub(super) fn not_running(&self, cluster: &str, e: &DockerError) -> anyhow::Error {
+        let node = crate::names::node_name(cluster);
+        Failure::Node(format!(
+            "the node of cluster {cluster} is not running ({}).\nStart it again with `docker start {node}` \
+             (then `kip up {cluster}` re-exports its kubeconfig), or make it anew with `kip up {cluster} --recreate`",
+            short_docker_error(e)
+        ))
+        .into()
+    }
+}
+
 fn status_of(e: &DockerError) -> Option<(u16, &str)> {
     match e {
         DockerError::DockerResponseServerError {
@@ -29,6 +42,14 @@ fn status_of(e: &DockerError) -> Option<(u16, &str)> {
 
 pub(super) fn is_not_found(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, _)| code == 404)
+}
+
+/// An exec in a container that is not running (409 "is not running" or
+/// "is paused").
+pub(super) fn is_not_running(e: &DockerError) -> bool {
+    status_of(e).is_some_and(|(code, msg)| {
+        code == 409 && (msg.contains("is not running") || msg.contains("is paused"))
+    })
 }
 
 pub(super) fn is_name_conflict(e: &DockerError) -> bool {

@@ -2,7 +2,7 @@
 //! or attached output, files through the archive API (which also works on
 //! a stopped node), and a log stream split into lines.
 
-use super::errors::short_docker_error;
+use super::errors::{is_not_running, short_docker_error};
 use super::DockerBackend;
 use crate::backend::ExecOutput;
 use anyhow::{anyhow, bail, Context, Result};
@@ -52,7 +52,10 @@ impl DockerBackend {
                 },
             )
             .await
-            .with_context(|| format!("cannot exec in node {id}"))?;
+            .map_err(|e| match e {
+                e if is_not_running(&e) => self.not_running(cluster, &e),
+                e => anyhow!("cannot exec in node {id}: {}", short_docker_error(&e)),
+            })?;
         let StartExecResults::Attached {
             mut output,
             input: mut stdin,
@@ -136,7 +139,10 @@ impl DockerBackend {
                 },
             )
             .await
-            .with_context(|| format!("cannot exec in node {id}"))?;
+            .map_err(|e| match e {
+                e if is_not_running(&e) => self.not_running(cluster, &e),
+                e => anyhow!("cannot exec in node {id}: {}", short_docker_error(&e)),
+            })?;
         let options = StartExecOptions {
             detach: false,
             tty: false,

@@ -77,13 +77,27 @@ fn context_host() -> Option<String> {
         .map(String::from)
 }
 
+/// How long kip waits for the engine's first answer. An engine that accepts
+/// connections and never answers is reported after this, never waited on.
+const ANSWER_LIMIT: Duration = Duration::from_secs(10);
+
 impl DockerBackend {
+    /// That the engine answers at all: every command that talks to Docker
+    /// asks this first (as the docker CLI pings first), so an engine that
+    /// never answers is one error, exit 3, after ANSWER_LIMIT.
+    pub async fn check_answers(&self) -> Result<()> {
+        match tokio::time::timeout(ANSWER_LIMIT, self.docker.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.unreachable(e)),
+            Err(_) => {
+                Err(self.unreachable(format!("no answer within {}s", ANSWER_LIMIT.as_secs())))
+            }
+        }
+    }
+
     /// What the engine says of itself, its cgroups and its networks.
     pub(super) async fn facts(&self) -> Result<EngineFacts> {
-        tokio::time::timeout(Duration::from_secs(10), self.docker.ping())
-            .await
-            .map_err(|_| self.unreachable("no answer within 10s"))?
-            .map_err(|e| self.unreachable(e))?;
+        self.check_answers().await?;
         let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
         let version = self
             .docker

@@ -213,7 +213,10 @@ fn known_cause(text: &str) -> Option<&'static str> {
 
 fn format_tail(tail: &VecDeque<String>) -> String {
     if tail.is_empty() {
-        return "(the node printed nothing else; see `kip logs`)".into();
+        // kip removes a failed node unless told to keep it.
+        return "(the node printed nothing else; `--keep-on-failure` keeps the node for `kip logs`, \
+                `--logs-dir DIR` saves its logs bundle)"
+            .into();
     }
     let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
     format!("--- last lines of the node's log ---\n{}", lines.join("\n"))
@@ -234,7 +237,17 @@ fn tail_of(log: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::known_cause;
+    use super::{format_tail, known_cause};
+
+    #[test]
+    fn an_empty_tail_points_at_logs_that_will_still_be_there() {
+        // The failed node is removed unless kept: `kip logs` alone would
+        // find nothing by the time the user reads this.
+        let hint = format_tail(&std::collections::VecDeque::new());
+        assert!(hint.contains("--keep-on-failure"), "{hint}");
+        assert!(hint.contains("--logs-dir"), "{hint}");
+        assert!(!hint.contains("see `kip logs`"), "{hint}");
+    }
 
     #[test]
     fn each_known_failure_is_named() {

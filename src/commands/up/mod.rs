@@ -39,7 +39,12 @@ pub async fn run(
     let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     // Refuse a kubeconfig kip cannot read or write before creating anything.
     kubeconfig::check_writable(&target.path)?;
-    let facts = backend.engine_facts().await?;
+    // The engine's first answer can take up to its limit: a signal ends
+    // the wait at once (nothing is made yet).
+    let facts = tokio::select! {
+        facts = backend.engine_facts() => facts?,
+        () = signals.received() => return Err(Failure::Interrupted.into()),
+    };
     super::doctor::report_local(&facts, printer);
     // Checked here, before anything is made: a missing image fails in seconds.
     let plan = plan(settings, &facts, host.is_some())?;
@@ -148,11 +153,15 @@ pub async fn run(
     };
     let written = write_kubeconfig(settings, printer, &target, &creds);
     printer.info(&format!(
-        "Cluster {} is ready in {:.1}s: API server {}\n  kubectl --context {} get --raw /readyz",
+        "Cluster {} is ready in {:.1}s: API server {}{}",
         settings.name,
         started.elapsed().as_secs_f64(),
         endpoint.server_url(),
-        names::context_name(&settings.name)
+        if written {
+            kubectl_hint(&settings.name, &target)
+        } else {
+            String::new()
+        }
     ));
     Ok(UpOutcome::new(
         settings, &endpoint, &target, false, written, started,
@@ -167,6 +176,20 @@ fn appeared(name: &str) -> anyhow::Error {
          pick another name, or pass --reuse to use it"
     ))
     .into()
+}
+
+/// The kubectl command that reaches the new cluster: `--kubeconfig` too
+/// when the file written is not the one kubectl reads by default (`kip run`'s
+/// private kubeconfig, `--kubeconfig FILE`), or the context is found nowhere.
+fn kubectl_hint(cluster: &str, target: &KubeconfigTarget) -> String {
+    let context = names::context_name(cluster);
+    let default = KubeconfigTarget::resolve(None).ok();
+    let file = if default.is_some_and(|d| d.path == target.path) {
+        String::new()
+    } else {
+        format!(" --kubeconfig {}", target.path.display())
+    };
+    format!("\n  kubectl{file} --context {context} get --raw /readyz")
 }
 
 /// What `kip up -o json` prints (schema kip/v1, kind UpResult).
@@ -184,6 +207,9 @@ pub struct UpOutcome {
     pub kubeconfig_written: bool,
     /// True when the cluster already ran and was only re-exported.
     pub reused: bool,
+    /// With `reused`: the flags given that only shape a new cluster, which
+    /// therefore did nothing (`--ttl 1h`, `--mtu 1400`).
+    pub ignored_flags: Vec<String>,
     pub elapsed_seconds: f64,
 }
 
@@ -205,6 +231,11 @@ impl UpOutcome {
             kubeconfig: target.path.clone(),
             kubeconfig_written,
             reused,
+            ignored_flags: if reused {
+                settings.cluster.given.clone()
+            } else {
+                Vec::new()
+            },
             elapsed_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         }
     }

@@ -56,7 +56,13 @@ pub(super) async fn prepare<'a>(
     let Some(host) = host else {
         return Ok(None);
     };
-    let id = match host.host_image_id(image).await {
+    // A host engine that never answers is told apart within its limit,
+    // never waited on (remote mode has not asked it anything before).
+    let looked_up = match host.check_answers().await {
+        Ok(()) => host.host_image_id(image).await,
+        Err(e) => Err(e),
+    };
+    let id = match looked_up {
         Ok(Some(id)) => id,
         Ok(None) => {
             match host.pull_kind_image(image, printer).await {

@@ -6,7 +6,7 @@ use crate::commands::{now_rfc3339, owner};
 use crate::error::Failure;
 use crate::node::image::default_image;
 use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode, DEFAULT_KIND_IMAGE};
-use crate::output::Printer;
+use crate::output::{Printer, StatusFormat};
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,12 +54,16 @@ pub struct ClusterSettings {
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
     pub dockerd_args: Vec<String>,
+    /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
+    /// and said to be, when the cluster already exists.
+    pub given: Vec<String>,
 }
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works
 /// without a reachable engine too (the plan then assumes defaults).
 pub async fn dry_run(
     settings: &UpSettings,
+    format: StatusFormat,
     backend: Result<&impl Backend, &anyhow::Error>,
     printer: &Printer,
 ) -> Result<()> {
@@ -77,11 +81,31 @@ pub async fn dry_run(
         }
     });
     let plan = plan(settings, &facts, facts.local)?;
-    match backend.ok().and_then(|b| b.dry_run_manifests(&plan)) {
-        Some(manifests) => crate::output::out(manifests)?,
-        None => crate::output::out(plan.to_yaml())?,
+    let yaml = backend
+        .ok()
+        .and_then(|b| b.dry_run_manifests(&plan))
+        .unwrap_or_else(|| plan.to_yaml());
+    match format {
+        StatusFormat::Text => crate::output::out(yaml)?,
+        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
     }
     Ok(())
+}
+
+/// `-o json` of what is otherwise printed as YAML: one document as itself,
+/// several (a remote node's objects) as a `List`, as `kubectl -o json` does.
+fn yaml_to_json(yaml: &str) -> Result<String> {
+    use serde::Deserialize;
+    let mut docs = serde_yaml::Deserializer::from_str(yaml)
+        .map(serde_json::Value::deserialize)
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.retain(|d| !d.is_null());
+    let value = if docs.len() == 1 {
+        docs.remove(0)
+    } else {
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs})
+    };
+    Ok(serde_json::to_string_pretty(&value)?)
 }
 
 /// `stream_kind_image`: kip brings the kind node image from the host's
@@ -170,4 +194,21 @@ pub(super) fn extra_labels(options: &ClusterSettings) -> BTreeMap<String, String
         );
     }
     extra
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_to_json;
+
+    #[test]
+    fn json_of_one_document_and_of_several() {
+        let one: serde_json::Value =
+            serde_json::from_str(&yaml_to_json("a: 1\nb: [x]\n").unwrap()).unwrap();
+        assert_eq!(one, serde_json::json!({"a": 1, "b": ["x"]}));
+        let list: serde_json::Value =
+            serde_json::from_str(&yaml_to_json("kind: Pod\n---\nkind: Service\n").unwrap())
+                .unwrap();
+        assert_eq!(list["kind"], "List");
+        assert_eq!(list["items"][1]["kind"], "Service");
+    }
 }

@@ -32,6 +32,7 @@ pub(super) async fn reuse(
         (NodeState::Running, Some(endpoint)) => {
             match ready_credentials(backend, &settings.name, endpoint).await {
                 Ok(creds) => {
+                    warn_ignored(settings, printer, existing);
                     let written = write_kubeconfig(settings, printer, target, &creds);
                     printer.info(&if written {
                         format!(
@@ -129,6 +130,33 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
     })
 }
 
+/// The flags that would have shaped a new cluster do nothing to one that
+/// exists (a container's labels, its TTL among them, are fixed when it is
+/// made): say so, and what the cluster's TTL still is, rather than let a CI
+/// job believe `--ttl` protects it.
+fn warn_ignored(settings: &UpSettings, printer: &Printer, existing: &NodeInfo) {
+    let given = &settings.cluster.given;
+    if given.is_empty() {
+        return;
+    }
+    let name = &settings.name;
+    let ttl = if given.iter().any(|g| g.starts_with("--ttl ")) {
+        match &existing.expires_at {
+            Some(at) => format!("; its TTL is unchanged: `kip gc` deletes it after {at}"),
+            None => format!(
+                "; it has no TTL, so `kip gc` will not delete it: `kip down {name}` when done"
+            ),
+        }
+    } else {
+        String::new()
+    };
+    printer.warn(&format!(
+        "cluster {name} already exists, so these flags were ignored (they only shape a new cluster): {}{ttl}.\n\
+         `kip up {name} --recreate` makes it anew with them",
+        given.join(", ")
+    ));
+}
+
 /// A running cluster's credentials once its API server is ready; else
 /// what is wrong, in words that follow "running, but".
 pub(super) async fn ready_credentials(
@@ -180,6 +208,7 @@ pub(super) async fn wait_for_other_up(
                 if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
                     if let Ok(creds) = ready_credentials(backend, &settings.name, endpoint).await {
                         step.done(&format!("API server ready at {}", endpoint.server_url()));
+                        warn_ignored(settings, printer, &node);
                         let written = write_kubeconfig(settings, printer, target, &creds);
                         printer.info(&format!(
                             "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",

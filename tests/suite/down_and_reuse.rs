@@ -1,0 +1,142 @@
+//! End-to-end: a Ctrl-C during `kip down`, `kip up` on a cluster that
+//! already runs, `kip exec` on a stopped node, and the hints `up` and `run`
+//! print, against the real Docker engine and the test node image.
+
+use super::e2e::{docker, E2e};
+use super::support::Run;
+use std::io::BufRead;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn ctrl_c_during_down_finishes_the_deletion_then_exits_130() {
+    let Some(t) = E2e::new("downint") else { return };
+    t.up(&t.name, &[]).success();
+
+    let mut child = t
+        .kip(&["--progress", "json", "down", &t.name])
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kip starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.clone()).is_err() {
+                break;
+            }
+        }
+    });
+    // The deletion is under way (its node is being stopped): interrupt it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no deletion started: {seen:?}"));
+        let started = line.contains("\"phase\":\"cluster-deleted\"")
+            && line.contains("\"status\":\"started\"");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("kip down did not end after the Ctrl-C: {seen:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("finishing the deletion of cluster"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Deleted cluster"), "{stderr}");
+    // Node, volume and kubeconfig entries gone; the current context is not
+    // the removed cluster's.
+    t.assert_nothing_left(&t.name);
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"))
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn up_on_a_running_cluster_names_the_flags_it_ignored() {
+    let Some(t) = E2e::new("ignored") else { return };
+    let up = t.up(&t.name, &[]);
+    // The kubeconfig written is the one kubectl reads (KUBECONFIG).
+    up.success()
+        .stderr_has(&format!("kubectl --context kip-{} get", t.name));
+
+    let again = t.up(
+        &t.name,
+        &["--ttl", "1h", "--mtu", "1400", "--wait", "2m", "-o", "json"],
+    );
+    again
+        .success()
+        .stderr_has("these flags were ignored")
+        .stderr_has("--ttl 1h, --mtu 1400")
+        .stderr_has("it has no TTL")
+        .stderr_has(&format!("kip up {} --recreate", t.name));
+    let result = json(&again);
+    super::schema::assert_valid("up-result.schema.json", &result);
+    assert_eq!(result["reused"], true);
+    assert_eq!(
+        result["ignoredFlags"],
+        serde_json::json!(["--ttl 1h", "--mtu 1400"])
+    );
+    // `--wait` is about this run, not the cluster's shape.
+    assert!(!again.stderr.contains("--wait"), "{again}");
+
+    // A plain re-export ignores nothing and says nothing of it.
+    let plain = t.up(&t.name, &["-o", "json"]);
+    plain.success();
+    assert!(!plain.stderr.contains("flags were ignored"), "{plain}");
+    assert_eq!(json(&plain)["ignoredFlags"], serde_json::json!([]));
+
+    // `kip exec` on a stopped node: a node failure that says how to start it.
+    docker(&["stop", &format!("kip-{}", t.name)]);
+    let exec = t.exec(&t.name, &["true"]).run();
+    exec.code(6)
+        .stderr_has(&format!("docker start kip-{}", t.name))
+        .stderr_has(&format!("kip up {} --recreate", t.name));
+    assert!(!exec.stderr.contains("status code 409"), "{exec}");
+
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_points_kubectl_at_the_kubeconfig_it_wrote() {
+    let Some(t) = E2e::new("runhint") else { return };
+    let name = format!("{}-r", t.name);
+    let run = t.kip(&["run", "--name", &name, "--", "true"]).run();
+    // The context exists only in run's private kubeconfig: the hint says which.
+    run.success().stderr_has("kubectl --kubeconfig ");
+    assert!(
+        !run.stderr
+            .contains(&format!("kubectl --context kip-{name}")),
+        "{run}"
+    );
+    t.assert_nothing_left(&name);
+}
