@@ -6,10 +6,12 @@ mod suite {
     pub mod bootstrap_script;
     pub mod ci_usage;
     pub mod cli;
+    pub mod conformance;
     pub mod doctor;
     pub mod e2e;
     pub mod node_fixes;
     pub mod real_kind;
+    pub mod real_remote;
     pub mod remote;
     pub mod schema;
     pub mod support;
