@@ -6,12 +6,14 @@ mod suite {
     pub mod bootstrap_script;
     pub mod ci_usage;
     pub mod cli;
+    pub mod conformance;
     pub mod data_safety;
     pub mod doctor;
     pub mod down_and_reuse;
     pub mod e2e;
     pub mod node_fixes;
     pub mod real_kind;
+    pub mod real_remote;
     pub mod remote;
     pub mod schema;
     pub mod silent_engine;

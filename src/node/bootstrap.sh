@@ -196,13 +196,14 @@ EOF
     echo "kip-info: runtime=runc-clamp (without $missing)"
 }
 
-# Without CAP_SYS_RESOURCE no process in the node can lower its
-# oom_score_adj, and runc fails every control-plane container (the kubelet
-# asks for -997, containerd's sandboxes for -998).
+# Without CAP_SYS_RESOURCE a process may lower its oom_score_adj only down to
+# the floor the last privileged writer left, and runc fails every control-plane
+# container whose value is below it (the kubelet asks for -999 for itself,
+# containerd for -998 for its sandboxes). A Pod of a node that lacks the
+# capability can often go from 916 to 915 but not to -999: try the value
+# itself, in a child shell, so the node's own value is left as it is.
 can_lower_oom_score_adj() {
-    # shellcheck disable=SC2016
-    sh -c 'v=$(cat /proc/self/oom_score_adj) && [ "$v" -gt -1000 ] && echo $((v - 1)) >/proc/self/oom_score_adj' \
-        2>/dev/null
+    sh -c 'echo -999 >/proc/self/oom_score_adj' 2>/dev/null
 }
 
 # add_list_item KEY LINE1 LINE2 FILE: a `|` block string of two lines at the

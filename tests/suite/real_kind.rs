@@ -26,7 +26,7 @@ struct RealKind {
 }
 
 /// The images of `test-stack/real-kind/build.sh`, or why they are missing.
-fn images() -> Result<(String, String), String> {
+pub fn images() -> Result<(String, String), String> {
     let dind = std::env::var("KIP_TEST_REAL_DIND_IMAGE")
         .unwrap_or_else(|_| "kip-test-node:real-kind".into());
     let node =

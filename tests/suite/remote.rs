@@ -5,6 +5,7 @@
 //! filesystem is a temporary folder, so a test decides whether the node has
 //! /lib/modules.
 
+use super::conformance::{self, SharedCluster};
 use super::e2e::{holding_node_image, kubectl_path, late_second_up, nested_container, E2e, HOLD};
 use super::support::{assert_one_made_it, wait_all, Kip, Run};
 use kip_test_kube_emulator::{Emulator, Rule};
@@ -81,54 +82,47 @@ impl Remote {
     /// container, no forwarder, no state file, no kubeconfig entry.
     #[track_caller]
     fn assert_nothing_left(&self, name: &str, forwarder: Option<u32>) {
-        let selector = format!("dev.kip.cluster={name}");
-        let objects = self.outer(&[
-            "get",
-            "pods,configmaps,services",
-            "-A",
-            "-l",
-            &selector,
-            "-o",
-            "name",
-        ]);
-        objects.success();
-        assert_eq!(objects.stdout.trim(), "", "objects left for {name}");
+        let doc = self.t.kubeconfig_doc();
+        conformance::assert_nothing_left_of(self, name, &self.state_dir(), &doc, forwarder);
         let (label, _) = self.emulator().pod_label().unwrap();
         let containers = super::e2e::docker(&["ps", "-aq", "--filter", &format!("label={label}")]);
         assert_eq!(containers.trim(), "", "pod containers left");
-        if let Some(pid) = forwarder {
-            assert!(
-                !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                        .is_ok_and(|s| s.contains(") Z")),
-                "the forwarder {pid} still runs"
-            );
-        }
-        assert!(
-            !self
-                .state_dir()
-                .join(format!("remote/{name}.json"))
-                .exists(),
-            "state left for {name}"
-        );
-        // No forwarder of this cluster runs, recorded or not.
-        let forwarders: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.contains(" forwarder ") && c.split(' ').any(|w| w == name))
-            .collect();
-        assert!(forwarders.is_empty(), "forwarders left: {forwarders:?}");
-        let doc = self.t.kubeconfig_doc();
-        let contexts: Vec<&str> = doc["contexts"]
-            .as_sequence()
-            .map(|s| s.iter().filter_map(|e| e["name"].as_str()).collect())
-            .unwrap_or_default();
-        assert!(
-            !contexts.contains(&format!("kip-{name}").as_str()),
-            "{contexts:?}"
-        );
+    }
+}
+
+impl SharedCluster for Remote {
+    fn kip(&self, args: &[&str]) -> Kip {
+        Remote::kip(self, args)
+    }
+
+    fn outer(&self, args: &[&str]) -> Run {
+        Remote::outer(self, args)
+    }
+
+    fn dind_image(&self) -> &str {
+        &self.t.image
+    }
+
+    /// The emulator's RBAC applies to every request: no other user needed.
+    fn as_user_without(&self, missing: &str) -> Vec<String> {
+        self.emulator().set_rbac(Some(vec![Rule {
+            verbs: vec!["*".into()],
+            resources: conformance::NEEDED
+                .iter()
+                .filter(|x| **x != missing)
+                .map(|x| x.to_string())
+                .collect(),
+            namespaces: vec![],
+        }]));
+        Vec::new()
+    }
+
+    fn as_admin_again(&self) {
+        self.emulator().set_rbac(None);
+    }
+
+    fn assert_nothing_left(&self, name: &str) {
+        Remote::assert_nothing_left(self, name, None);
     }
 }
 
@@ -353,76 +347,14 @@ fn refused(r: &Remote, name: &str, extra: &[&str], code: i32, message: &str) {
     r.assert_nothing_left(name, None);
 }
 
+/// The refusals, as the real cluster gives them (`conformance::refusals`).
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn remote_refusals_are_clear_fast_and_leave_nothing() {
     let Some(r) = Remote::start("remote-no", true) else {
         return;
     };
-    let name = &r.t.name;
-    // Pod Security: a baseline namespace refuses privileged pods.
-    r.outer(&["create", "namespace", "strict"]).success();
-    r.outer(&[
-        "label",
-        "namespace",
-        "strict",
-        "pod-security.kubernetes.io/enforce=baseline",
-    ])
-    .success();
-    refused(
-        &r,
-        name,
-        &["-n", "strict"],
-        3,
-        "enforces the Pod Security level \"baseline\"",
-    );
-    // RBAC: everything but pods/exec, then everything but pods/portforward.
-    let all = [
-        "pods",
-        "pods/log",
-        "pods/exec",
-        "pods/portforward",
-        "configmaps",
-        "services",
-        "namespaces",
-        "events",
-        "selfsubjectaccessreviews",
-    ];
-    for missing in ["pods/exec", "pods/portforward"] {
-        r.emulator().set_rbac(Some(vec![Rule {
-            verbs: vec!["*".into()],
-            resources: all
-                .iter()
-                .filter(|x| **x != missing)
-                .map(|x| x.to_string())
-                .collect(),
-            namespaces: vec![],
-        }]));
-        refused(&r, name, &[], 3, &format!("  - create {missing}\n"));
-    }
-    r.emulator().set_rbac(None);
-    // No node matches the selector: Unschedulable, in the scheduler's words.
-    refused(
-        &r,
-        name,
-        &["--node-selector", "pool=gpu"],
-        6,
-        "Unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector",
-    );
-    // An image that cannot be pulled: ErrImagePull, in the cluster's words.
-    let up = r
-        .kip(&[
-            "up",
-            name,
-            "--dind-image",
-            "127.0.0.1:1/kip/missing:1",
-            "--wait",
-            "60s",
-        ])
-        .run();
-    // Exit 6, not 4: the pull error ends `up`, not the 60 s --wait.
-    up.code(6).stderr_has("ErrImagePull");
-    r.assert_nothing_left(name, None);
+    conformance::refusals(&r, &r.t.name);
 }
 
 /// A ConfigMap or Pod of a node's name that kip did not make is refused by

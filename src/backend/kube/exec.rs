@@ -12,6 +12,9 @@ use kube::api::AttachParams;
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Bytes of stdin (and stdout) kip buffers per exec stream.
+const STDIN_BUFFER: usize = 1 << 20;
+
 impl KubeBackend {
     /// Runs `command` in the node with stdin from `input`; its exit code,
     /// stdout and stderr.
@@ -67,7 +70,11 @@ impl KubeBackend {
                     .container(remote::CONTAINER)
                     .stdin(stdin)
                     .stdout(true)
-                    .stderr(true),
+                    .stderr(true)
+                    // kube's default of 1 KiB makes every stdin WebSocket
+                    // message 1 KiB: a 1.5 GB image in 1.5 million frames.
+                    .max_stdin_buf_size(STDIN_BUFFER)
+                    .max_stdout_buf_size(STDIN_BUFFER),
             )
             .await
             .map_err(|e| {

@@ -1,0 +1,247 @@
+//! Remote mode on a REAL shared cluster: kip-in-kind-in-kip, offline. kip's
+//! own local cluster (the real kind, `test-stack/real-kind/build.sh`'s
+//! images) is the "shared cluster"; kip's Docker-in-Docker image is put into
+//! it with `kip load`, and `kip up --remote` runs the node as a privileged
+//! Pod there, streams the kind node image into the Pod's Docker over
+//! `pods/exec`, runs the real kind inside it and exports a kubeconfig through
+//! kip's forwarder (the real API server's port-forward). The refusals are
+//! `conformance::refusals`, the same assertions the emulator passes.
+
+use super::conformance::{self, SharedCluster};
+use super::e2e::{required, E2e};
+use super::support::{Kip, Run};
+use std::path::PathBuf;
+
+struct RealShared {
+    t: E2e,
+    node_image: String,
+    /// The local cluster that plays the shared one.
+    outer: String,
+}
+
+impl RealShared {
+    fn start(test: &str) -> Option<RealShared> {
+        let (dind, node_image) = match super::real_kind::images() {
+            Ok(images) => images,
+            Err(why) => {
+                assert!(!required(), "KIP_E2E=1 but {why}");
+                eprintln!("skipping real-Kubernetes test {test}: {why}");
+                return None;
+            }
+        };
+        let mut t = E2e::new(test)?;
+        t.image = dind;
+        let outer = t.name.clone();
+        Some(RealShared {
+            t,
+            node_image,
+            outer,
+        })
+    }
+
+    fn context(&self) -> String {
+        format!("kip-{}", self.outer)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.t.dir.path().join("state")
+    }
+
+    /// kubectl through the kubeconfig kip wrote, to cluster `name`.
+    fn kubectl(&self, name: &str, args: &[&str]) -> Run {
+        let context = format!("kip-{name}");
+        let mut all = vec!["--context", &context, "--request-timeout", "60s"];
+        all.extend_from_slice(args);
+        self.t.kubectl(&all)
+    }
+
+    fn write(&self, file: &str, text: &str) -> String {
+        let path = self.t.dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl SharedCluster for RealShared {
+    fn kip(&self, args: &[&str]) -> Kip {
+        let context = self.context();
+        let mut all = args.to_vec();
+        if args.contains(&"--context") {
+            all.insert(1, "--remote");
+        } else {
+            all.splice(1..1, ["--remote", "--context", &context]);
+        }
+        self.t
+            .kip(&all)
+            .env("KIP_STATE_DIR", self.state_dir())
+            .env("KIP_IMAGE", &self.node_image)
+    }
+
+    fn outer(&self, args: &[&str]) -> Run {
+        self.kubectl(&self.outer.clone(), args)
+    }
+
+    fn dind_image(&self) -> &str {
+        &self.t.image
+    }
+
+    /// A service account bound to a Role of everything kip needs but
+    /// `missing`, and a kubeconfig context with its token: real RBAC.
+    fn as_user_without(&self, missing: &str) -> Vec<String> {
+        let user = format!("kip-no-{}", missing.replace('/', "-"));
+        let namespaced: Vec<&str> = conformance::NEEDED
+            .iter()
+            .copied()
+            .filter(|r| *r != missing && !["namespaces", "selfsubjectaccessreviews"].contains(r))
+            .collect();
+        let manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": user, "namespace": "default"}},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": user, "namespace": "default"},
+                 "rules": [{"apiGroups": [""], "resources": namespaced, "verbs": ["*"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": user, "namespace": "default"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": {"name": user},
+                 "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": user},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
+            ]
+        });
+        let file = self.write(&format!("{user}.json"), &manifest.to_string());
+        self.outer(&["apply", "-f", &file]).success();
+        let token = self
+            .outer(&["create", "token", &user, "-n", "default"])
+            .success()
+            .stdout
+            .trim()
+            .to_string();
+        let cluster = self
+            .t
+            .kubectl(&[
+                "config",
+                "view",
+                "-o",
+                &format!(
+                    "jsonpath={{.contexts[?(@.name==\"{}\")].context.cluster}}",
+                    self.context()
+                ),
+            ])
+            .success()
+            .stdout
+            .trim()
+            .to_string();
+        self.t
+            .kubectl(&[
+                "config",
+                "set-credentials",
+                &user,
+                &format!("--token={token}"),
+            ])
+            .success();
+        self.t
+            .kubectl(&[
+                "config",
+                "set-context",
+                &user,
+                &format!("--cluster={cluster}"),
+                &format!("--user={user}"),
+                "--namespace=default",
+            ])
+            .success();
+        vec!["--context".into(), user]
+    }
+
+    fn assert_nothing_left(&self, name: &str) {
+        let doc = self.t.kubeconfig_doc();
+        conformance::assert_nothing_left_of(self, name, &self.state_dir(), &doc, None);
+    }
+}
+
+#[test]
+#[ignore = "end-to-end on real Kubernetes: needs Docker, kubectl and the images of test-stack/real-kind/build.sh (KIP_E2E=1 makes their absence a failure)"]
+fn remote_mode_on_a_real_cluster() {
+    let Some(c) = RealShared::start("real-remote") else {
+        return;
+    };
+    // The shared cluster: kip's own, with kip's node image loaded into it.
+    c.t.kip(&["up", &c.outer, "--image", &c.node_image, "--wait", "8m"])
+        .run()
+        .success();
+    c.t.kip(&["load", &c.outer, c.dind_image()]).run().success();
+
+    conformance::refusals(&c, &format!("{}-no", c.outer));
+
+    // A cluster in a Pod of it, reached through kip's forwarder.
+    let inner = format!("{}-in", c.outer);
+    c.kip(&[
+        "up",
+        &inner,
+        "--dind-image",
+        c.dind_image(),
+        "--image",
+        &c.node_image,
+        "--wait",
+        "10m",
+    ])
+    .run()
+    .success()
+    .stderr_has("streamed into the node");
+    c.kubectl(&inner, &["get", "--raw", "/readyz"])
+        .success()
+        .stdout_has("ok");
+    c.kubectl(
+        &inner,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "node",
+            "--all",
+            "--timeout=180s",
+        ],
+    )
+    .success();
+    let pod = c
+        .outer(&[
+            "get",
+            "pod",
+            &format!("kip-{inner}"),
+            "-o",
+            "jsonpath={.spec.containers[0].securityContext.privileged}",
+        ])
+        .success()
+        .stdout
+        .clone();
+    assert_eq!(pod, "true", "the node is a privileged Pod");
+    c.kip(&["status", &inner])
+        .run()
+        .success()
+        .stdout_has("Ready");
+    // A second `up` re-exports: the kind image is already in the node.
+    c.kip(&[
+        "up",
+        &inner,
+        "--dind-image",
+        c.dind_image(),
+        "--image",
+        &c.node_image,
+    ])
+    .run()
+    .success();
+
+    c.kip(&["down", &inner]).run().success();
+    c.assert_nothing_left(&inner);
+    let doc = c.t.kubeconfig_doc();
+    assert_eq!(
+        doc["current-context"].as_str(),
+        Some(c.context().as_str()),
+        "down makes the shared cluster's context current again"
+    );
+    c.t.kip(&["down", &c.outer]).run().success();
+}
