@@ -27,16 +27,24 @@ struct Failed {
     error: String,
 }
 
+/// How old an orphaned volume must be before `gc` takes it (or older than
+/// `--older-than`, when that is shorter): `kip up` creates the volume a
+/// moment before the node container, and a young orphan may be that moment.
+const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+
 /// Why a cluster is due, or None if it is not. What a node removed outside
-/// kip left is due whatever its TTL: no cluster can use it again (a new
-/// node of the name starts it afresh).
+/// kip left is due whatever its TTL, once past [`ORPHAN_GRACE`]: no cluster
+/// can use it again (a new node of the name starts it afresh).
 pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Option<String> {
     let parse = |t: &Option<String>| {
         t.as_deref()
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
     };
     if node.state == NodeState::Orphaned {
-        return Some(ORPHANED.into());
+        let grace = older_than.map_or(ORPHAN_GRACE, |o| o.min(ORPHAN_GRACE));
+        let age = parse(&node.created_at).and_then(|c| now.duration_since(c).ok());
+        // No creation time: nothing tells it from a volume made just now.
+        return age.is_some_and(|age| age > grace).then(|| ORPHANED.into());
     }
     match parse(&node.expires_at) {
         Some(expires) if expires <= now => Some(format!(
@@ -212,8 +220,22 @@ mod tests {
         let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
         let orphan = NodeInfo {
             state: NodeState::Orphaned,
-            ..node("2026-01-01T23:59:00Z", Some("2026-01-03T00:00:00Z"))
+            ..node("2026-01-01T23:58:00Z", Some("2026-01-03T00:00:00Z"))
         };
         assert_eq!(due(&orphan, now, None).as_deref(), Some(ORPHANED));
+        // A volume made moments ago may be a `kip up` about to start its
+        // node: not yet, unless --older-than says it is old enough.
+        let young = NodeInfo {
+            state: NodeState::Orphaned,
+            ..node("2026-01-01T23:59:50Z", None)
+        };
+        assert_eq!(due(&young, now, None), None);
+        let second = Some(Duration::from_secs(1));
+        assert_eq!(due(&young, now, second).as_deref(), Some(ORPHANED));
+        let unknown = NodeInfo {
+            created_at: None,
+            ..young
+        };
+        assert_eq!(due(&unknown, now, second), None);
     }
 }
