@@ -357,6 +357,9 @@ pub struct LoadArgs {
     /// An image archive (`docker save` output) instead of images
     #[arg(long, value_name = "FILE", conflicts_with = "images")]
     pub archive: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

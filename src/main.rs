@@ -93,12 +93,6 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             commands::doctor::run(&args.settings(), DockerBackend::connect().as_ref()).await?;
             Ok(0)
         }
-        Command::Load(args) => {
-            let docker = DockerBackend::connect()?;
-            docker.check_answers().await?;
-            commands::load::run(&args.settings(), &docker, printer).await?;
-            Ok(0)
-        }
         _ => {
             let docker = DockerBackend::connect()?;
             // `up` and `run` ask within their own signal handling (a Ctrl-C
@@ -132,6 +126,9 @@ async fn dispatch(
         Command::Run(args) => {
             return commands::run::run(&args.settings(config)?, backend, host, printer).await
         }
+        Command::Load(args) => {
+            commands::load::run(&args.settings(), backend, host, printer).await?
+        }
         Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), backend, printer).await?,
@@ -150,11 +147,7 @@ async fn dispatch(
                 commands::exec::run(&args.settings(), backend).await?,
             ))
         }
-        Command::Completions(_)
-        | Command::Man
-        | Command::Forwarder(_)
-        | Command::Doctor(_)
-        | Command::Load(_) => {
+        Command::Completions(_) | Command::Man | Command::Forwarder(_) | Command::Doctor(_) => {
             unreachable!("handled before a backend is picked")
         }
     }

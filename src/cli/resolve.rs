@@ -49,6 +49,7 @@ impl Command {
             Command::Exec(a) => (&a.target, Some(a.name.as_str())),
             Command::Connect(a) => (&a.target, Some(a.name.as_str())),
             Command::Gc(a) => (&a.target, None),
+            Command::Load(a) => (&a.target, Some(a.name.as_str())),
             _ => return None,
         })
     }
@@ -66,7 +67,6 @@ impl Command {
     /// The name of a command that works with the local Docker engine only.
     fn local_only(&self) -> Option<&'static str> {
         match self {
-            Command::Load(_) => Some("load"),
             Command::Run(_) => Some("run"),
             Command::Doctor(_) => Some("doctor"),
             _ => None,

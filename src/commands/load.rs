@@ -1,7 +1,7 @@
 //! `kip load NAME IMAGE…`: images from the host's engine (or an archive)
 //! into the cluster: streamed into the node's inner Docker (no temporary file
-//! on the host), then `kind load` into the cluster. An image whose ID the
-//! node already has is skipped.
+//! on the host; a remote node's through `pods/exec`), then `kind load` into
+//! the cluster. An image whose ID the node already has is skipped.
 
 use crate::backend::docker::DockerBackend;
 use crate::backend::Backend;
@@ -23,7 +23,8 @@ pub struct LoadSettings {
 
 pub async fn run(
     settings: &LoadSettings,
-    backend: &DockerBackend,
+    backend: &impl Backend,
+    host: Option<&DockerBackend>,
     printer: &Printer,
 ) -> Result<()> {
     if backend.find(&settings.name).await?.is_none() {
@@ -48,9 +49,23 @@ pub async fn run(
             loaded
         }
         None => {
+            let host = match host {
+                Some(host) => {
+                    host.check_answers().await?;
+                    host
+                }
+                None => {
+                    return Err(Failure::Environment(
+                        "images come from the local Docker engine, and none is reachable \
+                         (DOCKER_HOST); `docker save` them elsewhere and pass --archive FILE"
+                            .into(),
+                    )
+                    .into())
+                }
+            };
             let mut missing = Vec::new();
             for image in &settings.images {
-                let Some(host_id) = backend.host_image_id(image).await? else {
+                let Some(host_id) = host.host_image_id(image).await? else {
                     return Err(Failure::Environment(format!(
                         "{image} is not on the host's Docker engine (docker pull {image}, or docker build it)"
                     ))
@@ -74,7 +89,7 @@ pub async fn run(
                     "images-loaded",
                     &format!("Streaming {} into the node", missing.join(", ")),
                 );
-                docker_load(backend, &settings.name, backend.save_images(&missing)).await?;
+                docker_load(backend, &settings.name, host.save_images(&missing)).await?;
                 step.done(&format!("Streamed {} into the node", missing.join(", ")));
             }
             missing

@@ -355,7 +355,7 @@ fn logs_export_writes_the_whole_bundle() {
 }
 
 /// A tiny image on the host engine: one file, imported, no registry.
-fn tiny_image(tag: &str) {
+pub fn tiny_image(tag: &str) {
     let mut child = Command::new("docker")
         .args(["import", "-", tag])
         .stdin(Stdio::piped())

@@ -223,6 +223,33 @@ fn remote_mode_on_a_real_cluster() {
         .run()
         .success()
         .stdout_has("Ready");
+
+    // `kip load` into the remote node (through pods/exec) and its cluster.
+    let tag = format!("kip-test-tiny:{}", std::process::id());
+    super::ci_usage::tiny_image(&tag);
+    c.kip(&["load", &inner, &tag])
+        .run()
+        .success()
+        .stderr_has(&format!("Loaded {tag} into cluster {inner}"));
+    let control_plane = format!("{inner}-control-plane");
+    c.kip(&[
+        "exec",
+        &inner,
+        "--",
+        "docker",
+        "exec",
+        &control_plane,
+        "crictl",
+        "images",
+    ])
+    .run()
+    .success()
+    .stdout_has("kip-test-tiny");
+    c.kip(&["load", &inner, &tag])
+        .run()
+        .success()
+        .stderr_has("already in the node");
+    super::e2e::docker(&["rmi", &tag]);
     // A second `up` re-exports: the kind image is already in the node.
     c.kip(&[
         "up",

@@ -169,6 +169,28 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
     r.t.kubectl(&["get", "nodes"])
         .success()
         .stdout_has("control-plane");
+    // `kip load` streams into the node Pod through pods/exec, then kind load.
+    let tag = format!("kip-test-tiny:remote-{}", std::process::id());
+    super::ci_usage::tiny_image(&tag);
+    r.kip(&["load", &fwd, &tag])
+        .run()
+        .success()
+        .stderr_has(&format!("Loaded {tag} into cluster {fwd}"));
+    r.kip(&[
+        "exec",
+        &fwd,
+        "--",
+        "cat",
+        &format!("/var/lib/kip-test-kind/{fwd}/loaded-images"),
+    ])
+    .run()
+    .success()
+    .stdout_has(&tag);
+    r.kip(&["load", &fwd, &tag])
+        .run()
+        .success()
+        .stderr_has("already in the node");
+    super::e2e::docker(&["rmi", &tag]);
     // On the 1440-MTU pod network: the inner dockerd's bridge and a nested
     // container use 1440.
     r.kip(&[
