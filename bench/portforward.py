@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Port-forward throughput through the test API emulator. Prints numbers;
-asserts nothing.
+"""Port-forward throughput through the test API emulator, or a real
+cluster's API server. Prints numbers; asserts nothing.
 
     python3 bench/portforward.py [--mib 256] [--runs 3] [--kubectl PATH] [--kip PATH]
+    python3 bench/portforward.py --kubeconfig FILE --context CTX   # a real cluster
+
+With --context, the pod runs on that cluster (which must have the image
+kip-test-node:latest: `kip load`), and there is no direct row (the pod
+network is not reachable from here).
 
 One emulator (release build of test-stack/kube-emulator) runs one pod, the
 stand-in kind's byte source (`kind kip-test-tcp-bytes 8080`: per connection,
@@ -42,6 +47,7 @@ spec:
   containers:
   - name: main
     image: kip-test-node:latest
+    imagePullPolicy: Never
     command: [kind, kip-test-tcp-bytes, "6443"]
     readinessProbe:
       tcpSocket: {port: 6443}
@@ -68,16 +74,17 @@ def fetch(host, port, size):
 class Forward:
     """kubectl port-forward (websockets True/False) or kip's forwarder (kip set)."""
 
-    def __init__(self, kubectl, kubeconfig, websockets, kip=None):
+    def __init__(self, kubectl, kubeconfig, context, websockets, kip=None):
         env = dict(os.environ, KUBECTL_PORT_FORWARD_WEBSOCKETS="true" if websockets else "false")
         if kip:
             cmd = [kip, "forwarder", "bench", "--port", "0", "--remote",
-                   "--context", "kube-emulator", "--namespace", "default", "--kubeconfig", kubeconfig]
+                   "--context", context, "--namespace", "default", "--kubeconfig", kubeconfig]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                          text=True, env=env)
             stream = self.proc.stderr
         else:
-            cmd = [kubectl, "--kubeconfig", kubeconfig, "port-forward", "pod/kip-bench", ":6443"]
+            cmd = [kubectl, "--kubeconfig", kubeconfig, "--context", context, "port-forward",
+                   "pod/kip-bench", ":6443"]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                          text=True, env=env)
             stream = self.proc.stdout
@@ -117,22 +124,28 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--kubectl", default=os.environ.get("KIP_TEST_KUBECTL", "kubectl"))
     ap.add_argument("--kip", default=os.path.join(ROOT, "target/release/kip"))
+    ap.add_argument("--kubeconfig", help="a real cluster's kubeconfig (with --context)")
+    ap.add_argument("--context", help="a real cluster's context: no emulator")
     args = ap.parse_args()
     size = args.mib << 20
 
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "kip-test-kube-emulator", "-p", "kip"],
                    cwd=ROOT, check=True)
-    tmp = tempfile.mkdtemp(prefix="kip-pf-bench-")
-    kubeconfig = os.path.join(tmp, "kubeconfig")
-    emulator = subprocess.Popen(
-        [os.path.join(ROOT, "target/release/kube-emulator"), kubeconfig, "--pods"],
-        stderr=subprocess.DEVNULL)
+    emulator = None
+    if args.context:
+        kubeconfig, context = args.kubeconfig, args.context
+    else:
+        tmp = tempfile.mkdtemp(prefix="kip-pf-bench-")
+        kubeconfig, context = os.path.join(tmp, "kubeconfig"), "kube-emulator"
+        emulator = subprocess.Popen(
+            [os.path.join(ROOT, "target/release/kube-emulator"), kubeconfig, "--pods"],
+            stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
             if os.path.exists(kubeconfig):
                 break
             time.sleep(0.05)
-        kubectl = [args.kubectl, "--kubeconfig", kubeconfig]
+        kubectl = [args.kubectl, "--kubeconfig", kubeconfig, "--context", context]
         subprocess.run(kubectl + ["apply", "-f", "-"], input=POD, text=True, check=True,
                        capture_output=True)
         subprocess.run(kubectl + ["wait", "--for=condition=Ready", "pod/kip-bench", "--timeout=60s"],
@@ -142,11 +155,13 @@ def main():
 
         results = {}
         conc = {}
-        results["direct TCP to the pod IP (ceiling)"] = [fetch(ip, 6443, size) for _ in range(args.runs)]
+        if emulator:
+            results["direct TCP to the pod IP (ceiling)"] = [fetch(ip, 6443, size)
+                                                            for _ in range(args.runs)]
         for label, ws, kip in [("kubectl port-forward, WebSocket (SPDY tunnelled)", True, None),
                                ("kubectl port-forward, plain SPDY", False, None),
                                ("kip forwarder (kube-rs WebSocket per connection)", True, args.kip)]:
-            f = Forward(args.kubectl, kubeconfig, ws, kip)
+            f = Forward(args.kubectl, kubeconfig, context, ws, kip)
             try:
                 fetch("127.0.0.1", f.port, 1 << 20)  # warm up the connection
                 results[label] = [fetch("127.0.0.1", f.port, size) for _ in range(args.runs)]
@@ -156,7 +171,8 @@ def main():
                 f.close()
 
         base = statistics.median(results["kubectl port-forward, WebSocket (SPDY tunnelled)"])
-        print(f"{args.mib} MiB per transfer, median of {args.runs} runs, emulator pod network MTU 1440")
+        where = f"context {context}" if not emulator else "emulator pod network MTU 1440"
+        print(f"{args.mib} MiB per transfer, median of {args.runs} runs, {where}")
         print(f"{'client':52} {'seconds':>8} {'MiB/s':>8} {'vs kubectl ws':>14}")
         for label, times in results.items():
             med = statistics.median(times)
@@ -165,8 +181,12 @@ def main():
             print(f"32 concurrent 1 MiB transfers, {label}: {elapsed:.3f} s, "
                   f"{len(errors)} errors{': ' + errors[0] if errors else ''}")
     finally:
-        emulator.terminate()
-        emulator.wait()
+        if emulator:
+            emulator.terminate()
+            emulator.wait()
+        else:
+            subprocess.run(kubectl + ["delete", "pod", "kip-bench", "--wait=false"],
+                           capture_output=True)
 
 
 if __name__ == "__main__":
