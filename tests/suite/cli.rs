@@ -692,28 +692,29 @@ fn cert_sans_and_ttls_that_cannot_work_are_usage_errors() {
 fn a_kind_config_conflict_quotes_the_users_value_plainly() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kind.yaml");
-    std::fs::write(&config, "networking:\n  apiServerAddress: 127.0.0.1\n").unwrap();
-    let run = kip(&[
-        "up",
-        "i11c-kc",
-        "--dry-run",
-        "--kind-config",
-        config.to_str().unwrap(),
-    ])
-    .env("DOCKER_HOST", NO_ENGINE)
-    .run();
-    run.code(2)
-        .stderr_has("networking.apiServerAddress is 127.0.0.1:");
-    std::fs::write(&config, "networking:\n  apiServerPort: 7443\n").unwrap();
-    let run = kip(&[
-        "up",
-        "i11c-kc",
-        "--dry-run",
-        "--kind-config",
-        config.to_str().unwrap(),
-    ])
-    .env("DOCKER_HOST", NO_ENGINE)
-    .run();
-    run.code(2).stderr_has("networking.apiServerPort is 7443:");
-    assert!(!run.stderr.contains("Number("), "{run}");
+    let conflict = |yaml: &str, said: &str| {
+        std::fs::write(&config, yaml).unwrap();
+        let run = kip(&[
+            "up",
+            "i11c-kc",
+            "--dry-run",
+            "--kind-config",
+            config.to_str().unwrap(),
+        ])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .run();
+        run.code(2).stderr_has(said);
+        assert!(
+            !run.stderr.contains("String(") && !run.stderr.contains("Number("),
+            "{run}"
+        );
+    };
+    conflict(
+        "networking:\n  apiServerAddress: 127.0.0.1\n",
+        "networking.apiServerAddress is 127.0.0.1:",
+    );
+    conflict(
+        "networking:\n  apiServerPort: 7443\n",
+        "networking.apiServerPort is 7443:",
+    );
 }

@@ -90,6 +90,21 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// The current context answers `/readyz`; `kip down NAME` then leaves
+    /// nothing of the cluster, its forwarder included.
+    #[track_caller]
+    fn readyz_then_down(&self, name: &str) {
+        self.t
+            .kubectl(&["get", "--raw", "/readyz"])
+            .success()
+            .stdout_has("ok");
+        let pid = self.forwarder_pid(name);
+        self.kip(&["down", name]).run().success();
+        self.assert_nothing_left(name, pid);
+    }
+}
+
 impl SharedCluster for Remote {
     fn kip(&self, args: &[&str]) -> Kip {
         Remote::kip(self, args)
@@ -830,12 +845,7 @@ fn remote_concurrent_ups_of_one_name_make_one_cluster() {
     ];
     let runs = wait_all((0..3).map(|_| r.kip(&up).spawn()).collect());
     assert_one_made_it(&runs);
-    r.t.kubectl(&["get", "--raw", "/readyz"])
-        .success()
-        .stdout_has("ok");
-    let pid = r.forwarder_pid(&name);
-    r.kip(&["down", &name]).run().success();
-    r.assert_nothing_left(&name, pid);
+    r.readyz_then_down(&name);
 }
 
 #[test]
@@ -873,12 +883,7 @@ fn remote_late_second_up_waits_for_the_first() {
     );
     second.stderr_has("kind is creating the cluster in its node");
     assert_one_made_it(&[first, second]);
-    r.t.kubectl(&["get", "--raw", "/readyz"])
-        .success()
-        .stdout_has("ok");
-    let pid = r.forwarder_pid(&name);
-    r.kip(&["down", &name]).run().success();
-    r.assert_nothing_left(&name, pid);
+    r.readyz_then_down(&name);
 }
 
 #[test]
