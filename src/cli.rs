@@ -318,6 +318,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub cluster: ClusterOptions,
 
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
+    pub pod: PodOptions,
+
     /// The command to run with KUBECONFIG set, and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,

@@ -50,6 +50,12 @@ impl Command {
             Command::Connect(a) => (&a.target, Some(a.name.as_str())),
             Command::Gc(a) => (&a.target, None),
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
+            Command::Run(a) => (
+                &a.target,
+                a.name
+                    .as_deref()
+                    .or(a.reuse.as_ref().and_then(|r| r.as_deref())),
+            ),
             _ => return None,
         })
     }
@@ -67,7 +73,6 @@ impl Command {
     /// The name of a command that works with the local Docker engine only.
     fn local_only(&self) -> Option<&'static str> {
         match self {
-            Command::Run(_) => Some("run"),
             Command::Doctor(_) => Some("doctor"),
             _ => None,
         }
@@ -100,6 +105,11 @@ impl Command {
     pub fn kube_options(&self) -> KubeOptions {
         match self {
             Command::Up(a) => KubeOptions {
+                pod: a.pod.clone(),
+                wait: Some(a.cluster.wait),
+                all_namespaces: false,
+            },
+            Command::Run(a) => KubeOptions {
                 pod: a.pod.clone(),
                 wait: Some(a.cluster.wait),
                 all_namespaces: false,

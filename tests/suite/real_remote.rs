@@ -250,6 +250,15 @@ fn remote_mode_on_a_real_cluster() {
         .success()
         .stderr_has("already in the node");
     super::e2e::docker(&["rmi", &tag]);
+    // `kip run --remote --reuse`: CMD reaches the cluster through the
+    // kubeconfig kip gives it, and the cluster stays.
+    let kubectl = super::e2e::kubectl_path();
+    c.kip(&["run", "--reuse", &inner, "--", &kubectl, "get", "nodes"])
+        .run()
+        .success()
+        .stdout_has(" Ready ");
+    c.kip(&["status", &inner]).run().success();
+
     // A second `up` re-exports, streaming nothing.
     let again = c.kip(&["up", &inner]).run();
     again.success();

@@ -948,3 +948,36 @@ fn remote_up_is_not_held_by_a_local_engine_that_never_answers() {
         .stderr_has("has no registry");
     r.assert_nothing_left(&r.t.name, None);
 }
+
+/// `kip run --remote`: a cluster in a Pod of the shared cluster for CMD,
+/// which reaches it through the kubeconfig kip gives it (the forwarder);
+/// then nothing of it is left, and the user's kubeconfig is as it was.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_run_makes_a_cluster_for_cmd_and_leaves_nothing() {
+    let Some(r) = Remote::start("remote-run", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    let before = std::fs::read(r.t.kubeconfig()).unwrap();
+    let kubectl = kubectl_path();
+    r.kip(&[
+        "run",
+        "--name",
+        &name,
+        "--dind-image",
+        &r.t.image,
+        "--wait",
+        "90s",
+        "--",
+        &kubectl,
+        "get",
+        "--raw",
+        "/readyz",
+    ])
+    .run()
+    .success()
+    .stdout_has("ok");
+    r.assert_nothing_left(&name, None);
+    assert_eq!(std::fs::read(r.t.kubeconfig()).unwrap(), before);
+}
