@@ -3,8 +3,11 @@
 //! made by kip itself with the real kind (`real_remote.rs`). Where the two
 //! differ, the emulator is what is fixed: these assertions are the contract.
 
+use super::e2e::kubectl_path;
 use super::support::{Kip, Run};
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 /// Everything kip asks of a shared cluster for `kip up --remote`: the
 /// resources its SelfSubjectAccessReviews name.
@@ -48,6 +51,55 @@ fn refused(c: &impl SharedCluster, name: &str, extra: &[&str], code: i32, messag
     args.extend_from_slice(extra);
     c.kip(&args).run().code(code).stderr_has(message);
     c.assert_nothing_left(name);
+}
+
+/// kubectl ARGS with `input` on stdin.
+fn kubectl_with_stdin(kubeconfig: &Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A field the kind does not have is refused, not dropped: by the server
+/// for one object (kubectl asks for `fieldValidation=Strict`), and for a
+/// `List`'s items (kubectl checks them against the v2 schemas where the
+/// server publishes them, else the server does, item by item).
+pub fn unknown_fields_are_refused(kubeconfig: &Path, name: &str) {
+    let config_map = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}-strict"}},"data":{{"a":"b"}},"bogus":1}}"#
+    );
+    let one = kubectl_with_stdin(
+        kubeconfig,
+        &["create", "--dry-run=server", "-f", "-"],
+        &config_map,
+    );
+    let stderr = String::from_utf8_lossy(&one.stderr);
+    assert!(!one.status.success(), "an unknown field was accepted");
+    assert!(
+        stderr.contains(r#"strict decoding error: unknown field "bogus""#),
+        "{stderr}"
+    );
+    let list = format!(r#"{{"apiVersion":"v1","kind":"List","items":[{config_map}]}}"#);
+    let many = kubectl_with_stdin(kubeconfig, &["apply", "--dry-run=server", "-f", "-"], &list);
+    let stderr = String::from_utf8_lossy(&many.stderr);
+    assert!(
+        !many.status.success(),
+        "an unknown field in a List was accepted"
+    );
+    assert!(stderr.contains(r#"unknown field "bogus""#), "{stderr}");
 }
 
 /// The refusals README promises, each a clear error in the cluster's or
@@ -157,4 +209,45 @@ pub fn assert_nothing_left_of(
         !contexts.contains(&format!("kip-{name}").as_str()),
         "{contexts:?}"
     );
+}
+
+/// `kip up --remote --dry-run` prints what the server accepts: its YAML and
+/// its JSON (one kubectl-style `List`) pass `kubectl apply --dry-run=server`
+/// with the kubeconfig `kubeconfig` (whose current context is the shared
+/// cluster), and nothing is made.
+pub fn dry_run_is_what_the_server_accepts(c: &impl SharedCluster, name: &str, kubeconfig: &Path) {
+    for output in ["yaml", "json"] {
+        let mut args = vec!["up", name, "--dind-image", c.dind_image(), "--dry-run"];
+        args.extend(["--endpoint", "service"]);
+        if output == "json" {
+            args.extend(["-o", "json"]);
+        }
+        let dry = c.kip(&args).run();
+        dry.success();
+        if output == "json" {
+            let list: serde_json::Value = serde_json::from_str(&dry.stdout)
+                .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", dry.stdout));
+            assert_eq!(list["kind"], "List");
+            let mut kinds: Vec<&str> = list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["kind"].as_str().unwrap())
+                .collect();
+            kinds.sort_unstable();
+            assert_eq!(kinds, ["ConfigMap", "Pod", "Service"]);
+        }
+        let out = kubectl_with_stdin(
+            kubeconfig,
+            &["apply", "--dry-run=server", "-f", "-"],
+            &dry.stdout,
+        );
+        assert!(
+            out.status.success(),
+            "the server refused the {output} dry run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("(server dry run)"));
+    }
+    c.assert_nothing_left(name);
 }

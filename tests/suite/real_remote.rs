@@ -177,6 +177,12 @@ fn remote_mode_on_a_real_cluster() {
     c.t.kip(&["load", &c.outer, c.dind_image()]).run().success();
 
     conformance::refusals(&c, &format!("{}-no", c.outer));
+    conformance::dry_run_is_what_the_server_accepts(
+        &c,
+        &format!("{}-dry", c.outer),
+        &c.t.kubeconfig(),
+    );
+    conformance::unknown_fields_are_refused(&c.t.kubeconfig(), &c.outer);
 
     // A cluster in a Pod of it, reached through kip's forwarder.
     let inner = format!("{}-in", c.outer);

@@ -324,55 +324,8 @@ fn remote_dry_run_is_what_the_server_accepts() {
     ] {
         assert!(dry.stdout.contains(want), "{want} not in\n{}", dry.stdout);
     }
-    let mut apply = Command::new(kubectl_path())
-        .arg("--kubeconfig")
-        .arg(r.t.kubeconfig())
-        .args(["apply", "--dry-run=server", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    apply
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dry.stdout.as_bytes())
-        .unwrap();
-    let out = apply.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(server dry run)"));
-    // The same objects as JSON (-o json): one kubectl-style List.
-    let json = r
-        .kip(&[
-            "up",
-            &r.t.name,
-            "--dind-image",
-            &r.t.image,
-            "--dry-run",
-            "--endpoint",
-            "service",
-            "-o",
-            "json",
-        ])
-        .run();
-    json.success();
-    let list: serde_json::Value = serde_json::from_str(&json.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", json.stdout));
-    assert_eq!(list["kind"], "List");
-    let mut kinds: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["kind"].as_str().unwrap())
-        .collect();
-    kinds.sort_unstable();
-    assert_eq!(kinds, ["ConfigMap", "Pod", "Service"]);
+    conformance::dry_run_is_what_the_server_accepts(&r, &r.t.name, &r.t.kubeconfig());
+    conformance::unknown_fields_are_refused(&r.t.kubeconfig(), &r.t.name);
     r.assert_nothing_left(&r.t.name, None);
 }
 

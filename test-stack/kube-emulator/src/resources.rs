@@ -220,6 +220,93 @@ fn age(created: Option<&str>) -> String {
     }
 }
 
+/// The fields of `object` that its kind does not have, as the API server
+/// names them (`bogus`, `metadata.bogus`), at the top level and in metadata.
+pub fn unknown_fields(kind: &str, object: &Value) -> Vec<String> {
+    const METADATA: [&str; 15] = [
+        "name",
+        "generateName",
+        "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "labels",
+        "annotations",
+        "ownerReferences",
+        "finalizers",
+        "managedFields",
+    ];
+    let own: &[&str] = match kind {
+        "Pod" | "Service" | "Namespace" | "Node" => &["spec", "status"],
+        "ConfigMap" => &["data", "binaryData", "immutable"],
+        "Secret" => &["data", "stringData", "type", "immutable"],
+        "ServiceAccount" => &[
+            "secrets",
+            "imagePullSecrets",
+            "automountServiceAccountToken",
+        ],
+        "Event" => &[
+            "action",
+            "count",
+            "eventTime",
+            "firstTimestamp",
+            "involvedObject",
+            "lastTimestamp",
+            "message",
+            "reason",
+            "related",
+            "reportingComponent",
+            "reportingInstance",
+            "series",
+            "source",
+            "type",
+        ],
+        _ => return Vec::new(),
+    };
+    let mut unknown = Vec::new();
+    for field in object.as_object().into_iter().flat_map(|o| o.keys()) {
+        if !["apiVersion", "kind", "metadata"].contains(&field.as_str())
+            && !own.contains(&field.as_str())
+        {
+            unknown.push(field.clone());
+        }
+    }
+    for field in object["metadata"]
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+    {
+        if !METADATA.contains(&field.as_str()) {
+            unknown.push(format!("metadata.{field}"));
+        }
+    }
+    unknown
+}
+
+/// `/openapi/v2` as the protobuf kubectl asks for (gnostic's OpenAPIv2
+/// `Document`): `swagger: "2.0"` (field 1) and an `info` (field 2) with a
+/// title and a version, and no definitions. kubectl then finds no schema for
+/// a `List`'s items and leaves their fields to the server, which checks them
+/// on the dry run or the create (the real server publishes every schema; the
+/// emulator's field checks are its own, on each request).
+pub fn openapi_v2_protobuf() -> Vec<u8> {
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        // Wire type 2 (length-delimited); every length here is < 128.
+        let mut out = vec![
+            number << 3 | 2,
+            u8::try_from(bytes.len()).expect("short field"),
+        ];
+        out.extend_from_slice(bytes);
+        out
+    }
+    let info = [field(1, b"Kubernetes"), field(2, b"v1.36.0-kip-emulator")].concat();
+    [field(1, b"2.0"), field(2, &info)].concat()
+}
+
 /// `/openapi/v3`: where each group-version's document is.
 pub fn openapi_v3_root() -> Value {
     json!({"paths": {

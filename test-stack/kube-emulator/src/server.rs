@@ -185,6 +185,30 @@ fn not_found(resource: &str, name: &str) -> Response<Body> {
     )
 }
 
+/// `fieldValidation=Strict` (kubectl's default): fields the kind does not
+/// have are a 400 in the server's words, at the top level and in
+/// `metadata` (the emulator knows no deeper schema).
+fn strict_fields(
+    q: &HashMap<String, String>,
+    kind: &str,
+    object: &Value,
+) -> Option<Response<Body>> {
+    if q.get("fieldValidation").map(String::as_str) != Some("Strict") {
+        return None;
+    }
+    let unknown = resources::unknown_fields(kind, object);
+    (!unknown.is_empty()).then(|| {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        bad_request(&format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", ")
+        ))
+    })
+}
+
 fn bad_request(message: &str) -> Response<Body> {
     status_error(400, "BadRequest", message, None)
 }
@@ -290,6 +314,14 @@ pub async fn handle(
         (&Method::GET, ["api"]) => ok_json(&resources::api_versions(&server)),
         (&Method::GET, ["api", "v1"]) => ok_json(&resources::core_resource_list()),
         (&Method::GET, ["apis"]) => ok_json(&resources::group_list()),
+        // kubectl validates what the server cannot (a `v1` `List` of
+        // objects) against the v2 document, as protobuf; a real server
+        // always has one.
+        (&Method::GET, ["openapi", "v2"]) => full(
+            StatusCode::OK,
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            resources::openapi_v2_protobuf(),
+        ),
         (&Method::GET, ["openapi", "v3"]) => ok_json(&resources::openapi_v3_root()),
         (&Method::GET, ["openapi", "v3", "api", "v1"]) => ok_json(&resources::openapi_v3_core()),
         (&Method::GET, ["apis", "authorization.k8s.io"]) => {
@@ -573,6 +605,9 @@ async fn create(
         Err(r) => return r,
     };
     let r = target.resource;
+    if let Some(response) = strict_fields(q, r.kind, &object) {
+        return response;
+    }
     if object["kind"].as_str().is_some_and(|k| k != r.kind) {
         return bad_request(&format!(
             "the kind {} does not match the resource {}",
