@@ -49,7 +49,11 @@ pub trait SharedCluster {
 fn refused(c: &impl SharedCluster, name: &str, extra: &[&str], code: i32, message: &str) {
     let mut args = vec!["up", name, "--dind-image", c.dind_image(), "--wait", "90s"];
     args.extend_from_slice(extra);
-    c.kip(&args).run().code(code).stderr_has(message);
+    let start = std::time::Instant::now();
+    let run = c.kip(&args).run();
+    // A number for the log (README promises seconds); not asserted.
+    eprintln!("refused in {:.1?}: {message}", start.elapsed());
+    run.code(code).stderr_has(message);
     c.assert_nothing_left(name);
 }
 
