@@ -14,6 +14,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of stdin (and stdout) kip buffers per exec stream.
 const STDIN_BUFFER: usize = 1 << 20;
+/// The most stdin bytes in one exec WebSocket message (kubectl sends 32 KiB).
+const STDIN_FRAME: usize = 64 << 10;
+/// The exec protocol's channels (`v4`/`v5.channel.k8s.io`), and v5's close.
+const STDIN: u8 = 0;
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+const CLOSE: u8 = 255;
 
 impl KubeBackend {
     /// Runs `command` in the node with stdin from `input`; its exit code,
@@ -24,19 +32,12 @@ impl KubeBackend {
         command: &[String],
         input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        if let Some(input) = input {
+            return self.exec_with_input(cluster, command, input).await;
+        }
         let mut process = self
             .exec_attached(cluster, command, input.is_some())
             .await?;
-        let feeder = match (input, process.stdin()) {
-            (Some(mut input), Some(mut stdin)) => Some(tokio::spawn(async move {
-                while let Some(chunk) = input.next().await {
-                    stdin.write_all(&chunk?).await?;
-                }
-                stdin.shutdown().await?;
-                anyhow::Ok(())
-            })),
-            _ => None,
-        };
         // Both streams at once, or the WebSocket stalls on a full one.
         let mut stdout = process.stdout().ok_or_else(|| anyhow!("no stdout"))?;
         let mut stderr = process.stderr().ok_or_else(|| anyhow!("no stderr"))?;
@@ -44,12 +45,105 @@ impl KubeBackend {
         let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
         a?;
         b?;
-        if let Some(feeder) = feeder {
-            feeder.await??;
-        }
         let status = match process.take_status() {
             Some(status) => status.await,
             None => None,
+        };
+        Ok((exit_code_of(status), out, err))
+    }
+
+    /// Runs `command` in the node with `input` on its stdin, speaking the
+    /// exec WebSocket protocol itself: kube's `AttachedProcess` sends stdin
+    /// in 4 KiB frames, and an image streamed that way went in at 0.63x of
+    /// `kubectl exec -i`; frames of [`STDIN_FRAME`] bytes take that cost
+    /// away. stdout, stderr and the status are read at the same time.
+    async fn exec_with_input(
+        &self,
+        cluster: &str,
+        command: &[String],
+        mut input: BoxStream<'static, Result<bytes::Bytes>>,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.running_pod(cluster).await?;
+        let params = AttachParams::default()
+            .container(remote::CONTAINER)
+            .stdin(true)
+            .stdout(true)
+            .stderr(true);
+        let request = kube::core::Request::new(format!(
+            "/api/v1/namespaces/{}/pods",
+            self.namespace
+        ))
+        .exec(&names::node_name(cluster), command.to_vec(), &params)?;
+        let connection = self.client.connect(request).await.map_err(|e| {
+            Failure::Environment(format!(
+                "cannot exec in the node Pod {}: {e}",
+                names::node_name(cluster)
+            ))
+        })?;
+        let closes_stdin = connection.supports_stream_close();
+        let (mut sink, mut stream) = connection.into_stream().split();
+        let feeder = tokio::spawn(async move {
+            let mut frame = Vec::with_capacity(STDIN_FRAME + 1);
+            frame.push(STDIN);
+            while let Some(chunk) = input.next().await {
+                let mut chunk = chunk?;
+                while !chunk.is_empty() {
+                    let take = chunk.len().min(STDIN_FRAME + 1 - frame.len());
+                    frame.extend_from_slice(&chunk.split_to(take));
+                    if frame.len() == STDIN_FRAME + 1 {
+                        sink.send(Message::binary(std::mem::replace(
+                            &mut frame,
+                            Vec::with_capacity(STDIN_FRAME + 1),
+                        )))
+                        .await?;
+                        frame.push(STDIN);
+                    }
+                }
+            }
+            if frame.len() > 1 {
+                sink.send(Message::binary(frame)).await?;
+            }
+            if closes_stdin {
+                sink.send(Message::binary(vec![CLOSE, STDIN])).await?;
+            } else {
+                // v4 cannot close one stream: only the whole connection.
+                sink.close().await?;
+            }
+            anyhow::Ok(())
+        });
+        let reader = async move {
+            let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+            while let Some(message) = stream.next().await {
+                let Message::Binary(data) = message? else {
+                    continue;
+                };
+                match data.first() {
+                    Some(&STDOUT) => out.extend_from_slice(&data[1..]),
+                    Some(&STDERR) => err.extend_from_slice(&data[1..]),
+                    Some(&STATUS) => {
+                        status = serde_json::from_slice(&data[1..]).ok();
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            anyhow::Ok((out, err, status))
+        };
+        // The reader ends at the status: after stdin closed, or when the
+        // command ended early, and then what is left of the input is moot.
+        let read = reader.await;
+        let (out, err, status) = match read {
+            Ok(read) if read.2.is_some() => {
+                feeder.abort();
+                read
+            }
+            // No status: the feeder's error, if it had one, says why.
+            other => {
+                feeder.await??;
+                other?
+            }
         };
         Ok((exit_code_of(status), out, err))
     }
