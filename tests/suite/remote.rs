@@ -392,6 +392,15 @@ fn remote_objects_without_kips_labels_are_never_adopted_or_removed() {
         "300",
     ])
     .success();
+    // Running before kip looks (and before the emulator stops, which
+    // removes only containers it has finished making).
+    r.outer(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("pod/{pod}"),
+        "--timeout=60s",
+    ])
+    .success();
     r.up(&pod_cluster, &[]).code(3).stderr_has(&format!(
         "a Pod named {pod} exists in namespace default that kip did not make"
     ));
