@@ -7,12 +7,28 @@ use super::schema::assert_valid;
 use super::support::{kip, Run};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const USER_KUBECONFIG: &str =
     "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\ncurrent-context: mine\n";
 
 /// The names in a `kip gc -o json` result's `deleted`.
+/// Polls `gc --dry-run -o json` (as `dry_run` runs it) until it would
+/// delete `name`: a `--ttl 1s` has run out, with no fixed sleep.
+#[track_caller]
+fn until_due(name: &str, dry_run: impl Fn() -> Run) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dry = dry_run();
+        dry.success();
+        if deleted_names(&json(&dry)).contains(&name) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never came due: {dry}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn deleted_names(gc: &serde_json::Value) -> Vec<&str> {
     gc["deleted"]
         .as_array()
@@ -196,11 +212,13 @@ fn gc_deletes_exactly_the_expired_clusters() {
         "sleep",
         "300",
     ]);
-    std::thread::sleep(Duration::from_secs(2));
+    let dry_run = || {
+        t.kip(&["gc", "--dry-run", "-o", "json", "-l", &selector])
+            .run()
+    };
+    until_due(&short, dry_run);
 
-    let dry = t
-        .kip(&["gc", "--dry-run", "-o", "json", "-l", &selector])
-        .run();
+    let dry = dry_run();
     dry.success();
     let dry = json(&dry);
     assert_valid("gc-result.schema.json", &dry);
@@ -542,7 +560,10 @@ fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
         "sleep",
         "300",
     ]);
-    std::thread::sleep(Duration::from_secs(2));
+    until_due(&t.name, || {
+        t.kip(&["gc", "--dry-run", "-o", "json", "-l", &selector])
+            .run()
+    });
     let gc = t.kip(&["gc", "-o", "json", "-l", &selector]).run();
     gc.code(1).stderr_has("could not delete every due cluster");
     let report = json(&gc);
@@ -585,7 +606,7 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
         "{}",
         String::from_utf8_lossy(&stranger.stderr)
     );
-    std::thread::sleep(Duration::from_secs(2));
+    until_due(&expiring, || on_daemon(&["gc", "--dry-run", "-o", "json"]));
 
     let gc = on_daemon(&["gc", "-o", "json"]);
     gc.success();

@@ -5,6 +5,7 @@
 
 use super::e2e::{docker, E2e};
 use super::schema::assert_valid;
+use super::support::exit_by;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,22 +43,6 @@ fn kill_if_left(pid: &str) {
         .args(["-9", pid])
         .stderr(Stdio::null())
         .status();
-}
-
-/// Waits for `child` until `deadline`; kills it (and fails) past that.
-fn wait_or_kill(mut child: std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("kip run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -150,7 +135,11 @@ fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
         .args(["-INT", &kip_pid])
         .status()
         .unwrap();
-    let status = wait_or_kill(child, Duration::from_secs(60));
+    let status = exit_by(
+        &mut child,
+        Instant::now() + Duration::from_secs(60),
+        "kip run did not end within 60s",
+    );
     let sleeper = pid_in(&pid_file);
     let ended = process_ended(&sleeper);
     kill_if_left(&sleeper);

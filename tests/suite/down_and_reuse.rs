@@ -3,7 +3,7 @@
 //! print, against the real Docker engine and the test node image.
 
 use super::e2e::{docker, E2e};
-use super::support::Run;
+use super::support::{exit_by, Run};
 use std::io::BufRead;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -50,16 +50,11 @@ fn ctrl_c_during_down_finishes_the_deletion_then_exits_130() {
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("kip down did not end after the Ctrl-C: {seen:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = exit_by(
+        &mut child,
+        deadline,
+        &format!("kip down did not end after the Ctrl-C: {seen:?}"),
+    );
     reader.join().unwrap();
     seen.extend(lines.try_iter());
     let stderr = seen.join("\n");

@@ -905,17 +905,34 @@ fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
     assert!(!second.is_empty());
     t.kubectl(&["get", "--raw", "/readyz"]).success();
 
-    // `logs -f` prints the log so far and ends when the node goes.
-    let follower = t
+    // `logs -f` prints the log so far and ends when the node goes: the
+    // node is removed once the follower has printed the created phase.
+    use std::io::BufRead;
+    let mut follower = t
         .kip(&["logs", &t.name, "-f"])
         .command()
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("kip-phase: cluster-created")),
+        "logs -f never printed the created phase"
+    );
     t.kip(&["down", &t.name]).run().success();
-    let out = Run::from(follower.wait_with_output().unwrap());
-    out.success().stdout_has("kip-phase: cluster-created");
+    // It ends by itself once the node is gone (the rest of the log drained
+    // meanwhile, so a full pipe cannot hold it).
+    let drain = std::thread::spawn(move || lines.for_each(drop));
+    let status = super::support::exit_by(
+        &mut follower,
+        Instant::now() + Duration::from_secs(60),
+        "logs -f did not end when the node went",
+    );
+    drain.join().unwrap();
+    assert!(status.success(), "logs -f: {status}");
     t.assert_nothing_left(&t.name);
 }
 

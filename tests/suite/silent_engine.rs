@@ -2,7 +2,7 @@
 //! command that talks to Docker gives up after one limit with one message
 //! (exit 3), and a Ctrl-C during `up`'s wait ends it at once (exit 130).
 
-use super::support::{kip, Run};
+use super::support::{exit_by, kip, Run};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Child;
 use std::sync::mpsc;
@@ -269,16 +269,7 @@ fn down_keeps_deleting_after_one_ctrl_c_and_stops_at_the_second() {
     // The second one stops it at once, saying what may be left.
     interrupt();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("kip down ignored the second Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_by(&mut child, deadline, "kip down ignored the second Ctrl-C");
     reader.join().unwrap();
     seen.extend(lines.try_iter());
     let stderr = seen.join("\n");

@@ -129,3 +129,24 @@ pub fn assert_one_made_it(runs: &[Run]) {
         .count();
     assert_eq!(reused, runs.len() - 1, "one run made the cluster");
 }
+
+/// Waits for `child` to exit until `deadline`, polling; past it, kills the
+/// child and panics with `what` (what the test was waiting for).
+#[track_caller]
+pub fn exit_by(
+    child: &mut std::process::Child,
+    deadline: std::time::Instant,
+    what: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

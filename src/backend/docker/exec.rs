@@ -29,15 +29,15 @@ impl DockerBackend {
         Ok(text)
     }
 
-    /// Runs `command` in the node, feeding it `input`, and collects its
-    /// output.
-    pub(super) async fn capture(
+    /// An exec of `command` in the node, its output attached (and its stdin
+    /// when `stdin`): the node's container ID and the exec's. A stopped node
+    /// is said to be one.
+    async fn create_exec(
         &self,
         cluster: &str,
         command: &[String],
-        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
-    ) -> Result<ExecOutput> {
-        use tokio::io::AsyncWriteExt;
+        stdin: bool,
+    ) -> Result<(String, String)> {
         let id = self.node_id(cluster).await?;
         let exec = self
             .docker
@@ -45,7 +45,7 @@ impl DockerBackend {
                 &id,
                 CreateExecOptions {
                     cmd: Some(command.to_vec()),
-                    attach_stdin: Some(input.is_some()),
+                    attach_stdin: Some(stdin),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     ..Default::default()
@@ -56,10 +56,23 @@ impl DockerBackend {
                 e if is_not_running(&e) => self.not_running(cluster, &e),
                 e => anyhow!("cannot exec in node {id}: {}", short_docker_error(&e)),
             })?;
+        Ok((id, exec.id))
+    }
+
+    /// Runs `command` in the node, feeding it `input`, and collects its
+    /// output.
+    pub(super) async fn capture(
+        &self,
+        cluster: &str,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<ExecOutput> {
+        use tokio::io::AsyncWriteExt;
+        let (id, exec) = self.create_exec(cluster, command, input.is_some()).await?;
         let StartExecResults::Attached {
             mut output,
             input: mut stdin,
-        } = self.docker.start_exec(&exec.id, None).await?
+        } = self.docker.start_exec(&exec, None).await?
         else {
             bail!("exec in node {id} did not attach");
         };
@@ -90,7 +103,7 @@ impl DockerBackend {
         };
         let (fed, drained) = tokio::join!(feed, drain);
         let (stdout, stderr) = drained?;
-        let code = exit_code(&self.docker, &exec.id).await?;
+        let code = exit_code(&self.docker, &exec).await?;
         // A feed error matters only if the command did not succeed anyway.
         if code != 0 {
             fed?;
@@ -125,24 +138,7 @@ impl DockerBackend {
         interactive: bool,
     ) -> Result<i64> {
         use tokio::io::AsyncWriteExt;
-        let id = self.node_id(cluster).await?;
-        let exec = self
-            .docker
-            .create_exec(
-                &id,
-                CreateExecOptions {
-                    cmd: Some(command.to_vec()),
-                    attach_stdin: Some(interactive),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| match e {
-                e if is_not_running(&e) => self.not_running(cluster, &e),
-                e => anyhow!("cannot exec in node {id}: {}", short_docker_error(&e)),
-            })?;
+        let (id, exec) = self.create_exec(cluster, command, interactive).await?;
         let options = StartExecOptions {
             detach: false,
             tty: false,
@@ -151,7 +147,7 @@ impl DockerBackend {
         let StartExecResults::Attached {
             mut output,
             mut input,
-        } = self.docker.start_exec(&exec.id, Some(options)).await?
+        } = self.docker.start_exec(&exec, Some(options)).await?
         else {
             bail!("exec in node {id} did not attach");
         };
@@ -181,7 +177,7 @@ impl DockerBackend {
         if let Some(feeder) = feeder {
             feeder.abort();
         }
-        let code = exit_code(&self.docker, &exec.id).await?;
+        let code = exit_code(&self.docker, &exec).await?;
         Ok(code)
     }
 
