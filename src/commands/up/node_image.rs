@@ -113,7 +113,7 @@ impl HostImage<'_> {
             "kind-image-streamed",
             &format!("Streaming the kind node image {} into the node", self.image),
         );
-        docker_load(
+        let loaded = docker_load(
             backend,
             cluster,
             self.host.save_images(std::slice::from_ref(&self.image)),
@@ -125,14 +125,20 @@ impl HostImage<'_> {
                 self.image
             ))
         })?;
-        let tag = ["docker", "tag", self.id.as_str(), name.as_str()].map(String::from);
-        let out = backend.exec_capture(cluster, &tag, None).await?;
-        if out.code != 0 {
-            return Err(Failure::Node(format!(
-                "cannot name the kind node image {name} in the node: {}",
-                out.stderr.trim()
-            ))
-            .into());
+        // `docker load` restores the tag the image was saved under; a
+        // digest-pinned image (saved by digest) is named in the node by ID.
+        if !loaded.contains(&name) {
+            let tag = ["docker", "tag", self.id.as_str(), name.as_str()].map(String::from);
+            let out = backend.exec_capture(cluster, &tag, None).await?;
+            if out.code != 0 {
+                let said = format!("{}\n{}", out.stderr.trim(), out.stdout.trim());
+                return Err(Failure::Node(format!(
+                    "cannot name the kind node image {name} in the node: `docker tag` exited {}: {}",
+                    out.code,
+                    said.trim()
+                ))
+                .into());
+            }
         }
         step.done(&format!(
             "Kind node image {} streamed into the node",
