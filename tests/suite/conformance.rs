@@ -57,6 +57,18 @@ fn refused(c: &impl SharedCluster, name: &str, extra: &[&str], code: i32, messag
     c.assert_nothing_left(name);
 }
 
+/// A node without `/lib/modules` (the node Pod mounts it from the host):
+/// the kubelet's FailedMount, named, exit 6, nothing left.
+pub fn node_without_lib_modules(c: &impl SharedCluster, name: &str) {
+    refused(
+        c,
+        name,
+        &[],
+        6,
+        "FailedMount: MountVolume.SetUp failed for volume \"host-0\" : hostPath type check failed: /lib/modules is not a directory",
+    );
+}
+
 /// kubectl ARGS with `input` on stdin.
 fn kubectl_with_stdin(kubeconfig: &Path, args: &[&str], input: &str) -> std::process::Output {
     let mut child = Command::new(kubectl_path())

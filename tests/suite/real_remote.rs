@@ -11,6 +11,35 @@ use super::conformance::{self, SharedCluster};
 use super::e2e::{required, E2e};
 use super::support::{Kip, Run};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// kip's Docker-in-Docker image with kip and kubectl in it: the node image
+/// of the remote nodes, and the image of the CI job Pods that run kip inside
+/// the shared cluster (one image, `kip load`ed once).
+fn job_image(dind: &str) -> String {
+    let image = format!("{dind}-ci-job");
+    let dir = tempfile::tempdir().unwrap();
+    let strip = Command::new("strip")
+        .arg("-o")
+        .arg(dir.path().join("kip"))
+        .arg(super::support::kip_bin())
+        .status()
+        .expect("strip runs");
+    assert!(
+        strip.success(),
+        "strip {}",
+        super::support::kip_bin().display()
+    );
+    std::fs::copy(super::e2e::kubectl_path(), dir.path().join("kubectl")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!("FROM {dind}\nCOPY kip kubectl /usr/local/bin/\n"),
+    )
+    .unwrap();
+    super::e2e::docker(&["build", "-q", "-t", &image, dir.path().to_str().unwrap()]);
+    image
+}
 
 struct RealShared {
     t: E2e,
@@ -30,7 +59,7 @@ impl RealShared {
             }
         };
         let mut t = E2e::new(test)?;
-        t.image = dind;
+        t.image = job_image(&dind);
         let outer = t.name.clone();
         Some(RealShared {
             t,
@@ -59,6 +88,129 @@ impl RealShared {
         let path = self.t.dir.path().join(file);
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
+    }
+
+    /// A CI job in a Pod of the shared cluster, as a Kubernetes CI runner
+    /// with a Docker-in-Docker engine runs one: kip and kubectl from the
+    /// job image, no kubeconfig, only the Pod's service account `kip-job`
+    /// with exactly the rights kip needs, and a dockerd of its own that the
+    /// kind node image is brought into first (there is no registry). Runs
+    /// `script` once that is done; the job's log.
+    fn job(&self, script: &str) -> String {
+        self.service_account("kip-job", "");
+        let runner = format!("job-{}", self.outer);
+        let manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": runner, "namespace": "default"},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": "kip-job",
+                "containers": [{
+                    "name": "job",
+                    "image": self.t.image,
+                    "imagePullPolicy": "Never",
+                    "securityContext": {"privileged": true},
+                    "command": ["bash", "-c", format!(
+                        "set -eu\n# One stream: the log keeps the order things happened in.\nexec 2>&1\n\
+                         export HOME=/root KIP_STATE_DIR=/root/state\n\
+                         dockerd >/var/log/job-dockerd.log 2>&1 &\n\
+                         until docker info >/dev/null 2>&1; do sleep 0.2; done\necho JOB-DOCKER-READY\n\
+                         until test -e /tmp/node-image-loaded; do sleep 0.2; done\n{script}")],
+                    "volumeMounts": [{"name": "docker", "mountPath": "/var/lib/docker"}],
+                }],
+                "volumes": [{"name": "docker", "emptyDir": {}}],
+            },
+        });
+        let file = self.write("job.json", &manifest.to_string());
+        self.outer(&["apply", "-f", &file]).success();
+        let log = || self.outer(&["logs", &runner]).stdout;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !log().contains("JOB-DOCKER-READY") {
+            assert!(
+                Instant::now() < deadline,
+                "the job's dockerd did not start: {}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        // The kind node image into the job's engine, as a runner's cache
+        // or a `docker pull` before the job would have it.
+        let mut save = Command::new("docker")
+            .args(["save", &self.node_image])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let load = Command::new(super::e2e::kubectl_path())
+            .arg("--kubeconfig")
+            .arg(self.t.kubeconfig())
+            .args([
+                "--context",
+                &self.context(),
+                "exec",
+                "-i",
+                &runner,
+                "--",
+                "docker",
+                "load",
+            ])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success());
+        assert!(load.status.success(), "{}", Run::from(load));
+        self.outer(&["exec", &runner, "--", "touch", "/tmp/node-image-loaded"])
+            .success();
+        let deadline = Instant::now() + Duration::from_secs(900);
+        let phase = loop {
+            let phase = self
+                .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
+                .stdout;
+            if phase == "Succeeded" || phase == "Failed" {
+                break phase;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the job did not finish: {}",
+                log()
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        };
+        let log = log();
+        assert_eq!(phase, "Succeeded", "{log}");
+        self.outer(&["delete", "pod", &runner, "--wait"]).success();
+        log
+    }
+
+    /// A service account `user` in `default`, bound to a Role of everything
+    /// kip needs but `missing`: real RBAC.
+    fn service_account(&self, user: &str, missing: &str) {
+        let namespaced: Vec<&str> = conformance::NEEDED
+            .iter()
+            .copied()
+            .filter(|r| *r != missing && !["namespaces", "selfsubjectaccessreviews"].contains(r))
+            .collect();
+        let manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": user, "namespace": "default"}},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                 "metadata": {"name": user, "namespace": "default"},
+                 "rules": [{"apiGroups": [""], "resources": namespaced, "verbs": ["*"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                 "metadata": {"name": user, "namespace": "default"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": {"name": user},
+                 "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": user},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
+                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
+            ]
+        });
+        let file = self.write(&format!("{user}.json"), &manifest.to_string());
+        self.outer(&["apply", "-f", &file]).success();
     }
 }
 
@@ -89,33 +241,7 @@ impl SharedCluster for RealShared {
     /// `missing`, and a kubeconfig context with its token: real RBAC.
     fn as_user_without(&self, missing: &str) -> Vec<String> {
         let user = format!("kip-no-{}", missing.replace('/', "-"));
-        let namespaced: Vec<&str> = conformance::NEEDED
-            .iter()
-            .copied()
-            .filter(|r| *r != missing && !["namespaces", "selfsubjectaccessreviews"].contains(r))
-            .collect();
-        let manifest = serde_json::json!({
-            "apiVersion": "v1", "kind": "List", "items": [
-                {"apiVersion": "v1", "kind": "ServiceAccount",
-                 "metadata": {"name": user, "namespace": "default"}},
-                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                 "metadata": {"name": user, "namespace": "default"},
-                 "rules": [{"apiGroups": [""], "resources": namespaced, "verbs": ["*"]}]},
-                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                 "metadata": {"name": user, "namespace": "default"},
-                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
-                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
-                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                 "metadata": {"name": user},
-                 "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list"]}]},
-                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                 "metadata": {"name": user},
-                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": user},
-                 "subjects": [{"kind": "ServiceAccount", "name": user, "namespace": "default"}]},
-            ]
-        });
-        let file = self.write(&format!("{user}.json"), &manifest.to_string());
-        self.outer(&["apply", "-f", &file]).success();
+        self.service_account(&user, missing);
         let token = self
             .outer(&["create", "token", &user, "-n", "default"])
             .success()
@@ -278,5 +404,60 @@ fn remote_mode_on_a_real_cluster() {
         Some(c.context().as_str()),
         "down makes the shared cluster's context current again"
     );
+
+    // A CI job in a Pod of the shared cluster: kip and kubectl there with a
+    // service account only, the pod-ip endpoint (kip's default in a Pod)
+    // and then the service endpoint, each used by kubectl in the job.
+    let (by_ip, by_service) = (format!("{}-ip", c.outer), format!("{}-svc", c.outer));
+    let node = &c.node_image;
+    let image = c.dind_image();
+    let log = c.job(&format!(
+        r#"test ! -e /root/.kube/config
+kip up {by_ip} --remote --dind-image {image} --image {node} --wait 10m
+kubectl get --raw /readyz; echo
+kubectl wait --for=condition=Ready node --all --timeout=180s
+kip down {by_ip} --remote
+kip up {by_service} --remote --endpoint service --dind-image {image} --image {node} --wait 10m
+kubectl config view --minify -o jsonpath='{{.clusters[0].cluster.server}}'; echo
+kubectl get --raw /readyz; echo
+kip down {by_service} --remote
+echo JOB-DONE"#
+    ));
+    let ready: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("API server ready at"))
+        .collect();
+    assert_eq!(ready.len(), 2, "{log}");
+    assert!(
+        ready[0].contains(":6443") && !ready[0].contains("127.0.0.1"),
+        "pod-ip: the API server at the node Pod's own address: {log}"
+    );
+    let server = format!("https://kip-{by_service}.default.svc:6443");
+    assert!(ready[1].contains(&server), "{log}");
+    assert!(log.lines().any(|l| l == server), "{log}");
+    assert_eq!(log.lines().filter(|l| *l == "ok").count(), 2, "{log}");
+    assert!(log.contains("condition met"), "{log}");
+    assert!(!log.contains("port-forward"), "{log}");
+    assert!(log.contains("JOB-DONE"), "{log}");
+    c.assert_nothing_left(&by_ip);
+    c.assert_nothing_left(&by_service);
+
+    // Last, as it cannot be undone from inside: the shared cluster's node
+    // loses /lib/modules (the kind node's read-only mount of it, gone).
+    c.t.kip(&[
+        "exec",
+        &c.outer,
+        "--",
+        "docker",
+        "exec",
+        &format!("{}-control-plane", c.outer),
+        "sh",
+        "-c",
+        "umount /usr/lib/modules && rmdir /usr/lib/modules",
+    ])
+    .run()
+    .success();
+    conformance::node_without_lib_modules(&c, &format!("{}-mods", c.outer));
+
     c.t.kip(&["down", &c.outer]).run().success();
 }

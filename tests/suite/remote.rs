@@ -421,13 +421,7 @@ fn remote_node_without_lib_modules_is_a_failed_mount() {
     let Some(r) = Remote::start("remote-mods", false) else {
         return;
     };
-    refused(
-        &r,
-        &r.t.name,
-        &[],
-        6,
-        "FailedMount: MountVolume.SetUp failed for volume \"host-0\" : hostPath type check failed: /lib/modules is not a directory",
-    );
+    conformance::node_without_lib_modules(&r, &r.t.name);
 }
 
 #[test]
