@@ -543,7 +543,10 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
         ignores_sigpipe(child.id()),
         "kip up does not ignore SIGPIPE"
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // kip watches the Pod (it is still pulling) when the API server goes.
+    until("kip watches the node Pod", || {
+        r.emulator().open_watches() > 0
+    });
     let emulator = r.emulator.as_mut().unwrap();
     r.runtime
         .block_on(emulator.restart_api(Duration::from_secs(2)))
@@ -564,8 +567,14 @@ fn remote_up_rides_out_an_api_server_restart_while_waiting() {
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no forwarded server in {port}"));
+    until("the earlier connections' port-forwards are closed", || {
+        r.emulator().open_port_forwards() == 0
+    });
     let mut open = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    until(
+        "the forwarder holds a port-forward for the open connection",
+        || r.emulator().open_port_forwards() > 0,
+    );
     let emulator = r.emulator.as_mut().unwrap();
     r.runtime
         .block_on(emulator.restart_api(Duration::from_secs(1)))
@@ -683,6 +692,16 @@ impl Remote {
         assert_eq!(phase, "Succeeded", "{log}");
         self.outer(&["delete", "pod", &runner, "--wait"]).success();
         log
+    }
+}
+
+/// Polls `condition` until it holds, for at most 20 s.
+#[track_caller]
+fn until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "not within 20 s: {what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -208,6 +208,20 @@ impl Emulator {
         self.state.set_node_pod_cidr(cidr);
     }
 
+    /// How many watches the API server is serving now.
+    pub fn open_watches(&self) -> usize {
+        self.state
+            .open_watches
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many port-forward sessions the API server is serving now.
+    pub fn open_port_forwards(&self) -> usize {
+        self.state
+            .open_port_forwards
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Every image pull takes `delay` from now on.
     pub fn set_pull_delay(&self, delay: std::time::Duration) {
         if let Some(rt) = self

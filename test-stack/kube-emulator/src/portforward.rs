@@ -110,7 +110,12 @@ enum Mode {
 
 /// Answers the upgrade (or refuses it with a `Status`) and serves the
 /// session on the upgraded connection.
-pub fn upgrade(req: Request<Incoming>, pod: PodTarget, ports: Vec<u16>) -> Response<Body> {
+pub fn upgrade(
+    req: Request<Incoming>,
+    held: crate::server::Held,
+    pod: PodTarget,
+    ports: Vec<u16>,
+) -> Response<Body> {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -200,6 +205,7 @@ pub fn upgrade(req: Request<Incoming>, pod: PodTarget, ports: Vec<u16>) -> Respo
         (_, None) => unreachable!("WebSocket modes have a key"),
     };
     tokio::spawn(async move {
+        let _held = held;
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };

@@ -17,6 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,26 @@ pub struct State {
     /// with any other bearer token is 401, as with a real API server.
     service_account_token: Mutex<Option<String>>,
     next_cluster_ip: Mutex<u32>,
+    /// Watches and port-forward sessions served right now: a test waits
+    /// for a client to hold one rather than sleeping.
+    pub open_watches: Arc<AtomicUsize>,
+    pub open_port_forwards: Arc<AtomicUsize>,
+}
+
+/// One served watch or session, counted while it lives.
+pub struct Held(Arc<AtomicUsize>);
+
+impl Held {
+    pub fn new(count: &Arc<AtomicUsize>) -> Held {
+        count.fetch_add(1, Ordering::SeqCst);
+        Held(count.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl State {
@@ -44,6 +65,8 @@ impl State {
             server_address: Mutex::new(String::new()),
             service_account_token: Mutex::new(None),
             next_cluster_ip: Mutex::new(1),
+            open_watches: Arc::default(),
+            open_port_forwards: Arc::default(),
         });
         state.seed();
         state
@@ -1087,6 +1110,7 @@ fn watch_response(
             },
         }
     };
+    let held = Held::new(&state.open_watches);
     let mut first_table = true;
     let mut encode = move |c: &Change| -> Bytes {
         let object = if table {
@@ -1102,6 +1126,7 @@ fn watch_response(
         Bytes::from(json!({"type": c.kind, "object": object}).to_string() + "\n")
     };
     tokio::spawn(async move {
+        let _held = held;
         if expired {
             let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {},
                 "status": "Failure", "message": format!("too old resource version: {since}"), "reason": "Expired", "code": 410}});
@@ -1328,6 +1353,7 @@ fn pod_portforward(
     }
     crate::portforward::upgrade(
         req,
+        Held::new(&state.open_port_forwards),
         crate::portforward::PodTarget {
             ip: ip.to_string(),
             runtime: state.runtime(),
