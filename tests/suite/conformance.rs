@@ -8,6 +8,7 @@ use super::support::{Kip, Run};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Everything kip asks of a shared cluster for `kip up --remote`: the
 /// resources its SelfSubjectAccessReviews name.
@@ -67,6 +68,33 @@ pub fn node_without_lib_modules(c: &impl SharedCluster, name: &str) {
         6,
         "FailedMount: MountVolume.SetUp failed for volume \"host-0\" : hostPath type check failed: /lib/modules is not a directory",
     );
+}
+
+/// Waits for the CI job Pod `runner` to finish (at most `within`), asserts
+/// it succeeded, removes it; its log.
+pub fn job_log(c: &impl SharedCluster, runner: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let phase = loop {
+        let phase = c
+            .outer(&["get", "pod", runner, "-o", "jsonpath={.status.phase}"])
+            .stdout;
+        if phase == "Succeeded" || phase == "Failed" {
+            break phase;
+        }
+        if Instant::now() > deadline {
+            let pod = c.outer(&["get", "pod", runner, "-o", "yaml"]).stdout;
+            let events = c
+                .outer(&["get", "events", "-o", "custom-columns=R:.reason,M:.message"])
+                .stdout;
+            let log = c.outer(&["logs", runner]).stdout;
+            panic!("the job did not finish ({phase}):\n{pod}\n{events}\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = c.outer(&["logs", runner]).stdout;
+    assert_eq!(phase, "Succeeded", "{log}");
+    c.outer(&["delete", "pod", runner, "--wait"]).success();
+    log
 }
 
 /// kubectl ARGS with `input` on stdin.

@@ -160,25 +160,7 @@ impl RealShared {
         assert!(load.status.success(), "{}", Run::from(load));
         self.outer(&["exec", &runner, "--", "touch", "/tmp/node-image-loaded"])
             .success();
-        let deadline = Instant::now() + Duration::from_secs(900);
-        let phase = loop {
-            let phase = self
-                .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
-                .stdout;
-            if phase == "Succeeded" || phase == "Failed" {
-                break phase;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the job did not finish: {}",
-                log()
-            );
-            std::thread::sleep(Duration::from_secs(1));
-        };
-        let log = log();
-        assert_eq!(phase, "Succeeded", "{log}");
-        self.outer(&["delete", "pod", &runner, "--wait"]).success();
-        log
+        conformance::job_log(self, &runner, Duration::from_secs(900))
     }
 
     /// A service account `user` in `default`, bound to a Role of everything

@@ -670,28 +670,7 @@ impl Remote {
         std::fs::write(&file, manifest.to_string()).unwrap();
         self.outer(&["apply", "-f", file.to_str().unwrap()])
             .success();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let phase = loop {
-            let phase = self
-                .outer(&["get", "pod", &runner, "-o", "jsonpath={.status.phase}"])
-                .stdout;
-            if phase == "Succeeded" || phase == "Failed" {
-                break phase;
-            }
-            if Instant::now() > deadline {
-                let pod = self.outer(&["get", "pod", &runner, "-o", "yaml"]).stdout;
-                let events = self
-                    .outer(&["get", "events", "-o", "custom-columns=R:.reason,M:.message"])
-                    .stdout;
-                let log = self.outer(&["logs", &runner]).stdout;
-                panic!("the job did not finish ({phase}):\n{pod}\n{events}\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let log = self.outer(&["logs", &runner]).stdout;
-        assert_eq!(phase, "Succeeded", "{log}");
-        self.outer(&["delete", "pod", &runner, "--wait"]).success();
-        log
+        conformance::job_log(self, &runner, Duration::from_secs(120))
     }
 }
 
