@@ -486,6 +486,7 @@ pub struct ForwarderArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("kubeconfig", |a| a.help("With --remote: the kubeconfig that reaches the cluster to check")))]
 pub struct DoctorArgs {
     /// Docker-in-Docker image for the privileged-container check, or the node Pod --remote dry-runs (default: kip's node image)
     #[arg(long, env = "KIP_DIND_IMAGE")]
@@ -498,7 +499,7 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
-    /// With --remote: the node Pod `kip up --remote` would make, checked by a dry run
+    // The node Pod `up --remote` would make: the dry run's.
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
     pub pod: PodOptions,
 }

@@ -93,7 +93,7 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             .await?;
             Ok(0)
         }
-        // What only the local engine can do.
+        // The local checks: reported even when the engine cannot be addressed.
         Command::Doctor(args) => {
             commands::doctor::run(&args.settings(&config), DockerBackend::connect().as_ref())
                 .await?;

@@ -576,21 +576,17 @@ fn doctor_follows_remote_mode_to_the_cluster_it_names() {
     let kubeconfig = silent_kubeconfig(dir.path());
     // `remote: true`, KIP_REMOTE=1 and --remote all check the Kubernetes
     // API: one failed check, naming the address, and exit 3 (no Docker asked).
-    let remote_by: [(&[&str], Option<(&str, &str)>); 3] = [
-        (
-            &["doctor", "-o", "json"],
-            Some(("KIP_CONFIG", config.to_str().unwrap())),
-        ),
-        (&["doctor", "-o", "json"], Some(("KIP_REMOTE", "1"))),
-        (&["doctor", "--remote", "-o", "json"], None),
-    ];
-    for (args, env) in remote_by {
-        let mut doctor = kip(args)
+    let doctor = |args: &[&str]| {
+        kip(args)
             .env("DOCKER_HOST", NO_ENGINE)
-            .kubeconfig(&kubeconfig);
-        if let Some((var, value)) = env {
-            doctor = doctor.env(var, value);
-        }
+            .kubeconfig(&kubeconfig)
+    };
+    let remote_by = [
+        doctor(&["doctor", "-o", "json"]).env("KIP_CONFIG", &config),
+        doctor(&["doctor", "-o", "json"]).env("KIP_REMOTE", "1"),
+        doctor(&["doctor", "--remote", "-o", "json"]),
+    ];
+    for doctor in remote_by {
         let run = doctor.run();
         run.code(3);
         let doc = doctor_json(&run);

@@ -326,8 +326,9 @@ pub fn doctor_reports(c: &impl SharedCluster, name: &str) {
         .stdout_has("ok    rbac")
         .stdout_has("ok    dry-run");
 
-    // Pod Security: a baseline namespace refuses privileged pods.
-    let namespace = format!("{name}-strict");
+    // Pod Security: a baseline namespace refuses privileged pods. Not
+    // `refusals`' namespace, which may still be terminating.
+    let namespace = format!("{name}-psa");
     c.outer(&["create", "namespace", &namespace]).success();
     c.outer(&[
         "label",
