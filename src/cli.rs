@@ -56,7 +56,7 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command inside a cluster's node; its exit code is passed through
     Exec(ExecArgs),
-    /// Check this machine and Docker engine for what breaks clusters
+    /// Check this machine and Docker engine (or, with --remote, the shared cluster) for what breaks clusters
     Doctor(DoctorArgs),
     /// Create a cluster, run CMD against it, and always delete the cluster
     Run(Box<RunArgs>),
@@ -486,14 +486,22 @@ pub struct ForwarderArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("kubeconfig", |a| a.help("With --remote: the kubeconfig that reaches the cluster to check")))]
 pub struct DoctorArgs {
-    /// Docker-in-Docker image for the privileged-container check (default: kip's node image)
+    /// Docker-in-Docker image for the privileged-container check, or the node Pod --remote dry-runs (default: kip's node image)
     #[arg(long, env = "KIP_DIND_IMAGE")]
     pub dind_image: Option<String>,
 
     /// Output format
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    // The node Pod `up --remote` would make: the dry run's.
+    #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
+    pub pod: PodOptions,
 }
 
 #[derive(Debug, Args)]

@@ -67,11 +67,16 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         _ => {}
     }
     let config = command.config_file()?;
-    command.refuse_remote(&config)?;
     if let Some((target, cluster)) = command.remote_target(&config) {
         // Even a dry run needs the target: the namespace is in the objects
         // it prints.
-        let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await?;
+        let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await;
+        if let Command::Doctor(args) = command {
+            // A cluster kip cannot address is the report's first check.
+            commands::doctor::run_remote(&args.settings(&config), backend.as_ref()).await?;
+            return Ok(0);
+        }
+        let backend = backend?;
         // The kind node image comes from the local engine, if one answers.
         let host = DockerBackend::connect().ok();
         return dispatch(command, &config, &backend, host.as_ref(), printer).await;
@@ -88,9 +93,10 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             .await?;
             Ok(0)
         }
-        // What only the local engine can do.
+        // The local checks: reported even when the engine cannot be addressed.
         Command::Doctor(args) => {
-            commands::doctor::run(&args.settings(), DockerBackend::connect().as_ref()).await?;
+            commands::doctor::run(&args.settings(&config), DockerBackend::connect().as_ref())
+                .await?;
             Ok(0)
         }
         _ => {

@@ -30,7 +30,6 @@ impl Command {
     pub fn config_file(&self) -> Result<ConfigFile> {
         match self {
             Command::Up(_) | Command::Run(_) => ConfigFile::load(),
-            _ if self.local_only().is_some() => ConfigFile::load(),
             _ if self.target().is_some() => ConfigFile::load(),
             _ => Ok(ConfigFile::default()),
         }
@@ -50,6 +49,7 @@ impl Command {
             Command::Connect(a) => (&a.target, Some(a.name.as_str())),
             Command::Gc(a) => (&a.target, None),
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
+            Command::Doctor(a) => (&a.target, None),
             Command::Run(a) => (
                 &a.target,
                 a.name
@@ -70,37 +70,6 @@ impl Command {
         (target.remote.enabled() || by_default()).then(|| (target.kube_target(), cluster))
     }
 
-    /// The name of a command that works with the local Docker engine only.
-    fn local_only(&self) -> Option<&'static str> {
-        match self {
-            Command::Doctor(_) => Some("doctor"),
-            _ => None,
-        }
-    }
-
-    /// A command that works locally only, refused when remote mode is on by
-    /// default (KIP_REMOTE or the config file's `remote: true`) rather than
-    /// run silently against the local engine.
-    pub fn refuse_remote(&self, config: &ConfigFile) -> Result<()> {
-        let Some(command) = self.local_only() else {
-            return Ok(());
-        };
-        let why = match std::env::var_os("KIP_REMOTE") {
-            Some(value) if falsey(&value) => return Ok(()),
-            Some(value) => format!("KIP_REMOTE={} is set", value.to_string_lossy()),
-            None if config.remote => format!(
-                "kip's config {} sets `remote: true`",
-                ConfigFile::path().map_or_else(String::new, |(p, _)| p.display().to_string())
-            ),
-            None => return Ok(()),
-        };
-        Err(Failure::Usage(format!(
-            "`kip {command}` works with the local Docker engine only, and remote mode is on ({why}); \
-             run it with KIP_REMOTE=0 for the local engine"
-        ))
-        .into())
-    }
-
     /// What the Kubernetes backend makes or shows for this command.
     pub fn kube_options(&self) -> KubeOptions {
         match self {
@@ -118,15 +87,13 @@ impl Command {
                 all_namespaces: a.all_namespaces,
                 ..KubeOptions::default()
             },
+            Command::Doctor(a) => KubeOptions {
+                pod: a.pod.clone(),
+                ..KubeOptions::default()
+            },
             _ => KubeOptions::default(),
         }
     }
-}
-
-/// As `--remote`'s KIP_REMOTE reads it (clap's falsey values).
-fn falsey(value: &std::ffi::OsStr) -> bool {
-    let value = value.to_string_lossy().to_ascii_lowercase();
-    ["", "0", "n", "no", "f", "false", "off"].contains(&value.trim())
 }
 
 impl TargetArgs {
@@ -288,9 +255,13 @@ impl ConnectArgs {
 }
 
 impl DoctorArgs {
-    pub fn settings(&self) -> DoctorSettings {
+    /// The flag wins over the config file's `dindImage`, as for `up`.
+    pub fn settings(&self, config: &ConfigFile) -> DoctorSettings {
         DoctorSettings {
-            image: self.dind_image.clone(),
+            image: self
+                .dind_image
+                .clone()
+                .or_else(|| config.dind_image.clone()),
             output: self.output,
         }
     }

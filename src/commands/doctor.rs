@@ -1,9 +1,13 @@
 //! `kip doctor`: the preflight a user or CI runs before `kip up`. Each check
 //! says ok, warn or fail, and what fixes it. `kip up` runs the cheap, local
-//! checks itself and prints what is not ok. Over 400 lines with its unit
+//! checks itself and prints what is not ok; `--remote` checks the shared
+//! cluster instead (`remote.rs`). Over 400 lines with its unit
 //! tests: each check is a small pure function, tested beside it.
 
+mod remote;
+
 use crate::backend::docker::DockerBackend;
+use crate::backend::kube::KubeBackend;
 use crate::backend::{Backend, EngineFacts};
 use crate::error::Failure;
 use crate::node::image::default_image;
@@ -277,7 +281,8 @@ pub fn local_checks(facts: &EngineFacts, host: &Host) -> Vec<Check> {
 /// What `kip doctor` checks with, and how it reports.
 #[derive(Debug, Clone)]
 pub struct DoctorSettings {
-    /// The image for the privileged-container check (None: kip's node image).
+    /// The node image: for the privileged-container check, and the node Pod
+    /// `--remote` dry-runs (None: kip's node image).
     pub image: Option<String>,
     pub output: StatusFormat,
 }
@@ -297,11 +302,7 @@ pub async fn run(
     match facts {
         Err(e) => checks.push(Check::fail(
             "docker",
-            format!("{e:#}")
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            first_line(&e),
             "start Docker, or point DOCKER_HOST (or `docker context use`) at your engine",
         )),
         Ok((backend, facts)) => {
@@ -309,11 +310,7 @@ pub async fn run(
             let image = settings.image.clone().unwrap_or_else(default_image);
             let privileged = match backend.probe_privileged(&image).await {
                 Ok(outcome) => Ok(outcome),
-                Err(e) => Err(format!("{e:#}")
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()),
+                Err(e) => Err(first_line(&e)),
             };
             checks.push(privileged_check(privileged));
             checks.extend(local_checks(&facts, &host));
@@ -322,7 +319,23 @@ pub async fn run(
             checks.push(kind_network_check(kind, bridge));
         }
     }
-    match settings.output {
+    report(&checks, settings.output)
+}
+
+/// `kip doctor --remote`: the shared cluster's checks, printed as the local
+/// ones are. `backend`: the cluster, or why kip cannot even address it (no
+/// kubeconfig); either way the report is printed.
+pub async fn run_remote(
+    settings: &DoctorSettings,
+    backend: Result<&KubeBackend, &anyhow::Error>,
+) -> Result<()> {
+    let checks = remote::checks(settings, backend).await;
+    report(&checks, settings.output)
+}
+
+/// Prints the report; a failed check is exit 3 (environment).
+fn report(checks: &[Check], output: StatusFormat) -> Result<()> {
+    match output {
         StatusFormat::Json => {
             let doc = serde_json::json!({
                 "apiVersion": "kip/v1",
@@ -332,7 +345,7 @@ pub async fn run(
             });
             crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
         }
-        StatusFormat::Text => crate::output::out(text(&checks))?,
+        StatusFormat::Text => crate::output::out(text(checks))?,
     }
     let failed: Vec<&str> = checks
         .iter()
@@ -384,6 +397,15 @@ pub fn report_local(facts: &EngineFacts, printer: &Printer) {
         };
         printer.warn(&format!("{}: {}{fix}{silence}", check.name, check.message));
     }
+}
+
+/// An error's first line, with its causes: what a check's message says.
+fn first_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn text(checks: &[Check]) -> String {

@@ -549,40 +549,84 @@ fn run_reuse_names_one_cluster() {
         .stderr_has("different clusters");
 }
 
+/// A kubeconfig whose current context names an API server that does not
+/// answer (127.0.0.1:1).
+fn silent_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: shared\nclusters:\n- name: shared\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: shared\n  context:\n    cluster: shared\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .unwrap();
+    kubeconfig
+}
+
+fn doctor_json(run: &super::support::Run) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run}"));
+    super::schema::assert_valid("doctor-report.schema.json", &doc);
+    doc
+}
+
 #[test]
-fn local_only_commands_refuse_remote_mode_in_one_line() {
+fn doctor_follows_remote_mode_to_the_cluster_it_names() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "remote: true\n").unwrap();
-    let local_only: [&[&str]; 1] = [&["doctor"]];
-    for args in local_only {
-        let run = kip(args)
+    let kubeconfig = silent_kubeconfig(dir.path());
+    // `remote: true`, KIP_REMOTE=1 and --remote all check the Kubernetes
+    // API: one failed check, naming the address, and exit 3 (no Docker asked).
+    let doctor = |args: &[&str]| {
+        kip(args)
             .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_CONFIG", &config)
-            .run();
-        run.code(2)
-            .stderr_has("works with the local Docker engine only")
-            .stderr_has(&format!("{} sets `remote: true`", config.display()))
-            .stderr_has("KIP_REMOTE=0");
-        assert_eq!(run.stderr.trim().lines().count(), 1, "{run}");
-        let run = kip(args)
-            .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_REMOTE", "1")
-            .run();
-        run.code(2).stderr_has("KIP_REMOTE=1 is set");
-        // KIP_REMOTE=0 turns the config's remote mode off: the local engine
-        // is asked (and does not answer here).
-        let run = kip(args)
-            .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_CONFIG", &config)
-            .env("KIP_REMOTE", "0")
-            .run();
-        assert!(!run.stderr.contains("remote mode is on"), "{run}");
+            .kubeconfig(&kubeconfig)
+    };
+    let remote_by = [
+        doctor(&["doctor", "-o", "json"]).env("KIP_CONFIG", &config),
+        doctor(&["doctor", "-o", "json"]).env("KIP_REMOTE", "1"),
+        doctor(&["doctor", "--remote", "-o", "json"]),
+    ];
+    for doctor in remote_by {
+        let run = doctor.run();
+        run.code(3);
+        let doc = doctor_json(&run);
+        assert_eq!(doc["ok"], false, "{run}");
+        let checks = doc["checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 1, "{run}");
+        assert_eq!(checks[0]["name"], "kubernetes");
+        assert_eq!(checks[0]["status"], "fail");
         assert!(
-            run.stderr.contains("127.0.0.1:1") || run.stdout.contains("127.0.0.1:1"),
+            checks[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("127.0.0.1:1"),
             "{run}"
         );
+        assert!(checks[0]["fix"].as_str().unwrap().contains("--context"));
     }
+    // The text report says the same.
+    kip(&["doctor", "--remote"])
+        .kubeconfig(&kubeconfig)
+        .run()
+        .code(3)
+        .stdout_has("fail  kubernetes")
+        .stdout_has("fix: check that https://127.0.0.1:1");
+    // No kubeconfig at all: the report still prints, saying so.
+    let run = kip(&["doctor", "--remote", "-o", "json"])
+        .kubeconfig(&dir.path().join("missing"))
+        .run();
+    run.code(3);
+    assert_eq!(doctor_json(&run)["checks"][0]["name"], "kubernetes");
+    // KIP_REMOTE=0 turns the config's remote mode off: the local engine is
+    // checked (and does not answer here).
+    let run = kip(&["doctor", "-o", "json"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .env("KIP_REMOTE", "0")
+        .kubeconfig(&kubeconfig)
+        .run();
+    run.code(3);
+    assert_eq!(doctor_json(&run)["checks"][0]["name"], "docker", "{run}");
 }
 
 #[test]

@@ -295,3 +295,129 @@ pub fn dry_run_is_what_the_server_accepts(c: &impl SharedCluster, name: &str, ku
     }
     c.assert_nothing_left(name);
 }
+
+/// The node objects in `namespace`, by name: what a run that must create
+/// nothing is compared against.
+fn objects_in(c: &impl SharedCluster, namespace: &str) -> String {
+    let run = c.outer(&[
+        "get",
+        "pods,configmaps,services",
+        "-n",
+        namespace,
+        "-o",
+        "name",
+    ]);
+    run.success();
+    run.stdout.clone()
+}
+
+/// `kip doctor --remote -o json` with `extra` flags: exit `code`, a report
+/// that passes its schema, and nothing new in `namespace`.
+#[track_caller]
+fn doctor(c: &impl SharedCluster, extra: &[&str], code: i32, namespace: &str) -> serde_json::Value {
+    let before = objects_in(c, namespace);
+    let mut args = vec!["doctor", "--dind-image", c.dind_image(), "-o", "json"];
+    args.extend_from_slice(extra);
+    let run = c.kip(&args).run();
+    run.code(code);
+    let report: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run}"));
+    super::schema::assert_valid("doctor-report.schema.json", &report);
+    assert_eq!(report["ok"], code == 0, "{run}");
+    assert_eq!(objects_in(c, namespace), before, "doctor created objects");
+    report
+}
+
+/// The check `name` of a doctor report.
+#[track_caller]
+fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report:#}"))
+}
+
+/// `kip doctor --remote` asks what `kip up --remote` would and creates
+/// nothing: every check ok (exit 0) in a namespace that allows the node; a
+/// fail that names the problem and its fix (exit 3) in a `baseline`
+/// namespace, and for a user without `pods/exec`.
+pub fn doctor_reports(c: &impl SharedCluster, name: &str) {
+    // The dry run is of the cluster `kip up` makes by default.
+    let dry_run_name = "kip";
+    let clean = doctor(c, &[], 0, "default");
+    let names: Vec<&str> = clean["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["kubernetes", "rbac", "pod-security", "dry-run", "subnets"]
+    );
+    for name in names {
+        assert_eq!(check(&clean, name)["status"], "ok", "{clean:#}");
+    }
+    c.kip(&["doctor", "--dind-image", c.dind_image()])
+        .run()
+        .success()
+        .stdout_has("ok    rbac")
+        .stdout_has("ok    dry-run");
+
+    // Pod Security: a baseline namespace refuses privileged pods. Not
+    // `refusals`' namespace, which may still be terminating.
+    let namespace = format!("{name}-psa");
+    c.outer(&["create", "namespace", &namespace]).success();
+    c.outer(&[
+        "label",
+        "namespace",
+        &namespace,
+        "pod-security.kubernetes.io/enforce=baseline",
+    ])
+    .success();
+    let strict = doctor(c, &["-n", &namespace], 3, &namespace);
+    let psa = check(&strict, "pod-security");
+    assert_eq!(psa["status"], "fail", "{strict:#}");
+    assert!(
+        psa["message"]
+            .as_str()
+            .unwrap()
+            .contains("enforces the Pod Security level \"baseline\""),
+        "{strict:#}"
+    );
+    assert!(
+        psa["fix"].as_str().unwrap().contains(&format!(
+            "kubectl label namespace {namespace} pod-security.kubernetes.io/enforce=privileged"
+        )),
+        "{strict:#}"
+    );
+    c.outer(&["delete", "namespace", &namespace, "--wait=false"])
+        .success();
+
+    // RBAC: everything but pods/exec.
+    let user = c.as_user_without("pods/exec");
+    let user: Vec<&str> = user.iter().map(String::as_str).collect();
+    let denied = doctor(c, &user, 3, "default");
+    c.as_admin_again();
+    let rbac = check(&denied, "rbac");
+    assert_eq!(rbac["status"], "fail", "{denied:#}");
+    assert!(
+        rbac["message"]
+            .as_str()
+            .unwrap()
+            .contains("  - create pods/exec"),
+        "{denied:#}"
+    );
+    assert!(
+        rbac["fix"]
+            .as_str()
+            .unwrap()
+            .contains("resources: [\"pods/exec\"]"),
+        "{denied:#}"
+    );
+    assert_eq!(check(&denied, "kubernetes")["status"], "ok");
+    c.assert_nothing_left(name);
+    c.assert_nothing_left(dry_run_name);
+}

@@ -295,6 +295,20 @@ fn remote_up_forwarded_and_pod_ip_then_down_leaves_nothing() {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_doctor_checks_the_cluster_and_creates_nothing() {
+    let Some(r) = Remote::start("remote-doctor", true) else {
+        return;
+    };
+    // A podCIDR the node shows: the subnets check names it.
+    r.emulator().set_node_pod_cidr("10.245.0.0/24");
+    let report = r.kip(&["doctor", "--dind-image", &r.t.image]).run();
+    report.success().stdout_has("10.245.0.0/24");
+    conformance::doctor_reports(&r, &r.t.name);
+    r.assert_nothing_left(&r.t.name, None);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn remote_dry_run_is_what_the_server_accepts() {
     let Some(r) = Remote::start("remote-dry", true) else {
         return;

@@ -11,7 +11,7 @@ pub mod forwarder;
 mod manifests;
 mod ownership;
 mod pod;
-mod preflight;
+pub mod preflight;
 mod target;
 
 use super::remote_state::{self, RemoteRecord};
@@ -89,7 +89,32 @@ impl KubeBackend {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    fn where_(&self) -> String {
+    /// The API server's address, as the kubeconfig names it.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The API server's version (its `gitVersion`), or why it does not answer.
+    pub async fn api_version(&self) -> Result<String> {
+        self.client
+            .apiserver_version()
+            .await
+            .map(|v| v.git_version)
+            .map_err(|e| self.unreachable(e))
+    }
+
+    /// The namespace remote nodes go to.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// How the node's API server is reached (`--endpoint`).
+    pub fn endpoint(&self) -> EndpointMode {
+        self.endpoint
+    }
+
+    /// `namespace NS of context CTX`: where remote nodes go.
+    pub fn where_(&self) -> String {
         let cluster = match &self.context {
             Some(c) => format!("context {c}"),
             None if self.service_account => "the cluster kip runs in (service account)".to_string(),

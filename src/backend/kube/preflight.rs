@@ -16,43 +16,165 @@ use kube::api::{ListParams, PostParams};
 use kube::Api;
 use std::collections::BTreeMap;
 
-/// The Pod Security levels that refuse privileged pods.
+/// The namespace label that names the Pod Security level admission enforces.
 const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+
+/// One thing kip asks to do in the node's namespace (a SelfSubjectAccessReview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Right {
+    pub verb: &'static str,
+    pub resource: &'static str,
+    /// Empty: the resource itself.
+    pub subresource: &'static str,
+}
+
+impl Right {
+    const fn new(verb: &'static str, resource: &'static str, subresource: &'static str) -> Self {
+        Right {
+            verb,
+            resource,
+            subresource,
+        }
+    }
+
+    /// `pods`, or `pods/exec`: as a Role's `resources` names it.
+    fn resource_path(&self) -> String {
+        if self.subresource.is_empty() {
+            self.resource.to_string()
+        } else {
+            format!("{}/{}", self.resource, self.subresource)
+        }
+    }
+}
+
+/// What every remote node needs, whatever its endpoint.
+const NODE_RIGHTS: [Right; 11] = [
+    Right::new("create", "pods", ""),
+    Right::new("get", "pods", ""),
+    Right::new("list", "pods", ""),
+    Right::new("watch", "pods", ""),
+    Right::new("delete", "pods", ""),
+    Right::new("create", "pods", "exec"),
+    Right::new("get", "pods", "log"),
+    Right::new("create", "configmaps", ""),
+    Right::new("get", "configmaps", ""),
+    Right::new("patch", "configmaps", ""),
+    Right::new("delete", "configmaps", ""),
+];
+
+/// Every right a remote node reached through `endpoint` needs: what `up`
+/// asks before it creates anything, and what `doctor` checks.
+pub fn needed_rights(endpoint: EndpointMode) -> Vec<Right> {
+    let mut needed = NODE_RIGHTS.to_vec();
+    match endpoint {
+        EndpointMode::Forwarded => needed.push(Right::new("create", "pods", "portforward")),
+        EndpointMode::Service => {
+            needed.push(Right::new("create", "services", ""));
+            needed.push(Right::new("delete", "services", ""));
+        }
+        EndpointMode::PodIp => {}
+    }
+    needed
+}
+
+/// The missing rights, one `  - VERB RESOURCE` line each.
+pub fn missing_lines(missing: &[Right]) -> String {
+    missing
+        .iter()
+        .map(|r| format!("  - {} {}", r.verb, r.resource_path()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The Role rules that grant `missing`, as YAML.
+pub fn role_rules(missing: &[Right]) -> String {
+    let mut by_resource: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for right in missing {
+        by_resource
+            .entry(right.resource_path())
+            .or_default()
+            .push(right.verb);
+    }
+    by_resource
+        .iter()
+        .map(|(what, verbs)| {
+            let verbs: Vec<String> = verbs.iter().map(|v| format!("\"{v}\"")).collect();
+            format!(
+                "  - apiGroups: [\"\"]\n    resources: [\"{what}\"]\n    verbs: [{}]",
+                verbs.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Pod Security levels that refuse privileged pods.
+pub fn refuses_privileged(level: &str) -> bool {
+    matches!(level, "baseline" | "restricted")
+}
+
+/// Why namespace `namespace`, enforcing `level`, cannot run the node.
+pub fn pod_security_problem(namespace: &str, level: &str) -> String {
+    format!(
+        "namespace {namespace} enforces the Pod Security level \"{level}\", which refuses privileged pods, \
+         and kip's node must run privileged"
+    )
+}
+
+/// What lets namespace `namespace` run the node.
+pub fn pod_security_fix(namespace: &str) -> String {
+    format!(
+        "use a namespace that allows privileged pods, or have an admin label this one: \
+         kubectl label namespace {namespace} {PSA_ENFORCE}=privileged"
+    )
+}
 
 impl KubeBackend {
     /// Everything kip needs, asked before anything is created; each refusal
     /// named with what an admin must grant.
     pub(super) async fn preflight(&self, plan: &NodePlan) -> Result<()> {
-        let mut needed: Vec<(&str, &str, &str)> = vec![
-            ("create", "pods", ""),
-            ("get", "pods", ""),
-            ("list", "pods", ""),
-            ("watch", "pods", ""),
-            ("delete", "pods", ""),
-            ("create", "pods", "exec"),
-            ("get", "pods", "log"),
-            ("create", "configmaps", ""),
-            ("get", "configmaps", ""),
-            ("patch", "configmaps", ""),
-            ("delete", "configmaps", ""),
-        ];
-        if self.endpoint == EndpointMode::Forwarded {
-            needed.push(("create", "pods", "portforward"));
+        let missing = self.missing_rights().await?;
+        if !missing.is_empty() {
+            return Err(Failure::Environment(format!(
+                "kip may not do what a remote node needs in {}:\n{}\nAn admin must grant them, e.g. in a Role bound to you:\n{}",
+                self.where_(),
+                missing_lines(&missing),
+                role_rules(&missing)
+            ))
+            .into());
         }
-        if self.endpoint == EndpointMode::Service {
-            needed.push(("create", "services", ""));
-            needed.push(("delete", "services", ""));
+        // Pod Security admission: read the namespace's label when allowed
+        // (the dry-run below catches the rest).
+        if let Ok(Some(level)) = self.pod_security_level().await {
+            if refuses_privileged(&level) {
+                return Err(Failure::Environment(format!(
+                    "{}.\n{}",
+                    pod_security_problem(&self.namespace, &level),
+                    capitalized(&pod_security_fix(&self.namespace))
+                ))
+                .into());
+            }
         }
+        if let Err(refusal) = self.dry_run(plan).await? {
+            return Err(Failure::Environment(refusal).into());
+        }
+        Ok(())
+    }
+
+    /// The rights of [`needed_rights`] the cluster does not grant in the
+    /// namespace (SelfSubjectAccessReview).
+    pub async fn missing_rights(&self) -> Result<Vec<Right>> {
         let reviews: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let mut missing = Vec::new();
-        for (verb, resource, sub) in needed {
+        for right in needed_rights(self.endpoint) {
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {
                         namespace: Some(self.namespace.clone()),
-                        verb: Some(verb.into()),
-                        resource: Some(resource.into()),
-                        subresource: (!sub.is_empty()).then(|| sub.to_string()),
+                        verb: Some(right.verb.into()),
+                        resource: Some(right.resource.into()),
+                        subresource: (!right.subresource.is_empty())
+                            .then(|| right.subresource.to_string()),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -64,96 +186,59 @@ impl KubeBackend {
                 .await
                 .map_err(|e| self.unreachable(e))?;
             if !answer.status.is_some_and(|s| s.allowed) {
-                let what = if sub.is_empty() {
-                    resource.to_string()
-                } else {
-                    format!("{resource}/{sub}")
-                };
-                missing.push((verb, what));
+                missing.push(right);
             }
         }
-        if !missing.is_empty() {
-            let lines: Vec<String> = missing
-                .iter()
-                .map(|(verb, what)| format!("  - {verb} {what}"))
-                .collect();
-            let mut by_resource: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            for (verb, what) in &missing {
-                by_resource.entry(what.as_str()).or_default().push(verb);
-            }
-            let rules: Vec<String> = by_resource
-                .iter()
-                .map(|(what, verbs)| {
-                    format!(
-                        "  - apiGroups: [\"\"]\n    resources: [\"{what}\"]\n    verbs: [{}]",
-                        verbs
-                            .iter()
-                            .map(|v| format!("\"{v}\""))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-                .collect();
-            return Err(Failure::Environment(format!(
-                "kip may not do what a remote node needs in {}:\n{}\nAn admin must grant them, e.g. in a Role bound to you:\n{}",
-                self.where_(),
-                lines.join("\n"),
-                rules.join("\n")
-            ))
-            .into());
-        }
-        // Pod Security admission: read the namespace's label when allowed
-        // (the dry-run below catches the rest).
+        Ok(missing)
+    }
+
+    /// The namespace's Pod Security `enforce` level (None: no label), or
+    /// why it cannot be read (RBAC often hides namespaces).
+    pub async fn pod_security_level(&self) -> std::result::Result<Option<String>, String> {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        if let Ok(ns) = namespaces.get(&self.namespace).await {
-            let level = ns
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(PSA_ENFORCE))
-                .cloned();
-            if let Some(level @ ("baseline" | "restricted")) = level.as_deref() {
-                return Err(Failure::Environment(format!(
-                    "namespace {} enforces the Pod Security level \"{level}\", which refuses privileged pods, and kip's node must run privileged.\n\
-                     Use a namespace that allows it, or have an admin label one: kubectl label namespace NAMESPACE {PSA_ENFORCE}=privileged",
-                    self.namespace
-                ))
-                .into());
-            }
-        }
-        // A server-side dry run of the objects: admission webhooks, quotas
-        // and policies answer now, not after half of them exist.
+        let ns = namespaces
+            .get(&self.namespace)
+            .await
+            .map_err(|e| format!("cannot read namespace {}: {e}", self.namespace))?;
+        Ok(ns
+            .metadata
+            .labels
+            .and_then(|mut labels| labels.remove(PSA_ENFORCE)))
+    }
+
+    /// A server-side dry run of the node's objects: admission webhooks,
+    /// quotas and policies answer now, not after half of them exist. The
+    /// inner error is the cluster's refusal, in its words.
+    pub async fn dry_run(&self, plan: &NodePlan) -> Result<std::result::Result<(), String>> {
         let dry = PostParams {
             dry_run: true,
             field_manager: Some("kip".into()),
         };
         for object in self.manifests(plan) {
             let kind = object["kind"].as_str().unwrap_or("").to_string();
-            let result = self.create(&dry, object).await?;
-            match result {
+            match self.create(&dry, object).await? {
                 Ok(_) => {}
                 // Left over from a node deleted behind kip's back (replaced
-                // below), or another run's claim (found below).
+                // by `up`), or another run's claim (found by `up`).
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(kube::Error::Api(s)) => {
-                    return Err(Failure::Environment(format!(
+                    return Ok(Err(format!(
                         "the cluster refuses kip's {kind} in {} (a server-side dry run): {}",
                         self.where_(),
                         s.message
-                    ))
-                    .into())
+                    )))
                 }
                 Err(e) => return Err(self.unreachable(e)),
             }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// The outer cluster's pod and service ranges, as far as kip may read
     /// them (nodes' podCIDRs; the `kubernetes` Service's /16), so that the
     /// inner cluster's subnets stay clear of them. Best effort: RBAC often
     /// hides nodes, and then kip's defaults apply.
-    pub(super) async fn outer_subnets(&self) -> Vec<String> {
+    pub async fn outer_subnets(&self) -> Vec<String> {
         let mut subnets = Vec::new();
         let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
         if let Ok(list) = nodes.list(&ListParams::default()).await {
@@ -175,5 +260,50 @@ impl KubeBackend {
         subnets.sort();
         subnets.dedup();
         subnets
+    }
+}
+
+/// `text` with its first letter upper-case (a sentence of its own).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_decides_the_extra_rights() {
+        let has = |endpoint, resource: &str| {
+            needed_rights(endpoint)
+                .iter()
+                .any(|r| r.resource_path() == resource)
+        };
+        assert!(has(EndpointMode::Forwarded, "pods/portforward"));
+        assert!(!has(EndpointMode::Forwarded, "services"));
+        assert!(has(EndpointMode::Service, "services"));
+        assert!(!has(EndpointMode::PodIp, "pods/portforward"));
+        assert!(has(EndpointMode::PodIp, "pods/exec"));
+    }
+
+    #[test]
+    fn missing_rights_and_their_rules() {
+        let missing = [
+            Right::new("create", "pods", "exec"),
+            Right::new("create", "services", ""),
+            Right::new("delete", "services", ""),
+        ];
+        assert_eq!(
+            missing_lines(&missing),
+            "  - create pods/exec\n  - create services\n  - delete services"
+        );
+        assert_eq!(
+            role_rules(&missing),
+            "  - apiGroups: [\"\"]\n    resources: [\"pods/exec\"]\n    verbs: [\"create\"]\n  \
+             - apiGroups: [\"\"]\n    resources: [\"services\"]\n    verbs: [\"create\", \"delete\"]"
+        );
     }
 }

@@ -20,7 +20,7 @@ use crate::output::Printer;
 use anyhow::Result;
 use bootstrap_watch::wait_until_ready;
 use plan::plan;
-pub use plan::{dry_run, ClusterSettings, UpSettings};
+pub use plan::{default_plan, dry_run, ClusterSettings, UpSettings};
 use reuse::{making, reuse, wait_for_other_up, Making};
 use std::time::Instant;
 

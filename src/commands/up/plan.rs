@@ -165,6 +165,42 @@ pub(super) fn plan(
     })
 }
 
+/// The node `kip up NAME` makes with its defaults but the node image, on
+/// the engine `facts` describe: what `kip doctor --remote` dry-runs.
+pub fn default_plan(
+    name: &str,
+    dind_image: Option<String>,
+    facts: &EngineFacts,
+) -> Result<NodePlan> {
+    let settings = UpSettings {
+        name: name.to_string(),
+        recreate: false,
+        only_new: false,
+        switch_context: false,
+        kubeconfig: None,
+        cluster: ClusterSettings {
+            image: None,
+            dind_image,
+            node_env: Vec::new(),
+            api_port: None,
+            wait: Duration::from_secs(300),
+            ttl: None,
+            labels: Vec::new(),
+            keep_on_failure: false,
+            logs_dir: None,
+            security: SecurityMode::Auto,
+            network: None,
+            mtu: None,
+            iptables: IptablesMode::Auto,
+            cert_sans: Vec::new(),
+            kind_config: None,
+            dockerd_args: Vec::new(),
+            given: Vec::new(),
+        },
+    };
+    plan(&settings, facts, false)
+}
+
 /// The kind node image `up` makes the cluster from.
 pub(super) fn kind_image(settings: &UpSettings) -> String {
     settings

@@ -1,0 +1,255 @@
+//! `kip doctor --remote`: what `kip up --remote` asks of the shared cluster,
+//! asked the same way (the same rights, label and dry run as the backend's
+//! preflight) and before anything is created, but reported check by check
+//! instead of stopping at the first refusal.
+
+use super::{first_line, Check, DoctorSettings};
+use crate::backend::kube::preflight::{self, Right};
+use crate::backend::kube::KubeBackend;
+use crate::backend::Backend;
+use crate::commands::up::default_plan;
+use crate::names::DEFAULT_CLUSTER;
+use crate::node::pod_options::EndpointMode;
+use anyhow::Result;
+
+const API: &str = "kubernetes";
+const RBAC: &str = "rbac";
+const POD_SECURITY: &str = "pod-security";
+const DRY_RUN: &str = "dry-run";
+const SUBNETS: &str = "subnets";
+
+/// The checks, in order. An API server that does not answer is the one
+/// check: everything else would fail the same way.
+pub async fn checks(
+    settings: &DoctorSettings,
+    backend: Result<&KubeBackend, &anyhow::Error>,
+) -> Vec<Check> {
+    let backend = match backend {
+        Ok(backend) => backend,
+        Err(e) => return vec![unaddressable_check(&first_line(e))],
+    };
+    let version = backend.api_version().await.map_err(|e| first_line(&e));
+    let api = api_check(version, backend.server(), &backend.where_());
+    if api.status == super::Level::Fail {
+        return vec![api];
+    }
+    let mut checks = vec![api];
+    let missing = backend.missing_rights().await.map_err(|e| first_line(&e));
+    checks.push(rbac_check(missing, backend.endpoint(), &backend.where_()));
+    checks.push(pod_security_check(
+        backend.namespace(),
+        backend.pod_security_level().await,
+    ));
+    match backend.engine_facts().await.and_then(|facts| {
+        let plan = default_plan(DEFAULT_CLUSTER, settings.image.clone(), &facts)?;
+        Ok((facts, plan))
+    }) {
+        Ok((facts, plan)) => {
+            let dry = backend.dry_run(&plan).await.map_err(|e| first_line(&e));
+            checks.push(dry_run_check(dry));
+            let inner = &plan.kind_config.networking;
+            checks.push(subnets_check(
+                &facts.subnets,
+                &inner.pod_subnet,
+                &inner.service_subnet,
+            ));
+        }
+        Err(e) => checks.push(Check::fail(
+            DRY_RUN,
+            format!("kip cannot plan the node: {}", first_line(&e)),
+            "fix what the message names, then run `kip doctor --remote` again",
+        )),
+    }
+    checks
+}
+
+/// kip cannot even make a client: no kubeconfig, no such context.
+fn unaddressable_check(why: &str) -> Check {
+    Check::fail(
+        API,
+        why.to_string(),
+        "name the cluster as kubectl would: --kubeconfig FILE, --context CONTEXT (see `kubectl config get-contexts`)",
+    )
+}
+
+fn api_check(version: Result<String, String>, server: &str, place: &str) -> Check {
+    match version {
+        Ok(version) => Check::ok(API, format!("Kubernetes {version} at {server}, {place}")),
+        Err(why) => Check::fail(
+            API,
+            why,
+            format!(
+                "check that {server} is up and reachable from here (`kubectl version` asks the same), \
+                 or pick another cluster with --context CONTEXT or --kubeconfig FILE"
+            ),
+        ),
+    }
+}
+
+fn rbac_check(missing: Result<Vec<Right>, String>, mode: EndpointMode, place: &str) -> Check {
+    let endpoint = endpoint_name(mode);
+    match missing {
+        Ok(missing) if missing.is_empty() => Check::ok(
+            RBAC,
+            format!(
+                "kip may do all a remote node needs in {place} (endpoint {endpoint}: {} rights)",
+                preflight::needed_rights(mode).len()
+            ),
+        ),
+        Ok(missing) => Check::fail(
+            RBAC,
+            format!(
+                "kip may not do what a remote node (endpoint {endpoint}) needs in {place}:\n{}",
+                preflight::missing_lines(&missing)
+            ),
+            format!(
+                "an admin must grant them, e.g. in a Role bound to you:\n{}",
+                preflight::role_rules(&missing)
+            ),
+        ),
+        Err(why) => Check::fail(
+            RBAC,
+            format!("cannot ask the cluster what kip may do (SelfSubjectAccessReview): {why}"),
+            "an admin must let you create selfsubjectaccessreviews (every authenticated user may by default)",
+        ),
+    }
+}
+
+fn pod_security_check(namespace: &str, level: Result<Option<String>, String>) -> Check {
+    match level {
+        Ok(Some(level)) if preflight::refuses_privileged(&level) => Check::fail(
+            POD_SECURITY,
+            preflight::pod_security_problem(namespace, &level),
+            preflight::pod_security_fix(namespace),
+        ),
+        Ok(Some(level)) => Check::ok(
+            POD_SECURITY,
+            format!("namespace {namespace} enforces the Pod Security level \"{level}\": privileged pods are allowed"),
+        ),
+        Ok(None) => Check::ok(
+            POD_SECURITY,
+            format!("namespace {namespace} enforces no Pod Security level: privileged pods are allowed"),
+        ),
+        // RBAC often hides namespaces: the dry run still shows a refusal.
+        Err(why) => Check::warn(
+            POD_SECURITY,
+            format!("not checked: {why}"),
+            "nothing to do if the dry run is ok; else ask an admin for the namespace's \
+             pod-security.kubernetes.io/enforce label (kip's node needs \"privileged\")",
+        ),
+    }
+}
+
+fn dry_run_check(outcome: Result<Result<(), String>, String>) -> Check {
+    match outcome {
+        Ok(Ok(())) => Check::ok(
+            DRY_RUN,
+            "the cluster accepts the node's objects (a server-side dry run: admission webhooks, quotas and policies answered)",
+        ),
+        Ok(Err(refusal)) => Check::fail(
+            DRY_RUN,
+            refusal,
+            "an admission webhook, quota or policy refuses the node: ask an admin, or use another --namespace",
+        ),
+        Err(why) => Check::fail(
+            DRY_RUN,
+            why,
+            "check that the API server answers, then run `kip doctor --remote` again",
+        ),
+    }
+}
+
+fn subnets_check(outer: &[String], pods: &str, services: &str) -> Check {
+    let inner = format!("the inner cluster takes pods {pods}, services {services}");
+    if outer.is_empty() {
+        Check::ok(
+            SUBNETS,
+            format!("the outer cluster's subnets are not visible (RBAC hides nodes): {inner}"),
+        )
+    } else {
+        Check::ok(
+            SUBNETS,
+            format!(
+                "the outer cluster uses {}: {inner}, clear of them",
+                outer.join(", ")
+            ),
+        )
+    }
+}
+
+/// As `--endpoint` names it.
+fn endpoint_name(endpoint: EndpointMode) -> &'static str {
+    match endpoint {
+        EndpointMode::Forwarded => "forwarded",
+        EndpointMode::PodIp => "pod-ip",
+        EndpointMode::Service => "service",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Level;
+    use super::*;
+
+    #[test]
+    fn an_unreachable_api_server_names_its_address() {
+        let down = api_check(
+            Err("connection refused".into()),
+            "https://10.0.0.1:6443/",
+            "ns",
+        );
+        assert_eq!(down.status, Level::Fail);
+        assert!(down.fix.unwrap().contains("https://10.0.0.1:6443/"));
+        let up = api_check(
+            Ok("v1.31.0".into()),
+            "https://10.0.0.1:6443/",
+            "namespace a",
+        );
+        assert_eq!(up.status, Level::Ok);
+        assert!(up.message.contains("v1.31.0"), "{}", up.message);
+    }
+
+    #[test]
+    fn missing_rights_name_the_role_rules() {
+        let ok = rbac_check(Ok(Vec::new()), EndpointMode::Forwarded, "namespace a");
+        assert_eq!(ok.status, Level::Ok);
+        let missing = preflight::needed_rights(EndpointMode::Forwarded)
+            .into_iter()
+            .filter(|r| r.subresource == "exec")
+            .collect();
+        let fail = rbac_check(Ok(missing), EndpointMode::Forwarded, "namespace a");
+        assert_eq!(fail.status, Level::Fail);
+        assert!(
+            fail.message.contains("  - create pods/exec"),
+            "{}",
+            fail.message
+        );
+        assert!(fail.fix.unwrap().contains("resources: [\"pods/exec\"]"));
+    }
+
+    #[test]
+    fn pod_security_levels() {
+        let level = |l: Result<Option<&str>, &str>| {
+            pod_security_check("a", l.map(|o| o.map(String::from)).map_err(String::from)).status
+        };
+        assert_eq!(level(Ok(None)), Level::Ok);
+        assert_eq!(level(Ok(Some("privileged"))), Level::Ok);
+        assert_eq!(level(Ok(Some("baseline"))), Level::Fail);
+        assert_eq!(level(Ok(Some("restricted"))), Level::Fail);
+        // Unreadable is not a refusal: the dry run still answers.
+        assert_eq!(level(Err("forbidden")), Level::Warn);
+        let fix = pod_security_check("a", Ok(Some("baseline".into()))).fix;
+        assert!(fix.unwrap().contains("kubectl label namespace a "));
+    }
+
+    #[test]
+    fn dry_run_and_subnets() {
+        assert_eq!(dry_run_check(Ok(Ok(()))).status, Level::Ok);
+        assert_eq!(dry_run_check(Ok(Err("quota".into()))).status, Level::Fail);
+        assert_eq!(dry_run_check(Err("gone".into())).status, Level::Fail);
+        let seen = subnets_check(&["10.244.0.0/24".into()], "10.245.0.0/16", "10.246.0.0/16");
+        assert_eq!(seen.status, Level::Ok);
+        assert!(seen.message.contains("10.244.0.0/24"), "{}", seen.message);
+        assert!(subnets_check(&[], "p", "s").message.contains("not visible"));
+    }
+}
