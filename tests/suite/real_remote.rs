@@ -291,6 +291,7 @@ fn remote_mode_on_a_real_cluster() {
         &c.t.kubeconfig(),
     );
     conformance::unknown_fields_are_refused(&c.t.kubeconfig(), &c.outer);
+    conformance::doctor_reports(&c, &format!("{}-doc", c.outer));
 
     // A cluster in a Pod of it, reached through kip's forwarder.
     let inner = format!("{}-in", c.outer);
