@@ -153,11 +153,11 @@ pub struct UpArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ClusterOptions {
     /// kind node image: the Kubernetes the cluster runs, as kind's --image (default: kind v0.32.0's kindest/node:v1.36.1, pinned by digest)
-    #[arg(long, env = "KIP_IMAGE")]
+    #[arg(long, env = "KIP_IMAGE", value_parser = parse_image)]
     pub image: Option<String>,
 
     /// Docker-in-Docker image the node runs (default: kip's node image, built locally on first use)
-    #[arg(long, env = "KIP_DIND_IMAGE")]
+    #[arg(long, env = "KIP_DIND_IMAGE", value_parser = parse_image)]
     pub dind_image: Option<String>,
 
     /// Environment for the node's bootstrap, KEY=VALUE (repeatable; for debugging, e.g. KIP_KMSG_CREATE=false)
@@ -489,7 +489,7 @@ pub struct ForwarderArgs {
 #[command(mut_arg("kubeconfig", |a| a.help("With --remote: the kubeconfig that reaches the cluster to check")))]
 pub struct DoctorArgs {
     /// Docker-in-Docker image for the privileged-container check, or the node Pod --remote dry-runs (default: kip's node image)
-    #[arg(long, env = "KIP_DIND_IMAGE")]
+    #[arg(long, env = "KIP_DIND_IMAGE", value_parser = parse_image)]
     pub dind_image: Option<String>,
 
     /// Output format
@@ -513,6 +513,19 @@ pub struct CompletionsArgs {
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text)
+}
+
+/// `--image`, `--dind-image` (and their KIP_IMAGE, KIP_DIND_IMAGE): an
+/// empty value would become a Pod or container with no image.
+fn parse_image(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err(
+            "an image reference cannot be empty: give one, or leave the flag and its \
+                    environment variable unset for kip's default"
+                .into(),
+        );
+    }
+    Ok(text.to_string())
 }
 
 /// `--cert-san`: an IP address or a DNS name (a wildcard `*.` allowed), as

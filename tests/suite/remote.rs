@@ -307,6 +307,28 @@ fn remote_doctor_checks_the_cluster_and_creates_nothing() {
     r.assert_nothing_left(&r.t.name, None);
 }
 
+/// kip's default DinD image exists on the local engine only: a remote `up`
+/// without `--dind-image` says which flag to pass, and makes nothing.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_up_without_a_dind_image_names_the_flag() {
+    let Some(r) = Remote::start("remote-nodind", false) else {
+        return;
+    };
+    r.kip(&["up", &r.t.name, "--wait", "90s"])
+        .env_remove("KIP_DIND_IMAGE")
+        .run()
+        .code(2)
+        .stderr_has("pass --dind-image REGISTRY/IMAGE");
+    // An empty one is no image either: refused before anything is made.
+    r.kip(&["up", &r.t.name, "--wait", "90s"])
+        .env("KIP_DIND_IMAGE", "")
+        .run()
+        .code(2)
+        .stderr_has("an image reference cannot be empty");
+    r.assert_nothing_left(&r.t.name, None);
+}
+
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn remote_dry_run_is_what_the_server_accepts() {

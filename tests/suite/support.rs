@@ -27,6 +27,11 @@ pub fn kip(args: &[&str]) -> Kip {
 }
 
 impl Kip {
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.command.env_remove(key);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.command.env(key, value);
         self

@@ -70,7 +70,7 @@ impl DockerBackend {
             if let Some(detail) = info.error_detail {
                 bail!(
                     "building the node image {tag} failed: {}\n(it needs internet access for docker:28-dind and kind; \
-                     or pass --image with a node image you have)",
+                     or pass --dind-image with a Docker-in-Docker node image you have)",
                     detail.message.unwrap_or_default()
                 );
             }

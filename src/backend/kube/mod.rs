@@ -174,8 +174,8 @@ impl Backend for KubeBackend {
     async fn ensure_image(&self, _image: &str, is_default: bool, _printer: &Printer) -> Result<()> {
         if is_default {
             return Err(Failure::Usage(
-                "remote nodes need a node image the cluster can pull: pass --image REGISTRY/IMAGE \
-                 (or set `image:` in kip's config); kip's default node image is built on the local engine only"
+                "remote nodes need a Docker-in-Docker node image the cluster can pull: pass --dind-image REGISTRY/IMAGE \
+                 (or set KIP_DIND_IMAGE, or `dindImage:` in kip's config); kip's default one is built on the local engine only"
                     .into(),
             )
             .into());
