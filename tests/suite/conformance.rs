@@ -355,7 +355,14 @@ pub fn doctor_reports(c: &impl SharedCluster, name: &str) {
         .collect();
     assert_eq!(
         names,
-        ["kubernetes", "rbac", "pod-security", "dry-run", "subnets"]
+        [
+            "kubernetes",
+            "rbac",
+            "pod-security",
+            "dind-image",
+            "dry-run",
+            "subnets"
+        ]
     );
     for name in names {
         assert_eq!(check(&clean, name)["status"], "ok", "{clean:#}");
@@ -365,6 +372,14 @@ pub fn doctor_reports(c: &impl SharedCluster, name: &str) {
         .success()
         .stdout_has("ok    rbac")
         .stdout_has("ok    dry-run");
+    // kip's default DinD image is on the local engine only, as `up --remote`
+    // would say.
+    c.kip(&["doctor"])
+        .env_remove("KIP_DIND_IMAGE")
+        .run()
+        .code(3)
+        .stdout_has("fail  dind-image")
+        .stdout_has("pass --dind-image REGISTRY/IMAGE");
 
     // Pod Security: a baseline namespace refuses privileged pods. Not
     // `refusals`' namespace, which may still be terminating.

@@ -43,6 +43,14 @@ pub struct KubeOptions {
     pub all_namespaces: bool,
 }
 
+/// Why kip's default Docker-in-Docker image cannot serve a remote node, and
+/// what to do (`up` refuses with both; `doctor --remote` reports them).
+pub const NO_REMOTE_DIND_IMAGE: &str =
+    "remote nodes need a Docker-in-Docker node image the cluster can pull; \
+     kip's default one is built on the local engine only";
+pub const REMOTE_DIND_IMAGE_FIX: &str =
+    "pass --dind-image REGISTRY/IMAGE (or set KIP_DIND_IMAGE, or `dindImage:` in kip's config)";
+
 pub struct KubeBackend {
     client: Client,
     namespace: String,
@@ -173,12 +181,9 @@ impl Backend for KubeBackend {
 
     async fn ensure_image(&self, _image: &str, is_default: bool, _printer: &Printer) -> Result<()> {
         if is_default {
-            return Err(Failure::Usage(
-                "remote nodes need a Docker-in-Docker node image the cluster can pull: pass --dind-image REGISTRY/IMAGE \
-                 (or set KIP_DIND_IMAGE, or `dindImage:` in kip's config); kip's default one is built on the local engine only"
-                    .into(),
-            )
-            .into());
+            return Err(
+                Failure::Usage(format!("{NO_REMOTE_DIND_IMAGE}: {REMOTE_DIND_IMAGE_FIX}")).into(),
+            );
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 
 use super::{first_line, Check, DoctorSettings};
 use crate::backend::kube::preflight::{self, Right};
-use crate::backend::kube::KubeBackend;
+use crate::backend::kube::{KubeBackend, NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX};
 use crate::backend::Backend;
 use crate::commands::up::default_plan;
 use crate::names::DEFAULT_CLUSTER;
@@ -17,6 +17,7 @@ const RBAC: &str = "rbac";
 const POD_SECURITY: &str = "pod-security";
 const DRY_RUN: &str = "dry-run";
 const SUBNETS: &str = "subnets";
+const IMAGE: &str = "dind-image";
 
 /// The checks, in order. An API server that does not answer is the one
 /// check: everything else would fail the same way.
@@ -40,6 +41,7 @@ pub async fn checks(
         backend.namespace(),
         backend.pod_security_level().await,
     ));
+    checks.push(image_check(settings.image.as_deref()));
     match backend.engine_facts().await.and_then(|facts| {
         let plan = default_plan(DEFAULT_CLUSTER, settings.image.clone(), &facts)?;
         Ok((facts, plan))
@@ -61,6 +63,17 @@ pub async fn checks(
         )),
     }
     checks
+}
+
+/// The node Pod's image: kip's default exists on the local engine only.
+fn image_check(image: Option<&str>) -> Check {
+    match image {
+        Some(image) => Check::ok(
+            IMAGE,
+            format!("node Pods run {image} (the cluster's nodes must be able to pull it)"),
+        ),
+        None => Check::fail(IMAGE, NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX),
+    }
 }
 
 /// kip cannot even make a client: no kubeconfig, no such context.
@@ -190,6 +203,14 @@ fn endpoint_name(endpoint: EndpointMode) -> &'static str {
 mod tests {
     use super::super::Level;
     use super::*;
+
+    #[test]
+    fn kips_default_dind_image_is_no_image_for_a_remote_node() {
+        let default = image_check(None);
+        assert_eq!(default.status, Level::Fail);
+        assert!(default.fix.unwrap().contains("--dind-image"));
+        assert_eq!(image_check(Some("registry/dind:1")).status, Level::Ok);
+    }
 
     #[test]
     fn an_unreachable_api_server_names_its_address() {
