@@ -186,6 +186,7 @@ pub fn refusals(c: &impl SharedCluster, name: &str) {
         "Unschedulable: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector",
     );
     // An image that cannot be pulled: ErrImagePull, in the cluster's words.
+    let start = std::time::Instant::now();
     let up = c
         .kip(&[
             "up",
@@ -196,6 +197,7 @@ pub fn refusals(c: &impl SharedCluster, name: &str) {
             "60s",
         ])
         .run();
+    eprintln!("refused in {:.1?}: ErrImagePull", start.elapsed());
     // Exit 6, not 4: the pull error ends `up`, not the 60 s --wait.
     up.code(6).stderr_has("ErrImagePull");
     c.assert_nothing_left(name);
