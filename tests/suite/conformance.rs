@@ -3,6 +3,7 @@
 //! made by kip itself with the real kind (`real_remote.rs`). Where the two
 //! differ, the emulator is what is fixed: these assertions are the contract.
 
+use super::doctor::check;
 use super::e2e::kubectl_path;
 use super::support::{Kip, Run};
 use std::io::Write;
@@ -97,6 +98,19 @@ pub fn job_log(c: &impl SharedCluster, runner: &str, within: Duration) -> String
     log
 }
 
+/// A new namespace whose Pod Security admission enforces `baseline`, which
+/// refuses privileged pods.
+fn baseline_namespace(c: &impl SharedCluster, namespace: &str) {
+    c.outer(&["create", "namespace", namespace]).success();
+    c.outer(&[
+        "label",
+        "namespace",
+        namespace,
+        "pod-security.kubernetes.io/enforce=baseline",
+    ])
+    .success();
+}
+
 /// kubectl ARGS with `input` on stdin.
 fn kubectl_with_stdin(kubeconfig: &Path, args: &[&str], input: &str) -> std::process::Output {
     let mut child = Command::new(kubectl_path())
@@ -153,14 +167,7 @@ pub fn unknown_fields_are_refused(kubeconfig: &Path, name: &str) {
 pub fn refusals(c: &impl SharedCluster, name: &str) {
     // Pod Security: a baseline namespace refuses privileged pods.
     let namespace = format!("{name}-strict");
-    c.outer(&["create", "namespace", &namespace]).success();
-    c.outer(&[
-        "label",
-        "namespace",
-        &namespace,
-        "pod-security.kubernetes.io/enforce=baseline",
-    ])
-    .success();
+    baseline_namespace(c, &namespace);
     refused(
         c,
         name,
@@ -330,17 +337,6 @@ fn doctor(c: &impl SharedCluster, extra: &[&str], code: i32, namespace: &str) ->
     report
 }
 
-/// The check `name` of a doctor report.
-#[track_caller]
-fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} check in {report:#}"))
-}
-
 /// `kip doctor --remote` asks what `kip up --remote` would and creates
 /// nothing: every check ok (exit 0) in a namespace that allows the node; a
 /// fail that names the problem and its fix (exit 3) in a `baseline`
@@ -386,14 +382,7 @@ pub fn doctor_reports(c: &impl SharedCluster, name: &str) {
     // Pod Security: a baseline namespace refuses privileged pods. Not
     // `refusals`' namespace, which may still be terminating.
     let namespace = format!("{name}-psa");
-    c.outer(&["create", "namespace", &namespace]).success();
-    c.outer(&[
-        "label",
-        "namespace",
-        &namespace,
-        "pod-security.kubernetes.io/enforce=baseline",
-    ])
-    .success();
+    baseline_namespace(c, &namespace);
     let strict = doctor(c, &["-n", &namespace], 3, &namespace);
     let psa = check(&strict, "pod-security");
     assert_eq!(psa["status"], "fail", "{strict:#}");

@@ -10,13 +10,15 @@ fn report(run: &super::support::Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run}"))
 }
 
-fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+/// The check `name` of a doctor report.
+#[track_caller]
+pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["checks"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} check"))
+        .unwrap_or_else(|| panic!("no {name} check in {report:#}"))
 }
 
 /// A fake /proc and host root: inotify limits as given, /lib/modules and
