@@ -152,6 +152,28 @@ pub trait Backend {
     async fn exec(&self, cluster: &str, command: &[String], interactive: bool) -> Result<i64>;
     async fn find(&self, cluster: &str) -> Result<Option<NodeInfo>>;
     async fn list(&self) -> Result<Vec<NodeInfo>>;
+    /// Why there is no node of `cluster` to act on: what kip remembers of it
+    /// ([`Backend::vanished`]), what a node removed outside kip left (its
+    /// volume), or that kip has no such cluster.
+    async fn not_found(&self, cluster: &str) -> anyhow::Error {
+        if let Some(why) = self.vanished(cluster) {
+            return crate::error::Failure::NotFound(why).into();
+        }
+        let orphaned = self.list().await.is_ok_and(|nodes| {
+            nodes
+                .iter()
+                .any(|n| n.cluster == cluster && n.state == NodeState::Orphaned)
+        });
+        let why = if orphaned {
+            format!(
+                "cluster {cluster:?} has no node: its node container was removed outside kip and its volume is left; \
+                 `kip down {cluster}` removes what is left, `kip up {cluster}` makes the cluster anew"
+            )
+        } else {
+            format!("no kip cluster named {cluster:?} (see `kip list`)")
+        };
+        crate::error::Failure::NotFound(why).into()
+    }
     /// Removes the node and its volume; absent parts are not an error, and
     /// parts without kip's labels are left (`Deleted::left`).
     async fn delete(&self, cluster: &str) -> Result<Deleted>;

@@ -19,12 +19,9 @@ pub struct KubeconfigSettings {
 }
 
 pub async fn run(settings: &KubeconfigSettings, backend: &impl Backend) -> Result<()> {
-    let node = backend.find(&settings.name).await?.ok_or_else(|| {
-        Failure::NotFound(format!(
-            "no kip cluster named {:?} (see `kip list`)",
-            settings.name
-        ))
-    })?;
+    let Some(node) = backend.find(&settings.name).await? else {
+        return Err(backend.not_found(&settings.name).await);
+    };
     let endpoint = node.endpoint.ok_or_else(|| {
         Failure::Node(node.problem.clone().unwrap_or_else(|| {
             format!(

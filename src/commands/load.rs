@@ -28,11 +28,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<()> {
     if backend.find(&settings.name).await?.is_none() {
-        return Err(Failure::NotFound(format!(
-            "no kip cluster named {:?} (see `kip list`)",
-            settings.name
-        ))
-        .into());
+        return Err(backend.not_found(&settings.name).await);
     }
     let names = match &settings.archive {
         Some(path) => {

@@ -74,10 +74,7 @@ pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
             .find(|n| n.cluster == name && n.state == NodeState::Orphaned),
     };
     let Some(node) = found else {
-        let why = backend
-            .vanished(name)
-            .unwrap_or_else(|| format!("no kip cluster named {name:?} (see `kip list`)"));
-        return Err(Failure::NotFound(why).into());
+        return Err(backend.not_found(name).await);
     };
     let summary =
         BootstrapSummary::from_log(&backend.bootstrap_log(name).await.unwrap_or_default());

@@ -279,6 +279,22 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
             .contains(&format!("kip down {}", t.name)),
         "{status}"
     );
+    // The commands that need the node say what is left and what to do,
+    // not that there is no such cluster.
+    let left = format!(
+        "its node container was removed outside kip and its volume is left; `kip down {}`",
+        t.name
+    );
+    for args in [
+        vec!["kubeconfig", t.name.as_str()],
+        vec!["logs", t.name.as_str()],
+        vec!["exec", t.name.as_str(), "--", "true"],
+        vec!["load", t.name.as_str(), super::e2e::STAND_IN_NODE_IMAGE],
+    ] {
+        let run = t.kip(&args).run();
+        run.stderr_has(&left);
+        assert_ne!(run.code, 0, "{args:?}: {run}");
+    }
 
     // Made moments ago, it may be a `kip up` between its volume and its
     // node: gc leaves it for a minute, or until --older-than.

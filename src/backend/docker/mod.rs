@@ -87,9 +87,10 @@ impl DockerBackend {
 
     async fn node_id(&self, cluster: &str) -> Result<String> {
         let found = self.container_labels_filter(Some(cluster)).await?;
-        found.into_iter().find_map(|c| c.id).ok_or_else(|| {
-            Failure::NotFound(format!("no kip cluster named {cluster:?} (see `kip list`)")).into()
-        })
+        match found.into_iter().find_map(|c| c.id) {
+            Some(id) => Ok(id),
+            None => Err(self.not_found(cluster).await),
+        }
     }
 
     /// Without --api-port, kip publishes a port it found free rather than
