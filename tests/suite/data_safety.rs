@@ -327,4 +327,8 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
     assert_eq!(doc["deleted"][0]["name"], t.name.as_str(), "{gc}");
     // The volume and the kubeconfig entries went.
     t.assert_nothing_left(&t.name);
+    // Now there is no such cluster at all.
+    t.kip(&["kubeconfig", &t.name])
+        .run()
+        .stderr_has(&format!("no kip cluster named {:?}", t.name));
 }
