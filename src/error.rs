@@ -27,7 +27,7 @@ pub mod exit {
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
-        (INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `up` removes what it made, `down` first finishes the deletion under way"),
+        (INTERRUPTED, "interrupted (Ctrl-C or SIGTERM); `up` removes what it made, `down` and `gc` first finish the deletion under way"),
     ];
 }
 

@@ -50,48 +50,21 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
             left.push(name.as_str());
             continue;
         }
-        // Never cut short: a deletion stopped half-way is what a signal
-        // must not leave behind.
-        let deletion = delete_one(name, backend, printer, &target);
-        tokio::pin!(deletion);
-        let result = loop {
-            tokio::select! {
-                result = &mut deletion => break result,
-                () = signals.received() => {
-                    if interrupted {
-                        // A second signal: the user would rather leave now
-                        // (an engine that stopped answering mid-way).
-                        printer.warn(&format!(
-                            "interrupted again: stopping now; cluster {name} may be half-deleted \
-                             (`kip down {name}` finishes it)"
-                        ));
-                        return Err(Failure::Interrupted.into());
-                    }
-                    interrupted = true;
-                    printer.notice(&format!(
-                        "Interrupted: finishing the deletion of cluster {name} first, so none of it \
-                         is left behind (Ctrl-C again to stop at once)"
-                    ));
-                }
-            }
-        };
+        let result = delete_to_the_end(
+            name,
+            backend,
+            printer,
+            &target,
+            &mut signals,
+            &mut interrupted,
+        )
+        .await?;
         if let Err(e) = result {
             failures.push((name.as_str(), e));
         }
-        interrupted = interrupted || signals.check().is_err();
     }
     if interrupted {
-        printer
-            .step("interrupted", "Interrupted")
-            .failed(&if left.is_empty() {
-                "Interrupted after the deletion under way finished".to_string()
-            } else {
-                format!(
-                    "Interrupted: not deleted {} (run `kip down {}` again)",
-                    left.join(", "),
-                    left.join(" ")
-                )
-            });
+        say_interrupted(printer, &left, &format!("kip down {}", left.join(" ")));
     }
     if !failures.is_empty() {
         return Err(not_all_deleted(failures));
@@ -100,6 +73,60 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
         return Err(Failure::Interrupted.into());
     }
     Ok(())
+}
+
+/// Deletes cluster `name` (as [`delete_one`]) and never cuts it short: a
+/// deletion stopped half-way is what a signal must not leave behind. The
+/// first signal sets `interrupted` (the caller deletes no more); a second
+/// one stops at once, the outer error. The inner result is the deletion's.
+pub(super) async fn delete_to_the_end(
+    name: &str,
+    backend: &impl Backend,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    signals: &mut Signals,
+    interrupted: &mut bool,
+) -> Result<Result<()>> {
+    let deletion = delete_one(name, backend, printer, target);
+    tokio::pin!(deletion);
+    let result = loop {
+        tokio::select! {
+            result = &mut deletion => break result,
+            () = signals.received() => {
+                if *interrupted {
+                    // A second signal: the user would rather leave now
+                    // (an engine that stopped answering mid-way).
+                    printer.warn(&format!(
+                        "interrupted again: stopping now; cluster {name} may be half-deleted \
+                         (`kip down {name}` finishes it)"
+                    ));
+                    return Err(Failure::Interrupted.into());
+                }
+                *interrupted = true;
+                printer.notice(&format!(
+                    "Interrupted: finishing the deletion of cluster {name} first, so none of it \
+                     is left behind (Ctrl-C again to stop at once)"
+                ));
+            }
+        }
+    };
+    *interrupted = *interrupted || signals.check().is_err();
+    Ok(result)
+}
+
+/// The closing line of an interrupted deletion of several clusters: which
+/// were `left`, and the command (`again`) that deletes them.
+pub(super) fn say_interrupted(printer: &Printer, left: &[&str], again: &str) {
+    printer
+        .step("interrupted", "Interrupted")
+        .failed(&if left.is_empty() {
+            "Interrupted after the deletion under way finished".to_string()
+        } else {
+            format!(
+                "Interrupted: not deleted {} (run `{again}` again)",
+                left.join(", ")
+            )
+        });
 }
 
 /// The deletions that failed, in one error. When they all failed for the

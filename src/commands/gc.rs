@@ -1,8 +1,12 @@
 //! `kip gc`: deletes every expired kip cluster (`--ttl`), and with
 //! `--older-than` those without a TTL that are older. Clusters that kip did
-//! not make are never touched: only kip's labels are looked at.
+//! not make are never touched: only kip's labels are looked at. A Ctrl-C or
+//! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 
+use super::down::{delete_to_the_end, say_interrupted};
+use super::signals::Signals;
 use crate::backend::{Backend, NodeInfo, NodeState};
+use crate::error::Failure;
 use crate::kubeconfig::KubeconfigTarget;
 use crate::output::Printer;
 use crate::output::StatusFormat;
@@ -103,8 +107,18 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
         .collect();
     let mut deleted = Vec::new();
     let mut failed = Vec::new();
+    let mut interrupted = false;
+    let mut left = Vec::new();
     if !settings.dry_run {
+        // From here a Ctrl-C or SIGTERM lets the deletion under way finish
+        // and skips the rest, as in `kip down`.
+        let mut signals = Signals::listen()?;
         for c in candidates {
+            interrupted = interrupted || signals.check().is_err();
+            if interrupted {
+                left.push(c.name);
+                continue;
+            }
             // A `kip up` of the name may have started a node since the
             // listing: an orphan's volume is then that cluster's.
             if c.reason == ORPHANED {
@@ -120,7 +134,15 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
                     }
                 }
             }
-            match super::down::delete_one(&c.name, backend, printer, &target).await {
+            let deletion = delete_to_the_end(
+                &c.name,
+                backend,
+                printer,
+                &target,
+                &mut signals,
+                &mut interrupted,
+            );
+            match deletion.await? {
                 Ok(()) => deleted.push(c),
                 Err(e) => failed.push(Failed {
                     name: c.name,
@@ -157,6 +179,10 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
             }
         }
     }
+    if interrupted {
+        let left: Vec<&str> = left.iter().map(String::as_str).collect();
+        say_interrupted(printer, &left, "kip gc");
+    }
     if !failed.is_empty() {
         let lines: Vec<String> = failed
             .iter()
@@ -166,6 +192,9 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
             "kip gc could not delete every due cluster:\n{}",
             lines.join("\n")
         );
+    }
+    if interrupted {
+        return Err(Failure::Interrupted.into());
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Ctrl-C and SIGTERM for `up` and `run`, caught from the moment of
-//! `listen`: `up` undoes what it made, `run` passes them on to CMD.
+//! Ctrl-C and SIGTERM, caught from the moment of `listen`: `up` undoes what
+//! it made, `run` passes them on to CMD, `down` and `gc` finish the deletion
+//! under way.
 
 use crate::error::Failure;
 use anyhow::{Context, Result};

@@ -69,6 +69,95 @@ fn ctrl_c_during_down_finishes_the_deletion_then_exits_130() {
     t.assert_nothing_left(&t.name);
 }
 
+/// `kip gc` as `kip down`: a Ctrl-C lets the deletion under way finish,
+/// skips the other due cluster, says which, and exits 130.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn ctrl_c_during_gc_finishes_the_deletion_and_skips_the_rest() {
+    let Some(t) = E2e::new("gcint") else { return };
+    let selector = format!("kip-test-gcint={}", t.name);
+    let names = [format!("{}-a", t.name), format!("{}-b", t.name)];
+    for name in &names {
+        t.up(name, &["-q", "--label", &selector]).success();
+    }
+    let gc = ["gc", "--older-than", "1s", "-l", selector.as_str()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let dry = t.kip(&[&gc[..], &["--dry-run"]].concat()).run();
+        dry.success();
+        if names
+            .iter()
+            .all(|n| dry.stdout.contains(&format!("would delete {n} ")))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never both due: {dry}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut child = t
+        .kip(&[&["--progress", "json"][..], &gc[..]].concat())
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kip starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.clone()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no deletion started: {seen:?}"));
+        let started = line.contains("\"phase\":\"cluster-deleted\"")
+            && line.contains("\"status\":\"started\"");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = exit_by(
+        &mut child,
+        deadline,
+        &format!("kip gc did not end after the Ctrl-C: {seen:?}"),
+    );
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("finishing the deletion of cluster"),
+        "{stderr}"
+    );
+    let (gone, kept): (Vec<&String>, Vec<&String>) = names
+        .iter()
+        .partition(|n| stdout.contains(&format!("deleted {n} ")));
+    assert_eq!((gone.len(), kept.len()), (1, 1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("not deleted {} (run `kip gc` again)", kept[0])),
+        "{stderr}"
+    );
+    t.assert_nothing_left(gone[0]);
+    t.kip(&["status", kept[0]]).run().success();
+    t.kip(&["down", kept[0]]).run().success();
+    t.assert_nothing_left(kept[0]);
+}
+
 fn json(run: &Run) -> serde_json::Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"))
 }
