@@ -3,9 +3,9 @@
 //! print, against the real Docker engine and the test node image.
 
 use super::e2e::{docker, E2e};
-use super::support::{exit_by, Run};
+use super::support::{exit_by, Kip, Run};
 use std::io::BufRead;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,49 +15,8 @@ fn ctrl_c_during_down_finishes_the_deletion_then_exits_130() {
     let Some(t) = E2e::new("downint") else { return };
     t.up(&t.name, &[]).success();
 
-    let mut child = t
-        .kip(&["--progress", "json", "down", &t.name])
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kip starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line.clone()).is_err() {
-                break;
-            }
-        }
-    });
-    // The deletion is under way (its node is being stopped): interrupt it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no deletion started: {seen:?}"));
-        let started = line.contains("\"phase\":\"cluster-deleted\"")
-            && line.contains("\"status\":\"started\"");
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = exit_by(
-        &mut child,
-        deadline,
-        &format!("kip down did not end after the Ctrl-C: {seen:?}"),
-    );
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    let stderr = seen.join("\n");
+    let (status, _, stderr) =
+        interrupted_while_deleting(t.kip(&["--progress", "json", "down", &t.name]));
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("finishing the deletion of cluster"),
@@ -95,13 +54,43 @@ fn ctrl_c_during_gc_finishes_the_deletion_and_skips_the_rest() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let mut child = t
-        .kip(&[&["--progress", "json"][..], &gc[..]].concat())
+    let (status, stdout, stderr) =
+        interrupted_while_deleting(t.kip(&[&["--progress", "json"][..], &gc[..]].concat()));
+    assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("finishing the deletion of cluster"),
+        "{stderr}"
+    );
+    let (gone, kept): (Vec<&String>, Vec<&String>) = names
+        .iter()
+        .partition(|n| stdout.contains(&format!("deleted {n} ")));
+    assert_eq!((gone.len(), kept.len()), (1, 1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("not deleted {} (run `kip gc` again)", kept[0])),
+        "{stderr}"
+    );
+    t.assert_nothing_left(gone[0]);
+    t.kip(&["status", kept[0]]).run().success();
+    t.kip(&["down", kept[0]]).run().success();
+    t.assert_nothing_left(kept[0]);
+}
+
+/// Runs `kip` (with `--progress json`), sends it a SIGINT once a cluster's
+/// deletion is under way (its node is being stopped), and waits for it to
+/// end: its exit status, stdout and stderr.
+fn interrupted_while_deleting(kip: Kip) -> (ExitStatus, String, String) {
+    let mut child = kip
         .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("kip starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
     let stderr = child.stderr.take().unwrap();
     let (tx, lines) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -132,30 +121,11 @@ fn ctrl_c_during_gc_finishes_the_deletion_and_skips_the_rest() {
     let status = exit_by(
         &mut child,
         deadline,
-        &format!("kip gc did not end after the Ctrl-C: {seen:?}"),
+        &format!("kip did not end after the Ctrl-C: {seen:?}"),
     );
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
     reader.join().unwrap();
     seen.extend(lines.try_iter());
-    let stderr = seen.join("\n");
-    assert_eq!(status.code(), Some(130), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains("finishing the deletion of cluster"),
-        "{stderr}"
-    );
-    let (gone, kept): (Vec<&String>, Vec<&String>) = names
-        .iter()
-        .partition(|n| stdout.contains(&format!("deleted {n} ")));
-    assert_eq!((gone.len(), kept.len()), (1, 1), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains(&format!("not deleted {} (run `kip gc` again)", kept[0])),
-        "{stderr}"
-    );
-    t.assert_nothing_left(gone[0]);
-    t.kip(&["status", kept[0]]).run().success();
-    t.kip(&["down", kept[0]]).run().success();
-    t.assert_nothing_left(kept[0]);
+    (status, out.join().unwrap(), seen.join("\n"))
 }
 
 fn json(run: &Run) -> serde_json::Value {
