@@ -5,14 +5,13 @@
 
 use super::down::{delete_to_the_end, say_interrupted};
 use super::signals::Signals;
-use crate::backend::{Backend, NodeInfo, NodeState};
-use crate::error::Failure;
-use crate::kubeconfig::KubeconfigTarget;
+use crate::error::Error;
+use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
-use anyhow::{bail, Result};
+use crate::provider::{NodeInfo, NodeState, Provider};
+use anyhow::Result;
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 const ORPHANED: &str = "orphaned: node container gone, volume left";
@@ -29,6 +28,21 @@ struct Collected {
 struct Failed {
     name: String,
     error: String,
+}
+
+/// What `kip gc -o json` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GcResult<'a> {
+    dry_run: bool,
+    deleted: &'a [Collected],
+    failed: &'a [Failed],
+    kept: usize,
+}
+
+impl crate::output::Document for GcResult<'_> {
+    const KIND: &'static str = "GcResult";
+    const SCHEMA: &'static str = "gc-result.schema.json";
 }
 
 /// How old an orphaned volume must be before `gc` takes it (or older than
@@ -78,12 +92,12 @@ pub struct GcSettings {
     /// Labels a cluster must all carry to be collected.
     pub selector: Vec<(String, String)>,
     pub output: StatusFormat,
-    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig whose entries go too, by kubectl's rules.
+    pub kubeconfig: KubeconfigSource,
 }
 
-pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
-    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+pub async fn run(settings: &GcSettings, backend: &impl Provider, printer: &Printer) -> Result<()> {
+    let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let now = SystemTime::now();
     let nodes: Vec<NodeInfo> = backend
         .list()
@@ -122,7 +136,7 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
             // A `kip up` of the name may have started a node since the
             // listing: an orphan's volume is then that cluster's.
             if c.reason == ORPHANED {
-                match backend.find(&c.name).await {
+                match backend.lookup(&c.name).await {
                     Ok(None) => {}
                     Ok(Some(_)) => continue,
                     Err(e) => {
@@ -154,17 +168,12 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
         deleted = candidates;
     }
     match settings.output {
-        StatusFormat::Json => {
-            let doc = serde_json::json!({
-                "apiVersion": "kip/v1",
-                "kind": "GcResult",
-                "dryRun": settings.dry_run,
-                "deleted": deleted,
-                "failed": failed,
-                "kept": nodes.len() - deleted.len() - failed.len(),
-            });
-            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
-        }
+        StatusFormat::Json => crate::output::json(&GcResult {
+            dry_run: settings.dry_run,
+            kept: nodes.len() - deleted.len() - failed.len(),
+            deleted: &deleted,
+            failed: &failed,
+        })?,
         StatusFormat::Text => {
             for c in &deleted {
                 let verb = if settings.dry_run {
@@ -184,17 +193,13 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
         say_interrupted(printer, &left, "kip gc");
     }
     if !failed.is_empty() {
-        let lines: Vec<String> = failed
-            .iter()
-            .map(|f| format!("{}: {}", f.name, f.error))
-            .collect();
-        bail!(
-            "kip gc could not delete every due cluster:\n{}",
-            lines.join("\n")
-        );
+        return Err(Error::GcIncomplete {
+            failures: failed.into_iter().map(|f| (f.name, f.error)).collect(),
+        }
+        .into());
     }
     if interrupted {
-        return Err(Failure::Interrupted.into());
+        return Err(Error::Interrupted.into());
     }
     Ok(())
 }
@@ -220,6 +225,19 @@ mod tests {
             labels: Default::default(),
             problem: None,
         }
+    }
+
+    #[test]
+    fn the_result_matches_its_schema() {
+        crate::output::assert_matches_schema(&GcResult {
+            dry_run: true,
+            deleted: &[Collected {
+                name: "a".into(),
+                reason: "expired".into(),
+            }],
+            failed: &[],
+            kept: 0,
+        });
     }
 
     #[test]

@@ -6,16 +6,16 @@
 //! mirrors), streams it into the node once the node's dockerd runs, and skips
 //! that when the node already has it. kind then finds it and pulls nothing.
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::Backend;
 use crate::commands::load::{docker_load, node_image_id};
-use crate::error::Failure;
+use crate::error::Error;
 use crate::output::Printer;
+use crate::provider::docker::DockerProvider;
+use crate::provider::Node;
 use anyhow::Result;
 
 /// A kind node image on the host's engine, to stream into the node.
 pub(super) struct HostImage<'a> {
-    host: &'a DockerBackend,
+    host: &'a DockerProvider,
     pub image: String,
     id: String,
 }
@@ -48,7 +48,7 @@ pub(crate) fn name_in_node(image: &str) -> String {
 /// neither find nor pull the image, lets kind pull it inside the Pod, as
 /// kind alone would.
 pub(super) async fn prepare<'a>(
-    host: Option<&'a DockerBackend>,
+    host: Option<&'a DockerProvider>,
     image: &str,
     local: bool,
     printer: &Printer,
@@ -74,11 +74,11 @@ pub(super) async fn prepare<'a>(
                     return Ok(None);
                 }
             }
-            host.host_image_id(image).await?.ok_or_else(|| {
-                Failure::Environment(format!(
-                    "the kind node image {image} was pulled but the host's engine does not list it"
-                ))
-            })?
+            host.host_image_id(image)
+                .await?
+                .ok_or_else(|| Error::KindImageNotListed {
+                    image: image.to_string(),
+                })?
         }
         Err(e) if local => return Err(e),
         Err(e) => {
@@ -98,14 +98,9 @@ pub(super) async fn prepare<'a>(
 impl HostImage<'_> {
     /// Into the node's Docker, unless it has this very image already (a
     /// restarted or reused node).
-    pub(super) async fn stream_into(
-        &self,
-        backend: &impl Backend,
-        cluster: &str,
-        printer: &Printer,
-    ) -> Result<()> {
+    pub(super) async fn stream_into(&self, node: &impl Node, printer: &Printer) -> Result<()> {
         let name = name_in_node(&self.image);
-        if node_image_id(backend, cluster, &name).await?.as_deref() == Some(self.id.as_str()) {
+        if node_image_id(node, &name).await?.as_deref() == Some(self.id.as_str()) {
             printer.info(&format!("The node already has {}", self.image));
             return Ok(());
         }
@@ -114,29 +109,26 @@ impl HostImage<'_> {
             &format!("Streaming the kind node image {} into the node", self.image),
         );
         let loaded = docker_load(
-            backend,
-            cluster,
+            node,
             self.host.save_images(std::slice::from_ref(&self.image)),
         )
         .await
-        .map_err(|e| {
-            Failure::Node(format!(
-                "cannot stream the kind node image {} into the node: {e:#}",
-                self.image
-            ))
+        .map_err(|e| Error::KindImageStream {
+            image: self.image.clone(),
+            error: format!("{e:#}"),
         })?;
         // `docker load` restores the tag the image was saved under; a
         // digest-pinned image (saved by digest) is named in the node by ID.
         if !loaded.contains(&name) {
             let tag = ["docker", "tag", self.id.as_str(), name.as_str()].map(String::from);
-            let out = backend.exec_capture(cluster, &tag, None).await?;
+            let out = node.exec_capture(&tag, None).await?;
             if out.code != 0 {
                 let said = format!("{}\n{}", out.stderr.trim(), out.stdout.trim());
-                return Err(Failure::Node(format!(
-                    "cannot name the kind node image {name} in the node: `docker tag` exited {}: {}",
-                    out.code,
-                    said.trim()
-                ))
+                return Err(Error::KindImageTag {
+                    name,
+                    code: out.code,
+                    said: said.trim().to_string(),
+                }
                 .into());
             }
         }
