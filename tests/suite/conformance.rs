@@ -933,6 +933,7 @@ pub fn assert_service_from_a_pod(c: &impl SharedCluster, name: &str, log: &str) 
     let part = job_part(log, name);
     let server = format!("https://kip-{name}.default.svc:6443");
     assert!(ready_line(part).contains(&server), "{part}");
+    assert!(!part.contains("port-forward"), "{part}");
     assert!(part.lines().any(|l| l == server), "{part}");
     assert!(part.lines().any(|l| l == "ok"), "{part}");
     c.assert_nothing_left(name);

@@ -378,6 +378,10 @@ fn remote_doctor_reports_every_check_ok() {
     };
     r.emulator().set_node_pod_cidr("10.245.0.0/24");
     let report = conformance::doctor_reports_every_check_ok(&r);
+    r.kip(&["doctor", "--dind-image", &r.t.image])
+        .run()
+        .success()
+        .stdout_has("10.245.0.0/24");
     let subnets = super::doctor::check(&report, "subnets");
     assert!(
         subnets["message"]
@@ -503,7 +507,8 @@ fn remote_the_logs_bundle_comes_out_of_the_pod() {
     r.down(&r.t.name);
 }
 
-/// Two clusters, three `kip down` of both at once.
+/// Two clusters (one forwarded, one pod-ip), three `kip down` of both at
+/// once.
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn remote_concurrent_downs_leave_nothing() {
@@ -512,7 +517,8 @@ fn remote_concurrent_downs_leave_nothing() {
     };
     let (a, b) = (format!("{}-a", r.t.name), format!("{}-b", r.t.name));
     r.up(&a, &[]).success();
-    r.up(&b, &["--no-switch-context"]).success();
+    r.up(&b, &["--endpoint", "pod-ip", "--no-switch-context"])
+        .success();
     conformance::downs_at_once_leave_nothing(&r, &[&a, &b]);
 }
 
@@ -566,6 +572,10 @@ fn remote_pod_ip_endpoint_names_the_pods_address_in_the_certificate() {
     r.inner(name, &["get", "--raw", "/readyz"])
         .success()
         .stdout_has("ok");
+    r.kip(&["status", name])
+        .run()
+        .success()
+        .stdout_has("Ready:       yes");
     r.down(name);
 }
 
