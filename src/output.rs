@@ -3,7 +3,6 @@
 //! line with `--progress json`, nothing but errors with `-q`, no colour with
 //! `NO_COLOR`. Data goes to stdout, never here.
 
-use crate::settings::OutputSettings;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -126,6 +125,17 @@ pub const API_VERSION: &str = "kip/v1";
 /// but never stops the work under way (a half-made cluster is worse).
 fn err_line(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// How kip reports: what `Printer` is made from, resolved once with the
+/// other global settings.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSettings {
+    /// `-q`: nothing but errors and requested data.
+    pub quiet: bool,
+    pub progress: ProgressFormat,
+    /// `NO_COLOR` is not set (colour is still only used on a terminal).
+    pub color: bool,
 }
 
 pub struct Printer {

@@ -3,8 +3,8 @@
 //! not make are never touched: only kip's labels are looked at. A Ctrl-C or
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 
-use super::down::{delete_to_the_end, say_interrupted};
-use super::signals::Signals;
+use crate::cluster::delete::{delete_to_the_end, say_interrupted};
+use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
@@ -96,10 +96,9 @@ pub struct GcSettings {
     pub kubeconfig: KubeconfigSource,
 }
 
-pub async fn run(settings: &GcSettings, backend: &impl Provider, printer: &Printer) -> Result<()> {
+pub async fn run(settings: &GcSettings, provider: &impl Provider, printer: &Printer) -> Result<()> {
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
-    let now = SystemTime::now();
-    let nodes: Vec<NodeInfo> = backend
+    let nodes: Vec<NodeInfo> = provider
         .list()
         .await?
         .into_iter()
@@ -110,84 +109,22 @@ pub async fn run(settings: &GcSettings, backend: &impl Provider, printer: &Print
                 .all(|(k, v)| n.labels.get(k) == Some(v))
         })
         .collect();
-    let candidates: Vec<Collected> = nodes
-        .iter()
-        .filter_map(|n| {
-            due(n, now, settings.older_than).map(|reason| Collected {
-                name: n.cluster.clone(),
-                reason,
-            })
-        })
-        .collect();
-    let mut deleted = Vec::new();
-    let mut failed = Vec::new();
-    let mut interrupted = false;
-    let mut left = Vec::new();
-    if !settings.dry_run {
-        // From here a Ctrl-C or SIGTERM lets the deletion under way finish
-        // and skips the rest, as in `kip down`.
-        let mut signals = Signals::listen()?;
-        for c in candidates {
-            interrupted = interrupted || signals.check().is_err();
-            if interrupted {
-                left.push(c.name);
-                continue;
-            }
-            // A `kip up` of the name may have started a node since the
-            // listing: an orphan's volume is then that cluster's.
-            if c.reason == ORPHANED {
-                match backend.lookup(&c.name).await {
-                    Ok(None) => {}
-                    Ok(Some(_)) => continue,
-                    Err(e) => {
-                        failed.push(Failed {
-                            name: c.name,
-                            error: format!("{e:#}"),
-                        });
-                        continue;
-                    }
-                }
-            }
-            let deletion = delete_to_the_end(
-                &c.name,
-                backend,
-                printer,
-                &target,
-                &mut signals,
-                &mut interrupted,
-            );
-            match deletion.await? {
-                Ok(()) => deleted.push(c),
-                Err(e) => failed.push(Failed {
-                    name: c.name,
-                    error: format!("{e:#}"),
-                }),
-            }
+    let candidates = due_clusters(&nodes, settings.older_than);
+    let collection = if settings.dry_run {
+        Collection {
+            deleted: candidates,
+            ..Collection::default()
         }
     } else {
-        deleted = candidates;
-    }
-    match settings.output {
-        StatusFormat::Json => crate::output::json(&GcResult {
-            dry_run: settings.dry_run,
-            kept: nodes.len() - deleted.len() - failed.len(),
-            deleted: &deleted,
-            failed: &failed,
-        })?,
-        StatusFormat::Text => {
-            for c in &deleted {
-                let verb = if settings.dry_run {
-                    "would delete"
-                } else {
-                    "deleted"
-                };
-                crate::output::out(format!("{verb} {} ({})\n", c.name, c.reason))?;
-            }
-            if deleted.is_empty() && failed.is_empty() {
-                printer.info("No kip cluster is due for garbage collection");
-            }
-        }
-    }
+        collect(candidates, provider, printer, &target).await?
+    };
+    report(settings, nodes.len(), &collection, printer)?;
+    let Collection {
+        failed,
+        interrupted,
+        left,
+        ..
+    } = collection;
     if interrupted {
         let left: Vec<&str> = left.iter().map(String::as_str).collect();
         say_interrupted(printer, &left, "kip gc");
@@ -200,6 +137,114 @@ pub async fn run(settings: &GcSettings, backend: &impl Provider, printer: &Print
     }
     if interrupted {
         return Err(Error::Interrupted.into());
+    }
+    Ok(())
+}
+
+/// The clusters among `nodes` that are due now, with why.
+fn due_clusters(nodes: &[NodeInfo], older_than: Option<Duration>) -> Vec<Collected> {
+    let now = SystemTime::now();
+    nodes
+        .iter()
+        .filter_map(|n| {
+            due(n, now, older_than).map(|reason| Collected {
+                name: n.cluster.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// What a collection did: deleted, failed, and (after a signal) left.
+#[derive(Default)]
+struct Collection {
+    deleted: Vec<Collected>,
+    failed: Vec<Failed>,
+    interrupted: bool,
+    left: Vec<String>,
+}
+
+/// Deletes the due clusters one by one. From the start a Ctrl-C or
+/// SIGTERM lets the deletion under way finish and skips the rest, as in
+/// `kip down`.
+async fn collect(
+    candidates: Vec<Collected>,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+) -> Result<Collection> {
+    let mut signals = Signals::listen()?;
+    let mut done = Collection::default();
+    for c in candidates {
+        done.interrupted = done.interrupted || signals.check().is_err();
+        if done.interrupted {
+            done.left.push(c.name);
+            continue;
+        }
+        // A `kip up` of the name may have started a node since the
+        // listing: an orphan's volume is then that cluster's.
+        if c.reason == ORPHANED {
+            match provider.lookup(&c.name).await {
+                Ok(None) => {}
+                Ok(Some(_)) => continue,
+                Err(e) => {
+                    done.failed.push(Failed {
+                        name: c.name,
+                        error: format!("{e:#}"),
+                    });
+                    continue;
+                }
+            }
+        }
+        let deletion = delete_to_the_end(
+            &c.name,
+            provider,
+            printer,
+            target,
+            &mut signals,
+            &mut done.interrupted,
+        );
+        match deletion.await? {
+            Ok(()) => done.deleted.push(c),
+            Err(e) => done.failed.push(Failed {
+                name: c.name,
+                error: format!("{e:#}"),
+            }),
+        }
+    }
+    Ok(done)
+}
+
+/// What was (or, with `--dry-run`, would be) deleted, as text or JSON.
+fn report(
+    settings: &GcSettings,
+    listed: usize,
+    collection: &Collection,
+    printer: &Printer,
+) -> Result<()> {
+    let Collection {
+        deleted, failed, ..
+    } = collection;
+    match settings.output {
+        StatusFormat::Json => crate::output::json(&GcResult {
+            dry_run: settings.dry_run,
+            kept: listed - deleted.len() - failed.len(),
+            deleted,
+            failed,
+        })?,
+        StatusFormat::Text => {
+            let verb = if settings.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            for c in deleted {
+                crate::output::out(format!("{verb} {} ({})\n", c.name, c.reason))?;
+            }
+            if deleted.is_empty() && failed.is_empty() {
+                printer.info("No kip cluster is due for garbage collection");
+            }
+        }
     }
     Ok(())
 }

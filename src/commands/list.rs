@@ -1,6 +1,6 @@
 //! `kip list`: every kip cluster on this engine, as a table or JSON.
 
-use super::age;
+use crate::cluster::status::age;
 use crate::output::OutputFormat;
 use crate::provider::{NodeInfo, NodeState, Provider};
 use anyhow::Result;
