@@ -516,15 +516,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// `--image`, `--dind-image` (and their KIP_IMAGE, KIP_DIND_IMAGE): an
-/// empty value would become a Pod or container with no image.
+/// empty value would become a Pod or container with no image, and one
+/// Docker cannot read would fail only once things are being made.
 fn parse_image(text: &str) -> Result<String, String> {
-    if text.trim().is_empty() {
-        return Err(
-            "an image reference cannot be empty: give one, or leave the flag and its \
-                    environment variable unset for kip's default"
-                .into(),
-        );
-    }
+    crate::node::reference::check(text).map_err(|why| {
+        if text.trim().is_empty() {
+            format!(
+                "{why}: give one, or leave the flag and its environment variable unset for kip's default"
+            )
+        } else {
+            why
+        }
+    })?;
     Ok(text.to_string())
 }
 

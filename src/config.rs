@@ -97,13 +97,25 @@ impl ConfigFile {
         if text.trim().is_empty() {
             return Ok(ConfigFile::default());
         }
-        serde_yaml::from_str(&text).map_err(|e| {
-            Error::ConfigInvalid {
-                path,
-                error: e.to_string(),
+        let config: ConfigFile = serde_yaml::from_str(&text).map_err(|e| Error::ConfigInvalid {
+            path: path.clone(),
+            error: e.to_string(),
+        })?;
+        config
+            .check()
+            .map_err(|(key, error)| Error::ConfigValueInvalid { path, key, error }.into())
+    }
+
+    /// What the flags check, checked for the keys that stand in for them:
+    /// an image that Docker could not read (or an empty one) named with its
+    /// key, never sent to the engine.
+    fn check(self) -> Result<ConfigFile, (&'static str, String)> {
+        for (key, value) in [("image", &self.image), ("dindImage", &self.dind_image)] {
+            if let Some(image) = value {
+                crate::node::reference::check(image).map_err(|why| (key, why))?;
             }
-            .into()
-        })
+        }
+        Ok(self)
     }
 }
 

@@ -11,6 +11,7 @@ mod suite {
     pub mod doctor;
     pub mod down_and_reuse;
     pub mod e2e;
+    pub mod hard_cases;
     pub mod layer;
     pub mod node_fixes;
     pub mod real_kind;

@@ -65,6 +65,11 @@ impl fmt::Display for Error {
                  `ttl: DURATION` and `remote: true|false`)",
                 path.display()
             ),
+            ConfigValueInvalid { path, key, error } => write!(
+                f,
+                "kip's config {}: `{key}`: {error}; correct it, or remove the key for kip's default",
+                path.display()
+            ),
             ReuseNamesDiffer { name, reuse } => write!(
                 f,
                 "--name {name} and --reuse {reuse} name different clusters: give one of them"

@@ -81,6 +81,13 @@ pub enum Error {
         path: PathBuf,
         error: String,
     },
+    /// A key of kip's config that parses but cannot be used (`error` says
+    /// why, as the matching flag would).
+    ConfigValueInvalid {
+        path: PathBuf,
+        key: &'static str,
+        error: String,
+    },
     /// `kip run --name A --reuse B`.
     ReuseNamesDiffer {
         name: String,
@@ -501,6 +508,7 @@ impl Error {
             ConfigMissing { .. }
             | ConfigUnreadable { .. }
             | ConfigInvalid { .. }
+            | ConfigValueInvalid { .. }
             | ReuseNamesDiffer { .. }
             | ReuseWithoutName
             | KindConfigUnreadable { .. }

