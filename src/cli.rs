@@ -361,7 +361,7 @@ pub struct LoadArgs {
     pub images: Vec<String>,
 
     /// An image archive (`docker save` output) instead of images
-    #[arg(long, value_name = "FILE", conflicts_with = "images")]
+    #[arg(long, value_name = "FILE", conflicts_with = "images", value_parser = parse_archive)]
     pub archive: Option<PathBuf>,
 
     #[command(flatten)]
@@ -529,6 +529,14 @@ fn parse_image(text: &str) -> Result<String, String> {
         }
     })?;
     Ok(text.to_string())
+}
+
+/// `--archive`: a regular file, refused before anything else otherwise (a
+/// folder or a FIFO would leave `docker load` in the node waiting).
+fn parse_archive(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    crate::commands::load::check_archive(&path).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// `--cert-san`: an IP address or a DNS name (a wildcard `*.` allowed), as

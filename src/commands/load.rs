@@ -28,9 +28,14 @@ pub async fn run(
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
+    // A bad archive is refused before anything is asked of the engine.
+    let archive = match &settings.archive {
+        Some(path) => Some(open_archive(path).await?),
+        None => None,
+    };
     let node = provider.find_running(&settings.name).await?;
-    let names = match &settings.archive {
-        Some(path) => load_archive(&node, path, printer).await?,
+    let names = match archive {
+        Some(archive) => load_archive(&node, archive, printer).await?,
         None => {
             let Some(host) = host else {
                 return Err(Error::NoHostEngine.into());
@@ -64,19 +69,74 @@ pub async fn run(
     Ok(())
 }
 
-/// `--archive FILE` into the node's Docker; the images it held.
-async fn load_archive(node: &impl Node, path: &Path, printer: &Printer) -> Result<Vec<String>> {
-    let step = printer.step(
-        "images-loaded",
-        &format!("Loading {} into the node", path.display()),
-    );
+/// An archive `--archive` names, open: a regular file (a folder or a FIFO
+/// would leave `docker load` in the node waiting for input forever).
+struct Archive {
+    path: PathBuf,
+    file: tokio::fs::File,
+}
+
+/// Refuses what is not a regular file, naming what it is.
+pub fn check_archive(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path)
+        .map_err(|e| Error::ArchiveUnreadable {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?
+        .file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    };
+    Err(Error::ArchiveNotAFile {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// Checked again as it is opened: it may have changed since the command
+/// line was read.
+async fn open_archive(path: &Path) -> Result<Archive> {
+    check_archive(path)?;
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| Error::ArchiveUnreadable {
             path: path.to_path_buf(),
             error: e.to_string(),
         })?;
-    let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
+    Ok(Archive {
+        path: path.to_path_buf(),
+        file,
+    })
+}
+
+/// `--archive FILE` into the node's Docker; the images it held. A file
+/// that fails to read ends the load at once, with the reason.
+async fn load_archive(
+    node: &impl Node,
+    archive: Archive,
+    printer: &Printer,
+) -> Result<Vec<String>> {
+    let step = printer.step(
+        "images-loaded",
+        &format!("Loading {} into the node", archive.path.display()),
+    );
+    let path = archive.path;
+    let stream = tokio_util::io::ReaderStream::new(archive.file).map_err(move |e| {
+        Error::ArchiveUnreadable {
+            path: path.clone(),
+            error: e.to_string(),
+        }
+        .into()
+    });
     let loaded = docker_load(node, Box::pin(stream)).await?;
     step.done(&format!("Loaded {} into the node", loaded.join(", ")));
     Ok(loaded)

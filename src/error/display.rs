@@ -100,9 +100,16 @@ impl fmt::Display for Error {
                 "kip connect restarts the port-forward of a remote cluster: `kip connect {cluster} --remote` \
                  (local clusters publish their port)"
             ),
-            ArchiveUnreadable { path, error } => {
-                write!(f, "--archive {}: {error}", path.display())
-            }
+            ArchiveUnreadable { path, error } => write!(
+                f,
+                "--archive {}: cannot read it: {error}",
+                path.display()
+            ),
+            ArchiveNotAFile { path, what } => write!(
+                f,
+                "--archive {} is {what}, not a file: give the file `docker save -o FILE IMAGE…` wrote",
+                path.display()
+            ),
             DockerUnusable { host, error, hint } => {
                 write!(f, "cannot use Docker at {host}: {error}\n({hint})")
             }

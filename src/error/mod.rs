@@ -118,6 +118,12 @@ pub enum Error {
         path: PathBuf,
         error: String,
     },
+    /// `--archive` names something that is not a regular file (`what`: "a
+    /// directory", "a FIFO", ...).
+    ArchiveNotAFile {
+        path: PathBuf,
+        what: &'static str,
+    },
 
     // ---- environment (3) ----
     DockerUnusable {
@@ -517,7 +523,8 @@ impl Error {
             | KipContextCurrent { .. }
             | NoCurrentContext
             | ConnectLocal { .. }
-            | ArchiveUnreadable { .. } => exit::USAGE,
+            | ArchiveUnreadable { .. }
+            | ArchiveNotAFile { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }

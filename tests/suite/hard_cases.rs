@@ -4,8 +4,10 @@
 //! by controlling the interleaving (the stand-in's hold, a held stream),
 //! never by a sleep that happens to hit it.
 
-use super::support::kip;
+use super::e2e::E2e;
+use super::support::{finish_by, kip};
 use std::path::Path;
+use std::time::Duration;
 
 /// Nothing answers here: a command that reaches Docker fails at once.
 const NO_ENGINE: &str = "tcp://127.0.0.1:1";
@@ -55,4 +57,55 @@ fn an_image_reference_docker_would_refuse_is_a_usage_error_wherever_it_is_given(
          registry.example.com/kip/node@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5\n",
     );
     run.success();
+}
+
+/// A FIFO at `path` (no writer ever opens it).
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn an_archive_that_is_not_a_regular_file_is_refused_before_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("images.fifo");
+    mkfifo(&fifo);
+    for (path, what) in [(dir.path(), "a directory"), (fifo.as_path(), "a FIFO")] {
+        let child = kip(&["load", "arch", "--archive", path.to_str().unwrap()])
+            .env("DOCKER_HOST", NO_ENGINE)
+            .spawn();
+        let run = finish_by(child, Duration::from_secs(20), "kip load --archive");
+        run.code(2)
+            .stderr_has(path.to_str().unwrap())
+            .stderr_has(what)
+            .stderr_has("docker save");
+    }
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn load_of_an_archive_that_cannot_be_read_ends_at_once_with_the_reason() {
+    let Some(t) = E2e::new("archive") else { return };
+    t.up(&t.name, &["-q"]).success();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("images.fifo");
+    mkfifo(&fifo);
+    // A regular file whose reads fail: kip's own memory, read from 0.
+    let unreadable = Path::new("/proc/self/mem");
+    for (path, code, what) in [
+        (dir.path(), 2, "a directory"),
+        (fifo.as_path(), 2, "a FIFO"),
+        (unreadable, 2, "cannot read it"),
+    ] {
+        let child = t
+            .kip(&["load", &t.name, "--archive", path.to_str().unwrap()])
+            .spawn();
+        let run = finish_by(child, Duration::from_secs(60), "kip load --archive");
+        run.code(code).stderr_has(what);
+    }
+    // Nothing was left loading in the node.
+    let ps = t.exec(&t.name, &["ps", "-eo", "args"]).run();
+    ps.success();
+    assert!(!ps.stdout.contains("docker load"), "{ps}");
+    t.kip(&["down", &t.name]).run().success();
 }

@@ -82,16 +82,31 @@ impl DockerNode {
         };
         // Feed stdin and drain stdout/stderr at once, or a full pipe stalls both.
         let feed = async {
-            if let Some(mut source) = input {
-                while let Some(chunk) = source.next().await {
-                    stdin
-                        .write_all(&chunk?)
-                        .await
-                        .context("the command in the node stopped reading")?;
+            let Some(mut source) = input else {
+                return Fed::default();
+            };
+            let mut fed = Fed::default();
+            while let Some(chunk) = source.next().await {
+                match chunk {
+                    Ok(chunk) => {
+                        if let Err(e) = stdin.write_all(&chunk).await {
+                            fed.write = Some(
+                                anyhow::Error::from(e)
+                                    .context("the command in the node stopped reading"),
+                            );
+                            break;
+                        }
+                    }
+                    // The input failed: the command must not wait for
+                    // the rest of it.
+                    Err(e) => {
+                        fed.source = Some(e);
+                        break;
+                    }
                 }
-                stdin.shutdown().await.ok();
             }
-            anyhow::Ok(())
+            stdin.shutdown().await.ok();
+            fed
         };
         let drain = async {
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
@@ -106,11 +121,17 @@ impl DockerNode {
             anyhow::Ok((stdout, stderr))
         };
         let (fed, drained) = tokio::join!(feed, drain);
+        // An input that failed is the failure, whatever the command made
+        // of what it got.
+        if let Some(e) = fed.source {
+            return Err(e);
+        }
         let (stdout, stderr) = drained?;
         let code = exit_code(self.docker(), &exec).await?;
-        // A feed error matters only if the command did not succeed anyway.
-        if code != 0 {
-            fed?;
+        // A command that stopped reading matters only if it did not
+        // succeed anyway.
+        if let (true, Some(e)) = (code != 0, fed.write) {
+            return Err(e);
         }
         Ok(ExecOutput {
             code,
@@ -195,6 +216,14 @@ impl DockerNode {
             })?;
         Ok(chunks.concat())
     }
+}
+
+/// How feeding an exec's stdin ended: its input failed, or the command
+/// stopped reading.
+#[derive(Default)]
+struct Fed {
+    source: Option<anyhow::Error>,
+    write: Option<anyhow::Error>,
 }
 
 /// An exec's exit code. The engine may still report it running for a moment

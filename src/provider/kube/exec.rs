@@ -90,17 +90,22 @@ impl KubeProvider {
         // The reader ends at the status: after stdin closed, or when the
         // command ended early, and then what is left of the input is moot.
         let read = reader.await;
-        let (out, err, status) = match read {
-            Ok(read) if read.2.is_some() => {
-                feeder.abort();
-                read
+        // An input that failed is the failure (the feeder closed stdin, so
+        // the command ended), whatever the command made of what it got.
+        // With a status, the rest of an input still being fed is moot;
+        // without one, the feeder's error, if it had one, says why.
+        let has_status = matches!(&read, Ok(read) if read.2.is_some());
+        if has_status && !feeder.is_finished() {
+            feeder.abort();
+        } else {
+            match feeder.await {
+                Ok(Ok(Some(source))) => return Err(source),
+                Ok(Err(sink)) if !has_status => return Err(sink),
+                Err(join) if !has_status => return Err(join.into()),
+                _ => {}
             }
-            // No status: the feeder's error, if it had one, says why.
-            other => {
-                feeder.await??;
-                other?
-            }
-        };
+        }
+        let (out, err, status) = read?;
         Ok((exit_code_of(status), out, err))
     }
 
@@ -197,11 +202,13 @@ impl KubeProvider {
 
 /// Sends `input` as the exec's stdin in frames of [`STDIN_FRAME`] bytes,
 /// then closes stdin (v5), or the connection (v4 cannot close one stream).
+/// An input that fails closes stdin the same way (the command must not
+/// wait for the rest of it) and is returned: `Ok(Some(why))`.
 async fn feed_stdin<S>(
     mut sink: S,
     mut input: BoxStream<'static, Result<bytes::Bytes>>,
     closes_stdin: bool,
-) -> Result<()>
+) -> Result<Option<anyhow::Error>>
 where
     S: futures_util::Sink<Message> + Unpin,
     S::Error: std::error::Error + Send + Sync + 'static,
@@ -209,8 +216,15 @@ where
     use futures_util::SinkExt;
     let mut frame = Vec::with_capacity(STDIN_FRAME + 1);
     frame.push(STDIN);
+    let mut failed = None;
     while let Some(chunk) = input.next().await {
-        let mut chunk = chunk?;
+        let mut chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        };
         while !chunk.is_empty() {
             let take = chunk.len().min(STDIN_FRAME + 1 - frame.len());
             frame.extend_from_slice(&chunk.split_to(take));
@@ -232,7 +246,7 @@ where
     } else {
         sink.close().await?;
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// The exec's stdout and stderr, until its status.
