@@ -3,22 +3,12 @@
 //! patches and other fields are kept, kip's required settings win, and a
 //! setting that contradicts one of them is an error that names the field.
 
+use super::subnets::{self, Family};
 use serde::Serialize;
 use serde_yaml::{Mapping, Value};
-use std::net::Ipv4Addr;
 
 /// The API server's port inside the node (kind's `apiServerPort`).
 pub const NODE_API_PORT: u16 = 6443;
-
-/// Inner pod/service subnet pairs, tried in order; the first pair that
-/// overlaps no network the outer engine knows wins (the 2020 setup used
-/// 10.245/16 and 10.246/16 to stay clear of the outer cluster).
-const SUBNET_CANDIDATES: [(&str, &str); 4] = [
-    ("10.245.0.0/16", "10.246.0.0/16"),
-    ("10.247.0.0/16", "10.248.0.0/16"),
-    ("172.30.0.0/16", "172.31.0.0/16"),
-    ("192.168.240.0/21", "192.168.248.0/21"),
-];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,15 +38,20 @@ impl KindConfig {
     /// `cert_sans` are every name the kubeconfig may use for the API server.
     /// `taken` are the subnets of the networks around the node.
     pub fn new(cert_sans: &[String], taken: &[String]) -> Self {
-        let (pod_subnet, service_subnet) = choose_subnets(taken);
+        Self::of_family(cert_sans, taken, Family::Ipv4)
+    }
+
+    /// kip's config for a cluster of IP family `family`.
+    fn of_family(cert_sans: &[String], taken: &[String], family: Family) -> Self {
+        let (pod_subnet, service_subnet) = subnets::choose(family, taken);
         KindConfig {
             kind: "Cluster",
             api_version: "kind.x-k8s.io/v1alpha4",
             networking: Networking {
                 api_server_address: "0.0.0.0".into(),
                 api_server_port: NODE_API_PORT,
-                pod_subnet: pod_subnet.into(),
-                service_subnet: service_subnet.into(),
+                pod_subnet,
+                service_subnet,
                 extra: Mapping::new(),
             },
             kubeadm_config_patches: vec![kubelet_patch(), cluster_patch(cert_sans)],
@@ -122,42 +117,14 @@ impl KindConfig {
             }
         }
 
-        let mut config = KindConfig::new(&cert_sans, taken);
-        if let Some(networking) = user.remove("networking") {
-            let Value::Mapping(mut networking) = networking else {
-                return Err("networking must be a mapping".into());
-            };
-            if let Some(v) = networking.remove("apiServerAddress") {
-                if v.as_str() != Some("0.0.0.0") {
-                    return Err(format!(
-                        "networking.apiServerAddress is {}: kip needs 0.0.0.0 inside the node (it publishes \
-                         the API itself); remove the field",
-                        plain(&v)
-                    ));
-                }
-            }
-            if let Some(v) = networking.remove("apiServerPort") {
-                if v.as_u64() != Some(u64::from(NODE_API_PORT)) {
-                    return Err(format!(
-                        "networking.apiServerPort is {}: kip needs {NODE_API_PORT} inside the node; \
-                         choose the host port with --api-port and remove the field",
-                        plain(&v)
-                    ));
-                }
-            }
-            for (field, slot) in [
-                ("podSubnet", &mut config.networking.pod_subnet),
-                ("serviceSubnet", &mut config.networking.service_subnet),
-            ] {
-                if let Some(v) = networking.remove(field) {
-                    *slot = v
-                        .as_str()
-                        .ok_or_else(|| format!("networking.{field} must be a CIDR string"))?
-                        .into();
-                }
-            }
-            config.networking.extra = networking;
-        }
+        let networking = match user.remove("networking") {
+            None => Mapping::new(),
+            Some(Value::Mapping(networking)) => networking,
+            Some(_) => return Err("networking must be a mapping".into()),
+        };
+        let family = ip_family(&networking)?;
+        let mut config = KindConfig::of_family(&cert_sans, taken, family);
+        config.networking.merge(networking, family)?;
         patches.append(&mut config.kubeadm_config_patches);
         config.kubeadm_config_patches = patches;
         config.extra = user;
@@ -166,6 +133,60 @@ impl KindConfig {
 
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).expect("a KindConfig always serializes")
+    }
+}
+
+impl Networking {
+    /// The user's `networking` merged into kip's: the API server's address
+    /// and port must be kip's, the subnets (checked for `family`, as kind
+    /// checks them) and every other field are the user's.
+    fn merge(&mut self, mut user: Mapping, family: Family) -> Result<(), String> {
+        if let Some(v) = user.remove("apiServerAddress") {
+            if v.as_str() != Some("0.0.0.0") {
+                return Err(format!(
+                    "networking.apiServerAddress is {}: kip needs 0.0.0.0 inside the node (it publishes \
+                     the API itself); remove the field",
+                    plain(&v)
+                ));
+            }
+        }
+        if let Some(v) = user.remove("apiServerPort") {
+            if v.as_u64() != Some(u64::from(NODE_API_PORT)) {
+                return Err(format!(
+                    "networking.apiServerPort is {}: kip needs {NODE_API_PORT} inside the node; \
+                     choose the host port with --api-port and remove the field",
+                    plain(&v)
+                ));
+            }
+        }
+        for (field, slot) in [
+            ("podSubnet", &mut self.pod_subnet),
+            ("serviceSubnet", &mut self.service_subnet),
+        ] {
+            if let Some(v) = user.remove(field) {
+                let value = v
+                    .as_str()
+                    .ok_or_else(|| format!("networking.{field} must be a CIDR string"))?;
+                subnets::check(field, value, family)?;
+                *slot = value.into();
+            }
+        }
+        self.extra = user;
+        Ok(())
+    }
+}
+
+/// kind's `networking.ipFamily` of a user's config (it stays there for
+/// kind; kip's subnets follow it).
+fn ip_family(networking: &Mapping) -> Result<Family, String> {
+    match networking.get("ipFamily") {
+        None => Ok(Family::Ipv4),
+        Some(v) => Family::parse(Some(v.as_str().ok_or_else(|| {
+            format!(
+                "networking.ipFamily is {}: kind takes ipv4, ipv6 or dual",
+                plain(v)
+            )
+        })?)),
     }
 }
 
@@ -244,31 +265,6 @@ fn check_patch(text: &str, field: &str, cert_sans: &mut Vec<String>) -> Result<(
     Ok(())
 }
 
-fn choose_subnets(taken: &[String]) -> (&'static str, &'static str) {
-    let taken: Vec<(u32, u32)> = taken.iter().filter_map(|c| parse_cidr(c)).collect();
-    let clear = |cidr: &str| {
-        let ours = parse_cidr(cidr).expect("candidates are valid");
-        !taken.iter().any(|t| overlaps(*t, ours))
-    };
-    SUBNET_CANDIDATES
-        .into_iter()
-        .find(|(pod, svc)| clear(pod) && clear(svc))
-        .unwrap_or(SUBNET_CANDIDATES[0])
-}
-
-fn parse_cidr(text: &str) -> Option<(u32, u32)> {
-    let (addr, len) = text.split_once('/')?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
-    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
-    let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-    Some((u32::from(addr) & mask, mask))
-}
-
-fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
-    let mask = a.1 & b.1;
-    a.0 & mask == b.0 & mask
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,12 +332,33 @@ mod tests {
     }
 
     #[test]
-    fn subnets_avoid_the_outer_networks() {
-        let taken = ["172.17.0.0/16".to_string(), "10.244.0.0/14".into()];
-        let config = KindConfig::new(&[], &taken);
-        assert_eq!(config.networking.pod_subnet, "172.30.0.0/16");
-        assert_eq!(config.networking.service_subnet, "172.31.0.0/16");
-        let none_taken = KindConfig::new(&[], &["not a cidr".into()]);
-        assert_eq!(none_taken.networking.pod_subnet, "10.245.0.0/16");
+    fn subnets_follow_the_ip_family_the_user_asks_for() {
+        let ipv6 =
+            KindConfig::with_user_config(&[], &[], "networking:\n  ipFamily: ipv6\n").unwrap();
+        assert_eq!(ipv6.networking.pod_subnet, "fd00:10:245::/56");
+        assert_eq!(ipv6.networking.service_subnet, "fd00:10:246::/112");
+        assert!(
+            ipv6.to_yaml().contains("ipFamily: ipv6"),
+            "{}",
+            ipv6.to_yaml()
+        );
+        let dual =
+            KindConfig::with_user_config(&[], &[], "networking:\n  ipFamily: dual\n").unwrap();
+        assert_eq!(dual.networking.pod_subnet, "10.245.0.0/16,fd00:10:245::/56");
+        for (user, field) in [
+            (
+                "networking:\n  ipFamily: ipv6\n  podSubnet: 10.9.0.0/16\n",
+                "networking.podSubnet",
+            ),
+            (
+                "networking:\n  serviceSubnet: fd00::/112\n",
+                "networking.serviceSubnet",
+            ),
+            ("networking:\n  ipFamily: v6\n", "networking.ipFamily"),
+            ("networking:\n  ipFamily: 6\n", "networking.ipFamily"),
+        ] {
+            let err = KindConfig::with_user_config(&[], &[], user).unwrap_err();
+            assert!(err.starts_with(field), "{user}: {err}");
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod reference;
 pub mod remote;
 pub mod settings;
+mod subnets;
 
 use crate::names;
 use kind_config::{KindConfig, NODE_API_PORT};

@@ -109,3 +109,34 @@ fn load_of_an_archive_that_cannot_be_read_ends_at_once_with_the_reason() {
     assert!(!ps.stdout.contains("docker load"), "{ps}");
     t.kip(&["down", &t.name]).run().success();
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn an_ipv6_or_dual_stack_kind_config_gets_subnets_of_its_family() {
+    let Some(t) = E2e::new("ipfam") else { return };
+    for family in ["ipv6", "dual"] {
+        let name = format!("{}-{family}", t.name);
+        let config = t.dir.path().join(format!("{family}.yaml"));
+        std::fs::write(&config, format!("networking:\n  ipFamily: {family}\n")).unwrap();
+        t.up(&name, &["-q", "--kind-config", config.to_str().unwrap()])
+            .success();
+        let kind = t.exec(&name, &["cat", "/etc/kip/kind.yaml"]).run();
+        kind.success()
+            .stdout_has(&format!("ipFamily: {family}"))
+            .stdout_has("podSubnet: ")
+            .stdout_has("fd00:10:245::/56");
+        t.kip(&["down", &name]).run().success();
+    }
+    // A subnet of the other family is refused before anything is made.
+    let config = t.dir.path().join("mixed.yaml");
+    std::fs::write(
+        &config,
+        "networking:\n  ipFamily: ipv6\n  serviceSubnet: 10.96.0.0/16\n",
+    )
+    .unwrap();
+    t.up(&t.name, &["-q", "--kind-config", config.to_str().unwrap()])
+        .code(2)
+        .stderr_has("networking.serviceSubnet is \"10.96.0.0/16\"")
+        .stderr_has("one IPv6 CIDR");
+    t.assert_nothing_left(&t.name);
+}

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -166,17 +166,27 @@ pub fn check_kip_promises(cluster: &Cluster, node_addresses: &[Ipv4Addr]) -> Res
         .service_subnet
         .clone()
         .context("kip promise broken: networking.serviceSubnet is not set")?;
-    let pod = parse_cidr(&pod_subnet)?;
-    let svc = parse_cidr(&service_subnet)?;
-    if overlaps(pod, svc) {
-        bail!("podSubnet {pod_subnet} overlaps serviceSubnet {service_subnet}");
+    // As kind validates them: of the config's IP family (kind's default:
+    // ipv4), one CIDR each, or one of each family for dual.
+    let family = net.ip_family.as_deref().unwrap_or("ipv4");
+    if !["ipv4", "ipv6", "dual"].contains(&family) {
+        bail!("invalid ipFamily: {family}");
+    }
+    let pod = subnets(&pod_subnet, family).context("invalid pod subnet")?;
+    let svc = subnets(&service_subnet, family).context("invalid service subnet")?;
+    for p in &pod {
+        for s in &svc {
+            if overlaps(*p, *s) {
+                bail!("podSubnet {pod_subnet} overlaps serviceSubnet {service_subnet}");
+            }
+        }
     }
     for addr in node_addresses {
-        for (what, cidr, text) in [
-            ("podSubnet", pod, &pod_subnet),
-            ("serviceSubnet", svc, &service_subnet),
+        for (what, cidrs, text) in [
+            ("podSubnet", &pod, &pod_subnet),
+            ("serviceSubnet", &svc, &service_subnet),
         ] {
-            if contains(cidr, *addr) {
+            if cidrs.iter().any(|cidr| contains(*cidr, *addr)) {
                 bail!("{what} {text} overlaps the node's own address {addr}");
             }
         }
@@ -241,30 +251,60 @@ pub fn check_kip_promises(cluster: &Cluster, node_addresses: &[Ipv4Addr]) -> Res
     })
 }
 
-fn parse_cidr(text: &str) -> Result<(u32, u32)> {
+/// A CIDR of either family as (family is v6, address, mask), widened.
+type Cidr = (bool, u128, u128);
+
+/// kind's `validateSubnets`: comma-separated CIDRs; one for a single
+/// family, and of that family; for dual, one, or one of each family.
+fn subnets(text: &str, family: &str) -> Result<Vec<Cidr>> {
+    let cidrs: Vec<Cidr> = text.split(',').map(parse_cidr).collect::<Result<_>>()?;
+    let v6 = cidrs.iter().filter(|c| c.0).count();
+    let v4 = cidrs.len() - v6;
+    match family {
+        "dual" if cidrs.len() > 2 || (cidrs.len() == 2 && (v4, v6) != (1, 1)) => bail!(
+            "expected one (IPv4 or IPv6) CIDR or two CIDRs from each family for dual-stack networking"
+        ),
+        "ipv4" | "ipv6" if cidrs.len() > 1 => {
+            bail!("only one CIDR allowed for single-stack networking")
+        }
+        "ipv4" if v6 > 0 => bail!("expected IPv4 CIDR for IPv4 family"),
+        "ipv6" if v4 > 0 => bail!("expected IPv6 CIDR for IPv6 family"),
+        _ => Ok(cidrs),
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<Cidr> {
     let (addr, len) = text
         .split_once('/')
         .with_context(|| format!("{text:?} is not a CIDR"))?;
-    let addr: Ipv4Addr = addr
+    let addr: IpAddr = addr
         .parse()
-        .with_context(|| format!("{text:?} is not an IPv4 CIDR"))?;
+        .with_context(|| format!("{text:?} is not a CIDR"))?;
     let len: u32 = len
         .parse()
         .with_context(|| format!("{text:?} has a bad prefix length"))?;
-    if len > 32 {
+    let (v6, bits, value) = match addr {
+        IpAddr::V4(a) => (false, 32, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (true, 128, u128::from(a)),
+    };
+    if len > bits {
         bail!("{text:?} has a bad prefix length");
     }
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Ok((u32::from(addr) & mask, mask))
+    let mask = if len == 0 {
+        0
+    } else {
+        (u128::MAX >> (128 - bits)) & !((1u128 << (bits - len)) - 1)
+    };
+    Ok((v6, value & mask, mask))
 }
 
-fn contains((net, mask): (u32, u32), addr: Ipv4Addr) -> bool {
-    u32::from(addr) & mask == net
+fn contains((v6, net, mask): Cidr, addr: Ipv4Addr) -> bool {
+    !v6 && u128::from(u32::from(addr)) & mask == net
 }
 
-fn overlaps(a: (u32, u32), b: (u32, u32)) -> bool {
-    let mask = a.1 & b.1;
-    a.0 & mask == b.0 & mask
+fn overlaps(a: Cidr, b: Cidr) -> bool {
+    let mask = a.2 & b.2;
+    a.0 == b.0 && a.1 & mask == b.1 & mask
 }
 
 #[cfg(test)]
@@ -332,5 +372,67 @@ kubeadmConfigPatches:
         }
         let node_addr = [Ipv4Addr::new(10, 245, 3, 4)];
         assert!(check_kip_promises(&parse(GOOD).unwrap(), &node_addr).is_err());
+    }
+
+    #[test]
+    fn checks_subnets_against_the_ip_family_as_kind_does() {
+        let with = |family: &str, pod: &str, svc: &str| {
+            let text = GOOD
+                .replace(
+                    "  podSubnet: 10.245.0.0/16",
+                    &format!("  ipFamily: {family}\n  podSubnet: {pod:?}"),
+                )
+                .replace(
+                    "serviceSubnet: 10.246.0.0/16",
+                    &format!("serviceSubnet: {svc:?}"),
+                );
+            check_kip_promises(&parse(&text).unwrap(), &[]).map(|_| ())
+        };
+        assert!(with("ipv6", "fd00:10:245::/56", "fd00:10:246::/112").is_ok());
+        assert!(with(
+            "dual",
+            "10.245.0.0/16,fd00:10:245::/56",
+            "10.246.0.0/16,fd00:10:246::/112"
+        )
+        .is_ok());
+        assert!(with("ipv4", "10.245.0.0/16", "10.246.0.0/16").is_ok());
+        for (family, pod, svc, why) in [
+            (
+                "ipv6",
+                "10.245.0.0/16",
+                "10.246.0.0/16",
+                "expected IPv6 CIDR",
+            ),
+            (
+                "ipv4",
+                "fd00:10:245::/56",
+                "10.246.0.0/16",
+                "expected IPv4 CIDR",
+            ),
+            (
+                "dual",
+                "10.1.0.0/16,10.2.0.0/16",
+                "10.246.0.0/16",
+                "dual-stack",
+            ),
+            (
+                "ipv6",
+                "fd00:10:245::/56",
+                "fd00:10:245:1::/112",
+                "overlaps",
+            ),
+            (
+                "v6",
+                "fd00:10:245::/56",
+                "fd00:10:246::/112",
+                "invalid ipFamily",
+            ),
+        ] {
+            let err = with(family, pod, svc).unwrap_err();
+            assert!(
+                format!("{err:#}").contains(why),
+                "{family} {pod} {svc}: {err:#}"
+            );
+        }
     }
 }
