@@ -11,6 +11,7 @@ mod kubeconfig;
 mod names;
 mod node;
 mod output;
+mod seed;
 #[cfg(test)]
 mod testing;
 
@@ -135,7 +136,16 @@ async fn dispatch(
         Command::Load(args) => {
             commands::load::run(&args.settings(), backend, host, printer).await?
         }
-        Command::Gc(args) => commands::gc::run(&args.settings(), backend, printer).await?,
+        Command::Gc(args) => {
+            // Seeds are the local engine's (remote ones: phase 2).
+            let seeds = host.filter(|_| command.remote_target(config).is_none());
+            commands::gc::run(&args.settings(), backend, seeds, printer).await?
+        }
+        Command::Seed(args) => {
+            let engine =
+                host.ok_or_else(|| anyhow::anyhow!("kip seed works on the local Docker engine"))?;
+            commands::seed::run(&args.settings(), engine, printer).await?
+        }
         Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), backend, printer).await?,
         Command::Status(args) => commands::status::run(&args.settings(), backend).await?,

@@ -4,7 +4,7 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, RunArgs, StatusArgs, TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, StatusArgs, TargetArgs, UpArgs,
 };
 use crate::backend::kube::{KubeOptions, KubeTarget};
 use crate::commands::connect::ConnectSettings;
@@ -17,6 +17,7 @@ use crate::commands::list::ListSettings;
 use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
 use crate::commands::run::RunSettings;
+use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
 use crate::commands::up::{ClusterSettings, UpSettings};
 use crate::config::ConfigFile;
@@ -129,6 +130,7 @@ impl ClusterOptions {
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
             dockerd_args: self.dockerd_args.clone(),
+            seed: !self.no_seed,
             given: self.given.clone(),
         }
     }
@@ -275,6 +277,21 @@ impl GcArgs {
             selector: self.selector.clone(),
             output: self.output,
             kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+        }
+    }
+}
+
+impl SeedArgs {
+    pub fn settings(&self) -> SeedSettings {
+        SeedSettings {
+            action: match &self.command {
+                SeedCommand::List { output } => SeedAction::List(*output),
+                SeedCommand::Rm { keys, all } => SeedAction::Remove {
+                    keys: keys.clone(),
+                    all: *all,
+                },
+            },
+            dind_image: self.dind_image.clone(),
         }
     }
 }

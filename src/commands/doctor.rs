@@ -255,6 +255,46 @@ pub fn kind_network_check(kind_mtu: Option<Option<u32>>, bridge_mtu: Option<u32>
     }
 }
 
+/// The disk the engine's seeds take (`kip seed list`): their sizes, None
+/// without a seed store, or why the store cannot be read.
+async fn seed_sizes(
+    engine: &DockerBackend,
+    dind_image: Option<&str>,
+) -> Result<Option<Vec<u64>>, String> {
+    let nodes = engine.list().await.map_err(|e| first_line(&e))?;
+    match crate::seed::inventory(engine, &nodes, dind_image).await {
+        Ok(found) => Ok(found.map(|(_, seeds)| seeds.iter().map(|s| s.size_bytes).collect())),
+        Err(e) => Err(first_line(&e)),
+    }
+}
+
+pub fn seeds_check(sizes: Result<Option<Vec<u64>>, String>) -> Check {
+    const NAME: &str = "seeds";
+    match sizes {
+        Ok(None) => Check::ok(
+            NAME,
+            "no seed store on this engine yet (the first `kip up` of an image makes its seed)",
+        ),
+        Ok(Some(sizes)) => {
+            let total: u64 = sizes.iter().sum();
+            Check::ok(
+                NAME,
+                format!(
+                    "{} seed(s) take {} in volume {} (`kip seed list`; `kip gc --older-than 7d` removes unused ones)",
+                    sizes.len(),
+                    super::size(total),
+                    crate::seed::store::VOLUME
+                ),
+            )
+        }
+        Err(why) => Check::warn(
+            NAME,
+            format!("cannot read the seed store: {why}"),
+            "see `kip seed list --dind-image IMAGE`",
+        ),
+    }
+}
+
 /// The checks that need no engine round trip beyond `facts`.
 pub fn local_checks(facts: &EngineFacts, host: &Host) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -317,6 +357,9 @@ pub async fn run(
             let kind = backend.network_mtu("kind").await?;
             let bridge = backend.network_mtu("bridge").await?.flatten();
             checks.push(kind_network_check(kind, bridge));
+            checks.push(seeds_check(
+                seed_sizes(backend, settings.image.as_deref()).await,
+            ));
         }
     }
     report(&checks, settings.output)
@@ -522,6 +565,20 @@ mod tests {
             kind_network_check(Some(Some(1400)), Some(1440)).status,
             Level::Ok
         );
+    }
+
+    #[test]
+    fn seeds_report_their_disk() {
+        assert_eq!(seeds_check(Ok(None)).status, Level::Ok);
+        let two = seeds_check(Ok(Some(vec![1 << 30, 1 << 29])));
+        assert_eq!(two.status, Level::Ok);
+        assert!(
+            two.message
+                .starts_with("2 seed(s) take 1.5 GiB in volume kip-seeds"),
+            "{}",
+            two.message
+        );
+        assert_eq!(seeds_check(Err("no image".into())).status, Level::Warn);
     }
 
     #[test]

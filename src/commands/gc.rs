@@ -2,9 +2,12 @@
 //! `--older-than` those without a TTL that are older. Clusters that kip did
 //! not make are never touched: only kip's labels are looked at. A Ctrl-C or
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
+//! Seeds (`crate::seed`) no cluster uses go with `--older-than` too, and
+//! what an interrupted seed maker left goes always.
 
 use super::down::{delete_to_the_end, say_interrupted};
 use super::signals::Signals;
+use crate::backend::docker::DockerBackend;
 use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::error::Failure;
 use crate::kubeconfig::KubeconfigTarget;
@@ -82,7 +85,24 @@ pub struct GcSettings {
     pub kubeconfig: Option<PathBuf>,
 }
 
-pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+/// What `gc` did (or, with `--dry-run`, would do) with the engine's seeds.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeedsCollected {
+    deleted: Vec<Collected>,
+    /// What dead seed makers or removers left.
+    cleaned: Vec<String>,
+    kept: usize,
+}
+
+/// `engine`: the local engine, whose seeds are collected too (None in
+/// remote mode).
+pub async fn run(
+    settings: &GcSettings,
+    backend: &impl Backend,
+    engine: Option<&DockerBackend>,
+    printer: &Printer,
+) -> Result<()> {
     let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
     let now = SystemTime::now();
     let nodes: Vec<NodeInfo> = backend
@@ -153,9 +173,16 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
     } else {
         deleted = candidates;
     }
+    // A selector names clusters; seeds carry no user labels.
+    let seeds = match engine {
+        Some(engine) if settings.selector.is_empty() && !interrupted => {
+            collect_seeds(engine, settings, now).await?
+        }
+        _ => None,
+    };
     match settings.output {
         StatusFormat::Json => {
-            let doc = serde_json::json!({
+            let mut doc = serde_json::json!({
                 "apiVersion": "kip/v1",
                 "kind": "GcResult",
                 "dryRun": settings.dry_run,
@@ -163,6 +190,9 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
                 "failed": failed,
                 "kept": nodes.len() - deleted.len() - failed.len(),
             });
+            if let Some(seeds) = &seeds {
+                doc["seeds"] = serde_json::to_value(seeds)?;
+            }
             crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
         }
         StatusFormat::Text => {
@@ -176,6 +206,15 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
             }
             if deleted.is_empty() && failed.is_empty() {
                 printer.info("No kip cluster is due for garbage collection");
+            }
+            if let Some(seeds) = &seeds {
+                let verb = if settings.dry_run { "would " } else { "" };
+                for c in &seeds.deleted {
+                    crate::output::out(format!("{verb}delete seed {} ({})\n", c.name, c.reason))?;
+                }
+                for name in &seeds.cleaned {
+                    crate::output::out(format!("{verb}remove seed leftover {name}\n"))?;
+                }
             }
         }
     }
@@ -197,6 +236,69 @@ pub async fn run(settings: &GcSettings, backend: &impl Backend, printer: &Printe
         return Err(Failure::Interrupted.into());
     }
     Ok(())
+}
+
+/// The engine's seeds: with `--older-than`, those no cluster uses and no
+/// node booted from for that long; always, what dead makers left. The
+/// store helper removes nothing a running node holds. None: no store.
+async fn collect_seeds(
+    engine: &DockerBackend,
+    settings: &GcSettings,
+    now: SystemTime,
+) -> Result<Option<SeedsCollected>> {
+    use crate::seed::store::{Removal, SeedState};
+    // Listed after the clusters' deletion: their labels no longer count.
+    let nodes = engine.list().await?;
+    let Some((store, seeds)) = crate::seed::inventory(engine, &nodes, None).await? else {
+        return Ok(None);
+    };
+    let mut due: Vec<Collected> = Vec::new();
+    for seed in &seeds {
+        let why = settings
+            .older_than
+            .and_then(|o| crate::seed::due(seed, now, o));
+        if let Some(why) = why {
+            let image = seed.image.as_deref().unwrap_or("?");
+            due.push(Collected {
+                name: seed.key.clone(),
+                reason: format!("{image}, {why}"),
+            });
+        }
+    }
+    let ready = seeds.iter().filter(|s| s.state == SeedState::Ready).count();
+    if settings.dry_run {
+        let cleaned = seeds
+            .iter()
+            .filter(|s| s.state == SeedState::Abandoned)
+            .map(|s| s.key.clone())
+            .collect();
+        let kept = ready - due.len();
+        return Ok(Some(SeedsCollected {
+            deleted: due,
+            cleaned,
+            kept,
+        }));
+    }
+    let cleaned = store.clean().await?;
+    let keys: Vec<_> = due
+        .iter()
+        .filter_map(|c| crate::seed::SeedKey::parse(&c.name))
+        .collect();
+    let removed = store.remove(&keys).await?;
+    // A running node that took a seed since the listing keeps it.
+    due.retain(|c| {
+        removed
+            .iter()
+            .any(|(k, r)| k.as_str() == c.name && *r != Removal::Busy)
+    });
+    // The store goes with its last seed, unless a node still mounts it.
+    store.remove_if_empty().await?;
+    let kept = ready - due.len();
+    Ok(Some(SeedsCollected {
+        deleted: due,
+        cleaned,
+        kept,
+    }))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `kip list`: every kip cluster on this engine, as a table or JSON.
 
-use super::age;
+use super::{age, table};
 use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::output::OutputFormat;
 use anyhow::Result;
@@ -112,44 +112,5 @@ fn expires_in(expires_at: Option<&str>) -> String {
             )
         ),
         Err(_) => "expired".into(),
-    }
-}
-
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                if i + 1 == N {
-                    cell.clone()
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn table_aligns_columns() {
-        let rows = [
-            ["NAME".to_string(), "AGE".into()],
-            ["a-long-name".into(), "3m".into()],
-        ];
-        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
     }
 }

@@ -11,6 +11,7 @@ pub mod list;
 pub mod load;
 pub mod logs;
 pub mod run;
+pub mod seed;
 pub mod signals;
 pub mod status;
 pub mod up;
@@ -72,9 +73,69 @@ pub fn owner() -> String {
     format!("{user}@{host}")
 }
 
+/// "1.5 GiB", "3.8 MiB".
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Rows as aligned columns (`kip list`, `kip seed list`).
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(3_950_000), "3.8 MiB");
+        assert_eq!(size(1_589_000_000), "1.5 GiB");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = [
+            ["NAME".to_string(), "AGE".into()],
+            ["a-long-name".into(), "3m".into()],
+        ];
+        assert_eq!(table(&rows), "NAME          AGE\na-long-name   3m\n");
+    }
 
     #[test]
     fn ages_read_like_kubectl() {

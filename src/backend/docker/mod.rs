@@ -10,6 +10,7 @@ mod exec;
 mod host;
 mod images;
 mod ownership;
+mod seeds;
 mod spec;
 
 use super::{Backend, Deleted, EngineFacts, ExecOutput, NodeInfo, StartedNode};

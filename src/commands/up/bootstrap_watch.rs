@@ -121,7 +121,7 @@ pub(super) async fn follow_bootstrap(
                 if let Some(image) = kind_image {
                     tokio::time::timeout_at(
                         deadline,
-                        image.stream_into(backend, &settings.name, printer),
+                        image.bring_into(backend, &settings.name, &facts, printer),
                     )
                     .await
                     .map_err(|_| {
@@ -143,6 +143,9 @@ pub(super) async fn follow_bootstrap(
             }
             Marker::Phase(_) => {}
             Marker::Info { key, value } => {
+                if let Some(image) = kind_image {
+                    crate::seed::say(&key, &value, &image.image, printer);
+                }
                 facts.insert(key, value);
             }
             Marker::Fail { phase, reason } => {

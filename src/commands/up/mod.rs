@@ -102,11 +102,16 @@ pub async fn run(
         node_image::prepare(host, &plan::kind_image(settings), facts.local, printer).await?;
     // Planned to stream, but there is no image to bring: the node must not
     // wait for one.
-    let plan = if kind_image.is_none() && host.is_some() {
+    let mut plan = if kind_image.is_none() && host.is_some() {
         self::plan(settings, &facts, false)?
     } else {
         plan
     };
+    if let Some(image) = &kind_image {
+        image
+            .plan_seed(&mut plan, facts.local, settings.cluster.seed)
+            .await?;
+    }
 
     let deadline = tokio::time::Instant::now() + settings.cluster.wait;
     let outcome = async {

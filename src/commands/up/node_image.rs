@@ -5,13 +5,18 @@
 //! the image (pulling it there once, with the host's credentials and
 //! mirrors), streams it into the node once the node's dockerd runs, and skips
 //! that when the node already has it. kind then finds it and pulls nothing.
+//! A local node gets it from a seed instead (`crate::seed`): the stream
+//! then goes, once per engine, into the seed that later nodes mount.
 
 use crate::backend::docker::DockerBackend;
 use crate::backend::Backend;
 use crate::commands::load::{docker_load, node_image_id};
 use crate::error::Failure;
+use crate::node::NodePlan;
 use crate::output::Printer;
+use crate::seed::{NodeSeed, Seed};
 use anyhow::Result;
+use std::collections::BTreeMap;
 
 /// A kind node image on the host's engine, to stream into the node.
 pub(super) struct HostImage<'a> {
@@ -96,23 +101,84 @@ pub(super) async fn prepare<'a>(
 }
 
 impl HostImage<'_> {
-    /// Into the node's Docker, unless it has this very image already (a
-    /// restarted or reused node).
-    pub(super) async fn stream_into(
+    /// The engine-side half of preparing the node's engine, before the node
+    /// exists: a local node gets a seed of this image (the plan mounts the
+    /// engine's seed store and names the seed), unless `enabled` is false.
+    pub(super) async fn plan_seed(
+        &self,
+        plan: &mut NodePlan,
+        local: bool,
+        enabled: bool,
+    ) -> Result<()> {
+        if !(local && enabled) {
+            return Ok(());
+        }
+        if let Some(seed) = Seed::for_node(self.host, &self.id, &plan.node.image).await? {
+            seed.apply(plan);
+        }
+        Ok(())
+    }
+
+    /// The node-side half, once the node's Docker runs: nothing to do when
+    /// its seed gave it the image; else the image streamed in (into the
+    /// seed it makes, or into the node alone).
+    pub(super) async fn bring_into(
+        &self,
+        backend: &impl Backend,
+        cluster: &str,
+        facts: &BTreeMap<String, String>,
+        printer: &Printer,
+    ) -> Result<()> {
+        match NodeSeed::reported(facts) {
+            NodeSeed::Used(how) => {
+                printer
+                    .step("kind-image-seeded", "Kind node image from seed")
+                    .done(&format!("Kind node image {} from seed {how}", self.image));
+                Ok(())
+            }
+            NodeSeed::Making => self.stream_into(backend, cluster, printer, true).await,
+            NodeSeed::Off(why) => {
+                printer.info(&format!(
+                    "No seed for this node ({why}): the kind node image is streamed in"
+                ));
+                self.stream_into(backend, cluster, printer, false).await
+            }
+            NodeSeed::None => self.stream_into(backend, cluster, printer, false).await,
+        }
+    }
+
+    /// Into the node's Docker (into the seed it makes, with `seeding`),
+    /// unless it has this very image already (a restarted or reused node).
+    async fn stream_into(
         &self,
         backend: &impl Backend,
         cluster: &str,
         printer: &Printer,
+        seeding: bool,
     ) -> Result<()> {
         let name = name_in_node(&self.image);
         if node_image_id(backend, cluster, &name).await?.as_deref() == Some(self.id.as_str()) {
             printer.info(&format!("The node already has {}", self.image));
             return Ok(());
         }
-        let step = printer.step(
-            "kind-image-streamed",
-            &format!("Streaming the kind node image {} into the node", self.image),
-        );
+        let (doing, done) = if seeding {
+            (
+                format!(
+                    "Seeding the kind node image {} (first use of this image on this engine)",
+                    self.image
+                ),
+                format!(
+                    "Seed of the kind node image {} made: later nodes get it from the seed",
+                    self.image
+                ),
+            )
+        } else {
+            (
+                format!("Streaming the kind node image {} into the node", self.image),
+                format!("Kind node image {} streamed into the node", self.image),
+            )
+        };
+        let step = printer.step("kind-image-streamed", &doing);
         let loaded = docker_load(
             backend,
             cluster,
@@ -140,10 +206,7 @@ impl HostImage<'_> {
                 .into());
             }
         }
-        step.done(&format!(
-            "Kind node image {} streamed into the node",
-            self.image
-        ));
+        step.done(&done);
         Ok(())
     }
 }

@@ -54,6 +54,9 @@ pub struct ClusterSettings {
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
     pub dockerd_args: Vec<String>,
+    /// A local node gets the kind node image from a seed (`crate::seed`);
+    /// false: streamed into the node alone (`--no-seed`).
+    pub seed: bool,
     /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
     /// and said to be, when the cluster already exists.
     pub given: Vec<String>,
@@ -195,6 +198,7 @@ pub fn default_plan(
             cert_sans: Vec::new(),
             kind_config: None,
             dockerd_args: Vec::new(),
+            seed: true,
             given: Vec::new(),
         },
     };

@@ -1,0 +1,185 @@
+//! Seeds (issue 18): every new node gets the kind node image in about a
+//! second, from a seed made once per engine, instead of a `docker save |
+//! docker load` of the whole image into its empty Docker store.
+//!
+//! DESIGN — measured, then chosen (numbers: this engine, Debian's dockerd
+//! 20.10.24, overlay2 on ext4, the 1.48 GB real-kind test image; see
+//! BENCHMARKS.md "Seeds"):
+//! - Hard links cannot share the layers: `link(2)` fails with EXDEV between
+//!   two volumes, and between two mounts of ONE volume too (measured), so a
+//!   seed and a node's store would have to be one mount, which a node's own
+//!   `/var/lib/docker` volume cannot be.
+//! - Reflinks: `cp --reflink=always` fails with EOPNOTSUPP on ext4
+//!   (measured), the Docker root of most laptops and CI runners.
+//! - Read-only bind mounts (chosen): a node's bootstrap, before its dockerd
+//!   starts, copies the seed's small metadata (`skel/`: the image and
+//!   layer databases, overlay2's link/lower/committed files) into the
+//!   node's own data root and bind-mounts each layer's contents read-only
+//!   on `overlay2/<id>/diff`. Nothing is copied of the layers. The node's
+//!   dockerd, asked to remove the image (`docker rmi`, `image prune`,
+//!   `system prune -af`), unmounts first (moby's `EnsureRemoveAll` does a
+//!   recursive unmount, 20.10 through 28) and removes its own copy: the
+//!   seed, read-only anyway, and other nodes are untouched. Measured here:
+//!   the image phase of `kip up` from 31 s (stream) to SEED_SECONDS s.
+//!
+//! Where seeds live: one store per engine, the same layout in both modes
+//! (`store.sh` and the bootstrap's "Seeds" section describe it): locally
+//! the `kip-seeds` volume, created with kip's labels by the first node that
+//! mounts it; remotely (phase 2) a `hostPath` at the same path on each
+//! outer node, shared by the node Pods there. A seed is keyed by what makes
+//! it valid ([`SeedKey`]): the kind node image's ID, the storage driver,
+//! the DinD image's ID (which fixes its dockerd, so its on-disk format).
+//!
+//! Concurrency and faults live where an atomic operation guards them, on
+//! the engine, with no state on the user's machine: a seed is made in
+//! `KEY.making` by the one node holding `KEY.lock` exclusively and appears
+//! by one rename; a node using it holds the lock shared for its whole life
+//! (a kill -9 of the node releases it), so `kip gc` and `kip seed rm`,
+//! which need it exclusively and also skip seeds whose label a stopped
+//! node carries, never remove a seed under a node. "Last use" is the
+//! newest boot of a node from the seed: its `KEY.used` stamp, touched by
+//! the node's bootstrap, on the engine.
+
+mod key;
+mod node;
+pub mod store;
+
+pub use key::{SeedKey, STORAGE_DRIVER};
+pub use node::{say, NodeSeed, Seed};
+use store::{SeedState, Store, StoreEntry};
+
+use crate::backend::docker::DockerBackend;
+use crate::backend::{NodeInfo, NodeState};
+use crate::node::labels;
+use anyhow::Result;
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
+
+/// A seed as `kip seed list` shows it (schema kip/v1 SeedList).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedSummary {
+    pub key: String,
+    pub state: SeedState,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub dockerd: Option<String>,
+    pub size_bytes: u64,
+    pub made_at: Option<String>,
+    /// The last boot of a node from it (RFC 3339).
+    pub last_used_at: Option<String>,
+    /// A running node holds it, or a node of a cluster carries its label.
+    pub in_use: bool,
+    /// The clusters whose node (running or stopped) came from it.
+    pub clusters: Vec<String>,
+}
+
+impl SeedSummary {
+    fn new(entry: StoreEntry, nodes: &[NodeInfo]) -> SeedSummary {
+        let clusters: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.state != NodeState::Orphaned)
+            .filter(|n| n.labels.get(labels::SEED).map(String::as_str) == Some(entry.key.as_str()))
+            .map(|n| n.cluster.clone())
+            .collect();
+        SeedSummary {
+            key: entry.key.to_string(),
+            state: entry.state,
+            image: entry.image,
+            image_id: entry.image_id,
+            dockerd: entry.dockerd,
+            size_bytes: entry.size_bytes,
+            made_at: entry.made_at,
+            last_used_at: entry
+                .last_used
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            in_use: entry.held || !clusters.is_empty(),
+            clusters,
+        }
+    }
+
+    /// When it was last used, or made if never.
+    fn last_used(&self) -> Option<SystemTime> {
+        [&self.last_used_at, &self.made_at]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
+            .max()
+    }
+}
+
+/// The engine's seeds and the store they are in; None without a store.
+pub async fn inventory<'a>(
+    engine: &'a DockerBackend,
+    nodes: &[NodeInfo],
+    dind_image: Option<&str>,
+) -> Result<Option<(Store<'a>, Vec<SeedSummary>)>> {
+    let Some(store) = Store::open(engine, dind_image).await? else {
+        return Ok(None);
+    };
+    let seeds = store
+        .list()
+        .await?
+        .into_iter()
+        .map(|e| SeedSummary::new(e, nodes))
+        .collect();
+    Ok(Some((store, seeds)))
+}
+
+/// Why `kip gc --older-than` removes a seed, or None: a complete seed no
+/// node uses or carries, last used longer ago than `older_than`.
+pub fn due(seed: &SeedSummary, now: SystemTime, older_than: Duration) -> Option<String> {
+    if seed.state != SeedState::Ready || seed.in_use {
+        return None;
+    }
+    let idle = now.duration_since(seed.last_used()?).ok()?;
+    (idle > older_than).then(|| {
+        format!(
+            "unused for {} (longer than {})",
+            humantime::format_duration(Duration::from_secs(idle.as_secs() / 60 * 60)),
+            humantime::format_duration(older_than)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed(state: SeedState, in_use: bool, last_used: Option<&str>) -> SeedSummary {
+        SeedSummary {
+            key: "0123456789abcdef0123".into(),
+            state,
+            image: None,
+            image_id: None,
+            dockerd: None,
+            size_bytes: 0,
+            made_at: Some("2026-01-01T00:00:00Z".into()),
+            last_used_at: last_used.map(String::from),
+            in_use,
+            clusters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn gc_takes_only_idle_complete_seeds_past_their_time() {
+        let now = humantime::parse_rfc3339("2026-01-10T00:00:00Z").unwrap();
+        let day = Duration::from_secs(86_400);
+        let old = Some("2026-01-05T00:00:00Z");
+        assert!(due(&seed(SeedState::Ready, false, old), now, day)
+            .unwrap()
+            .starts_with("unused for 5days"));
+        assert_eq!(due(&seed(SeedState::Ready, true, old), now, day), None);
+        assert_eq!(due(&seed(SeedState::Making, false, old), now, day), None);
+        assert_eq!(
+            due(
+                &seed(SeedState::Ready, false, Some("2026-01-09T12:00:00Z")),
+                now,
+                day
+            ),
+            None
+        );
+        // Never used since made: its age counts.
+        assert!(due(&seed(SeedState::Ready, false, None), now, day).is_some());
+    }
+}
