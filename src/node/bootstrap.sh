@@ -27,6 +27,7 @@ cap_last_cap=${KIP_CAP_LAST_CAP:-/proc/sys/kernel/cap_last_cap}
 kmsg=${KIP_KMSG:-/dev/kmsg}
 runtime_dir=${KIP_RUNTIME_DIR:-/usr/local/lib/kip}
 conf_dir=${KIP_CONF_DIR:-$conf_dir}
+log_dir=${KIP_LOG_DIR:-$log_dir}
 data_root=${KIP_DATA_ROOT:-$data_root}
 seed_store=${KIP_SEED_STORE:-$seed_store}
 
@@ -510,26 +511,31 @@ seed_field() {
     sed -n "s/^$1=//p" "$seed_dir/seed.env" 2>/dev/null
 }
 
-# What is wrong with the complete seed for this node ("" if nothing). A
-# missing layer is a damaged seed; another dockerd's seed is not this
-# node's (the key already names the DinD image; this guards the rest).
+# What is wrong with the complete seed ("" if nothing): a missing layer
+# (or metadata) is a damaged seed.
 seed_damage() {
     if [ ! -s "$seed_dir/seed.env" ] || [ ! -d "$seed_dir/skel/image" ]; then
         echo "no seed.env or skel"
         return
     fi
-    made_by=$(seed_field dockerd)
-    runs=$(dockerd --version 2>/dev/null || true)
-    [ "$made_by" = "$runs" ] || {
-        echo "made by $made_by, this node runs $runs"
-        return
-    }
     for id in $(seed_field layers); do
         if [ ! -d "$seed_dir/layers/$id" ] || [ ! -d "$seed_dir/skel/overlay2/$id" ]; then
             echo "layer $id is missing"
             return
         fi
     done
+}
+
+# Whether this node's dockerd made the seed (the key names the DinD image
+# already; this guards a key that does not, such as a remote node's): a
+# seed of another dockerd is left to it, and the image streamed in.
+seed_same_dockerd() {
+    made_by=$(seed_field dockerd)
+    runs=$(dockerd --version 2>/dev/null || true)
+    [ "$made_by" != "$runs" ] || return 0
+    echo "kip-info: seed=off (made by $made_by, this node runs $runs)"
+    exec 9<&-
+    return 1
 }
 
 # Decides how this node gets the kind node image: seed_mode=use (a complete
@@ -568,6 +574,7 @@ seed_prepare() {
                 damage=$(seed_damage)
                 [ -n "$damage" ] || {
                     seed_mode=use
+                    seed_same_dockerd || seed_mode=off
                     return 0
                 }
                 exec 9<&-
