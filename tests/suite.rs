@@ -16,6 +16,7 @@ mod suite {
     pub mod real_remote;
     pub mod remote;
     pub mod schema;
+    pub mod seed;
     pub mod seed_script;
     pub mod silent_engine;
     pub mod support;

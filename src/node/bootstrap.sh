@@ -673,7 +673,7 @@ await_seed_image() {
         else
             # kip names a digest-pinned image (`docker tag`) after the load.
             [ -n "$ended" ] || ended=$now
-            [ $((now - ended)) -lt 30 ] ||
+            [ $((now - ended)) -lt "${KIP_STREAM_END_GRACE:-15}" ] ||
                 seed_give_up "the stream of $KIP_NODE_IMAGE ended without the image (was kip interrupted?)"
         fi
         sleep 0.1
