@@ -368,7 +368,7 @@ fn kill_9_of_kip_while_it_seeds_leaves_nothing_used_and_the_next_up_makes_the_se
     t.readyz(&second);
     let log = t.kip(&["logs", &first]).run();
     assert!(
-        log.stdout.contains(&format!("kip-fail: image: "))
+        log.stdout.contains("kip-fail: image: ")
             && log
                 .stdout
                 .contains("was not made (the next kip up makes it)"),
