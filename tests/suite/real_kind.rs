@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 const WAIT: &str = "8m";
 
-struct RealKind {
-    e2e: E2e,
-    node_image: String,
+pub struct RealKind {
+    pub e2e: E2e,
+    pub node_image: String,
     /// The Kubernetes version the node image carries.
-    version: String,
+    pub version: String,
 }
 
 /// The images of `test-stack/real-kind/build.sh`, or why they are missing.
@@ -46,7 +46,7 @@ pub fn images() -> Result<(String, String), String> {
 }
 
 impl RealKind {
-    fn new(test: &str) -> Option<RealKind> {
+    pub fn new(test: &str) -> Option<RealKind> {
         let (dind, node_image) = match images() {
             Ok(images) => images,
             Err(why) => {
@@ -74,13 +74,13 @@ impl RealKind {
         })
     }
 
-    fn up(&self, name: &str, extra: &[&str]) -> Run {
+    pub fn up(&self, name: &str, extra: &[&str]) -> Run {
         let mut args = vec!["up", name, "--image", &self.node_image, "--wait", WAIT];
         args.extend_from_slice(extra);
         self.e2e.kip(&args).run()
     }
 
-    fn kubectl(&self, name: &str, args: &[&str]) -> Run {
+    pub fn kubectl(&self, name: &str, args: &[&str]) -> Run {
         let context = format!("kip-{name}");
         let mut all = vec!["--context", &context, "--request-timeout", "60s"];
         all.extend_from_slice(args);
@@ -90,12 +90,12 @@ impl RealKind {
 
 /// Every check's outcome; the test fails at the end with all that failed.
 #[derive(Default)]
-struct Checks {
+pub struct Checks {
     failed: Vec<String>,
 }
 
 impl Checks {
-    fn check(&mut self, what: &str, result: Result<(), String>) {
+    pub fn check(&mut self, what: &str, result: Result<(), String>) {
         match result {
             Ok(()) => eprintln!("ok: {what}"),
             Err(why) => {
@@ -106,7 +106,7 @@ impl Checks {
     }
 
     #[track_caller]
-    fn finish(self) {
+    pub fn finish(self) {
         assert!(
             self.failed.is_empty(),
             "{} check(s) failed:\n{}",
@@ -117,7 +117,7 @@ impl Checks {
 }
 
 /// Polls `probe` until it returns Ok or `limit` passes; the last error then.
-fn eventually(
+pub fn eventually(
     limit: Duration,
     mut probe: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
@@ -131,7 +131,7 @@ fn eventually(
     }
 }
 
-fn ok(run: &Run) -> Result<&str, String> {
+pub fn ok(run: &Run) -> Result<&str, String> {
     if run.code == 0 {
         Ok(run.stdout.as_str())
     } else {
@@ -180,7 +180,7 @@ fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
 }
 
 /// `pod` made in cluster `name` and Running.
-fn start_pod(
+pub fn start_pod(
     t: &RealKind,
     name: &str,
     pod_name: &str,
@@ -192,7 +192,7 @@ fn start_pod(
     pod_running(t, name, pod_name)
 }
 
-fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
+pub fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
     eventually(Duration::from_secs(180), || {
         let run = t.kubectl(name, &["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
         match ok(&run)? {

@@ -22,13 +22,14 @@ pub struct TestImage {
 
 impl TestImage {
     pub fn new(t: &E2e, big_mib: u32) -> TestImage {
+        TestImage::from(super::e2e::STAND_IN_NODE_IMAGE, t, big_mib)
+    }
+
+    /// The same of another kind node image (`base`).
+    pub fn from(base: &str, t: &E2e, big_mib: u32) -> TestImage {
         let name = format!("kip-test-seed-{}:latest", t.name);
         let dir = tempfile::tempdir().unwrap();
-        let mut dockerfile = format!(
-            "FROM {}\nLABEL io.kip.test-seed={}\n",
-            super::e2e::STAND_IN_NODE_IMAGE,
-            t.name
-        );
+        let mut dockerfile = format!("FROM {base}\nLABEL io.kip.test-seed={}\n", t.name);
         if big_mib > 0 {
             let out = Command::new("head")
                 .args(["-c", &format!("{big_mib}M"), "/dev/urandom"])
@@ -87,7 +88,7 @@ pub fn seed_of(list: &Run, image: &str) -> Option<serde_json::Value> {
         .cloned()
 }
 
-fn seed(t: &E2e, image: &str) -> serde_json::Value {
+pub fn seed(t: &E2e, image: &str) -> serde_json::Value {
     let list = t.kip(&["seed", "list", "-o", "json"]).run();
     list.success();
     seed_of(&list, image).unwrap_or_else(|| panic!("no seed of {image}: {list}"))
@@ -95,7 +96,7 @@ fn seed(t: &E2e, image: &str) -> serde_json::Value {
 
 /// Every file of the seed's layers with its checksum, read from outside
 /// any node (a helper container with the store mounted read-only).
-fn seed_files(key: &str) -> String {
+pub fn seed_files(key: &str) -> String {
     docker(&[
         "run",
         "--rm",
@@ -104,12 +105,12 @@ fn seed_files(key: &str) -> String {
         "kip-test-node:latest",
         "sh",
         "-c",
-        &format!("cd /s/{key}/layers && find . -type f | sort | xargs sha256sum"),
+        &format!("cd /s/{key}/layers && find . -type f -print0 | sort -z | xargs -0 sha256sum"),
     ])
 }
 
 /// The names in the store that belong to `key`.
-fn store_entries(key: &str) -> Vec<String> {
+pub fn store_entries(key: &str) -> Vec<String> {
     docker(&[
         "run",
         "--rm",
@@ -128,11 +129,11 @@ fn store_entries(key: &str) -> Vec<String> {
 
 /// The JSON progress event of a `kip up` that begins to stream the image
 /// into the seed its node makes.
-const SEEDING: &str = r#""message":"Seeding the kind node image"#;
+pub const SEEDING: &str = r#""message":"Seeding the kind node image"#;
 
 /// Reads `child`'s stderr until a line containing `text` (within two
 /// minutes); then the child is for the caller to end.
-fn stderr_until(child: &mut Child, text: &str) -> String {
+pub fn stderr_until(child: &mut Child, text: &str) -> String {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
