@@ -629,6 +629,14 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
     assert_eq!(json(&list)["items"], serde_json::json!([]), "{list}");
     let left = daemon.docker(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "stranger");
+    // `down` never removes the engine's seeds; `kip seed rm --all` does.
+    let volumes = daemon.docker(&["volume", "ls", "-q"]);
+    assert_eq!(
+        String::from_utf8_lossy(&volumes.stdout).trim(),
+        "kip-seeds",
+        "volumes left"
+    );
+    on_daemon(&["seed", "rm", "--all"]).success();
     let volumes = daemon.docker(&["volume", "ls", "-q"]);
     assert_eq!(
         String::from_utf8_lossy(&volumes.stdout).trim(),
