@@ -176,7 +176,15 @@ pub async fn run(
     // A selector names clusters; seeds carry no user labels.
     let seeds = match engine {
         Some(engine) if settings.selector.is_empty() && !interrupted => {
-            collect_seeds(engine, settings, now).await?
+            // The clusters are collected; a store kip cannot read must not
+            // turn that into a failure.
+            match collect_seeds(engine, settings, now).await {
+                Ok(seeds) => seeds,
+                Err(e) => {
+                    printer.warn(&format!("seeds not collected: {e:#}"));
+                    None
+                }
+            }
         }
         _ => None,
     };

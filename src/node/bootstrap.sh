@@ -526,14 +526,19 @@ seed_damage() {
     done
 }
 
-# Whether this node's dockerd made the seed (the key names the DinD image
-# already; this guards a key that does not, such as a remote node's): a
-# seed of another dockerd is left to it, and the image streamed in.
-seed_same_dockerd() {
+# Whether the seed is of this node's image name and dockerd (the key names
+# both already; this guards a key that does not, such as a remote node's):
+# another node's seed is left to it, and the image streamed in.
+seed_fits_node() {
     made_by=$(seed_field dockerd)
     runs=$(dockerd --version 2>/dev/null || true)
-    [ "$made_by" != "$runs" ] || return 0
-    echo "kip-info: seed=off (made by $made_by, this node runs $runs)"
+    if [ "$(seed_field image)" != "$KIP_NODE_IMAGE" ]; then
+        echo "kip-info: seed=off (a seed of $(seed_field image), not $KIP_NODE_IMAGE)"
+    elif [ "$made_by" != "$runs" ]; then
+        echo "kip-info: seed=off (made by $made_by, this node runs $runs)"
+    else
+        return 0
+    fi
     exec 9<&-
     return 1
 }
@@ -574,7 +579,7 @@ seed_prepare() {
                 damage=$(seed_damage)
                 [ -n "$damage" ] || {
                     seed_mode=use
-                    seed_same_dockerd || seed_mode=off
+                    seed_fits_node || seed_mode=off
                     return 0
                 }
                 exec 9<&-

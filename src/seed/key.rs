@@ -15,13 +15,16 @@ pub const STORAGE_DRIVER: &str = "overlay2";
 pub struct SeedKey(String);
 
 impl SeedKey {
-    /// `kind_image_id`: the host's ID of the kind node image; `driver`: the
-    /// node's storage driver; `dind_image_id`: the ID of the node's
-    /// Docker-in-Docker image, which fixes its dockerd and so the on-disk
-    /// format (an ID, not a version: a rebuilt image is another engine).
-    pub fn new(kind_image_id: &str, driver: &str, dind_image_id: &str) -> SeedKey {
+    /// `kind_image`: the kind node image as the node names it (the name
+    /// kind asks the node's Docker for; a seed holds that tag) and the
+    /// host's ID of it; `driver`: the node's storage driver;
+    /// `dind_image_id`: the ID of the node's Docker-in-Docker image, which
+    /// fixes its dockerd and so the on-disk format (an ID, not a version: a
+    /// rebuilt image is another engine).
+    pub fn new(kind_image: (&str, &str), driver: &str, dind_image_id: &str) -> SeedKey {
+        let (name, id) = kind_image;
         let fields = format!(
-            "kip-seed/1\nkind-image-id={kind_image_id}\ndriver={driver}\ndind-image-id={dind_image_id}\n"
+            "kip-seed/1\nkind-image={name}\nkind-image-id={id}\ndriver={driver}\ndind-image-id={dind_image_id}\n"
         );
         let digest = Sha256::digest(fields.as_bytes());
         SeedKey(digest.iter().take(10).map(|b| format!("{b:02x}")).collect())
@@ -53,11 +56,20 @@ mod tests {
 
     #[test]
     fn every_field_changes_the_key() {
-        let base = SeedKey::new("sha256:aaa", "overlay2", "sha256:ddd");
-        assert_eq!(base, SeedKey::new("sha256:aaa", "overlay2", "sha256:ddd"));
-        assert_ne!(base, SeedKey::new("sha256:aab", "overlay2", "sha256:ddd"));
-        assert_ne!(base, SeedKey::new("sha256:aaa", "vfs", "sha256:ddd"));
-        assert_ne!(base, SeedKey::new("sha256:aaa", "overlay2", "sha256:dde"));
+        let image = ("kindest/node:v1", "sha256:aaa");
+        let base = SeedKey::new(image, "overlay2", "sha256:ddd");
+        assert_eq!(base, SeedKey::new(image, "overlay2", "sha256:ddd"));
+        // Another tag of the same image: a seed holds one tag.
+        assert_ne!(
+            base,
+            SeedKey::new(("other/node:v1", "sha256:aaa"), "overlay2", "sha256:ddd")
+        );
+        assert_ne!(
+            base,
+            SeedKey::new(("kindest/node:v1", "sha256:aab"), "overlay2", "sha256:ddd")
+        );
+        assert_ne!(base, SeedKey::new(image, "vfs", "sha256:ddd"));
+        assert_ne!(base, SeedKey::new(image, "overlay2", "sha256:dde"));
         assert_eq!(base.as_str().len(), 20);
         assert_eq!(SeedKey::parse(base.as_str()), Some(base.clone()));
     }

@@ -20,18 +20,23 @@ pub struct Seed {
 
 impl Seed {
     /// The seed for a node of `dind_image` on `engine` that runs the kind
-    /// node image the engine knows as `kind_image_id`; None when the engine
-    /// has no ID for `dind_image` (then nothing would key the seed).
+    /// node image named `name_in_node` there, which the engine knows as
+    /// `kind_image_id`; None when the engine has no ID for `dind_image`
+    /// (then nothing would key the seed).
     pub async fn for_node(
         engine: &DockerBackend,
-        kind_image_id: &str,
+        (name_in_node, kind_image_id): (&str, &str),
         dind_image: &str,
     ) -> Result<Option<Seed>> {
         let Some(dind_image_id) = engine.host_image_id(dind_image).await? else {
             return Ok(None);
         };
         Ok(Some(Seed {
-            key: SeedKey::new(kind_image_id, STORAGE_DRIVER, &dind_image_id),
+            key: SeedKey::new(
+                (name_in_node, kind_image_id),
+                STORAGE_DRIVER,
+                &dind_image_id,
+            ),
             kind_image_id: kind_image_id.to_string(),
             dind_image: dind_image.to_string(),
         }))

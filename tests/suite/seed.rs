@@ -417,3 +417,26 @@ fn kill_9_of_the_node_while_it_seeds_leaves_nothing_used_and_the_next_up_makes_t
     );
     t.readyz(&second);
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn another_name_of_the_same_image_gets_a_seed_of_its_own() {
+    let Some(t) = E2e::new("seedtag") else { return };
+    let image = TestImage::new(&t, 0);
+    // One image ID, two names: a seed holds the tag kind asks for.
+    let other = format!("kip-test-seed-{}:other", t.name);
+    docker(&["tag", &image.name, &other]);
+    let [a, b] = ["a", "b"].map(|s| format!("{}-{s}", t.name));
+    t.kip(&["up", &a, "--image", &image.name]).run().success();
+    let up = t.kip(&["up", &b, "--image", &other]).run();
+    let _ = Command::new("docker").args(["rmi", &other]).output();
+    up.success()
+        .stderr_has(&format!("Seed of the kind node image {other} made"));
+    let removed = t.kip(&["down", &b]).run();
+    removed.success();
+    if let Some(seed) = seed_of(&t.kip(&["seed", "list", "-o", "json"]).run(), &other) {
+        t.kip(&["seed", "rm", seed["key"].as_str().unwrap()])
+            .run()
+            .success();
+    }
+}

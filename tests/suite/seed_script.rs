@@ -545,6 +545,20 @@ fn a_seed_another_dockerd_made_is_left_to_it() {
 }
 
 #[test]
+fn a_seed_of_another_image_name_is_left_to_it() {
+    let node = Node::new();
+    node.make_seed(&["aaa"]);
+    let (code, out) = node.run(&[("KIP_NODE_IMAGE", "other/node:v2")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "kip-info: seed=off (a seed of {IMAGE}, not other/node:v2)"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_node_that_cannot_use_seeds_says_why() {
     let node = Node::new();
     let (_, out) = node.run(&[("KIP_SEED_STORE", "/nonexistent/seeds")]);

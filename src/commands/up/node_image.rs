@@ -113,7 +113,8 @@ impl HostImage<'_> {
         if !(local && enabled) {
             return Ok(());
         }
-        if let Some(seed) = Seed::for_node(self.host, &self.id, &plan.node.image).await? {
+        let name = name_in_node(&self.image);
+        if let Some(seed) = Seed::for_node(self.host, (&name, &self.id), &plan.node.image).await? {
             seed.apply(plan);
         }
         Ok(())
