@@ -3,7 +3,7 @@
 //! name the kubeconfig uses (so a missing certificate SAN shows up here as it
 //! would in kubectl).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde::Serialize;
@@ -38,7 +38,7 @@ impl ApiClient {
             roots.add(cert.context("the cluster CA is not valid PEM")?)?;
         }
         if roots.is_empty() {
-            bail!("the cluster CA holds no certificate");
+            return Err(crate::error::Error::NoCaCertificate.into());
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -61,7 +61,7 @@ impl ApiClient {
     pub async fn version(&self, timeout: Duration) -> Result<String> {
         let (status, body) = self.get("/version", timeout).await?;
         if status != 200 {
-            bail!("GET /version answered {status}");
+            return Err(crate::error::Error::VersionStatus { status }.into());
         }
         let info: serde_json::Value =
             serde_json::from_str(&body).context("/version is not JSON")?;

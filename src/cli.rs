@@ -6,8 +6,8 @@
 
 pub mod generate;
 mod resolve;
+mod values;
 
-use crate::node::pod_options::PodOptions;
 use crate::node::{IptablesMode, SecurityMode};
 use crate::output::{KubeconfigFormat, OutputFormat, ProgressFormat, StatusFormat};
 use clap::{Args, Parser, Subcommand};
@@ -122,7 +122,7 @@ pub struct TargetArgs {
 #[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Cluster name: a DNS-1123 label of at most 40 characters
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Delete an existing cluster of this name first
@@ -148,7 +148,7 @@ pub struct UpArgs {
     pub target: TargetArgs,
 
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
-    pub pod: PodOptions,
+    pub pod: values::PodArgs,
 }
 
 /// How a cluster is made: shared by `up` and `run`.
@@ -310,7 +310,7 @@ pub struct RunArgs {
     pub name: Option<String>,
 
     /// Use this existing cluster (or --name's) instead of creating one; it is left in place
-    #[arg(long, value_name = "NAME", num_args = 0..=1, value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(long, value_name = "NAME", num_args = 0..=1, value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub reuse: Option<Option<String>>,
 
     /// Keep the cluster after CMD ends
@@ -328,7 +328,7 @@ pub struct RunArgs {
     pub target: TargetArgs,
 
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
-    pub pod: PodOptions,
+    pub pod: values::PodArgs,
 
     /// The command to run with KUBECONFIG set, and its arguments
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -359,7 +359,7 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Images from the host's Docker engine
@@ -407,7 +407,7 @@ pub enum SeedCommand {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Clusters to delete (default: kip)
-    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub names: Vec<String>,
 
     /// Delete every kip cluster on this Docker engine
@@ -434,7 +434,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Output format
@@ -448,7 +448,7 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 #[command(mut_arg("kubeconfig", |a| a.help("With --remote: the kubeconfig that reaches the cluster running the node")))]
 pub struct KubeconfigArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Write to FILE (mode 0600) instead of stdout
@@ -465,7 +465,7 @@ pub struct KubeconfigArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Keep printing new lines
@@ -486,7 +486,7 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     /// Pass stdin to the command
@@ -503,7 +503,7 @@ pub struct ExecArgs {
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(crate::commands::completions::cluster_names))]
+    #[arg(default_value = "kip", value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
     pub name: String,
 
     #[command(flatten)]
@@ -537,7 +537,7 @@ pub struct DoctorArgs {
 
     // The node Pod `up --remote` would make: the dry run's.
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
-    pub pod: PodOptions,
+    pub pod: values::PodArgs,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,8 @@
 //! remote: true                              # as if every command had --remote
 //! ```
 
-use crate::error::Failure;
+use crate::error::Error;
+use crate::settings::Environment;
 use anyhow::Result;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -44,7 +45,7 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     Ok(ttl)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// The kind node image (`--image`).
@@ -61,39 +62,37 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// The config file, and whether KIP_CONFIG named it (then it must exist).
-    pub fn path() -> Option<(PathBuf, bool)> {
-        if let Some(path) = std::env::var_os("KIP_CONFIG").filter(|p| !p.is_empty()) {
-            return Some((PathBuf::from(path), true));
+    pub fn path(env: &Environment) -> Option<(PathBuf, bool)> {
+        if let Some(path) = &env.config_file {
+            return Some((path.clone(), true));
         }
-        dirs::config_dir().map(|d| (d.join("kip").join("config.yaml"), false))
+        env.config_dir
+            .as_ref()
+            .map(|d| (d.join("kip").join("config.yaml"), false))
     }
 
     /// The settings, or the defaults when there is no config file. A file
     /// that does not parse, or that KIP_CONFIG names and is missing, is an
     /// error naming it (exit 2), never silently ignored.
-    pub fn load() -> Result<ConfigFile> {
-        let Some((path, named)) = Self::path() else {
+    pub fn load(env: &Environment) -> Result<ConfigFile> {
+        let Some((path, named)) = Self::path(env) else {
             return Ok(ConfigFile::default());
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
-                return Err(Failure::Usage(format!(
-                    "KIP_CONFIG names {}, which does not exist (unset KIP_CONFIG to use {})",
-                    path.display(),
-                    dirs::config_dir().map_or_else(
-                        || "no config file".into(),
-                        |d| d.join("kip/config.yaml").display().to_string()
-                    )
-                ))
+                return Err(Error::ConfigMissing {
+                    path,
+                    default: env.config_dir.as_ref().map(|d| d.join("kip/config.yaml")),
+                }
                 .into())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
             Err(e) => {
-                return Err(Failure::Usage(format!(
-                    "cannot read kip's config {}: {e}",
-                    path.display()
-                ))
+                return Err(Error::ConfigUnreadable {
+                    path,
+                    error: e.to_string(),
+                }
                 .into())
             }
         };
@@ -101,10 +100,10 @@ impl ConfigFile {
             return Ok(ConfigFile::default());
         }
         serde_yaml::from_str(&text).map_err(|e| {
-            Failure::Usage(format!(
-                "kip's config {} is not valid: {e}\n(it takes `image: IMAGE`, `dindImage: IMAGE`, `ttl: DURATION` and `remote: true|false`)",
-                path.display()
-            ))
+            Error::ConfigInvalid {
+                path,
+                error: e.to_string(),
+            }
             .into()
         })
     }

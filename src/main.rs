@@ -2,7 +2,6 @@
 //! code.
 
 mod api;
-mod backend;
 mod cli;
 mod commands;
 mod config;
@@ -11,15 +10,17 @@ mod kubeconfig;
 mod names;
 mod node;
 mod output;
+mod provider;
 mod seed;
+mod settings;
 #[cfg(test)]
 mod testing;
 
-use backend::docker::DockerBackend;
-use backend::kube::KubeBackend;
 use cli::{Cli, Command};
-use config::ConfigFile;
 use output::{Printer, StatusFormat};
+use provider::docker::DockerProvider;
+use provider::kube::KubeProvider;
+use settings::{Environment, GlobalSettings};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,7 +28,8 @@ fn main() -> ExitCode {
     // error kip handles; a closed stdout ends kip in `output::out`.
     cli::generate::complete_if_asked();
     let cli = Cli::parse_given();
-    let printer = Printer::new(cli.quiet, cli.progress);
+    let env = Environment::capture();
+    let printer = Printer::new(cli.output_settings(&env));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,7 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(error::exit::FAILURE);
         }
     };
-    match runtime.block_on(run(&cli.command, &printer)) {
+    match runtime.block_on(run(&cli, env, &printer)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             printer.error(&format!("{err:#}"));
@@ -48,7 +50,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
+async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u8> {
+    let command = &cli.command;
     match command {
         Command::Completions(args) => {
             cli::generate::completions(&args.shell)?;
@@ -59,34 +62,43 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
             return Ok(0);
         }
         Command::Forwarder(args) => {
-            let target =
-                backend::kube::resolve(&args.target.kube_target(), Some(&args.name)).await?;
+            let state = provider::remote_state::RemoteState::new(&env.state_dir);
+            let target = provider::kube::resolve(
+                &args.target.kube_target(),
+                Some(&args.name),
+                &state,
+                env.in_cluster,
+            )
+            .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            backend::kube::forwarder::serve(pods, &args.name, args.port).await?;
+            provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
             return Ok(0);
         }
         _ => {}
     }
-    let config = command.config_file()?;
-    if let Some((target, cluster)) = command.remote_target(&config) {
+    let global = cli.global_settings(env)?;
+    if let Some((target, cluster)) = command.remote_target(&global) {
         // Even a dry run needs the target: the namespace is in the objects
         // it prints.
-        let backend = KubeBackend::connect(&target, cluster, command.kube_options()).await;
+        let backend =
+            KubeProvider::connect(&target, cluster, command.kube_options(), &global.env).await;
         if let Command::Doctor(args) = command {
             // A cluster kip cannot address is the report's first check.
-            commands::doctor::run_remote(&args.settings(&config), backend.as_ref()).await?;
+            let settings = args.settings(&global.config);
+            commands::doctor::run_remote(&settings, &global.env, backend.as_ref()).await?;
             return Ok(0);
         }
         let backend = backend?;
         // The kind node image comes from the local engine, if one answers.
-        let host = DockerBackend::connect().ok();
-        return dispatch(command, &config, &backend, host.as_ref(), printer).await;
+        let host = DockerProvider::connect(&global.env.docker).ok();
+        return dispatch(command, &global, &backend, host.as_ref(), printer).await;
     }
     match command {
         Command::Up(args) if args.dry_run => {
-            let docker = DockerBackend::connect();
+            let docker = DockerProvider::connect(&global.env.docker);
             commands::up::dry_run(
-                &args.settings(&config),
+                &args.settings(&global),
+                &global.env,
                 args.output,
                 docker.as_ref(),
                 printer,
@@ -96,66 +108,70 @@ async fn run(command: &Command, printer: &Printer) -> anyhow::Result<u8> {
         }
         // The local checks: reported even when the engine cannot be addressed.
         Command::Doctor(args) => {
-            commands::doctor::run(&args.settings(&config), DockerBackend::connect().as_ref())
-                .await?;
+            let docker = DockerProvider::connect(&global.env.docker);
+            let settings = args.settings(&global.config);
+            commands::doctor::run(&settings, &global.env, docker.as_ref()).await?;
             Ok(0)
         }
         _ => {
-            let docker = DockerBackend::connect()?;
+            let docker = DockerProvider::connect(&global.env.docker)?;
             // `up` and `run` ask within their own signal handling (a Ctrl-C
             // during the wait ends them at once, exit 130).
             if !matches!(command, Command::Up(_) | Command::Run(_)) {
                 docker.check_answers().await?;
             }
-            dispatch(command, &config, &docker, Some(&docker), printer).await
+            dispatch(command, &global, &docker, Some(&docker), printer).await
         }
     }
 }
 
 async fn dispatch(
     command: &Command,
-    config: &ConfigFile,
-    backend: &impl backend::Backend,
-    host: Option<&DockerBackend>,
+    global: &GlobalSettings,
+    backend: &impl provider::Provider,
+    host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
+    let env = &global.env;
     match command {
         Command::Up(args) if args.dry_run => {
-            commands::up::dry_run(&args.settings(config), args.output, Ok(backend), printer)
-                .await?;
+            let settings = args.settings(global);
+            commands::up::dry_run(&settings, env, args.output, Ok(backend), printer).await?;
         }
         Command::Up(args) => {
-            let outcome = commands::up::run(&args.settings(config), backend, host, printer).await?;
+            let settings = args.settings(global);
+            let outcome = commands::up::run(&settings, env, backend, host, printer).await?;
             if args.output == StatusFormat::Json {
-                output::out(serde_json::to_string_pretty(&outcome)? + "\n")?;
+                output::json(&outcome)?;
             }
         }
         Command::Run(args) => {
-            return commands::run::run(&args.settings(config)?, backend, host, printer).await
+            let settings = args.settings(global)?;
+            return commands::run::run(&settings, env, backend, host, printer).await;
         }
         Command::Load(args) => {
             commands::load::run(&args.settings(), backend, host, printer).await?
         }
         Command::Gc(args) => {
             // Seeds are the local engine's (remote ones: phase 2).
-            let seeds = host.filter(|_| command.remote_target(config).is_none());
-            commands::gc::run(&args.settings(), backend, seeds, printer).await?
+            let seeds = host.filter(|_| command.remote_target(global).is_none());
+            commands::gc::run(&args.settings(env), backend, seeds, printer).await?
         }
         Command::Seed(args) => {
             let engine =
                 host.ok_or_else(|| anyhow::anyhow!("kip seed works on the local Docker engine"))?;
             commands::seed::run(&args.settings(), engine, printer).await?
         }
-        Command::Down(args) => commands::down::run(&args.settings(), backend, printer).await?,
+        Command::Down(args) => commands::down::run(&args.settings(env), backend, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), backend, printer).await?,
         Command::Status(args) => commands::status::run(&args.settings(), backend).await?,
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), backend).await?,
         Command::Connect(args) => {
-            commands::connect::run(&args.settings(), backend, printer).await?;
+            commands::connect::run(&args.settings(env), backend, printer).await?;
         }
         Command::Logs(args) => {
             return Ok(exit_status(
-                commands::logs::run(&args.settings(), backend).await?,
+                commands::logs::run(&args.settings(), backend, printer).await?,
             ))
         }
         Command::Exec(args) => {

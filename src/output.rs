@@ -3,35 +3,35 @@
 //! line with `--progress json`, nothing but errors with `-q`, no colour with
 //! `NO_COLOR`. Data goes to stdout, never here.
 
-use clap::ValueEnum;
+use crate::settings::OutputSettings;
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProgressFormat {
     Human,
     Json,
 }
 
 /// How `list` prints its result: a table for people, or JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Table,
     Json,
 }
 
 /// How `status`, `up`, `gc` and `doctor` print their result: text or JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFormat {
     Text,
     Json,
 }
 
 /// How `kip kubeconfig` prints the kubeconfig.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KubeconfigFormat {
     Yaml,
     Json,
@@ -84,6 +84,43 @@ pub async fn copy_to_stdout(
         total += n as u64;
     }
 }
+
+/// A result kip prints with `-o json`: a `kip/v1` object of kind `KIND`,
+/// documented by the JSON Schema `docs/schema/SCHEMA`.
+pub trait Document: serde::Serialize {
+    const KIND: &'static str;
+    /// Read by the test that holds each document to its schema.
+    #[cfg_attr(not(test), allow(dead_code))]
+    const SCHEMA: &'static str;
+}
+
+/// The one way a result is printed as JSON: `apiVersion` and `kind` first,
+/// then the document's own fields, on stdout.
+pub fn json<T: Document>(document: &T) -> anyhow::Result<()> {
+    out(json_text(document)?)?;
+    Ok(())
+}
+
+/// A result as [`json`] prints it (a logs bundle keeps `kip status -o json`).
+pub fn json_text<T: Document>(document: &T) -> serde_json::Result<String> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope<'a, T> {
+        api_version: &'static str,
+        kind: &'static str,
+        #[serde(flatten)]
+        document: &'a T,
+    }
+    let envelope = Envelope {
+        api_version: API_VERSION,
+        kind: T::KIND,
+        document,
+    };
+    Ok(serde_json::to_string_pretty(&envelope)? + "\n")
+}
+
+/// The `apiVersion` of every JSON result.
+pub const API_VERSION: &str = "kip/v1";
 
 /// One diagnostic line on stderr. A closed or full stderr loses the line
 /// but never stops the work under way (a half-made cluster is worse).
@@ -145,13 +182,12 @@ impl Drop for Step<'_> {
 }
 
 impl Printer {
-    pub fn new(quiet: bool, progress: ProgressFormat) -> Self {
+    pub fn new(settings: OutputSettings) -> Self {
         let tty = console::Term::stderr().is_term();
-        let color = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        console::set_colors_enabled_stderr(color);
-        let json = progress == ProgressFormat::Json;
+        console::set_colors_enabled_stderr(tty && settings.color);
+        let json = settings.progress == ProgressFormat::Json;
         Printer {
-            quiet,
+            quiet: settings.quiet,
             tty: tty && !json,
             json,
             spinner: Mutex::new(None),
@@ -248,5 +284,36 @@ impl Printer {
             old.finish_and_clear();
         }
         *guard = new;
+    }
+}
+
+/// Holds a document's sample to its schema in docs/schema: its kind and
+/// apiVersion, every required field present, no field the schema lacks
+/// (the whole check, with types, runs on real output in tests/suite).
+#[cfg(test)]
+pub fn assert_matches_schema<T: Document>(sample: &T) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schema")
+        .join(T::SCHEMA);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json_text(sample).unwrap()).unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    assert_eq!(properties["kind"]["const"], T::KIND, "{}", T::SCHEMA);
+    assert_eq!(properties["apiVersion"]["const"], API_VERSION);
+    for required in schema["required"].as_array().unwrap() {
+        let required = required.as_str().unwrap();
+        assert!(
+            value.get(required).is_some(),
+            "{}: no {required} in {value}",
+            T::SCHEMA
+        );
+    }
+    for key in value.as_object().unwrap().keys() {
+        assert!(
+            properties.contains_key(key),
+            "{}: {key} is not in the schema",
+            T::SCHEMA
+        );
     }
 }

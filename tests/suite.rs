@@ -11,6 +11,7 @@ mod suite {
     pub mod doctor;
     pub mod down_and_reuse;
     pub mod e2e;
+    pub mod layer;
     pub mod node_fixes;
     pub mod real_kind;
     pub mod real_remote;

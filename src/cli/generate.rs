@@ -1,8 +1,7 @@
 //! Shell completion scripts and the man page, generated from the clap
 //! definition. The completion scripts are clap_complete's dynamic ones: the
 //! shell calls `COMPLETE=<shell> kip -- <words>` back, so cluster names
-//! complete from the clusters that exist right now
-//! (`commands::completions::cluster_names`).
+//! complete from the clusters that exist right now ([`cluster_names`]).
 
 use super::Cli;
 use anyhow::{Context, Result};
@@ -17,6 +16,34 @@ pub fn complete_if_asked() {
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .var(COMPLETE_VAR)
         .complete();
+}
+
+/// The names of the clusters on the engine, for completion; none when the
+/// engine does not answer within a second.
+pub fn cluster_names() -> Vec<clap_complete::CompletionCandidate> {
+    use crate::provider::Provider;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    let env = crate::settings::Environment::capture();
+    runtime.block_on(async {
+        let Ok(backend) = crate::provider::docker::DockerProvider::connect(&env.docker) else {
+            return Vec::new();
+        };
+        let listed = tokio::time::timeout(std::time::Duration::from_secs(1), backend.list());
+        match listed.await {
+            Ok(Ok(nodes)) => nodes
+                .into_iter()
+                .map(|n| {
+                    clap_complete::CompletionCandidate::new(n.cluster).help(Some(n.status.into()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    })
 }
 
 /// `kip completions SHELL`: the script that registers kip's completions.

@@ -6,7 +6,6 @@ use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
     ListArgs, LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, StatusArgs, TargetArgs, UpArgs,
 };
-use crate::backend::kube::{KubeOptions, KubeTarget};
 use crate::commands::connect::ConnectSettings;
 use crate::commands::doctor::DoctorSettings;
 use crate::commands::down::DownSettings;
@@ -21,17 +20,51 @@ use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
 use crate::commands::up::{ClusterSettings, UpSettings};
 use crate::config::ConfigFile;
-use crate::error::Failure;
+use crate::error::Error;
+use crate::kubeconfig::KubeconfigSource;
+use crate::provider::kube::{KubeOptions, KubeTarget};
+use crate::settings::{Environment, GlobalSettings, OutputSettings};
 use anyhow::Result;
+use std::path::Path;
+
+impl super::Cli {
+    /// How kip reports, from `-q`, `--progress` and `NO_COLOR`.
+    pub fn output_settings(&self, env: &Environment) -> OutputSettings {
+        OutputSettings {
+            quiet: self.quiet,
+            progress: self.progress,
+            color: !env.no_color,
+        }
+    }
+
+    /// The settings every command runs with: the environment and kip's
+    /// config file (read once, for the commands that read it).
+    pub fn global_settings(&self, env: Environment) -> Result<GlobalSettings> {
+        Ok(GlobalSettings {
+            config: self.command.config_file(&env)?,
+            env,
+        })
+    }
+}
+
+/// The kubeconfig a command writes, by kubectl's rules: `--kubeconfig`,
+/// else `$KUBECONFIG`, else the home folder's.
+fn kubeconfig_source(flag: Option<&Path>, env: &Environment) -> KubeconfigSource {
+    KubeconfigSource {
+        flag: flag.map(Path::to_path_buf),
+        env: env.kubeconfig.clone(),
+        home: env.home.clone(),
+    }
+}
 
 impl Command {
     /// kip's config file, read once, for the commands that read it (those
     /// that make clusters or find them): one that does not parse is an
     /// error. The others get the defaults.
-    pub fn config_file(&self) -> Result<ConfigFile> {
+    fn config_file(&self, env: &Environment) -> Result<ConfigFile> {
         match self {
-            Command::Up(_) | Command::Run(_) => ConfigFile::load(),
-            _ if self.target().is_some() => ConfigFile::load(),
+            Command::Up(_) | Command::Run(_) => ConfigFile::load(env),
+            _ if self.target().is_some() => ConfigFile::load(env),
             _ => Ok(ConfigFile::default()),
         }
     }
@@ -65,9 +98,9 @@ impl Command {
     /// it names, when remote mode is on: `--remote`, `--context`,
     /// `--namespace`, KIP_REMOTE, or the config file's `remote: true`
     /// (unless KIP_REMOTE says otherwise: KIP_REMOTE=0 is local).
-    pub fn remote_target(&self, config: &ConfigFile) -> Option<(KubeTarget, Option<&str>)> {
+    pub fn remote_target(&self, global: &GlobalSettings) -> Option<(KubeTarget, Option<&str>)> {
         let (target, cluster) = self.target()?;
-        let by_default = || std::env::var_os("KIP_REMOTE").is_none() && config.remote;
+        let by_default = || !global.env.remote_var_set && global.config.remote;
         (target.remote.enabled() || by_default()).then(|| (target.kube_target(), cluster))
     }
 
@@ -75,12 +108,12 @@ impl Command {
     pub fn kube_options(&self) -> KubeOptions {
         match self {
             Command::Up(a) => KubeOptions {
-                pod: a.pod.clone(),
+                pod: a.pod.options(),
                 wait: Some(a.cluster.wait),
                 all_namespaces: false,
             },
             Command::Run(a) => KubeOptions {
-                pod: a.pod.clone(),
+                pod: a.pod.options(),
                 wait: Some(a.cluster.wait),
                 all_namespaces: false,
             },
@@ -89,7 +122,7 @@ impl Command {
                 ..KubeOptions::default()
             },
             Command::Doctor(a) => KubeOptions {
-                pod: a.pod.clone(),
+                pod: a.pod.options(),
                 ..KubeOptions::default()
             },
             _ => KubeOptions::default(),
@@ -137,43 +170,42 @@ impl ClusterOptions {
 }
 
 impl UpArgs {
-    pub fn settings(&self, config: &ConfigFile) -> UpSettings {
+    pub fn settings(&self, global: &GlobalSettings) -> UpSettings {
         UpSettings {
             name: self.name.clone(),
             recreate: self.recreate,
             only_new: false,
             switch_context: !self.no_switch_context,
-            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
-            cluster: self.cluster.settings(config),
+            kubeconfig: kubeconfig_source(
+                self.target.kubeconfig.kubeconfig.as_deref(),
+                &global.env,
+            ),
+            cluster: self.cluster.settings(&global.config),
         }
     }
 }
 
 impl RunArgs {
     /// `--reuse NAME`, or `--name NAME --reuse`: the cluster to use and leave.
-    pub fn settings(&self, config: &ConfigFile) -> Result<RunSettings> {
+    pub fn settings(&self, global: &GlobalSettings) -> Result<RunSettings> {
         let reuse = match (&self.reuse, &self.name) {
             (None, _) => None,
             (Some(Some(reuse)), Some(name)) if reuse != name => {
-                return Err(Failure::Usage(format!(
-                    "--name {name} and --reuse {reuse} name different clusters: give one of them"
-                ))
+                return Err(Error::ReuseNamesDiffer {
+                    name: name.clone(),
+                    reuse: reuse.clone(),
+                }
                 .into())
             }
             (Some(Some(name)), _) | (Some(None), Some(name)) => Some(name.clone()),
-            (Some(None), None) => {
-                return Err(Failure::Usage(
-                    "--reuse needs a cluster: `--reuse NAME`, or `--name NAME --reuse`".into(),
-                )
-                .into())
-            }
+            (Some(None), None) => return Err(Error::ReuseWithoutName.into()),
         };
         Ok(RunSettings {
             name: self.name.clone(),
             reuse,
             keep: self.keep,
             timeout: self.timeout,
-            cluster: self.cluster.settings(config),
+            cluster: self.cluster.settings(&global.config),
             command: self.command.clone(),
         })
     }
@@ -190,11 +222,11 @@ impl DownArgs {
         }
     }
 
-    pub fn settings(&self) -> DownSettings {
+    pub fn settings(&self, env: &Environment) -> DownSettings {
         DownSettings {
             names: self.names().into_iter().map(String::from).collect(),
             all: self.all,
-            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+            kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
         }
     }
 }
@@ -248,10 +280,10 @@ impl ExecArgs {
 }
 
 impl ConnectArgs {
-    pub fn settings(&self) -> ConnectSettings {
+    pub fn settings(&self, env: &Environment) -> ConnectSettings {
         ConnectSettings {
             name: self.name.clone(),
-            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+            kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
         }
     }
 }
@@ -270,13 +302,13 @@ impl DoctorArgs {
 }
 
 impl GcArgs {
-    pub fn settings(&self) -> GcSettings {
+    pub fn settings(&self, env: &Environment) -> GcSettings {
         GcSettings {
             dry_run: self.dry_run,
             older_than: self.older_than,
             selector: self.selector.clone(),
             output: self.output,
-            kubeconfig: self.target.kubeconfig.kubeconfig.clone(),
+            kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
         }
     }
 }
@@ -315,7 +347,7 @@ mod tests {
     fn down(args: &[&str]) -> DownSettings {
         let cli = Cli::try_parse_from(["kip", "down"].iter().chain(args)).unwrap();
         match cli.command {
-            Command::Down(args) => args.settings(),
+            Command::Down(args) => args.settings(&Environment::default()),
             other => panic!("{other:?}"),
         }
     }

@@ -4,68 +4,54 @@
 //! port had to change.
 
 use super::credentials;
-use crate::backend::{Backend, NodeState};
-use crate::error::Failure;
-use crate::kubeconfig::{self, KubeconfigTarget};
+use crate::error::Error;
+use crate::kubeconfig::{self, KubeconfigSource, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
+use crate::provider::{Node, Provider};
 use anyhow::Result;
-use std::path::PathBuf;
 
 /// Which cluster `kip connect` reconnects, and the kubeconfig it updates.
 #[derive(Debug, Clone)]
 pub struct ConnectSettings {
     pub name: String,
-    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig to update, by kubectl's rules.
+    pub kubeconfig: KubeconfigSource,
 }
 
 pub async fn run(
     settings: &ConnectSettings,
-    backend: &impl Backend,
+    provider: &impl Provider,
     printer: &Printer,
 ) -> Result<()> {
-    if let Some(why) = backend.connect_refused(&settings.name) {
-        return Err(Failure::Usage(why).into());
-    }
-    let Some(node) = backend.find(&settings.name).await? else {
-        let why = backend
-            .vanished(&settings.name)
-            .unwrap_or_else(|| format!("no remote kip cluster named {:?}", settings.name));
-        return Err(Failure::NotFound(why).into());
-    };
-    if node.state != NodeState::Running {
-        return Err(Failure::Node(format!(
-            "cluster {} is not running ({}): see `kip status {} --remote`",
-            settings.name, node.status, settings.name
-        ))
+    if provider.info().remote.is_none() {
+        return Err(Error::ConnectLocal {
+            cluster: settings.name.clone(),
+        }
         .into());
     }
+    let node = provider.find_running(&settings.name).await?;
     let step = printer.step(
         "connected",
         &format!("Connecting to cluster {}", settings.name),
     );
-    let endpoint = backend.reconnect(&settings.name).await?.ok_or_else(|| {
-        Failure::Node(format!(
-            "cluster {} has no endpoint to connect to",
-            settings.name
-        ))
+    let endpoint = node.reconnect().await?.ok_or_else(|| Error::NoEndpoint {
+        cluster: settings.name.clone(),
     })?;
-    let creds = credentials(backend, &settings.name, &endpoint).await?;
+    let creds = credentials(&node, &endpoint).await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     while !super::api_ready(&creds, &endpoint).await.unwrap_or(false) {
         if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::Timeout(format!(
-                "the API server of {} does not answer through {}",
-                settings.name,
-                endpoint.server_url()
-            ))
+            return Err(Error::ConnectTimeout {
+                cluster: settings.name.clone(),
+                server: endpoint.server_url(),
+            }
             .into());
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     // Same server URL as before unless the old port was taken.
-    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let context = names::context_name(&settings.name);
     kubeconfig::update(&target.path, |doc| {
         kubeconfig::upsert_entries(doc, &context, &creds, false)

@@ -6,13 +6,14 @@
 
 mod remote;
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::kube::KubeBackend;
-use crate::backend::{Backend, EngineFacts};
-use crate::error::Failure;
+use crate::error::Error;
 use crate::node::image::default_image;
 use crate::output::Printer;
 use crate::output::StatusFormat;
+use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
+use crate::provider::{EngineFacts, Provider};
+use crate::settings::Environment;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -70,21 +71,18 @@ impl Check {
     }
 }
 
-/// Where the local checks read the host. Tests point these at prepared
-/// trees (`KIP_TEST_PROC_DIR`, `KIP_TEST_HOST_ROOT`); users never set them.
+/// Where the local checks read the host (tests point these at prepared
+/// trees; see `Environment::proc_dir`).
 pub struct Host {
     proc_dir: PathBuf,
     root: PathBuf,
 }
 
 impl Host {
-    pub fn from_env() -> Self {
-        let dir = |var: &str, default: &str| {
-            std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
-        };
+    pub fn new(env: &Environment) -> Self {
         Host {
-            proc_dir: dir("KIP_TEST_PROC_DIR", "/proc"),
-            root: dir("KIP_TEST_HOST_ROOT", "/"),
+            proc_dir: env.proc_dir.clone(),
+            root: env.host_root.clone(),
         }
     }
 
@@ -258,7 +256,7 @@ pub fn kind_network_check(kind_mtu: Option<Option<u32>>, bridge_mtu: Option<u32>
 /// The disk the engine's seeds take (`kip seed list`): their sizes, None
 /// without a seed store, or why the store cannot be read.
 async fn seed_sizes(
-    engine: &DockerBackend,
+    engine: &DockerProvider,
     dind_image: Option<&str>,
 ) -> Result<Option<Vec<u64>>, String> {
     let nodes = engine.list().await.map_err(|e| first_line(&e))?;
@@ -331,12 +329,13 @@ pub struct DoctorSettings {
 /// socket); either way the report is printed.
 pub async fn run(
     settings: &DoctorSettings,
-    backend: Result<&DockerBackend, &anyhow::Error>,
+    env: &Environment,
+    backend: Result<&DockerProvider, &anyhow::Error>,
 ) -> Result<()> {
-    let host = Host::from_env();
+    let host = Host::new(env);
     let mut checks = Vec::new();
     let facts = match backend {
-        Ok(backend) => backend.engine_facts().await.map(|facts| (backend, facts)),
+        Ok(backend) => backend.facts().await.map(|facts| (backend, facts)),
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
     match facts {
@@ -370,24 +369,32 @@ pub async fn run(
 /// kubeconfig); either way the report is printed.
 pub async fn run_remote(
     settings: &DoctorSettings,
-    backend: Result<&KubeBackend, &anyhow::Error>,
+    env: &Environment,
+    backend: Result<&KubeProvider, &anyhow::Error>,
 ) -> Result<()> {
-    let checks = remote::checks(settings, backend).await;
+    let checks = remote::checks(settings, env, backend).await;
     report(&checks, settings.output)
+}
+
+/// What `kip doctor -o json` prints.
+#[derive(Debug, Serialize)]
+struct DoctorReport<'a> {
+    ok: bool,
+    checks: &'a [Check],
+}
+
+impl crate::output::Document for DoctorReport<'_> {
+    const KIND: &'static str = "DoctorReport";
+    const SCHEMA: &'static str = "doctor-report.schema.json";
 }
 
 /// Prints the report; a failed check is exit 3 (environment).
 fn report(checks: &[Check], output: StatusFormat) -> Result<()> {
     match output {
-        StatusFormat::Json => {
-            let doc = serde_json::json!({
-                "apiVersion": "kip/v1",
-                "kind": "DoctorReport",
-                "ok": !checks.iter().any(|c| c.status == Level::Fail),
-                "checks": checks,
-            });
-            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
-        }
+        StatusFormat::Json => crate::output::json(&DoctorReport {
+            ok: !checks.iter().any(|c| c.status == Level::Fail),
+            checks,
+        })?,
         StatusFormat::Text => crate::output::out(text(checks))?,
     }
     let failed: Vec<&str> = checks
@@ -398,12 +405,16 @@ fn report(checks: &[Check], output: StatusFormat) -> Result<()> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(Failure::Environment(format!("kip doctor: {} failed", failed.join(", "))).into())
+        Err(Error::DoctorFailed {
+            checks: failed.into_iter().map(String::from).collect(),
+        }
+        .into())
     }
 }
 
 /// The environment variable that names warnings `kip up` no longer prints
-/// (`KIP_ACCEPT_WARNINGS=inotify,lib-modules`): known and accepted.
+/// (`KIP_ACCEPT_WARNINGS=inotify,lib-modules`): known and accepted
+/// (`Environment::accept_warnings`).
 pub const ACCEPT_WARNINGS_VAR: &str = "KIP_ACCEPT_WARNINGS";
 
 /// The checks `kip up` prints: what is not ok, except warnings the user
@@ -426,9 +437,8 @@ fn worth_saying(checks: Vec<Check>, accepted: &str) -> Vec<Check> {
 
 /// What `kip up` says of the local checks: only what is not ok (and not
 /// accepted with KIP_ACCEPT_WARNINGS).
-pub fn report_local(facts: &EngineFacts, printer: &Printer) {
-    let accepted = std::env::var(ACCEPT_WARNINGS_VAR).unwrap_or_default();
-    for check in worth_saying(local_checks(facts, &Host::from_env()), &accepted) {
+pub fn report_local(facts: &EngineFacts, env: &Environment, printer: &Printer) {
+    for check in worth_saying(local_checks(facts, &Host::new(env)), &env.accept_warnings) {
         let fix = check
             .fix
             .as_deref()
@@ -482,6 +492,14 @@ fn free_bytes(path: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_matches_its_schema() {
+        crate::output::assert_matches_schema(&DoctorReport {
+            ok: true,
+            checks: &[modules_check(true)],
+        });
+    }
 
     #[test]
     fn inotify_limits() {

@@ -3,13 +3,12 @@
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 
 use super::signals::Signals;
-use crate::backend::Backend;
-use crate::error::Failure;
-use crate::kubeconfig::{self, KubeconfigTarget};
+use crate::error::Error;
+use crate::kubeconfig::{self, KubeconfigSource, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
-use anyhow::{anyhow, Result};
-use std::path::PathBuf;
+use crate::provider::Provider;
+use anyhow::Result;
 
 /// What `kip down` deletes, and the kubeconfig it updates.
 #[derive(Debug, Clone)]
@@ -17,20 +16,24 @@ pub struct DownSettings {
     pub names: Vec<String>,
     /// Every kip cluster of the backend instead of `names`.
     pub all: bool,
-    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig whose entries go too, by kubectl's rules.
+    pub kubeconfig: KubeconfigSource,
 }
 
-pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Printer) -> Result<()> {
+pub async fn run(
+    settings: &DownSettings,
+    backend: &impl Provider,
+    printer: &Printer,
+) -> Result<()> {
     // Listen before deleting anything: a Ctrl-C or SIGTERM then lets the
     // cluster being deleted go completely (node, volume and kubeconfig
     // entries) instead of leaving entries that point at a removed node.
     let mut signals = Signals::listen()?;
-    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let names: Vec<String> = if settings.all {
         let listed = tokio::select! {
             listed = backend.list() => listed?,
-            () = signals.received() => return Err(Failure::Interrupted.into()),
+            () = signals.received() => return Err(Error::Interrupted.into()),
         };
         listed.into_iter().map(|n| n.cluster).collect()
     } else {
@@ -60,17 +63,17 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
         )
         .await?;
         if let Err(e) = result {
-            failures.push((name.as_str(), e));
+            failures.push((name.clone(), e));
         }
     }
     if interrupted {
         say_interrupted(printer, &left, &format!("kip down {}", left.join(" ")));
     }
     if !failures.is_empty() {
-        return Err(not_all_deleted(failures));
+        return Err(crate::error::not_all_deleted(failures).into());
     }
     if interrupted {
-        return Err(Failure::Interrupted.into());
+        return Err(Error::Interrupted.into());
     }
     Ok(())
 }
@@ -81,7 +84,7 @@ pub async fn run(settings: &DownSettings, backend: &impl Backend, printer: &Prin
 /// one stops at once, the outer error. The inner result is the deletion's.
 pub(super) async fn delete_to_the_end(
     name: &str,
-    backend: &impl Backend,
+    backend: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
     signals: &mut Signals,
@@ -100,7 +103,7 @@ pub(super) async fn delete_to_the_end(
                         "interrupted again: stopping now; cluster {name} may be half-deleted \
                          (`kip down {name}` finishes it)"
                     ));
-                    return Err(Failure::Interrupted.into());
+                    return Err(Error::Interrupted.into());
                 }
                 *interrupted = true;
                 printer.notice(&format!(
@@ -129,32 +132,10 @@ pub(super) fn say_interrupted(printer: &Printer, left: &[&str], again: &str) {
         });
 }
 
-/// The deletions that failed, in one error. When they all failed for the
-/// same kind of reason (Docker unreachable, say), the exit code says so.
-fn not_all_deleted(failures: Vec<(&str, anyhow::Error)>) -> anyhow::Error {
-    let text = failures
-        .iter()
-        .map(|(name, e)| format!("{name}: {e:#}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let first = failures
-        .iter()
-        .find_map(|(_, e)| e.chain().find_map(|c| c.downcast_ref::<Failure>()));
-    let code = first.map(Failure::exit_code);
-    let same = failures
-        .iter()
-        .all(|(_, e)| Some(crate::error::exit_code(e)) == code);
-    let message = format!("could not delete every cluster:\n{text}");
-    match first {
-        Some(failure) if same => failure.with_message(message).into(),
-        _ => anyhow!(message),
-    }
-}
-
 /// Deletes one cluster: node, volume and kubeconfig entries.
 pub async fn delete_one(
     name: &str,
-    backend: &impl Backend,
+    backend: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
 ) -> Result<()> {
@@ -162,7 +143,7 @@ pub async fn delete_one(
     let deleted = backend.delete(name).await?;
     let context = names::context_name(name);
     let mut entries_removed = false;
-    let home = backend.home_context();
+    let home = backend.info().home_context;
     kubeconfig::update(&target.path, |doc| {
         entries_removed = kubeconfig::remove_entries(doc, &context)?;
         // A remote cluster's context was current: the cluster that ran it

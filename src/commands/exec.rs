@@ -1,6 +1,6 @@
 //! `kip exec NAME -- CMD…`: runs CMD in the node; its exit code is kip's.
 
-use crate::backend::Backend;
+use crate::provider::{Node, Provider};
 use anyhow::Result;
 
 /// What `kip exec` runs, and where.
@@ -12,8 +12,7 @@ pub struct ExecSettings {
     pub interactive: bool,
 }
 
-pub async fn run(settings: &ExecSettings, backend: &impl Backend) -> Result<i64> {
-    backend
-        .exec(&settings.name, &settings.command, settings.interactive)
-        .await
+pub async fn run(settings: &ExecSettings, provider: &impl Provider) -> Result<i64> {
+    let node = provider.find_running(&settings.name).await?;
+    node.exec(&settings.command, settings.interactive).await
 }

@@ -7,15 +7,14 @@
 
 use super::down::{delete_to_the_end, say_interrupted};
 use super::signals::Signals;
-use crate::backend::docker::DockerBackend;
-use crate::backend::{Backend, NodeInfo, NodeState};
-use crate::error::Failure;
-use crate::kubeconfig::KubeconfigTarget;
+use crate::error::Error;
+use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
-use anyhow::{bail, Result};
+use crate::provider::docker::DockerProvider;
+use crate::provider::{NodeInfo, NodeState, Provider};
+use anyhow::Result;
 use serde::Serialize;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 const ORPHANED: &str = "orphaned: node container gone, volume left";
@@ -32,6 +31,34 @@ struct Collected {
 struct Failed {
     name: String,
     error: String,
+}
+
+/// What `kip gc -o json` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GcResult<'a> {
+    dry_run: bool,
+    deleted: &'a [Collected],
+    failed: &'a [Failed],
+    kept: usize,
+    /// The local engine's seeds, when it has a seed store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seeds: Option<&'a SeedsCollected>,
+}
+
+/// What `gc` did (or, with `--dry-run`, would do) with the engine's seeds.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SeedsCollected {
+    deleted: Vec<Collected>,
+    /// What dead seed makers or removers left.
+    cleaned: Vec<String>,
+    kept: usize,
+}
+
+impl crate::output::Document for GcResult<'_> {
+    const KIND: &'static str = "GcResult";
+    const SCHEMA: &'static str = "gc-result.schema.json";
 }
 
 /// How old an orphaned volume must be before `gc` takes it (or older than
@@ -81,29 +108,19 @@ pub struct GcSettings {
     /// Labels a cluster must all carry to be collected.
     pub selector: Vec<(String, String)>,
     pub output: StatusFormat,
-    /// None: kubectl's rules ($KUBECONFIG, then ~/.kube/config).
-    pub kubeconfig: Option<PathBuf>,
-}
-
-/// What `gc` did (or, with `--dry-run`, would do) with the engine's seeds.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeedsCollected {
-    deleted: Vec<Collected>,
-    /// What dead seed makers or removers left.
-    cleaned: Vec<String>,
-    kept: usize,
+    /// The kubeconfig whose entries go too, by kubectl's rules.
+    pub kubeconfig: KubeconfigSource,
 }
 
 /// `engine`: the local engine, whose seeds are collected too (None in
 /// remote mode).
 pub async fn run(
     settings: &GcSettings,
-    backend: &impl Backend,
-    engine: Option<&DockerBackend>,
+    backend: &impl Provider,
+    engine: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
-    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let now = SystemTime::now();
     let nodes: Vec<NodeInfo> = backend
         .list()
@@ -142,7 +159,7 @@ pub async fn run(
             // A `kip up` of the name may have started a node since the
             // listing: an orphan's volume is then that cluster's.
             if c.reason == ORPHANED {
-                match backend.find(&c.name).await {
+                match backend.lookup(&c.name).await {
                     Ok(None) => {}
                     Ok(Some(_)) => continue,
                     Err(e) => {
@@ -189,20 +206,13 @@ pub async fn run(
         _ => None,
     };
     match settings.output {
-        StatusFormat::Json => {
-            let mut doc = serde_json::json!({
-                "apiVersion": "kip/v1",
-                "kind": "GcResult",
-                "dryRun": settings.dry_run,
-                "deleted": deleted,
-                "failed": failed,
-                "kept": nodes.len() - deleted.len() - failed.len(),
-            });
-            if let Some(seeds) = &seeds {
-                doc["seeds"] = serde_json::to_value(seeds)?;
-            }
-            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
-        }
+        StatusFormat::Json => crate::output::json(&GcResult {
+            dry_run: settings.dry_run,
+            kept: nodes.len() - deleted.len() - failed.len(),
+            deleted: &deleted,
+            failed: &failed,
+            seeds: seeds.as_ref(),
+        })?,
         StatusFormat::Text => {
             for c in &deleted {
                 let verb = if settings.dry_run {
@@ -231,17 +241,13 @@ pub async fn run(
         say_interrupted(printer, &left, "kip gc");
     }
     if !failed.is_empty() {
-        let lines: Vec<String> = failed
-            .iter()
-            .map(|f| format!("{}: {}", f.name, f.error))
-            .collect();
-        bail!(
-            "kip gc could not delete every due cluster:\n{}",
-            lines.join("\n")
-        );
+        return Err(Error::GcIncomplete {
+            failures: failed.into_iter().map(|f| (f.name, f.error)).collect(),
+        }
+        .into());
     }
     if interrupted {
-        return Err(Failure::Interrupted.into());
+        return Err(Error::Interrupted.into());
     }
     Ok(())
 }
@@ -250,7 +256,7 @@ pub async fn run(
 /// node booted from for that long; always, what dead makers left. The
 /// store helper removes nothing a running node holds. None: no store.
 async fn collect_seeds(
-    engine: &DockerBackend,
+    engine: &DockerProvider,
     settings: &GcSettings,
     now: SystemTime,
 ) -> Result<Option<SeedsCollected>> {
@@ -330,6 +336,24 @@ mod tests {
             labels: Default::default(),
             problem: None,
         }
+    }
+
+    #[test]
+    fn the_result_matches_its_schema() {
+        crate::output::assert_matches_schema(&GcResult {
+            dry_run: true,
+            deleted: &[Collected {
+                name: "a".into(),
+                reason: "expired".into(),
+            }],
+            failed: &[],
+            kept: 0,
+            seeds: Some(&SeedsCollected {
+                deleted: Vec::new(),
+                cleaned: vec!["0123456789abcdef0123.making".into()],
+                kept: 1,
+            }),
+        });
     }
 
     #[test]

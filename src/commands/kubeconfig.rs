@@ -2,10 +2,10 @@
 //! written to `--output FILE` with mode 0600.
 
 use super::credentials;
-use crate::backend::Backend;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::names;
 use crate::output::KubeconfigFormat;
+use crate::provider::{Node, Provider};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -18,19 +18,18 @@ pub struct KubeconfigSettings {
     pub format: KubeconfigFormat,
 }
 
-pub async fn run(settings: &KubeconfigSettings, backend: &impl Backend) -> Result<()> {
-    let Some(node) = backend.find(&settings.name).await? else {
-        return Err(backend.not_found(&settings.name).await);
-    };
-    let endpoint = node.endpoint.ok_or_else(|| {
-        Failure::Node(node.problem.clone().unwrap_or_else(|| {
-            format!(
-                "cluster {} has no published API port ({})",
-                settings.name, node.status
-            )
-        }))
+pub async fn run(settings: &KubeconfigSettings, provider: &impl Provider) -> Result<()> {
+    let node = provider.find(&settings.name).await?;
+    let info = node.info();
+    let endpoint = info.endpoint.clone().ok_or_else(|| {
+        info.problem
+            .clone()
+            .unwrap_or_else(|| Error::NoPublishedPort {
+                cluster: settings.name.clone(),
+                status: info.status.clone(),
+            })
     })?;
-    let creds = credentials(backend, &settings.name, &endpoint).await?;
+    let creds = credentials(&node, &endpoint).await?;
     let doc = creds.standalone(&names::context_name(&settings.name));
     let text = match settings.format {
         KubeconfigFormat::Yaml => crate::kubeconfig::to_yaml(&doc)?,

@@ -1,17 +1,28 @@
 //! `kip list`: every kip cluster on this engine, as a table or JSON.
 
 use super::{age, table};
-use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::output::OutputFormat;
+use crate::provider::{NodeInfo, NodeState, Provider};
 use anyhow::Result;
 use serde::Serialize;
 
-/// One row of `kip list -o json` (schema version 1, see README).
+/// What `kip list -o json` prints.
+#[derive(Debug, Serialize)]
+struct ClusterList<'a> {
+    items: Vec<ClusterSummary<'a>>,
+}
+
+impl crate::output::Document for ClusterList<'_> {
+    const KIND: &'static str = "ClusterList";
+    const SCHEMA: &'static str = "cluster-list.schema.json";
+}
+
+/// One row of `kip list -o json`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterSummary<'a> {
     pub name: &'a str,
-    pub state: crate::backend::NodeState,
+    pub state: NodeState,
     pub status: &'a str,
     pub created_at: Option<&'a str>,
     pub endpoint: Option<String>,
@@ -49,17 +60,14 @@ pub struct ListSettings {
 
 pub async fn run(
     settings: &ListSettings,
-    backend: &impl Backend,
+    provider: &impl Provider,
     printer: &crate::output::Printer,
 ) -> Result<()> {
-    let nodes = backend.list().await?;
+    let nodes = provider.list().await?;
     match settings.output {
-        OutputFormat::Json => {
-            let rows: Vec<ClusterSummary> = nodes.iter().map(ClusterSummary::from).collect();
-            let doc =
-                serde_json::json!({ "apiVersion": "kip/v1", "kind": "ClusterList", "items": rows });
-            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
-        }
+        OutputFormat::Json => crate::output::json(&ClusterList {
+            items: nodes.iter().map(ClusterSummary::from).collect(),
+        })?,
         OutputFormat::Table => {
             let mut rows = vec![[
                 "NAME".to_string(),
@@ -112,5 +120,13 @@ fn expires_in(expires_at: Option<&str>) -> String {
             )
         ),
         Err(_) => "expired".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_list_matches_its_schema() {
+        crate::output::assert_matches_schema(&super::ClusterList { items: Vec::new() });
     }
 }

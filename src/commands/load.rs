@@ -3,11 +3,11 @@
 //! on the host; a remote node's through `pods/exec`), then `kind load` into
 //! the cluster. An image whose ID the node already has is skipped.
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::Backend;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::output::Printer;
-use anyhow::{bail, Context, Result};
+use crate::provider::docker::DockerProvider;
+use crate::provider::{Node, Provider};
+use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
 use std::path::PathBuf;
 
@@ -23,13 +23,11 @@ pub struct LoadSettings {
 
 pub async fn run(
     settings: &LoadSettings,
-    backend: &impl Backend,
-    host: Option<&DockerBackend>,
+    provider: &impl Provider,
+    host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
-    if backend.find(&settings.name).await?.is_none() {
-        return Err(backend.not_found(&settings.name).await);
-    }
+    let node = provider.find_running(&settings.name).await?;
     let names = match &settings.archive {
         Some(path) => {
             let step = printer.step(
@@ -38,9 +36,12 @@ pub async fn run(
             );
             let file = tokio::fs::File::open(path)
                 .await
-                .map_err(|e| Failure::Usage(format!("--archive {}: {e}", path.display())))?;
+                .map_err(|e| Error::ArchiveUnreadable {
+                    path: path.clone(),
+                    error: e.to_string(),
+                })?;
             let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
-            let loaded = docker_load(backend, &settings.name, Box::pin(stream)).await?;
+            let loaded = docker_load(&node, Box::pin(stream)).await?;
             step.done(&format!("Loaded {} into the node", loaded.join(", ")));
             loaded
         }
@@ -50,28 +51,17 @@ pub async fn run(
                     host.check_answers().await?;
                     host
                 }
-                None => {
-                    return Err(Failure::Environment(
-                        "images come from the local Docker engine, and none is reachable \
-                         (DOCKER_HOST); `docker save` them elsewhere and pass --archive FILE"
-                            .into(),
-                    )
-                    .into())
-                }
+                None => return Err(Error::NoHostEngine.into()),
             };
             let mut missing = Vec::new();
             for image in &settings.images {
                 let Some(host_id) = host.host_image_id(image).await? else {
-                    return Err(Failure::Environment(format!(
-                        "{image} is not on the host's Docker engine (docker pull {image}, or docker build it)"
-                    ))
+                    return Err(Error::ImageNotOnHost {
+                        image: image.clone(),
+                    }
                     .into());
                 };
-                if node_image_id(backend, &settings.name, image)
-                    .await?
-                    .as_deref()
-                    == Some(host_id.as_str())
-                {
+                if node_image_id(&node, image).await?.as_deref() == Some(host_id.as_str()) {
                     printer.info(&format!(
                         "{image} is already in the node ({}), skipped",
                         short(&host_id)
@@ -85,7 +75,7 @@ pub async fn run(
                     "images-loaded",
                     &format!("Streaming {} into the node", missing.join(", ")),
                 );
-                docker_load(backend, &settings.name, host.save_images(&missing)).await?;
+                docker_load(&node, host.save_images(&missing)).await?;
                 step.done(&format!("Streamed {} into the node", missing.join(", ")));
             }
             missing
@@ -101,11 +91,12 @@ pub async fn run(
     let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
     command.extend(names.iter().cloned());
     command.extend(["--name".to_string(), settings.name.clone()]);
-    let out = backend.exec_capture(&settings.name, &command, None).await?;
+    let out = node.exec_capture(&command, None).await?;
     if out.code != 0 {
-        return Err(
-            Failure::Node(format!("kind load failed: {}{}", out.stdout, out.stderr)).into(),
-        );
+        return Err(Error::KindLoadFailed {
+            output: format!("{}{}", out.stdout, out.stderr),
+        }
+        .into());
     }
     step.done(&format!(
         "Loaded {} into cluster {}",
@@ -117,16 +108,18 @@ pub async fn run(
 
 /// `docker load` in the node, fed from `tar`; the names it loaded.
 pub(crate) async fn docker_load(
-    backend: &impl Backend,
-    cluster: &str,
+    node: &impl Node,
     tar: futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>,
 ) -> Result<Vec<String>> {
-    let out = backend
-        .exec_capture(cluster, &["docker".into(), "load".into()], Some(tar))
+    let out = node
+        .exec_capture(&["docker".into(), "load".into()], Some(tar))
         .await
         .context("cannot stream the images into the node")?;
     if out.code != 0 {
-        bail!("docker load in the node failed: {}", out.stderr.trim());
+        return Err(Error::DockerLoadFailed {
+            error: out.stderr.trim().to_string(),
+        }
+        .into());
     }
     Ok(out
         .stdout
@@ -136,16 +129,12 @@ pub(crate) async fn docker_load(
         .collect())
 }
 
-pub(crate) async fn node_image_id(
-    backend: &impl Backend,
-    cluster: &str,
-    image: &str,
-) -> Result<Option<String>> {
+pub(crate) async fn node_image_id(node: &impl Node, image: &str) -> Result<Option<String>> {
     let command: Vec<String> = ["docker", "image", "inspect", "-f", "{{.Id}}", image]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let out = backend.exec_capture(cluster, &command, None).await?;
+    let out = node.exec_capture(&command, None).await?;
     Ok((out.code == 0).then(|| out.stdout.trim().to_string()))
 }
 

@@ -1,7 +1,7 @@
 //! `kip logs NAME`: the node's bootstrap log, its dockerd log, or the whole
 //! logs bundle (`--export DIR`).
 
-use crate::backend::Backend;
+use crate::provider::{Node, Provider};
 use anyhow::{Context, Result};
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
@@ -19,14 +19,19 @@ pub struct LogsSettings {
     pub export: Option<PathBuf>,
 }
 
-pub async fn run(settings: &LogsSettings, backend: &impl Backend) -> Result<i64> {
+pub async fn run(
+    settings: &LogsSettings,
+    provider: &impl Provider,
+    printer: &crate::output::Printer,
+) -> Result<i64> {
     if let Some(dir) = &settings.export {
-        export(backend, &settings.name, dir).await?;
-        eprintln!(
+        let node = provider.find(&settings.name).await?;
+        export(provider, &node, dir).await?;
+        printer.info(&format!(
             "Logs bundle of {} written to {}",
             settings.name,
             dir.display()
-        );
+        ));
         return Ok(0);
     }
     if settings.dockerd {
@@ -41,15 +46,17 @@ pub async fn run(settings: &LogsSettings, backend: &impl Backend) -> Result<i64>
         } else {
             vec!["cat".into(), DOCKERD_LOG.into()]
         };
-        return backend.exec(&settings.name, &command, false).await;
+        let node = provider.find_running(&settings.name).await?;
+        return node.exec(&command, false).await;
     }
+    let node = provider.find(&settings.name).await?;
     if settings.follow {
-        let mut lines = backend.follow_bootstrap(&settings.name).await?;
+        let mut lines = node.follow_log().await?;
         while let Some(line) = lines.next().await {
             crate::output::out(line? + "\n")?;
         }
     } else {
-        crate::output::out(backend.bootstrap_log(&settings.name).await?)?;
+        crate::output::out(node.log().await?)?;
     }
     Ok(0)
 }
@@ -57,8 +64,9 @@ pub async fn run(settings: &LogsSettings, backend: &impl Backend) -> Result<i64>
 /// The logs bundle: bootstrap, dockerd and kind logs, kind's own export, the
 /// node's description and events, and `kip status -o json`, one file each.
 /// A part that cannot be had is named in `errors.txt`; the rest is written.
-pub async fn export(backend: &impl Backend, name: &str, dir: &Path) -> Result<()> {
+pub async fn export<P: Provider>(provider: &P, node: &P::Node, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = node.info().cluster.as_str();
     let mut errors = Vec::new();
     let mut write = |file: &str, part: Result<String>| match part {
         Ok(text) => {
@@ -68,21 +76,15 @@ pub async fn export(backend: &impl Backend, name: &str, dir: &Path) -> Result<()
         }
         Err(e) => errors.push(format!("{file}: {e:#}")),
     };
-    write("bootstrap.log", backend.bootstrap_log(name).await);
-    write("dockerd.log", backend.read_file(name, DOCKERD_LOG).await);
-    write("kind.log", backend.read_file(name, KIND_LOG).await);
-    write(
-        "node.json",
-        backend.inspect_node(name).await.map(|v| pretty(&v)),
-    );
-    write(
-        "events.json",
-        backend.node_events(name).await.map(|v| pretty(&v)),
-    );
-    let status = super::status::collect(backend, name).await;
+    write("bootstrap.log", node.log().await);
+    write("dockerd.log", node.read_file(DOCKERD_LOG).await);
+    write("kind.log", node.read_file(KIND_LOG).await);
+    write("node.json", node.inspect().await.map(|v| pretty(&v)));
+    write("events.json", node.events().await.map(|v| pretty(&v)));
+    let status = super::status::collect(provider, name).await;
     write(
         "status.json",
-        status.map(|s| pretty(&serde_json::to_value(s).unwrap_or_default())),
+        status.and_then(|s| Ok(crate::output::json_text(&s)?)),
     );
 
     let kind_export = async {
@@ -90,13 +92,14 @@ pub async fn export(backend: &impl Backend, name: &str, dir: &Path) -> Result<()
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let out = backend.exec_capture(name, &command, None).await?;
-        anyhow::ensure!(
-            out.code == 0,
-            "kind export logs failed: {}",
-            out.stderr.trim()
-        );
-        backend.download(name, KIND_EXPORT_DIR, dir).await
+        let out = node.exec_capture(&command, None).await?;
+        if out.code != 0 {
+            return Err(crate::error::Error::KindExportFailed {
+                error: out.stderr.trim().to_string(),
+            }
+            .into());
+        }
+        node.download(KIND_EXPORT_DIR, dir).await
     };
     if let Err(e) = kind_export.await {
         errors.push(format!("kind/: {e:#}"));

@@ -1,6 +1,5 @@
 //! One module per command; each takes resolved options and a backend.
 
-pub mod completions;
 pub mod connect;
 pub mod doctor;
 pub mod down;
@@ -17,19 +16,15 @@ pub mod status;
 pub mod up;
 
 use crate::api::{ApiClient, ApiEndpoint};
-use crate::backend::Backend;
 use crate::kubeconfig::ClusterCredentials;
+use crate::provider::Node;
 use anyhow::{Context, Result};
 use std::time::Duration;
 
 /// The cluster's credentials, pointed at the endpoint the user reaches.
-pub async fn credentials(
-    backend: &impl Backend,
-    cluster: &str,
-    endpoint: &ApiEndpoint,
-) -> Result<ClusterCredentials> {
-    let text = backend
-        .read_file(cluster, crate::node::contract::KUBECONFIG)
+pub async fn credentials(node: &impl Node, endpoint: &ApiEndpoint) -> Result<ClusterCredentials> {
+    let text = node
+        .read_file(crate::node::contract::KUBECONFIG)
         .await
         .context("the cluster has no kubeconfig yet (is it still being created? see `kip logs`)")?;
     ClusterCredentials::from_kind_kubeconfig(&text, &endpoint.server_url())
@@ -60,17 +55,6 @@ pub fn age(created_at: Option<&str>) -> String {
 
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// `user@host`, for the owner label.
-pub fn owner() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{user}@{host}")
 }
 
 /// "1.5 GiB", "3.8 MiB".

@@ -4,10 +4,10 @@
 //! a seed; `kip gc --older-than` removes unused old ones.
 
 use super::size;
-use crate::backend::docker::DockerBackend;
-use crate::backend::Backend;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::output::{OutputFormat, Printer};
+use crate::provider::docker::DockerProvider;
+use crate::provider::Provider;
 use crate::seed::store::{Removal, SeedState};
 use crate::seed::{inventory, SeedKey, SeedSummary};
 use anyhow::Result;
@@ -30,7 +30,11 @@ pub struct SeedSettings {
     pub dind_image: Option<String>,
 }
 
-pub async fn run(settings: &SeedSettings, engine: &DockerBackend, printer: &Printer) -> Result<()> {
+pub async fn run(
+    settings: &SeedSettings,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<()> {
     let nodes = engine.list().await?;
     let found = inventory(engine, &nodes, settings.dind_image.as_deref()).await?;
     match &settings.action {
@@ -65,13 +69,20 @@ pub async fn run(settings: &SeedSettings, engine: &DockerBackend, printer: &Prin
     }
 }
 
+/// What `kip seed list -o json` prints.
+#[derive(Debug, serde::Serialize)]
+struct SeedList<'a> {
+    items: &'a [SeedSummary],
+}
+
+impl crate::output::Document for SeedList<'_> {
+    const KIND: &'static str = "SeedList";
+    const SCHEMA: &'static str = "seed-list.schema.json";
+}
+
 fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Result<()> {
     match format {
-        OutputFormat::Json => {
-            let doc =
-                serde_json::json!({"apiVersion": "kip/v1", "kind": "SeedList", "items": seeds});
-            crate::output::out(serde_json::to_string_pretty(&doc)? + "\n")?;
-        }
+        OutputFormat::Json => crate::output::json(&SeedList { items: seeds })?,
         OutputFormat::Table if seeds.is_empty() => printer.info("No seed on this engine"),
         OutputFormat::Table => {
             let mut rows =
@@ -121,10 +132,10 @@ fn choose<'a>(seeds: &'a [SeedSummary], keys: &[String]) -> Result<Vec<&'a SeedS
             [] => return Err(unknown(key)),
             [one] => *one,
             _ => {
-                return Err(Failure::Usage(format!(
-                    "{key:?} is the start of {} seeds' keys: give more of the key (see `kip seed list`)",
-                    matches.len()
-                ))
+                return Err(Error::SeedKeyAmbiguous {
+                    prefix: key.clone(),
+                    count: matches.len(),
+                }
                 .into())
             }
         };
@@ -164,31 +175,22 @@ async fn remove(
     if busy.is_empty() {
         Ok(())
     } else {
-        Err(Failure::Environment(format!(
-            "a running node holds seed(s) {} (it started from it since kip looked): left in place",
-            busy.join(", ")
-        ))
-        .into())
+        Err(Error::SeedsHeld { keys: busy }.into())
     }
 }
 
 fn unknown(key: &str) -> anyhow::Error {
-    Failure::NotFound(format!(
-        "no seed {key:?} on this engine (see `kip seed list`)"
-    ))
+    Error::SeedNotFound {
+        key: key.to_string(),
+    }
     .into()
 }
 
 fn in_use(seed: &SeedSummary) -> anyhow::Error {
-    let by = if seed.clusters.is_empty() {
-        "a running node (of another kip, or a remote one)".to_string()
-    } else {
-        format!("cluster(s) {}", seed.clusters.join(", "))
-    };
-    Failure::Environment(format!(
-        "seed {} is in use by {by}: remove them first (`kip down`), then the seed",
-        seed.key
-    ))
+    Error::SeedInUse {
+        key: seed.key.clone(),
+        clusters: seed.clusters.clone(),
+    }
     .into()
 }
 
@@ -212,6 +214,13 @@ mod tests {
     }
 
     #[test]
+    fn the_list_matches_its_schema() {
+        crate::output::assert_matches_schema(&SeedList {
+            items: &[seed("0123456789abcdef0123", true)],
+        });
+    }
+
+    #[test]
     fn keys_are_chosen_by_unique_prefix_and_never_in_use() {
         let seeds = [
             seed("0123456789abcdef0123", false),
@@ -222,12 +231,18 @@ mod tests {
         assert_eq!(one[0].key, "0123456789abcdef0123");
         let err = choose(&seeds, &["012".into()]).unwrap_err();
         assert!(
-            matches!(err.downcast_ref::<Failure>(), Some(Failure::Usage(_))),
+            matches!(
+                err.downcast_ref::<Error>(),
+                Some(Error::SeedKeyAmbiguous { .. })
+            ),
             "{err}"
         );
         let err = choose(&seeds, &["9".into()]).unwrap_err();
         assert!(
-            matches!(err.downcast_ref::<Failure>(), Some(Failure::NotFound(_))),
+            matches!(
+                err.downcast_ref::<Error>(),
+                Some(Error::SeedNotFound { .. })
+            ),
             "{err}"
         );
         let err = choose(&seeds, &["fe".into()]).unwrap_err();

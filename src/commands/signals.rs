@@ -2,7 +2,7 @@
 //! it made, `run` passes them on to CMD, `down` and `gc` finish the deletion
 //! under way.
 
-use crate::error::Failure;
+use crate::error::Error;
 use anyhow::{Context, Result};
 
 /// A signal kip caught.
@@ -47,7 +47,7 @@ impl Signals {
     pub fn check(&mut self) -> Result<()> {
         use futures_util::FutureExt;
         match self.received().now_or_never() {
-            Some(()) => Err(Failure::Interrupted.into()),
+            Some(()) => Err(Error::Interrupted.into()),
             None => Ok(()),
         }
     }

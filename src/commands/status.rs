@@ -3,39 +3,43 @@
 
 use super::{age, credentials};
 use crate::api::ApiClient;
-use crate::backend::{Backend, NodeState};
-use crate::error::Failure;
+use crate::error::Error;
 use crate::node::progress::BootstrapSummary;
 use crate::output::StatusFormat;
+use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;
 
+/// What `kip status -o json` prints.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
-    api_version: &'static str,
-    kind: &'static str,
     pub name: String,
-    state: NodeState,
+    pub state: NodeState,
     pub status: String,
-    phase: Option<String>,
-    failure: Option<String>,
+    pub phase: Option<String>,
+    pub failure: Option<String>,
     pub ready: bool,
-    created_at: Option<String>,
-    age: String,
-    endpoint: Option<String>,
-    image: String,
-    node: String,
-    security: Option<String>,
-    kip_version: Option<String>,
-    kubernetes_version: Option<String>,
+    pub created_at: Option<String>,
+    pub age: String,
+    pub endpoint: Option<String>,
+    pub image: String,
+    pub node: String,
+    pub security: Option<String>,
+    pub kip_version: Option<String>,
+    pub kubernetes_version: Option<String>,
     /// What the node chose at boot: mtu, iptables, cgroup, cgroup-parent.
-    node_facts: std::collections::BTreeMap<String, String>,
+    pub node_facts: std::collections::BTreeMap<String, String>,
     /// When `kip gc` may delete it (from `--ttl`).
-    expires_at: Option<String>,
+    pub expires_at: Option<String>,
     /// The CI job that made it, if kip saw one.
-    ci: Option<String>,
+    pub ci: Option<String>,
+}
+
+impl crate::output::Document for Status {
+    const KIND: &'static str = "ClusterStatus";
+    const SCHEMA: &'static str = "cluster-status.schema.json";
 }
 
 /// Which cluster `kip status` describes, and how.
@@ -45,73 +49,84 @@ pub struct StatusSettings {
     pub output: StatusFormat,
 }
 
-pub async fn run(settings: &StatusSettings, backend: &impl Backend) -> Result<()> {
-    let status = collect(backend, &settings.name).await?;
+pub async fn run(settings: &StatusSettings, provider: &impl Provider) -> Result<()> {
+    let status = collect(provider, &settings.name).await?;
     match settings.output {
-        StatusFormat::Json => crate::output::out(serde_json::to_string_pretty(&status)? + "\n")?,
+        StatusFormat::Json => crate::output::json(&status)?,
         StatusFormat::Text => crate::output::out(text(&status))?,
     }
     if status.ready {
         Ok(())
     } else {
-        Err(Failure::Node(format!(
-            "cluster {} is not ready ({})",
-            status.name, status.status
-        ))
+        Err(Error::NotReady {
+            cluster: status.name,
+            status: status.status,
+        }
         .into())
     }
 }
 
-/// Everything `kip status` knows of a cluster.
-pub async fn collect(backend: &impl Backend, name: &str) -> Result<Status> {
-    let found = match backend.find(name).await? {
-        Some(node) => Some(node),
-        // What a node removed behind kip's back left.
-        None => backend
+/// Everything `kip status` knows of a cluster: its node, or what a node
+/// removed behind kip's back left.
+pub async fn collect(provider: &impl Provider, name: &str) -> Result<Status> {
+    let Some(node) = provider.lookup(name).await? else {
+        let orphan = provider
             .list()
             .await?
             .into_iter()
-            .find(|n| n.cluster == name && n.state == NodeState::Orphaned),
+            .find(|n| n.cluster == name && n.state == NodeState::Orphaned);
+        return match orphan {
+            Some(info) => Ok(Status::new(&info, BootstrapSummary::default(), None)),
+            None => Err(provider.not_found(name).await),
+        };
     };
-    let Some(node) = found else {
-        return Err(backend.not_found(name).await);
-    };
-    let summary =
-        BootstrapSummary::from_log(&backend.bootstrap_log(name).await.unwrap_or_default());
-    let mut kubernetes_version = None;
-    if let (NodeState::Running, Some(endpoint)) = (node.state, &node.endpoint) {
-        if let Ok(creds) = credentials(backend, name, endpoint).await {
-            if let Ok(client) = creds
-                .ca_pem()
-                .and_then(|ca| ApiClient::new(endpoint.clone(), &ca))
-            {
-                kubernetes_version = client.version(Duration::from_secs(3)).await.ok();
-            }
+    let summary = BootstrapSummary::from_log(&node.log().await.unwrap_or_default());
+    Ok(Status::new(
+        node.info(),
+        summary,
+        kubernetes_version(&node).await,
+    ))
+}
+
+/// The API server's version, when it answers (a running node only).
+async fn kubernetes_version(node: &impl Node) -> Option<String> {
+    let info = node.info();
+    let endpoint = info.endpoint.as_ref()?;
+    if info.state != NodeState::Running {
+        return None;
+    }
+    let creds = credentials(node, endpoint).await.ok()?;
+    let client = creds
+        .ca_pem()
+        .and_then(|ca| ApiClient::new(endpoint.clone(), &ca))
+        .ok()?;
+    client.version(Duration::from_secs(3)).await.ok()
+}
+
+impl Status {
+    fn new(node: &NodeInfo, summary: BootstrapSummary, kubernetes_version: Option<String>) -> Self {
+        Status {
+            name: node.cluster.clone(),
+            state: node.state,
+            status: node.status.clone(),
+            phase: summary.phase,
+            failure: summary
+                .failure
+                .or_else(|| node.problem.as_ref().map(ToString::to_string)),
+            ready: kubernetes_version.is_some(),
+            age: age(node.created_at.as_deref()),
+            created_at: node.created_at.clone(),
+            endpoint: node.endpoint.as_ref().map(|e| e.server_url()),
+            image: node.image.clone(),
+            node: node.node.clone(),
+            security: node.security.clone(),
+            kip_version: node.kip_version.clone(),
+            kubernetes_version,
+            node_facts: summary.facts,
+            expires_at: node.expires_at.clone(),
+            ci: node.ci.clone(),
         }
     }
-    let ready = kubernetes_version.is_some();
-    let status = Status {
-        api_version: "kip/v1",
-        kind: "ClusterStatus",
-        name: node.cluster.clone(),
-        state: node.state,
-        status: node.status.clone(),
-        phase: summary.phase,
-        failure: summary.failure.or_else(|| node.problem.clone()),
-        ready,
-        age: age(node.created_at.as_deref()),
-        created_at: node.created_at.clone(),
-        endpoint: node.endpoint.as_ref().map(|e| e.server_url()),
-        image: node.image.clone(),
-        node: node.node.clone(),
-        security: node.security.clone(),
-        kip_version: node.kip_version.clone(),
-        kubernetes_version,
-        node_facts: summary.facts,
-        expires_at: node.expires_at.clone(),
-        ci: node.ci.clone(),
-    };
-    Ok(status)
 }
 
 fn text(s: &Status) -> String {
@@ -149,4 +164,32 @@ fn text(s: &Status) -> String {
         out.push_str(&format!("Failure:     {failure}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_matches_its_schema() {
+        crate::output::assert_matches_schema(&Status {
+            name: "a".into(),
+            state: NodeState::Running,
+            status: "Up".into(),
+            phase: None,
+            failure: None,
+            ready: true,
+            created_at: None,
+            age: "-".into(),
+            endpoint: None,
+            image: "i".into(),
+            node: "kip-a".into(),
+            security: None,
+            kip_version: None,
+            kubernetes_version: None,
+            node_facts: Default::default(),
+            expires_at: None,
+            ci: None,
+        });
+    }
 }

@@ -34,13 +34,12 @@ impl Lock {
                 Ok(_) => return Ok(Lock { path }),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     if Instant::now() >= deadline {
-                        anyhow::bail!(
-                            "kubeconfig {} is locked by {} (held for over {}s): if no kubectl or \
-                             kip is running, remove that file",
-                            target.display(),
-                            path.display(),
-                            timeout.as_secs()
-                        );
+                        return Err(crate::error::Error::KubeconfigLocked {
+                            path: target.to_path_buf(),
+                            lock: path,
+                            held: timeout,
+                        }
+                        .into());
                     }
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(100));

@@ -3,7 +3,7 @@
 //! field kip does not know (exec plugins, extensions, preferences), is kept
 //! exactly as it was.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_yaml::{Mapping, Value};
 
 /// The extension on kip's context that records the context `up` switched
@@ -49,7 +49,7 @@ impl ClusterCredentials {
             .context("the node's kubeconfig has no user for its context")?;
         match cluster.as_mapping_mut() {
             Some(m) => m.insert("server".into(), server.into()),
-            None => bail!("the node's kubeconfig cluster entry is not a mapping"),
+            None => return Err(crate::error::Error::NodeKubeconfigNotMapping.into()),
         };
         Ok(ClusterCredentials { cluster, user })
     }

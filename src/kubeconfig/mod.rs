@@ -10,11 +10,11 @@ mod write;
 mod yaml;
 
 pub use merge::{remove_entries, upsert_entries, ClusterCredentials};
-pub use target::KubeconfigTarget;
+pub use target::{KubeconfigSource, KubeconfigTarget};
 pub use write::{write_atomic, write_text_atomic};
 pub use yaml::to_string as to_yaml;
 
-use crate::error::Failure;
+use crate::error::Error;
 use anyhow::Result;
 use serde_yaml::Value;
 use std::path::Path;
@@ -28,34 +28,31 @@ pub fn read(path: &Path) -> Result<Value> {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
-            return Err(Failure::Environment(format!(
-                "cannot read kubeconfig {}: {e}",
-                path.display()
-            ))
+            return Err(Error::KubeconfigUnreadable {
+                path: path.display().to_string(),
+                error: e.to_string(),
+            }
             .into())
         }
     };
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    let doc: Value = serde_yaml::from_str(&text).map_err(|e| {
-        Failure::Environment(format!(
-            "cannot parse kubeconfig {}: {e}\nkip left it untouched; fix or move it, then run the command again",
-            path.display()
-        ))
+    let doc: Value = serde_yaml::from_str(&text).map_err(|e| Error::KubeconfigUnparsable {
+        path: path.to_path_buf(),
+        error: e.to_string(),
     })?;
     if !doc.is_mapping() && !doc.is_null() {
-        return Err(Failure::Environment(format!(
-            "kubeconfig {} is not a YAML mapping; kip left it untouched",
-            path.display()
-        ))
+        return Err(Error::KubeconfigNotMapping {
+            path: path.to_path_buf(),
+        }
         .into());
     }
     if let Some(problem) = merge::shape_problem(&doc) {
-        return Err(Failure::Environment(format!(
-            "kubeconfig {}: {problem}, so kubectl cannot read it either\nkip left it untouched; fix or move it, then run the command again",
-            path.display()
-        ))
+        return Err(Error::KubeconfigMalformed {
+            path: path.to_path_buf(),
+            problem,
+        }
         .into());
     }
     Ok(doc)
@@ -82,13 +79,12 @@ pub fn check_writable(path: &Path) -> Result<()> {
             continue;
         }
         if let Err(e) = writable(place) {
-            return Err(Failure::Environment(format!(
-                "kubeconfig {} cannot be written ({what} {}: {e}), and kip writes the cluster's \
-                 credentials there; kip created nothing\nPass `--kubeconfig FILE` to name a file \
-                 kip may write (`kip kubeconfig NAME` prints a cluster's kubeconfig any time)",
-                path.display(),
-                place.display()
-            ))
+            return Err(Error::KubeconfigUnwritable {
+                path: path.to_path_buf(),
+                what,
+                place: place.to_path_buf(),
+                error: e.to_string(),
+            }
             .into());
         }
     }

@@ -2,7 +2,8 @@
 //! behind it: symlinks are followed (as client-go writes through them), and
 //! anything but a regular file is refused before kip opens it.
 
-use crate::error::Failure;
+use crate::error::Error;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// How many links kip follows before calling it a loop (Linux's own limit).
@@ -13,14 +14,35 @@ pub struct KubeconfigTarget {
     pub path: PathBuf,
 }
 
+/// What kubectl's rules pick the kubeconfig from: `--kubeconfig`,
+/// `$KUBECONFIG`, the home folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeconfigSource {
+    pub flag: Option<PathBuf>,
+    pub env: Option<OsString>,
+    pub home: Option<PathBuf>,
+}
+
+impl KubeconfigSource {
+    /// The same without `--kubeconfig`: the file kubectl reads by default.
+    pub fn without_flag(&self) -> KubeconfigSource {
+        KubeconfigSource {
+            flag: None,
+            ..self.clone()
+        }
+    }
+}
+
 impl KubeconfigTarget {
     /// `--kubeconfig` if given; else the first existing file in `$KUBECONFIG`
     /// (else its last entry); else `~/.kube/config`.
-    pub fn resolve(explicit: Option<&Path>) -> anyhow::Result<Self> {
-        let env = std::env::var_os("KUBECONFIG");
-        let home = dirs::home_dir();
-        resolve_from(explicit, env.as_deref(), home.as_deref())
-            .map(|path| KubeconfigTarget { path })
+    pub fn resolve(source: &KubeconfigSource) -> anyhow::Result<Self> {
+        resolve_from(
+            source.flag.as_deref(),
+            source.env.as_deref(),
+            source.home.as_deref(),
+        )
+        .map(|path| KubeconfigTarget { path })
     }
 }
 
@@ -43,11 +65,8 @@ fn resolve_from(
             return Ok(last.clone());
         }
     }
-    home.map(|h| h.join(".kube").join("config")).ok_or_else(|| {
-        anyhow::anyhow!(
-            "cannot find a home folder for ~/.kube/config: set KUBECONFIG or pass --kubeconfig"
-        )
-    })
+    home.map(|h| h.join(".kube").join("config"))
+        .ok_or_else(|| Error::NoHome.into())
 }
 
 /// The regular file `path` names, following symlinks (a dangling one names
@@ -61,10 +80,10 @@ pub fn real_file(path: &Path) -> anyhow::Result<PathBuf> {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
             Err(e) => {
-                return Err(Failure::Environment(format!(
-                    "cannot read kubeconfig {}: {e}",
-                    shown(path, &current)
-                ))
+                return Err(Error::KubeconfigUnreadable {
+                    path: shown(path, &current),
+                    error: e.to_string(),
+                }
                 .into())
             }
         };
@@ -73,27 +92,25 @@ pub fn real_file(path: &Path) -> anyhow::Result<PathBuf> {
             return Ok(current);
         }
         if !kind.is_symlink() {
-            return Err(Failure::Environment(format!(
-                "kubeconfig {} is {}, not a regular file, and kip writes cluster credentials \
-                 to it; kip left it untouched\nPass `--kubeconfig FILE` or set KUBECONFIG to \
-                 a file path (a missing file is created)",
-                shown(path, &current),
-                describe(&kind)
-            ))
+            return Err(Error::KubeconfigNotRegular {
+                path: shown(path, &current),
+                what: describe(&kind),
+            }
             .into());
         }
-        let link = std::fs::read_link(&current).map_err(|e| {
-            Failure::Environment(format!("cannot read the link {}: {e}", current.display()))
+        let link = std::fs::read_link(&current).map_err(|e| Error::KubeconfigLinkUnreadable {
+            link: current.clone(),
+            error: e.to_string(),
         })?;
         current = match current.parent() {
             Some(dir) if link.is_relative() => dir.join(link),
             _ => link,
         };
     }
-    Err(Failure::Environment(format!(
-        "kubeconfig {} is a loop of symlinks (over {MAX_LINKS})",
-        path.display()
-    ))
+    Err(Error::KubeconfigLinkLoop {
+        path: path.to_path_buf(),
+        max: MAX_LINKS,
+    }
     .into())
 }
 
@@ -126,7 +143,6 @@ fn describe(kind: &std::fs::FileType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
 
     #[test]
     fn follows_kubectl_rules() {

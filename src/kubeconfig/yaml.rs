@@ -99,9 +99,7 @@ fn pad(out: &mut String, indent: usize) {
 fn key_text(key: &Value) -> Result<String> {
     match key {
         Value::Mapping(_) | Value::Sequence(_) | Value::Tagged(_) => {
-            bail!(
-                "the kubeconfig has a mapping key that is not a scalar, which kubectl cannot read"
-            )
+            Err(crate::error::Error::KubeconfigKeyNotScalar.into())
         }
         scalar => inline(scalar),
     }

@@ -48,9 +48,9 @@ pub use key::{SeedKey, STORAGE_DRIVER};
 pub use node::{say, NodeSeed, Seed};
 use store::{SeedState, Store, StoreEntry};
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::{NodeInfo, NodeState};
 use crate::node::labels;
+use crate::provider::docker::DockerProvider;
+use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -110,7 +110,7 @@ impl SeedSummary {
 
 /// The engine's seeds and the store they are in; None without a store.
 pub async fn inventory<'a>(
-    engine: &'a DockerBackend,
+    engine: &'a DockerProvider,
     nodes: &[NodeInfo],
     dind_image: Option<&str>,
 ) -> Result<Option<(Store<'a>, Vec<SeedSummary>)>> {

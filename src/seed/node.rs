@@ -3,10 +3,10 @@
 
 use super::store::{volume_labels, VOLUME};
 use super::{SeedKey, STORAGE_DRIVER};
-use crate::backend::docker::DockerBackend;
 use crate::node::contract::SEED_STORE;
 use crate::node::{labels, NodePlan, SeedStoreSpec};
 use crate::output::Printer;
+use crate::provider::docker::DockerProvider;
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ impl Seed {
     /// `kind_image_id`; None when the engine has no ID for `dind_image`
     /// (then nothing would key the seed).
     pub async fn for_node(
-        engine: &DockerBackend,
+        engine: &DockerProvider,
         (name_in_node, kind_image_id): (&str, &str),
         dind_image: &str,
     ) -> Result<Option<Seed>> {

@@ -5,11 +5,11 @@
 //! stopped ones, which hold no lock) carry a seed's label.
 
 use super::SeedKey;
-use crate::backend::docker::DockerBackend;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::node::contract::SEED_STORE;
 use crate::node::image::default_image;
 use crate::node::labels;
+use crate::provider::docker::DockerProvider;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -75,7 +75,7 @@ pub enum Removal {
 
 /// The engine's store, through a helper container of `image`.
 pub struct Store<'a> {
-    engine: &'a DockerBackend,
+    engine: &'a DockerProvider,
     image: String,
 }
 
@@ -84,7 +84,7 @@ impl<'a> Store<'a> {
     /// runs in the first of these images the engine has: `dind_image`
     /// (--dind-image), the one that made the store, kip's node image.
     pub async fn open(
-        engine: &'a DockerBackend,
+        engine: &'a DockerProvider,
         dind_image: Option<&str>,
     ) -> Result<Option<Store<'a>>> {
         let Some(volume_labels) = engine.seed_store_labels(VOLUME).await? else {
@@ -101,11 +101,10 @@ impl<'a> Store<'a> {
                 }));
             }
         }
-        Err(Failure::Environment(format!(
-            "cannot read the seed store (volume {VOLUME}): none of {} is on this engine to run its helper in; \
-             pass --dind-image with a Docker-in-Docker image the engine has",
-            candidates.join(", ")
-        ))
+        Err(Error::SeedStoreUnreadable {
+            volume: VOLUME.into(),
+            images: candidates,
+        }
         .into())
     }
 
@@ -116,12 +115,11 @@ impl<'a> Store<'a> {
             .run_seed_helper(&self.image, (VOLUME, SEED_STORE), SCRIPT, &args)
             .await?;
         if out.code != 0 {
-            anyhow::bail!(
-                "the seed store helper ({}) exited {}: {}",
-                args.join(" "),
-                out.code,
-                out.stderr.trim()
-            );
+            return Err(Error::SeedHelperFailed {
+                what: args.join(" "),
+                error: format!("exited {}: {}", out.code, out.stderr.trim()),
+            }
+            .into());
         }
         Ok(out.stdout)
     }

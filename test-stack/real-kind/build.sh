@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # TEST INFRASTRUCTURE, never shipped: builds, with no container registry, a
-# real kind node image (Kubernetes from source) and a Docker-in-Docker test
-# image that carries the real kind CLI.
+# real kind node image (Kubernetes from source), a Docker-in-Docker test
+# image that carries the real kind CLI, and a registry image.
 #
-#   test-stack/real-kind/build.sh [NODE_IMAGE [DIND_IMAGE]]
-#     NODE_IMAGE  default kip-test-kind-node:latest  (kind create cluster --image)
-#     DIND_IMAGE  default kip-test-node:real-kind     (kip up --dind-image)
+#   test-stack/real-kind/build.sh [NODE_IMAGE [DIND_IMAGE [REGISTRY_IMAGE]]]
+#     NODE_IMAGE      default kip-test-kind-node:latest  (kind create cluster --image)
+#     DIND_IMAGE      default kip-test-node:real-kind     (kip up --dind-image)
+#     REGISTRY_IMAGE  default kip-test-registry:latest    (kip registry create --image)
 #
 # Everything comes from the Go module proxy and Debian's archive:
 # - go/<component>/go.mod + go.sum: one small build module per component
-#   (Kubernetes, etcd, CoreDNS, containerd, runc, crictl, CNI plugins, kind),
-#   versions pinned there; kind's node files (entrypoint, systemd units,
-#   containerd config) and pause.c are read from the module cache at build
-#   time, never copied into this repository;
+#   (Kubernetes, etcd, CoreDNS, containerd, runc, crictl, CNI plugins, kind,
+#   the local-path provisioner, the Distribution registry), versions pinned
+#   there; kind's node files (entrypoint, systemd units, containerd config),
+#   kind's default storage manifest and the names of its storage images
+#   (read with go/kindconst), pause.c and the registry's config are read from
+#   the module cache at build time, never copied into this repository;
 # - the node's root file system is Debian bookworm made with debootstrap.
 # The images kubeadm needs are preloaded into the node's containerd the way
 # kind's own node-image builder does (run, exec containerd, ctr import, commit),
@@ -28,6 +31,7 @@ set -euo pipefail
 
 node_image=${1:-kip-test-kind-node:latest}
 dind_image=${2:-kip-test-node:real-kind}
+registry_image=${3:-kip-test-registry:latest}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cache=${KIP_REAL_KIND_CACHE:-/var/cache/kip-real-kind}
@@ -99,12 +103,16 @@ coredns_version=$(modver coredns github.com/coredns/coredns)
 containerd_version=$(modver containerd github.com/containerd/containerd/v2)
 runc_version=$(modver runc github.com/opencontainers/runc)
 crictl_version=$(modver crictl sigs.k8s.io/cri-tools)
+local_path_version=$(modver local-path github.com/rancher/local-path-provisioner)
+registry_version=$(modver registry github.com/distribution/distribution/v3)
 kind_dir=$(cd "$here/go/kind" && go list -m -f '{{.Dir}}' sigs.k8s.io/kind)
 k8s_dir=$(cd "$here/go/k8s" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+registry_dir=$(cd "$here/go/registry" && go list -m -f '{{.Dir}}' github.com/distribution/distribution/v3)
 echo "Kubernetes $k8s_version, kind $kind_version, etcd $etcd_version, CoreDNS $coredns_version," \
-    "containerd $containerd_version, runc $runc_version, crictl $crictl_version" >&2
+    "containerd $containerd_version, runc $runc_version, crictl $crictl_version," \
+    "local-path-provisioner $local_path_version, registry $registry_version" >&2
 
-stage "Go builds (Kubernetes, etcd, CoreDNS, containerd, runc, crictl, CNI plugins, kind)"
+stage "Go builds (Kubernetes, etcd, CoreDNS, containerd, runc, crictl, CNI plugins, kind, local-path, registry)"
 kv="-X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
 kv="$kv -X k8s.io/component-base/version.gitMinor=$k8s_minor -X k8s.io/component-base/version.gitTreeState=clean"
 kv="$kv -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
@@ -134,6 +142,10 @@ gobuild cni "-s -w" "" 0 \
 cni_bin=$out
 gobuild kind "-s -w" "" 0 sigs.k8s.io/kind
 kind_bin=$out
+gobuild local-path "-s -w -X main.VERSION=$local_path_version" "" 0 github.com/rancher/local-path-provisioner
+local_path_bin=$out
+gobuild registry "-s -w" "" 0 github.com/distribution/distribution/v3/cmd/registry
+registry_bin=$out
 
 pause_bin=$cache/bin/pause-$(sha <"$k8s_dir/build/pause/linux/pause.c")-$k8s_minor_pause
 if [ ! -x "$pause_bin/pause" ]; then
@@ -153,6 +165,18 @@ pause_ref=$(image_for pause)
 [ "${etcd_ref##*:}" = "${etcd_version#v}-0" ] || die "kubeadm wants $etcd_ref but go/etcd pins $etcd_version"
 [ "${coredns_ref##*:}" = "$coredns_version" ] || die "kubeadm wants $coredns_ref but go/coredns pins $coredns_version"
 [ "${pause_ref##*:}" = "$k8s_minor_pause" ] || die "kubeadm wants $pause_ref but this script builds pause $k8s_minor_pause"
+
+# kind's default storage (pkg/build/nodeimage/const_storage.go of the kind
+# version pinned): the manifest kind writes to /kind/manifests/
+# default-storage.yaml and the two images it names, which kind preloads.
+kind_storage=$kind_dir/pkg/build/nodeimage/const_storage.go
+kindconst() { (cd "$here/go/kindconst" && go run . "$kind_storage" "$1") || die "cannot read $1 from $kind_storage"; }
+storage_manifest=$(kindconst defaultStorageManifest)
+provisioner_ref=$(kindconst storageProvisionerImage)
+storage_helper_ref=$(kindconst storageHelperImage)
+for ref in "$provisioner_ref" "$storage_helper_ref"; do
+    printf '%s\n' "$storage_manifest" | grep -qF "$ref" || die "kind's storage manifest does not name $ref"
+done
 
 stage "root file system (debootstrap)"
 rootfs=kip.local/kind-rootfs:$(printf '%s' "$rootfs_packages" | sha)
@@ -215,6 +239,17 @@ docker tag "$pause_ref" "registry.k8s.io/pause:$kind_sandbox_pause"
 # kube-proxy needs iptables; the node's own root file system has it.
 build_image "registry.k8s.io/kube-proxy:$k8s_version" "FROM $rootfs
 COPY kube-proxy /usr/local/bin/kube-proxy" "$k8s_bin/kube-proxy"
+# The local-path provisioner under the name kind's manifest gives it; its
+# helper pod needs sh, rm and mkdir (kind stages them from Debian), which the
+# node's root file system has.
+build_image "$provisioner_ref" "FROM scratch
+COPY local-path-provisioner /usr/local/bin/local-path-provisioner
+ENV PATH=/usr/local/bin:/usr/bin:/bin
+ENTRYPOINT [\"/usr/local/bin/local-path-provisioner\"]" "$local_path_bin/local-path-provisioner"
+docker run --rm "$provisioner_ref" --version >/dev/null 2>&1 || die "the local-path provisioner image does not run"
+build_image "$storage_helper_ref" "FROM $rootfs"
+docker run --rm --entrypoint sh "$storage_helper_ref" -c 'mkdir -m 0777 -p /v/pvc && rm -rf /v/pvc' ||
+    die "the local-path helper image cannot run its setup and teardown commands"
 cni_key=$(sha <"$here/kip-test-cni.sh")
 cni_image=kip.local/test-cni:$cni_key
 build_image "$cni_image" "FROM $rootfs
@@ -224,11 +259,13 @@ preload=(
     "registry.k8s.io/kube-apiserver:$k8s_version" "registry.k8s.io/kube-controller-manager:$k8s_version"
     "registry.k8s.io/kube-scheduler:$k8s_version" "registry.k8s.io/kube-proxy:$k8s_version"
     "$etcd_ref" "$coredns_ref" "$pause_ref" "registry.k8s.io/pause:$kind_sandbox_pause" "$cni_image"
+    "$provisioner_ref" "$storage_helper_ref"
 )
 
 stage "node image"
 node_key=$({
     cat "$0" "$here/default-cni.yaml" "$here/kip-test-cni.sh"
+    printf '%s\n' "$storage_manifest"
     for i in "${preload[@]}" "$rootfs"; do docker image inspect --format '{{.Id}}' "$i"; done
     sha256sum "$k8s_bin"/kube{adm,let,ctl} "$containerd_bin"/* "$runc_bin"/* "$crictl_bin"/* "$cni_bin"/*
     find "$kind_dir/images/base/files" -type f -exec sha256sum {} + | sort
@@ -245,6 +282,7 @@ else
     cp "$cni_bin"/{ptp,loopback,host-local,portmap,bridge} "$ctx/node/cni/"
     mkdir -p "$ctx/node/kindfiles/kind/manifests"
     sed "s#CNI_IMAGE#$cni_image#" "$here/default-cni.yaml" >"$ctx/node/kindfiles/kind/manifests/default-cni.yaml"
+    printf '%s\n' "$storage_manifest" >"$ctx/node/kindfiles/kind/manifests/default-storage.yaml"
     # The steps of kind's base Dockerfile (images/base/Dockerfile at the kind
     # version pinned): systemd as init with the units kind ships, containerd's
     # CRI base spec with kind's createContainer hook, and /kind/version.
@@ -312,6 +350,11 @@ check=$(docker run --rm --security-opt seccomp=unconfined --entrypoint bash "$no
     echo "kubeadm=$(kubeadm version -o short)"
     echo "sandbox=$(containerd config dump 2>/dev/null | sed -n "s/^ *sandbox\(_image\)\{0,1\} = [\"'\'']\([^\"'\'']*\)[\"'\''].*/\2/p" | head -n1)"
     for f in /usr/local/bin/entrypoint /kind/bin/*.sh; do test -x "$f" || echo "notexec=$f"; done
+    storage=/kind/manifests/default-storage.yaml
+    if [ -f "$storage" ]; then
+        sed -n -e "s/^ *image: *//p" -e "/- --helper-image/{n;s/^ *- *//p;}" "$storage" | sed "s/^/storageimage=/"
+        grep -q "storageclass.kubernetes.io/is-default-class: \"true\"" "$storage" && echo "defaultclass=yes"
+    fi
     ctr -n k8s.io images ls -q | sed "s/^/image=/"
 ') || die "the node image does not run its self-check"
 field() { printf '%s\n' "$check" | sed -n "s/^$1=//p"; }
@@ -321,15 +364,68 @@ field() { printf '%s\n' "$check" | sed -n "s/^$1=//p"; }
 [ -z "$(field notexec)" ] || die "not executable in the node image: $(field notexec)"
 sandbox=$(field sandbox)
 [ -n "$sandbox" ] || die "cannot read containerd's sandbox image from the node image"
-for want in "${kubeadm_images[@]}" "$sandbox" "$cni_image"; do
+[ "$(field defaultclass)" = yes ] || die "the node image has no default-storage.yaml with a default StorageClass"
+mapfile -t storage_images < <(field storageimage | sort -u)
+[ "${#storage_images[@]}" -eq 2 ] || die "default-storage.yaml names ${#storage_images[@]} images, want the provisioner and its helper"
+for want in "${kubeadm_images[@]}" "$sandbox" "$cni_image" "${storage_images[@]}"; do
     field image | grep -qxF "$want" || die "the node image lacks $want (kind or kubeadm would try to pull it)"
 done
-echo "$node_built: $(field image | wc -l) images preloaded, sandbox $sandbox, Kubernetes $k8s_version" >&2
+echo "$node_built: $(field image | wc -l) images preloaded, sandbox $sandbox, Kubernetes $k8s_version," \
+    "storage ${storage_images[*]}" >&2
 docker tag "$node_built" "$node_image"
+
+stage "registry image (the Distribution registry)"
+# As the project's own image (its Dockerfile at the version pinned): the
+# registry binary, the module's config-dev.yml as /etc/distribution/config.yml,
+# storage in /var/lib/registry, port 5000; FROM scratch with the build
+# machine's CA bundle, so a pull-through cache can reach an https upstream.
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
+[ -f "$ca_bundle" ] || die "$ca_bundle is missing (apt-get install ca-certificates)"
+registry_dockerfile="FROM scratch
+COPY registry /bin/registry
+COPY config-dev.yml /etc/distribution/config.yml
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+VOLUME [\"/var/lib/registry\"]
+ENV OTEL_TRACES_EXPORTER=none
+EXPOSE 5000
+ENTRYPOINT [\"/bin/registry\"]
+CMD [\"serve\", \"/etc/distribution/config.yml\"]"
+registry_key=$({
+    printf '%s\n' "$registry_dockerfile"
+    cat "$registry_bin/registry" "$registry_dir/cmd/registry/config-dev.yml" "$ca_bundle"
+} | sha)
+registry_built=kip.local/registry:$registry_version-$registry_key
+if have_image "$registry_built"; then
+    echo "$registry_built: cached" >&2
+else
+    build_image "$registry_built" "$registry_dockerfile" "$registry_bin/registry" \
+        "$registry_dir/cmd/registry/config-dev.yml" "$ca_bundle"
+fi
+# Self-check: it serves the registry API, takes a push and lists it.
+probe=kip-registry-build-check-$registry_key
+docker rm -f "$probe" >/dev/null 2>&1 || true
+docker run -d --name "$probe" -p 127.0.0.1::5000 "$registry_built" >/dev/null
+registry_port=$(docker port "$probe" 5000/tcp | head -n1 | sed 's/.*://')
+registry_check() {
+    local pushed=127.0.0.1:$registry_port/kip-build-check/pause:$registry_key
+    for _ in $(seq 1 50); do
+        curl -fsS "http://127.0.0.1:$registry_port/v2/" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    docker tag "$pause_ref" "$pushed" && docker push "$pushed" >/dev/null &&
+        curl -fsS "http://127.0.0.1:$registry_port/v2/_catalog" | grep -q kip-build-check/pause
+    local status=$?
+    docker rmi "$pushed" >/dev/null 2>&1 || true
+    return $status
+}
+registry_check || { docker logs --tail 20 "$probe" >&2; docker rm -f -v "$probe" >/dev/null; die "the registry image does not serve pushes"; }
+docker rm -f -v "$probe" >/dev/null
+echo "$registry_built: serves pushes (Distribution $registry_version)" >&2
+docker tag "$registry_built" "$registry_image"
 
 stage "Docker-in-Docker test image with the real kind"
 "$top/test-stack/node-image/build.sh" "$dind_image" "$kind_bin/kind"
 docker run --rm --entrypoint kind "$dind_image" version >&2
 
 stage_end
-printf '\nreal-kind: built %s and %s in %ss\n' "$node_image" "$dind_image" $(($(date +%s) - t_all)) >&2
+printf '\nreal-kind: built %s, %s and %s in %ss\n' "$node_image" "$dind_image" "$registry_image" $(($(date +%s) - t_all)) >&2

@@ -205,6 +205,139 @@ pub fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
     })
 }
 
+fn pod_phase(t: &RealKind, name: &str, pod: &str, want: &str) -> Result<(), String> {
+    eventually(Duration::from_secs(180), || {
+        let run = t.kubectl(name, &["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
+        match ok(&run)? {
+            phase if phase == want => Ok(()),
+            phase => Err(format!(
+                "pod {pod} is {phase:?}, not {want}: {}",
+                t.kubectl(name, &["describe", "pod", pod]).stdout
+            )),
+        }
+    })
+}
+
+/// A pod of `image` running `script` with the claim `claim` at /data, once.
+fn pod_with_claim(pod: &str, image: &str, claim: &str, script: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod},
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "main",
+                "image": image,
+                "imagePullPolicy": "Never",
+                "command": ["sh", "-c", script],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            }],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    })
+    .to_string()
+}
+
+/// kind's default storage as kind users have it: `standard` is the default
+/// StorageClass (local-path), a claim of it binds when a pod uses it, and
+/// what one pod writes there the next pod reads.
+fn claim_keeps_a_file(t: &RealKind, name: &str, image: &str) -> Result<(), String> {
+    let default = ok(&t.kubectl(
+        name,
+        &[
+            "get",
+            "storageclass",
+            "standard",
+            "-o",
+            "jsonpath={.metadata.annotations.storageclass\\.kubernetes\\.io/is-default-class}",
+        ],
+    ))?
+    .to_string();
+    if default != "true" {
+        return Err(format!(
+            "StorageClass standard is not the default: {default:?}"
+        ));
+    }
+    // Without kind's default-storage.yaml kind falls back to a legacy
+    // host-path class, which binds too: the provisioner tells them apart.
+    let provisioner = ok(&t.kubectl(
+        name,
+        &[
+            "get",
+            "storageclass",
+            "standard",
+            "-o",
+            "jsonpath={.provisioner}",
+        ],
+    ))?
+    .to_string();
+    if provisioner != "rancher.io/local-path" {
+        return Err(format!(
+            "StorageClass standard is provisioned by {provisioner:?}, not kind's rancher.io/local-path"
+        ));
+    }
+    let claim = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}},
+    });
+    apply(t, name, &claim.to_string())?;
+    let token = format!("kip-pvc-{}", std::process::id());
+    apply(
+        t,
+        name,
+        &pod_with_claim(
+            "writer",
+            image,
+            "data",
+            &format!("echo {token} >/data/probe"),
+        ),
+    )?;
+    pod_phase(t, name, "writer", "Succeeded")?;
+    let phase = ok(&t.kubectl(
+        name,
+        &["get", "pvc", "data", "-o", "jsonpath={.status.phase}"],
+    ))?
+    .to_string();
+    if phase != "Bound" {
+        return Err(format!("the claim is {phase:?}, not Bound"));
+    }
+    let volume = ok(&t.kubectl(
+        name,
+        &["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"],
+    ))?
+    .to_string();
+    let by = ok(&t.kubectl(
+        name,
+        &[
+            "get",
+            "pv",
+            &volume,
+            "-o",
+            "jsonpath={.metadata.annotations.pv\\.kubernetes\\.io/provisioned-by}",
+        ],
+    ))?
+    .to_string();
+    if by != "rancher.io/local-path" {
+        return Err(format!("the volume {volume} was provisioned by {by:?}"));
+    }
+    apply(
+        t,
+        name,
+        &pod_with_claim("reader", image, "data", "cat /data/probe"),
+    )?;
+    pod_phase(t, name, "reader", "Succeeded")?;
+    let read = ok(&t.kubectl(name, &["logs", "reader"]))?
+        .trim()
+        .to_string();
+    (read == token).then_some(()).ok_or(format!(
+        "the reader read {read:?}, the writer wrote {token:?}"
+    ))
+}
+
 /// The host's cgroup v1 memory hierarchy path of a container, if the host
 /// uses cgroup v1.
 fn v1_memory_cgroup_of(container: &str) -> Option<std::path::PathBuf> {
@@ -351,6 +484,15 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
     c.check(
         "a privileged pod runs",
         start_pod(&t, &name, "privileged", &tools_image, &sleeper, true),
+    );
+    let started = Instant::now();
+    c.check(
+        "a claim of the default StorageClass (kind's local-path) binds and keeps a file from one pod to the next",
+        claim_keeps_a_file(&t, &name, &tools_image),
+    );
+    eprintln!(
+        "the storage check took {:.1}s",
+        started.elapsed().as_secs_f64()
     );
     c.check(
         "a server pod runs",

@@ -4,12 +4,14 @@
 //! instead of stopping at the first refusal.
 
 use super::{first_line, Check, DoctorSettings};
-use crate::backend::kube::preflight::{self, Right};
-use crate::backend::kube::{KubeBackend, NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX};
-use crate::backend::Backend;
 use crate::commands::up::default_plan;
+use crate::error::{NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX};
 use crate::names::DEFAULT_CLUSTER;
 use crate::node::pod_options::EndpointMode;
+use crate::provider::kube::preflight::{self, Right};
+use crate::provider::kube::KubeProvider;
+use crate::provider::Provider;
+use crate::settings::Environment;
 use anyhow::Result;
 
 const API: &str = "kubernetes";
@@ -23,7 +25,8 @@ const IMAGE: &str = "dind-image";
 /// check: everything else would fail the same way.
 pub async fn checks(
     settings: &DoctorSettings,
-    backend: Result<&KubeBackend, &anyhow::Error>,
+    env: &Environment,
+    backend: Result<&KubeProvider, &anyhow::Error>,
 ) -> Vec<Check> {
     let backend = match backend {
         Ok(backend) => backend,
@@ -42,12 +45,16 @@ pub async fn checks(
         backend.pod_security_level().await,
     ));
     checks.push(image_check(settings.image.as_deref()));
-    match backend.engine_facts().await.and_then(|facts| {
-        let plan = default_plan(DEFAULT_CLUSTER, settings.image.clone(), &facts)?;
+    match backend.facts().await.and_then(|facts| {
+        let plan = default_plan(DEFAULT_CLUSTER, settings.image.clone(), &facts, env)?;
         Ok((facts, plan))
     }) {
         Ok((facts, plan)) => {
-            let dry = backend.dry_run(&plan).await.map_err(|e| first_line(&e));
+            let dry = backend
+                .dry_run(&plan)
+                .await
+                .map(|refused| refused.map_err(|e| e.to_string()))
+                .map_err(|e| first_line(&e));
             checks.push(dry_run_check(dry));
             let inner = &plan.kind_config.networking;
             checks.push(subnets_check(

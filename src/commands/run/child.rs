@@ -5,23 +5,22 @@
 //! terminal, CMD's group is made its foreground group (as a shell does for a
 //! job), so an interactive CMD can read it and gets Ctrl-C itself.
 
-use crate::error::Failure;
+use crate::error::Error;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 /// Finds CMD as exec would, before a cluster is made for it: none is exit
 /// 127, one that cannot be executed 126, as shells say.
-pub(super) fn check_command(program: &str) -> Result<()> {
+pub(super) fn check_command(program: &str, path: Option<&std::ffi::OsStr>) -> Result<()> {
     let candidates: Vec<PathBuf> = if program.contains('/') {
         vec![PathBuf::from(program)]
     } else {
-        std::env::var_os("PATH")
-            .map(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join(program))
-                    .collect()
-            })
-            .unwrap_or_default()
+        path.map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(program))
+                .collect()
+        })
+        .unwrap_or_default()
     };
     let mut not_executable = None;
     for candidate in candidates {
@@ -49,14 +48,18 @@ fn executable(path: &Path) -> bool {
 }
 
 fn no_such_command(program: &str) -> anyhow::Error {
-    Failure::NoSuchCommand(format!(
-        "cannot run {program:?}: command not found (not a file, nor in PATH)"
-    ))
+    Error::NoSuchCommand {
+        program: program.to_string(),
+    }
     .into()
 }
 
-fn not_executable_error(program: &str, why: &str) -> anyhow::Error {
-    Failure::NotExecutable(format!("cannot run {program:?}: {why} is not executable")).into()
+fn not_executable_error(program: &str, what: &str) -> anyhow::Error {
+    Error::NotExecutable {
+        program: program.to_string(),
+        what: what.to_string(),
+    }
+    .into()
 }
 
 /// Why CMD did not start, with the shell's exit code.

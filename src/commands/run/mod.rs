@@ -9,10 +9,11 @@ mod child;
 
 use super::signals::Signals;
 use super::up::{ClusterSettings, UpSettings};
-use crate::backend::Backend;
-use crate::error::Failure;
-use crate::kubeconfig::KubeconfigTarget;
+use crate::error::Error;
+use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
+use crate::provider::Provider;
+use crate::settings::Environment;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,30 +43,22 @@ pub struct RunSettings {
 
 pub async fn run(
     settings: &RunSettings,
-    backend: &impl Backend,
-    host: Option<&crate::backend::docker::DockerBackend>,
+    env: &Environment,
+    backend: &impl Provider,
+    host: Option<&crate::provider::docker::DockerProvider>,
     printer: &Printer,
 ) -> Result<u8> {
-    child::check_command(&settings.command[0])?;
+    child::check_command(&settings.command[0], env.path.as_deref())?;
     let private = PrivateDir::create()?;
     let kubeconfig = private.0.join("kubeconfig");
     let name = match (&settings.reuse, &settings.name) {
         (Some(name), _) => {
-            if backend.find(name).await?.is_none() {
-                return Err(Failure::NotFound(format!(
-                    "--reuse {name}: no kip cluster of that name (see `kip list`)"
-                ))
-                .into());
-            }
+            backend.find(name).await?;
             name.clone()
         }
         (None, Some(name)) => {
-            if backend.find(name).await?.is_some() {
-                return Err(Failure::Environment(format!(
-                    "cluster {name} already exists, and `kip run` deletes only the clusters it creates: \
-                     pick another --name, or pass --reuse to run CMD against {name} and leave it in place"
-                ))
-                .into());
+            if backend.lookup(name).await?.is_some() {
+                return Err(Error::RunNameTaken { name: name.clone() }.into());
             }
             name.clone()
         }
@@ -76,19 +69,20 @@ pub async fn run(
         recreate: false,
         only_new: settings.reuse.is_none(),
         switch_context: true,
-        kubeconfig: Some(kubeconfig.clone()),
+        kubeconfig: KubeconfigSource {
+            flag: Some(kubeconfig.clone()),
+            env: env.kubeconfig.clone(),
+            home: env.home.clone(),
+        },
         cluster: settings.cluster.clone(),
     };
-    super::up::run(&up, backend, host, printer).await?;
+    super::up::run(&up, env, backend, host, printer).await?;
 
     let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));
     if failed {
         if let Some(dir) = &settings.cluster.logs_dir {
-            match super::logs::export(backend, &name, dir).await {
-                Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
-                Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
-            }
+            super::up::write_logs_bundle(backend, &name, dir, printer).await;
         }
     }
     if settings.keep || settings.reuse.is_some() {
@@ -101,11 +95,10 @@ pub async fn run(
     }
     match outcome? {
         CommandEnd::Exited(code) => Ok(code),
-        CommandEnd::TimedOut(limit) => Err(Failure::Timeout(format!(
-            "{} ran longer than --timeout {}; kip stopped it",
-            settings.command[0],
-            humantime::format_duration(limit)
-        ))
+        CommandEnd::TimedOut(limit) => Err(Error::CommandTimedOut {
+            program: settings.command[0].clone(),
+            limit,
+        }
         .into()),
     }
 }
@@ -132,7 +125,10 @@ async fn run_command(
         .spawn()
         .map_err(|e| child::spawn_error(program, &e))?;
     let Some(group) = child::Group::of(child.id()) else {
-        anyhow::bail!("{program} started without a process id");
+        return Err(Error::NoProcessId {
+            program: program.clone(),
+        }
+        .into());
     };
     // Without --timeout the timer is off until kip signals CMD.
     let timer = tokio::time::sleep_until(

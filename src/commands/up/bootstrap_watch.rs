@@ -3,12 +3,12 @@
 //! then the API server's `/readyz` until it answers.
 
 use crate::api::{ApiClient, ApiEndpoint};
-use crate::backend::{Backend, StartedNode};
 use crate::commands::credentials;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::kubeconfig::ClusterCredentials;
 use crate::node::progress::{self, Marker};
 use crate::output::Printer;
+use crate::provider::{Node, Provider};
 use anyhow::Result;
 use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
@@ -20,26 +20,22 @@ use super::UpSettings;
 const LOG_TAIL_LINES: usize = 30;
 const READY_POLL: Duration = Duration::from_millis(50);
 
-pub(super) async fn wait_until_ready(
+pub(super) async fn wait_until_ready<P: Provider>(
     settings: &UpSettings,
-    backend: &impl Backend,
+    backend: &P,
     printer: &Printer,
-    node: &StartedNode,
+    node: &P::Node,
     kind_image: Option<&HostImage<'_>>,
     deadline: tokio::time::Instant,
 ) -> Result<(ClusterCredentials, ApiEndpoint)> {
-    follow_bootstrap(settings, backend, printer, kind_image, deadline).await?;
+    follow_bootstrap(settings, backend, node, printer, kind_image, deadline).await?;
 
     let step = printer.step("api-ready", "Waiting for the API server");
-    let endpoint = match &node.endpoint {
+    let endpoint = match &node.info().endpoint {
         Some(endpoint) => endpoint.clone(),
-        None => backend
-            .find(&settings.name)
-            .await?
-            .and_then(|n| n.endpoint)
-            .ok_or_else(|| Failure::Node("the node runs but has no API endpoint".into()))?,
+        None => node.endpoint().await?.ok_or(Error::NodeWithoutEndpoint)?,
     };
-    let creds = credentials(backend, &settings.name, &endpoint).await?;
+    let creds = credentials(node, &endpoint).await?;
     let client = ApiClient::new(endpoint.clone(), &creds.ca_pem()?)?;
     loop {
         let last = match client.ready(Duration::from_secs(2)).await {
@@ -48,16 +44,13 @@ pub(super) async fn wait_until_ready(
             Err(e) => format!("{e:#}"),
         };
         if tokio::time::Instant::now() >= deadline {
-            let tail = backend
-                .bootstrap_log(&settings.name)
-                .await
-                .unwrap_or_default();
-            return Err(Failure::Timeout(format!(
-                "the API server at {} was not ready within {} ({last})\n{}",
-                endpoint.server_url(),
-                humantime::format_duration(settings.cluster.wait),
-                tail_of(&tail)
-            ))
+            let tail = node.log().await.unwrap_or_default();
+            return Err(Error::ApiNotReady {
+                server: endpoint.server_url(),
+                wait: settings.cluster.wait,
+                last,
+                tail: tail_of(&tail),
+            }
             .into());
         }
         tokio::time::sleep(READY_POLL).await;
@@ -68,14 +61,15 @@ pub(super) async fn wait_until_ready(
 
 /// Follows the node's markers until the cluster exists, failing fast on a
 /// `kip-fail` marker or a node that stops.
-pub(super) async fn follow_bootstrap(
+pub(super) async fn follow_bootstrap<P: Provider>(
     settings: &UpSettings,
-    backend: &impl Backend,
+    backend: &P,
+    node: &P::Node,
     printer: &Printer,
     kind_image: Option<&HostImage<'_>>,
     deadline: tokio::time::Instant,
 ) -> Result<()> {
-    let mut log = backend.follow_bootstrap(&settings.name).await?;
+    let mut log = node.follow_log().await?;
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut facts: BTreeMap<String, String> = BTreeMap::new();
     let mut phase = "dockerd";
@@ -83,25 +77,25 @@ pub(super) async fn follow_bootstrap(
     loop {
         let line = match tokio::time::timeout_at(deadline, log.next()).await {
             Err(_) => {
-                return Err(Failure::Timeout(format!(
-                    "the cluster was not ready within {} (still in phase {phase})\n{}",
-                    humantime::format_duration(settings.cluster.wait),
-                    format_tail(&tail)
-                ))
+                return Err(Error::ClusterNotReady {
+                    wait: settings.cluster.wait,
+                    phase: phase.to_string(),
+                    tail: format_tail(&tail),
+                }
                 .into())
             }
             Ok(None) => {
                 let exit = backend
-                    .find(&settings.name)
+                    .lookup(&settings.name)
                     .await
                     .ok()
                     .flatten()
-                    .and_then(|n| n.exit_code)
-                    .map_or_else(String::new, |c| format!(" with exit code {c}"));
-                return Err(Failure::Node(format!(
-                    "the node stopped{exit} during phase {phase}\n{}",
-                    format_tail(&tail)
-                ))
+                    .and_then(|n| n.info().exit_code);
+                return Err(Error::NodeStopped {
+                    exit,
+                    phase: phase.to_string(),
+                    tail: format_tail(&tail),
+                }
                 .into());
             }
             Ok(Some(line)) => line?,
@@ -119,18 +113,12 @@ pub(super) async fn follow_bootstrap(
                 }
                 // The node waits for the image before kind starts.
                 if let Some(image) = kind_image {
-                    tokio::time::timeout_at(
-                        deadline,
-                        image.bring_into(backend, &settings.name, &facts, printer),
-                    )
-                    .await
-                    .map_err(|_| {
-                        Failure::Timeout(format!(
-                            "the kind node image {} was not in the node within {}",
-                            image.image,
-                            humantime::format_duration(settings.cluster.wait)
-                        ))
-                    })??;
+                    tokio::time::timeout_at(deadline, image.bring_into(node, &facts, printer))
+                        .await
+                        .map_err(|_| Error::KindImageLate {
+                            image: image.image.clone(),
+                            wait: settings.cluster.wait,
+                        })??;
                 }
                 phase = "cluster";
                 step = Some(printer.step("cluster-created", "Creating the cluster with kind"));
@@ -155,17 +143,14 @@ pub(super) async fn follow_bootstrap(
                 while let Ok(Some(Ok(line))) = tokio::time::timeout_at(grace, log.next()).await {
                     detail.push(line);
                 }
-                let what = match phase.as_str() {
-                    "dockerd" => "dockerd failed inside the node",
-                    "cluster" => "kind could not create the cluster",
-                    _ => "the node bootstrap failed",
-                };
                 let detail = detail.join("\n");
-                let hint = known_cause(&format!("{reason}\n{detail}"))
-                    .map_or_else(String::new, |hint| format!("\nWhy: {hint}"));
-                return Err(Failure::Node(format!(
-                    "{what} ({reason}; phase {phase}){hint}\n{detail}"
-                ))
+                let hint = known_cause(&format!("{reason}\n{detail}"));
+                return Err(Error::BootstrapFailed {
+                    phase,
+                    reason,
+                    hint,
+                    detail,
+                }
                 .into());
             }
             Marker::Line(line) => {

@@ -9,14 +9,15 @@ mod reuse;
 
 use super::signals::Signals;
 use crate::api::ApiEndpoint;
-use crate::backend::docker::DockerBackend;
-use crate::backend::{Backend, EngineFacts, NameTaken, StartedNode};
-use crate::error::Failure;
+use crate::error::Error;
 use crate::kubeconfig::{self, ClusterCredentials, KubeconfigTarget};
 use crate::names;
 use crate::node::image::default_image;
 use crate::node::NodePlan;
 use crate::output::Printer;
+use crate::provider::docker::DockerProvider;
+use crate::provider::{EngineFacts, Node, Provider};
+use crate::settings::Environment;
 use anyhow::Result;
 use bootstrap_watch::wait_until_ready;
 use plan::plan;
@@ -28,28 +29,29 @@ use std::time::Instant;
 /// backend itself in local mode; in remote mode, one if it answers).
 pub async fn run(
     settings: &UpSettings,
-    backend: &impl Backend,
-    host: Option<&DockerBackend>,
+    env: &Environment,
+    backend: &impl Provider,
+    host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<UpOutcome> {
     let started = Instant::now();
     // Listen before anything is created: from here on, Ctrl-C or SIGTERM
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
-    let target = KubeconfigTarget::resolve(settings.kubeconfig.as_deref())?;
+    let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     // Refuse a kubeconfig kip cannot read or write before creating anything.
     kubeconfig::check_writable(&target.path)?;
     // The engine's first answer can take up to its limit: a signal ends
     // the wait at once (nothing is made yet).
     let facts = tokio::select! {
-        facts = backend.engine_facts() => facts?,
-        () = signals.received() => return Err(Failure::Interrupted.into()),
+        facts = backend.facts() => facts?,
+        () = signals.received() => return Err(Error::Interrupted.into()),
     };
-    super::doctor::report_local(&facts, printer);
+    super::doctor::report_local(&facts, env, printer);
     // Checked here, before anything is made: a missing image fails in seconds.
-    let plan = plan(settings, &facts, host.is_some())?;
+    let plan = plan(settings, env, &facts, host.is_some())?;
 
-    if let Some(existing) = backend.find(&settings.name).await? {
+    if let Some(existing) = backend.lookup(&settings.name).await? {
         if settings.only_new {
             return Err(appeared(&settings.name));
         }
@@ -59,7 +61,7 @@ pub async fn run(
         let making = if settings.recreate {
             Making::Over
         } else {
-            making(backend, &existing, settings.cluster.wait).await
+            making(&existing, settings.cluster.wait).await
         };
         if let Making::UnderWay(how_far) = making {
             printer.info(&format!(
@@ -70,11 +72,11 @@ pub async fn run(
             let deadline = tokio::time::Instant::now() + settings.cluster.wait;
             return tokio::select! {
                 ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
-                () = signals.received() => Err(Failure::Interrupted.into()),
+                () = signals.received() => Err(Error::Interrupted.into()),
             };
         }
         if !settings.recreate {
-            return reuse(settings, backend, printer, &existing, &target, started).await;
+            return reuse(settings, printer, &existing, &target, started).await;
         }
         let step = printer.step(
             "cluster-deleted",
@@ -103,7 +105,7 @@ pub async fn run(
     // Planned to stream, but there is no image to bring: the node must not
     // wait for one.
     let mut plan = if kind_image.is_none() && host.is_some() {
-        self::plan(settings, &facts, false)?
+        self::plan(settings, env, &facts, false)?
     } else {
         plan
     };
@@ -123,7 +125,7 @@ pub async fn run(
         // From here on kip only reads and waits, so a signal ends it at once.
         tokio::select! {
             ready = wait_until_ready(settings, backend, printer, &node, kind_image.as_ref(), deadline) => ready,
-            () = signals.received() => Err(Failure::Interrupted.into()),
+            () = signals.received() => Err(Error::Interrupted.into()),
         }
     }
     .await;
@@ -131,26 +133,23 @@ pub async fn run(
         Ok(ready) => ready,
         // A concurrent `kip up` of this name made the node: nothing here is
         // this run's to remove; wait for that cluster as a second `up` would.
-        Err(err) if err.downcast_ref::<NameTaken>().is_some() => {
+        Err(err) if Error::is(&err, |e| matches!(e, Error::NameTaken { .. })) => {
             if settings.only_new {
                 return Err(appeared(&settings.name));
             }
             return tokio::select! {
                 ready = wait_for_other_up(settings, backend, printer, &target, started, deadline) => ready,
-                () = signals.received() => Err(Failure::Interrupted.into()),
+                () = signals.received() => Err(Error::Interrupted.into()),
             };
         }
         Err(err) => {
-            if matches!(err.downcast_ref::<Failure>(), Some(Failure::Interrupted)) {
+            if Error::is(&err, |e| *e == Error::Interrupted) {
                 printer
                     .step("interrupted", "Interrupted")
                     .failed("Interrupted");
             }
             if let Some(dir) = &settings.cluster.logs_dir {
-                match super::logs::export(backend, &settings.name, dir).await {
-                    Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
-                    Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
-                }
+                write_logs_bundle(backend, &settings.name, dir, printer).await;
             }
             clean_up_after_failure(settings, backend, printer, &plan).await;
             return Err(err);
@@ -163,7 +162,7 @@ pub async fn run(
         started.elapsed().as_secs_f64(),
         endpoint.server_url(),
         if written {
-            kubectl_hint(&settings.name, &target)
+            kubectl_hint(settings, &target)
         } else {
             String::new()
         }
@@ -176,19 +175,18 @@ pub async fn run(
 /// Another kip made the cluster a run that must make its own was about to
 /// make: it is not this run's, so nothing of it is touched.
 fn appeared(name: &str) -> anyhow::Error {
-    Failure::Environment(format!(
-        "cluster {name} already exists (another kip made it just now); it is left alone: \
-         pick another name, or pass --reuse to use it"
-    ))
+    Error::NameAppeared {
+        name: name.to_string(),
+    }
     .into()
 }
 
 /// The kubectl command that reaches the new cluster: `--kubeconfig` too
 /// when the file written is not the one kubectl reads by default (`kip run`'s
 /// private kubeconfig, `--kubeconfig FILE`), or the context is found nowhere.
-fn kubectl_hint(cluster: &str, target: &KubeconfigTarget) -> String {
-    let context = names::context_name(cluster);
-    let default = KubeconfigTarget::resolve(None).ok();
+fn kubectl_hint(settings: &UpSettings, target: &KubeconfigTarget) -> String {
+    let context = names::context_name(&settings.name);
+    let default = KubeconfigTarget::resolve(&settings.kubeconfig.without_flag()).ok();
     let file = if default.is_some_and(|d| d.path == target.path) {
         String::new()
     } else {
@@ -197,12 +195,10 @@ fn kubectl_hint(cluster: &str, target: &KubeconfigTarget) -> String {
     format!("\n  kubectl{file} --context {context} get --raw /readyz")
 }
 
-/// What `kip up -o json` prints (schema kip/v1, kind UpResult).
+/// What `kip up -o json` prints.
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpOutcome {
-    pub api_version: &'static str,
-    pub kind: &'static str,
     pub name: String,
     pub context: String,
     pub endpoint: String,
@@ -218,6 +214,11 @@ pub struct UpOutcome {
     pub elapsed_seconds: f64,
 }
 
+impl crate::output::Document for UpOutcome {
+    const KIND: &'static str = "UpResult";
+    const SCHEMA: &'static str = "up-result.schema.json";
+}
+
 impl UpOutcome {
     pub(super) fn new(
         settings: &UpSettings,
@@ -228,8 +229,6 @@ impl UpOutcome {
         started: Instant,
     ) -> Self {
         UpOutcome {
-            api_version: "kip/v1",
-            kind: "UpResult",
             name: settings.name.clone(),
             context: names::context_name(&settings.name),
             endpoint: endpoint.server_url(),
@@ -246,15 +245,32 @@ impl UpOutcome {
     }
 }
 
-async fn start_node(
-    backend: &impl Backend,
+/// A failed run's logs bundle, in `dir`: written, or said why not.
+pub(super) async fn write_logs_bundle(
+    provider: &impl Provider,
+    name: &str,
+    dir: &std::path::Path,
+    printer: &Printer,
+) {
+    let written = match provider.find(name).await {
+        Ok(node) => super::logs::export(provider, &node, dir).await,
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(()) => printer.info(&format!("Logs bundle written to {}", dir.display())),
+        Err(e) => printer.warn(&format!("could not write the logs bundle: {e:#}")),
+    }
+}
+
+async fn start_node<P: Provider>(
+    backend: &P,
     printer: &Printer,
     plan: &NodePlan,
     facts: &EngineFacts,
-) -> Result<StartedNode> {
+) -> Result<P::Node> {
     let step = printer.step("node-started", &format!("Starting node {}", plan.node.name));
-    let node = match backend.create_node(plan, facts, printer).await {
-        Err(e) if e.downcast_ref::<NameTaken>().is_some() => {
+    let node = match backend.provision(plan, facts, printer).await {
+        Err(e) if Error::is(&e, |e| matches!(e, Error::NameTaken { .. })) => {
             step.done(&format!(
                 "Node {} is being started by another `kip up {}`",
                 plan.node.name, plan.cluster
@@ -263,11 +279,12 @@ async fn start_node(
         }
         other => other?,
     };
+    let info = node.info();
     step.done(&format!(
         "Node {} started ({}, API on {})",
         plan.node.name,
-        node.security,
-        node.endpoint
+        info.security.as_deref().unwrap_or_default(),
+        info.endpoint
             .as_ref()
             .map_or_else(|| "its pod IP once it runs".into(), ApiEndpoint::server_url)
     ));
@@ -309,7 +326,7 @@ pub(super) fn write_kubeconfig(
 
 async fn clean_up_after_failure(
     settings: &UpSettings,
-    backend: &impl Backend,
+    backend: &impl Provider,
     printer: &Printer,
     plan: &NodePlan,
 ) {
@@ -343,5 +360,24 @@ async fn clean_up_after_failure(
             "could not remove what this run created ({e:#}); remove it with `kip down {}`",
             settings.name
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UpOutcome;
+
+    #[test]
+    fn the_result_matches_its_schema() {
+        crate::output::assert_matches_schema(&UpOutcome {
+            name: "a".into(),
+            context: "kip-a".into(),
+            endpoint: "https://127.0.0.1:1".into(),
+            kubeconfig: "/kc".into(),
+            kubeconfig_written: true,
+            reused: false,
+            ignored_flags: Vec::new(),
+            elapsed_seconds: 1.0,
+        });
     }
 }

@@ -8,19 +8,19 @@
 //! A local node gets it from a seed instead (`crate::seed`): the stream
 //! then goes, once per engine, into the seed that later nodes mount.
 
-use crate::backend::docker::DockerBackend;
-use crate::backend::Backend;
 use crate::commands::load::{docker_load, node_image_id};
-use crate::error::Failure;
+use crate::error::Error;
 use crate::node::NodePlan;
 use crate::output::Printer;
+use crate::provider::docker::DockerProvider;
+use crate::provider::Node;
 use crate::seed::{NodeSeed, Seed};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
 /// A kind node image on the host's engine, to stream into the node.
 pub(super) struct HostImage<'a> {
-    host: &'a DockerBackend,
+    host: &'a DockerProvider,
     pub image: String,
     id: String,
 }
@@ -53,7 +53,7 @@ pub(crate) fn name_in_node(image: &str) -> String {
 /// neither find nor pull the image, lets kind pull it inside the Pod, as
 /// kind alone would.
 pub(super) async fn prepare<'a>(
-    host: Option<&'a DockerBackend>,
+    host: Option<&'a DockerProvider>,
     image: &str,
     local: bool,
     printer: &Printer,
@@ -79,11 +79,11 @@ pub(super) async fn prepare<'a>(
                     return Ok(None);
                 }
             }
-            host.host_image_id(image).await?.ok_or_else(|| {
-                Failure::Environment(format!(
-                    "the kind node image {image} was pulled but the host's engine does not list it"
-                ))
-            })?
+            host.host_image_id(image)
+                .await?
+                .ok_or_else(|| Error::KindImageNotListed {
+                    image: image.to_string(),
+                })?
         }
         Err(e) if local => return Err(e),
         Err(e) => {
@@ -125,8 +125,7 @@ impl HostImage<'_> {
     /// seed it makes, or into the node alone).
     pub(super) async fn bring_into(
         &self,
-        backend: &impl Backend,
-        cluster: &str,
+        node: &impl Node,
         facts: &BTreeMap<String, String>,
         printer: &Printer,
     ) -> Result<()> {
@@ -137,28 +136,22 @@ impl HostImage<'_> {
                     .done(&format!("Kind node image {} from seed {how}", self.image));
                 Ok(())
             }
-            NodeSeed::Making => self.stream_into(backend, cluster, printer, true).await,
+            NodeSeed::Making => self.stream_into(node, printer, true).await,
             NodeSeed::Off(why) => {
                 printer.info(&format!(
                     "No seed for this node ({why}): the kind node image is streamed in"
                 ));
-                self.stream_into(backend, cluster, printer, false).await
+                self.stream_into(node, printer, false).await
             }
-            NodeSeed::None => self.stream_into(backend, cluster, printer, false).await,
+            NodeSeed::None => self.stream_into(node, printer, false).await,
         }
     }
 
     /// Into the node's Docker (into the seed it makes, with `seeding`),
     /// unless it has this very image already (a restarted or reused node).
-    async fn stream_into(
-        &self,
-        backend: &impl Backend,
-        cluster: &str,
-        printer: &Printer,
-        seeding: bool,
-    ) -> Result<()> {
+    async fn stream_into(&self, node: &impl Node, printer: &Printer, seeding: bool) -> Result<()> {
         let name = name_in_node(&self.image);
-        if node_image_id(backend, cluster, &name).await?.as_deref() == Some(self.id.as_str()) {
+        if node_image_id(node, &name).await?.as_deref() == Some(self.id.as_str()) {
             printer.info(&format!("The node already has {}", self.image));
             return Ok(());
         }
@@ -181,29 +174,26 @@ impl HostImage<'_> {
         };
         let step = printer.step("kind-image-streamed", &doing);
         let loaded = docker_load(
-            backend,
-            cluster,
+            node,
             self.host.save_images(std::slice::from_ref(&self.image)),
         )
         .await
-        .map_err(|e| {
-            Failure::Node(format!(
-                "cannot stream the kind node image {} into the node: {e:#}",
-                self.image
-            ))
+        .map_err(|e| Error::KindImageStream {
+            image: self.image.clone(),
+            error: format!("{e:#}"),
         })?;
         // `docker load` restores the tag the image was saved under; a
         // digest-pinned image (saved by digest) is named in the node by ID.
         if !loaded.contains(&name) {
             let tag = ["docker", "tag", self.id.as_str(), name.as_str()].map(String::from);
-            let out = backend.exec_capture(cluster, &tag, None).await?;
+            let out = node.exec_capture(&tag, None).await?;
             if out.code != 0 {
                 let said = format!("{}\n{}", out.stderr.trim(), out.stdout.trim());
-                return Err(Failure::Node(format!(
-                    "cannot name the kind node image {name} in the node: `docker tag` exited {}: {}",
-                    out.code,
-                    said.trim()
-                ))
+                return Err(Error::KindImageTag {
+                    name,
+                    code: out.code,
+                    said: said.trim().to_string(),
+                }
                 .into());
             }
         }

@@ -1,12 +1,14 @@
 //! What `kip up` makes: its settings, and the node plan computed from them
 //! and the engine's facts; `--dry-run` prints it.
 
-use crate::backend::{Backend, EngineFacts};
-use crate::commands::{now_rfc3339, owner};
-use crate::error::Failure;
+use crate::commands::now_rfc3339;
+use crate::error::Error;
+use crate::kubeconfig::KubeconfigSource;
 use crate::node::image::default_image;
 use crate::node::{IptablesMode, NodeOptions, NodePlan, SecurityMode, DEFAULT_KIND_IMAGE};
 use crate::output::{Printer, StatusFormat};
+use crate::provider::{EngineFacts, Provider};
+use crate::settings::Environment;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,8 +25,8 @@ pub struct UpSettings {
     pub only_new: bool,
     /// Make the new context the current one.
     pub switch_context: bool,
-    /// The kubeconfig file to update (None: kubectl's rules).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig file to update, by kubectl's rules.
+    pub kubeconfig: KubeconfigSource,
     pub cluster: ClusterSettings,
 }
 
@@ -66,12 +68,13 @@ pub struct ClusterSettings {
 /// without a reachable engine too (the plan then assumes defaults).
 pub async fn dry_run(
     settings: &UpSettings,
+    env: &Environment,
     format: StatusFormat,
-    backend: Result<&impl Backend, &anyhow::Error>,
+    backend: Result<&impl Provider, &anyhow::Error>,
     printer: &Printer,
 ) -> Result<()> {
     let facts = match backend {
-        Ok(backend) => backend.engine_facts().await,
+        Ok(backend) => backend.facts().await,
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
     let facts = facts.unwrap_or_else(|e| {
@@ -83,11 +86,8 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    let plan = plan(settings, &facts, facts.local)?;
-    let yaml = backend
-        .ok()
-        .and_then(|b| b.dry_run_manifests(&plan))
-        .unwrap_or_else(|| plan.to_yaml());
+    let plan = plan(settings, env, &facts, facts.local)?;
+    let yaml = backend.map_or_else(|_| plan.to_yaml(), |b| b.manifest(&plan));
     match format {
         StatusFormat::Text => crate::output::out(yaml)?,
         StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
@@ -115,16 +115,19 @@ fn yaml_to_json(yaml: &str) -> Result<String> {
 /// engine (the node waits for it instead of letting kind pull it).
 pub(super) fn plan(
     settings: &UpSettings,
+    env: &Environment,
     facts: &EngineFacts,
     stream_kind_image: bool,
 ) -> Result<NodePlan> {
     let user_kind_config = match &settings.cluster.kind_config {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            Failure::Usage(format!(
-                "--kind-config {}: cannot read it: {e}",
-                path.display()
-            ))
-        })?),
+        Some(path) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|e| Error::KindConfigUnreadable {
+                    path: path.clone(),
+                    error: e.to_string(),
+                })?,
+            )
+        }
         None => None,
     };
     NodePlan::new(&NodeOptions {
@@ -147,24 +150,22 @@ pub(super) fn plan(
         cert_sans: settings.cluster.cert_sans.clone(),
         dockerd_args: settings.cluster.dockerd_args.clone(),
         created_at: now_rfc3339(),
-        owner: owner(),
+        owner: env.owner(),
         // A remote node mounts the cluster node's /lib/modules (a node
         // without it is a FailedMount, reported as such).
         has_lib_modules: facts.remote_namespace.is_some()
-            || (facts.local && crate::commands::doctor::Host::from_env().has_lib_modules()),
+            || (facts.local && crate::commands::doctor::Host::new(env).has_lib_modules()),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
-        extra_labels: extra_labels(&settings.cluster),
+        extra_labels: extra_labels(&settings.cluster, env),
         remote_namespace: facts.remote_namespace.clone(),
     })
-    .map_err(|e| {
-        let path = settings
-            .cluster
-            .kind_config
-            .as_deref()
-            .unwrap_or(std::path::Path::new(""))
-            .display();
-        Failure::Usage(format!("--kind-config {path}: {e}")).into()
+    .map_err(|error| {
+        Error::KindConfigInvalid {
+            path: settings.cluster.kind_config.clone().unwrap_or_default(),
+            error,
+        }
+        .into()
     })
 }
 
@@ -174,13 +175,14 @@ pub fn default_plan(
     name: &str,
     dind_image: Option<String>,
     facts: &EngineFacts,
+    env: &Environment,
 ) -> Result<NodePlan> {
     let settings = UpSettings {
         name: name.to_string(),
         recreate: false,
         only_new: false,
         switch_context: false,
-        kubeconfig: None,
+        kubeconfig: KubeconfigSource::default(),
         cluster: ClusterSettings {
             image: None,
             dind_image,
@@ -202,7 +204,7 @@ pub fn default_plan(
             given: Vec::new(),
         },
     };
-    plan(&settings, facts, false)
+    plan(&settings, env, facts, false)
 }
 
 /// The kind node image `up` makes the cluster from.
@@ -215,13 +217,13 @@ pub(super) fn kind_image(settings: &UpSettings) -> String {
 }
 
 /// TTL and CI metadata labels.
-pub(super) fn extra_labels(options: &ClusterSettings) -> BTreeMap<String, String> {
+pub(super) fn extra_labels(
+    options: &ClusterSettings,
+    env: &Environment,
+) -> BTreeMap<String, String> {
     use crate::node::labels;
     let mut extra: BTreeMap<String, String> = options.labels.iter().cloned().collect();
-    extra.extend(labels::ci_labels(
-        |k| std::env::var(k).ok(),
-        std::path::Path::new("/tekton").is_dir(),
-    ));
+    extra.extend(labels::ci_labels(|k| env.ci_var(k), env.in_tekton));
     if let Some(ttl) = options.ttl {
         let expires = std::time::SystemTime::now() + ttl;
         extra.insert(

@@ -5,36 +5,35 @@
 
 use super::{write_kubeconfig, UpOutcome, UpSettings};
 use crate::api::ApiEndpoint;
-use crate::backend::{Backend, NodeInfo, NodeState};
 use crate::commands::credentials;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::kubeconfig::{ClusterCredentials, KubeconfigTarget};
 use crate::names;
 use crate::node::progress::{BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
 use crate::output::Printer;
+use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use anyhow::Result;
 use std::time::{Duration, Instant};
 
 /// `kip up` on an existing cluster: re-export a healthy one, explain a broken one.
 pub(super) async fn reuse(
     settings: &UpSettings,
-    backend: &impl Backend,
     printer: &Printer,
-    existing: &NodeInfo,
+    node: &impl Node,
     target: &KubeconfigTarget,
     started: Instant,
 ) -> Result<UpOutcome> {
+    let existing = node.info();
     let endpoint = match existing.state {
-        NodeState::Running => backend.reconnect(&settings.name).await?,
+        NodeState::Running => node.reconnect().await?,
         _ => existing.endpoint.clone(),
     };
     let problem = match (&existing.state, &endpoint) {
-        (NodeState::Running, Some(endpoint)) => {
-            match ready_credentials(backend, &settings.name, endpoint).await {
-                Ok(creds) => {
-                    warn_ignored(settings, printer, existing);
-                    let written = write_kubeconfig(settings, printer, target, &creds);
-                    printer.info(&if written {
+        (NodeState::Running, Some(endpoint)) => match ready_credentials(node, endpoint).await {
+            Ok(creds) => {
+                warn_ignored(settings, printer, existing);
+                let written = write_kubeconfig(settings, printer, target, &creds);
+                printer.info(&if written {
                         format!(
                             "Cluster {} is already running; its kubeconfig was re-exported (context {})",
                             settings.name,
@@ -43,13 +42,12 @@ pub(super) async fn reuse(
                     } else {
                         format!("Cluster {} is already running", settings.name)
                     });
-                    return Ok(UpOutcome::new(
-                        settings, endpoint, target, true, written, started,
-                    ));
-                }
-                Err(problem) => problem,
+                return Ok(UpOutcome::new(
+                    settings, endpoint, target, true, written, started,
+                ));
             }
-        }
+            Err(problem) => problem,
+        },
         (NodeState::Running, None) => "running without a published API port".into(),
         _ => format!("not running ({})", existing.status),
     };
@@ -58,24 +56,25 @@ pub(super) async fn reuse(
 
 /// A cluster that exists but cannot be used, and what to do about it.
 fn broken(name: &str, problem: &str) -> anyhow::Error {
-    Failure::Node(format!(
-        "cluster {name} exists but is {problem}.\nRecreate it with `kip up {name} --recreate`, or delete it with \
-         `kip down {name}` (its logs: `kip logs {name}`)"
-    ))
+    Error::Broken {
+        name: name.to_string(),
+        problem: problem.to_string(),
+    }
     .into()
 }
 
 /// Why a node another run was making will not become a cluster, if it
 /// will not: it stopped, or its bootstrap failed.
-async fn failed(backend: &impl Backend, node: &NodeInfo) -> Option<String> {
-    match node.state {
+async fn failed(node: &impl Node) -> Option<String> {
+    let info = node.info();
+    match info.state {
         NodeState::Running => {
-            let log = backend.bootstrap_log(&node.cluster).await.ok()?;
+            let log = node.log().await.ok()?;
             BootstrapSummary::from_log(&log)
                 .failure
                 .map(|why| format!("running, but its bootstrap failed ({why})"))
         }
-        NodeState::Stopped | NodeState::Other => Some(format!("not running ({})", node.status)),
+        NodeState::Stopped | NodeState::Other => Some(format!("not running ({})", info.status)),
         NodeState::Created => None,
         NodeState::Orphaned => Some("gone (its node was removed; its volume is left)".into()),
     }
@@ -93,12 +92,13 @@ pub(super) enum Making {
 
 /// Whether another `kip up` (or a restart) is still making `node`: a
 /// cluster in the making is waited for, never called broken.
-pub(super) async fn making(backend: &impl Backend, node: &NodeInfo, wait: Duration) -> Making {
-    match node.state {
-        NodeState::Created if age(node).is_some_and(|age| age < wait.max(RECENT)) => {
-            Making::UnderWay(format!("its node is not running yet ({})", node.status))
+pub(super) async fn making(node: &impl Node, wait: Duration) -> Making {
+    let info = node.info();
+    match info.state {
+        NodeState::Created if age(info).is_some_and(|age| age < wait.max(RECENT)) => {
+            Making::UnderWay(format!("its node is not running yet ({})", info.status))
         }
-        NodeState::Running => match backend.bootstrap_log(&node.cluster).await {
+        NodeState::Running => match node.log().await {
             Ok(log) => bootstrap_making(&BootstrapSummary::from_log(&log)),
             Err(_) => Making::Over,
         },
@@ -160,11 +160,10 @@ fn warn_ignored(settings: &UpSettings, printer: &Printer, existing: &NodeInfo) {
 /// A running cluster's credentials once its API server is ready; else
 /// what is wrong, in words that follow "running, but".
 pub(super) async fn ready_credentials(
-    backend: &impl Backend,
-    cluster: &str,
+    node: &impl Node,
     endpoint: &ApiEndpoint,
 ) -> Result<ClusterCredentials, String> {
-    let creds = credentials(backend, cluster, endpoint)
+    let creds = credentials(node, endpoint)
         .await
         .map_err(|e| format!("running, but {e:#}"))?;
     match crate::commands::api_ready(&creds, endpoint).await {
@@ -181,7 +180,7 @@ pub(super) async fn ready_credentials(
 /// If that run fails and removes the node, say so.
 pub(super) async fn wait_for_other_up(
     settings: &UpSettings,
-    backend: &impl Backend,
+    backend: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
     started: Instant,
@@ -199,16 +198,17 @@ pub(super) async fn wait_for_other_up(
     let mut failed_since: Option<Instant> = None;
     let waiting = Instant::now();
     loop {
-        match backend.find(&settings.name).await? {
+        match backend.lookup(&settings.name).await? {
             Some(node) => {
                 seen = true;
                 gone_since = None;
+                let info = node.info();
                 // The other run's endpoint, as it published it (never a
                 // second forwarder of this run's own).
-                if let (NodeState::Running, Some(endpoint)) = (&node.state, &node.endpoint) {
-                    if let Ok(creds) = ready_credentials(backend, &settings.name, endpoint).await {
+                if let (NodeState::Running, Some(endpoint)) = (&info.state, &info.endpoint) {
+                    if let Ok(creds) = ready_credentials(&node, endpoint).await {
                         step.done(&format!("API server ready at {}", endpoint.server_url()));
-                        warn_ignored(settings, printer, &node);
+                        warn_ignored(settings, printer, info);
                         let written = write_kubeconfig(settings, printer, target, &creds);
                         printer.info(&format!(
                             "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
@@ -221,38 +221,39 @@ pub(super) async fn wait_for_other_up(
                         ));
                     }
                 }
-                match failed(backend, &node).await {
-                    Some(problem) if failed_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
+                match failed(&node).await {
+                    Some(problem)
+                        if failed_since.get_or_insert_with(Instant::now).elapsed()
+                            > Duration::from_secs(3) =>
+                    {
                         return Err(broken(&settings.name, &problem));
                     }
                     Some(_) => {}
                     None => failed_since = None,
                 }
             }
-            None if seen && gone_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(3) => {
-                return Err(Failure::Node(format!(
-                    "the other `kip up {}` that was creating this cluster failed and removed it; run `kip up {}` again (or see that run's output)",
-                    settings.name, settings.name
-                ))
+            None if seen
+                && gone_since.get_or_insert_with(Instant::now).elapsed()
+                    > Duration::from_secs(3) =>
+            {
+                return Err(Error::OtherUpFailed {
+                    name: settings.name.clone(),
+                }
                 .into())
             }
             None if !seen && waiting.elapsed() > Duration::from_secs(20) => {
-                return Err(Failure::Node(format!(
-                    "another `kip up {}` claimed this cluster's name, but no node appeared within 20 s; \
-                     if no other run is going on, `kip down {}` clears what is left",
-                    settings.name, settings.name
-                ))
+                return Err(Error::OtherUpNoNode {
+                    name: settings.name.clone(),
+                }
                 .into())
             }
             None => {}
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::Timeout(format!(
-                "cluster {name} (being created by another `kip up`) was not ready within {}; see `kip status {name}` \
-                 (if no other run is making it, `kip up {name} --recreate` makes it again)",
-                humantime::format_duration(settings.cluster.wait),
-                name = settings.name,
-            ))
+            return Err(Error::OtherUpTimeout {
+                name: settings.name.clone(),
+                wait: settings.cluster.wait,
+            }
             .into());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

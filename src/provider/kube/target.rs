@@ -2,9 +2,9 @@
 //! resolved the way kubectl resolves one (kubeconfig, context, namespace),
 //! with what kip recorded of a cluster, and the in-cluster service account.
 
-use crate::backend::remote_state;
-use crate::error::Failure;
+use crate::error::Error;
 use crate::names;
+use crate::provider::remote_state::RemoteState;
 use anyhow::Result;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -31,11 +31,6 @@ pub struct ResolvedTarget {
     pub server: String,
 }
 
-/// Where kip itself runs in a Pod (a CI job on the cluster).
-pub fn in_cluster() -> bool {
-    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
-}
-
 /// A kubeconfig with nothing to use: no current context and no contexts
 /// (what `kip down` leaves of a file `up` created in a CI Pod).
 fn is_empty(file: &Kubeconfig) -> bool {
@@ -45,9 +40,15 @@ fn is_empty(file: &Kubeconfig) -> bool {
 /// Resolves the target cluster like kubectl (`--kubeconfig`, then
 /// $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)
 /// and the context and namespace: flags, then what this machine recorded
-/// for `cluster`, then the kubeconfig's. Contacts nothing.
-pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<ResolvedTarget> {
-    let mut record = cluster.and_then(remote_state::load);
+/// for `cluster` in `state`, then the kubeconfig's. `in_cluster`: kip runs
+/// in a Pod. Contacts nothing.
+pub async fn resolve(
+    target: &KubeTarget,
+    cluster: Option<&str>,
+    state: &RemoteState,
+    in_cluster: bool,
+) -> Result<ResolvedTarget> {
+    let mut record = cluster.and_then(|c| state.load(c));
     let mut context = target
         .context
         .clone()
@@ -61,27 +62,28 @@ pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<Resol
     // current context is the cluster itself.
     let named = target.context.is_some() || target.kubeconfig.is_some();
     let mut service_account = !named && record.as_ref().is_some_and(|r| r.in_cluster);
-    let file_config = match &kubeconfig_path {
-        _ if service_account => None,
-        Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
-            Failure::Environment(format!(
-                "cannot read the kubeconfig {}: {e}",
-                path.display()
-            ))
-        })?),
-        // Like client-go: a missing or empty default kubeconfig means
-        // the in-cluster service account, where there is one.
-        None => Kubeconfig::read()
-            .ok()
-            .filter(|file| !(in_cluster() && is_empty(file))),
-    };
+    let file_config =
+        match &kubeconfig_path {
+            _ if service_account => None,
+            Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
+                Error::RemoteKubeconfigUnreadable {
+                    path: path.clone(),
+                    error: e.to_string(),
+                }
+            })?),
+            // Like client-go: a missing or empty default kubeconfig means
+            // the in-cluster service account, where there is one.
+            None => Kubeconfig::read()
+                .ok()
+                .filter(|file| !(in_cluster && is_empty(file))),
+        };
     let file_config = match file_config {
         Some(file) if context.is_none() => {
             context = file.current_context.clone().filter(|c| !c.is_empty());
             // `up` made a kip cluster's context the current one: the
             // cluster that runs it is the one kip recorded for it.
             if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
-                match remote_state::load(kip) {
+                match state.load(kip) {
                     Some(r) if r.context.is_some() => {
                         context = r.context.clone();
                         record = record.or(Some(r));
@@ -92,9 +94,9 @@ pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<Resol
                         record = record.or(Some(r));
                     }
                     _ => {
-                        return Err(Failure::Usage(format!(
-                            "the current context kip-{kip} is a kip cluster, not the cluster that runs remote nodes: pass --context CONTEXT"
-                        ))
+                        return Err(Error::KipContextCurrent {
+                            cluster: kip.to_string(),
+                        }
                         .into())
                     }
                 }
@@ -102,10 +104,7 @@ pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<Resol
             if service_account {
                 None
             } else if context.is_none() {
-                return Err(Failure::Usage(
-                    "the kubeconfig names no current context: pass --context CONTEXT (see `kubectl config get-contexts`)".into(),
-                )
-                .into());
+                return Err(Error::NoCurrentContext.into());
             } else {
                 Some(file)
             }
@@ -120,21 +119,17 @@ pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<Resol
             };
             let config = Config::from_custom_kubeconfig(file, &options)
                 .await
-                .map_err(|e| {
-                    Failure::Environment(format!(
-                        "cannot use context {}: {e}",
-                        context.as_deref().unwrap_or("(current)")
-                    ))
+                .map_err(|e| Error::ContextUnusable {
+                    context: context.clone(),
+                    error: e.to_string(),
                 })?;
             (config, context)
         }
         None => {
             service_account = true;
             (
-                Config::incluster().map_err(|e| {
-                    Failure::Environment(format!(
-                        "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not inside a cluster ({e}): pass --kubeconfig FILE"
-                    ))
+                Config::incluster().map_err(|e| Error::NoKubeconfig {
+                    error: e.to_string(),
                 })?,
                 None,
             )
@@ -146,8 +141,9 @@ pub async fn resolve(target: &KubeTarget, cluster: Option<&str>) -> Result<Resol
         .or_else(|| record.as_ref().map(|r| r.namespace.clone()))
         .unwrap_or_else(|| config.default_namespace.clone());
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| Failure::Environment(format!("cannot make a Kubernetes client: {e}")))?;
+    let client = Client::try_from(config).map_err(|e| Error::KubeClient {
+        error: e.to_string(),
+    })?;
     Ok(ResolvedTarget {
         client,
         namespace,

@@ -3,8 +3,8 @@
 //! without them is someone else's: `up` refuses it before making anything,
 //! `down` leaves it, and it is never taken for a cluster.
 
-use super::KubeBackend;
-use crate::error::Failure;
+use super::KubeProvider;
+use crate::error::Error;
 use crate::names;
 use crate::node::labels;
 use anyhow::Result;
@@ -30,7 +30,7 @@ pub(super) enum Owner {
     Someone,
 }
 
-impl KubeBackend {
+impl KubeProvider {
     pub(super) async fn owner<K>(&self, api: &Api<K>, cluster: &str) -> Result<Owner>
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -64,13 +64,12 @@ impl KubeBackend {
             ),
         ];
         match owners.iter().find(|(_, owner)| *owner == Owner::Someone) {
-            Some((kind, _)) => Err(Failure::Environment(format!(
-                "a {kind} named {} exists in namespace {} that kip did not make (it has no kip labels for \
-                 cluster {cluster}); kip never adopts or removes it: delete it yourself if it is not needed, \
-                 or pick another cluster name",
-                names::node_name(cluster),
-                self.namespace
-            ))
+            Some((kind, _)) => Err(Error::ForeignRemote {
+                kind,
+                name: names::node_name(cluster),
+                namespace: self.namespace.clone(),
+                cluster: cluster.to_string(),
+            }
             .into()),
             None => Ok(()),
         }

@@ -2,10 +2,10 @@
 //! concurrent `kip up` of the same name finds it taken; a leftover of a
 //! node deleted behind kip's back is replaced.
 
-use super::KubeBackend;
-use crate::backend::NameTaken;
+use super::KubeProvider;
+use crate::error::Error;
 use crate::names;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, PostParams};
 use kube::Api;
@@ -15,11 +15,11 @@ use std::time::Duration;
 /// deleted behind kip's back; younger, it is another `kip up` at work.
 const LEFTOVER_AFTER: Duration = Duration::from_secs(60);
 
-impl KubeBackend {
+impl KubeProvider {
     /// Creates the node's ConfigMap, the claim on the cluster's name. One
     /// that exists already is a leftover (its Pod is gone and it is older
     /// than a `kip up` takes to create the Pod after it), replaced; or
-    /// another run's claim: [`NameTaken`].
+    /// another run's claim: [`Error::NameTaken`].
     pub(super) async fn claim(
         &self,
         cluster: &str,
@@ -32,7 +32,14 @@ impl KubeBackend {
             match self.create(params, config_map.clone()).await? {
                 Ok(_) => return Ok(()),
                 Err(kube::Error::Api(e)) if e.code == 409 => {}
-                Err(e) => return Err(anyhow!("cannot create the ConfigMap {name}: {e}")),
+                Err(e) => {
+                    return Err(Error::CreateObject {
+                        kind: "ConfigMap".into(),
+                        name,
+                        error: e.to_string(),
+                    }
+                    .into())
+                }
             }
             let existing = api.get_opt(&name).await.map_err(|e| self.unreachable(e))?;
             let Some(existing) = existing else { continue };
@@ -59,7 +66,7 @@ impl KubeBackend {
                 None => pod_uid.is_none() && age >= LEFTOVER_AFTER,
             };
             if !leftover {
-                return Err(NameTaken(cluster.to_string()).into());
+                return Err(taken(cluster));
             }
             let uid = existing.metadata.uid.clone();
             let delete = DeleteParams {
@@ -75,6 +82,13 @@ impl KubeBackend {
                 Err(e) => return Err(self.unreachable(e)),
             }
         }
-        Err(NameTaken(cluster.to_string()).into())
+        Err(taken(cluster))
     }
+}
+
+fn taken(cluster: &str) -> anyhow::Error {
+    Error::NameTaken {
+        cluster: cluster.to_string(),
+    }
+    .into()
 }

@@ -3,13 +3,14 @@
 //! it (a privileged container, a network's MTU).
 
 use super::errors::{is_not_found, is_privilege_refusal, short_docker_error};
-use super::DockerBackend;
-use crate::backend::EngineFacts;
-use anyhow::{anyhow, bail, Result};
+use super::DockerProvider;
+use crate::error::Error;
+use crate::provider::EngineFacts;
+use crate::settings::DockerEnvironment;
+use anyhow::Result;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub(super) const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -33,25 +34,20 @@ impl HostSource {
 
 /// DOCKER_HOST, else the current Docker CLI context's endpoint, else the
 /// default socket.
-pub(super) fn docker_host() -> (String, HostSource) {
-    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-        return (host, HostSource::Env);
+pub(super) fn docker_host(env: &DockerEnvironment) -> (String, HostSource) {
+    if let Some(host) = &env.host {
+        return (host.clone(), HostSource::Env);
     }
-    match context_host() {
+    match context_host(env) {
         Some(host) => (host, HostSource::Context),
         None => (DEFAULT_HOST.to_string(), HostSource::Default),
     }
 }
 
-fn context_host() -> Option<String> {
-    let config_dir = std::env::var_os("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".docker")))?;
-    let context = match std::env::var("DOCKER_CONTEXT")
-        .ok()
-        .filter(|c| !c.is_empty())
-    {
-        Some(c) => c,
+fn context_host(env: &DockerEnvironment) -> Option<String> {
+    let config_dir = env.config_dir.as_ref()?;
+    let context = match &env.context {
+        Some(c) => c.clone(),
         None => {
             let config: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(config_dir.join("config.json")).ok()?)
@@ -81,7 +77,7 @@ fn context_host() -> Option<String> {
 /// connections and never answers is reported after this, never waited on.
 const ANSWER_LIMIT: Duration = Duration::from_secs(10);
 
-impl DockerBackend {
+impl DockerProvider {
     /// That the engine answers at all: every command that talks to Docker
     /// asks this first (as the docker CLI pings first), so an engine that
     /// never answers is one error, exit 3, after ANSWER_LIMIT.
@@ -96,7 +92,7 @@ impl DockerBackend {
     }
 
     /// What the engine says of itself, its cgroups and its networks.
-    pub(super) async fn facts(&self) -> Result<EngineFacts> {
+    pub(super) async fn engine_facts(&self) -> Result<EngineFacts> {
         self.check_answers().await?;
         let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
         let version = self
@@ -150,21 +146,29 @@ impl DockerBackend {
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
         match self.docker.create_container(Some(options), body).await {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => bail!("the node image {image} is not on this engine yet"),
-            Err(e) => bail!(
-                "cannot create a probe container from {image}: {}",
-                short_docker_error(&e)
-            ),
+            Err(e) if is_not_found(&e) => {
+                return Err(Error::ProbeImageMissing {
+                    image: image.to_string(),
+                }
+                .into())
+            }
+            Err(e) => {
+                return Err(Error::ProbeCreate {
+                    image: image.to_string(),
+                    error: short_docker_error(&e),
+                }
+                .into())
+            }
         }
         let started = self.docker.start_container(&name, None).await;
         self.remove_container_by_name(&name).await?;
         match started {
             Ok(()) => Ok(None),
             Err(e) if is_privilege_refusal(&e) => Ok(Some(short_docker_error(&e))),
-            Err(e) => Err(anyhow!(
-                "the probe container did not start: {}",
-                short_docker_error(&e)
-            )),
+            Err(e) => Err(Error::ProbeStart {
+                error: short_docker_error(&e),
+            }
+            .into()),
         }
     }
 

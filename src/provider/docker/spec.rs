@@ -2,8 +2,8 @@
 //! spec, and a container read back as a node.
 
 use crate::api::ApiEndpoint;
-use crate::backend::{EngineFacts, NodeInfo, NodeState};
 use crate::node::{labels, NodePlan, BOOTSTRAP_SCRIPT};
+use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
     MountVolumeOptions, PortBinding,
@@ -139,6 +139,32 @@ pub(super) fn published_endpoint(ports: &bollard::models::PortMap) -> Option<Api
         Some(ip) => ip.to_string(),
     };
     Some(ApiEndpoint { host, port })
+}
+
+/// The node `provision` just started, as a listing would show it.
+pub(super) fn started_info(
+    plan: &NodePlan,
+    profile: SecurityProfile,
+    endpoint: ApiEndpoint,
+) -> NodeInfo {
+    let mut labels = plan.node.labels.clone();
+    labels.insert(labels::SECURITY.into(), profile.label().into());
+    NodeInfo {
+        cluster: plan.cluster.clone(),
+        node: plan.node.name.clone(),
+        state: NodeState::Running,
+        status: "Up".into(),
+        exit_code: None,
+        created_at: labels.get(labels::CREATED_AT).cloned(),
+        image: plan.node.image.clone(),
+        endpoint: Some(endpoint),
+        security: Some(profile.label().into()),
+        kip_version: labels.get(labels::VERSION).cloned(),
+        expires_at: labels.get(labels::EXPIRES_AT).cloned(),
+        ci: labels::ci_description(&labels),
+        labels,
+        problem: None,
+    }
 }
 
 pub(super) fn node_info(c: bollard::models::ContainerSummary) -> NodeInfo {

@@ -3,8 +3,8 @@
 //! server-side dry run of the objects; and the outer cluster's subnets, so
 //! the inner cluster's stay clear of them.
 
-use super::KubeBackend;
-use crate::error::Failure;
+use super::KubeProvider;
+use crate::error::Error;
 use crate::node::pod_options::EndpointMode;
 use crate::node::NodePlan;
 use anyhow::Result;
@@ -16,8 +16,7 @@ use kube::api::{ListParams, PostParams};
 use kube::Api;
 use std::collections::BTreeMap;
 
-/// The namespace label that names the Pod Security level admission enforces.
-const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+pub use crate::error::{pod_security_fix, pod_security_problem, PSA_ENFORCE};
 
 /// One thing kip asks to do in the node's namespace (a SelfSubjectAccessReview).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,51 +112,31 @@ pub fn refuses_privileged(level: &str) -> bool {
     matches!(level, "baseline" | "restricted")
 }
 
-/// Why namespace `namespace`, enforcing `level`, cannot run the node.
-pub fn pod_security_problem(namespace: &str, level: &str) -> String {
-    format!(
-        "namespace {namespace} enforces the Pod Security level \"{level}\", which refuses privileged pods, \
-         and kip's node must run privileged"
-    )
-}
-
-/// What lets namespace `namespace` run the node.
-pub fn pod_security_fix(namespace: &str) -> String {
-    format!(
-        "use a namespace that allows privileged pods, or have an admin label this one: \
-         kubectl label namespace {namespace} {PSA_ENFORCE}=privileged"
-    )
-}
-
-impl KubeBackend {
+impl KubeProvider {
     /// Everything kip needs, asked before anything is created; each refusal
     /// named with what an admin must grant.
     pub(super) async fn preflight(&self, plan: &NodePlan) -> Result<()> {
         let missing = self.missing_rights().await?;
         if !missing.is_empty() {
-            return Err(Failure::Environment(format!(
-                "kip may not do what a remote node needs in {}:\n{}\nAn admin must grant them, e.g. in a Role bound to you:\n{}",
-                self.where_(),
-                missing_lines(&missing),
-                role_rules(&missing)
-            ))
+            return Err(Error::MissingRights {
+                place: self.where_(),
+                lines: missing_lines(&missing),
+                rules: role_rules(&missing),
+            }
             .into());
         }
         // Pod Security admission: read the namespace's label when allowed
         // (the dry-run below catches the rest).
         if let Ok(Some(level)) = self.pod_security_level().await {
             if refuses_privileged(&level) {
-                return Err(Failure::Environment(format!(
-                    "{}.\n{}",
-                    pod_security_problem(&self.namespace, &level),
-                    capitalized(&pod_security_fix(&self.namespace))
-                ))
+                return Err(Error::PodSecurityRefuses {
+                    namespace: self.namespace.clone(),
+                    level,
+                }
                 .into());
             }
         }
-        if let Err(refusal) = self.dry_run(plan).await? {
-            return Err(Failure::Environment(refusal).into());
-        }
+        self.dry_run(plan).await??;
         Ok(())
     }
 
@@ -209,7 +188,7 @@ impl KubeBackend {
     /// A server-side dry run of the node's objects: admission webhooks,
     /// quotas and policies answer now, not after half of them exist. The
     /// inner error is the cluster's refusal, in its words.
-    pub async fn dry_run(&self, plan: &NodePlan) -> Result<std::result::Result<(), String>> {
+    pub async fn dry_run(&self, plan: &NodePlan) -> Result<std::result::Result<(), Error>> {
         let dry = PostParams {
             dry_run: true,
             field_manager: Some("kip".into()),
@@ -222,11 +201,11 @@ impl KubeBackend {
                 // by `up`), or another run's claim (found by `up`).
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(kube::Error::Api(s)) => {
-                    return Ok(Err(format!(
-                        "the cluster refuses kip's {kind} in {} (a server-side dry run): {}",
-                        self.where_(),
-                        s.message
-                    )))
+                    return Ok(Err(Error::DryRunRefused {
+                        kind,
+                        place: self.where_(),
+                        message: s.message,
+                    }))
                 }
                 Err(e) => return Err(self.unreachable(e)),
             }
@@ -261,14 +240,6 @@ impl KubeBackend {
         subnets.dedup();
         subnets
     }
-}
-
-/// `text` with its first letter upper-case (a sentence of its own).
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 #[cfg(test)]

@@ -2,30 +2,31 @@
 //! "not found", runc's refusal of privileges is told apart from a taken
 //! port or name.
 
-use super::DockerBackend;
-use crate::error::Failure;
+use super::node::DockerNode;
+use super::DockerProvider;
+use crate::error::Error;
 use bollard::errors::Error as DockerError;
 
-impl DockerBackend {
+impl DockerProvider {
     pub(super) fn unreachable(&self, err: impl std::fmt::Display) -> anyhow::Error {
-        Failure::Environment(format!(
-            "cannot reach Docker at {}: {err}\nIs the daemon running? ({})",
-            self.host,
-            self.source.hint()
-        ))
+        Error::DockerUnreachable {
+            host: self.host.clone(),
+            error: err.to_string(),
+            hint: self.source.hint(),
+        }
         .into()
     }
 }
 
-impl DockerBackend {
-    /// The engine refused an exec: the node is stopped (or paused).
-    pub(super) fn not_running(&self, cluster: &str, e: &DockerError) -> anyhow::Error {
-        let node = crate::names::node_name(cluster);
-        Failure::Node(format!(
-            "the node of cluster {cluster} is not running ({}).\nStart it again with `docker start {node}` \
-             (then `kip up {cluster}` re-exports its kubeconfig), or make it anew with `kip up {cluster} --recreate`",
-            short_docker_error(e)
-        ))
+impl DockerNode {
+    /// The engine refused an exec: the node stopped (or was paused) since
+    /// it was found.
+    pub(super) fn not_running(&self, e: &DockerError) -> anyhow::Error {
+        Error::NodeNotRunning {
+            cluster: self.info.cluster.clone(),
+            status: short_docker_error(e),
+            remote: false,
+        }
         .into()
     }
 }

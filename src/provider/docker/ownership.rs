@@ -6,12 +6,12 @@
 //! shows it, `gc` and `down` remove it.
 
 use super::errors::is_not_found;
-use super::DockerBackend;
-use crate::backend::{NodeInfo, NodeState};
-use crate::error::Failure;
+use super::DockerProvider;
+use crate::error::Error;
 use crate::names;
 use crate::node::labels;
-use anyhow::{anyhow, Result};
+use crate::provider::{NodeInfo, NodeState};
+use anyhow::Result;
 use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,12 +23,12 @@ pub(super) fn is_kips(object_labels: &HashMap<String, String>, cluster: &str) ->
         && object_labels.get(labels::CLUSTER).map(String::as_str) == Some(cluster)
 }
 
-pub(super) fn foreign(kind: &str, name: &str, cluster: &str) -> anyhow::Error {
-    Failure::Environment(format!(
-        "a {kind} named {name} exists that kip did not make (it has no kip labels for cluster {cluster}); \
-         kip never adopts or removes it: remove or rename it yourself (`docker {kind} rm {name}`) \
-         if it is not needed, or pick another cluster name"
-    ))
+pub(super) fn foreign(kind: &'static str, name: &str, cluster: &str) -> anyhow::Error {
+    Error::Foreign {
+        kind,
+        name: name.to_string(),
+        cluster: cluster.to_string(),
+    }
     .into()
 }
 
@@ -40,7 +40,7 @@ pub(super) enum VolumeRemoval {
     Foreign,
 }
 
-impl DockerBackend {
+impl DockerProvider {
     /// Refuses a node container or volume of the cluster's names that kip
     /// did not make, before anything is created.
     pub(super) async fn refuse_foreign_objects(&self, cluster: &str) -> Result<()> {
@@ -99,7 +99,11 @@ impl DockerBackend {
         {
             Ok(()) => Ok(VolumeRemoval::Removed),
             Err(e) if is_not_found(&e) => Ok(VolumeRemoval::Absent),
-            Err(e) => Err(anyhow!("cannot remove volume {volume}: {e}")),
+            Err(e) => Err(Error::CannotRemoveVolume {
+                volume,
+                error: e.to_string(),
+            }
+            .into()),
         }
     }
 
@@ -150,12 +154,9 @@ fn orphan_info(
         kip_version: labels.get(labels::VERSION).cloned(),
         expires_at: labels.get(labels::EXPIRES_AT).cloned(),
         ci: labels::ci_description(&labels),
-        problem: Some(format!(
-            "the node container {} was removed outside kip; its volume {} (and any kubeconfig entries) \
-             are left: `kip down {cluster}` or `kip gc` removes them",
-            names::node_name(&cluster),
-            names::volume_name(&cluster)
-        )),
+        problem: Some(Error::NodeContainerRemoved {
+            cluster: cluster.clone(),
+        }),
         labels,
         cluster,
     }

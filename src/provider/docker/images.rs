@@ -2,15 +2,15 @@
 //! another node image pulled, and `kip load`'s image IDs and `docker save`.
 
 use super::errors::is_not_found;
-use super::DockerBackend;
-use crate::error::Failure;
+use super::DockerProvider;
+use crate::error::Error;
 use crate::node::image;
 use crate::output::Printer;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
-impl DockerBackend {
+impl DockerProvider {
     /// Makes sure the node image is on the engine: builds kip's default
     /// image on first use, pulls another image if it is missing.
     pub(super) async fn ensure(
@@ -29,9 +29,7 @@ impl DockerBackend {
                 "image-built",
                 &format!("Building the node image {image} (first use only)"),
             );
-            self.build_default_image(image, printer)
-                .await
-                .map_err(|e| Failure::Environment(format!("{e:#}")))?;
+            self.build_default_image(image, printer).await?;
             step.done(&format!("Built the node image {image}"));
             return Ok(());
         }
@@ -41,17 +39,17 @@ impl DockerBackend {
             .create_image(Some(options), None, None)
             .try_collect()
             .await;
-        pulled.map_err(|e| {
-            Failure::Environment(format!(
-                "the node image {image} is not on this Docker engine and cannot be pulled: {e}\n\
-                 Build or load it (docker load / docker import), or omit --image to use kip's default node image"
-            ))
+        pulled.map_err(|e| Error::NodeImageUnavailable {
+            image: image.to_string(),
+            error: e.to_string(),
         })?;
         Ok(())
     }
 
-    async fn build_default_image(&self, tag: &str, printer: &Printer) -> Result<()> {
-        let context = image::build_context().context("cannot pack the node image build context")?;
+    async fn build_default_image(&self, tag: &str, printer: &Printer) -> Result<(), Error> {
+        let context = image::build_context().map_err(|e| Error::NodeImageContext {
+            error: e.to_string(),
+        })?;
         let options = BuildImageOptionsBuilder::new()
             .t(tag)
             .rm(true)
@@ -60,19 +58,19 @@ impl DockerBackend {
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(context.into())));
-        let mut tail: Vec<String> = Vec::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| anyhow!("building the node image {tag} failed: {e}"))?;
+            let info = item.map_err(|e| Error::NodeImageBuildBroke {
+                image: tag.to_string(),
+                error: e.to_string(),
+            })?;
             if let Some(line) = info.stream {
                 printer.info(line.trim_end());
-                tail.push(line);
             }
             if let Some(detail) = info.error_detail {
-                bail!(
-                    "building the node image {tag} failed: {}\n(it needs internet access for docker:28-dind and kind; \
-                     or pass --dind-image with a Docker-in-Docker node image you have)",
-                    detail.message.unwrap_or_default()
-                );
+                return Err(Error::NodeImageBuildFailed {
+                    image: tag.to_string(),
+                    detail: detail.message.unwrap_or_default(),
+                });
             }
         }
         Ok(())
@@ -89,11 +87,9 @@ impl DockerBackend {
         let mut pull = self.docker.create_image(Some(options), None, None);
         let mut layers_done = 0usize;
         while let Some(progress) = pull.next().await {
-            let progress = progress.map_err(|e| {
-                Failure::Environment(format!(
-                    "the kind node image {image} is neither on the host's Docker engine nor pullable: {e}
-                     Make it available on the host (docker pull {image}, or docker load it), or pass                      --image with a node image the host has; `kip load` adds images to a running cluster"
-                ))
+            let progress = progress.map_err(|e| Error::KindImageUnavailable {
+                image: image.to_string(),
+                error: e.to_string(),
             })?;
             if progress.status.as_deref() == Some("Pull complete") {
                 layers_done += 1;
@@ -118,7 +114,12 @@ impl DockerBackend {
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         self.docker
             .export_images(&names)
-            .map_err(|e| anyhow!("cannot read the images from the host engine: {e}"))
+            .map_err(|e| {
+                Error::HostImagesUnreadable {
+                    error: e.to_string(),
+                }
+                .into()
+            })
             .boxed()
     }
 }

@@ -1,22 +1,23 @@
-//! Running commands in the node and reading from it: exec with collected
-//! or attached output, files through the archive API (which also works on
-//! a stopped node), and a log stream split into lines.
+//! Running commands in a node and reading from it: exec with collected or
+//! attached output, files through the archive API (which also works on a
+//! stopped node), and a log stream split into lines.
 
 use super::errors::{is_not_running, short_docker_error};
-use super::DockerBackend;
-use crate::backend::ExecOutput;
-use anyhow::{anyhow, bail, Context, Result};
+use super::node::DockerNode;
+use crate::error::Error;
+use crate::provider::ExecOutput;
+use anyhow::{Context, Result};
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use std::time::Duration;
 
-impl DockerBackend {
+impl DockerNode {
     /// Through the engine's archive API, so it works on a stopped node too
     /// (a failed bootstrap's logs are read after the node has exited).
-    pub(super) async fn read_text(&self, cluster: &str, path: &str) -> Result<String> {
+    pub(super) async fn read_text(&self, path: &str) -> Result<String> {
         use std::io::Read;
-        let tar_bytes = self.archive(cluster, path).await?;
+        let tar_bytes = self.archive(path).await?;
         let mut archive = tar::Archive::new(tar_bytes.as_slice());
         let mut entry = archive
             .entries()?
@@ -30,19 +31,14 @@ impl DockerBackend {
     }
 
     /// An exec of `command` in the node, its output attached (and its stdin
-    /// when `stdin`): the node's container ID and the exec's. A stopped node
-    /// is said to be one.
-    async fn create_exec(
-        &self,
-        cluster: &str,
-        command: &[String],
-        stdin: bool,
-    ) -> Result<(String, String)> {
-        let id = self.node_id(cluster).await?;
+    /// when `stdin`): the exec's ID. A node stopped since it was found is
+    /// said to be one.
+    async fn create_exec(&self, command: &[String], stdin: bool) -> Result<String> {
+        let id = &self.id;
         let exec = self
-            .docker
+            .docker()
             .create_exec(
-                &id,
+                id,
                 CreateExecOptions {
                     cmd: Some(command.to_vec()),
                     attach_stdin: Some(stdin),
@@ -53,28 +49,34 @@ impl DockerBackend {
             )
             .await
             .map_err(|e| match e {
-                e if is_not_running(&e) => self.not_running(cluster, &e),
-                e => anyhow!("cannot exec in node {id}: {}", short_docker_error(&e)),
+                e if is_not_running(&e) => self.not_running(&e),
+                e => Error::ExecFailed {
+                    node: id.clone(),
+                    error: short_docker_error(&e),
+                }
+                .into(),
             })?;
-        Ok((id, exec.id))
+        Ok(exec.id)
     }
 
     /// Runs `command` in the node, feeding it `input`, and collects its
     /// output.
     pub(super) async fn capture(
         &self,
-        cluster: &str,
         command: &[String],
         input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
     ) -> Result<ExecOutput> {
         use tokio::io::AsyncWriteExt;
-        let (id, exec) = self.create_exec(cluster, command, input.is_some()).await?;
+        let exec = self.create_exec(command, input.is_some()).await?;
         let StartExecResults::Attached {
             mut output,
             input: mut stdin,
-        } = self.docker.start_exec(&exec, None).await?
+        } = self.docker().start_exec(&exec, None).await?
         else {
-            bail!("exec in node {id} did not attach");
+            return Err(Error::ExecNotAttached {
+                node: self.id.clone(),
+            }
+            .into());
         };
         // Feed stdin and drain stdout/stderr at once, or a full pipe stalls both.
         let feed = async {
@@ -103,7 +105,7 @@ impl DockerBackend {
         };
         let (fed, drained) = tokio::join!(feed, drain);
         let (stdout, stderr) = drained?;
-        let code = exit_code(&self.docker, &exec).await?;
+        let code = exit_code(self.docker(), &exec).await?;
         // A feed error matters only if the command did not succeed anyway.
         if code != 0 {
             fed?;
@@ -116,13 +118,8 @@ impl DockerBackend {
     }
 
     /// Copies `path` out of the node (through the archive API) into `dest`.
-    pub(super) async fn unpack(
-        &self,
-        cluster: &str,
-        path: &str,
-        dest: &std::path::Path,
-    ) -> Result<()> {
-        let tar_bytes = self.archive(cluster, path).await?;
+    pub(super) async fn unpack(&self, path: &str, dest: &std::path::Path) -> Result<()> {
+        let tar_bytes = self.archive(path).await?;
         std::fs::create_dir_all(dest)?;
         tar::Archive::new(tar_bytes.as_slice())
             .unpack(dest)
@@ -131,14 +128,9 @@ impl DockerBackend {
 
     /// Runs `command` in the node with kip's own stdout and stderr (and
     /// stdin when `interactive`); its exit code.
-    pub(super) async fn attached(
-        &self,
-        cluster: &str,
-        command: &[String],
-        interactive: bool,
-    ) -> Result<i64> {
+    pub(super) async fn attached(&self, command: &[String], interactive: bool) -> Result<i64> {
         use tokio::io::AsyncWriteExt;
-        let (id, exec) = self.create_exec(cluster, command, interactive).await?;
+        let exec = self.create_exec(command, interactive).await?;
         let options = StartExecOptions {
             detach: false,
             tty: false,
@@ -147,9 +139,12 @@ impl DockerBackend {
         let StartExecResults::Attached {
             mut output,
             mut input,
-        } = self.docker.start_exec(&exec, Some(options)).await?
+        } = self.docker().start_exec(&exec, Some(options)).await?
         else {
-            bail!("exec in node {id} did not attach");
+            return Err(Error::ExecNotAttached {
+                node: self.id.clone(),
+            }
+            .into());
         };
         let feeder = interactive.then(|| {
             tokio::spawn(async move {
@@ -177,27 +172,24 @@ impl DockerBackend {
         if let Some(feeder) = feeder {
             feeder.abort();
         }
-        let code = exit_code(&self.docker, &exec).await?;
+        let code = exit_code(self.docker(), &exec).await?;
         Ok(code)
     }
 
     /// `path` in the node (file or folder) as a tar archive.
-    pub(super) async fn archive(&self, cluster: &str, path: &str) -> Result<Vec<u8>> {
+    async fn archive(&self, path: &str) -> Result<Vec<u8>> {
         use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
-        let id = self.node_id(cluster).await?;
         let options = DownloadFromContainerOptionsBuilder::new()
             .path(path)
             .build();
         let chunks: Vec<bytes::Bytes> = self
-            .docker
-            .download_from_container(&id, Some(options))
+            .docker()
+            .download_from_container(&self.id, Some(options))
             .try_collect()
             .await
-            .map_err(|e| {
-                anyhow!(
-                    "cannot copy {path} out of the node: {}",
-                    short_docker_error(&e)
-                )
+            .map_err(|e| Error::CopyOut {
+                path: path.to_string(),
+                error: short_docker_error(&e),
             })?;
         Ok(chunks.concat())
     }
@@ -215,7 +207,7 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    bail!("the command in the node did not report an exit code")
+    Err(Error::NoExitCode.into())
 }
 
 /// Splits a byte stream into lines.

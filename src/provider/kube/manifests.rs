@@ -1,7 +1,7 @@
 //! The objects a remote node is made of (rendered by `node::remote`), and
 //! their creation.
 
-use super::KubeBackend;
+use super::KubeProvider;
 use crate::node::pod_options::EndpointMode;
 use crate::node::{remote, NodePlan};
 use anyhow::Result;
@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use kube::api::PostParams;
 use kube::Api;
 
-impl KubeBackend {
+impl KubeProvider {
     /// The manifests `up` creates, in order.
     pub fn manifests(&self, plan: &NodePlan) -> Vec<serde_json::Value> {
         let mut objects = vec![

@@ -4,7 +4,7 @@
 //! its file system).
 
 use super::errors::{is_not_found, short_docker_error};
-use super::DockerBackend;
+use super::DockerProvider;
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
@@ -25,7 +25,7 @@ pub struct HelperOutput {
     pub stderr: String,
 }
 
-impl DockerBackend {
+impl DockerProvider {
     /// The store volume's labels, or None if the engine has no such volume.
     pub async fn seed_store_labels(&self, volume: &str) -> Result<Option<HashMap<String, String>>> {
         match self.docker.inspect_volume(volume).await {

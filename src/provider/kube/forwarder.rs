@@ -3,12 +3,13 @@
 //! one port-forward WebSocket to the node Pod per accepted connection, so a
 //! dropped stream costs one connection and the next one reconnects. `up`
 //! and `connect` start it, `down` stops it; its pid and port live in kip's
-//! state directory (`backend::remote_state`).
+//! state directory (`provider::remote_state`).
 
-use crate::backend::remote_state::{self, ForwarderRecord, RemoteRecord};
+use crate::error::Error;
 use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
-use anyhow::{bail, Context, Result};
+use crate::provider::remote_state::{ForwarderRecord, RemoteRecord, RemoteState};
+use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use std::time::Duration;
@@ -60,10 +61,15 @@ pub async fn serve(pods: Api<Pod>, cluster: &str, port: u16) -> Result<()> {
 /// Starts `kip forwarder` detached (its own session, output to its log in
 /// the state directory) for the target `target` records, and waits until it
 /// listens.
-pub async fn spawn(cluster: &str, port: u16, target: &RemoteRecord) -> Result<ForwarderRecord> {
+pub async fn spawn(
+    cluster: &str,
+    port: u16,
+    target: &RemoteRecord,
+    state: &RemoteState,
+) -> Result<ForwarderRecord> {
     use std::os::unix::process::CommandExt;
-    let log_path = remote_state::log_path(cluster);
-    std::fs::create_dir_all(remote_state::dir())?;
+    let log_path = state.log_path(cluster);
+    std::fs::create_dir_all(state.dir())?;
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot write {}", log_path.display()))?;
     let mut cmd = std::process::Command::new(
@@ -108,14 +114,18 @@ pub async fn spawn(cluster: &str, port: u16, target: &RemoteRecord) -> Result<Fo
             });
         }
         if let Some(status) = child.try_wait()? {
-            bail!("kip's forwarder exited ({status}): {}", text.trim());
+            return Err(Error::ForwarderExited {
+                status: status.to_string(),
+                log: text.trim().to_string(),
+            }
+            .into());
         }
         if std::time::Instant::now() >= deadline {
             let _ = child.kill();
-            bail!(
-                "kip's forwarder did not start listening within 10 s: {}",
-                text.trim()
-            );
+            return Err(Error::ForwarderSilent {
+                log: text.trim().to_string(),
+            }
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -1,16 +1,15 @@
 //! The node Pod: found, waited for (failing fast with the cluster's own
 //! reason), read back as a node, its log followed and its API endpoint.
 
-use super::KubeBackend;
+use super::KubeProvider;
 use crate::api::ApiEndpoint;
-use crate::backend::remote_state;
-use crate::backend::{NodeInfo, NodeState};
-use crate::error::Failure;
+use crate::error::{Absence, Error};
 use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
 use crate::node::pod_options::EndpointMode;
 use crate::node::{labels, remote};
-use anyhow::{bail, Result};
+use crate::provider::{NodeInfo, NodeState};
+use anyhow::Result;
 use futures_util::stream::BoxStream;
 use futures_util::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::{Event, Pod};
@@ -20,7 +19,7 @@ use kube::Api;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-impl KubeBackend {
+impl KubeProvider {
     /// The cluster's node Pod, if kip made it (a Pod of that name without
     /// kip's labels is someone else's).
     pub(super) async fn pod(&self, cluster: &str) -> Result<Option<Pod>> {
@@ -32,12 +31,12 @@ impl KubeBackend {
         Ok(pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)))
     }
 
-    pub(super) async fn running_pod(&self, cluster: &str) -> Result<Pod> {
-        let pod = self.pod(cluster).await?.ok_or_else(|| {
-            anyhow::Error::from(Failure::NotFound(format!(
-                "no remote cluster {cluster} in {} (see `kip list --remote`)",
-                self.where_()
-            )))
+    pub(super) async fn present_pod(&self, cluster: &str) -> Result<Pod> {
+        let pod = self.pod(cluster).await?.ok_or_else(|| Error::NotFound {
+            cluster: cluster.to_string(),
+            why: Absence::Never {
+                place: Some(self.where_()),
+            },
         })?;
         Ok(pod)
     }
@@ -74,32 +73,29 @@ impl KubeBackend {
             tokio::select! {
                 () = tokio::time::sleep_until(settle) => {
                     let (_, why) = event_failure.take().expect("set with the deadline");
-                    return Err(Failure::Node(format!("the node Pod {name} cannot run: {why}")).into());
+                    return Err(Error::PodCannotRun { pod: name.to_string(), why }.into());
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    return Err(Failure::Timeout(format!(
-                        "the node Pod {name} did not start running in time (last: {last}{})",
-                        transient.map(|t| format!("; {t}")).unwrap_or_default()
-                    )).into());
+                    return Err(Error::PodNotStarted { pod: name.to_string(), last, transient }.into());
                 }
                 item = pods.next() => match item {
                     Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
                         match pod_problem(&pod) {
                             PodState::Running => return Ok(pod),
-                            PodState::Failed(why) => return Err(Failure::Node(format!(
-                                "the node Pod {name} cannot run: {why}"
-                            )).into()),
+                            PodState::Failed(why) => {
+                                return Err(Error::PodCannotRun { pod: name.to_string(), why }.into())
+                            }
                             PodState::Waiting(what) => last = what,
                         }
                     }
                     Some(Ok(watcher::Event::Delete(_))) => {
-                        return Err(Failure::Node(format!("the node Pod {name} was deleted while starting")).into());
+                        return Err(Error::PodDeletedWhileStarting { pod: name.to_string() }.into());
                     }
                     Some(Ok(_)) => {}
                     // The watch resumes by itself (with backoff): an API
                     // server restart is not a failed `up`.
                     Some(Err(e)) => transient = Some(format!("watch interrupted: {e}")),
-                    None => bail!("the watch on the node Pod ended"),
+                    None => return Err(Error::WatchEnded.into()),
                 },
                 item = events.next() => {
                     if let Some(Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event))) = item {
@@ -131,7 +127,7 @@ impl KubeBackend {
             .unwrap_or(EndpointMode::Forwarded);
         match mode {
             EndpointMode::Forwarded => {
-                let record = remote_state::load(cluster)?;
+                let record = self.state.load(cluster)?;
                 let fwd = record.forwarder?;
                 super::forwarder::alive(fwd.pid).then(|| ApiEndpoint {
                     host: "127.0.0.1".into(),
@@ -246,11 +242,10 @@ impl KubeBackend {
             pod.metadata.namespace.clone().unwrap_or_default(),
         );
         let endpoint = self.endpoint_of(&cluster, pod);
-        let problem = (state == NodeState::Running && endpoint.is_none()).then(|| {
-            format!(
-                "the port-forward to the node is not running: `kip connect {cluster} --remote` restarts it"
-            )
-        });
+        let problem =
+            (state == NodeState::Running && endpoint.is_none()).then(|| Error::ForwarderStopped {
+                cluster: cluster.clone(),
+            });
         NodeInfo {
             endpoint,
             problem,

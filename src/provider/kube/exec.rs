@@ -1,11 +1,11 @@
 //! Commands in the node Pod over `pods/exec`: output collected, or passed
 //! through to kip's own stdio; files copied out with `tar`.
 
-use super::KubeBackend;
-use crate::error::Failure;
+use super::KubeProvider;
+use crate::error::Error;
 use crate::names;
 use crate::node::remote;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use kube::api::AttachParams;
@@ -23,7 +23,7 @@ const STDERR: u8 = 2;
 const STATUS: u8 = 3;
 const CLOSE: u8 = 255;
 
-impl KubeBackend {
+impl KubeProvider {
     /// Runs `command` in the node with stdin from `input`; its exit code,
     /// stdout and stderr.
     pub(super) async fn exec_collect(
@@ -65,7 +65,7 @@ impl KubeBackend {
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
         use futures_util::SinkExt;
         use tokio_tungstenite::tungstenite::Message;
-        self.running_pod(cluster).await?;
+        self.present_pod(cluster).await?;
         let params = AttachParams::default()
             .container(remote::CONTAINER)
             .stdin(true)
@@ -76,12 +76,14 @@ impl KubeBackend {
             self.namespace
         ))
         .exec(&names::node_name(cluster), command.to_vec(), &params)?;
-        let connection = self.client.connect(request).await.map_err(|e| {
-            Failure::Environment(format!(
-                "cannot exec in the node Pod {}: {e}",
-                names::node_name(cluster)
-            ))
-        })?;
+        let connection = self
+            .client
+            .connect(request)
+            .await
+            .map_err(|e| Error::PodExecFailed {
+                pod: names::node_name(cluster),
+                error: e.to_string(),
+            })?;
         let closes_stdin = connection.supports_stream_close();
         let (mut sink, mut stream) = connection.into_stream().split();
         let feeder = tokio::spawn(async move {
@@ -155,7 +157,7 @@ impl KubeBackend {
         command: &[String],
         stdin: bool,
     ) -> Result<kube::api::AttachedProcess> {
-        self.running_pod(cluster).await?;
+        self.present_pod(cluster).await?;
         self.pods()
             .exec(
                 &names::node_name(cluster),
@@ -172,10 +174,10 @@ impl KubeBackend {
             )
             .await
             .map_err(|e| {
-                Failure::Environment(format!(
-                    "cannot exec in the node Pod {}: {e}",
-                    names::node_name(cluster)
-                ))
+                Error::PodExecFailed {
+                    pod: names::node_name(cluster),
+                    error: e.to_string(),
+                }
                 .into()
             })
     }
@@ -191,10 +193,11 @@ impl KubeBackend {
         let command = ["tar", "-C", &parent, "-cf", "-", &base].map(String::from);
         let (code, out, err) = self.exec_collect(cluster, &command, None).await?;
         if code != 0 {
-            bail!(
-                "cannot copy {path} out of the node: {}",
-                String::from_utf8_lossy(&err).trim()
-            );
+            return Err(Error::CopyOut {
+                path: path.to_string(),
+                error: String::from_utf8_lossy(&err).trim().to_string(),
+            }
+            .into());
         }
         std::fs::create_dir_all(dest)?;
         tar::Archive::new(out.as_slice())

@@ -1,0 +1,131 @@
+//! One node container, as the Docker provider found or made it: its log,
+//! commands run in it (`exec.rs`), files copied out of it, its description
+//! and events.
+
+use super::exec::lines;
+use super::DockerProvider;
+use crate::api::ApiEndpoint;
+use crate::error::Error;
+use crate::provider::{ExecOutput, Node, NodeInfo, Provider};
+use anyhow::{Context, Result};
+use bollard::query_parameters::{EventsOptionsBuilder, LogsOptionsBuilder};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use std::collections::HashMap;
+
+pub struct DockerNode {
+    pub(super) engine: DockerProvider,
+    /// The container's ID.
+    pub(super) id: String,
+    pub(super) info: NodeInfo,
+}
+
+impl DockerNode {
+    pub(super) fn docker(&self) -> &bollard::Docker {
+        &self.engine.docker
+    }
+}
+
+impl Node for DockerNode {
+    fn info(&self) -> &NodeInfo {
+        &self.info
+    }
+
+    async fn log(&self) -> Result<String> {
+        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+        let chunks: Vec<_> = self
+            .docker()
+            .logs(&self.id, Some(options))
+            .try_collect()
+            .await
+            .with_context(|| format!("cannot read the logs of {}", self.id))?;
+        Ok(chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(c.as_ref()))
+            .collect())
+    }
+
+    async fn follow_log(&self) -> Result<BoxStream<'static, Result<String>>> {
+        let options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let chunks = self.docker().logs(&self.id, Some(options)).map(|chunk| {
+            chunk.map(|c| c.into_bytes()).map_err(|e| {
+                Error::LogStreamBroke {
+                    error: e.to_string(),
+                }
+                .into()
+            })
+        });
+        Ok(lines(chunks).boxed())
+    }
+
+    async fn exec_capture(
+        &self,
+        command: &[String],
+        input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    ) -> Result<ExecOutput> {
+        self.capture(command, input).await
+    }
+
+    async fn exec(&self, command: &[String], interactive: bool) -> Result<i64> {
+        self.attached(command, interactive).await
+    }
+
+    /// Through the engine's archive API, so it works on a stopped node too
+    /// (a failed bootstrap's logs are read after the node has exited).
+    async fn read_file(&self, path: &str) -> Result<String> {
+        self.read_text(path).await
+    }
+
+    async fn download(&self, path: &str, dest: &std::path::Path) -> Result<()> {
+        self.unpack(path, dest).await
+    }
+
+    async fn inspect(&self) -> Result<serde_json::Value> {
+        let inspect = self
+            .docker()
+            .inspect_container(&self.id, None)
+            .await
+            .with_context(|| format!("cannot inspect {}", self.id))?;
+        Ok(serde_json::to_value(inspect)?)
+    }
+
+    async fn events(&self) -> Result<serde_json::Value> {
+        let since = self
+            .docker()
+            .inspect_container(&self.id, None)
+            .await?
+            .created
+            .and_then(|c| humantime::parse_rfc3339_weak(&c).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let filters = HashMap::from([("container".to_string(), vec![self.id.clone()])]);
+        let options = EventsOptionsBuilder::new()
+            .since(&since.to_string())
+            .until(&until.to_string())
+            .filters(&filters)
+            .build();
+        let events: Vec<_> = self.docker().events(Some(options)).try_collect().await?;
+        Ok(serde_json::to_value(events)?)
+    }
+
+    /// The port the node publishes now (none once it has stopped).
+    async fn endpoint(&self) -> Result<Option<ApiEndpoint>> {
+        Ok(self
+            .engine
+            .lookup(&self.info.cluster)
+            .await?
+            .and_then(|node| node.info.endpoint))
+    }
+
+    /// A local node's API port is published by the engine: nothing of
+    /// kip's to restart.
+    async fn reconnect(&self) -> Result<Option<ApiEndpoint>> {
+        self.endpoint().await
+    }
+}

@@ -1,0 +1,3 @@
+module kip.invalid/realkind/kindconst
+
+go 1.23.0
