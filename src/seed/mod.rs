@@ -19,16 +19,37 @@
 //!   dockerd, asked to remove the image (`docker rmi`, `image prune`,
 //!   `system prune -af`), unmounts first (moby's `EnsureRemoveAll` does a
 //!   recursive unmount, 20.10 through 28) and removes its own copy: the
-//!   seed, read-only anyway, and other nodes are untouched. Measured here:
-//!   the image phase of `kip up` from 31 s (stream) to SEED_SECONDS s.
+//!   seed, read-only anyway, and other nodes are untouched. Measured here
+//!   (`bench/seed_up.py`, one run, medians of 3): the image phase of `kip
+//!   up` (Docker start + image) 39.8 s streamed, 0.4 s from the seed (the
+//!   node's own setup: 23 ms for 8 layers); to every node Ready 24.5 s
+//!   against 38.3 s for `kind create cluster --wait` (0.64x). The first up
+//!   of an image, which makes the seed, 55.3 s (the stream, once).
+//! - Only Debian's dockerd 20.10 was measured: kip's default DinD image
+//!   (docker:28-dind) cannot be pulled on the test machine. Docker 28 keeps
+//!   overlay2 and the same removal (read in moby v28.5.2); Docker 29's
+//!   containerd image store is another layout: the seeding dockerd is
+//!   started with `--storage-driver=overlay2`, and a node whose dockerd
+//!   cannot make a seed that way streams instead.
 //!
 //! Where seeds live: one store per engine, the same layout in both modes
 //! (`store.sh` and the bootstrap's "Seeds" section describe it): locally
 //! the `kip-seeds` volume, created with kip's labels by the first node that
 //! mounts it; remotely (phase 2) a `hostPath` at the same path on each
 //! outer node, shared by the node Pods there. A seed is keyed by what makes
-//! it valid ([`SeedKey`]): the kind node image's ID, the storage driver,
-//! the DinD image's ID (which fixes its dockerd, so its on-disk format).
+//! it valid ([`SeedKey`]): the kind node image's ID and its name in the
+//! node (the tag kind asks for), the storage driver, the DinD image's ID
+//! (which fixes its dockerd, so its on-disk format).
+//!
+//! Remote mode (phase 2, designed for, not built): the node Pod mounts a
+//! `hostPath` `/var/lib/kip/seeds` (DirectoryOrCreate) and gets `KIP_SEED`
+//! as a local node does; the bootstrap is the same (its locks are `flock`s,
+//! which hold across the Pods of one outer node), the first Pod there makes
+//! the seed from the stream kip sends it today. kip knows the DinD image
+//! there only by reference, not ID: the bootstrap checks the seed's
+//! recorded dockerd and image name against its own before using it.
+//! `kip doctor --remote` will check that `hostPath` is allowed, and kip
+//! will stream as today where it is not.
 //!
 //! Concurrency and faults live where an atomic operation guards them, on
 //! the engine, with no state on the user's machine: a seed is made in

@@ -5,10 +5,10 @@
 //! image plus a label: a new image ID, so a seed of its own) and removes
 //! it at the end; the clusters are few, each costs about a minute.
 
-use super::e2e::docker;
 use super::real_kind::{eventually, ok, pod_running, start_pod, Checks, RealKind};
 use super::seed::{seed, seed_files, stderr_until, store_entries, TestImage, SEEDING};
 use super::support::{wait_all, Run};
+use std::process::Command;
 use std::time::Duration;
 
 /// Polls until every node of cluster `name` is Ready.
@@ -98,14 +98,15 @@ fn clusters_from_one_seed_on_the_real_kind_share_it_and_nothing_else() {
         ok(&rmi).and(ok(&prune)).map(|_| ())
     });
     checks.check("the seed is untouched", {
-        let after = seed_files(&key);
-        (after == before && after.lines().count() > 1000)
-            .then_some(())
-            .ok_or(format!(
+        match (&before, seed_files(&key)) {
+            (Ok(before), Ok(after)) if after == *before && after.lines().count() > 1000 => Ok(()),
+            (Ok(before), Ok(after)) => Err(format!(
                 "{} files before, {} after",
                 before.lines().count(),
                 after.lines().count()
-            ))
+            )),
+            (before, after) => Err(format!("before: {before:?}, after: {after:?}")),
+        }
     });
     checks.check(
         "a new pod starts in the other cluster",
@@ -124,8 +125,14 @@ fn clusters_from_one_seed_on_the_real_kind_share_it_and_nothing_else() {
     checks.check(
         "a restarted node is Ready again, from its seed, with its pod",
         {
-            docker(&["restart", &t.e2e.node_id(&b)]);
-            nodes_ready(&t, &b)
+            let restart = Command::new("docker")
+                .args(["restart", &t.e2e.node_id(&b)])
+                .output()
+                .map(Run::from)
+                .map_err(|e| e.to_string());
+            restart
+                .and_then(|run| ok(&run).map(|_| ()))
+                .and_then(|()| nodes_ready(&t, &b))
                 .and_then(|()| {
                     eventually(Duration::from_secs(300), || {
                         let log = t.e2e.kip(&["logs", &b]).run();

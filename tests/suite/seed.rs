@@ -95,36 +95,56 @@ pub fn seed(t: &E2e, image: &str) -> serde_json::Value {
 }
 
 /// Every file of the seed's layers with its checksum, read from outside
-/// any node (a helper container with the store mounted read-only).
-pub fn seed_files(key: &str) -> String {
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "kip-seeds:/s:ro",
-        "kip-test-node:latest",
-        "sh",
-        "-c",
-        &format!("cd /s/{key}/layers && find . -type f -print0 | sort -z | xargs -0 sha256sum"),
-    ])
+/// any node (a helper container with the store mounted read-only), or
+/// what went wrong.
+pub fn seed_files(key: &str) -> Result<String, String> {
+    in_store(&format!(
+        "cd /s/{key}/layers && find . -type f -print0 | sort -z | xargs -0 sha256sum"
+    ))
 }
 
-/// The names in the store that belong to `key`.
+/// `script` in a container with the seed store at /s, read-only: its
+/// stdout, or what went wrong. A store that is not there is not made.
+fn in_store(script: &str) -> Result<String, String> {
+    let inspect = Command::new("docker")
+        .args(["volume", "inspect", "kip-seeds"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !inspect.status.success() {
+        return Err("there is no seed store (volume kip-seeds)".into());
+    }
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "-v",
+            "kip-seeds:/s:ro",
+            "kip-test-node:latest",
+        ])
+        .args(["sh", "-c", script])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{script}` in the seed store failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The names in the store that belong to `key` (none without a store).
 pub fn store_entries(key: &str) -> Vec<String> {
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        "kip-seeds:/s:ro",
-        "kip-test-node:latest",
-        "ls",
-        "-A",
-        "/s",
-    ])
-    .lines()
-    .filter(|n| n.starts_with(key))
-    .map(String::from)
-    .collect()
+    match in_store("ls -A /s") {
+        Ok(names) => names
+            .lines()
+            .filter(|n| n.starts_with(key))
+            .map(String::from)
+            .collect(),
+        Err(why) if why.starts_with("there is no seed store") => Vec::new(),
+        Err(why) => panic!("{why}"),
+    }
 }
 
 /// The JSON progress event of a `kip up` that begins to stream the image
@@ -211,7 +231,7 @@ fn rmi_and_prune_in_one_node_touch_neither_the_seed_nor_the_other_nodes() {
         .success()
         .stderr_has("from seed");
     let key = seed(&t, &image.name)["key"].as_str().unwrap().to_string();
-    let before = seed_files(&key);
+    let before = seed_files(&key).unwrap();
     assert!(before.contains("/kind-stand-in\n"), "{before}");
 
     // The node's dockerd removes its copy and unmounts the seed's layer.
@@ -223,7 +243,7 @@ fn rmi_and_prune_in_one_node_touch_neither_the_seed_nor_the_other_nodes() {
         .success();
     let left = t.exec(&a, &["docker", "images", "-q", &image.name]).run();
     assert_eq!(left.success().stdout.trim(), "", "{left}");
-    assert_eq!(seed_files(&key), before, "the seed is as it was");
+    assert_eq!(seed_files(&key).unwrap(), before, "the seed is as it was");
 
     // The other node still reads every byte of the image.
     let save = t
