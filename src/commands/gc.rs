@@ -43,17 +43,7 @@ struct GcResult<'a> {
     kept: usize,
     /// The local engine's seeds, when it has a seed store.
     #[serde(skip_serializing_if = "Option::is_none")]
-    seeds: Option<&'a SeedsCollected>,
-}
-
-/// What `gc` did (or, with `--dry-run`, would do) with the engine's seeds.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SeedsCollected {
-    deleted: Vec<Collected>,
-    /// What dead seed makers or removers left.
-    cleaned: Vec<String>,
-    kept: usize,
+    seeds: Option<&'a crate::seed::Collected>,
 }
 
 impl crate::output::Document for GcResult<'_> {
@@ -193,15 +183,7 @@ pub async fn run(
     // A selector names clusters; seeds carry no user labels.
     let seeds = match engine {
         Some(engine) if settings.selector.is_empty() && !interrupted => {
-            // The clusters are collected; a store kip cannot read must not
-            // turn that into a failure.
-            match collect_seeds(engine, settings, now).await {
-                Ok(seeds) => seeds,
-                Err(e) => {
-                    printer.warn(&format!("seeds not collected: {e:#}"));
-                    None
-                }
-            }
+            collect_seeds(engine, settings, now, printer).await
         }
         _ => None,
     };
@@ -226,13 +208,7 @@ pub async fn run(
                 printer.info("No kip cluster is due for garbage collection");
             }
             if let Some(seeds) = &seeds {
-                let verb = if settings.dry_run { "would " } else { "" };
-                for c in &seeds.deleted {
-                    crate::output::out(format!("{verb}delete seed {} ({})\n", c.name, c.reason))?;
-                }
-                for name in &seeds.cleaned {
-                    crate::output::out(format!("{verb}remove seed leftover {name}\n"))?;
-                }
+                seeds.print(settings.dry_run)?;
             }
         }
     }
@@ -252,67 +228,21 @@ pub async fn run(
     Ok(())
 }
 
-/// The engine's seeds: with `--older-than`, those no cluster uses and no
-/// node booted from for that long; always, what dead makers left. The
-/// store helper removes nothing a running node holds. None: no store.
+/// The engine's seeds collected, or None without a seed store. The
+/// clusters are collected already: a store kip cannot read is a warning.
 async fn collect_seeds(
     engine: &DockerProvider,
     settings: &GcSettings,
     now: SystemTime,
-) -> Result<Option<SeedsCollected>> {
-    use crate::seed::store::{Removal, SeedState};
-    // Listed after the clusters' deletion: their labels no longer count.
-    let nodes = engine.list().await?;
-    let Some((store, seeds)) = crate::seed::inventory(engine, &nodes, None).await? else {
-        return Ok(None);
-    };
-    let mut due: Vec<Collected> = Vec::new();
-    for seed in &seeds {
-        let why = settings
-            .older_than
-            .and_then(|o| crate::seed::due(seed, now, o));
-        if let Some(why) = why {
-            let image = seed.image.as_deref().unwrap_or("?");
-            due.push(Collected {
-                name: seed.key.clone(),
-                reason: format!("{image}, {why}"),
-            });
+    printer: &Printer,
+) -> Option<crate::seed::Collected> {
+    match crate::seed::collect(engine, settings.older_than, settings.dry_run, now).await {
+        Ok(seeds) => seeds,
+        Err(e) => {
+            printer.warn(&format!("seeds not collected: {e:#}"));
+            None
         }
     }
-    let ready = seeds.iter().filter(|s| s.state == SeedState::Ready).count();
-    if settings.dry_run {
-        let cleaned = seeds
-            .iter()
-            .filter(|s| s.state == SeedState::Abandoned)
-            .map(|s| s.key.clone())
-            .collect();
-        let kept = ready - due.len();
-        return Ok(Some(SeedsCollected {
-            deleted: due,
-            cleaned,
-            kept,
-        }));
-    }
-    let cleaned = store.clean().await?;
-    let keys: Vec<_> = due
-        .iter()
-        .filter_map(|c| crate::seed::SeedKey::parse(&c.name))
-        .collect();
-    let removed = store.remove(&keys).await?;
-    // A running node that took a seed since the listing keeps it.
-    due.retain(|c| {
-        removed
-            .iter()
-            .any(|(k, r)| k.as_str() == c.name && *r != Removal::Busy)
-    });
-    // The store goes with its last seed, unless a node still mounts it.
-    store.remove_if_empty().await?;
-    let kept = ready - due.len();
-    Ok(Some(SeedsCollected {
-        deleted: due,
-        cleaned,
-        kept,
-    }))
 }
 
 #[cfg(test)]
@@ -348,7 +278,7 @@ mod tests {
             }],
             failed: &[],
             kept: 0,
-            seeds: Some(&SeedsCollected {
+            seeds: Some(&crate::seed::Collected {
                 deleted: Vec::new(),
                 cleaned: vec!["0123456789abcdef0123.making".into()],
                 kept: 1,

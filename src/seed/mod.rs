@@ -61,10 +61,12 @@
 //! newest boot of a node from the seed: its `KEY.used` stamp, touched by
 //! the node's bootstrap, on the engine.
 
+mod collect;
 mod key;
 mod node;
 pub mod store;
 
+pub use collect::{collect, Collected};
 pub use key::{SeedKey, STORAGE_DRIVER};
 pub use node::{say, NodeSeed, Seed};
 use store::{SeedState, Store, StoreEntry};
@@ -74,7 +76,7 @@ use crate::provider::docker::DockerProvider;
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
 use serde::Serialize;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// A seed as `kip seed list` shows it (schema kip/v1 SeedList).
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +122,7 @@ impl SeedSummary {
     }
 
     /// When it was last used, or made if never.
-    fn last_used(&self) -> Option<SystemTime> {
+    pub(super) fn last_used(&self) -> Option<SystemTime> {
         [&self.last_used_at, &self.made_at]
             .into_iter()
             .flatten()
@@ -145,62 +147,4 @@ pub async fn inventory<'a>(
         .map(|e| SeedSummary::new(e, nodes))
         .collect();
     Ok(Some((store, seeds)))
-}
-
-/// Why `kip gc --older-than` removes a seed, or None: a complete seed no
-/// node uses or carries, last used longer ago than `older_than`.
-pub fn due(seed: &SeedSummary, now: SystemTime, older_than: Duration) -> Option<String> {
-    if seed.state != SeedState::Ready || seed.in_use {
-        return None;
-    }
-    let idle = now.duration_since(seed.last_used()?).ok()?;
-    (idle > older_than).then(|| {
-        format!(
-            "unused for {} (longer than {})",
-            humantime::format_duration(Duration::from_secs(idle.as_secs() / 60 * 60)),
-            humantime::format_duration(older_than)
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seed(state: SeedState, in_use: bool, last_used: Option<&str>) -> SeedSummary {
-        SeedSummary {
-            key: "0123456789abcdef0123".into(),
-            state,
-            image: None,
-            image_id: None,
-            dockerd: None,
-            size_bytes: 0,
-            made_at: Some("2026-01-01T00:00:00Z".into()),
-            last_used_at: last_used.map(String::from),
-            in_use,
-            clusters: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn gc_takes_only_idle_complete_seeds_past_their_time() {
-        let now = humantime::parse_rfc3339("2026-01-10T00:00:00Z").unwrap();
-        let day = Duration::from_secs(86_400);
-        let old = Some("2026-01-05T00:00:00Z");
-        assert!(due(&seed(SeedState::Ready, false, old), now, day)
-            .unwrap()
-            .starts_with("unused for 5days"));
-        assert_eq!(due(&seed(SeedState::Ready, true, old), now, day), None);
-        assert_eq!(due(&seed(SeedState::Making, false, old), now, day), None);
-        assert_eq!(
-            due(
-                &seed(SeedState::Ready, false, Some("2026-01-09T12:00:00Z")),
-                now,
-                day
-            ),
-            None
-        );
-        // Never used since made: its age counts.
-        assert!(due(&seed(SeedState::Ready, false, None), now, day).is_some());
-    }
 }
