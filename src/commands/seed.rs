@@ -147,29 +147,30 @@ fn choose<'a>(seeds: &'a [SeedSummary], keys: &[String]) -> Result<Vec<&'a SeedS
     Ok(chosen)
 }
 
+/// One seed after the other, each its own step (a helper container each).
 async fn remove(
     store: &crate::seed::store::Store<'_>,
     chosen: &[&SeedSummary],
     printer: &Printer,
 ) -> Result<()> {
-    let keys: Vec<SeedKey> = chosen
-        .iter()
-        .filter_map(|s| SeedKey::parse(&s.key))
-        .collect();
     let mut busy = Vec::new();
-    for (key, removal) in store.remove(&keys).await? {
-        let Some(seed) = chosen.iter().find(|s| s.key == key.as_str()) else {
+    for seed in chosen {
+        let Some(key) = SeedKey::parse(&seed.key) else {
             continue;
         };
-        match removal {
-            Removal::Removed | Removal::Absent => printer
-                .step("seed-removed", "Removing a seed")
-                .done(&format!(
-                    "Removed seed {key} ({}, {})",
-                    seed.image.as_deref().unwrap_or("leftover"),
-                    size(seed.size_bytes)
-                )),
-            Removal::Busy => busy.push(key.to_string()),
+        let what = seed.image.as_deref().unwrap_or("leftover");
+        let step = printer.step("seed-removed", &format!("Removing seed {key} ({what})"));
+        let removal = store.remove(std::slice::from_ref(&key)).await?;
+        if removal.iter().any(|(_, r)| *r == Removal::Busy) {
+            step.failed(&format!(
+                "Seed {key} is held by a running node: left in place"
+            ));
+            busy.push(key.to_string());
+        } else {
+            step.done(&format!(
+                "Removed seed {key} ({what}, {})",
+                size(seed.size_bytes)
+            ));
         }
     }
     if busy.is_empty() {
