@@ -54,7 +54,10 @@
 //! Concurrency and faults live where an atomic operation guards them, on
 //! the engine, with no state on the user's machine: a seed is made in
 //! `KEY.making` by the one node holding `KEY.lock` exclusively and appears
-//! by one rename; a node using it holds the lock shared for its whole life
+//! by one rename. The claim is a `flock`, not a `mkdir`: it must die with
+//! its maker (a kill -9 of the node), which a directory cannot, and the
+//! others wait on it rather than stream the same image beside it. A node
+//! using a seed holds the lock shared for its whole life
 //! (a kill -9 of the node releases it), so `kip gc` and `kip seed rm`,
 //! which need it exclusively and also skip seeds whose label a stopped
 //! node carries, never remove a seed under a node. "Last use" is the
