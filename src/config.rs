@@ -10,10 +10,9 @@
 //! ```
 
 use crate::error::Error;
-use crate::settings::Environment;
 use anyhow::Result;
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The longest duration kip takes (a TTL, a wait, a timeout): far beyond any
@@ -61,21 +60,20 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// The config file, and whether KIP_CONFIG named it (then it must exist).
-    pub fn path(env: &Environment) -> Option<(PathBuf, bool)> {
-        if let Some(path) = &env.config_file {
-            return Some((path.clone(), true));
+    /// The config file, and whether KIP_CONFIG named it (then it must
+    /// exist): `named` (KIP_CONFIG), else kip's in `config_dir`.
+    fn path(named: Option<&Path>, config_dir: Option<&Path>) -> Option<(PathBuf, bool)> {
+        if let Some(path) = named {
+            return Some((path.to_path_buf(), true));
         }
-        env.config_dir
-            .as_ref()
-            .map(|d| (d.join("kip").join("config.yaml"), false))
+        config_dir.map(|d| (d.join("kip").join("config.yaml"), false))
     }
 
     /// The settings, or the defaults when there is no config file. A file
-    /// that does not parse, or that KIP_CONFIG names and is missing, is an
-    /// error naming it (exit 2), never silently ignored.
-    pub fn load(env: &Environment) -> Result<ConfigFile> {
-        let Some((path, named)) = Self::path(env) else {
+    /// that does not parse, or that KIP_CONFIG (`named`) names and is
+    /// missing, is an error naming it (exit 2), never silently ignored.
+    pub fn load(named: Option<&Path>, config_dir: Option<&Path>) -> Result<ConfigFile> {
+        let Some((path, named)) = Self::path(named, config_dir) else {
             return Ok(ConfigFile::default());
         };
         let text = match std::fs::read_to_string(&path) {
@@ -83,7 +81,7 @@ impl ConfigFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && named => {
                 return Err(Error::ConfigMissing {
                     path,
-                    default: env.config_dir.as_ref().map(|d| d.join("kip/config.yaml")),
+                    default: config_dir.map(|d| d.join("kip/config.yaml")),
                 }
                 .into())
             }

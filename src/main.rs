@@ -1,8 +1,9 @@
-//! kip: parse, pick and build the backend, run, map the outcome to an exit
-//! code.
+//! kip: parse, resolve the settings once, pick the provider, run the
+//! command, map the outcome to an exit code.
 
 mod api;
 mod cli;
+mod cluster;
 mod commands;
 mod config;
 mod error;
@@ -52,15 +53,22 @@ fn main() -> ExitCode {
 
 async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u8> {
     let command = &cli.command;
+    if let Some(code) = run_without_settings(command, &env).await? {
+        return Ok(code);
+    }
+    let global = cli.global_settings(env)?;
+    match command.remote_target(&global) {
+        Some((target, cluster)) => run_remote(command, &global, &target, cluster, printer).await,
+        None => run_local(command, &global, printer).await,
+    }
+}
+
+/// The commands that need neither kip's settings nor a provider: their
+/// exit code, or None for every other command.
+async fn run_without_settings(command: &Command, env: &Environment) -> anyhow::Result<Option<u8>> {
     match command {
-        Command::Completions(args) => {
-            cli::generate::completions(&args.shell)?;
-            return Ok(0);
-        }
-        Command::Man => {
-            cli::generate::man()?;
-            return Ok(0);
-        }
+        Command::Completions(args) => cli::generate::completions(&args.shell)?,
+        Command::Man => cli::generate::man()?,
         Command::Forwarder(args) => {
             let state = provider::remote_state::RemoteState::new(&env.state_dir);
             let target = provider::kube::resolve(
@@ -72,32 +80,47 @@ async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u
             .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
             provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
-            return Ok(0);
         }
-        _ => {}
+        _ => return Ok(None),
     }
-    let global = cli.global_settings(env)?;
-    if let Some((target, cluster)) = command.remote_target(&global) {
-        // Even a dry run needs the target: the namespace is in the objects
-        // it prints.
-        let backend =
-            KubeProvider::connect(&target, cluster, command.kube_options(), &global.env).await;
-        if let Command::Doctor(args) = command {
-            // A cluster kip cannot address is the report's first check.
-            let settings = args.settings(&global.config);
-            commands::doctor::run_remote(&settings, &global.env, backend.as_ref()).await?;
-            return Ok(0);
-        }
-        let backend = backend?;
-        // The kind node image comes from the local engine, if one answers.
-        let host = DockerProvider::connect(&global.env.docker).ok();
-        return dispatch(command, &global, &backend, host.as_ref(), printer).await;
+    Ok(Some(0))
+}
+
+/// Remote mode: nodes are Pods on the cluster `target` names.
+async fn run_remote(
+    command: &Command,
+    global: &GlobalSettings,
+    target: &provider::kube::KubeTarget,
+    cluster: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<u8> {
+    // Even a dry run needs the target: the namespace is in the objects it
+    // prints.
+    let kube = KubeProvider::connect(target, cluster, command.kube_options(), &global.env).await;
+    if let Command::Doctor(args) = command {
+        // A cluster kip cannot address is the report's first check.
+        let settings = args.settings(&global.config);
+        commands::doctor::run_remote(&settings, &global.env, kube.as_ref()).await?;
+        return Ok(0);
     }
+    let kube = kube?;
+    // The kind node image comes from the local engine, if one answers.
+    let host = DockerProvider::connect(&global.env.docker).ok();
+    dispatch(command, global, &kube, host.as_ref(), printer).await
+}
+
+/// Local mode: nodes are containers on the local Docker engine.
+async fn run_local(
+    command: &Command,
+    global: &GlobalSettings,
+    printer: &Printer,
+) -> anyhow::Result<u8> {
+    let docker = DockerProvider::connect(&global.env.docker);
     match command {
         Command::Up(args) if args.dry_run => {
-            let docker = DockerProvider::connect(&global.env.docker);
+            let settings = args.settings(global);
             commands::up::dry_run(
-                &args.settings(&global),
+                &settings,
                 &global.env,
                 args.output,
                 docker.as_ref(),
@@ -108,19 +131,18 @@ async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u
         }
         // The local checks: reported even when the engine cannot be addressed.
         Command::Doctor(args) => {
-            let docker = DockerProvider::connect(&global.env.docker);
             let settings = args.settings(&global.config);
             commands::doctor::run(&settings, &global.env, docker.as_ref()).await?;
             Ok(0)
         }
         _ => {
-            let docker = DockerProvider::connect(&global.env.docker)?;
+            let docker = docker?;
             // `up` and `run` ask within their own signal handling (a Ctrl-C
             // during the wait ends them at once, exit 130).
             if !matches!(command, Command::Up(_) | Command::Run(_)) {
                 docker.check_answers().await?;
             }
-            dispatch(command, &global, &docker, Some(&docker), printer).await
+            dispatch(command, global, &docker, Some(&docker), printer).await
         }
     }
 }
@@ -128,7 +150,7 @@ async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u
 async fn dispatch(
     command: &Command,
     global: &GlobalSettings,
-    backend: &impl provider::Provider,
+    provider: &impl provider::Provider,
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
@@ -136,51 +158,51 @@ async fn dispatch(
     match command {
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
-            commands::up::dry_run(&settings, env, args.output, Ok(backend), printer).await?;
+            commands::up::dry_run(&settings, env, args.output, Ok(provider), printer).await?;
         }
         Command::Up(args) => {
             let settings = args.settings(global);
-            let outcome = commands::up::run(&settings, env, backend, host, printer).await?;
+            let outcome = commands::up::run(&settings, env, provider, host, printer).await?;
             if args.output == StatusFormat::Json {
                 output::json(&outcome)?;
             }
         }
         Command::Run(args) => {
             let settings = args.settings(global)?;
-            return commands::run::run(&settings, env, backend, host, printer).await;
+            return commands::run::run(&settings, env, provider, host, printer).await;
         }
         Command::Load(args) => {
-            commands::load::run(&args.settings(), backend, host, printer).await?
+            commands::load::run(&args.settings(), provider, host, printer).await?
         }
         Command::Gc(args) => {
             // Seeds are the local engine's (remote ones: phase 2).
             let seeds = host.filter(|_| command.remote_target(global).is_none());
-            commands::gc::run(&args.settings(env), backend, seeds, printer).await?
+            commands::gc::run(&args.settings(env), provider, seeds, printer).await?
         }
         Command::Seed(args) => {
             let engine =
                 host.ok_or_else(|| anyhow::anyhow!("kip seed works on the local Docker engine"))?;
             commands::seed::run(&args.settings(), engine, printer).await?
         }
-        Command::Down(args) => commands::down::run(&args.settings(env), backend, printer).await?,
-        Command::List(args) => commands::list::run(&args.settings(), backend, printer).await?,
-        Command::Status(args) => commands::status::run(&args.settings(), backend).await?,
-        Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), backend).await?,
+        Command::Down(args) => commands::down::run(&args.settings(env), provider, printer).await?,
+        Command::List(args) => commands::list::run(&args.settings(), provider, printer).await?,
+        Command::Status(args) => commands::status::run(&args.settings(), provider).await?,
+        Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), provider).await?,
         Command::Connect(args) => {
-            commands::connect::run(&args.settings(env), backend, printer).await?;
+            commands::connect::run(&args.settings(env), provider, printer).await?;
         }
         Command::Logs(args) => {
             return Ok(exit_status(
-                commands::logs::run(&args.settings(), backend, printer).await?,
+                commands::logs::run(&args.settings(), provider, printer).await?,
             ))
         }
         Command::Exec(args) => {
             return Ok(exit_status(
-                commands::exec::run(&args.settings(), backend).await?,
+                commands::exec::run(&args.settings(), provider).await?,
             ))
         }
         Command::Completions(_) | Command::Man | Command::Forwarder(_) | Command::Doctor(_) => {
-            unreachable!("handled before a backend is picked")
+            unreachable!("handled before a provider is picked")
         }
     }
     Ok(0)

@@ -3,7 +3,6 @@
 //! the output mode. Nothing else in kip reads an environment variable.
 
 use crate::config::ConfigFile;
-use crate::output::ProgressFormat;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -127,19 +126,9 @@ impl Environment {
     }
 }
 
-/// How kip reports: what `Printer` is made from.
-#[derive(Debug, Clone, Copy)]
-pub struct OutputSettings {
-    /// `-q`: nothing but errors and requested data.
-    pub quiet: bool,
-    pub progress: ProgressFormat,
-    /// `NO_COLOR` is not set (colour is still only used on a terminal).
-    pub color: bool,
-}
-
 /// What every command runs with: resolved once, before any command runs
-/// (the output mode, [`OutputSettings`], is resolved first: it reports
-/// the errors of the rest).
+/// (the output mode, `output::OutputSettings`, is resolved first: it
+/// reports the errors of the rest).
 #[derive(Debug, Clone)]
 pub struct GlobalSettings {
     pub env: Environment,

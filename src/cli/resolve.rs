@@ -6,6 +6,7 @@ use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
     ListArgs, LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, StatusArgs, TargetArgs, UpArgs,
 };
+use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
 use crate::commands::doctor::DoctorSettings;
 use crate::commands::down::DownSettings;
@@ -18,12 +19,14 @@ use crate::commands::logs::LogsSettings;
 use crate::commands::run::RunSettings;
 use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
-use crate::commands::up::{ClusterSettings, UpSettings};
+use crate::commands::up::UpSettings;
 use crate::config::ConfigFile;
 use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
+use crate::node::settings::ClusterSettings;
+use crate::output::OutputSettings;
 use crate::provider::kube::{KubeOptions, KubeTarget};
-use crate::settings::{Environment, GlobalSettings, OutputSettings};
+use crate::settings::{Environment, GlobalSettings};
 use anyhow::Result;
 use std::path::Path;
 
@@ -63,8 +66,12 @@ impl Command {
     /// error. The others get the defaults.
     fn config_file(&self, env: &Environment) -> Result<ConfigFile> {
         match self {
-            Command::Up(_) | Command::Run(_) => ConfigFile::load(env),
-            _ if self.target().is_some() => ConfigFile::load(env),
+            Command::Up(_) | Command::Run(_) => {
+                ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
+            }
+            _ if self.target().is_some() => {
+                ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
+            }
             _ => Ok(ConfigFile::default()),
         }
     }
@@ -104,7 +111,7 @@ impl Command {
         (target.remote.enabled() || by_default()).then(|| (target.kube_target(), cluster))
     }
 
-    /// What the Kubernetes backend makes or shows for this command.
+    /// What the Kubernetes provider makes or shows for this command.
     pub fn kube_options(&self) -> KubeOptions {
         match self {
             Command::Up(a) => KubeOptions {
@@ -172,15 +179,16 @@ impl ClusterOptions {
 impl UpArgs {
     pub fn settings(&self, global: &GlobalSettings) -> UpSettings {
         UpSettings {
-            name: self.name.clone(),
+            request: Request {
+                name: self.name.clone(),
+                cluster: self.cluster.settings(&global.config),
+                kubeconfig: kubeconfig_source(
+                    self.target.kubeconfig.kubeconfig.as_deref(),
+                    &global.env,
+                ),
+                switch_context: !self.no_switch_context,
+            },
             recreate: self.recreate,
-            only_new: false,
-            switch_context: !self.no_switch_context,
-            kubeconfig: kubeconfig_source(
-                self.target.kubeconfig.kubeconfig.as_deref(),
-                &global.env,
-            ),
-            cluster: self.cluster.settings(&global.config),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! checks the API through it, and rewrites the kubeconfig entry when the
 //! port had to change.
 
-use super::credentials;
+use crate::cluster::access::{api_ready, credentials};
 use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigSource, KubeconfigTarget};
 use crate::names;
@@ -40,7 +40,7 @@ pub async fn run(
     })?;
     let creds = credentials(&node, &endpoint).await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !super::api_ready(&creds, &endpoint).await.unwrap_or(false) {
+    while !api_ready(&creds, &endpoint).await.unwrap_or(false) {
         if tokio::time::Instant::now() >= deadline {
             return Err(Error::ConnectTimeout {
                 cluster: settings.name.clone(),

@@ -5,8 +5,8 @@
 //! Seeds (`crate::seed`) no cluster uses go with `--older-than` too, and
 //! what an interrupted seed maker left goes always.
 
-use super::down::{delete_to_the_end, say_interrupted};
-use super::signals::Signals;
+use crate::cluster::delete::{delete_to_the_end, say_interrupted};
+use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
@@ -106,13 +106,12 @@ pub struct GcSettings {
 /// remote mode).
 pub async fn run(
     settings: &GcSettings,
-    backend: &impl Provider,
+    provider: &impl Provider,
     engine: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
-    let now = SystemTime::now();
-    let nodes: Vec<NodeInfo> = backend
+    let nodes: Vec<NodeInfo> = provider
         .list()
         .await?
         .into_iter()
@@ -123,95 +122,29 @@ pub async fn run(
                 .all(|(k, v)| n.labels.get(k) == Some(v))
         })
         .collect();
-    let candidates: Vec<Collected> = nodes
-        .iter()
-        .filter_map(|n| {
-            due(n, now, settings.older_than).map(|reason| Collected {
-                name: n.cluster.clone(),
-                reason,
-            })
-        })
-        .collect();
-    let mut deleted = Vec::new();
-    let mut failed = Vec::new();
-    let mut interrupted = false;
-    let mut left = Vec::new();
-    if !settings.dry_run {
-        // From here a Ctrl-C or SIGTERM lets the deletion under way finish
-        // and skips the rest, as in `kip down`.
-        let mut signals = Signals::listen()?;
-        for c in candidates {
-            interrupted = interrupted || signals.check().is_err();
-            if interrupted {
-                left.push(c.name);
-                continue;
-            }
-            // A `kip up` of the name may have started a node since the
-            // listing: an orphan's volume is then that cluster's.
-            if c.reason == ORPHANED {
-                match backend.lookup(&c.name).await {
-                    Ok(None) => {}
-                    Ok(Some(_)) => continue,
-                    Err(e) => {
-                        failed.push(Failed {
-                            name: c.name,
-                            error: format!("{e:#}"),
-                        });
-                        continue;
-                    }
-                }
-            }
-            let deletion = delete_to_the_end(
-                &c.name,
-                backend,
-                printer,
-                &target,
-                &mut signals,
-                &mut interrupted,
-            );
-            match deletion.await? {
-                Ok(()) => deleted.push(c),
-                Err(e) => failed.push(Failed {
-                    name: c.name,
-                    error: format!("{e:#}"),
-                }),
-            }
+    let candidates = due_clusters(&nodes, settings.older_than);
+    let collection = if settings.dry_run {
+        Collection {
+            deleted: candidates,
+            ..Collection::default()
         }
     } else {
-        deleted = candidates;
-    }
+        collect(candidates, provider, printer, &target).await?
+    };
     // A selector names clusters; seeds carry no user labels.
     let seeds = match engine {
-        Some(engine) if settings.selector.is_empty() && !interrupted => {
-            collect_seeds(engine, settings, now, printer).await
+        Some(engine) if settings.selector.is_empty() && !collection.interrupted => {
+            collect_seeds(engine, settings, printer).await
         }
         _ => None,
     };
-    match settings.output {
-        StatusFormat::Json => crate::output::json(&GcResult {
-            dry_run: settings.dry_run,
-            kept: nodes.len() - deleted.len() - failed.len(),
-            deleted: &deleted,
-            failed: &failed,
-            seeds: seeds.as_ref(),
-        })?,
-        StatusFormat::Text => {
-            for c in &deleted {
-                let verb = if settings.dry_run {
-                    "would delete"
-                } else {
-                    "deleted"
-                };
-                crate::output::out(format!("{verb} {} ({})\n", c.name, c.reason))?;
-            }
-            if deleted.is_empty() && failed.is_empty() {
-                printer.info("No kip cluster is due for garbage collection");
-            }
-            if let Some(seeds) = &seeds {
-                seeds.print(settings.dry_run)?;
-            }
-        }
-    }
+    report(settings, nodes.len(), &collection, seeds.as_ref(), printer)?;
+    let Collection {
+        failed,
+        interrupted,
+        left,
+        ..
+    } = collection;
     if interrupted {
         let left: Vec<&str> = left.iter().map(String::as_str).collect();
         say_interrupted(printer, &left, "kip gc");
@@ -228,14 +161,127 @@ pub async fn run(
     Ok(())
 }
 
+/// The clusters among `nodes` that are due now, with why.
+fn due_clusters(nodes: &[NodeInfo], older_than: Option<Duration>) -> Vec<Collected> {
+    let now = SystemTime::now();
+    nodes
+        .iter()
+        .filter_map(|n| {
+            due(n, now, older_than).map(|reason| Collected {
+                name: n.cluster.clone(),
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// What a collection did: deleted, failed, and (after a signal) left.
+#[derive(Default)]
+struct Collection {
+    deleted: Vec<Collected>,
+    failed: Vec<Failed>,
+    interrupted: bool,
+    left: Vec<String>,
+}
+
+/// Deletes the due clusters one by one. From the start a Ctrl-C or
+/// SIGTERM lets the deletion under way finish and skips the rest, as in
+/// `kip down`.
+async fn collect(
+    candidates: Vec<Collected>,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+) -> Result<Collection> {
+    let mut signals = Signals::listen()?;
+    let mut done = Collection::default();
+    for c in candidates {
+        done.interrupted = done.interrupted || signals.check().is_err();
+        if done.interrupted {
+            done.left.push(c.name);
+            continue;
+        }
+        // A `kip up` of the name may have started a node since the
+        // listing: an orphan's volume is then that cluster's.
+        if c.reason == ORPHANED {
+            match provider.lookup(&c.name).await {
+                Ok(None) => {}
+                Ok(Some(_)) => continue,
+                Err(e) => {
+                    done.failed.push(Failed {
+                        name: c.name,
+                        error: format!("{e:#}"),
+                    });
+                    continue;
+                }
+            }
+        }
+        let deletion = delete_to_the_end(
+            &c.name,
+            provider,
+            printer,
+            target,
+            &mut signals,
+            &mut done.interrupted,
+        );
+        match deletion.await? {
+            Ok(()) => done.deleted.push(c),
+            Err(e) => done.failed.push(Failed {
+                name: c.name,
+                error: format!("{e:#}"),
+            }),
+        }
+    }
+    Ok(done)
+}
+
+/// What was (or, with `--dry-run`, would be) deleted, as text or JSON.
+fn report(
+    settings: &GcSettings,
+    listed: usize,
+    collection: &Collection,
+    seeds: Option<&crate::seed::Collected>,
+    printer: &Printer,
+) -> Result<()> {
+    let Collection {
+        deleted, failed, ..
+    } = collection;
+    match settings.output {
+        StatusFormat::Json => crate::output::json(&GcResult {
+            dry_run: settings.dry_run,
+            kept: listed - deleted.len() - failed.len(),
+            deleted,
+            failed,
+            seeds,
+        })?,
+        StatusFormat::Text => {
+            let verb = if settings.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            };
+            for c in deleted {
+                crate::output::out(format!("{verb} {} ({})\n", c.name, c.reason))?;
+            }
+            if deleted.is_empty() && failed.is_empty() {
+                printer.info("No kip cluster is due for garbage collection");
+            }
+            if let Some(seeds) = seeds {
+                seeds.print(settings.dry_run)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The engine's seeds collected, or None without a seed store. The
 /// clusters are collected already: a store kip cannot read is a warning.
 async fn collect_seeds(
     engine: &DockerProvider,
     settings: &GcSettings,
-    now: SystemTime,
     printer: &Printer,
 ) -> Option<crate::seed::Collected> {
+    let now = SystemTime::now();
     match crate::seed::collect(engine, settings.older_than, settings.dry_run, now).await {
         Ok(seeds) => seeds,
         Err(e) => {

@@ -1,7 +1,7 @@
 //! `kip kubeconfig NAME`: the cluster's kubeconfig on stdout (data only), or
 //! written to `--output FILE` with mode 0600.
 
-use super::credentials;
+use crate::cluster::access::credentials;
 use crate::error::Error;
 use crate::names;
 use crate::output::KubeconfigFormat;

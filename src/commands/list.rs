@@ -1,6 +1,6 @@
 //! `kip list`: every kip cluster on this engine, as a table or JSON.
 
-use super::{age, table};
+use crate::cluster::status::age;
 use crate::output::OutputFormat;
 use crate::provider::{NodeInfo, NodeState, Provider};
 use anyhow::Result;
@@ -94,7 +94,7 @@ pub async fn run(
                     n.image.clone(),
                 ]);
             }
-            crate::output::out(table(&rows))?;
+            crate::output::out(crate::output::table(&rows))?;
             if nodes.iter().any(|n| n.state == NodeState::Orphaned) {
                 printer.notice(
                     "orphaned: the node container was removed outside kip and its volume is left; \

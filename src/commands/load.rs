@@ -3,13 +3,14 @@
 //! on the host; a remote node's through `pods/exec`), then `kind load` into
 //! the cluster. An image whose ID the node already has is skipped.
 
+use crate::cluster::images::{docker_load, node_image_id};
 use crate::error::Error;
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
 use crate::provider::{Node, Provider};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures_util::TryStreamExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What `kip load` loads, and into which cluster.
 #[derive(Debug, Clone)]
@@ -29,56 +30,13 @@ pub async fn run(
 ) -> Result<()> {
     let node = provider.find_running(&settings.name).await?;
     let names = match &settings.archive {
-        Some(path) => {
-            let step = printer.step(
-                "images-loaded",
-                &format!("Loading {} into the node", path.display()),
-            );
-            let file = tokio::fs::File::open(path)
-                .await
-                .map_err(|e| Error::ArchiveUnreadable {
-                    path: path.clone(),
-                    error: e.to_string(),
-                })?;
-            let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
-            let loaded = docker_load(&node, Box::pin(stream)).await?;
-            step.done(&format!("Loaded {} into the node", loaded.join(", ")));
-            loaded
-        }
+        Some(path) => load_archive(&node, path, printer).await?,
         None => {
-            let host = match host {
-                Some(host) => {
-                    host.check_answers().await?;
-                    host
-                }
-                None => return Err(Error::NoHostEngine.into()),
+            let Some(host) = host else {
+                return Err(Error::NoHostEngine.into());
             };
-            let mut missing = Vec::new();
-            for image in &settings.images {
-                let Some(host_id) = host.host_image_id(image).await? else {
-                    return Err(Error::ImageNotOnHost {
-                        image: image.clone(),
-                    }
-                    .into());
-                };
-                if node_image_id(&node, image).await?.as_deref() == Some(host_id.as_str()) {
-                    printer.info(&format!(
-                        "{image} is already in the node ({}), skipped",
-                        short(&host_id)
-                    ));
-                } else {
-                    missing.push(image.clone());
-                }
-            }
-            if !missing.is_empty() {
-                let step = printer.step(
-                    "images-loaded",
-                    &format!("Streaming {} into the node", missing.join(", ")),
-                );
-                docker_load(&node, host.save_images(&missing)).await?;
-                step.done(&format!("Streamed {} into the node", missing.join(", ")));
-            }
-            missing
+            host.check_answers().await?;
+            stream_from_host(&node, host, &settings.images, printer).await?
         }
     };
     if names.is_empty() {
@@ -106,36 +64,58 @@ pub async fn run(
     Ok(())
 }
 
-/// `docker load` in the node, fed from `tar`; the names it loaded.
-pub(crate) async fn docker_load(
-    node: &impl Node,
-    tar: futures_util::stream::BoxStream<'static, Result<bytes::Bytes>>,
-) -> Result<Vec<String>> {
-    let out = node
-        .exec_capture(&["docker".into(), "load".into()], Some(tar))
+/// `--archive FILE` into the node's Docker; the images it held.
+async fn load_archive(node: &impl Node, path: &Path, printer: &Printer) -> Result<Vec<String>> {
+    let step = printer.step(
+        "images-loaded",
+        &format!("Loading {} into the node", path.display()),
+    );
+    let file = tokio::fs::File::open(path)
         .await
-        .context("cannot stream the images into the node")?;
-    if out.code != 0 {
-        return Err(Error::DockerLoadFailed {
-            error: out.stderr.trim().to_string(),
-        }
-        .into());
-    }
-    Ok(out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("Loaded image: "))
-        .map(String::from)
-        .collect())
+        .map_err(|e| Error::ArchiveUnreadable {
+            path: path.to_path_buf(),
+            error: e.to_string(),
+        })?;
+    let stream = tokio_util::io::ReaderStream::new(file).map_err(anyhow::Error::from);
+    let loaded = docker_load(node, Box::pin(stream)).await?;
+    step.done(&format!("Loaded {} into the node", loaded.join(", ")));
+    Ok(loaded)
 }
 
-pub(crate) async fn node_image_id(node: &impl Node, image: &str) -> Result<Option<String>> {
-    let command: Vec<String> = ["docker", "image", "inspect", "-f", "{{.Id}}", image]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = node.exec_capture(&command, None).await?;
-    Ok((out.code == 0).then(|| out.stdout.trim().to_string()))
+/// The host engine's `images` into the node's Docker, but those the node
+/// has already (the same image ID); the images streamed.
+async fn stream_from_host(
+    node: &impl Node,
+    host: &DockerProvider,
+    images: &[String],
+    printer: &Printer,
+) -> Result<Vec<String>> {
+    let mut missing = Vec::new();
+    for image in images {
+        let Some(host_id) = host.host_image_id(image).await? else {
+            return Err(Error::ImageNotOnHost {
+                image: image.clone(),
+            }
+            .into());
+        };
+        if node_image_id(node, image).await?.as_deref() == Some(host_id.as_str()) {
+            printer.info(&format!(
+                "{image} is already in the node ({}), skipped",
+                short(&host_id)
+            ));
+        } else {
+            missing.push(image.clone());
+        }
+    }
+    if !missing.is_empty() {
+        let step = printer.step(
+            "images-loaded",
+            &format!("Streaming {} into the node", missing.join(", ")),
+        );
+        docker_load(node, host.save_images(&missing)).await?;
+        step.done(&format!("Streamed {} into the node", missing.join(", ")));
+    }
+    Ok(missing)
 }
 
 fn short(id: &str) -> &str {

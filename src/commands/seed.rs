@@ -3,8 +3,8 @@
 //! removed on request when no cluster uses them. `kip down` never removes
 //! a seed; `kip gc --older-than` removes unused old ones.
 
-use super::size;
 use crate::error::Error;
+use crate::output::size;
 use crate::output::{OutputFormat, Printer};
 use crate::provider::docker::DockerProvider;
 use crate::provider::Provider;
@@ -92,7 +92,7 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
                     s.key.clone(),
                     s.image.clone().unwrap_or_else(|| "-".into()),
                     size(s.size_bytes),
-                    super::age(s.last_used_at.as_deref()),
+                    crate::cluster::status::age(s.last_used_at.as_deref()),
                     state(s),
                     if s.clusters.is_empty() {
                         "-".into()
@@ -101,7 +101,7 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
                     },
                 ]);
             }
-            crate::output::out(super::table(&rows))?;
+            crate::output::out(crate::output::table(&rows))?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! kip's default node image, built locally on first use from the Dockerfile
-//! embedded in the binary (see README "The node image").
+//! embedded in the binary (see README "The node image"), and the name the
+//! kind node image goes by inside a node.
 
 use sha2::{Digest, Sha256};
 
@@ -24,6 +25,28 @@ pub fn build_context() -> std::io::Result<Vec<u8>> {
     builder.into_inner()
 }
 
+/// The name kind is given inside the node. `docker load` keeps tags but not
+/// registry digests, so a digest-pinned image (kind's default) is known
+/// there by its tag alone; the digest was checked on the host, and kip tags
+/// the very image it streamed with this name.
+pub fn name_in_node(image: &str) -> String {
+    match image.split_once('@') {
+        Some((name, _))
+            if name
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.contains(':')) =>
+        {
+            name.to_string()
+        }
+        Some((name, digest)) => {
+            let hex = digest.trim_start_matches("sha256:");
+            format!("{name}:{}", &hex[..hex.len().min(12)])
+        }
+        None => image.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +68,25 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         assert_eq!(names, ["Dockerfile"]);
+    }
+
+    #[test]
+    fn a_digest_pinned_image_is_known_in_the_node_by_its_tag() {
+        assert_eq!(
+            name_in_node("kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a"),
+            "kindest/node:v1.36.1"
+        );
+        assert_eq!(
+            name_in_node("localhost:5000/node@sha256:0123456789abcdef0123"),
+            "localhost:5000/node:0123456789ab"
+        );
+        assert_eq!(
+            name_in_node("kip-test-kind-node:latest"),
+            "kip-test-kind-node:latest"
+        );
+        assert_eq!(
+            name_in_node("registry:5000/node:v1"),
+            "registry:5000/node:v1"
+        );
     }
 }

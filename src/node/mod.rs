@@ -1,4 +1,4 @@
-//! The node plan: pure data computed from the user's options. Every backend
+//! The node plan: pure data computed from the user's options. Every provider
 //! renders the same plan, and `kip up --dry-run` prints it.
 
 pub mod contract;
@@ -8,6 +8,7 @@ mod modes;
 pub mod pod_options;
 pub mod progress;
 pub mod remote;
+pub mod settings;
 
 use crate::names;
 use kind_config::{KindConfig, NODE_API_PORT};

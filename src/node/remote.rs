@@ -1,7 +1,7 @@
 //! The node plan rendered for a Kubernetes cluster: a ConfigMap (bootstrap
 //! script and kind config), the privileged node Pod, and for `--endpoint
 //! service` a ClusterIP Service. Pure data; `kip up --remote --dry-run`
-//! prints it and the Kubernetes backend creates exactly this.
+//! prints it and the Kubernetes provider creates exactly this.
 
 use super::kind_config::NODE_API_PORT;
 use super::pod_options::{EndpointMode, PodOptions};

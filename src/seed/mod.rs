@@ -67,11 +67,13 @@
 mod collect;
 mod key;
 mod node;
+mod report;
 pub mod store;
 
 pub use collect::{collect, Collected};
 pub use key::{SeedKey, STORAGE_DRIVER};
 pub use node::{say, NodeSeed, Seed};
+pub use report::doctor_check;
 use store::{SeedState, Store, StoreEntry};
 
 use crate::node::labels;

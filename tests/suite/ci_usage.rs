@@ -2,33 +2,35 @@
 //! `load`, JSON outputs against their documented schemas, exit codes,
 //! dynamic completion of cluster names, and the examples.
 
-use super::e2e::{docker, E2e, SecondDaemon};
+use super::e2e::{docker, E2e, SecondDaemon, STAND_IN_NODE_IMAGE};
 use super::schema::assert_valid;
-use super::support::{kip, Run};
+use super::support::{exit_by, kip, until, Lines, Run};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const USER_KUBECONFIG: &str =
     "apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\ncurrent-context: mine\n";
 
-/// The names in a `kip gc -o json` result's `deleted`.
 /// Polls `gc --dry-run -o json` (as `dry_run` runs it) until it would
 /// delete `name`: a `--ttl 1s` has run out, with no fixed sleep.
 #[track_caller]
 fn until_due(name: &str, dry_run: impl Fn() -> Run) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let dry = dry_run();
-        dry.success();
-        if deleted_names(&json(&dry)).contains(&name) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{name} never came due: {dry}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until(
+        &format!("{name} comes due"),
+        Duration::from_secs(30),
+        || {
+            let dry = dry_run();
+            dry.success();
+            deleted_names(&dry.json())
+                .contains(&name)
+                .then_some(())
+                .ok_or(format!("{dry}"))
+        },
+    );
 }
 
+/// The names in a `kip gc -o json` result's `deleted`.
 fn deleted_names(gc: &serde_json::Value) -> Vec<&str> {
     gc["deleted"]
         .as_array()
@@ -38,43 +40,52 @@ fn deleted_names(gc: &serde_json::Value) -> Vec<&str> {
         .collect()
 }
 
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{run}"))
+/// The user's own kubeconfig, which `kip run` never touches.
+fn user_kubeconfig(t: &E2e) {
+    std::fs::write(t.kubeconfig(), USER_KUBECONFIG).unwrap();
 }
 
+#[track_caller]
+fn assert_user_kubeconfig_untouched(t: &E2e) {
+    assert_eq!(
+        std::fs::read_to_string(t.kubeconfig()).unwrap(),
+        USER_KUBECONFIG
+    );
+}
+
+/// Success: CMD reaches the cluster through its private KUBECONFIG.
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn run_tears_down_on_success_failure_signal_and_timeout() {
+fn run_gives_cmd_the_cluster_and_deletes_it_on_success() {
     let Some(t) = E2e::new("run") else { return };
-    std::fs::write(t.kubeconfig(), USER_KUBECONFIG).unwrap();
-
-    // Success: CMD reaches the cluster through its private KUBECONFIG.
+    user_kubeconfig(&t);
     let cmd = format!(
         "test \"$KUBECONFIG\" != '{}' && {} get --raw /readyz",
         t.kubeconfig().display(),
         super::e2e::kubectl_path()
     );
     let ok = t
-        .kip(&[
-            "run",
-            "--name",
-            &format!("{}-ok", t.name),
-            "--",
-            "sh",
-            "-c",
-            &cmd,
-        ])
+        .kip(&["run", "--name", &t.name, "--", "sh", "-c", &cmd])
         .run();
     ok.success().stdout_has("ok").stderr_has("Deleted cluster");
-    t.assert_nothing_left(&format!("{}-ok", t.name));
+    t.assert_nothing_left(&t.name);
+    assert_user_kubeconfig_untouched(&t);
+}
 
-    // Failure: CMD's own exit code, and the logs bundle.
+/// Failure: CMD's own exit code, and the logs bundle.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_exits_with_cmds_code_and_writes_the_logs_bundle_on_failure() {
+    let Some(t) = E2e::new("run-fail") else {
+        return;
+    };
+    user_kubeconfig(&t);
     let logs = t.dir.path().join("logs");
     let fail = t
         .kip(&[
             "run",
             "--name",
-            &format!("{}-fail", t.name),
+            &t.name,
             "--logs-dir",
             logs.to_str().unwrap(),
             "--",
@@ -96,49 +107,57 @@ fn run_tears_down_on_success_failure_signal_and_timeout() {
             "{file} missing from the logs bundle"
         );
     }
-    t.assert_nothing_left(&format!("{}-fail", t.name));
+    t.assert_nothing_left(&t.name);
+    assert_user_kubeconfig_untouched(&t);
+}
 
-    // A signal is forwarded to CMD first; kip exits as CMD did.
-    let name = format!("{}-sig", t.name);
+/// A signal is forwarded to CMD first; kip exits as CMD did.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_forwards_a_signal_to_cmd_and_exits_as_cmd_did() {
+    let Some(t) = E2e::new("run-sig") else { return };
+    user_kubeconfig(&t);
     let mut child = t
         .kip(&[
             "run",
             "--name",
-            &name,
+            &t.name,
             "--",
             "sh",
             "-c",
             "trap 'exit 42' INT; echo started; sleep 30 & wait",
         ])
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    assert_eq!(line.trim(), "started");
+        .spawn();
+    let mut stdout = Lines::of(child.stdout.take().unwrap());
+    let stderr = Lines::of(child.stderr.take().unwrap());
+    let started = stdout.wait_for(Duration::from_secs(60), |_| true);
+    if started.as_deref().map(str::trim) != Ok("started") {
+        let _ = child.kill();
+        panic!("CMD did not start first: {started:?}");
+    }
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(42),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    t.assert_nothing_left(&name);
+    let status = exit_by(&mut child, Duration::from_secs(60), "kip run did not end");
+    assert_eq!(status.code(), Some(42), "{}", stderr.all());
+    t.assert_nothing_left(&t.name);
+    assert_user_kubeconfig_untouched(&t);
+}
 
-    // Timeout: SIGTERM to CMD, teardown, kip's timeout code.
-    let name = format!("{}-slow", t.name);
+/// Timeout: SIGTERM to CMD, teardown, kip's timeout code.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_timeout_ends_cmd_and_deletes_the_cluster() {
+    let Some(t) = E2e::new("run-slow") else {
+        return;
+    };
+    user_kubeconfig(&t);
     let slow = t
         .kip(&[
             "run",
             "--name",
-            &name,
+            &t.name,
             "--timeout",
             "1s",
             "--",
@@ -149,13 +168,8 @@ fn run_tears_down_on_success_failure_signal_and_timeout() {
     slow.code(4)
         .stderr_has("longer than --timeout 1s")
         .stderr_has("Deleted cluster");
-    t.assert_nothing_left(&name);
-
-    // The user's own kubeconfig was never touched.
-    assert_eq!(
-        std::fs::read_to_string(t.kubeconfig()).unwrap(),
-        USER_KUBECONFIG
-    );
+    t.assert_nothing_left(&t.name);
+    assert_user_kubeconfig_untouched(&t);
 }
 
 #[test]
@@ -220,7 +234,7 @@ fn gc_deletes_exactly_the_expired_clusters() {
 
     let dry = dry_run();
     dry.success();
-    let dry = json(&dry);
+    let dry = dry.json();
     assert_valid("gc-result.schema.json", &dry);
     assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
     // A dry run deleted nothing: the expired cluster is still there.
@@ -231,7 +245,7 @@ fn gc_deletes_exactly_the_expired_clusters() {
     // TTL has run out (the gc failure test makes one) may go too, rightly.
     let gc = t.kip(&["gc", "-o", "json"]).run();
     gc.success();
-    let gc = json(&gc);
+    let gc = gc.json();
     assert_valid("gc-result.schema.json", &gc);
     let prefix = format!("{}-", t.name);
     let ours: Vec<&str> = deleted_names(&gc)
@@ -259,7 +273,7 @@ fn gc_deletes_exactly_the_expired_clusters() {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn json_outputs_match_their_schemas_and_codes_are_documented() {
+fn json_outputs_match_their_schemas() {
     let Some(t) = E2e::new("json") else { return };
     let up = t
         .kip(&[
@@ -274,7 +288,7 @@ fn json_outputs_match_their_schemas_and_codes_are_documented() {
         ])
         .run();
     up.success();
-    assert_valid("up-result.schema.json", &json(&up));
+    assert_valid("up-result.schema.json", &up.json());
     let mut phases = Vec::new();
     for line in up.stderr.lines() {
         let event: serde_json::Value =
@@ -302,22 +316,30 @@ fn json_outputs_match_their_schemas_and_codes_are_documented() {
     );
 
     let list = t.kip(&["list", "-o", "json"]).run();
-    assert_valid("cluster-list.schema.json", &json(&list));
+    assert_valid("cluster-list.schema.json", &list.json());
     let status = t.kip(&["status", &t.name, "-o", "json"]).run();
     status.success();
-    let status = json(&status);
+    let status = status.json();
     assert_valid("cluster-status.schema.json", &status);
     assert!(status["expiresAt"].as_str().is_some());
     let doctor = t.kip(&["doctor", "-o", "json"]).run();
-    assert_valid("doctor-report.schema.json", &json(&doctor));
+    assert_valid("doctor-report.schema.json", &doctor.json());
 
     let kc = t.kip(&["kubeconfig", &t.name, "--format", "json"]).run();
     assert_eq!(
-        json(&kc)["current-context"],
+        kc.json()["current-context"],
         format!("kip-{}", t.name).as_str()
     );
+    t.kip(&["down", &t.name]).run().success();
+}
 
-    // status: 0 running and ready, 6 present but not running, 5 absent.
+/// status: 0 running and ready, 6 present but not running, 5 absent.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn status_exits_0_running_6_stopped_and_5_absent() {
+    let Some(t) = E2e::new("codes") else { return };
+    t.up(&t.name, &["-q"]).success();
+    t.kip(&["status", &t.name]).run().success();
     docker(&["stop", "-t", "5", &format!("kip-{}", t.name)]);
     t.kip(&["status", &t.name]).run().code(6);
     t.kip(&["down", &t.name]).run().success();
@@ -339,27 +361,33 @@ fn logs_export_writes_the_whole_bundle() {
     assert!(read("dockerd.log").contains("API listen on"));
     assert!(read("kind.log").contains("Creating cluster"));
     assert!(read(&format!("kind/{}-control-plane/serve.log", t.name)).contains("serving"));
-    let node: serde_json::Value = serde_json::from_str(&read("node.json")).unwrap();
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&read(f)).unwrap_or_else(|e| panic!("{f} is not JSON: {e}"))
+    };
+    let node = json("node.json");
     assert_eq!(node["Name"], format!("/kip-{}", t.name).as_str());
-    let events: serde_json::Value = serde_json::from_str(&read("events.json")).unwrap();
+    let events = json("events.json");
     assert!(events
         .as_array()
         .unwrap()
         .iter()
         .any(|e| e["Action"] == "start"));
-    assert_valid(
-        "cluster-status.schema.json",
-        &serde_json::from_str(&read("status.json")).unwrap(),
-    );
+    assert_valid("cluster-status.schema.json", &json("status.json"));
     assert!(
         !dir.join("errors.txt").exists(),
         "{}",
         std::fs::read_to_string(dir.join("errors.txt")).unwrap_or_default()
     );
+    t.kip(&["down", &t.name]).run().success();
+}
 
-    // `up --logs-dir` writes it when up fails.
+/// `up --logs-dir` writes the bundle when up fails.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn up_logs_dir_writes_the_bundle_when_up_fails() {
+    let Some(t) = E2e::new("logsdir") else { return };
     let failed = t.dir.path().join("failed");
-    let name = format!("{}-f", t.name);
+    let name = t.name.clone();
     t.up(
         &name,
         &[
@@ -374,41 +402,14 @@ fn logs_export_writes_the_whole_bundle() {
         .unwrap()
         .contains("bogus"));
     t.assert_nothing_left(&name);
-    t.kip(&["down", &t.name]).run().success();
-}
-
-/// A tiny image on the host engine: one file, imported, no registry.
-pub fn tiny_image(tag: &str) {
-    let mut child = Command::new("docker")
-        .args(["import", "-", tag])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let tar = tar_with_one_file();
-    std::io::copy(&mut tar.as_slice(), child.stdin.as_mut().unwrap()).unwrap();
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
-}
-
-fn tar_with_one_file() -> Vec<u8> {
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            "d=$(mktemp -d) && echo kip > \"$d/hello\" && tar -C \"$d\" -c hello && rm -rf \"$d\"",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    out.stdout
 }
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn load_streams_images_in_and_skips_what_the_node_has() {
     let Some(t) = E2e::new("load") else { return };
-    let tag = format!("kip-test-tiny:{}", std::process::id());
-    tiny_image(&tag);
+    let tag = format!("kip-test-tiny:{}-load", std::process::id());
+    super::conformance::tiny_image(&tag);
     t.up(&t.name, &[]).success();
     t.kip(&["load", &t.name, &tag])
         .run()
@@ -437,23 +438,42 @@ fn load_streams_images_in_and_skips_what_the_node_has() {
         .run()
         .success()
         .stderr_has("already in the node");
+    docker(&["rmi", &tag]);
+    t.kip(&["down", &t.name]).run().success();
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn load_names_an_image_the_host_lacks_and_a_cluster_that_is_not_there() {
+    let Some(t) = E2e::new("load-miss") else {
+        return;
+    };
+    t.up(&t.name, &["-q"]).success();
     t.kip(&["load", &t.name, "kip-test-no-such:1"])
         .run()
         .code(3)
         .stderr_has("not on the host's Docker engine");
+    t.kip(&["load", "no-such-cluster", STAND_IN_NODE_IMAGE])
+        .run()
+        .code(5);
+    t.kip(&["down", &t.name]).run().success();
+}
 
-    // From an archive.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn load_takes_a_docker_save_archive() {
+    let Some(t) = E2e::new("load-tar") else {
+        return;
+    };
+    let tag = format!("kip-test-tiny:{}-archive", std::process::id());
+    super::conformance::tiny_image(&tag);
+    t.up(&t.name, &["-q"]).success();
     let archive = t.dir.path().join("tiny.tar");
     docker(&["save", "-o", archive.to_str().unwrap(), &tag]);
-    t.kip(&["exec", &t.name, "--", "docker", "rmi", &tag])
-        .run()
-        .success();
     t.kip(&["load", &t.name, "--archive", archive.to_str().unwrap()])
         .run()
         .success()
         .stderr_has(&format!("Loaded {tag}"));
-    t.kip(&["load", "no-such-cluster", &tag]).run().code(5);
-
     docker(&["rmi", &tag]);
     t.kip(&["down", &t.name]).run().success();
 }
@@ -571,7 +591,7 @@ fn gc_reports_a_partial_failure_with_a_nonzero_exit() {
     });
     let gc = t.kip(&["gc", "-o", "json", "-l", &selector]).run();
     gc.code(1).stderr_has("could not delete every due cluster");
-    let report = json(&gc);
+    let report = gc.json();
     assert_valid("gc-result.schema.json", &report);
     assert_eq!(report["failed"][0]["name"], t.name.as_str());
     docker(&["rm", "-f", &holder]);
@@ -615,7 +635,7 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
 
     let gc = on_daemon(&["gc", "-o", "json"]);
     gc.success();
-    let gc = json(&gc);
+    let gc = gc.json();
     let deleted = deleted_names(&gc);
     assert_eq!(
         deleted,
@@ -626,7 +646,7 @@ fn down_all_and_gc_take_only_kips_clusters_on_the_engine() {
     on_daemon(&["down", "--all"]).success().stderr_has(&kept);
     let list = on_daemon(&["list", "-o", "json"]);
     list.success();
-    assert_eq!(json(&list)["items"], serde_json::json!([]), "{list}");
+    assert_eq!(list.json()["items"], serde_json::json!([]), "{list}");
     let left = daemon.docker(&["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "stranger");
     // `down` never removes the engine's seeds; `kip seed rm --all` does.

@@ -351,17 +351,18 @@ fn man_page_renders() {
     }
 }
 
-/// README's exit-code table, row for row, is what kip's man page (made
-/// from the codes kip uses) says.
+/// The documented exit-code table (docs/reference.md), row for row, is
+/// what kip's man page (made from the codes kip uses) says.
 #[test]
-fn the_readme_exit_code_table_is_the_man_pages() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let table = readme
-        .split("### Exit codes")
+fn the_documented_exit_code_table_is_the_man_pages() {
+    let reference =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference.md"))
+            .unwrap();
+    let table = reference
+        .split("## Exit codes")
         .nth(1)
-        .expect("README has an exit code section");
-    let readme_rows: Vec<(String, String)> = table
+        .expect("docs/reference.md has an exit code section");
+    let documented_rows: Vec<(String, String)> = table
         .lines()
         .skip_while(|l| !l.starts_with("| code"))
         .skip(2)
@@ -397,7 +398,8 @@ fn the_readme_exit_code_table_is_the_man_pages() {
             (code, meaning)
         })
         .collect();
-    assert_eq!(readme_rows, man_rows);
+    assert!(!documented_rows.is_empty(), "no rows in the table");
+    assert_eq!(documented_rows, man_rows);
 }
 
 #[test]
@@ -443,26 +445,33 @@ fn install_sh_says_it_is_building() {
         .stdout_has("installed kip 0");
 }
 
-#[test]
-fn the_config_file_sets_defaults_and_flags_win() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.yaml");
+/// A config file (`KIP_CONFIG`) of the defaults `--dry-run` shows.
+fn config_file(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("config.yaml");
     std::fs::write(
         &config,
         "dindImage: from-config:1\nimage: kind-from-config:1\nttl: 3h\n",
     )
     .unwrap();
-    let plan = |extra: &[&str]| {
-        let mut args = vec!["up", "cfg", "--dry-run"];
-        args.extend_from_slice(extra);
-        let run = kip(&args)
-            .env("DOCKER_HOST", NO_ENGINE)
-            .env("KIP_CONFIG", &config)
-            .run();
-        run.success();
-        serde_yaml::from_str::<serde_yaml::Value>(&run.stdout).unwrap()
-    };
-    let from_file = plan(&[]);
+    config
+}
+
+/// The node plan `up --dry-run` prints with `config` and `extra` flags.
+fn plan_with(config: &Path, extra: &[&str]) -> serde_yaml::Value {
+    let mut args = vec!["up", "cfg", "--dry-run"];
+    args.extend_from_slice(extra);
+    let run = kip(&args)
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("KIP_CONFIG", config)
+        .run();
+    run.success();
+    serde_yaml::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn the_config_file_sets_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = plan_with(&config_file(dir.path()), &[]);
     assert_eq!(from_file["node"]["image"].as_str(), Some("from-config:1"));
     assert_eq!(
         from_file["node"]["env"]["KIP_NODE_IMAGE"].as_str(),
@@ -472,22 +481,33 @@ fn the_config_file_sets_defaults_and_flags_win() {
         from_file["node"]["labels"]["dev.kip.ttl"].as_str(),
         Some("3h")
     );
-    let flags = plan(&[
-        "--dind-image",
-        "from-flag:2",
-        "--image",
-        "kind-from-flag:2",
-        "--ttl",
-        "10m",
-    ]);
+}
+
+#[test]
+fn flags_win_over_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = plan_with(
+        &config_file(dir.path()),
+        &[
+            "--dind-image",
+            "from-flag:2",
+            "--image",
+            "kind-from-flag:2",
+            "--ttl",
+            "10m",
+        ],
+    );
     assert_eq!(flags["node"]["image"].as_str(), Some("from-flag:2"));
     assert_eq!(
         flags["node"]["env"]["KIP_NODE_IMAGE"].as_str(),
         Some("kind-from-flag:2")
     );
     assert_eq!(flags["node"]["labels"]["dev.kip.ttl"].as_str(), Some("10m"));
+}
 
-    // XDG_CONFIG_HOME is where it is found without KIP_CONFIG.
+#[test]
+fn the_config_file_is_found_in_xdg_config_home() {
+    let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("kip")).unwrap();
     std::fs::write(
         dir.path().join("kip/config.yaml"),
@@ -499,7 +519,12 @@ fn the_config_file_sets_defaults_and_flags_win() {
         .env("XDG_CONFIG_HOME", dir.path())
         .run();
     run.success().stdout_has("image: from-xdg:3");
+}
 
+#[test]
+fn an_unknown_config_key_is_a_usage_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
     std::fs::write(&config, "imag: typo\n").unwrap();
     let run = kip(&["up", "cfg", "--dry-run"])
         .env("DOCKER_HOST", NO_ENGINE)
@@ -561,9 +586,9 @@ fn silent_kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
     kubeconfig
 }
 
+/// A `kip doctor -o json` report, checked against its schema.
 fn doctor_json(run: &super::support::Run) -> serde_json::Value {
-    let doc: serde_json::Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run}"));
+    let doc = run.json();
     super::schema::assert_valid("doctor-report.schema.json", &doc);
     doc
 }
@@ -634,12 +659,7 @@ fn gc_follows_the_config_into_remote_mode() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "remote: true\n").unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\ncurrent-context: shared\nclusters:\n- name: shared\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: shared\n  context:\n    cluster: shared\n    user: u\nusers:\n- name: u\n  user:\n    token: t\n",
-    )
-    .unwrap();
+    let kubeconfig = silent_kubeconfig(dir.path());
     // The Kubernetes API the kubeconfig names is asked, not Docker: by gc,
     // load (which streams into remote nodes too) and run.
     for args in [
@@ -683,9 +703,7 @@ fn dry_run_with_json_output_prints_json() {
         .env("DOCKER_HOST", NO_ENGINE)
         .run();
     run.success();
-    let plan: serde_json::Value =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"));
-    assert_eq!(plan["node"]["name"], "kip-i11c-json");
+    assert_eq!(run.json()["node"]["name"], "kip-i11c-json");
 }
 
 #[test]

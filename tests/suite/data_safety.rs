@@ -5,29 +5,29 @@
 
 use super::e2e::{docker, E2e};
 use super::schema::assert_valid;
-use super::support::exit_by;
-use std::io::{BufRead, BufReader};
+use super::support::{eventually, exit_by, until, Lines};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether process `pid` has ended (gone, or a zombie nobody reaped yet),
 /// waiting a little for a killed one to finish dying.
 fn process_ended(pid: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ended = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => true,
+    eventually(Duration::from_secs(10), || {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => Ok(()),
             // "PID (comm) STATE …"
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        };
-        if ended || Instant::now() >= deadline {
-            return ended;
+            Ok(stat)
+                if stat
+                    .rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z')) =>
+            {
+                Ok(())
+            }
+            Ok(stat) => Err(stat),
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    })
+    .is_ok()
 }
 
 /// The pid CMD wrote to `file`.
@@ -47,7 +47,7 @@ fn kill_if_left(pid: &str) {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
+fn run_refuses_a_name_that_is_taken_and_reuse_leaves_it_as_it_was() {
     let Some(t) = E2e::new("run-own") else { return };
     t.up(&t.name, &["-q"]).success();
     let kubeconfig = std::fs::read_to_string(t.kubeconfig()).unwrap();
@@ -72,9 +72,17 @@ fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
         "kip run changed the user's kubeconfig"
     );
     t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
 
-    // --timeout stops CMD's whole process group, not only `sh`: the
-    // `sleep` it started would hold a CI job's output pipe open.
+/// --timeout stops CMD's whole process group, not only `sh`: the `sleep`
+/// it started would hold a CI job's output pipe open.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn run_timeout_stops_all_of_cmd() {
+    let Some(t) = E2e::new("run-tmo") else { return };
+    t.up(&t.name, &["-q"]).success();
     let pid_file = t.dir.path().join("timeout.pid");
     let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
     t.kip(&[
@@ -95,9 +103,16 @@ fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
     let ended = process_ended(&sleeper);
     kill_if_left(&sleeper);
     assert!(ended, "the sleep CMD started outlived kip run --timeout");
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
 
-    // A second SIGINT kills CMD's group, even what ignores SIGINT and
-    // SIGTERM.
+/// A second SIGINT kills CMD's group, even what ignores SIGINT and SIGTERM.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_second_sigint_kills_all_of_cmd() {
+    let Some(t) = E2e::new("run-int") else { return };
+    t.up(&t.name, &["-q"]).success();
     let pid_file = t.dir.path().join("interrupt.pid");
     let script = format!(
         "trap '' INT TERM; sleep 300 & echo $! > {}; echo started; wait",
@@ -105,39 +120,31 @@ fn run_leaves_a_cluster_it_did_not_make_and_stops_all_of_cmd() {
     );
     let mut child = t
         .kip(&["run", "--reuse", &t.name, "--", "sh", "-c", &script])
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "started");
-    let kip_pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-INT", &kip_pid])
-        .status()
-        .unwrap();
-    // The second one only once kip has passed the first on.
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "kip said nothing of the SIGINT"
-        );
-        if line.contains("passing SIGINT on") {
-            break;
-        }
+        .spawn();
+    let mut stdout = Lines::of(child.stdout.take().unwrap());
+    let mut stderr = Lines::of(child.stderr.take().unwrap());
+    let started = stdout.wait_for(Duration::from_secs(60), |l| l.trim() == "started");
+    let interrupt = |child: &std::process::Child| {
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    if let Err(seen) = started {
+        let _ = child.kill();
+        panic!("CMD never started:\n{seen}");
     }
-    Command::new("kill")
-        .args(["-INT", &kip_pid])
-        .status()
-        .unwrap();
+    interrupt(&child);
+    // The second one only once kip has passed the first on.
+    let passed = stderr.wait_for(Duration::from_secs(30), |l| l.contains("passing SIGINT on"));
+    if let Err(seen) = passed {
+        let _ = child.kill();
+        panic!("kip said nothing of the SIGINT:\n{seen}");
+    }
+    interrupt(&child);
     let status = exit_by(
         &mut child,
-        Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(60),
         "kip run did not end within 60s",
     );
     let sleeper = pid_in(&pid_file);
@@ -176,15 +183,13 @@ fn volume_exists(name: &str) -> bool {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn objects_without_kips_labels_are_never_adopted_or_removed() {
-    let Some(t) = E2e::new("foreign") else { return };
-    let (vol_cluster, node_cluster) = (format!("{}-v", t.name), format!("{}-n", t.name));
+fn a_volume_kip_did_not_make_is_never_adopted_or_wiped() {
+    let Some(t) = E2e::new("foreign-v") else {
+        return;
+    };
+    let vol_cluster = t.name.clone();
     let volume = format!("kip-{vol_cluster}-docker");
-    let container = format!("kip-{node_cluster}");
-    let _strangers = Strangers(
-        vec![["volume", "-f"], ["container", "-f"]],
-        vec![volume.clone(), container.clone()],
-    );
+    let _strangers = Strangers(vec![["volume", "-f"]], vec![volume.clone()]);
     // The user's own volume that happens to have a node volume's name.
     docker(&["volume", "create", &volume]);
     docker(&[
@@ -218,9 +223,19 @@ fn objects_without_kips_labels_are_never_adopted_or_removed() {
         "/v/marker",
     ]);
     assert_eq!(marker.trim(), "mine", "the user's volume was wiped");
+}
 
-    // A container of a node's name that kip did not make: reported at
-    // once (not after waiting for "another kip up"), nothing created.
+/// A container of a node's name that kip did not make: reported at once
+/// (not after waiting for "another kip up"), nothing created.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_container_kip_did_not_make_is_refused_at_once_and_left() {
+    let Some(t) = E2e::new("foreign-c") else {
+        return;
+    };
+    let node_cluster = t.name.clone();
+    let container = format!("kip-{node_cluster}");
+    let _strangers = Strangers(vec![["container", "-f"]], vec![container.clone()]);
     docker(&[
         "create",
         "--name",
@@ -240,19 +255,24 @@ fn objects_without_kips_labels_are_never_adopted_or_removed() {
     docker(&["container", "inspect", &container]);
 }
 
-#[test]
-#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
-    let Some(t) = E2e::new("orphan") else { return };
-    let selector = format!("kip-test-orphan={}", t.name);
-    // A TTL far off: an orphan is collected whatever its TTL.
-    t.up(&t.name, &["-q", "--ttl", "1h", "--label", &selector])
+/// Cluster `t.name` with its node container removed outside kip (its
+/// volume left), labelled `selector`; a TTL far off, since an orphan is
+/// collected whatever its TTL.
+fn orphan(t: &E2e, selector: &str) {
+    t.up(&t.name, &["-q", "--ttl", "1h", "--label", selector])
         .success();
     docker(&["rm", "-f", &format!("kip-{}", t.name)]);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn an_orphaned_cluster_is_listed_and_its_status_says_what_is_left() {
+    let Some(t) = E2e::new("orphan") else { return };
+    orphan(&t, &format!("kip-test-orphan={}", t.name));
 
     let list = t.kip(&["list", "-o", "json"]).run();
     list.success();
-    let doc: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let doc = list.json();
     assert_valid("cluster-list.schema.json", &doc);
     let row = doc["items"]
         .as_array()
@@ -269,7 +289,7 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
         .stderr_has("kip gc");
     let status = t.kip(&["status", &t.name, "-o", "json"]).run();
     status.code(6);
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let doc = status.json();
     assert_valid("cluster-status.schema.json", &doc);
     assert_eq!(doc["state"], "orphaned");
     assert!(
@@ -279,8 +299,17 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
             .contains(&format!("kip down {}", t.name)),
         "{status}"
     );
-    // The commands that need the node say what is left and what to do,
-    // not that there is no such cluster.
+}
+
+/// The commands that need the node say what is left and what to do, not
+/// that there is no such cluster.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn commands_on_an_orphaned_cluster_say_what_is_left() {
+    let Some(t) = E2e::new("orphan-cmd") else {
+        return;
+    };
+    orphan(&t, &format!("kip-test-orphan={}", t.name));
     let left = format!(
         "its node container was removed outside kip and its volume is left; `kip down {}`",
         t.name
@@ -295,9 +324,19 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
         run.stderr_has(&left);
         assert_ne!(run.code, 0, "{args:?}: {run}");
     }
+}
 
-    // Made moments ago, it may be a `kip up` between its volume and its
-    // node: gc leaves it for a minute, or until --older-than.
+/// Made moments ago, an orphan may be a `kip up` between its volume and
+/// its node: gc leaves it for a minute, or until --older-than; then it
+/// takes the volume and the kubeconfig entries, and no such cluster is left.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn gc_collects_an_orphan_once_it_cannot_be_an_up_under_way() {
+    let Some(t) = E2e::new("orphan-gc") else {
+        return;
+    };
+    let selector = format!("kip-test-orphan={}", t.name);
+    orphan(&t, &selector);
     let dry = t.kip(&["gc", "--dry-run", "-l", &selector]).run();
     dry.success();
     assert!(!dry.stdout.contains(&t.name), "{dry}");
@@ -305,24 +344,22 @@ fn what_a_node_removed_outside_kip_left_is_listed_and_collected() {
         "would delete {} (orphaned: node container gone, volume left)",
         t.name
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    until(&would, Duration::from_secs(30), || {
         let dry = t
             .kip(&["gc", "--dry-run", "--older-than", "1s", "-l", &selector])
             .run();
         dry.success();
-        if dry.stdout.contains(&would) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{dry}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+        dry.stdout
+            .contains(&would)
+            .then_some(())
+            .ok_or(format!("{dry}"))
+    });
     assert!(volume_exists(&format!("kip-{}-docker", t.name)));
     let gc = t
         .kip(&["gc", "-o", "json", "--older-than", "1s", "-l", &selector])
         .run();
     gc.success();
-    let doc: serde_json::Value = serde_json::from_str(&gc.stdout).unwrap();
+    let doc = gc.json();
     assert_valid("gc-result.schema.json", &doc);
     assert_eq!(doc["deleted"][0]["name"], t.name.as_str(), "{gc}");
     // The volume and the kubeconfig entries went.

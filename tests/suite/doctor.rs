@@ -6,10 +6,6 @@ use super::e2e::{docker, E2e};
 use super::support::kip;
 use std::path::Path;
 
-fn report(run: &super::support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {run}"))
-}
-
 /// The check `name` of a doctor report.
 #[track_caller]
 pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -40,7 +36,7 @@ fn doctor_fails_when_the_engine_does_not_answer() {
         .env("DOCKER_HOST", "tcp://127.0.0.1:1")
         .run();
     run.code(3);
-    let report = report(&run);
+    let report = run.json();
     assert_eq!(report["ok"], false);
     assert_eq!(check(&report, "docker")["status"], "fail");
     assert!(check(&report, "docker")["fix"]
@@ -62,12 +58,12 @@ fn doctor_reports_a_missing_socket_as_it_does_a_refused_address() {
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .run();
     run.code(3);
-    assert_eq!(check(&report(&run), "docker")["status"], "fail");
+    assert_eq!(check(&run.json(), "docker")["status"], "fail");
 }
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn doctor_inotify_modules_and_disk_through_the_seams() {
+fn doctor_on_a_good_host_reports_every_check_ok() {
     let Some(t) = E2e::new("doctor") else { return };
     let good = t.dir.path().join("good");
     fake_host(&good, 524_288, 512, true);
@@ -76,7 +72,7 @@ fn doctor_inotify_modules_and_disk_through_the_seams() {
         .env("KIP_TEST_PROC_DIR", good.join("proc"))
         .env("KIP_TEST_HOST_ROOT", good.join("root"))
         .run();
-    let r = report(&run);
+    let r = run.json();
     assert_eq!(check(&r, "docker")["status"], "ok");
     assert_eq!(check(&r, "inotify")["status"], "ok", "{run}");
     assert_eq!(check(&r, "lib-modules")["status"], "ok");
@@ -90,7 +86,14 @@ fn doctor_inotify_modules_and_disk_through_the_seams() {
         r["ok"] == true,
         "exit code follows the report\n{run}"
     );
+}
 
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn doctor_warns_of_low_inotify_limits_and_no_lib_modules() {
+    let Some(t) = E2e::new("doctor-bad") else {
+        return;
+    };
     let bad = t.dir.path().join("bad");
     fake_host(&bad, 8192, 128, false);
     let run = t
@@ -104,8 +107,18 @@ fn doctor_inotify_modules_and_disk_through_the_seams() {
         .stdout_has("fix: sudo sysctl")
         .stdout_has("warn  lib-modules");
     assert!(!run.stderr.contains("inotify failed"), "{run}");
+}
 
-    // `kip up` runs the cheap form and says what is not ok, without failing.
+/// `kip up` runs the cheap form of doctor and says what is not ok, without
+/// failing; a warning named in KIP_ACCEPT_WARNINGS is not printed again.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn up_prints_doctors_warnings_but_not_the_accepted_ones() {
+    let Some(t) = E2e::new("doctor-up") else {
+        return;
+    };
+    let bad = t.dir.path().join("bad");
+    fake_host(&bad, 8192, 128, false);
     let up = t
         .kip(&["up", &t.name])
         .env("KIP_TEST_PROC_DIR", bad.join("proc"))
@@ -115,7 +128,6 @@ fn doctor_inotify_modules_and_disk_through_the_seams() {
         .stderr_has("warning: inotify")
         .stderr_has("KIP_ACCEPT_WARNINGS=inotify silences this")
         .stderr_has("warning: lib-modules");
-    // A known, accepted warning is not printed again.
     let again = t
         .kip(&["up", &t.name])
         .env("KIP_TEST_PROC_DIR", bad.join("proc"))
@@ -167,7 +179,7 @@ fn doctor_finds_a_stale_kind_network_with_a_larger_mtu() {
     ]);
     let run = t.kip(&["doctor", "-o", "json"]).run();
     docker(&["network", "rm", "kind"]);
-    let r = report(&run);
+    let r = run.json();
     let kind = check(&r, "kind-network");
     assert_eq!(kind["status"], "fail", "{run}");
     assert!(kind["fix"]
@@ -175,5 +187,5 @@ fn doctor_finds_a_stale_kind_network_with_a_larger_mtu() {
         .unwrap()
         .contains("docker network rm kind"));
     let run = t.kip(&["doctor", "-o", "json"]).run();
-    assert_eq!(check(&report(&run), "kind-network")["status"], "ok");
+    assert_eq!(check(&run.json(), "kind-network")["status"], "ok");
 }

@@ -3,11 +3,9 @@
 //! print, against the real Docker engine and the test node image.
 
 use super::e2e::{docker, E2e};
-use super::support::{exit_by, Kip, Run};
-use std::io::BufRead;
-use std::process::{ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use super::support::{exit_by, until, Kip, Lines};
+use std::process::ExitStatus;
+use std::time::Duration;
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
@@ -40,19 +38,15 @@ fn ctrl_c_during_gc_finishes_the_deletion_and_skips_the_rest() {
         t.up(name, &["-q", "--label", &selector]).success();
     }
     let gc = ["gc", "--older-than", "1s", "-l", selector.as_str()];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    until("both clusters due", Duration::from_secs(30), || {
         let dry = t.kip(&[&gc[..], &["--dry-run"]].concat()).run();
         dry.success();
-        if names
+        names
             .iter()
             .all(|n| dry.stdout.contains(&format!("would delete {n} ")))
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never both due: {dry}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            .then_some(())
+            .ok_or(format!("{dry}"))
+    });
 
     let (status, stdout, stderr) =
         interrupted_while_deleting(t.kip(&[&["--progress", "json"][..], &gc[..]].concat()));
@@ -79,40 +73,15 @@ fn ctrl_c_during_gc_finishes_the_deletion_and_skips_the_rest() {
 /// deletion is under way (its node is being stopped), and waits for it to
 /// end: its exit status, stdout and stderr.
 fn interrupted_while_deleting(kip: Kip) -> (ExitStatus, String, String) {
-    let mut child = kip
-        .command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kip starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
-        text
+    let mut child = kip.spawn();
+    let stdout = Lines::of(child.stdout.take().unwrap());
+    let mut stderr = Lines::of(child.stderr.take().unwrap());
+    let started = stderr.wait_for(Duration::from_secs(60), |line| {
+        line.contains("\"phase\":\"cluster-deleted\"") && line.contains("\"status\":\"started\"")
     });
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line.clone()).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no deletion started: {seen:?}"));
-        let started = line.contains("\"phase\":\"cluster-deleted\"")
-            && line.contains("\"status\":\"started\"");
-        seen.push(line);
-        if started {
-            break;
-        }
+    if let Err(seen) = started {
+        let _ = child.kill();
+        panic!("no deletion started:\n{seen}");
     }
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -120,16 +89,10 @@ fn interrupted_while_deleting(kip: Kip) -> (ExitStatus, String, String) {
         .unwrap();
     let status = exit_by(
         &mut child,
-        deadline,
-        &format!("kip did not end after the Ctrl-C: {seen:?}"),
+        Duration::from_secs(60),
+        "kip did not end after the Ctrl-C",
     );
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    (status, out.join().unwrap(), seen.join("\n"))
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{run}"))
+    (status, stdout.all(), stderr.all())
 }
 
 #[test]
@@ -151,7 +114,7 @@ fn up_on_a_running_cluster_names_the_flags_it_ignored() {
         .stderr_has("--ttl 1h, --mtu 1400")
         .stderr_has("it has no TTL")
         .stderr_has(&format!("kip up {} --recreate", t.name));
-    let result = json(&again);
+    let result = again.json();
     super::schema::assert_valid("up-result.schema.json", &result);
     assert_eq!(result["reused"], true);
     assert_eq!(
@@ -165,9 +128,17 @@ fn up_on_a_running_cluster_names_the_flags_it_ignored() {
     let plain = t.up(&t.name, &["-o", "json"]);
     plain.success();
     assert!(!plain.stderr.contains("flags were ignored"), "{plain}");
-    assert_eq!(json(&plain)["ignoredFlags"], serde_json::json!([]));
+    assert_eq!(plain.json()["ignoredFlags"], serde_json::json!([]));
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
 
-    // `kip exec` on a stopped node: a node failure that says how to start it.
+/// `kip exec` on a stopped node: a node failure that says how to start it.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn exec_on_a_stopped_node_says_how_to_start_it() {
+    let Some(t) = E2e::new("stopped") else { return };
+    t.up(&t.name, &["-q"]).success();
     docker(&["stop", &format!("kip-{}", t.name)]);
     let exec = t.exec(&t.name, &["true"]).run();
     exec.code(6)

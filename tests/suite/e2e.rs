@@ -5,10 +5,10 @@
 //! With KIP_E2E=1 (CI sets it) a missing daemon, image or kubectl fails the
 //! test; without it, each test says why it skips.
 
-use super::support::{assert_one_made_it, kip, wait_all, Kip, Run};
+use super::support::{assert_one_made_it, exit_by, kip, until, wait_all, Kip, Lines, Run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct E2e {
     pub name: String,
@@ -58,56 +58,34 @@ pub fn late_second_up(
     exec: impl Fn(&[&str]) -> Run,
     end_hold: &[&str],
 ) -> (Run, Run) {
-    use std::io::BufRead;
     let mut first = first.spawn();
     let waiting = format!("{HOLD}.waiting");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while exec(&["test", "-e", &waiting]).code != 0 {
-        if first.try_wait().unwrap().is_some() {
-            panic!(
-                "the first `kip up` ended before kind held (a test node image older than the \
-                 stand-in's hold? rebuild it: test-stack/node-image/build.sh): {}",
-                Run::from(first.wait_with_output().unwrap())
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kind never held in the first `kip up`"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut second = second.spawn();
-    let stderr = second.stderr.take().unwrap();
-    let (lines, seen) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match seen.recv_timeout(left) {
-            Ok(line) if line.contains("is being created by another `kip up`") => break,
-            Ok(_) => {}
-            Err(_) => {
-                let _ = second.kill();
-                let out = second.wait_with_output().unwrap();
-                let run = Run {
-                    code: out.status.code().unwrap_or(-1),
-                    stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                    stderr: reader.join().unwrap(),
-                };
-                panic!("the second `kip up` never said it waits for the first: {run}");
+    // Polled until kind holds, or the first run ends without it holding.
+    let held = until(
+        "kind held in the first `kip up`",
+        Duration::from_secs(120),
+        || {
+            if first.try_wait().unwrap().is_some() {
+                return Ok(false);
             }
-        }
+            let held = exec(&["test", "-e", &waiting]);
+            (held.code == 0).then_some(true).ok_or(format!("{held}"))
+        },
+    );
+    assert!(
+        held,
+        "the first `kip up` ended before kind held (a test node image older than the \
+         stand-in's hold? rebuild it: test-stack/node-image/build.sh): {}",
+        Run::from(first.wait_with_output().unwrap())
+    );
+    let mut second = second.spawn();
+    let mut stderr = Lines::of(second.stderr.take().unwrap());
+    let said = stderr.wait_for(Duration::from_secs(60), |l| {
+        l.contains("is being created by another `kip up`")
+    });
+    if let Err(seen) = said {
+        let _ = second.kill();
+        panic!("the second `kip up` never said it waits for the first:\n{seen}");
     }
     exec(end_hold).success();
     let first = Run::from(first.wait_with_output().unwrap());
@@ -115,7 +93,7 @@ pub fn late_second_up(
     let second = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: reader.join().unwrap(),
+        stderr: stderr.all(),
     };
     (first, second)
 }
@@ -404,7 +382,7 @@ fn up_then_kubectl_then_list_then_down_leaves_nothing() {
 
     let list = t.kip(&["list", "-o", "json"]).run();
     list.success();
-    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let list = list.json();
     let item = list["items"]
         .as_array()
         .unwrap()
@@ -433,17 +411,23 @@ fn up_then_kubectl_then_list_then_down_leaves_nothing() {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn second_up_reexports_and_the_node_commands_work() {
+fn a_second_up_reexports_the_running_cluster() {
     let Some(t) = E2e::new("reuse") else { return };
-    t.up(&t.name, &["--security", "caps", "--no-switch-context"])
-        .success();
+    t.up(&t.name, &["--no-switch-context"]).success();
     assert_eq!(t.kubeconfig_doc()["current-context"].as_str(), None);
 
     std::fs::remove_file(t.kubeconfig()).unwrap();
     t.up(&t.name, &[]).success().stderr_has("already running");
     t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
 
-    // exec passes the exit code through, and runs inside the node.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn exec_runs_in_the_node_and_passes_the_exit_code_through() {
+    let Some(t) = E2e::new("exec") else { return };
+    t.up(&t.name, &["-q"]).success();
     let exec = t
         .kip(&[
             "exec",
@@ -456,10 +440,17 @@ fn second_up_reexports_and_the_node_commands_work() {
         .run();
     exec.code(7)
         .stdout_has(&format!("{}-control-plane", t.name));
+    t.kip(&["down", &t.name]).run().success();
+}
 
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn status_and_logs_report_the_running_node() {
+    let Some(t) = E2e::new("status") else { return };
+    t.up(&t.name, &["--security", "caps"]).success();
     let status = t.kip(&["status", &t.name, "-o", "json"]).run();
     status.success();
-    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let status = status.json();
     assert_eq!(status["ready"], true);
     assert_eq!(status["security"], "caps");
     assert_eq!(status["phase"], "cluster-created");
@@ -475,6 +466,16 @@ fn second_up_reexports_and_the_node_commands_work() {
         .success()
         .stdout_has("API listen on");
 
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+    t.kip(&["status", &t.name]).run().code(5);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn kubeconfig_output_is_what_it_prints_with_mode_0600() {
+    let Some(t) = E2e::new("kcfile") else { return };
+    t.up(&t.name, &["-q"]).success();
     let kc_file = t.dir.path().join("standalone");
     t.kip(&["kubeconfig", &t.name, "--output", kc_file.to_str().unwrap()])
         .run()
@@ -487,10 +488,7 @@ fn second_up_reexports_and_the_node_commands_work() {
     let printed = t.kip(&["kubeconfig", &t.name]).run();
     printed.success();
     assert_eq!(std::fs::read_to_string(&kc_file).unwrap(), printed.stdout);
-
     t.kip(&["down", &t.name]).run().success();
-    t.assert_nothing_left(&t.name);
-    t.kip(&["status", &t.name]).run().code(5);
 }
 
 #[test]
@@ -536,18 +534,20 @@ fn four_concurrent_ups_share_one_kubeconfig() {
     assert_keeps_busy_entries(&t.kubeconfig_doc());
 }
 
+/// Four `kip up` of one name at once (matrix jobs on one engine), with
+/// `extra` flags.
+fn four_ups_at_once(t: &E2e, extra: &[&str]) -> Vec<Run> {
+    let mut args = vec!["up", t.name.as_str(), "-o", "json"];
+    args.extend_from_slice(extra);
+    wait_all((0..4).map(|_| t.kip(&args).spawn()).collect())
+}
+
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn concurrent_ups_of_one_name_make_one_cluster() {
     let Some(t) = E2e::new("same") else { return };
-    let up = |extra: &[&str]| -> Vec<Run> {
-        let mut args = vec!["up", t.name.as_str(), "-o", "json"];
-        args.extend_from_slice(extra);
-        wait_all((0..4).map(|_| t.kip(&args).spawn()).collect())
-    };
-    // Four `kip up` of one name at once (matrix jobs on one engine): one
-    // makes the node, the others wait for it; all succeed, one node.
-    let runs = up(&[]);
+    // One makes the node, the others wait for it; all succeed, one node.
+    let runs = four_ups_at_once(&t, &[]);
     assert_one_made_it(&runs);
     let waited = runs
         .iter()
@@ -564,10 +564,17 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
     t.readyz(&t.name);
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
+}
 
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn concurrent_ups_whose_maker_fails_all_say_so_and_leave_nothing() {
+    let Some(t) = E2e::new("same-fail") else {
+        return;
+    };
     // The maker fails (dockerd refuses a flag) and removes its node: the
     // others say so; nothing is left.
-    let runs = up(&["--dockerd-arg=--no-such-flag"]);
+    let runs = four_ups_at_once(&t, &["--dockerd-arg=--no-such-flag"]);
     for run in &runs {
         assert_ne!(run.code, 0, "{run}");
     }
@@ -582,10 +589,6 @@ fn concurrent_ups_of_one_name_make_one_cluster() {
     t.assert_nothing_left(&t.name);
 }
 
-/// A node removed outside kip (`docker rm -f`, a CI clean-up script)
-/// leaves its /var/lib/docker volume; the next `kip up` of that name must
-/// not start on the old node's containers (kind: "node(s) already exist").
-/// A restart of the node itself keeps them.
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_late_second_up_waits_for_the_first() {
@@ -640,6 +643,10 @@ fn a_late_second_up_says_when_the_first_fails_and_keeps_its_node() {
     t.assert_nothing_left(&t.name);
 }
 
+/// A node removed outside kip (`docker rm -f`, a CI clean-up script)
+/// leaves its /var/lib/docker volume; the next `kip up` of that name must
+/// not start on the old node's containers (kind: "node(s) already exist").
+/// A restart of the node itself keeps them.
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
 fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
@@ -668,19 +675,17 @@ fn a_volume_left_by_a_removed_node_does_not_break_the_next_up() {
     assert_eq!(wiped(&log), 1, "{log}");
     // Its own restart is not a new node: nothing is wiped.
     docker(&["restart", "-t", "2", &node]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let log = docker(&["logs", &node]);
-        if log.matches("kip-phase: dockerd-ready").count() >= 2 {
-            assert_eq!(wiped(&log), 1, "{log}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted node's dockerd did not come back: {log}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let log = until(
+        "the restarted node's dockerd came back",
+        Duration::from_secs(30),
+        || {
+            let log = docker(&["logs", &node]);
+            (log.matches("kip-phase: dockerd-ready").count() >= 2)
+                .then_some(log.clone())
+                .ok_or(log)
+        },
+    );
+    assert_eq!(wiped(&log), 1, "{log}");
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }
@@ -741,7 +746,12 @@ fn dockerd_failure_is_reported_fast_with_the_log_tail() {
         .stderr_has("no-such-flag");
     run.stderr_has("Removed what this run created");
     t.assert_nothing_left(&t.name);
+}
 
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn keep_on_failure_keeps_the_failed_node_and_up_says_it_is_broken() {
+    let Some(t) = E2e::new("keep") else { return };
     // --keep-on-failure keeps the node for debugging.
     t.up(
         &t.name,
@@ -789,7 +799,7 @@ fn a_port_in_use_is_named() {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn a_missing_image_is_named() {
+fn a_missing_dind_image_is_named() {
     let Some(t) = E2e::new("image") else { return };
     let run = t
         .kip(&[
@@ -802,8 +812,15 @@ fn a_missing_image_is_named() {
     run.code(3)
         .stderr_has("kip-test-no-such-image:0 is not on this Docker engine");
     t.assert_nothing_left(&t.name);
+}
 
-    // The kind node image: on neither the host's engine nor a registry.
+/// The kind node image: on neither the host's engine nor a registry.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_missing_kind_node_image_is_named() {
+    let Some(t) = E2e::new("nodeimage") else {
+        return;
+    };
     let run = t
         .kip(&[
             "up",
@@ -891,7 +908,7 @@ fn which(program: &str) -> PathBuf {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
+fn recreate_replaces_a_cluster() {
     let Some(t) = E2e::new("recreate") else {
         return;
     };
@@ -904,34 +921,41 @@ fn recreate_replaces_a_cluster_and_logs_follow_ends_with_the_node() {
     assert_ne!(first, second, "--recreate made a new node");
     assert!(!second.is_empty());
     t.kubectl(&["get", "--raw", "/readyz"]).success();
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
 
-    // `logs -f` prints the log so far and ends when the node goes: the
-    // node is removed once the follower has printed the created phase.
-    use std::io::BufRead;
+/// `logs -f` prints the log so far and ends when the node goes: the node
+/// is removed once the follower has printed the created phase.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn logs_follow_ends_when_the_node_goes() {
+    let Some(t) = E2e::new("follow") else {
+        return;
+    };
+    t.up(&t.name, &["-q"]).success();
     let mut follower = t
         .kip(&["logs", &t.name, "-f"])
         .command()
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
-    assert!(
-        lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("kip-phase: cluster-created")),
-        "logs -f never printed the created phase"
-    );
+    // Read as it comes, so a full pipe cannot hold the follower.
+    let mut lines = Lines::of(follower.stdout.take().unwrap());
+    if let Err(seen) = lines.wait_for(Duration::from_secs(60), |l| {
+        l.contains("kip-phase: cluster-created")
+    }) {
+        let _ = follower.kill();
+        panic!("logs -f never printed the created phase:\n{seen}");
+    }
     t.kip(&["down", &t.name]).run().success();
-    // It ends by itself once the node is gone (the rest of the log drained
-    // meanwhile, so a full pipe cannot hold it).
-    let drain = std::thread::spawn(move || lines.for_each(drop));
-    let status = super::support::exit_by(
+    // It ends by itself once the node is gone.
+    let status = exit_by(
         &mut follower,
-        Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(60),
         "logs -f did not end when the node went",
     );
-    drain.join().unwrap();
+    lines.all();
     assert!(status.success(), "logs -f: {status}");
     t.assert_nothing_left(&t.name);
 }
@@ -949,15 +973,14 @@ fn a_held_kubeconfig_lock_never_fails_a_ready_cluster() {
     up.success()
         .stderr_has("the cluster is ready, but kip could not update")
         .stderr_has(&format!("kip kubeconfig {}", t.name));
-    let json: serde_json::Value = serde_json::from_str(&up.stdout).unwrap();
-    assert_eq!(json["kubeconfigWritten"], false, "{up}");
+    assert_eq!(up.json()["kubeconfigWritten"], false, "{up}");
     // Again, on the running cluster: nothing claims a re-export.
     let again = t.up(&t.name, &["-o", "json"]);
     again
         .success()
         .stderr_has("the cluster is ready, but kip could not update");
     assert!(!again.stderr.contains("re-exported"), "{again}");
-    let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let json = again.json();
     assert_eq!(
         (&json["reused"], &json["kubeconfigWritten"]),
         (&true.into(), &false.into())
@@ -1037,14 +1060,17 @@ impl SecondDaemon {
             root,
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !daemon.docker(&["info"]).status.success() {
-            assert!(
-                Instant::now() < deadline,
-                "the second dockerd never answered"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        until(
+            "the second dockerd answers",
+            Duration::from_secs(30),
+            || {
+                let info = daemon.docker(&["info"]);
+                info.status
+                    .success()
+                    .then_some(())
+                    .ok_or_else(|| String::from_utf8_lossy(&info.stderr).into_owned())
+            },
+        );
         daemon
     }
 

@@ -5,7 +5,7 @@
 use super::e2e::E2e;
 use super::support::{exit_by, kip, Kip, Run};
 use kip_test_kube_emulator::Emulator;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The API emulator with no pods (no Docker needed) and a kubeconfig that
 /// reaches it: a shared cluster with no kip cluster on it.
@@ -36,6 +36,36 @@ impl EmptyCluster {
         kip(&all)
             .kubeconfig(&self.dir.path().join("kubeconfig"))
             .env("KIP_STATE_DIR", self.dir.path().join("state"))
+    }
+}
+
+impl EmptyCluster {
+    /// Creates a Pod labelled as kip labels the node of `cluster`, which no
+    /// kubelet ever runs (the emulator has no pods runtime here).
+    fn idle_node(&self, cluster: &str) {
+        let kubeconfig =
+            kube::config::Kubeconfig::from_yaml(&self.emulator.as_ref().unwrap().kubeconfig())
+                .unwrap();
+        let node = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": format!("kip-{cluster}"),
+                "labels": {"dev.kip.managed-by": "kip", "dev.kip.cluster": cluster},
+                "annotations": {"dev.kip.cluster": cluster},
+            },
+            "spec": {"containers": [{"name": "node", "image": "kip-layer-absent:idle"}]},
+        });
+        self.runtime.block_on(async {
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .unwrap();
+            let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+                kube::Api::namespaced(kube::Client::try_from(config).unwrap(), "default");
+            pods.create(&Default::default(), &serde_json::from_value(node).unwrap())
+                .await
+                .unwrap();
+        });
     }
 }
 
@@ -83,12 +113,30 @@ fn following_the_log_of_a_missing_remote_cluster_is_not_found_at_once() {
     let mut child = cluster.kip(&["logs", "gone", "--follow"]).spawn();
     exit_by(
         &mut child,
-        Instant::now() + Duration::from_secs(60),
+        Duration::from_secs(60),
         "kip logs --follow of a missing remote cluster still waits",
     );
     Run::from(child.wait_with_output().unwrap())
         .code(5)
         .stderr_has(REMOTE_NOT_FOUND);
+}
+
+/// A remote node that does not run is "not running" (exit 6, with where to
+/// look), decided before kip tries to exec in it, as for a local node.
+#[test]
+fn exec_in_a_remote_node_that_does_not_run_is_a_node_failure() {
+    let cluster = EmptyCluster::start();
+    cluster.idle_node("idle");
+    for args in [
+        &["exec", "idle", "--", "true"][..],
+        &["logs", "idle", "--dockerd"],
+    ] {
+        cluster
+            .kip(args)
+            .run()
+            .code(6)
+            .stderr_has("cluster idle is not running (Pending): see `kip status idle --remote`");
+    }
 }
 
 /// A logs bundle of a cluster that is not there is "not found", not an

@@ -11,7 +11,7 @@
 
 use super::e2e::{docker, required, E2e};
 use super::node_fixes::Network;
-use super::support::Run;
+use super::support::{eventually, walk, Checks, Run};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ impl RealKind {
         })
     }
 
-    pub fn up(&self, name: &str, extra: &[&str]) -> Run {
+    fn up(&self, name: &str, extra: &[&str]) -> Run {
         let mut args = vec!["up", name, "--image", &self.node_image, "--wait", WAIT];
         args.extend_from_slice(extra);
         self.e2e.kip(&args).run()
@@ -85,49 +85,6 @@ impl RealKind {
         let mut all = vec!["--context", &context, "--request-timeout", "60s"];
         all.extend_from_slice(args);
         self.e2e.kubectl(&all)
-    }
-}
-
-/// Every check's outcome; the test fails at the end with all that failed.
-#[derive(Default)]
-pub struct Checks {
-    failed: Vec<String>,
-}
-
-impl Checks {
-    pub fn check(&mut self, what: &str, result: Result<(), String>) {
-        match result {
-            Ok(()) => eprintln!("ok: {what}"),
-            Err(why) => {
-                eprintln!("FAILED: {what}: {why}");
-                self.failed.push(format!("{what}: {why}"));
-            }
-        }
-    }
-
-    #[track_caller]
-    pub fn finish(self) {
-        assert!(
-            self.failed.is_empty(),
-            "{} check(s) failed:\n{}",
-            self.failed.len(),
-            self.failed.join("\n")
-        );
-    }
-}
-
-/// Polls `probe` until it returns Ok or `limit` passes; the last error then.
-pub fn eventually(
-    limit: Duration,
-    mut probe: impl FnMut() -> Result<(), String>,
-) -> Result<(), String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match probe() {
-            Ok(()) => return Ok(()),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
-        }
     }
 }
 
@@ -353,36 +310,15 @@ fn v1_memory_cgroup_of(container: &str) -> Option<std::path::PathBuf> {
     Some(root.join(parent.trim_start_matches('/')).join(container))
 }
 
-/// Every path below `root` (folders and files), depth first.
-fn walk(root: &std::path::Path) -> Vec<(std::path::PathBuf, bool)> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_dir = path.is_dir();
-            if is_dir {
-                stack.push(path.clone());
-            }
-            found.push((path, is_dir));
-        }
-    }
-    found
-}
-
 /// The folders below `root` whose name starts with `prefix`.
 fn find_dirs(root: &std::path::Path, prefix: &str) -> Vec<std::path::PathBuf> {
     walk(root)
         .into_iter()
-        .filter(|(p, is_dir)| {
-            *is_dir
+        .filter(|p| {
+            p.is_dir()
                 && p.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
-        .map(|(p, _)| p)
         .collect()
 }
 
@@ -684,7 +620,7 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
         .and_then(|_| {
             let kubelet_logs: Vec<_> = walk(&dir)
                 .into_iter()
-                .filter(|(p, is_dir)| !is_dir && p.file_name().is_some_and(|n| n == "kubelet.log"))
+                .filter(|p| !p.is_dir() && p.file_name().is_some_and(|n| n == "kubelet.log"))
                 .collect();
             (!kubelet_logs.is_empty())
                 .then_some(())
@@ -717,14 +653,9 @@ fn real_cluster_serves_pods_and_kip_fixes_hold_on_the_real_kubelet() {
 
     let down = t.e2e.kip(&["down", &name]).run();
     c.check("kip down", ok(&down).map(|_| ()));
-    c.check(
+    c.run(
         "kip down leaves no container, volume or kubeconfig entry",
-        {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                t.e2e.assert_nothing_left(&name)
-            }))
-            .map_err(|_| "see the panic above".to_string())
-        },
+        || t.e2e.assert_nothing_left(&name),
     );
     if let Some(cgroup) = &node_cgroup {
         c.check("no cgroup is left after kip down", {
@@ -827,13 +758,9 @@ fn each_node_fix_turned_off_reproduces_its_failure_on_the_real_kubelet() {
                 }
             },
         );
-        c.check(
-            &format!("{switch}: nothing left"),
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                t.e2e.assert_nothing_left(&name)
-            }))
-            .map_err(|_| "see the panic above".to_string()),
-        );
+        c.run(&format!("{switch}: nothing left"), || {
+            t.e2e.assert_nothing_left(&name)
+        });
     }
     c.finish();
 }

@@ -4,15 +4,15 @@
 //! it with `kip load`, and `kip up --remote` runs the node as a privileged
 //! Pod there, streams the kind node image into the Pod's Docker over
 //! `pods/exec`, runs the real kind inside it and exports a kubeconfig through
-//! kip's forwarder (the real API server's port-forward). The refusals are
-//! `conformance::refusals`, the same assertions the emulator passes.
+//! kip's forwarder (the real API server's port-forward). Every scenario is
+//! one of `conformance.rs`, the assertions the emulator passes too.
 
 use super::conformance::{self, SharedCluster};
 use super::e2e::{required, E2e};
-use super::support::{Kip, Run};
+use super::support::{until, Checks, Kip, Run};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// kip's Docker-in-Docker image with kip and kubectl in it: the node image
 /// of the remote nodes, and the image of the CI job Pods that run kip inside
@@ -72,95 +72,10 @@ impl RealShared {
         format!("kip-{}", self.outer)
     }
 
-    fn state_dir(&self) -> PathBuf {
-        self.t.dir.path().join("state")
-    }
-
-    /// kubectl through the kubeconfig kip wrote, to cluster `name`.
-    fn kubectl(&self, name: &str, args: &[&str]) -> Run {
-        let context = format!("kip-{name}");
-        let mut all = vec!["--context", &context, "--request-timeout", "60s"];
-        all.extend_from_slice(args);
-        self.t.kubectl(&all)
-    }
-
     fn write(&self, file: &str, text: &str) -> String {
         let path = self.t.dir.path().join(file);
         std::fs::write(&path, text).unwrap();
         path.display().to_string()
-    }
-
-    /// A CI job in a Pod of the shared cluster, as a Kubernetes CI runner
-    /// with a Docker-in-Docker engine runs one: kip and kubectl from the
-    /// job image, no kubeconfig, only the Pod's service account `kip-job`
-    /// with exactly the rights kip needs, and a dockerd of its own that the
-    /// kind node image is brought into first (there is no registry). Runs
-    /// `script` once that is done; the job's log.
-    fn job(&self, script: &str) -> String {
-        self.service_account("kip-job", "");
-        let runner = format!("job-{}", self.outer);
-        let manifest = serde_json::json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": runner, "namespace": "default"},
-            "spec": {
-                "restartPolicy": "Never",
-                "serviceAccountName": "kip-job",
-                "containers": [{
-                    "name": "job",
-                    "image": self.t.image,
-                    "imagePullPolicy": "Never",
-                    "securityContext": {"privileged": true},
-                    "command": ["bash", "-c", format!(
-                        "set -eu\n# One stream: the log keeps the order things happened in.\nexec 2>&1\n\
-                         export HOME=/root KIP_STATE_DIR=/root/state\n\
-                         dockerd >/var/log/job-dockerd.log 2>&1 &\n\
-                         until docker info >/dev/null 2>&1; do sleep 0.2; done\necho JOB-DOCKER-READY\n\
-                         until test -e /tmp/node-image-loaded; do sleep 0.2; done\n{script}")],
-                    "volumeMounts": [{"name": "docker", "mountPath": "/var/lib/docker"}],
-                }],
-                "volumes": [{"name": "docker", "emptyDir": {}}],
-            },
-        });
-        let file = self.write("job.json", &manifest.to_string());
-        self.outer(&["apply", "-f", &file]).success();
-        let log = || self.outer(&["logs", &runner]).stdout;
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while !log().contains("JOB-DOCKER-READY") {
-            assert!(
-                Instant::now() < deadline,
-                "the job's dockerd did not start: {}",
-                log()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        // The kind node image into the job's engine, as a runner's cache
-        // or a `docker pull` before the job would have it.
-        let mut save = Command::new("docker")
-            .args(["save", &self.node_image])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let load = Command::new(super::e2e::kubectl_path())
-            .arg("--kubeconfig")
-            .arg(self.t.kubeconfig())
-            .args([
-                "--context",
-                &self.context(),
-                "exec",
-                "-i",
-                &runner,
-                "--",
-                "docker",
-                "load",
-            ])
-            .stdin(save.stdout.take().unwrap())
-            .output()
-            .unwrap();
-        assert!(save.wait().unwrap().success());
-        assert!(load.status.success(), "{}", Run::from(load));
-        self.outer(&["exec", &runner, "--", "touch", "/tmp/node-image-loaded"])
-            .success();
-        conformance::job_log(self, &runner, Duration::from_secs(900))
     }
 
     /// A service account `user` in `default`, bound to a Role of everything
@@ -212,11 +127,32 @@ impl SharedCluster for RealShared {
     }
 
     fn outer(&self, args: &[&str]) -> Run {
-        self.kubectl(&self.outer.clone(), args)
+        self.inner(&self.outer.clone(), args)
+    }
+
+    fn inner(&self, name: &str, args: &[&str]) -> Run {
+        let context = format!("kip-{name}");
+        let mut all = vec!["--context", &context, "--request-timeout", "60s"];
+        all.extend_from_slice(args);
+        self.t.kubectl(&all)
     }
 
     fn dind_image(&self) -> &str {
         &self.t.image
+    }
+
+    /// Streaming the 1.48 GB kind node image through pods/exec, then the
+    /// real kind: about 70 s here, so a generous limit.
+    fn wait(&self) -> &str {
+        "10m"
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.t.dir.path().join("state")
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.t.kubeconfig()
     }
 
     /// A service account bound to a Role of everything kip needs but
@@ -267,11 +203,118 @@ impl SharedCluster for RealShared {
     }
 
     fn assert_nothing_left(&self, name: &str) {
-        let doc = self.t.kubeconfig_doc();
-        conformance::assert_nothing_left_of(self, name, &self.state_dir(), &doc, None);
+        conformance::assert_nothing_left_of(self, name, &self.t.kubeconfig_doc(), None);
+    }
+
+    /// crictl's list on the kind node, as `REPOSITORY:TAG`.
+    fn kind_images(&self, name: &str) -> Vec<String> {
+        let control_plane = format!("{name}-control-plane");
+        let run = self
+            .kip(&[
+                "exec",
+                name,
+                "--",
+                "docker",
+                "exec",
+                &control_plane,
+                "crictl",
+                "images",
+            ])
+            .run();
+        run.success();
+        run.stdout
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut columns = l.split_whitespace();
+                Some(format!("{}:{}", columns.next()?, columns.next()?))
+            })
+            .collect()
+    }
+
+    /// As a Kubernetes CI runner with a Docker-in-Docker engine runs one:
+    /// kip and kubectl from the job image, the Pod's service account
+    /// `kip-job` with exactly the rights kip needs, and a dockerd of its
+    /// own that the kind node image is brought into first (there is no
+    /// registry).
+    fn job(&self, script: &str) -> String {
+        self.service_account("kip-job", "");
+        let runner = format!("job-{}", self.outer);
+        let setup = "dockerd >/var/log/job-dockerd.log 2>&1 &\n\
+                     until docker info >/dev/null 2>&1; do sleep 0.2; done\necho JOB-DOCKER-READY\n\
+                     until test -e /tmp/node-image-loaded; do sleep 0.2; done\n";
+        let manifest = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": runner, "namespace": "default"},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": "kip-job",
+                "containers": [{
+                    "name": "job",
+                    "image": self.t.image,
+                    "imagePullPolicy": "Never",
+                    "securityContext": {"privileged": true},
+                    "command": ["bash", "-c", conformance::job_command(setup, script)],
+                    "volumeMounts": [{"name": "docker", "mountPath": "/var/lib/docker"}],
+                }],
+                "volumes": [{"name": "docker", "emptyDir": {}}],
+            },
+        });
+        let file = self.write("job.json", &manifest.to_string());
+        self.outer(&["apply", "-f", &file]).success();
+        until(
+            "the job's dockerd started",
+            Duration::from_secs(180),
+            || {
+                let log = self.outer(&["logs", &runner]).stdout;
+                log.contains("JOB-DOCKER-READY").then_some(()).ok_or(log)
+            },
+        );
+        // The kind node image into the job's engine, as a runner's cache
+        // or a `docker pull` before the job would have it.
+        let mut save = Command::new("docker")
+            .args(["save", &self.node_image])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let load = Command::new(super::e2e::kubectl_path())
+            .arg("--kubeconfig")
+            .arg(self.t.kubeconfig())
+            .args([
+                "--context",
+                &self.context(),
+                "exec",
+                "-i",
+                &runner,
+                "--",
+                "docker",
+                "load",
+            ])
+            .stdin(save.stdout.take().unwrap())
+            .output()
+            .unwrap();
+        assert!(save.wait().unwrap().success());
+        assert!(load.status.success(), "{}", Run::from(load));
+        self.outer(&["exec", &runner, "--", "touch", "/tmp/node-image-loaded"])
+            .success();
+        conformance::job_log(self, &runner, Duration::from_secs(900))
+    }
+
+    fn job_up_flags(&self) -> String {
+        format!("--image {} --wait 10m", self.node_image)
+    }
+
+    fn job_waits_for_nodes(&self) -> Option<&'static str> {
+        Some("kubectl wait --for=condition=Ready node --all --timeout=180s")
     }
 }
 
+/// One real shared cluster (kip's own, with kip's DinD image loaded into
+/// it) for every conformance scenario, each a soft check, so that one
+/// failure shows with all the others. The inner remote cluster is one too,
+/// made by three `up`s at once and ended by three `down`s at once; the
+/// scenarios that need a running cluster run on it in between. Each
+/// check's line gives its time.
 #[test]
 #[ignore = "end-to-end on real Kubernetes: needs Docker, kubectl and the images of test-stack/real-kind/build.sh (KIP_E2E=1 makes their absence a failure)"]
 fn remote_mode_on_a_real_cluster() {
@@ -279,168 +322,195 @@ fn remote_mode_on_a_real_cluster() {
         return;
     };
     // The shared cluster: kip's own, with kip's node image loaded into it.
+    // Everything below needs it, so these two are hard assertions.
     c.t.kip(&["up", &c.outer, "--image", &c.node_image, "--wait", "8m"])
         .run()
         .success();
     c.t.kip(&["load", &c.outer, c.dind_image()]).run().success();
-
-    conformance::refusals(&c, &format!("{}-no", c.outer));
-    conformance::dry_run_is_what_the_server_accepts(
-        &c,
-        &format!("{}-dry", c.outer),
-        &c.t.kubeconfig(),
-    );
-    conformance::unknown_fields_are_refused(&c.t.kubeconfig(), &c.outer);
-    conformance::doctor_reports(&c, &format!("{}-doc", c.outer));
-
-    // A cluster in a Pod of it, reached through kip's forwarder.
-    let inner = format!("{}-in", c.outer);
-    c.kip(&[
-        "up",
-        &inner,
-        "--dind-image",
-        c.dind_image(),
-        "--image",
-        &c.node_image,
-        "--wait",
-        "10m",
-    ])
-    .run()
-    .success()
-    .stderr_has("streamed into the node");
-    c.kubectl(&inner, &["get", "--raw", "/readyz"])
-        .success()
-        .stdout_has("ok");
-    c.kubectl(
-        &inner,
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "node",
-            "--all",
-            "--timeout=180s",
-        ],
-    )
-    .success();
-    let pod = c
-        .outer(&[
-            "get",
-            "pod",
-            &format!("kip-{inner}"),
-            "-o",
-            "jsonpath={.spec.containers[0].securityContext.privileged}",
-        ])
-        .success()
-        .stdout
-        .clone();
-    assert_eq!(pod, "true", "the node is a privileged Pod");
-    c.kip(&["status", &inner])
-        .run()
-        .success()
-        .stdout_has("Ready");
-
-    // `kip load` into the remote node (through pods/exec) and its cluster.
-    let tag = format!("kip-test-tiny:{}", std::process::id());
-    super::ci_usage::tiny_image(&tag);
-    c.kip(&["load", &inner, &tag])
-        .run()
-        .success()
-        .stderr_has(&format!("Loaded {tag} into cluster {inner}"));
-    let control_plane = format!("{inner}-control-plane");
-    c.kip(&[
-        "exec",
-        &inner,
-        "--",
-        "docker",
-        "exec",
-        &control_plane,
-        "crictl",
-        "images",
-    ])
-    .run()
-    .success()
-    .stdout_has("kip-test-tiny");
-    c.kip(&["load", &inner, &tag])
-        .run()
-        .success()
-        .stderr_has("already in the node");
-    super::e2e::docker(&["rmi", &tag]);
-    // `kip run --remote --reuse`: CMD reaches the cluster through the
-    // kubeconfig kip gives it, and the cluster stays.
-    let kubectl = super::e2e::kubectl_path();
-    c.kip(&["run", "--reuse", &inner, "--", &kubectl, "get", "nodes"])
-        .run()
-        .success()
-        .stdout_has(" Ready ");
-    c.kip(&["status", &inner]).run().success();
-
-    // A second `up` re-exports, streaming nothing.
-    let again = c.kip(&["up", &inner]).run();
-    again.success();
-    assert!(!again.stderr.contains("streamed"), "{again}");
-
-    c.kip(&["down", &inner]).run().success();
-    c.assert_nothing_left(&inner);
-    let doc = c.t.kubeconfig_doc();
-    assert_eq!(
-        doc["current-context"].as_str(),
-        Some(c.context().as_str()),
-        "down makes the shared cluster's context current again"
-    );
-
-    // A CI job in a Pod of the shared cluster: kip and kubectl there with a
-    // service account only, the pod-ip endpoint (kip's default in a Pod)
-    // and then the service endpoint, each used by kubectl in the job.
-    let (by_ip, by_service) = (format!("{}-ip", c.outer), format!("{}-svc", c.outer));
-    let node = &c.node_image;
-    let image = c.dind_image();
-    let log = c.job(&format!(
-        r#"test ! -e /root/.kube/config
-kip up {by_ip} --remote --dind-image {image} --image {node} --wait 10m
-kubectl get --raw /readyz; echo
-kubectl wait --for=condition=Ready node --all --timeout=180s
-kip down {by_ip} --remote
-kip up {by_service} --remote --endpoint service --dind-image {image} --image {node} --wait 10m
-kubectl config view --minify -o jsonpath='{{.clusters[0].cluster.server}}'; echo
-kubectl get --raw /readyz; echo
-kip down {by_service} --remote
-echo JOB-DONE"#
-    ));
-    let ready: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("API server ready at"))
-        .collect();
-    assert_eq!(ready.len(), 2, "{log}");
-    assert!(
-        ready[0].contains(":6443") && !ready[0].contains("127.0.0.1"),
-        "pod-ip: the API server at the node Pod's own address: {log}"
-    );
-    let server = format!("https://kip-{by_service}.default.svc:6443");
-    assert!(ready[1].contains(&server), "{log}");
-    assert!(log.lines().any(|l| l == server), "{log}");
-    assert_eq!(log.lines().filter(|l| *l == "ok").count(), 2, "{log}");
-    assert!(log.contains("condition met"), "{log}");
-    assert!(!log.contains("port-forward"), "{log}");
-    assert!(log.contains("JOB-DONE"), "{log}");
-    c.assert_nothing_left(&by_ip);
-    c.assert_nothing_left(&by_service);
-
+    let mut checks = Checks::default();
+    refusals_and_checks_that_make_nothing(&c, &mut checks);
+    a_cluster_in_a_pod_of_it(&c, &mut checks);
+    clusters_made_from_a_ci_job_pod(&c, &mut checks);
     // Last, as it cannot be undone from inside: the shared cluster's node
     // loses /lib/modules (the kind node's read-only mount of it, gone).
-    c.t.kip(&[
-        "exec",
-        &c.outer,
-        "--",
-        "docker",
-        "exec",
-        &format!("{}-control-plane", c.outer),
-        "sh",
-        "-c",
-        "umount /usr/lib/modules && rmdir /usr/lib/modules",
-    ])
-    .run()
-    .success();
-    conformance::node_without_lib_modules(&c, &format!("{}-mods", c.outer));
+    checks.run("a node without /lib/modules is a FailedMount", || {
+        c.t.kip(&[
+            "exec",
+            &c.outer,
+            "--",
+            "docker",
+            "exec",
+            &format!("{}-control-plane", c.outer),
+            "sh",
+            "-c",
+            "umount /usr/lib/modules && rmdir /usr/lib/modules",
+        ])
+        .run()
+        .success();
+        conformance::node_without_lib_modules(&c, &format!("{}-mods", c.outer));
+    });
+    let down = c.t.kip(&["down", &c.outer]).run();
+    checks.check(
+        "kip down of the shared cluster",
+        (down.code == 0).then_some(()).ok_or(format!("{down}")),
+    );
+    checks.finish();
+}
 
-    c.t.kip(&["down", &c.outer]).run().success();
+/// The refusals, the dry run and doctor: each creates nothing.
+fn refusals_and_checks_that_make_nothing(c: &RealShared, checks: &mut Checks) {
+    let name = |suffix: &str| format!("{}-{suffix}", c.outer);
+    checks.run("refused: Pod Security baseline", || {
+        conformance::refused_by_pod_security(c, &name("psa"))
+    });
+    checks.run("refused: no pods/exec", || {
+        conformance::refused_without(c, &name("noexec"), "pods/exec")
+    });
+    checks.run("refused: no pods/portforward", || {
+        conformance::refused_without(c, &name("nofwd"), "pods/portforward")
+    });
+    checks.run("refused: Unschedulable", || {
+        conformance::refused_as_unschedulable(c, &name("unsched"))
+    });
+    checks.run("refused: ErrImagePull", || {
+        conformance::refused_for_an_image_that_cannot_be_pulled(c, &name("pull"))
+    });
+    checks.run("up without a DinD image names the flag", || {
+        conformance::up_without_a_dind_image_names_the_flag(c, &name("nodind"))
+    });
+    checks.run("a ConfigMap kip did not make is left alone", || {
+        conformance::a_config_map_kip_did_not_make_is_never_adopted_or_removed(c, &name("forcm"))
+    });
+    checks.run("a Pod kip did not make is left alone", || {
+        conformance::a_pod_kip_did_not_make_is_never_adopted_or_removed(c, &name("forpod"))
+    });
+    checks.run("the dry run is what the server accepts", || {
+        conformance::dry_run_is_what_the_server_accepts(c, &name("dry"), &c.t.kubeconfig())
+    });
+    checks.run("unknown fields are refused", || {
+        conformance::unknown_fields_are_refused(&c.t.kubeconfig(), &c.outer)
+    });
+    checks.run("doctor: every check ok", || {
+        conformance::doctor_reports_every_check_ok(c);
+    });
+    checks.run("doctor: the DinD image flag", || {
+        conformance::doctor_names_the_dind_image_flag(c)
+    });
+    checks.run("doctor: Pod Security baseline", || {
+        conformance::doctor_fails_pod_security_in_a_baseline_namespace(c, &name("doc"))
+    });
+    checks.run("doctor: RBAC without pods/exec", || {
+        conformance::doctor_fails_rbac_for_a_user_without_pods_exec(c)
+    });
+}
+
+/// A cluster in a Pod of the shared cluster, reached through kip's
+/// forwarder: made by three `up`s at once, used, ended by three `down`s.
+fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) {
+    let inner = format!("{}-in", c.outer);
+    checks.run(
+        "three ups at once make one cluster; the maker streamed the kind node image",
+        || {
+            conformance::ups_at_once_make_one_cluster(c, &inner, 3)
+                .stderr_has("streamed into the node");
+        },
+    );
+    checks.run("the inner cluster's nodes are Ready", || {
+        c.inner(&inner, &["get", "--raw", "/readyz"])
+            .success()
+            .stdout_has("ok");
+        c.inner(
+            &inner,
+            &[
+                "wait",
+                "--for=condition=Ready",
+                "node",
+                "--all",
+                "--timeout=180s",
+            ],
+        )
+        .success();
+        c.kip(&["status", &inner])
+            .run()
+            .success()
+            .stdout_has("Ready");
+    });
+    checks.run("the node is a privileged Pod", || {
+        let privileged = c
+            .outer(&[
+                "get",
+                "pod",
+                &format!("kip-{inner}"),
+                "-o",
+                "jsonpath={.spec.containers[0].securityContext.privileged}",
+            ])
+            .success()
+            .stdout
+            .clone();
+        assert_eq!(privileged, "true", "the node is a privileged Pod");
+    });
+    checks.run("kip load into the remote node and its cluster", || {
+        conformance::load_streams_into_the_node_and_kind_loads_it(c, &inner)
+    });
+    checks.run(
+        "kip run --reuse: CMD reaches the cluster, which stays",
+        || {
+            let kubectl = super::e2e::kubectl_path();
+            c.kip(&["run", "--reuse", &inner, "--", &kubectl, "get", "nodes"])
+                .run()
+                .success()
+                .stdout_has(" Ready ");
+            c.kip(&["status", &inner]).run().success();
+        },
+    );
+    checks.run("a second up re-exports, streaming nothing", || {
+        conformance::up_on_a_running_cluster_reexports_it(c, &inner)
+    });
+    checks.run("the node is set up as kip promises (PID 1, MTU)", || {
+        conformance::the_node_is_set_up_as_kip_promises(c, &inner);
+    });
+    checks.run("list, status, kubeconfig and logs find it", || {
+        conformance::list_status_kubeconfig_and_logs_find_it(c, &inner)
+    });
+    checks.run("a killed forwarder is restored by connect", || {
+        conformance::a_killed_forwarder_is_restored_by_connect(c, &inner)
+    });
+    checks.run("the logs bundle comes out of the Pod", || {
+        conformance::the_logs_bundle_comes_out_of_the_pod(c, &inner, c.t.dir.path())
+    });
+    checks.run(
+        "three downs at once leave nothing; the shared cluster's context is current again",
+        || {
+            conformance::downs_at_once_leave_nothing(c, &[&inner]);
+            assert_eq!(
+                c.t.kubeconfig_doc()["current-context"].as_str(),
+                Some(c.context().as_str()),
+                "down makes the shared cluster's context current again"
+            );
+        },
+    );
+}
+
+/// A CI job in a Pod of the shared cluster (kip and kubectl there, a
+/// service account only) makes a cluster with the pod-ip endpoint (kip's
+/// default in a Pod), then one with the service endpoint; kubectl in the
+/// job uses each. One job for both: its setup streams the 1.48 GB kind node
+/// image into the job's own engine.
+fn clusters_made_from_a_ci_job_pod(c: &RealShared, checks: &mut Checks) {
+    let (by_ip, by_service) = (format!("{}-ip", c.outer), format!("{}-svc", c.outer));
+    let mut log = None;
+    checks.run("a CI job Pod runs kip", || {
+        log = Some(c.job(&format!(
+            "{}{}",
+            conformance::pod_ip_from_a_pod_script(c, &by_ip),
+            conformance::service_from_a_pod_script(c, &by_service)
+        )));
+    });
+    let Some(log) = log else { return };
+    checks.run("from a Pod: the pod-ip endpoint", || {
+        conformance::assert_pod_ip_from_a_pod(c, &by_ip, &log)
+    });
+    checks.run("from a Pod: the service endpoint", || {
+        conformance::assert_service_from_a_pod(c, &by_service, &log)
+    });
 }

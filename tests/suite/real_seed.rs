@@ -5,9 +5,9 @@
 //! image plus a label: a new image ID, so a seed of its own) and removes
 //! it at the end; the clusters are few, each costs about a minute.
 
-use super::real_kind::{eventually, ok, pod_running, start_pod, Checks, RealKind};
+use super::real_kind::{ok, pod_running, start_pod, RealKind};
 use super::seed::{seed, seed_files, stderr_until, store_entries, TestImage, SEEDING};
-use super::support::{wait_all, Run};
+use super::support::{eventually, wait_all, Checks, Run};
 use std::process::Command;
 use std::time::Duration;
 

@@ -7,10 +7,9 @@
 //! The same on the real kind: real_kind.rs.
 
 use super::e2e::{docker, E2e};
-use super::support::{wait_all, Run};
-use std::io::{BufRead, BufReader};
+use super::support::{until, wait_all, Lines, Run};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A kind node image of one test: the stand-in's, made unique (and
 /// `big_mib` MiB bigger, so that its stream takes a while). Dropped: its
@@ -151,30 +150,14 @@ pub fn store_entries(key: &str) -> Vec<String> {
 /// into the seed its node makes.
 pub const SEEDING: &str = r#""message":"Seeding the kind node image"#;
 
-/// Reads `child`'s stderr until a line containing `text` (within two
-/// minutes); then the child is for the caller to end.
-pub fn stderr_until(child: &mut Child, text: &str) -> String {
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = String::new();
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                seen.push_str(&line);
-                seen.push('\n');
-                if line.contains(text) {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("kip never said {text:?}:\n{seen}"),
-        }
+/// Waits (two minutes at most) until `child` says `text` on stderr; the
+/// rest of its stderr is read on, so it never blocks on a full pipe.
+pub fn stderr_until(child: &mut Child, text: &str) -> Lines {
+    let mut lines = Lines::of(child.stderr.take().unwrap());
+    if let Err(seen) = lines.wait_for(Duration::from_secs(120), |l| l.contains(text)) {
+        panic!("kip never said {text:?}:\n{seen}");
     }
+    lines
 }
 
 #[test]
@@ -276,20 +259,16 @@ fn a_restarted_node_mounts_its_seed_again() {
         .run()
         .success();
     docker(&["restart", &t.node_id(&t.name)]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let log = t.kip(&["logs", &t.name]).run();
-        if log.stdout.contains("kip-info: seed=remounted")
-            && log.stdout.contains("cluster=restarted")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the node did not come back from its seed: {log}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    until(
+        "the node comes back from its seed",
+        Duration::from_secs(120),
+        || {
+            let log = t.kip(&["logs", &t.name]).run();
+            let back = log.stdout.contains("kip-info: seed=remounted")
+                && log.stdout.contains("cluster=restarted");
+            back.then_some(()).ok_or(log.stdout)
+        },
+    );
     let mounts = t
         .exec(
             &t.name,

@@ -6,11 +6,12 @@
 //! namespace of their own (`unshare -m`), as root (CI runs as root; with
 //! KIP_E2E=1 anything else is a failure, not a skip).
 
+use super::support::Lines;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCRIPT: &str = include_str!("../../src/node/bootstrap.sh");
 const STORE_SCRIPT: &str = include_str!("../../src/seed/store.sh");
@@ -218,42 +219,13 @@ impl Drop for Holder {
     }
 }
 
-/// `child`'s stdout, line by line, as it comes.
-fn lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-/// The lines up to one containing `text`, which must come within a minute.
-fn until(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = String::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => {
-                seen.push_str(&line);
-                seen.push('\n');
-                if line.contains(text) {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no line with {text:?} within a minute:\n{seen}"),
-        }
+/// Waits (a minute at most) for the line of `lines` that has `text`; the
+/// lines so far.
+fn wait_for(lines: &mut Lines, text: &str) -> String {
+    match lines.wait_for(Duration::from_secs(60), |l| l.contains(text)) {
+        Ok(line) => line,
+        Err(seen) => panic!("no line with {text:?} within a minute:\n{seen}"),
     }
-}
-
-/// The child's exit status and the rest of its lines.
-fn finish(mut child: Child, lines: std::sync::mpsc::Receiver<String>) -> (bool, String) {
-    let status = child.wait().unwrap();
-    let rest: Vec<String> = lines.iter().collect();
-    (status.success(), rest.join("\n"))
 }
 
 #[test]
@@ -473,17 +445,18 @@ fn a_node_waits_while_another_makes_the_seed_then_uses_it() {
     ]);
     node.environment(&mut command, &[]);
     let mut waiter = command.stdout(Stdio::piped()).spawn().unwrap();
-    let out = lines(&mut waiter);
-    let seen = until(&out, &format!("kip-info: seed=waiting {KEY}"));
-    assert!(!seen.contains("would make"), "{seen}");
+    let mut out = Lines::of(waiter.stdout.take().unwrap());
+    wait_for(&mut out, &format!("kip-info: seed=waiting {KEY}"));
     // The maker publishes (one rename) and lets go.
     node.make_seed(&["aaa"]);
     drop(maker);
-    let (success, rest) = finish(waiter, out);
-    assert!(success, "{seen}{rest}");
+    let success = waiter.wait().unwrap().success();
+    let all = out.all();
+    assert!(success, "{all}");
+    assert!(!all.contains("would make"), "{all}");
     assert!(
-        rest.contains(&format!("kip-info: seed=used {KEY} (1 layer")),
-        "{seen}{rest}"
+        all.contains(&format!("kip-info: seed=used {KEY} (1 layer")),
+        "{all}"
     );
 }
 
@@ -493,11 +466,12 @@ fn a_node_takes_over_the_key_of_a_maker_that_died() {
     let maker = Holder::new(&node.path(&format!("store/{KEY}.lock")), "-x");
     fs::create_dir_all(node.path(&format!("store/{KEY}.making/docker"))).unwrap();
     let mut waiter = node.command(&[]).stdout(Stdio::piped()).spawn().unwrap();
-    let out = lines(&mut waiter);
-    until(&out, &format!("kip-info: seed=waiting {KEY}"));
+    let mut out = Lines::of(waiter.stdout.take().unwrap());
+    wait_for(&mut out, &format!("kip-info: seed=waiting {KEY}"));
     // kill -9 of the maker's node: its lock goes with it, its work stays.
     drop(maker);
-    let (success, rest) = finish(waiter, out);
+    let success = waiter.wait().unwrap().success();
+    let rest = out.all();
     assert!(success, "{rest}");
     assert!(
         rest.contains(&format!("seed-leftover=removed {KEY}.making")),

@@ -2,9 +2,8 @@
 //! command that talks to Docker gives up after one limit with one message
 //! (exit 3), and a Ctrl-C during `up`'s wait ends it at once (exit 130).
 
-use super::support::{exit_by, kip, Run};
+use super::support::{exit_by, finish_by, kip, Lines};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -43,22 +42,6 @@ impl SilentEngine {
     }
 }
 
-/// Waits for `child`, failing the test (and killing it) if it has not
-/// ended by `deadline`: a command that hangs is the bug under test.
-pub fn finish_by(mut child: Child, deadline: Instant, what: &str) -> Run {
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return Run::from(child.wait_with_output().unwrap());
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let run = Run::from(child.wait_with_output().unwrap());
-            panic!("`kip {what}` was still waiting on a silent engine\n{run}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn every_command_gives_up_on_a_silent_engine_with_one_message() {
     let engine = SilentEngine::start();
@@ -75,7 +58,8 @@ fn every_command_gives_up_on_a_silent_engine_with_one_message() {
         &["up", "i11c-silent"],
         &["doctor"],
     ];
-    // All at once: each waits out the same limit.
+    // All at once: each waits out the same limit. One that hangs is the bug
+    // under test.
     let children: Vec<_> = commands
         .iter()
         .map(|args| {
@@ -87,7 +71,12 @@ fn every_command_gives_up_on_a_silent_engine_with_one_message() {
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     for (args, child) in commands.iter().zip(children) {
-        let run = finish_by(child, deadline, &args.join(" "));
+        let what = format!(
+            "`kip {}` was still waiting on a silent engine",
+            args.join(" ")
+        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        let run = finish_by(child, left, &what);
         assert_eq!(run.code, 3, "kip {}: {run}", args.join(" "));
         let place = format!("cannot reach Docker at {}: {NO_ANSWER}", engine.host());
         let said = if args[0] == "doctor" {
@@ -124,8 +113,8 @@ fn ctrl_c_while_up_waits_for_a_silent_engine_ends_it_at_once() {
     // Generous: well beyond the 10 s limit it no longer waits out.
     let run = finish_by(
         child,
-        Instant::now() + Duration::from_secs(60),
-        "up (interrupted)",
+        Duration::from_secs(60),
+        "`kip up` (interrupted) was still waiting on a silent engine",
     );
     run.code(130).stderr_has("interrupted");
     assert!(!run.stderr.contains(NO_ANSWER), "{run}");
@@ -220,7 +209,6 @@ fn serve(stream: UnixStream, node: &str, stopping: &mpsc::Sender<()>) {
 
 #[test]
 fn down_keeps_deleting_after_one_ctrl_c_and_stops_at_the_second() {
-    use std::io::BufRead;
     let engine = StuckEngine::start("i11c-stuck");
     let mut child = kip(&["down", "i11c-stuck"])
         .env("DOCKER_HOST", engine.host())
@@ -230,16 +218,7 @@ fn down_keeps_deleting_after_one_ctrl_c_and_stops_at_the_second() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let mut stderr = Lines::of(child.stderr.take().unwrap());
     let interrupt = || {
         std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -252,27 +231,20 @@ fn down_keeps_deleting_after_one_ctrl_c_and_stops_at_the_second() {
         .expect("kip down asks the engine to stop the node");
     interrupt();
     // The first Ctrl-C is taken, not obeyed: kip says it finishes first.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    while !seen
-        .iter()
-        .any(|l: &String| l.contains("finishing the deletion of cluster i11c-stuck"))
-    {
-        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => seen.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("no word after the first Ctrl-C: {seen:?}");
-            }
-        }
+    if let Err(seen) = stderr.wait_for(Duration::from_secs(30), |l| {
+        l.contains("finishing the deletion of cluster i11c-stuck")
+    }) {
+        let _ = child.kill();
+        panic!("no word after the first Ctrl-C: {seen}");
     }
     // The second one stops it at once, saying what may be left.
     interrupt();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = exit_by(&mut child, deadline, "kip down ignored the second Ctrl-C");
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    let stderr = seen.join("\n");
+    let status = exit_by(
+        &mut child,
+        Duration::from_secs(30),
+        "kip down ignored the second Ctrl-C",
+    );
+    let stderr = stderr.all();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted again: stopping now; cluster i11c-stuck may be half-deleted"),

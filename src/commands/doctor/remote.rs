@@ -4,7 +4,7 @@
 //! instead of stopping at the first refusal.
 
 use super::{first_line, Check, DoctorSettings};
-use crate::commands::up::default_plan;
+use crate::cluster::plan::default_plan;
 use crate::error::{NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX};
 use crate::names::DEFAULT_CLUSTER;
 use crate::node::pod_options::EndpointMode;

@@ -7,11 +7,13 @@
 
 mod child;
 
-use super::signals::Signals;
-use super::up::{ClusterSettings, UpSettings};
+use crate::cluster::signals::{Caught, Signals};
+use crate::cluster::{self, create, delete, logs, Place, Request};
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
+use crate::node::settings::ClusterSettings;
 use crate::output::Printer;
+use crate::provider::docker::DockerProvider;
 use crate::provider::Provider;
 use crate::settings::Environment;
 use anyhow::{Context, Result};
@@ -41,48 +43,46 @@ pub struct RunSettings {
     pub command: Vec<String>,
 }
 
-pub async fn run(
+pub async fn run<P: Provider>(
     settings: &RunSettings,
     env: &Environment,
-    backend: &impl Provider,
-    host: Option<&crate::provider::docker::DockerProvider>,
+    provider: &P,
+    host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<u8> {
     child::check_command(&settings.command[0], env.path.as_deref())?;
     let private = PrivateDir::create()?;
     let kubeconfig = private.0.join("kubeconfig");
-    let name = match (&settings.reuse, &settings.name) {
-        (Some(name), _) => {
-            backend.find(name).await?;
-            name.clone()
-        }
-        (None, Some(name)) => {
-            if backend.lookup(name).await?.is_some() {
-                return Err(Error::RunNameTaken { name: name.clone() }.into());
-            }
-            name.clone()
-        }
-        (None, None) => generated_name(),
-    };
-    let up = UpSettings {
+    let name = cluster_name(settings, provider).await?;
+    let request = Request {
         name: name.clone(),
-        recreate: false,
-        only_new: settings.reuse.is_none(),
-        switch_context: true,
+        cluster: settings.cluster.clone(),
         kubeconfig: KubeconfigSource {
             flag: Some(kubeconfig.clone()),
             env: env.kubeconfig.clone(),
             home: env.home.clone(),
         },
-        cluster: settings.cluster.clone(),
+        switch_context: true,
     };
-    super::up::run(&up, env, backend, host, printer).await?;
+    // A cluster of its own, or (`--reuse`) the one named, exported into
+    // the private kubeconfig as `up` would.
+    let recipe = match settings.reuse {
+        Some(_) => create::up(),
+        None => create::run(),
+    };
+    let place = Place {
+        provider,
+        host,
+        printer,
+        env,
+    };
+    cluster::create(recipe, &request, place).await?;
 
     let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));
     if failed {
         if let Some(dir) = &settings.cluster.logs_dir {
-            super::up::write_logs_bundle(backend, &name, dir, printer).await;
+            logs::write_bundle(provider, &name, dir, printer).await;
         }
     }
     if settings.keep || settings.reuse.is_some() {
@@ -91,7 +91,7 @@ pub async fn run(
         ));
     } else {
         let target = KubeconfigTarget { path: kubeconfig };
-        super::down::delete_one(&name, backend, printer, &target).await?;
+        delete::delete_one(&name, provider, printer, &target).await?;
     }
     match outcome? {
         CommandEnd::Exited(code) => Ok(code),
@@ -101,6 +101,24 @@ pub async fn run(
         }
         .into()),
     }
+}
+
+/// The cluster CMD runs against: `--reuse`'s, which must exist; `--name`'s,
+/// which must not (`run` deletes only what it made); else a new name.
+async fn cluster_name(settings: &RunSettings, provider: &impl Provider) -> Result<String> {
+    Ok(match (&settings.reuse, &settings.name) {
+        (Some(name), _) => {
+            provider.find(name).await?;
+            name.clone()
+        }
+        (None, Some(name)) => {
+            if provider.lookup(name).await?.is_some() {
+                return Err(Error::RunNameTaken { name: name.clone() }.into());
+            }
+            name.clone()
+        }
+        (None, None) => generated_name(),
+    })
 }
 
 enum CommandEnd {
@@ -116,73 +134,44 @@ async fn run_command(
 ) -> Result<CommandEnd> {
     let program = &settings.command[0];
     let mut signals = Signals::listen()?;
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(&settings.command[1..])
-        .env("KUBECONFIG", kubeconfig);
-    let mut terminal = child::own_group(&mut command);
-    let mut child = command
-        .spawn()
-        .map_err(|e| child::spawn_error(program, &e))?;
-    let Some(group) = child::Group::of(child.id()) else {
-        return Err(Error::NoProcessId {
-            program: program.clone(),
-        }
-        .into());
-    };
+    let (mut child, group, mut terminal) = spawn(&settings.command, kubeconfig)?;
     // Without --timeout the timer is off until kip signals CMD.
     let timer = tokio::time::sleep_until(
         tokio::time::Instant::now() + settings.timeout.unwrap_or(KILL_GRACE),
     );
     tokio::pin!(timer);
-    let mut timed_out = false;
-    // Once kip has signalled the group: SIGKILL for what is left when the
-    // timer fires.
-    let mut stopping = false;
-    let mut killed = false;
+    let mut stop = Stopping {
+        group,
+        program,
+        printer,
+        signalled: false,
+        killed: false,
+        timed_out: false,
+    };
     let mut status = None;
     loop {
         tokio::select! {
             exited = child.wait(), if status.is_none() => {
                 status = Some(exited.context("cannot wait for the command")?);
                 terminal.take_back();
-                if !stopping || killed {
+                if !stop.signalled || stop.killed {
                     break;
                 }
             }
             caught = signals.next() => {
-                if stopping {
-                    printer.warn(&format!("{} caught again: killing {program} and its process group", caught.name()));
-                    group.signal(libc::SIGKILL);
-                    killed = true;
-                    if status.is_some() {
-                        break;
-                    }
-                } else {
-                    printer.warn(&format!(
-                        "passing {} on to {program}; again (or {} later) kills it",
-                        caught.name(),
-                        humantime::format_duration(KILL_GRACE)
-                    ));
-                    group.signal(caught.number());
-                    stopping = true;
-                    timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+                if let Some(until) = stop.on_signal(caught) {
+                    timer.as_mut().reset(until);
+                }
+                if stop.killed && status.is_some() {
+                    break;
                 }
             }
-            () = &mut timer, if (settings.timeout.is_some() || stopping) && !killed => {
-                if stopping {
-                    // Still running KILL_GRACE after the signal.
-                    group.signal(libc::SIGKILL);
-                    killed = true;
-                    if status.is_some() {
-                        break;
-                    }
-                } else {
-                    timed_out = true;
-                    stopping = true;
-                    printer.warn(&format!("{program} is past --timeout: sending SIGTERM to it and its process group"));
-                    group.signal(libc::SIGTERM);
-                    timer.as_mut().reset(tokio::time::Instant::now() + KILL_GRACE);
+            () = &mut timer, if (settings.timeout.is_some() || stop.signalled) && !stop.killed => {
+                if let Some(until) = stop.on_timer() {
+                    timer.as_mut().reset(until);
+                }
+                if stop.killed && status.is_some() {
+                    break;
                 }
             }
             // CMD has ended after kip signalled it: the rest of its group
@@ -198,16 +187,95 @@ async fn run_command(
         Some(status) => status,
         None => child.wait().await.context("cannot wait for the command")?,
     };
-    if timed_out {
+    if stop.timed_out {
         return Ok(CommandEnd::TimedOut(settings.timeout.unwrap_or_default()));
     }
+    Ok(CommandEnd::Exited(exit_code(status)))
+}
+
+/// Starts CMD with KUBECONFIG set, in a process group of its own (given
+/// the terminal when kip has it).
+fn spawn(
+    command: &[String],
+    kubeconfig: &std::path::Path,
+) -> Result<(tokio::process::Child, child::Group, child::Terminal)> {
+    let program = &command[0];
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(&command[1..]).env("KUBECONFIG", kubeconfig);
+    let terminal = child::own_group(&mut cmd);
+    let child = cmd.spawn().map_err(|e| child::spawn_error(program, &e))?;
+    let Some(group) = child::Group::of(child.id()) else {
+        return Err(Error::NoProcessId {
+            program: program.clone(),
+        }
+        .into());
+    };
+    Ok((child, group, terminal))
+}
+
+/// What kip has done to CMD's process group so far: signalled it (passed
+/// on a signal, or `--timeout`'s SIGTERM), then killed what was left.
+struct Stopping<'a> {
+    group: child::Group,
+    program: &'a str,
+    printer: &'a Printer,
+    signalled: bool,
+    killed: bool,
+    timed_out: bool,
+}
+
+impl Stopping<'_> {
+    /// A signal kip caught: passed on to the group the first time (the
+    /// timer then runs until SIGKILL), SIGKILL the second.
+    fn on_signal(&mut self, caught: Caught) -> Option<tokio::time::Instant> {
+        let program = self.program;
+        if self.signalled {
+            self.printer.warn(&format!(
+                "{} caught again: killing {program} and its process group",
+                caught.name()
+            ));
+            self.group.signal(libc::SIGKILL);
+            self.killed = true;
+            return None;
+        }
+        self.printer.warn(&format!(
+            "passing {} on to {program}; again (or {} later) kills it",
+            caught.name(),
+            humantime::format_duration(KILL_GRACE)
+        ));
+        self.group.signal(caught.number());
+        self.signalled = true;
+        Some(tokio::time::Instant::now() + KILL_GRACE)
+    }
+
+    /// The timer: `--timeout` passed (SIGTERM, and the timer runs until
+    /// SIGKILL), or the grace after a signal (SIGKILL).
+    fn on_timer(&mut self) -> Option<tokio::time::Instant> {
+        if self.signalled {
+            // Still running KILL_GRACE after the signal.
+            self.group.signal(libc::SIGKILL);
+            self.killed = true;
+            return None;
+        }
+        self.timed_out = true;
+        self.signalled = true;
+        self.printer.warn(&format!(
+            "{} is past --timeout: sending SIGTERM to it and its process group",
+            self.program
+        ));
+        self.group.signal(libc::SIGTERM);
+        Some(tokio::time::Instant::now() + KILL_GRACE)
+    }
+}
+
+/// CMD's exit code, or 128 + the signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> u8 {
     use std::os::unix::process::ExitStatusExt;
-    let code = match (status.code(), status.signal()) {
+    match (status.code(), status.signal()) {
         (Some(code), _) => u8::try_from(code).unwrap_or(1),
         (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
         (None, None) => 1,
-    };
-    Ok(CommandEnd::Exited(code))
+    }
 }
 
 /// "run-" and eight hex digits: unique enough for concurrent jobs on one engine.

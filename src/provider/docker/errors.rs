@@ -2,7 +2,6 @@
 //! "not found", runc's refusal of privileges is told apart from a taken
 //! port or name.
 
-use super::node::DockerNode;
 use super::DockerProvider;
 use crate::error::Error;
 use bollard::errors::Error as DockerError;
@@ -13,19 +12,6 @@ impl DockerProvider {
             host: self.host.clone(),
             error: err.to_string(),
             hint: self.source.hint(),
-        }
-        .into()
-    }
-}
-
-impl DockerNode {
-    /// The engine refused an exec: the node stopped (or was paused) since
-    /// it was found.
-    pub(super) fn not_running(&self, e: &DockerError) -> anyhow::Error {
-        Error::NodeNotRunning {
-            cluster: self.info.cluster.clone(),
-            status: short_docker_error(e),
-            remote: false,
         }
         .into()
     }

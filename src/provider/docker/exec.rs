@@ -1,12 +1,14 @@
 //! Running commands in a node and reading from it: exec with collected or
-//! attached output, files through the archive API (which also works on a
-//! stopped node), and a log stream split into lines.
+//! attached output (a node that stopped since it was found said to be
+//! one), and files through the archive API (which also works on a stopped
+//! node).
 
 use super::errors::{is_not_running, short_docker_error};
 use super::node::DockerNode;
 use crate::error::Error;
 use crate::provider::ExecOutput;
 use anyhow::{Context, Result};
+use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -210,49 +212,15 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64> {
     Err(Error::NoExitCode.into())
 }
 
-/// Splits a byte stream into lines.
-pub(super) fn lines(
-    chunks: impl futures_util::Stream<Item = Result<bytes::Bytes>> + Send + 'static,
-) -> impl futures_util::Stream<Item = Result<String>> + Send + 'static {
-    futures_util::stream::unfold(
-        (Box::pin(chunks), Vec::<u8>::new(), false),
-        |(mut chunks, mut buf, mut done)| async move {
-            loop {
-                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=pos).collect();
-                    let text = String::from_utf8_lossy(&line[..line.len() - 1])
-                        .trim_end_matches('\r')
-                        .to_string();
-                    return Some((Ok(text), (chunks, buf, done)));
-                }
-                if done {
-                    if buf.is_empty() {
-                        return None;
-                    }
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    buf.clear();
-                    return Some((Ok(text), (chunks, buf, done)));
-                }
-                match chunks.next().await {
-                    Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
-                    Some(Err(e)) => return Some((Err(e), (chunks, buf, true))),
-                    None => done = true,
-                }
-            }
-        },
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn splits_chunks_into_lines() {
-        let chunks = futures_util::stream::iter(
-            ["kip-phase: a\nkip-in", "fo: x=1\n\nlast"].map(|s| Ok(bytes::Bytes::from(s))),
-        );
-        let got: Vec<String> = lines(chunks).try_collect().await.unwrap();
-        assert_eq!(got, ["kip-phase: a", "kip-info: x=1", "", "last"]);
+impl DockerNode {
+    /// The engine refused an exec: the node stopped (or was paused) since
+    /// it was found.
+    pub(super) fn not_running(&self, e: &DockerError) -> anyhow::Error {
+        Error::NodeNotRunning {
+            cluster: self.info.cluster.clone(),
+            status: short_docker_error(e),
+            remote: false,
+        }
+        .into()
     }
 }

@@ -1,8 +1,7 @@
-//! One node container, as the Docker provider found or made it: its log,
-//! commands run in it (`exec.rs`), files copied out of it, its description
-//! and events.
+//! One node container, as the Docker provider found or made it: its log
+//! (followed line by line), commands run in it (`exec.rs`), files copied
+//! out of it, its description, events and API endpoint.
 
-use super::exec::lines;
 use super::DockerProvider;
 use crate::api::ApiEndpoint;
 use crate::error::Error;
@@ -127,5 +126,53 @@ impl Node for DockerNode {
     /// kip's to restart.
     async fn reconnect(&self) -> Result<Option<ApiEndpoint>> {
         self.endpoint().await
+    }
+}
+
+/// Splits a byte stream into lines.
+fn lines(
+    chunks: impl futures_util::Stream<Item = Result<bytes::Bytes>> + Send + 'static,
+) -> impl futures_util::Stream<Item = Result<String>> + Send + 'static {
+    futures_util::stream::unfold(
+        (Box::pin(chunks), Vec::<u8>::new(), false),
+        |(mut chunks, mut buf, mut done)| async move {
+            loop {
+                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    let text = String::from_utf8_lossy(&line[..line.len() - 1])
+                        .trim_end_matches('\r')
+                        .to_string();
+                    return Some((Ok(text), (chunks, buf, done)));
+                }
+                if done {
+                    if buf.is_empty() {
+                        return None;
+                    }
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    buf.clear();
+                    return Some((Ok(text), (chunks, buf, done)));
+                }
+                match chunks.next().await {
+                    Some(Ok(bytes)) => buf.extend_from_slice(&bytes),
+                    Some(Err(e)) => return Some((Err(e), (chunks, buf, true))),
+                    None => done = true,
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream::TryStreamExt;
+
+    #[tokio::test]
+    async fn splits_chunks_into_lines() {
+        let chunks = futures_util::stream::iter(
+            ["kip-phase: a\nkip-in", "fo: x=1\n\nlast"].map(|s| Ok(bytes::Bytes::from(s))),
+        );
+        let got: Vec<String> = lines(chunks).try_collect().await.unwrap();
+        assert_eq!(got, ["kip-phase: a", "kip-info: x=1", "", "last"]);
     }
 }

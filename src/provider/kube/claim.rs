@@ -44,28 +44,7 @@ impl KubeProvider {
             let existing = api.get_opt(&name).await.map_err(|e| self.unreachable(e))?;
             let Some(existing) = existing else { continue };
             let pod_uid = self.pod(cluster).await?.and_then(|p| p.metadata.uid);
-            // Owned by its node Pod once that exists: owned by a Pod that is
-            // gone, it is a leftover the cluster's garbage collector has not
-            // reached yet.
-            let owner = existing
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == "Pod")
-                .map(|o| o.uid.clone());
-            let age = existing
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0))
-                .and_then(|d| std::time::Duration::try_from(d).ok())
-                .unwrap_or_default();
-            let leftover = match owner {
-                Some(owner) => pod_uid.as_deref() != Some(owner.as_str()),
-                None => pod_uid.is_none() && age >= LEFTOVER_AFTER,
-            };
-            if !leftover {
+            if !leftover(&existing, pod_uid.as_deref()) {
                 return Err(taken(cluster));
             }
             let uid = existing.metadata.uid.clone();
@@ -83,6 +62,31 @@ impl KubeProvider {
             }
         }
         Err(taken(cluster))
+    }
+}
+
+/// Whether the node ConfigMap `existing` is a leftover, its node Pod being
+/// the one of uid `pod_uid` (None: there is none). Owned by its node Pod
+/// once that exists: owned by a Pod that is gone, it is a leftover the
+/// cluster's garbage collector has not reached yet.
+fn leftover(existing: &ConfigMap, pod_uid: Option<&str>) -> bool {
+    let owner = existing
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.kind == "Pod")
+        .map(|o| o.uid.clone());
+    let age = existing
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0))
+        .and_then(|d| std::time::Duration::try_from(d).ok())
+        .unwrap_or_default();
+    match owner {
+        Some(owner) => pod_uid != Some(owner.as_str()),
+        None => pod_uid.is_none() && age >= LEFTOVER_AFTER,
     }
 }
 

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use kube::api::AttachParams;
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
 
 /// Bytes of stdin (and stdout) kip buffers per exec stream.
 const STDIN_BUFFER: usize = 1 << 20;
@@ -61,10 +62,8 @@ impl KubeProvider {
         &self,
         cluster: &str,
         command: &[String],
-        mut input: BoxStream<'static, Result<bytes::Bytes>>,
+        input: BoxStream<'static, Result<bytes::Bytes>>,
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
-        use futures_util::SinkExt;
-        use tokio_tungstenite::tungstenite::Message;
         self.present_pod(cluster).await?;
         let params = AttachParams::default()
             .container(remote::CONTAINER)
@@ -85,54 +84,9 @@ impl KubeProvider {
                 error: e.to_string(),
             })?;
         let closes_stdin = connection.supports_stream_close();
-        let (mut sink, mut stream) = connection.into_stream().split();
-        let feeder = tokio::spawn(async move {
-            let mut frame = Vec::with_capacity(STDIN_FRAME + 1);
-            frame.push(STDIN);
-            while let Some(chunk) = input.next().await {
-                let mut chunk = chunk?;
-                while !chunk.is_empty() {
-                    let take = chunk.len().min(STDIN_FRAME + 1 - frame.len());
-                    frame.extend_from_slice(&chunk.split_to(take));
-                    if frame.len() == STDIN_FRAME + 1 {
-                        sink.send(Message::binary(std::mem::replace(
-                            &mut frame,
-                            Vec::with_capacity(STDIN_FRAME + 1),
-                        )))
-                        .await?;
-                        frame.push(STDIN);
-                    }
-                }
-            }
-            if frame.len() > 1 {
-                sink.send(Message::binary(frame)).await?;
-            }
-            if closes_stdin {
-                sink.send(Message::binary(vec![CLOSE, STDIN])).await?;
-            } else {
-                // v4 cannot close one stream: only the whole connection.
-                sink.close().await?;
-            }
-            anyhow::Ok(())
-        });
-        let reader = async move {
-            let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
-            while let Some(message) = stream.next().await {
-                let Message::Binary(data) = message? else {
-                    continue;
-                };
-                match data.first() {
-                    Some(&STDOUT) => out.extend_from_slice(&data[1..]),
-                    Some(&STDERR) => err.extend_from_slice(&data[1..]),
-                    Some(&STATUS) => {
-                        status = serde_json::from_slice(&data[1..]).ok();
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            anyhow::Ok((out, err, status))
-        };
+        let (sink, stream) = connection.into_stream().split();
+        let feeder = tokio::spawn(feed_stdin(sink, input, closes_stdin));
+        let reader = read_output(stream);
         // The reader ends at the status: after stdin closed, or when the
         // command ended early, and then what is left of the input is moot.
         let read = reader.await;
@@ -239,6 +193,75 @@ impl KubeProvider {
         }
         Ok(exit_code_of(status))
     }
+}
+
+/// Sends `input` as the exec's stdin in frames of [`STDIN_FRAME`] bytes,
+/// then closes stdin (v5), or the connection (v4 cannot close one stream).
+async fn feed_stdin<S>(
+    mut sink: S,
+    mut input: BoxStream<'static, Result<bytes::Bytes>>,
+    closes_stdin: bool,
+) -> Result<()>
+where
+    S: futures_util::Sink<Message> + Unpin,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    use futures_util::SinkExt;
+    let mut frame = Vec::with_capacity(STDIN_FRAME + 1);
+    frame.push(STDIN);
+    while let Some(chunk) = input.next().await {
+        let mut chunk = chunk?;
+        while !chunk.is_empty() {
+            let take = chunk.len().min(STDIN_FRAME + 1 - frame.len());
+            frame.extend_from_slice(&chunk.split_to(take));
+            if frame.len() == STDIN_FRAME + 1 {
+                sink.send(Message::binary(std::mem::replace(
+                    &mut frame,
+                    Vec::with_capacity(STDIN_FRAME + 1),
+                )))
+                .await?;
+                frame.push(STDIN);
+            }
+        }
+    }
+    if frame.len() > 1 {
+        sink.send(Message::binary(frame)).await?;
+    }
+    if closes_stdin {
+        sink.send(Message::binary(vec![CLOSE, STDIN])).await?;
+    } else {
+        sink.close().await?;
+    }
+    Ok(())
+}
+
+/// The exec's stdout and stderr, until its status.
+async fn read_output<S>(
+    mut stream: S,
+) -> Result<(
+    Vec<u8>,
+    Vec<u8>,
+    Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>,
+)>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+    while let Some(message) = stream.next().await {
+        let Message::Binary(data) = message? else {
+            continue;
+        };
+        match data.first() {
+            Some(&STDOUT) => out.extend_from_slice(&data[1..]),
+            Some(&STDERR) => err.extend_from_slice(&data[1..]),
+            Some(&STATUS) => {
+                status = serde_json::from_slice(&data[1..]).ok();
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok((out, err, status))
 }
 
 pub(super) fn exit_code_of(

@@ -72,6 +72,25 @@ pub async fn spawn(
     std::fs::create_dir_all(state.dir())?;
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot write {}", log_path.display()))?;
+    let mut cmd = command(cluster, port, target)?;
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; it detaches the forwarder from
+    // the terminal's process group so Ctrl-C on `kip up` does not end it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("cannot start kip's forwarder")?;
+    listening(child, &log_path).await
+}
+
+/// `kip forwarder CLUSTER --port PORT --remote …` for the target `target`
+/// records.
+fn command(cluster: &str, port: u16, target: &RemoteRecord) -> Result<std::process::Command> {
     let mut cmd = std::process::Command::new(
         std::env::current_exe().context("cannot find kip's own executable")?,
     );
@@ -88,21 +107,18 @@ pub async fn spawn(
     if let Some(path) = &target.kubeconfig {
         cmd.arg("--kubeconfig").arg(path);
     }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
-    // SAFETY: setsid is async-signal-safe; it detaches the forwarder from
-    // the terminal's process group so Ctrl-C on `kip up` does not end it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().context("cannot start kip's forwarder")?;
+    Ok(cmd)
+}
+
+/// Waits (10 s at most) until the forwarder `child` says in its log that
+/// it listens; its pid and port.
+async fn listening(
+    mut child: std::process::Child,
+    log_path: &std::path::Path,
+) -> Result<ForwarderRecord> {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let text = std::fs::read_to_string(log_path).unwrap_or_default();
         if let Some(port) = text
             .lines()
             .find_map(|l| l.strip_prefix(READY_LINE))

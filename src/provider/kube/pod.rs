@@ -99,17 +99,8 @@ impl KubeProvider {
                 },
                 item = events.next() => {
                     if let Some(Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event))) = item {
-                        let reason = event.reason.clone().unwrap_or_default();
-                        let message = event.message.clone().unwrap_or_default();
-                        let warning = event.type_.as_deref() == Some("Warning");
-                        if warning
-                            && event_failure.is_none()
-                            && ["Failed", "FailedMount", "FailedScheduling", "FailedCreatePodSandBox"].contains(&reason.as_str())
-                        {
-                            event_failure = Some((
-                                tokio::time::Instant::now() + Duration::from_secs(2),
-                                format!("{reason}: {message}"),
-                            ));
+                        if let (None, Some(why)) = (&event_failure, failing_event(&event)) {
+                            event_failure = Some((tokio::time::Instant::now() + Duration::from_secs(2), why));
                         }
                     }
                 }
@@ -268,6 +259,20 @@ impl KubeProvider {
             labels: info_labels,
         }
     }
+}
+
+/// A Warning event that says the Pod cannot run ("FailedMount: …").
+fn failing_event(event: &Event) -> Option<String> {
+    const FAILURES: [&str; 4] = [
+        "Failed",
+        "FailedMount",
+        "FailedScheduling",
+        "FailedCreatePodSandBox",
+    ];
+    let reason = event.reason.clone().unwrap_or_default();
+    let warning = event.type_.as_deref() == Some("Warning");
+    (warning && FAILURES.contains(&reason.as_str()))
+        .then(|| format!("{reason}: {}", event.message.clone().unwrap_or_default()))
 }
 
 pub(super) enum PodState {

@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::names;
-use crate::provider::remote_state::RemoteState;
+use crate::provider::remote_state::{RemoteRecord, RemoteState};
 use anyhow::Result;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -48,97 +48,47 @@ pub async fn resolve(
     state: &RemoteState,
     in_cluster: bool,
 ) -> Result<ResolvedTarget> {
-    let mut record = cluster.and_then(|c| state.load(c));
-    let mut context = target
-        .context
-        .clone()
-        .or_else(|| record.as_ref().and_then(|r| r.context.clone()));
+    let record = cluster.and_then(|c| state.load(c));
+    // A cluster made through the service account (a CI job in a Pod)
+    // stays there, even once `up` has written a kubeconfig whose current
+    // context is the cluster itself.
+    let named = target.context.is_some() || target.kubeconfig.is_some();
+    let mut choice = Choice {
+        context: target
+            .context
+            .clone()
+            .or_else(|| record.as_ref().and_then(|r| r.context.clone())),
+        service_account: !named && record.as_ref().is_some_and(|r| r.in_cluster),
+        record,
+    };
     let kubeconfig_path = target
         .kubeconfig
         .clone()
-        .or_else(|| record.as_ref().and_then(|r| r.kubeconfig.clone()));
-    // A cluster made through the service account (a CI job in a Pod)
-    // stays there, even once `up` has written a kubeconfig whose
-    // current context is the cluster itself.
-    let named = target.context.is_some() || target.kubeconfig.is_some();
-    let mut service_account = !named && record.as_ref().is_some_and(|r| r.in_cluster);
-    let file_config =
+        .or_else(|| choice.record.as_ref().and_then(|r| r.kubeconfig.clone()));
+    let file =
         match &kubeconfig_path {
-            _ if service_account => None,
+            _ if choice.service_account => None,
             Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
                 Error::RemoteKubeconfigUnreadable {
                     path: path.clone(),
                     error: e.to_string(),
                 }
             })?),
-            // Like client-go: a missing or empty default kubeconfig means
-            // the in-cluster service account, where there is one.
+            // Like client-go: a missing or empty default kubeconfig means the
+            // in-cluster service account, where there is one.
             None => Kubeconfig::read()
                 .ok()
                 .filter(|file| !(in_cluster && is_empty(file))),
         };
-    let file_config = match file_config {
-        Some(file) if context.is_none() => {
-            context = file.current_context.clone().filter(|c| !c.is_empty());
-            // `up` made a kip cluster's context the current one: the
-            // cluster that runs it is the one kip recorded for it.
-            if let Some(kip) = context.as_deref().and_then(names::cluster_of_context) {
-                match state.load(kip) {
-                    Some(r) if r.context.is_some() => {
-                        context = r.context.clone();
-                        record = record.or(Some(r));
-                    }
-                    Some(r) if r.in_cluster => {
-                        context = None;
-                        service_account = true;
-                        record = record.or(Some(r));
-                    }
-                    _ => {
-                        return Err(Error::KipContextCurrent {
-                            cluster: kip.to_string(),
-                        }
-                        .into())
-                    }
-                }
-            }
-            if service_account {
-                None
-            } else if context.is_none() {
-                return Err(Error::NoCurrentContext.into());
-            } else {
-                Some(file)
-            }
-        }
+    let file = match file {
+        Some(file) if choice.context.is_none() => choice.current_context(file, state)?,
         other => other,
     };
-    let (config, context) = match file_config {
-        Some(file) => {
-            let options = KubeConfigOptions {
-                context: context.clone(),
-                ..Default::default()
-            };
-            let config = Config::from_custom_kubeconfig(file, &options)
-                .await
-                .map_err(|e| Error::ContextUnusable {
-                    context: context.clone(),
-                    error: e.to_string(),
-                })?;
-            (config, context)
-        }
-        None => {
-            service_account = true;
-            (
-                Config::incluster().map_err(|e| Error::NoKubeconfig {
-                    error: e.to_string(),
-                })?,
-                None,
-            )
-        }
-    };
+    let config = choice.client_config(file).await?;
     let namespace = target
         .namespace
         .clone()
-        .or_else(|| record.as_ref().map(|r| r.namespace.clone()))
+        .or_else(|| choice.record.as_ref().map(|r| r.namespace.clone()))
         .unwrap_or_else(|| config.default_namespace.clone());
     let server = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| Error::KubeClient {
@@ -147,9 +97,78 @@ pub async fn resolve(
     Ok(ResolvedTarget {
         client,
         namespace,
-        context,
+        context: choice.context,
         kubeconfig: kubeconfig_path,
-        service_account,
+        service_account: choice.service_account,
         server,
     })
+}
+
+/// The target as it is worked out: what kip recorded of the cluster, the
+/// context, and whether it is the service account's cluster.
+struct Choice {
+    record: Option<RemoteRecord>,
+    context: Option<String>,
+    service_account: bool,
+}
+
+impl Choice {
+    /// No context named: the kubeconfig's current one, or (when that is a
+    /// kip cluster's, which `up` made current) the cluster kip recorded for
+    /// it. The kubeconfig, unless the service account is the way.
+    fn current_context(
+        &mut self,
+        file: Kubeconfig,
+        state: &RemoteState,
+    ) -> Result<Option<Kubeconfig>> {
+        self.context = file.current_context.clone().filter(|c| !c.is_empty());
+        if let Some(kip) = self.context.as_deref().and_then(names::cluster_of_context) {
+            match state.load(kip) {
+                Some(r) if r.context.is_some() => {
+                    self.context = r.context.clone();
+                    self.record = self.record.take().or(Some(r));
+                }
+                Some(r) if r.in_cluster => {
+                    self.context = None;
+                    self.service_account = true;
+                    self.record = self.record.take().or(Some(r));
+                }
+                _ => {
+                    return Err(Error::KipContextCurrent {
+                        cluster: kip.to_string(),
+                    }
+                    .into())
+                }
+            }
+        }
+        if self.service_account {
+            Ok(None)
+        } else if self.context.is_none() {
+            Err(Error::NoCurrentContext.into())
+        } else {
+            Ok(Some(file))
+        }
+    }
+
+    /// The client configuration: the kubeconfig's context, else the
+    /// in-cluster service account's.
+    async fn client_config(&mut self, file: Option<Kubeconfig>) -> Result<Config> {
+        let Some(file) = file else {
+            self.service_account = true;
+            self.context = None;
+            return Ok(Config::incluster().map_err(|e| Error::NoKubeconfig {
+                error: e.to_string(),
+            })?);
+        };
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
+        Ok(Config::from_custom_kubeconfig(file, &options)
+            .await
+            .map_err(|e| Error::ContextUnusable {
+                context: self.context.clone(),
+                error: e.to_string(),
+            })?)
+    }
 }

@@ -12,7 +12,6 @@ mod patch;
 pub mod policy;
 mod portforward;
 mod probe;
-mod proto;
 mod resources;
 mod runtime;
 mod selectors;

@@ -1,7 +1,7 @@
 //! Pods as containers on the local Docker engine: a pod network with a
 //! configurable MTU, images pulled or reported as the kubelet reports them,
-//! status driven by what the containers really do, readiness probes, restarts
-//! with back-off, graceful deletion, logs and events.
+//! status driven by what the containers really do, startup and readiness
+//! probes, graceful deletion, logs and events.
 
 use crate::store::Key;
 use crate::time::now_rfc3339;
@@ -514,70 +514,36 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
     });
     let _ = uid;
 
-    // Each container: wait for it to end, restart it per policy.
-    let policy = spec["restartPolicy"]
-        .as_str()
-        .unwrap_or("Always")
-        .to_string();
+    // Each container: its probes, then wait for it to end. Restarts are not
+    // emulated (kip's node Pods are restartPolicy: Never): a container that
+    // ends ends the pod, Succeeded or Failed.
     let mut watchers = Vec::new();
     for (c, id) in containers.iter().zip(ids) {
-        let (rt_docker, store, key, c, policy, pod) = (
-            rt.docker.clone(),
-            store.clone(),
-            key.clone(),
-            c.clone(),
-            policy.clone(),
-            pod.clone(),
-        );
+        let (docker, store, key, c) = (rt.docker.clone(), store.clone(), key.clone(), c.clone());
         watchers.push(tokio::spawn(async move {
             let name = c["name"].as_str().unwrap_or("").to_string();
             if c.get("readinessProbe").is_some() || c.get("startupProbe").is_some() {
-                tokio::spawn(probes(store.clone(), key.clone(), name.clone(), c.clone(), rt_docker.clone(), id.clone()));
+                let probed = (store.clone(), key.clone(), name.clone(), c.clone());
+                tokio::spawn(probes(probed.0, probed.1, probed.2, probed.3, docker.clone(), id.clone()));
             }
-            let mut backoff = Duration::from_secs(1);
-            loop {
-                let code = match rt_docker.wait_container(&id, None::<WaitContainerOptions>).try_collect::<Vec<_>>().await {
-                    Ok(r) => r.first().map_or(0, |w| w.status_code),
-                    Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
-                    Err(_) => return,
-                };
-                if gone(&store, &key) {
-                    return;
-                }
-                let reason = if code == 0 { "Completed" } else { "Error" };
-                store.update_pod_status(&key, &|s| {
-                    container_status(s, &name, |cs| {
-                        cs["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "finishedAt": now_rfc3339()}});
-                        cs["ready"] = json!(false);
-                    });
-                    condition(s, "Ready", false);
-                    condition(s, "ContainersReady", false);
-                });
-                let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
-                if !restart {
-                    store.update_pod_status(&key, &|s| s["phase"] = json!(if code == 0 { "Succeeded" } else { "Failed" }));
-                    return;
-                }
-                store.event(&pod, "Warning", "BackOff", &format!("Back-off restarting failed container {name}"));
-                store.update_pod_status(&key, &|s| {
-                    container_status(s, &name, |cs| {
-                        cs["lastState"] = cs["state"].clone();
-                        cs["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
-                            "message": format!("back-off {}s restarting failed container={name}", backoff.as_secs())}});
-                    });
-                });
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(20));
-                if gone(&store, &key) || rt_docker.start_container(&id, None).await.is_err() {
-                    return;
-                }
-                store.update_pod_status(&key, &|s| {
-                    container_status(s, &name, |cs| {
-                        cs["restartCount"] = json!(cs["restartCount"].as_i64().unwrap_or(0) + 1);
-                        cs["state"] = json!({"running": {"startedAt": now_rfc3339()}});
-                    });
-                });
+            let code = match docker.wait_container(&id, None::<WaitContainerOptions>).try_collect::<Vec<_>>().await {
+                Ok(r) => r.first().map_or(0, |w| w.status_code),
+                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
+                Err(_) => return,
+            };
+            if gone(&store, &key) {
+                return;
             }
+            let reason = if code == 0 { "Completed" } else { "Error" };
+            store.update_pod_status(&key, &|s| {
+                container_status(s, &name, |cs| {
+                    cs["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "finishedAt": now_rfc3339()}});
+                    cs["ready"] = json!(false);
+                });
+                condition(s, "Ready", false);
+                condition(s, "ContainersReady", false);
+                s["phase"] = json!(if code == 0 { "Succeeded" } else { "Failed" });
+            });
         }));
     }
     for w in watchers {
@@ -974,7 +940,7 @@ pub async fn stop_pod(
 }
 
 /// The startup probe first (a container that never starts is killed, and
-/// restarted per policy), then the readiness probe.
+/// its pod ends with it), then the readiness probe.
 async fn probes(
     store: Arc<dyn PodStore>,
     key: Key,
@@ -999,7 +965,7 @@ async fn probes(
                 .get_pod(&key)
                 .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
                 .unwrap_or_default();
-            if tokio::time::timeout(timeout, check(startup, &ip, &docker, &id))
+            if tokio::time::timeout(timeout, check(startup, &ip))
                 .await
                 .unwrap_or(false)
             {
@@ -1038,18 +1004,11 @@ async fn probes(
         condition(s, "Ready", all);
     });
     if let Some(readiness) = readiness {
-        probe_loop(store, key, container, readiness, docker, id).await;
+        probe_loop(store, key, container, readiness).await;
     }
 }
 
-async fn probe_loop(
-    store: Arc<dyn PodStore>,
-    key: Key,
-    container: String,
-    probe: Value,
-    docker: Docker,
-    id: String,
-) {
+async fn probe_loop(store: Arc<dyn PodStore>, key: Key, container: String, probe: Value) {
     let secs = |field: &str, default: u64| probe[field].as_u64().unwrap_or(default);
     tokio::time::sleep(Duration::from_secs(secs("initialDelaySeconds", 0))).await;
     let (period, timeout) = (
@@ -1063,7 +1022,7 @@ async fn probe_loop(
             .get_pod(&key)
             .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
             .unwrap_or_default();
-        let passed = tokio::time::timeout(timeout, check(&probe, &ip, &docker, &id))
+        let passed = tokio::time::timeout(timeout, check(&probe, &ip))
             .await
             .unwrap_or(false);
         if passed {
@@ -1093,7 +1052,9 @@ async fn probe_loop(
     }
 }
 
-async fn check(probe: &Value, ip: &str, docker: &Docker, id: &str) -> bool {
+/// A tcpSocket or httpGet probe (exec probes are not emulated: nothing
+/// uses them).
+async fn check(probe: &Value, ip: &str) -> bool {
     if let Some(port) = probe["tcpSocket"]["port"].as_u64() {
         return tokio::net::TcpStream::connect((ip, port as u16))
             .await
@@ -1105,32 +1066,6 @@ async fn check(probe: &Value, ip: &str, docker: &Docker, id: &str) -> bool {
         return crate::probe::http_get(ip, port as u16, path, https)
             .await
             .is_some_and(|code| (200..400).contains(&code));
-    }
-    if let Some(command) = probe["exec"]["command"].as_array() {
-        use bollard::exec::{CreateExecOptions, StartExecResults};
-        let cmd: Vec<String> = command
-            .iter()
-            .filter_map(|c| c.as_str().map(String::from))
-            .collect();
-        let Ok(exec) = docker
-            .create_exec(
-                id,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    attach_stdout: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-        else {
-            return false;
-        };
-        if let Ok(StartExecResults::Attached { mut output, .. }) =
-            docker.start_exec(&exec.id, None).await
-        {
-            while output.next().await.is_some() {}
-        }
-        return crate::exec::exit_code(docker, &exec.id).await == 0;
     }
     false
 }

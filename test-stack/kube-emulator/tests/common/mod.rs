@@ -8,6 +8,28 @@
 
 use kip_test_kube_emulator::Emulator;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Polls `probe` until it gives `Ok`, for at most `limit`; past it, fails
+/// the test with `what` and the last error. The pause between tries grows
+/// from 20 ms to 500 ms.
+#[track_caller]
+pub fn until<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("not within {limit:?}: {what}\n{last}")
+            }
+            Err(_) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
 
 /// The image pods run: the test node image (`test-stack/node-image/build.sh`).
 pub const IMAGE: &str = "kip-test-node:latest";

@@ -1,0 +1,160 @@
+//! Where a cluster that exists stands, as its node tells it: still being
+//! made (by another `kip up`, or a restart), ready to use, or broken and
+//! why. The one place that decides it for `up`, a second `up` of one name
+//! and a cluster found half-made; what races `up`, `down` and `gc` leave
+//! (issue 22) is decided here too.
+
+use super::access::{api_ready, credentials};
+use crate::api::ApiEndpoint;
+use crate::kubeconfig::ClusterCredentials;
+use crate::node::progress::{BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
+use crate::provider::{Node, NodeInfo, NodeState};
+use anyhow::Result;
+use std::time::Duration;
+
+/// An existing cluster as `up` finds it: its credentials and endpoint when
+/// it runs and its API server is ready (its port-forward started again if
+/// it was gone), else what is wrong, in words that follow "is".
+pub async fn usable(node: &impl Node) -> Result<Result<(ClusterCredentials, ApiEndpoint), String>> {
+    let info = node.info();
+    let endpoint = match info.state {
+        NodeState::Running => node.reconnect().await?,
+        _ => info.endpoint.clone(),
+    };
+    Ok(match (&info.state, endpoint) {
+        (NodeState::Running, Some(endpoint)) => ready_credentials(node, &endpoint)
+            .await
+            .map(|creds| (creds, endpoint)),
+        (NodeState::Running, None) => Err("running without a published API port".into()),
+        _ => Err(format!("not running ({})", info.status)),
+    })
+}
+
+/// A node another run is making, ready as that run published it (never a
+/// second forwarder of this run's own).
+pub async fn ready_as_published(node: &impl Node) -> Option<(ClusterCredentials, ApiEndpoint)> {
+    let info = node.info();
+    match (&info.state, &info.endpoint) {
+        (NodeState::Running, Some(endpoint)) => ready_credentials(node, endpoint)
+            .await
+            .ok()
+            .map(|creds| (creds, endpoint.clone())),
+        _ => None,
+    }
+}
+
+/// Why a node another run was making will not become a cluster, if it
+/// will not: it stopped, or its bootstrap failed.
+pub async fn failed(node: &impl Node) -> Option<String> {
+    let info = node.info();
+    match info.state {
+        NodeState::Running => {
+            let log = node.log().await.ok()?;
+            BootstrapSummary::from_log(&log)
+                .failure
+                .map(|why| format!("running, but its bootstrap failed ({why})"))
+        }
+        NodeState::Stopped | NodeState::Other => Some(format!("not running ({})", info.status)),
+        NodeState::Created => None,
+        NodeState::Orphaned => Some("gone (its node was removed; its volume is left)".into()),
+    }
+}
+
+/// Where the making of an existing cluster stands, as its node tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Making {
+    /// Still under way: the node not started yet (planned within `--wait`,
+    /// its Pod pending), or its bootstrap still creating the cluster.
+    UnderWay(String),
+    /// Made (or given up on): ready, or broken in a way `reuse` explains.
+    Over,
+}
+
+/// Whether another `kip up` (or a restart) is still making `node`: a
+/// cluster in the making is waited for, never called broken.
+pub async fn making(node: &impl Node, wait: Duration) -> Making {
+    let info = node.info();
+    match info.state {
+        NodeState::Created if age(info).is_some_and(|age| age < wait.max(RECENT)) => {
+            Making::UnderWay(format!("its node is not running yet ({})", info.status))
+        }
+        NodeState::Running => match node.log().await {
+            Ok(log) => bootstrap_making(&BootstrapSummary::from_log(&log)),
+            Err(_) => Making::Over,
+        },
+        _ => Making::Over,
+    }
+}
+
+/// The other run waits for its node to start up to its own `--wait`; this
+/// run's, but at least this long, stands in for it. A node planned longer
+/// ago that has not started is a leftover.
+const RECENT: Duration = Duration::from_secs(60);
+
+fn age(node: &NodeInfo) -> Option<Duration> {
+    node.created_at
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+}
+
+/// A running node's bootstrap: under way until the cluster is created or
+/// the bootstrap fails.
+fn bootstrap_making(summary: &BootstrapSummary) -> Making {
+    if summary.failure.is_some() || summary.phase.as_deref() == Some(PHASE_CLUSTER_CREATED) {
+        return Making::Over;
+    }
+    Making::UnderWay(match summary.phase.as_deref() {
+        Some(PHASE_DOCKERD_READY) => "kind is creating the cluster in its node".into(),
+        _ => "Docker is starting in its node".into(),
+    })
+}
+
+/// A running cluster's credentials once its API server is ready; else
+/// what is wrong, in words that follow "running, but".
+async fn ready_credentials(
+    node: &impl Node,
+    endpoint: &ApiEndpoint,
+) -> Result<ClusterCredentials, String> {
+    let creds = credentials(node, endpoint)
+        .await
+        .map_err(|e| format!("running, but {e:#}"))?;
+    match api_ready(&creds, endpoint).await {
+        Ok(true) => Ok(creds),
+        Ok(false) => Err("running, but its API server is not ready".into()),
+        Err(e) => Err(format!(
+            "running, but its API server does not answer ({e:#})"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bootstrap_is_under_way_until_the_cluster_is_created_or_it_fails() {
+        let making = |log: &str| bootstrap_making(&BootstrapSummary::from_log(log));
+        assert_eq!(
+            making("kip-info: mtu=1500\n"),
+            Making::UnderWay("Docker is starting in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\n ✓ Preparing nodes\n"),
+            Making::UnderWay("kind is creating the cluster in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\nkip-phase: cluster-created\n"),
+            Making::Over
+        );
+        assert_eq!(
+            making("kip-phase: dockerd-ready\nkip-fail: cluster: kind create cluster failed\n"),
+            Making::Over
+        );
+        // A restarted node makes its cluster again.
+        assert_eq!(
+            making("kip-phase: cluster-created\nkip-phase: dockerd-ready\n"),
+            Making::UnderWay("kind is creating the cluster in its node".into())
+        );
+    }
+}

@@ -1,0 +1,113 @@
+//! Deleting a cluster: its node, its volume and its kubeconfig entries, as
+//! `down`, `gc`, `run` and `up --recreate` do, and never cut short by a
+//! signal (a deletion stopped half-way leaves entries that point at a
+//! removed node).
+
+use super::signals::Signals;
+use crate::error::Error;
+use crate::kubeconfig::{self, KubeconfigTarget};
+use crate::names;
+use crate::output::Printer;
+use crate::provider::Provider;
+use anyhow::Result;
+
+/// Deletes cluster `name` (as [`delete_one`]) and never cuts it short: a
+/// deletion stopped half-way is what a signal must not leave behind. The
+/// first signal sets `interrupted` (the caller deletes no more); a second
+/// one stops at once, the outer error. The inner result is the deletion's.
+pub async fn delete_to_the_end(
+    name: &str,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    signals: &mut Signals,
+    interrupted: &mut bool,
+) -> Result<Result<()>> {
+    let deletion = delete_one(name, provider, printer, target);
+    tokio::pin!(deletion);
+    let result = loop {
+        tokio::select! {
+            result = &mut deletion => break result,
+            () = signals.received() => {
+                if *interrupted {
+                    // A second signal: the user would rather leave now
+                    // (an engine that stopped answering mid-way).
+                    printer.warn(&format!(
+                        "interrupted again: stopping now; cluster {name} may be half-deleted \
+                         (`kip down {name}` finishes it)"
+                    ));
+                    return Err(Error::Interrupted.into());
+                }
+                *interrupted = true;
+                printer.notice(&format!(
+                    "Interrupted: finishing the deletion of cluster {name} first, so none of it \
+                     is left behind (Ctrl-C again to stop at once)"
+                ));
+            }
+        }
+    };
+    *interrupted = *interrupted || signals.check().is_err();
+    Ok(result)
+}
+
+/// The closing line of an interrupted deletion of several clusters: which
+/// were `left`, and the command (`again`) that deletes them.
+pub fn say_interrupted(printer: &Printer, left: &[&str], again: &str) {
+    printer
+        .step("interrupted", "Interrupted")
+        .failed(&if left.is_empty() {
+            "Interrupted after the deletion under way finished".to_string()
+        } else {
+            format!(
+                "Interrupted: not deleted {} (run `{again}` again)",
+                left.join(", ")
+            )
+        });
+}
+
+/// Deletes one cluster: node, volume and kubeconfig entries.
+pub async fn delete_one(
+    name: &str,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+) -> Result<()> {
+    let step = printer.step("cluster-deleted", &format!("Deleting cluster {name}"));
+    let deleted = provider.delete(name).await?;
+    let context = names::context_name(name);
+    let mut entries_removed = false;
+    let home = provider.info().home_context;
+    kubeconfig::update(&target.path, |doc| {
+        entries_removed = kubeconfig::remove_entries(doc, &context)?;
+        // A remote cluster's context was current: the cluster that ran it
+        // becomes current again, as before `up` switched away from it.
+        if let (true, Some(home), Some(root)) = (entries_removed, &home, doc.as_mapping_mut()) {
+            if root.get("current-context").and_then(|c| c.as_str()) == Some("") {
+                root.insert("current-context".into(), home.as_str().into());
+            }
+        }
+        Ok(entries_removed)
+    })?;
+    let mut parts = Vec::new();
+    if deleted.node {
+        parts.push("node");
+    }
+    if deleted.volume {
+        parts.push("volume");
+    }
+    parts.extend(deleted.other.iter().copied());
+    if entries_removed {
+        parts.push("kubeconfig entries");
+    }
+    if parts.is_empty() {
+        step.done(&format!("Cluster {name} does not exist; nothing to delete"));
+    } else {
+        step.done(&format!("Deleted cluster {name} ({})", parts.join(", ")));
+    }
+    for object in &deleted.left {
+        printer.notice(&format!(
+            "left {object} alone: it has the cluster's name but not kip's labels, so kip did not make it"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `kip up [NAME]`: a cluster, by the cluster layer's `up` recipe (or
+//! `--recreate`'s); `--dry-run` prints the node plan instead.
+
+use crate::cluster::{self, create, Place, Request, UpOutcome};
+use crate::output::{Printer, StatusFormat};
+use crate::provider::docker::DockerProvider;
+use crate::provider::Provider;
+use crate::settings::Environment;
+use anyhow::Result;
+
+/// What `kip up` makes, resolved from its flags and kip's config file.
+#[derive(Debug, Clone)]
+pub struct UpSettings {
+    pub request: Request,
+    /// Delete an existing cluster of this name first.
+    pub recreate: bool,
+}
+
+/// `host`: the local Docker engine the kind node image comes from (the
+/// provider itself in local mode; in remote mode, one if it answers).
+pub async fn run<P: Provider>(
+    settings: &UpSettings,
+    env: &Environment,
+    provider: &P,
+    host: Option<&DockerProvider>,
+    printer: &Printer,
+) -> Result<UpOutcome> {
+    let recipe = if settings.recreate {
+        create::recreate()
+    } else {
+        create::up()
+    };
+    let place = Place {
+        provider,
+        host,
+        printer,
+        env,
+    };
+    cluster::create(recipe, &settings.request, place).await
+}
+
+/// `kip up --dry-run`: prints the node plan and touches nothing. It works
+/// without a reachable engine too (the plan then assumes defaults).
+pub async fn dry_run(
+    settings: &UpSettings,
+    env: &Environment,
+    format: StatusFormat,
+    provider: Result<&impl Provider, &anyhow::Error>,
+    printer: &Printer,
+) -> Result<()> {
+    let request = &settings.request;
+    let yaml = cluster::plan::dry_run(&request.name, &request.cluster, env, provider, |w| {
+        printer.warn(&w)
+    })
+    .await?;
+    match format {
+        StatusFormat::Text => crate::output::out(yaml)?,
+        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
+    }
+    Ok(())
+}
+
+/// `-o json` of what is otherwise printed as YAML: one document as itself,
+/// several (a remote node's objects) as a `List`, as `kubectl -o json` does.
+fn yaml_to_json(yaml: &str) -> Result<String> {
+    use serde::Deserialize;
+    let mut docs = serde_yaml::Deserializer::from_str(yaml)
+        .map(serde_json::Value::deserialize)
+        .collect::<Result<Vec<_>, _>>()?;
+    docs.retain(|d| !d.is_null());
+    let value = if docs.len() == 1 {
+        docs.remove(0)
+    } else {
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs})
+    };
+    Ok(serde_json::to_string_pretty(&value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_to_json;
+
+    #[test]
+    fn json_of_one_document_and_of_several() {
+        let one: serde_json::Value =
+            serde_json::from_str(&yaml_to_json("a: 1\nb: [x]\n").unwrap()).unwrap();
+        assert_eq!(one, serde_json::json!({"a": 1, "b": ["x"]}));
+        let list: serde_json::Value =
+            serde_json::from_str(&yaml_to_json("kind: Pod\n---\nkind: Service\n").unwrap())
+                .unwrap();
+        assert_eq!(list["kind"], "List");
+        assert_eq!(list["items"][1]["kind"], "Service");
+    }
+}
