@@ -12,10 +12,10 @@ machine, in this order:
 
   1. the seed of IMAGE removed (`kip seed rm`), then one `kip up`: the
      first up, which makes the seed (the stream goes into the seed);
-  2. N x `kip up` from the seed;
-  3. N x `kip up --no-seed`: the image streamed into each node, as before;
-  4. N x `kind create cluster --wait 8m` against a second dockerd on this
-     host that has IMAGE (bench/real_kind_up.py's baseline).
+  2. N rounds, interleaved so that each sees the same load: `kip up` from
+     the seed; `kip up --no-seed` (the image streamed into the node, as
+     before seeds); `kind create cluster --wait 8m` against a second dockerd
+     on this host that has IMAGE (bench/real_kind_up.py's baseline).
 
 Every `kip up` is timed until `kubectl wait --for=condition=Ready node
 --all` returns after it (kind's --wait waits for the same). The image
@@ -106,31 +106,32 @@ def main():
             config = sh(kip, "exec", name, "--", "cat", "/etc/kip/kind.yaml", env=env)
         sh(kip, "down", name, env=env)
 
-    pid = os.getpid()
-    remove_seed(kip, env, args.image)
-    kip_run("first", f"bench-seed-{pid}-first")
-    for i in range(args.runs):
-        kip_run("seed", f"bench-seed-{pid}-{i}")
-    for i in range(args.runs):
-        kip_run("stream", f"bench-stream-{pid}-{i}", ["--no-seed"])
-
-    engine = BenchEngine(tmp)
-    try:
-        engine.load(args.image)
+    def kind_run(i):
         cfg = os.path.join(tmp, "kind.yaml")
         with open(cfg, "w") as f:
             f.write(config)
+        start = time.time()
+        out = subprocess.run([kind, "create", "cluster", "--name", f"s{i}", "--image", args.image,
+                              "--config", cfg, "--wait", "8m", "--kubeconfig",
+                              os.path.join(tmp, "kind-kc")],
+                             env=engine.env, capture_output=True, text=True)
+        rows["kind"].append(time.time() - start)
+        subprocess.run([kind, "delete", "cluster", "--name", f"s{i}"], env=engine.env,
+                       capture_output=True)
+        if out.returncode != 0:
+            sys.exit(f"kind create cluster failed on the bench engine:\n{out.stderr}")
+
+    pid = os.getpid()
+    engine = BenchEngine(tmp)
+    try:
+        engine.load(args.image)
+        remove_seed(kip, env, args.image)
+        kip_run("first", f"bench-seed-{pid}-first")
+        # Interleaved, so that each kind of run sees the same load.
         for i in range(args.runs):
-            start = time.time()
-            out = subprocess.run([kind, "create", "cluster", "--name", f"s{i}", "--image", args.image,
-                                  "--config", cfg, "--wait", "8m", "--kubeconfig",
-                                  os.path.join(tmp, "kind-kc")],
-                                 env=engine.env, capture_output=True, text=True)
-            rows["kind"].append(time.time() - start)
-            subprocess.run([kind, "delete", "cluster", "--name", f"s{i}"], env=engine.env,
-                           capture_output=True)
-            if out.returncode != 0:
-                sys.exit(f"kind create cluster failed on the bench engine:\n{out.stderr}")
+            kip_run("seed", f"bench-seed-{pid}-{i}")
+            kip_run("stream", f"bench-stream-{pid}-{i}", ["--no-seed"])
+            kind_run(i)
     finally:
         engine.close()
 
@@ -153,6 +154,8 @@ def main():
         setup = f"; the node's seed setup {med(setups)} ms" if setups else ""
         print(f"  {labels[key]:60} {med(t for t, _, _ in phase):8.1f}  "
               f"(image step alone {med(i for _, i, _ in phase):.1f}{setup})")
+    rounds = " ".join(f"{s / k:.2f}" for s, k in zip(rows["seed"], rows["kind"]))
+    print(f"{'ratio kip up from the seed / kind, round by round':62} {rounds}")
     kind_med = med(rows["kind"])
     print(f"{'ratio kip up from the seed / kind':62} {med(rows['seed']) / kind_med:8.2f}x")
     print(f"{'ratio kip up --no-seed / kind':62} {med(rows['stream']) / kind_med:8.2f}x")
