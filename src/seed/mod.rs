@@ -20,11 +20,12 @@
 //!   `system prune -af`), unmounts first (moby's `EnsureRemoveAll` does a
 //!   recursive unmount, 20.10 through 28) and removes its own copy: the
 //!   seed, read-only anyway, and other nodes are untouched. Measured here
-//!   (`bench/seed_up.py`, one run, medians of 3): the image phase of `kip
-//!   up` (Docker start + image) 39.8 s streamed, 0.4 s from the seed (the
-//!   node's own setup: 23 ms for 8 layers); to every node Ready 24.5 s
-//!   against 38.3 s for `kind create cluster --wait` (0.64x). The first up
-//!   of an image, which makes the seed, 55.3 s (the stream, once).
+//!   (`bench/seed_up.py`, one run, medians of 3 interleaved rounds): the
+//!   image phase of `kip up` (Docker start + image) 31.2 s streamed, 0.7 s
+//!   from the seed (the node's own setup: 24 ms for 8 layers); to every
+//!   node Ready 27.8 s against 25.9 s for `kind create cluster --wait`
+//!   (1.07x, parity within the noise; 2.25x streamed). The first up of an
+//!   image, which makes the seed, 64.0 s (the stream, once).
 //! - Only Debian's dockerd 20.10 was measured: kip's default DinD image
 //!   (docker:28-dind) cannot be pulled on the test machine. Docker 28 keeps
 //!   overlay2 and the same removal (read in moby v28.5.2); Docker 29's
