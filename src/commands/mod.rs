@@ -11,5 +11,6 @@ pub mod list;
 pub mod load;
 pub mod logs;
 pub mod run;
+pub mod seed;
 pub mod status;
 pub mod up;

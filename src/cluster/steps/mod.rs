@@ -11,6 +11,7 @@ mod name;
 mod plan;
 mod provision;
 mod ready;
+mod seed;
 mod stream;
 
 pub use bootstrap::{CreateCluster, StartEngine};
@@ -20,7 +21,7 @@ pub use name::{appeared, Recreate, RefuseExisting, ReuseExisting};
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
-pub use stream::StreamImage;
+pub use seed::SeedImage;
 
 use super::handover::UpOutcome;
 use super::Request;

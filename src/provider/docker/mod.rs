@@ -11,6 +11,7 @@ mod host;
 mod images;
 mod node;
 mod ownership;
+mod seeds;
 mod spec;
 mod start;
 
