@@ -11,9 +11,11 @@ mod suite {
     pub mod doctor;
     pub mod down_and_reuse;
     pub mod e2e;
+    pub mod gate;
     pub mod hard_cases;
     pub mod layer;
     pub mod node_fixes;
+    pub mod races;
     pub mod real_kind;
     pub mod real_remote;
     pub mod real_seed;

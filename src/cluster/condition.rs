@@ -7,8 +7,10 @@
 use super::access::{api_ready, credentials};
 use crate::api::ApiEndpoint;
 use crate::kubeconfig::ClusterCredentials;
-use crate::node::progress::{BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
-use crate::provider::{Node, NodeInfo, NodeState};
+use crate::node::progress::{
+    stopped_by_signal, BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY,
+};
+use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use anyhow::Result;
 use std::time::Duration;
 
@@ -108,6 +110,31 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
         Some(PHASE_DOCKERD_READY) => "kind is creating the cluster in its node".into(),
         _ => "Docker is starting in its node".into(),
     })
+}
+
+/// How long a node stopped from outside has to go: the `kip down` (or
+/// `kip gc`) that stopped it removes it next.
+const REMOVED_AFTER_STOP: Duration = Duration::from_secs(20);
+
+/// Whether `ours`, the node a run made, was deleted by another kip: gone,
+/// or replaced by a node of the same name made later, or stopped by a
+/// signal and gone soon after (a deletion's stop comes before its removal).
+pub async fn deleted_by_another<P: Provider>(provider: &P, ours: &P::Node) -> bool {
+    let deadline = tokio::time::Instant::now() + REMOVED_AFTER_STOP;
+    loop {
+        let Ok(now) = provider.lookup(&ours.info().cluster).await else {
+            return false;
+        };
+        let Some(now) = now else { return true };
+        if ours.id().is_some() && now.id() != ours.id() {
+            return true;
+        }
+        let stopped = now.log().await.is_ok_and(|log| stopped_by_signal(&log));
+        if !stopped || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// A running cluster's credentials once its API server is ready; else

@@ -5,6 +5,7 @@
 //! the node is made writes the logs bundle (`--logs-dir`) and removes the
 //! node (unless `--keep-on-failure`). `up` and `run` are two recipes.
 
+use super::condition;
 use super::existing::wait_for_other_up;
 use super::handover::UpOutcome;
 use super::signals::Signals;
@@ -183,6 +184,12 @@ async fn waiting<P: Provider>(
 /// asked for, and what this run made removed unless it is to be kept.
 async fn undo<P: Provider>(cx: &Context<'_, P>, err: anyhow::Error) -> anyhow::Error {
     let (request, printer) = (cx.request, cx.printer);
+    if Error::is(&err, |e| matches!(e, Error::DeletedWhileMade { .. })) {
+        return err;
+    }
+    if let Some(deleted) = deleted_by_another(cx, &err).await {
+        return deleted;
+    }
     if Error::is(&err, |e| *e == Error::Interrupted) {
         printer
             .step("interrupted", "Interrupted")
@@ -225,4 +232,26 @@ async fn undo<P: Provider>(cx: &Context<'_, P>, err: anyhow::Error) -> anyhow::E
         )),
     }
     err
+}
+
+/// A failure of a step once the node was made, because another kip deleted
+/// the node meanwhile (a `kip down` or `kip gc` at the same time): said as
+/// that, not as the broken stream or exec it caused. Nothing of this run's
+/// is left to remove; a node of the name there now is another run's.
+async fn deleted_by_another<P: Provider>(
+    cx: &Context<'_, P>,
+    err: &anyhow::Error,
+) -> Option<anyhow::Error> {
+    let ours = cx.node.as_ref()?;
+    if Error::is(err, |e| *e == Error::Interrupted) {
+        return None;
+    }
+    condition::deleted_by_another(cx.provider, ours)
+        .await
+        .then(|| {
+            Error::DeletedWhileMade {
+                name: cx.request.name.clone(),
+            }
+            .into()
+        })
 }

@@ -3,6 +3,7 @@
 //! signal (a deletion stopped half-way leaves entries that point at a
 //! removed node).
 
+use super::condition::{making, Making};
 use super::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
@@ -10,6 +11,7 @@ use crate::names;
 use crate::output::Printer;
 use crate::provider::Provider;
 use anyhow::Result;
+use std::time::Duration;
 
 /// Deletes cluster `name` (as [`delete_one`]) and never cuts it short: a
 /// deletion stopped half-way is what a signal must not leave behind. The
@@ -72,6 +74,14 @@ pub async fn delete_one(
     printer: &Printer,
     target: &KubeconfigTarget,
 ) -> Result<()> {
+    if let Some(node) = provider.lookup(name).await? {
+        if let Making::UnderWay(how_far) = making(&node, Duration::ZERO).await {
+            printer.notice(&format!(
+                "cluster {name} is being created by a `kip up` or a restart ({how_far}): \
+                 deleting it stops that"
+            ));
+        }
+    }
     let step = printer.step("cluster-deleted", &format!("Deleting cluster {name}"));
     let deleted = provider.delete(name).await?;
     let context = names::context_name(name);

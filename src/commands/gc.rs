@@ -52,8 +52,9 @@ impl crate::output::Document for GcResult<'_> {
 }
 
 /// How old an orphaned volume must be before `gc` takes it (or older than
-/// `--older-than`, when that is shorter): `kip up` creates the volume a
-/// moment before the node container, and a young orphan may be that moment.
+/// `--older-than`, when that is shorter): an older kip's `kip up` made the
+/// volume a moment before the node container (kip makes both in one
+/// request now), and a young orphan may be that moment.
 const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
 /// Why a cluster is due, or None if it is not. What a node removed outside

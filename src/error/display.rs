@@ -433,6 +433,11 @@ impl fmt::Display for Error {
                 "another `kip up {name}` claimed this cluster's name, but no node appeared within 20 s; if no \
                  other run is going on, `kip down {name}` clears what is left"
             ),
+            DeletedWhileMade { name } => write!(
+                f,
+                "cluster {name} was deleted by another kip (a `kip down {name}` or `kip gc`) while this \
+                 `kip up` was making it; run `kip up {name}` again to make it"
+            ),
             NotReady { cluster, status } => write!(f, "cluster {cluster} is not ready ({status})"),
             NoPublishedPort { cluster, status } => write!(
                 f,

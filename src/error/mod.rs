@@ -385,6 +385,11 @@ pub enum Error {
     OtherUpNoNode {
         name: String,
     },
+    /// The node this `kip up` made was removed (by a `kip down` or `kip gc`
+    /// at the same time) before the cluster was ready.
+    DeletedWhileMade {
+        name: String,
+    },
     NotReady {
         cluster: String,
         status: String,
@@ -610,6 +615,7 @@ impl Error {
             | Broken { .. }
             | OtherUpFailed { .. }
             | OtherUpNoNode { .. }
+            | DeletedWhileMade { .. }
             | NotReady { .. }
             | NoPublishedPort { .. }
             | NoEndpoint { .. }

@@ -190,6 +190,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "the other `kip up a` that was creating this cluster failed and removed it; run `kip up a` again (or see that run's output)"),
         (OtherUpNoNode { name: s("a") }, exit::NODE,
          "another `kip up a` claimed this cluster's name, but no node appeared within 20 s; if no other run is going on, `kip down a` clears what is left"),
+        (DeletedWhileMade { name: s("a") }, exit::NODE,
+         "cluster a was deleted by another kip (a `kip down a` or `kip gc`) while this `kip up` was making it; run `kip up a` again to make it"),
         (NotReady { cluster: s("a"), status: s("Exited (1)") }, exit::NODE,
          "cluster a is not ready (Exited (1))"),
         (NoPublishedPort { cluster: s("a"), status: s("Created") }, exit::NODE,

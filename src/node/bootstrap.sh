@@ -406,6 +406,9 @@ create_cluster() {
 # dockerd itself holds nothing worth a graceful stop.
 shutdown() {
     trap - TERM INT
+    # Stopped from outside, not failed: a `kip up` still making the cluster
+    # tells a `kip down` at work from a failure of its own by this line.
+    echo "kip-info: stopped=signal"
     [ -z "${kind_pid:-}" ] || kill "$kind_pid" 2>/dev/null || true
     ids=$(docker ps -q 2>/dev/null || true)
     if [ -n "$ids" ]; then

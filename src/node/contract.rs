@@ -38,6 +38,9 @@ pub const FAIL_MARKER: &str = "kip-fail: ";
 /// The phases the bootstrap reports.
 pub const PHASE_DOCKERD_READY: &str = "dockerd-ready";
 pub const PHASE_CLUSTER_CREATED: &str = "cluster-created";
+/// The last marker of a node stopped by a signal (`docker stop`, `kip
+/// down`), not by a failure of its own.
+pub const STOPPED_BY_SIGNAL: &str = "kip-info: stopped=signal";
 
 #[cfg(test)]
 mod tests {
@@ -65,6 +68,7 @@ mod tests {
             POD_IP_SAN.replace('.', "\\."),
             format!("echo \"{PHASE_MARKER}{PHASE_DOCKERD_READY}\""),
             format!("echo \"{PHASE_MARKER}{PHASE_CLUSTER_CREATED}\""),
+            format!("echo \"{STOPPED_BY_SIGNAL}\""),
         ];
         expected.extend([INFO_MARKER, WARN_MARKER, FAIL_MARKER].map(|m| format!("echo \"{m}")));
         for text in expected {

@@ -64,6 +64,15 @@ impl BootstrapSummary {
     }
 }
 
+/// Whether the node's bootstrap ended because it was told to stop (its
+/// last marker), not by a failure of its own.
+pub fn stopped_by_signal(log: &str) -> bool {
+    log.lines()
+        .rev()
+        .find(|l| l.starts_with("kip-"))
+        .is_some_and(|l| l.trim_end() == super::contract::STOPPED_BY_SIGNAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +101,20 @@ mod tests {
             parse(" ✓ Preparing nodes"),
             Marker::Line(" ✓ Preparing nodes".into())
         );
+    }
+
+    #[test]
+    fn a_node_stopped_from_outside_says_so_last() {
+        assert!(stopped_by_signal(
+            "kip-phase: dockerd-ready\nkind\nkip-info: stopped=signal\n"
+        ));
+        assert!(!stopped_by_signal(
+            "kip-phase: dockerd-ready\nkip-fail: cluster: kind failed\n"
+        ));
+        // Stopped once, then started again.
+        assert!(!stopped_by_signal(
+            "kip-info: stopped=signal\nkip-info: mtu=1500\nkip-phase: dockerd-ready\n"
+        ));
     }
 
     #[test]

@@ -182,6 +182,11 @@ pub trait Provider {
 #[allow(async_fn_in_trait)]
 pub trait Node {
     fn info(&self) -> &NodeInfo;
+    /// What tells this node from another of the same name made later (a
+    /// container's ID), where the provider knows it.
+    fn id(&self) -> Option<&str> {
+        None
+    }
     /// The bootstrap log so far.
     async fn log(&self) -> Result<String>;
     /// The bootstrap log from its first line, following new lines until the

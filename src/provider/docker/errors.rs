@@ -47,6 +47,12 @@ pub(super) fn is_removal_in_progress(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, msg)| code == 409 && msg.contains("already in progress"))
 }
 
+/// A volume a container still mounts (one a `kip up` at work has just
+/// created its node with).
+pub(super) fn is_volume_in_use(e: &DockerError) -> bool {
+    status_of(e).is_some_and(|(code, msg)| code == 409 && msg.contains("volume is in use"))
+}
+
 pub(super) fn is_not_modified(e: &DockerError) -> bool {
     status_of(e).is_some_and(|(code, _)| code == 304)
 }

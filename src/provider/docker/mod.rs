@@ -22,7 +22,6 @@ use crate::output::Printer;
 use crate::provider::NodeState;
 use crate::settings::DockerEnvironment;
 use anyhow::{Context, Result};
-use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
@@ -30,7 +29,7 @@ use bollard::Docker;
 use errors::{is_not_found, is_not_modified, is_removal_in_progress};
 use host::{docker_host, HostSource};
 pub use node::DockerNode;
-use ownership::{foreign, is_kips, VolumeRemoval};
+use ownership::VolumeRemoval;
 use spec::{node_info, published_endpoint, started_info};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,6 +37,10 @@ use std::time::Duration;
 /// How long `down` lets the node remove its nested containers (so their
 /// cgroups go with them) before the engine kills it.
 const STOP_GRACE_SECONDS: i32 = 10;
+
+/// How many times `delete` removes a node that a `kip up` at work makes
+/// again under it before it gives up.
+const DELETE_ROUNDS: usize = 5;
 
 #[derive(Clone)]
 pub struct DockerProvider {
@@ -81,27 +84,6 @@ impl DockerProvider {
             .list_containers(Some(options))
             .await
             .map_err(|e| self.unreachable(e))
-    }
-
-    /// The node's volume, made with kip's labels; one that is there without
-    /// them is not adopted.
-    async fn create_volume(&self, plan: &NodePlan) -> Result<()> {
-        let volume = VolumeCreateRequest {
-            name: Some(plan.node.volume.name.clone()),
-            labels: Some(plan.node.labels.clone().into_iter().collect()),
-            ..Default::default()
-        };
-        let made = self
-            .docker
-            .create_volume(volume)
-            .await
-            .with_context(|| format!("cannot create volume {}", plan.node.volume.name))?;
-        // The engine answers with the volume that is there if one is: one
-        // that appeared since `refuse_foreign` looked is not adopted.
-        if !is_kips(&made.labels, &plan.cluster) {
-            return Err(foreign("volume", &plan.node.volume.name, &plan.cluster));
-        }
-        Ok(())
     }
 
     pub(super) async fn remove_container_by_name(&self, name: &str) -> Result<()> {
@@ -157,6 +139,21 @@ impl DockerProvider {
         }
     }
 
+    /// Stops and removes the cluster's node containers; whether there
+    /// were any.
+    async fn remove_nodes(&self, cluster: &str) -> Result<bool> {
+        let mut removed = false;
+        for container in self.container_labels_filter(Some(cluster)).await? {
+            let Some(id) = container.id else { continue };
+            if container.state.map(|s| s.to_string()) == Some("running".into()) {
+                self.stop(cluster, &id).await?;
+            }
+            self.remove_container_by_name(&id).await?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+
     fn handle(&self, summary: bollard::models::ContainerSummary) -> Option<DockerNode> {
         let id = summary.id.clone()?;
         Some(DockerNode {
@@ -192,7 +189,6 @@ impl Provider for DockerProvider {
         facts: &EngineFacts,
         printer: &Printer,
     ) -> Result<DockerNode> {
-        self.create_volume(plan).await?;
         let profile = self.start_node(plan, facts, printer).await?;
         let inspect = self
             .docker
@@ -253,24 +249,30 @@ impl Provider for DockerProvider {
         Ok(nodes)
     }
 
+    /// The node, then its volume; a volume in use is one a `kip up` at
+    /// work has made its node with since the node was looked for: that
+    /// node goes too, then the volume (never the volume alone, which the
+    /// engine would make again, without kip's labels, for that node).
     async fn delete(&self, cluster: &str) -> Result<Deleted> {
         let mut deleted = Deleted::default();
-        for container in self.container_labels_filter(Some(cluster)).await? {
-            let Some(id) = container.id else { continue };
-            if container.state.map(|s| s.to_string()) == Some("running".into()) {
-                self.stop(cluster, &id).await?;
+        for _ in 0..DELETE_ROUNDS {
+            deleted.node |= self.remove_nodes(cluster).await?;
+            match self.remove_kips_volume(cluster).await? {
+                VolumeRemoval::Removed => deleted.volume = true,
+                VolumeRemoval::Absent => {}
+                VolumeRemoval::Foreign => deleted
+                    .left
+                    .push(format!("volume {}", crate::names::volume_name(cluster))),
+                VolumeRemoval::InUse => continue,
             }
-            self.remove_container_by_name(&id).await?;
-            deleted.node = true;
+            return Ok(deleted);
         }
-        match self.remove_kips_volume(cluster).await? {
-            VolumeRemoval::Removed => deleted.volume = true,
-            VolumeRemoval::Absent => {}
-            VolumeRemoval::Foreign => deleted
-                .left
-                .push(format!("volume {}", crate::names::volume_name(cluster))),
+        Err(Error::CannotRemoveVolume {
+            volume: crate::names::volume_name(cluster),
+            error: "a node made since kip looked still mounts it (another `kip up` of it at work?)"
+                .into(),
         }
-        Ok(deleted)
+        .into())
     }
 
     fn manifest(&self, plan: &NodePlan) -> String {

@@ -29,6 +29,10 @@ impl Node for DockerNode {
         &self.info
     }
 
+    fn id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+
     async fn log(&self) -> Result<String> {
         let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
         let chunks: Vec<_> = self

@@ -5,7 +5,7 @@
 //! node container is gone (removed behind kip's back) is an orphan: `list`
 //! shows it, `gc` and `down` remove it.
 
-use super::errors::is_not_found;
+use super::errors::{is_not_found, is_volume_in_use};
 use super::DockerProvider;
 use crate::error::Error;
 use crate::names;
@@ -38,6 +38,9 @@ pub(super) enum VolumeRemoval {
     Absent,
     /// There, but not kip's: left alone.
     Foreign,
+    /// Mounted by a node that appeared since `delete` looked (a `kip up`
+    /// at work): that node goes first.
+    InUse,
 }
 
 impl DockerProvider {
@@ -99,6 +102,7 @@ impl DockerProvider {
         {
             Ok(()) => Ok(VolumeRemoval::Removed),
             Err(e) if is_not_found(&e) => Ok(VolumeRemoval::Absent),
+            Err(e) if is_volume_in_use(&e) => Ok(VolumeRemoval::InUse),
             Err(e) => Err(Error::CannotRemoveVolume {
                 volume,
                 error: e.to_string(),

@@ -46,10 +46,18 @@ pub fn container_body(
         .map(|p| format!("{p}:{p}:ro"))
         .collect();
     let mut tmpfs = HashMap::from([("/run".to_string(), String::new())]);
+    // The node's volume is made with the container, in one request, with
+    // kip's labels: there is no moment when it is there without its node
+    // (a `down` then would take it, and the engine make it again without
+    // the labels), and while the node is there it cannot be removed.
     let mut mounts = vec![Mount {
         typ: Some(MountType::VOLUME),
         source: Some(node.volume.name.clone()),
         target: Some(node.volume.mount_path.into()),
+        volume_options: Some(MountVolumeOptions {
+            labels: Some(node.labels.clone().into_iter().collect()),
+            ..Default::default()
+        }),
         ..Default::default()
     }];
     if let Some(store) = &node.seed_store {

@@ -30,7 +30,7 @@ impl DockerProvider {
             SecurityMode::Auto => &[SecurityProfile::Privileged, SecurityProfile::Capabilities],
         };
         for (i, profile) in attempts.iter().enumerate() {
-            match self.create_and_start(plan, facts, *profile).await {
+            match self.create_and_start(plan, facts, *profile).await? {
                 Ok(()) => return Ok(*profile),
                 Err(e) if *profile == SecurityProfile::Privileged && is_privilege_refusal(&e) => {
                     self.remove_container_by_name(&plan.node.name).await?;
@@ -69,6 +69,14 @@ impl DockerProvider {
             .into();
         }
         let error = short_docker_error(e);
+        // The node was made, then removed before it started: a `kip down`
+        // (or `gc`) of the cluster at the same time.
+        if is_not_found(e) && error.contains("No such container") {
+            return Error::DeletedWhileMade {
+                name: plan.cluster.clone(),
+            }
+            .into();
+        }
         if is_not_found(e) {
             let network = plan
                 .node
@@ -89,12 +97,15 @@ impl DockerProvider {
     /// start, and a restarted node (`docker restart`, a reboot) would no
     /// longer be where the kubeconfig says. Another process can take the
     /// port between the look and the start: then another one is tried.
+    ///
+    /// The outer error is kip's refusal of the node's volume (not kip's);
+    /// the inner one the engine's, which `start_node` tells apart.
     async fn create_and_start(
         &self,
         plan: &NodePlan,
         facts: &EngineFacts,
         profile: SecurityProfile,
-    ) -> Result<(), DockerError> {
+    ) -> Result<Result<(), DockerError>> {
         if plan.node.api.host_port.is_some() {
             return self.create_and_start_once(plan, facts, profile).await;
         }
@@ -102,12 +113,12 @@ impl DockerProvider {
         loop {
             let mut chosen = plan.clone();
             chosen.node.api.host_port = free_local_port();
-            match self.create_and_start_once(&chosen, facts, profile).await {
+            match self.create_and_start_once(&chosen, facts, profile).await? {
                 Err(e) if is_port_in_use(&e) && attempt < 5 => {
                     attempt += 1;
                     let _ = self.remove_container_by_name(&plan.node.name).await;
                 }
-                other => return other,
+                other => return Ok(other),
             }
         }
     }
@@ -117,7 +128,7 @@ impl DockerProvider {
         plan: &NodePlan,
         facts: &EngineFacts,
         profile: SecurityProfile,
-    ) -> Result<(), DockerError> {
+    ) -> Result<Result<(), DockerError>> {
         let mut body = container_body(plan, facts, profile);
         // This node's own mark on its /var/lib/docker volume: the bootstrap
         // wipes a volume another node left (a node removed outside kip) and
@@ -128,8 +139,17 @@ impl DockerProvider {
         let options = CreateContainerOptionsBuilder::new()
             .name(&plan.node.name)
             .build();
-        self.docker.create_container(Some(options), body).await?;
-        self.docker.start_container(&plan.node.name, None).await
+        if let Err(e) = self.docker.create_container(Some(options), body).await {
+            return Ok(Err(e));
+        }
+        // The volume the node mounts is the one its creation made, with
+        // kip's labels, unless one of that name appeared since
+        // `refuse_foreign` looked: never started on someone else's data.
+        if let Err(e) = self.check_volume(&plan.cluster).await {
+            self.remove_container_by_name(&plan.node.name).await?;
+            return Err(e);
+        }
+        Ok(self.docker.start_container(&plan.node.name, None).await)
     }
 }
 

@@ -1,0 +1,151 @@
+//! The races of `up`, `down` and `gc` on one name (issue 22, items 1 and
+//! 10): a `kip down` put exactly between two of an `up`'s requests to the
+//! engine (held at the [`Gate`]), or while kind is held in the node. The
+//! end state is one cluster with kip's labels or none, and every command
+//! says what happened.
+
+use super::e2e::{docker, holding_node_image, E2e, HOLD};
+use super::gate::Gate;
+use super::support::finish_by;
+use std::process::Command;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// No volume of the cluster's name at all, kip's or not.
+#[track_caller]
+fn assert_no_volume_named(name: &str) {
+    let volume = format!("kip-{name}-docker");
+    let inspect = Command::new("docker")
+        .args(["volume", "inspect", "--format", "{{json .Labels}}", &volume])
+        .output()
+        .unwrap();
+    assert!(
+        !inspect.status.success(),
+        "volume {volume} is left, with labels {}",
+        String::from_utf8_lossy(&inspect.stdout)
+    );
+}
+
+/// What a `kip up` that another kip's `down` cut short says.
+#[track_caller]
+fn assert_up_says_deleted_by_another(up: &super::support::Run, name: &str) {
+    up.code(6)
+        .stderr_has(&format!("cluster {name} was deleted by another kip"));
+    assert!(!up.stderr.contains("409"), "{up}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_down_before_and_after_ups_node_is_created_leaves_no_volume_behind() {
+    let Some(t) = E2e::new("downcreate") else {
+        return;
+    };
+    let node = format!("kip-{}", t.name);
+    let gate = Gate::open();
+    let create = gate.hold("POST", &["/containers/create", &format!("name={node}")]);
+    let start = gate.hold("POST", &[&format!("/containers/{node}/start")]);
+    let up = t
+        .kip(&["up", &t.name])
+        .env("DOCKER_HOST", gate.host())
+        .spawn();
+    assert!(
+        gate.holding(create, LIMIT),
+        "`kip up` never created its node"
+    );
+    // Before the node exists: nothing of the cluster may be there yet for
+    // `down` to delete (a volume deleted now would come back unlabelled).
+    let early = t.kip(&["down", &t.name]).run();
+    early.success();
+    gate.release(create);
+    assert!(
+        gate.holding(start, LIMIT),
+        "`kip up` never started its node"
+    );
+    // The node made, not started: `down` deletes it and its volume.
+    let late = t.kip(&["down", &t.name]).run();
+    late.success()
+        .stderr_has(&format!("Deleted cluster {}", t.name));
+    gate.release(start);
+    let up = finish_by(up, LIMIT, "the `kip up` cut short");
+    assert_no_volume_named(&t.name);
+    assert_up_says_deleted_by_another(&up, &t.name);
+    t.assert_nothing_left(&t.name);
+    // The name is free again.
+    t.up(&t.name, &["-q"]).success();
+    t.kip(&["down", &t.name]).run().success();
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_down_that_finds_no_node_but_an_ups_volume_deletes_that_up_s_node_too() {
+    let Some(t) = E2e::new("downinuse") else {
+        return;
+    };
+    let node = format!("kip-{}", t.name);
+    let volume = format!("kip-{}-docker", t.name);
+    let gate = Gate::open();
+    let create = gate.hold("POST", &["/containers/create", &format!("name={node}")]);
+    let start = gate.hold("POST", &[&format!("/containers/{node}/start")]);
+    let up = t
+        .kip(&["up", &t.name])
+        .env("DOCKER_HOST", gate.host())
+        .spawn();
+    assert!(
+        gate.holding(create, LIMIT),
+        "`kip up` never created its node"
+    );
+    // `down` has listed no node and looks at the volume ...
+    let look = gate.hold("GET", &[&format!("/volumes/{volume}")]);
+    let down = t
+        .kip(&["down", &t.name])
+        .env("DOCKER_HOST", gate.host())
+        .spawn();
+    assert!(
+        gate.holding(look, LIMIT),
+        "`kip down` never looked at the volume"
+    );
+    // ... when the `up` makes its node.
+    gate.release(create);
+    assert!(
+        gate.holding(start, LIMIT),
+        "`kip up` never started its node"
+    );
+    gate.release(look);
+    let down = finish_by(down, LIMIT, "the `kip down`");
+    down.success()
+        .stderr_has(&format!("Deleted cluster {} (node, volume", t.name));
+    gate.release(start);
+    let up = finish_by(up, LIMIT, "the `kip up` cut short");
+    assert_no_volume_named(&t.name);
+    assert_up_says_deleted_by_another(&up, &t.name);
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_down_while_kind_creates_the_cluster_says_so_and_the_up_says_who_deleted_it() {
+    let Some(t) = E2e::new("downkind") else {
+        return;
+    };
+    let image = holding_node_image();
+    let up = t.kip(&["up", &t.name]).env("KIP_IMAGE", image).spawn();
+    let waiting = format!("{HOLD}.waiting");
+    super::support::until("kind held in the `kip up`", LIMIT, || {
+        let held = t.exec(&t.name, &["test", "-e", &waiting]).run();
+        (held.code == 0).then_some(()).ok_or(format!("{held}"))
+    });
+    let down = t.kip(&["down", &t.name]).run();
+    down.success()
+        .stderr_has("is being created by a `kip up` or a restart")
+        .stderr_has(&format!("Deleted cluster {}", t.name));
+    let up = finish_by(up, LIMIT, "the `kip up` cut short");
+    assert_up_says_deleted_by_another(&up, &t.name);
+    assert!(
+        docker(&["ps", "-aq", "--filter", &format!("name=^kip-{}$", t.name)])
+            .trim()
+            .is_empty()
+    );
+    assert_no_volume_named(&t.name);
+    t.assert_nothing_left(&t.name);
+}
