@@ -393,6 +393,16 @@ impl fmt::Display for Error {
                 "the node stopped{} during phase {phase}\n{tail}",
                 exit.map_or_else(String::new, |c| format!(" with exit code {c}"))
             ),
+            NodeInitFailed { said, .. } if said.contains("argument list too long") => write!(
+                f,
+                "the node's init could not start its bootstrap ({said}): the node's command and environment \
+                 are over the kernel's limit; this is a kip bug, please report it with `kip up --dry-run`'s output"
+            ),
+            NodeInitFailed { image, said } => write!(
+                f,
+                "the node's init could not start its bootstrap ({said}): the node image {image} must have `sh`; \
+                 use a Docker-in-Docker image as --dind-image (or leave it out for kip's own)"
+            ),
             BootstrapFailed {
                 phase,
                 reason,

@@ -357,6 +357,12 @@ pub enum Error {
         phase: String,
         tail: String,
     },
+    /// The node's init could not run the bootstrap (`said`: its words, as
+    /// "exec sh failed: No such file or directory").
+    NodeInitFailed {
+        image: String,
+        said: String,
+    },
     /// A `kip-fail` marker: `hint` names a known cause, `detail` is the
     /// log the script printed after it.
     BootstrapFailed {
@@ -609,6 +615,7 @@ impl Error {
             | PodDeletedWhileStarting { .. }
             | NodeWithoutEndpoint
             | NodeStopped { .. }
+            | NodeInitFailed { .. }
             | BootstrapFailed { .. }
             | KindImageStream { .. }
             | KindImageTag { .. }

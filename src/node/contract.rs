@@ -28,6 +28,12 @@ pub const SEED_STORE: &str = "/var/lib/kip/seeds";
 /// never resolves).
 pub const POD_IP_SAN: &str = "kip-pod-ip.invalid";
 
+/// Where kip puts the bootstrap's input files (the kind config, however
+/// large) before the node starts: a Pod's ConfigMap, a container's archive.
+pub const INPUT_DIR: &str = "/etc/kip-bootstrap";
+/// The kind config's file there (the bootstrap's `KIP_KIND_CONFIG_FILE`).
+pub const KIND_CONFIG_INPUT: &str = "/etc/kip-bootstrap/kind.yaml";
+
 /// The lines the bootstrap prints for kip to follow (`node::progress`).
 pub const PHASE_MARKER: &str = "kip-phase: ";
 pub const INFO_MARKER: &str = "kip-info: ";

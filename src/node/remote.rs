@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 pub use super::contract::POD_IP_SAN;
 /// Where the ConfigMap is mounted in the node.
-pub const CONFIG_DIR: &str = "/etc/kip-bootstrap";
+pub const CONFIG_DIR: &str = super::contract::INPUT_DIR;
 /// The annotation that records the endpoint mode on the Pod.
 pub const ENDPOINT_ANNOTATION: &str = "dev.kip.endpoint";
 /// The container that runs the node.
@@ -98,7 +98,7 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
         .filter(|(k, _)| k.as_str() != "KIP_KIND_CONFIG")
         .map(|(k, v)| json!({"name": k, "value": v}))
         .collect();
-    env.push(json!({"name": "KIP_KIND_CONFIG_FILE", "value": format!("{CONFIG_DIR}/kind.yaml")}));
+    env.push(json!({"name": "KIP_KIND_CONFIG_FILE", "value": super::contract::KIND_CONFIG_INPUT}));
     env.push(json!({"name": "API_SERVER_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}));
     let mut mounts = vec![
         json!({"name": "docker", "mountPath": DOCKER_ROOT}),

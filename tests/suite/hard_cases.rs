@@ -140,3 +140,42 @@ fn an_ipv6_or_dual_stack_kind_config_gets_subnets_of_its_family() {
         .stderr_has("one IPv6 CIDR");
     t.assert_nothing_left(&t.name);
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_kind_config_over_128_kib_makes_a_cluster() {
+    let Some(t) = E2e::new("bigcfg") else { return };
+    // One environment variable or argument may hold at most 128 KiB: this
+    // config is twice that once kip has merged it.
+    let mut config = String::from("nodes:\n- role: control-plane\n  labels:\n");
+    for i in 0..4000 {
+        config.push_str(&format!(
+            "    kip.test/label-{i:05}: value-{i:05}-{}\n",
+            "x".repeat(40)
+        ));
+    }
+    assert!(config.len() > 256 * 1024, "{}", config.len());
+    let path = t.dir.path().join("big.yaml");
+    std::fs::write(&path, &config).unwrap();
+    t.up(&t.name, &["-q", "--kind-config", path.to_str().unwrap()])
+        .success();
+    let in_node = t.exec(&t.name, &["cat", "/etc/kip/kind.yaml"]).run();
+    in_node
+        .success()
+        .stdout_has("kip.test/label-03999: value-03999-");
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_node_whose_init_cannot_start_its_bootstrap_says_so() {
+    let Some(t) = E2e::new("noinit") else { return };
+    // An image without a shell: the node's init cannot run the bootstrap.
+    let run = t.up(&t.name, &["--dind-image", super::e2e::STAND_IN_NODE_IMAGE]);
+    run.code(6)
+        .stderr_has("the node's init could not start its bootstrap")
+        .stderr_has("exec sh failed: No such file or directory");
+    assert!(!run.stderr.contains("API port was not published"), "{run}");
+    t.assert_nothing_left(&t.name);
+}

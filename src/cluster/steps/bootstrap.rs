@@ -27,6 +27,8 @@ pub struct Followed {
     facts: BTreeMap<String, String>,
     /// The phase under way, as the bootstrap names it.
     phase: &'static str,
+    /// Whether the bootstrap has said anything yet (a marker).
+    spoke: bool,
 }
 
 /// Follows the bootstrap until the node's Docker runs.
@@ -53,6 +55,7 @@ impl<P: Provider> Step<P> for StartEngine {
                 tail: VecDeque::new(),
                 facts: BTreeMap::new(),
                 phase: "dockerd",
+                spoke: false,
             };
             followed.until(progress::PHASE_DOCKERD_READY, cx).await?;
             let fact = |k: &str| {
@@ -119,7 +122,9 @@ impl Followed {
                 Ok(None) => return Err(self.stopped(cx).await),
                 Ok(Some(line)) => line?,
             };
-            match progress::parse(&line) {
+            let marker = progress::parse(&line);
+            self.spoke = self.spoke || !matches!(marker, Marker::Line(_));
+            match marker {
                 Marker::Phase(p) if p == done => return Ok(()),
                 Marker::Phase(_) => {}
                 Marker::Info { key, value } => {
@@ -138,8 +143,21 @@ impl Followed {
         }
     }
 
-    /// The log ended: the node stopped (with its exit code, if it has one).
+    /// The log ended: the node stopped (with its exit code, if it has one);
+    /// before the bootstrap said a word, because the node's init could not
+    /// run it (what the init said).
     async fn stopped<P: Provider>(&self, cx: &Context<'_, P>) -> anyhow::Error {
+        if let Some(said) = self
+            .tail
+            .back()
+            .filter(|l| !self.spoke && l.contains("exec "))
+        {
+            return Error::NodeInitFailed {
+                image: cx.plan().node.image.clone(),
+                said: said.trim().to_string(),
+            }
+            .into();
+        }
         let exit = cx
             .provider
             .lookup(&cx.request.name)

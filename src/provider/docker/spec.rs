@@ -2,6 +2,7 @@
 //! spec, and a container read back as a node.
 
 use crate::api::ApiEndpoint;
+use crate::node::contract::{INPUT_DIR, KIND_CONFIG_INPUT};
 use crate::node::{labels, NodePlan, BOOTSTRAP_SCRIPT};
 use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
@@ -120,7 +121,15 @@ pub fn container_body(
     host_config.binds = Some(binds);
     host_config.tmpfs = Some(tmpfs);
 
-    let mut env: Vec<String> = node.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // The kind config goes in a file (`input_archive`): one environment
+    // variable holds at most 128 KiB, and the node's init could not start.
+    let mut env: Vec<String> = node
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != "KIP_KIND_CONFIG")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    env.push(format!("KIP_KIND_CONFIG_FILE={KIND_CONFIG_INPUT}"));
     env.sort();
     ContainerCreateBody {
         image: Some(node.image.clone()),
@@ -137,6 +146,27 @@ pub fn container_body(
         host_config: Some(host_config),
         ..Default::default()
     }
+}
+
+/// The bootstrap's input files, as an archive to unpack at `/` in the node
+/// container before it starts: the kind config, at [`KIND_CONFIG_INPUT`].
+pub(super) fn input_archive(plan: &NodePlan) -> std::io::Result<Vec<u8>> {
+    let config = plan.kind_config.to_yaml();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o755);
+    dir.set_size(0);
+    dir.set_cksum();
+    let input_dir = INPUT_DIR.trim_start_matches('/');
+    builder.append_data(&mut dir, format!("{input_dir}/"), std::io::empty())?;
+    let mut file = tar::Header::new_gnu();
+    file.set_mode(0o644);
+    file.set_size(config.len() as u64);
+    file.set_cksum();
+    let path = KIND_CONFIG_INPUT.trim_start_matches('/');
+    builder.append_data(&mut file, path, config.as_bytes())?;
+    builder.into_inner()
 }
 
 pub(super) fn published_endpoint(ports: &bollard::models::PortMap) -> Option<ApiEndpoint> {
@@ -251,11 +281,6 @@ mod tests {
         let mut body = serde_json::to_value(container_body(&plan, &facts, profile)).unwrap();
         // The script and kind config have snapshots of their own.
         body["Entrypoint"][2] = "<bootstrap.sh>".into();
-        for env in body["Env"].as_array_mut().unwrap() {
-            if env.as_str().unwrap().starts_with("KIP_KIND_CONFIG=") {
-                *env = "KIP_KIND_CONFIG=<kind config>".into();
-            }
-        }
         body["Labels"]["dev.kip.version"] = "VERSION".into();
         sort_json(&mut body);
         serde_json::to_string_pretty(&body).unwrap() + "\n"

@@ -5,7 +5,7 @@ use super::errors::{
     is_name_conflict, is_not_found, is_port_in_use, is_privilege_refusal, short_docker_error,
 };
 use super::ownership::foreign;
-use super::spec::{container_body, node_run_id, SecurityProfile};
+use super::spec::{container_body, input_archive, node_run_id, SecurityProfile};
 use super::DockerProvider;
 use crate::error::Error;
 use crate::node::{NodePlan, SecurityMode};
@@ -13,7 +13,7 @@ use crate::output::Printer;
 use crate::provider::EngineFacts;
 use anyhow::Result;
 use bollard::errors::Error as DockerError;
-use bollard::query_parameters::CreateContainerOptionsBuilder;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 
 impl DockerProvider {
     /// Starts the node with the first security profile the engine allows
@@ -149,7 +149,37 @@ impl DockerProvider {
             self.remove_container_by_name(&plan.node.name).await?;
             return Err(e);
         }
+        if let Err(e) = self.give_input(plan).await {
+            self.remove_container_by_name(&plan.node.name).await?;
+            return Err(e);
+        }
         Ok(self.docker.start_container(&plan.node.name, None).await)
+    }
+
+    /// The bootstrap's input files, into the node made but not started.
+    async fn give_input(&self, plan: &NodePlan) -> Result<()> {
+        let archive = input_archive(plan)?;
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.docker
+            .upload_to_container(
+                &plan.node.name,
+                Some(options),
+                bollard::body_full(archive.into()),
+            )
+            .await
+            .map_err(|e| {
+                if is_not_found(&e) {
+                    return Error::DeletedWhileMade {
+                        name: plan.cluster.clone(),
+                    }
+                    .into();
+                }
+                Error::NodeStartFailed {
+                    node: plan.node.name.clone(),
+                    error: format!("cannot give it the kind config: {}", short_docker_error(&e)),
+                }
+                .into()
+            })
     }
 }
 
