@@ -68,6 +68,9 @@ pub enum Making {
     /// Still under way: the node not started yet (planned within `--wait`,
     /// its Pod pending), or its bootstrap still creating the cluster.
     UnderWay(String),
+    /// Started again (`docker start`, a reboot) and making its cluster
+    /// again: waited for as a cluster in the making is.
+    Restarting(String),
     /// Made (or given up on): ready, or broken in a way `reuse` explains.
     Over,
 }
@@ -81,6 +84,10 @@ pub async fn making(node: &impl Node, wait: Duration) -> Making {
             Making::UnderWay(format!("its node is not running yet ({})", info.status))
         }
         NodeState::Running => match node.log().await {
+            // Started again a moment ago: its bootstrap has not begun anew.
+            Ok(log) if stopped_by_signal(&log) => {
+                Making::Restarting("its node is starting again".into())
+            }
             Ok(log) => bootstrap_making(&BootstrapSummary::from_log(&log)),
             Err(_) => Making::Over,
         },
@@ -106,10 +113,15 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
     if summary.failure.is_some() || summary.phase.as_deref() == Some(PHASE_CLUSTER_CREATED) {
         return Making::Over;
     }
-    Making::UnderWay(match summary.phase.as_deref() {
+    let how_far = match summary.phase.as_deref() {
         Some(PHASE_DOCKERD_READY) => "kind is creating the cluster in its node".into(),
         _ => "Docker is starting in its node".into(),
-    })
+    };
+    if summary.restarted {
+        Making::Restarting(how_far)
+    } else {
+        Making::UnderWay(how_far)
+    }
 }
 
 /// How long a node stopped from outside has to go: the `kip down` (or
@@ -182,6 +194,19 @@ mod tests {
         assert_eq!(
             making("kip-phase: cluster-created\nkip-phase: dockerd-ready\n"),
             Making::UnderWay("kind is creating the cluster in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: booting\nkip-phase: cluster-created\nkip-info: stopped=signal\nkip-phase: booting\n"),
+            Making::Restarting("Docker is starting in its node".into())
+        );
+        assert_eq!(
+            making("kip-phase: booting\nkip-phase: cluster-created\nkip-phase: booting\nkip-phase: dockerd-ready\nkip-phase: cluster-created\n"),
+            Making::Over
+        );
+        // A failure of an earlier run is over once the node starts again.
+        assert_eq!(
+            making("kip-phase: booting\nkip-fail: cluster: kind failed\nkip-phase: booting\n"),
+            Making::Restarting("Docker is starting in its node".into())
         );
     }
 }

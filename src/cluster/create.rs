@@ -6,7 +6,7 @@
 //! node (unless `--keep-on-failure`). `up` and `run` are two recipes.
 
 use super::condition;
-use super::existing::wait_for_other_up;
+use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
@@ -129,7 +129,9 @@ pub async fn create<P: Provider>(
                 // Another kip made the node: nothing here is this run's to
                 // remove.
                 return match recipe.when_taken {
-                    WhenTaken::WaitForIt => waiting(&cx, cx.deadline, &mut signals).await,
+                    WhenTaken::WaitForIt => {
+                        waiting(&cx, (cx.deadline, Maker::OtherUp), &mut signals).await
+                    }
                     WhenTaken::Refuse => Err(super::steps::appeared(&request.name)),
                 };
             }
@@ -140,7 +142,9 @@ pub async fn create<P: Provider>(
         match flow {
             Flow::Next => {}
             Flow::Done(outcome) => return Ok(*outcome),
-            Flow::WaitForOther(deadline) => return waiting(&cx, deadline, &mut signals).await,
+            Flow::WaitForOther(deadline, maker) => {
+                return waiting(&cx, (deadline, maker), &mut signals).await
+            }
         }
     }
     unreachable!("every recipe ends by handing the cluster over")
@@ -171,11 +175,11 @@ async fn run_step<P: Provider>(
 /// is making; a signal ends the wait at once.
 async fn waiting<P: Provider>(
     cx: &Context<'_, P>,
-    deadline: tokio::time::Instant,
+    waited: (tokio::time::Instant, Maker),
     signals: &mut Signals,
 ) -> Result<UpOutcome> {
     tokio::select! {
-        ready = wait_for_other_up(cx.provider, cx.request, cx.printer, &cx.target, cx.started, deadline) => ready,
+        ready = wait_for_other_up(cx.provider, cx.request, cx.printer, &cx.target, cx.started, waited) => ready,
         () = signals.received() => Err(Error::Interrupted.into()),
     }
 }

@@ -75,7 +75,9 @@ pub async fn delete_one(
     target: &KubeconfigTarget,
 ) -> Result<()> {
     if let Some(node) = provider.lookup(name).await? {
-        if let Making::UnderWay(how_far) = making(&node, Duration::ZERO).await {
+        if let Making::UnderWay(how_far) | Making::Restarting(how_far) =
+            making(&node, Duration::ZERO).await
+        {
             printer.notice(&format!(
                 "cluster {name} is being created by a `kip up` or a restart ({how_far}): \
                  deleting it stops that"

@@ -105,20 +105,34 @@ impl OtherRun {
     }
 }
 
-/// Another `kip up` of this name is creating the cluster: wait until it is
-/// ready and export its kubeconfig, as a second `kip up` would afterwards.
-/// If that run fails and removes the node, say so.
+/// Who is making the cluster a run waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maker {
+    /// Another `kip up` of the name.
+    OtherUp,
+    /// The node itself, started again (`docker start`, a reboot).
+    Restart,
+}
+
+/// Another `kip up` of this name (or the node, started again) is making
+/// the cluster: wait until it is ready and export its kubeconfig, as a
+/// second `kip up` would afterwards. If that run fails and removes the
+/// node, say so.
 pub async fn wait_for_other_up(
     provider: &impl Provider,
     request: &Request,
     printer: &Printer,
     target: &KubeconfigTarget,
     started: Instant,
-    deadline: tokio::time::Instant,
+    waited: (tokio::time::Instant, Maker),
 ) -> Result<UpOutcome> {
+    let (deadline, maker) = waited;
     let step = printer.step(
         "api-ready",
-        "Waiting for the cluster the other `kip up` creates",
+        match maker {
+            Maker::OtherUp => "Waiting for the cluster the other `kip up` creates",
+            Maker::Restart => "Waiting for the restarted node to make its cluster again",
+        },
     );
     let mut other = OtherRun {
         seen: false,
@@ -134,8 +148,12 @@ pub async fn wait_for_other_up(
                 warn_ignored(request, printer, node.info());
                 let written = write_kubeconfig(request, printer, target, &creds);
                 printer.info(&format!(
-                    "Cluster {} is ready (made by another `kip up` at the same time) in {:.1}s: API server {}",
+                    "Cluster {} is ready ({}) in {:.1}s: API server {}",
                     request.name,
+                    match maker {
+                        Maker::OtherUp => "made by another `kip up` at the same time",
+                        Maker::Restart => "again, after its node was restarted",
+                    },
                     started.elapsed().as_secs_f64(),
                     endpoint.server_url()
                 ));
@@ -146,9 +164,10 @@ pub async fn wait_for_other_up(
         }
         other.observe(request, node.as_ref()).await?;
         if tokio::time::Instant::now() >= deadline {
-            return Err(Error::OtherUpTimeout {
-                name: request.name.clone(),
-                wait: request.cluster.wait,
+            let (name, wait) = (request.name.clone(), request.cluster.wait);
+            return Err(match maker {
+                Maker::OtherUp => Error::OtherUpTimeout { name, wait },
+                Maker::Restart => Error::RestartTimeout { name, wait },
             }
             .into());
         }

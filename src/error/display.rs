@@ -351,6 +351,12 @@ impl fmt::Display for Error {
                  `kip status {name}` (if no other run is making it, `kip up {name} --recreate` makes it again)",
                 duration(wait)
             ),
+            RestartTimeout { name, wait } => write!(
+                f,
+                "cluster {name} (its node started again) was not ready again within {}; see `kip status {name}` \
+                 and `kip logs {name}`, or wait longer with `kip up {name} --wait DURATION`",
+                duration(wait)
+            ),
             ConnectTimeout { cluster, server } => write!(
                 f,
                 "the API server of {cluster} does not answer through {server}"

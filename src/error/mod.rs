@@ -319,6 +319,11 @@ pub enum Error {
         name: String,
         wait: Duration,
     },
+    /// A node started again that did not make its cluster again in time.
+    RestartTimeout {
+        name: String,
+        wait: Duration,
+    },
     ConnectTimeout {
         cluster: String,
         server: String,
@@ -607,6 +612,7 @@ impl Error {
             | ClusterNotReady { .. }
             | KindImageLate { .. }
             | OtherUpTimeout { .. }
+            | RestartTimeout { .. }
             | ConnectTimeout { .. }
             | CommandTimedOut { .. } => exit::TIMEOUT,
             NotFound { .. } | SeedNotFound { .. } => exit::NOT_FOUND,

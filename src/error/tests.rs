@@ -147,6 +147,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "the cluster was not ready within 1m 30s (still in phase cluster)\nTAIL"),
         (KindImageLate { image: s("k:1"), wait: Duration::from_secs(60) }, exit::TIMEOUT,
          "the kind node image k:1 was not in the node within 1m"),
+        (RestartTimeout { name: s("a"), wait: Duration::from_secs(60) }, exit::TIMEOUT,
+         "cluster a (its node started again) was not ready again within 1m; see `kip status a` and `kip logs a`, or wait longer with `kip up a --wait DURATION`"),
         (OtherUpTimeout { name: s("a"), wait: Duration::from_secs(60) }, exit::TIMEOUT,
          "cluster a (being created by another `kip up`) was not ready within 1m; see `kip status a` (if no other run is making it, `kip up a --recreate` makes it again)"),
         (ConnectTimeout { cluster: s("a"), server: s("https://127.0.0.1:1") }, exit::TIMEOUT,

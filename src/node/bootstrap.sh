@@ -811,6 +811,9 @@ prepare_node_image() {
 }
 
 main() {
+    # A new run of the bootstrap (the node made, or started again): what an
+    # earlier run said is over.
+    echo "kip-phase: booting"
     iptables=$(iptables_backend)
     use_iptables "$iptables"
     echo "kip-info: iptables=$iptables"

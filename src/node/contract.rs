@@ -41,7 +41,9 @@ pub const INFO_MARKER: &str = "kip-info: ";
 #[cfg(test)]
 pub const WARN_MARKER: &str = "kip-warn: ";
 pub const FAIL_MARKER: &str = "kip-fail: ";
-/// The phases the bootstrap reports.
+/// The phases the bootstrap reports: `booting` first in every run (a node
+/// started again runs it again).
+pub const PHASE_BOOTING: &str = "booting";
 pub const PHASE_DOCKERD_READY: &str = "dockerd-ready";
 pub const PHASE_CLUSTER_CREATED: &str = "cluster-created";
 /// The last marker of a node stopped by a signal (`docker stop`, `kip
@@ -72,6 +74,7 @@ mod tests {
             in_dir("conf_dir", CONF_DIR, KUBECONFIG),
             // A sed pattern: its dots escaped.
             POD_IP_SAN.replace('.', "\\."),
+            format!("echo \"{PHASE_MARKER}{PHASE_BOOTING}\""),
             format!("echo \"{PHASE_MARKER}{PHASE_DOCKERD_READY}\""),
             format!("echo \"{PHASE_MARKER}{PHASE_CLUSTER_CREATED}\""),
             format!("echo \"{STOPPED_BY_SIGNAL}\""),

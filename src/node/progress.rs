@@ -1,7 +1,7 @@
 //! The marker lines the bootstrap script writes on the node's log stream.
 
 use super::contract::{FAIL_MARKER, INFO_MARKER, PHASE_MARKER};
-pub use super::contract::{PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
+pub use super::contract::{PHASE_BOOTING, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {
@@ -37,12 +37,16 @@ pub fn parse(line: &str) -> Marker {
     Marker::Line(line.to_string())
 }
 
-/// What the markers of a whole log say: the last phase reached and the facts.
+/// What the markers of a log say of the bootstrap's last run (a node
+/// started again runs it again): the last phase reached and the facts.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BootstrapSummary {
     pub phase: Option<String>,
     pub failure: Option<String>,
     pub facts: std::collections::BTreeMap<String, String>,
+    /// The node was started again: this is not its first run.
+    #[serde(skip)]
+    pub restarted: bool,
 }
 
 impl BootstrapSummary {
@@ -50,6 +54,14 @@ impl BootstrapSummary {
         let mut summary = BootstrapSummary::default();
         for line in log.lines() {
             match parse(line) {
+                Marker::Phase(p) if p == PHASE_BOOTING => {
+                    let restarted = summary.phase.is_some();
+                    summary = BootstrapSummary {
+                        phase: Some(p),
+                        restarted,
+                        ..BootstrapSummary::default()
+                    };
+                }
                 Marker::Phase(p) => summary.phase = Some(p),
                 Marker::Info { key, value } => {
                     summary.facts.insert(key, value);

@@ -4,7 +4,7 @@
 //! by controlling the interleaving (the stand-in's hold, a held stream),
 //! never by a sleep that happens to hit it.
 
-use super::e2e::E2e;
+use super::e2e::{docker, E2e};
 use super::support::{finish_by, kip};
 use std::path::Path;
 use std::time::Duration;
@@ -177,5 +177,34 @@ fn a_node_whose_init_cannot_start_its_bootstrap_says_so() {
         .stderr_has("the node's init could not start its bootstrap")
         .stderr_has("exec sh failed: No such file or directory");
     assert!(!run.stderr.contains("API port was not published"), "{run}");
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn the_readme_restart_recipe_waits_for_the_restarted_node() {
+    let Some(t) = E2e::new("restart") else { return };
+    t.up(&t.name, &["-q"]).success();
+    let node = format!("kip-{}", t.name);
+    // Stopped: `docker start` is the way back, named before --recreate
+    // (which throws the cluster away).
+    docker(&["stop", "-t", "5", &node]);
+    let stopped = t.up(&t.name, &["--wait", "90s"]);
+    stopped.code(6).stderr_has(&format!("docker start {node}"));
+    let start_at = stopped.stderr.find("docker start").unwrap();
+    assert!(
+        stopped
+            .stderr
+            .find("--recreate")
+            .is_none_or(|r| r > start_at),
+        "{stopped}"
+    );
+    // README's recipe: started again, `kip up` waits for it.
+    docker(&["start", &node]);
+    let up = t.up(&t.name, &["--wait", "90s"]);
+    up.success();
+    assert!(!up.stderr.contains("--recreate"), "{up}");
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }

@@ -23,6 +23,7 @@ pub use provision::Provision;
 pub use ready::WaitReady;
 pub use seed::SeedImage;
 
+use super::existing::Maker;
 use super::handover::UpOutcome;
 use super::Request;
 use crate::api::ApiEndpoint;
@@ -63,8 +64,9 @@ pub enum Flow {
     Next,
     /// The cluster is there (a running one re-exported): no further step.
     Done(Box<UpOutcome>),
-    /// Another run is making the cluster: wait for it, until then.
-    WaitForOther(tokio::time::Instant),
+    /// Another run (or the restarted node) is making the cluster: wait for
+    /// it, until then.
+    WaitForOther(tokio::time::Instant, Maker),
 }
 
 /// One step of making a cluster.

@@ -5,11 +5,11 @@
 
 use super::{Context, Flow, Stage, Step};
 use crate::cluster::condition::{making, Making};
-use crate::cluster::existing::reuse;
+use crate::cluster::existing::{reuse, Maker};
 use crate::error::Error;
 use crate::kubeconfig;
 use crate::names;
-use crate::provider::Provider;
+use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
 
@@ -42,18 +42,46 @@ impl<P: Provider> Step<P> for ReuseExisting {
             // cluster as a run that lost the name would, instead of
             // calling it broken.
             let wait = request.cluster.wait;
-            if let Making::UnderWay(how_far) = making(&existing, wait).await {
-                printer.info(&format!(
-                    "Cluster {} is being created by another `kip up` ({how_far}); waiting for it (up to {})",
-                    request.name,
-                    humantime::format_duration(wait)
-                ));
-                return Ok(Flow::WaitForOther(tokio::time::Instant::now() + wait));
-            }
-            let outcome = reuse(request, printer, &existing, &cx.target, cx.started).await?;
-            Ok(Flow::Done(Box::new(outcome)))
+            let (maker, said) = match making(&existing, wait).await {
+                Making::UnderWay(how_far) => (
+                    Maker::OtherUp,
+                    format!("is being created by another `kip up` ({how_far})"),
+                ),
+                Making::Restarting(how_far) => (
+                    Maker::Restart,
+                    format!("is starting again: its node was restarted ({how_far})"),
+                ),
+                Making::Over => {
+                    if existing.info().state == NodeState::Stopped {
+                        return Err(stopped(cx, existing.info()));
+                    }
+                    let outcome =
+                        reuse(request, printer, &existing, &cx.target, cx.started).await?;
+                    return Ok(Flow::Done(Box::new(outcome)));
+                }
+            };
+            printer.info(&format!(
+                "Cluster {} {said}; waiting for it (up to {})",
+                request.name,
+                humantime::format_duration(wait)
+            ));
+            Ok(Flow::WaitForOther(
+                tokio::time::Instant::now() + wait,
+                maker,
+            ))
         })
     }
+}
+
+/// A stopped node: `docker start` (or the remote equivalent) brings it
+/// back, named before `--recreate`, which throws the cluster away.
+fn stopped<P: Provider>(cx: &Context<'_, P>, info: &NodeInfo) -> anyhow::Error {
+    Error::NodeNotRunning {
+        cluster: cx.request.name.clone(),
+        status: info.status.clone(),
+        remote: cx.provider.info().remote.is_some(),
+    }
+    .into()
 }
 
 impl<P: Provider> Step<P> for Recreate {
