@@ -8,7 +8,8 @@ use super::access::{api_ready, credentials};
 use crate::api::ApiEndpoint;
 use crate::kubeconfig::ClusterCredentials;
 use crate::node::progress::{
-    stopped_by_signal, BootstrapSummary, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY,
+    stopped_by_signal, BootstrapSummary, FACT_AWAITING_IMAGE, FACT_NODE_IMAGE,
+    PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY,
 };
 use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use anyhow::Result;
@@ -28,8 +29,28 @@ pub async fn usable(node: &impl Node) -> Result<Result<(ClusterCredentials, ApiE
             .await
             .map(|creds| (creds, endpoint)),
         (NodeState::Running, None) => Err("running without a published API port".into()),
-        _ => Err(format!("not running ({})", info.status)),
+        _ => Err(not_running(node).await),
     })
+}
+
+/// A node that is not running, in words that follow "is": with why its
+/// bootstrap's last run failed, if it failed.
+async fn not_running(node: &impl Node) -> String {
+    match last_failure(node).await {
+        Some(why) => format!("not running: its bootstrap failed ({why})"),
+        None => format!("not running ({})", node.info().status),
+    }
+}
+
+/// Why the bootstrap's last run failed, if it did.
+async fn last_failure(node: &impl Node) -> Option<String> {
+    BootstrapSummary::from_log(&node.log().await.ok()?).failure
+}
+
+/// A node that stopped without a failure of its own (`docker stop`, a
+/// reboot): starting it again brings the cluster back.
+pub async fn start_again_would_do(node: &impl Node) -> bool {
+    node.info().state == NodeState::Stopped && last_failure(node).await.is_none()
 }
 
 /// A node another run is making, ready as that run published it (never a
@@ -56,7 +77,7 @@ pub async fn failed(node: &impl Node) -> Option<String> {
                 .failure
                 .map(|why| format!("running, but its bootstrap failed ({why})"))
         }
-        NodeState::Stopped | NodeState::Other => Some(format!("not running ({})", info.status)),
+        NodeState::Stopped | NodeState::Other => Some(not_running(node).await),
         NodeState::Created => None,
         NodeState::Orphaned => Some("gone (its node was removed; its volume is left)".into()),
     }
@@ -113,7 +134,12 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
     if summary.failure.is_some() || summary.phase.as_deref() == Some(PHASE_CLUSTER_CREATED) {
         return Making::Over;
     }
+    let waits_for_image = summary.facts.contains_key(FACT_AWAITING_IMAGE)
+        && !summary.facts.contains_key(FACT_NODE_IMAGE);
     let how_far = match summary.phase.as_deref() {
+        Some(PHASE_DOCKERD_READY) if waits_for_image => {
+            "its node waits for the kind node image that run streams in".into()
+        }
         Some(PHASE_DOCKERD_READY) => "kind is creating the cluster in its node".into(),
         _ => "Docker is starting in its node".into(),
     };
@@ -185,6 +211,16 @@ mod tests {
         assert_eq!(
             making("kip-phase: dockerd-ready\nkip-phase: cluster-created\n"),
             Making::Over
+        );
+        // The image streamed in first: kind has not begun.
+        let awaiting = "kip-phase: dockerd-ready\nkip-info: awaiting-image=k:1\n";
+        assert_eq!(
+            making(awaiting),
+            Making::UnderWay("its node waits for the kind node image that run streams in".into())
+        );
+        assert_eq!(
+            making(&format!("{awaiting}kip-info: node-image=k:1\n")),
+            Making::UnderWay("kind is creating the cluster in its node".into())
         );
         assert_eq!(
             making("kip-phase: dockerd-ready\nkip-fail: cluster: kind create cluster failed\n"),

@@ -331,13 +331,11 @@ stop_dockerd() {
 # (KIP_AWAIT_IMAGE=1) and this waits until the node's Docker has it.
 await_node_image() {
     [ -n "${KIP_NODE_IMAGE:-}" ] && [ "${KIP_AWAIT_IMAGE:-0}" = 1 ] || return 0
-    deadline=$(($(date +%s) + ${KIP_IMAGE_TIMEOUT:-900}))
-    until docker image inspect "$KIP_NODE_IMAGE" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] ||
-            fail image "the node image $KIP_NODE_IMAGE did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
-        sleep 0.1
-    done
-    echo "kip-info: node-image=$KIP_NODE_IMAGE"
+    await_stream fail_image
+}
+
+fail_image() {
+    fail image "$1"
 }
 
 # While kind creates the cluster: a kubelet or runc that cannot run in this
@@ -659,10 +657,13 @@ seed_give_up() {
     fail image "$1; the seed $KIP_SEED was not made (the next kip up makes it)"
 }
 
-# The image kip streams into the seed's dockerd. kip's `docker load` runs
-# in this node: when kip is gone (killed), so is the load, and the seed is
-# given up at once instead of holding its key for KIP_IMAGE_TIMEOUT.
-await_seed_image() {
+# The image kip streams into the node's dockerd (the seed's, or its own):
+# kip's `docker load` runs in this node, so when kip is gone (killed), so is
+# the load, and the node gives up at once ($1, given why) instead of waiting
+# KIP_IMAGE_TIMEOUT for an image that will not come.
+await_stream() {
+    give_up=$1
+    echo "kip-info: awaiting-image=$KIP_NODE_IMAGE"
     now=$(date +%s)
     deadline=$((now + ${KIP_IMAGE_TIMEOUT:-900}))
     start_by=$((now + ${KIP_STREAM_START_TIMEOUT:-60}))
@@ -671,21 +672,26 @@ await_seed_image() {
     until docker image inspect "$KIP_NODE_IMAGE" >/dev/null 2>&1; do
         now=$(date +%s)
         [ "$now" -lt "$deadline" ] ||
-            seed_give_up "the node image $KIP_NODE_IMAGE did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
+            "$give_up" "the node image $KIP_NODE_IMAGE did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
         if pgrep -f '^docker load' >/dev/null 2>&1; then
             loading=1
             ended=''
         elif [ -z "$loading" ]; then
             [ "$now" -lt "$start_by" ] ||
-                seed_give_up "no stream of $KIP_NODE_IMAGE began within ${KIP_STREAM_START_TIMEOUT:-60}s"
+                "$give_up" "no stream of $KIP_NODE_IMAGE began within ${KIP_STREAM_START_TIMEOUT:-60}s (the \`kip up\` streaming it is gone)"
         else
             # kip names a digest-pinned image (`docker tag`) after the load.
             [ -n "$ended" ] || ended=$now
             [ $((now - ended)) -lt "${KIP_STREAM_END_GRACE:-15}" ] ||
-                seed_give_up "the stream of $KIP_NODE_IMAGE ended without the image (was kip interrupted?)"
+                "$give_up" "the stream of $KIP_NODE_IMAGE ended without the image (the \`kip up\` streaming it is gone: killed or interrupted)"
         fi
         sleep 0.1
     done
+    echo "kip-info: node-image=$KIP_NODE_IMAGE"
+}
+
+await_seed_image() {
+    await_stream seed_give_up
 }
 
 # The loaded image becomes the seed: layer contents moved to layers/, the

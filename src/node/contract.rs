@@ -46,6 +46,10 @@ pub const FAIL_MARKER: &str = "kip-fail: ";
 pub const PHASE_BOOTING: &str = "booting";
 pub const PHASE_DOCKERD_READY: &str = "dockerd-ready";
 pub const PHASE_CLUSTER_CREATED: &str = "cluster-created";
+/// The `kip-info:` keys of the kind node image kip streams in: the node
+/// waits for it, then has it.
+pub const FACT_AWAITING_IMAGE: &str = "awaiting-image";
+pub const FACT_NODE_IMAGE: &str = "node-image";
 /// The last marker of a node stopped by a signal (`docker stop`, `kip
 /// down`), not by a failure of its own.
 pub const STOPPED_BY_SIGNAL: &str = "kip-info: stopped=signal";
@@ -78,6 +82,8 @@ mod tests {
             format!("echo \"{PHASE_MARKER}{PHASE_DOCKERD_READY}\""),
             format!("echo \"{PHASE_MARKER}{PHASE_CLUSTER_CREATED}\""),
             format!("echo \"{STOPPED_BY_SIGNAL}\""),
+            format!("echo \"{INFO_MARKER}{FACT_AWAITING_IMAGE}="),
+            format!("echo \"{INFO_MARKER}{FACT_NODE_IMAGE}="),
         ];
         expected.extend([INFO_MARKER, WARN_MARKER, FAIL_MARKER].map(|m| format!("echo \"{m}")));
         for text in expected {

@@ -1,7 +1,9 @@
 //! The marker lines the bootstrap script writes on the node's log stream.
 
+pub use super::contract::{
+    FACT_AWAITING_IMAGE, FACT_NODE_IMAGE, PHASE_BOOTING, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY,
+};
 use super::contract::{FAIL_MARKER, INFO_MARKER, PHASE_MARKER};
-pub use super::contract::{PHASE_BOOTING, PHASE_CLUSTER_CREATED, PHASE_DOCKERD_READY};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker {

@@ -149,3 +149,69 @@ fn a_down_while_kind_creates_the_cluster_says_so_and_the_up_says_who_deleted_it(
     assert_no_volume_named(&t.name);
     t.assert_nothing_left(&t.name);
 }
+
+/// `kip up` (with `extra`) killed (-9) while the kind node image streams
+/// into its node (the host's `docker save` held at the gate, the node's
+/// `docker load` waiting for it); then a second `kip up` of the name.
+fn up_killed_during_the_stream(t: &E2e, image: &str, extra: &[&str]) -> super::support::Run {
+    let gate = Gate::open();
+    let save = gate.hold("GET", &["/images/get"]);
+    // kip's `docker load` may not have begun in the node when kip dies: the
+    // node gives up on a stream that never began after this long.
+    let mut args = vec![
+        "up",
+        t.name.as_str(),
+        "--image",
+        image,
+        "--node-env",
+        "KIP_STREAM_START_TIMEOUT=20",
+    ];
+    args.extend_from_slice(extra);
+    let mut up = t.kip(&args).env("DOCKER_HOST", gate.host()).spawn();
+    assert!(
+        gate.holding(save, LIMIT),
+        "`kip up` never streamed the image"
+    );
+    up.kill().unwrap();
+    up.wait().unwrap();
+    t.up(&t.name, &["--image", image, "--wait", "90s"])
+}
+
+/// The second `kip up` tells a node whose stream is gone from one kind is
+/// working in, and says what to do.
+#[track_caller]
+fn assert_says_the_stream_is_lost(second: &super::support::Run, name: &str) {
+    second
+        .code(6)
+        .stderr_has("the `kip up` streaming it is gone")
+        .stderr_has(&format!("kip up {name} --recreate"));
+    assert!(!second.stderr.contains("kind is creating"), "{second}");
+    assert!(!second.stderr.contains("docker start"), "{second}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn kill_9_of_up_while_it_streams_the_image_is_told_from_kind_at_work() {
+    let Some(t) = E2e::new("killstream") else {
+        return;
+    };
+    let image = super::seed::TestImage::new(&t, 0);
+    let second = up_killed_during_the_stream(&t, &image.name, &["--no-seed"]);
+    assert_says_the_stream_is_lost(&second, &t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn kill_9_of_up_while_it_seeds_is_told_from_kind_at_work() {
+    let Some(t) = E2e::new("killseeding") else {
+        return;
+    };
+    // An image of its own: no seed of it yet, so this node makes it.
+    let image = super::seed::TestImage::new(&t, 0);
+    let second = up_killed_during_the_stream(&t, &image.name, &[]);
+    assert_says_the_stream_is_lost(&second, &t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}

@@ -4,12 +4,12 @@
 //! made). A free name is then checked for objects kip did not make.
 
 use super::{Context, Flow, Stage, Step};
-use crate::cluster::condition::{making, Making};
+use crate::cluster::condition::{making, start_again_would_do, Making};
 use crate::cluster::existing::{reuse, Maker};
 use crate::error::Error;
 use crate::kubeconfig;
 use crate::names;
-use crate::provider::{Node, NodeInfo, NodeState, Provider};
+use crate::provider::{Node, NodeInfo, Provider};
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
 
@@ -52,7 +52,7 @@ impl<P: Provider> Step<P> for ReuseExisting {
                     format!("is starting again: its node was restarted ({how_far})"),
                 ),
                 Making::Over => {
-                    if existing.info().state == NodeState::Stopped {
+                    if start_again_would_do(&existing).await {
                         return Err(stopped(cx, existing.info()));
                     }
                     let outcome =
