@@ -208,3 +208,41 @@ fn the_readme_restart_recipe_waits_for_the_restarted_node() {
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the real kind test images and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn the_real_kinds_own_error_comes_first_streamed_or_seeded() {
+    let Some(t) = super::real_kind::RealKind::new("kindrejects") else {
+        return;
+    };
+    // kind refuses an unknown field at once, while (streamed) kip may still
+    // be finishing the image's stream: the node's failure breaks it.
+    let config = t.e2e.dir.path().join("kind.yaml");
+    std::fs::write(&config, "nodes:\n- role: control-plane\n  notAField: 1\n").unwrap();
+    let config = config.to_str().unwrap();
+    for (how, extra) in [("streamed", "--no-seed"), ("seeded", "--wait=8m")] {
+        let run = t
+            .e2e
+            .kip(&[
+                "up",
+                &t.e2e.name,
+                "--image",
+                &t.node_image,
+                "--kind-config",
+                config,
+                extra,
+            ])
+            .run();
+        assert_eq!(run.code, 6, "{how}: {run}");
+        assert!(
+            run.stderr.contains("kind could not create the cluster"),
+            "{how}: {run}"
+        );
+        assert!(
+            run.stderr.contains("notAField"),
+            "{how}: kind's own words: {run}"
+        );
+        assert!(!run.stderr.contains("cannot stream"), "{how}: {run}");
+        t.e2e.assert_nothing_left(&t.e2e.name);
+    }
+}

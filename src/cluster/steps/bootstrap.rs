@@ -193,6 +193,37 @@ impl Followed {
     }
 }
 
+/// The bootstrap's failure as its log tells it (its last `kip-fail`
+/// marker, then the tail the script printed), for a step that was not
+/// following the markers when the node failed (a stream the node's exit
+/// broke).
+pub fn failure_in_log(log: &str) -> Option<anyhow::Error> {
+    let lines: Vec<&str> = log.lines().collect();
+    // The last run's: a node started again runs the bootstrap again.
+    let run = lines
+        .iter()
+        .rposition(|l| progress::parse(l) == Marker::Phase(progress::PHASE_BOOTING.into()))
+        .unwrap_or(0);
+    let at = run
+        + lines[run..]
+            .iter()
+            .rposition(|l| matches!(progress::parse(l), Marker::Fail { .. }))?;
+    let Marker::Fail { phase, reason } = progress::parse(lines[at]) else {
+        return None;
+    };
+    let detail = lines[at + 1..].join("\n");
+    let hint = known_cause(&format!("{reason}\n{detail}"));
+    Some(
+        Error::BootstrapFailed {
+            phase,
+            reason,
+            hint,
+            detail,
+        }
+        .into(),
+    )
+}
+
 /// What the node could not do, for the failures kip knows how to prevent
 /// (each prevented by the node's bootstrap unless turned off for debugging).
 fn known_cause(text: &str) -> Option<&'static str> {
@@ -255,7 +286,35 @@ pub(super) fn tail_of(log: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_tail, known_cause};
+    use super::{failure_in_log, format_tail, known_cause};
+    use crate::error::Error;
+
+    #[test]
+    fn a_log_tells_its_last_runs_failure_with_the_tail_after_it() {
+        let log = "kip-phase: booting\nkip-fail: image: old\nkip-phase: booting\n\
+                   kip-phase: dockerd-ready\nkip-fail: cluster: kind create cluster failed\n\
+                   --- last lines ---\nERROR: unknown field \"notAField\"\n";
+        let failure = failure_in_log(log).expect("a failure");
+        let Some(Error::BootstrapFailed {
+            phase,
+            reason,
+            detail,
+            ..
+        }) = failure.downcast_ref()
+        else {
+            panic!("{failure:#}");
+        };
+        assert_eq!(
+            (phase.as_str(), reason.as_str()),
+            ("cluster", "kind create cluster failed")
+        );
+        assert!(detail.contains("notAField"), "{detail}");
+        // A node started again after a failure has not failed (yet).
+        assert!(
+            failure_in_log("kip-phase: booting\nkip-fail: image: old\nkip-phase: booting\n")
+                .is_none()
+        );
+    }
 
     #[test]
     fn an_empty_tail_points_at_logs_that_will_still_be_there() {

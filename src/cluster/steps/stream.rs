@@ -24,6 +24,7 @@ use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
 use std::cell::OnceCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// The kind node image streamed from the host's engine into the node's.
 #[derive(Default)]
@@ -63,7 +64,7 @@ impl StreamImage {
             return Ok(());
         };
         // The node waits for the image before kind starts.
-        tokio::time::timeout_at(
+        let streamed = tokio::time::timeout_at(
             cx.deadline,
             image.stream_into(cx.node(), cx.printer, seeding),
         )
@@ -71,7 +72,32 @@ impl StreamImage {
         .map_err(|_| Error::KindImageLate {
             image: image.image.clone(),
             wait: cx.request.cluster.wait,
-        })?
+        })?;
+        match streamed {
+            Err(e) => Err(node_failure(cx.node()).await.unwrap_or(e)),
+            ok => ok,
+        }
+    }
+}
+
+/// How long a node whose stream broke is given to show its own failure:
+/// kind may have failed on the image before its stream closed, and the
+/// node's exit broke the stream.
+const FAILURE_GRACE: Duration = Duration::from_secs(2);
+
+/// The node's own failure, which a broken stream may only be the effect
+/// of: said first, as the cause.
+async fn node_failure(node: &impl Node) -> Option<anyhow::Error> {
+    let deadline = tokio::time::Instant::now() + FAILURE_GRACE;
+    loop {
+        let log = node.log().await.ok()?;
+        if let Some(failure) = super::bootstrap::failure_in_log(&log) {
+            return Some(failure);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
