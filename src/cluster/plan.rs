@@ -7,7 +7,7 @@
 use crate::error::Error;
 use crate::node::image::default_image;
 use crate::node::settings::ClusterSettings;
-use crate::node::{labels, NodeOptions, NodePlan};
+use crate::node::{host_mounts, labels, NodeOptions, NodePlan};
 use crate::provider::{EngineFacts, Provider};
 use crate::settings::Environment;
 use anyhow::Result;
@@ -34,6 +34,16 @@ pub fn options(
         }
         None => None,
     };
+    let remote = facts.remote_namespace.is_some();
+    let host_mounts = user_kind_config
+        .as_deref()
+        .map(|user| host_mounts::of_config(user, remote, facts.local))
+        .transpose()
+        .map_err(|error| Error::KindConfigInvalid {
+            path: settings.kind_config.clone().unwrap_or_default(),
+            error,
+        })?
+        .unwrap_or_default();
     Ok(NodeOptions {
         cluster: name.to_string(),
         image: settings.dind_image.clone().unwrap_or_else(default_image),
@@ -57,6 +67,7 @@ pub fn options(
             || (facts.local && super::preflight::Host::new(env).has_lib_modules()),
         taken_subnets: facts.subnets.clone(),
         user_kind_config,
+        host_mounts,
         extra_labels: extra_labels(settings, env),
         remote_namespace: facts.remote_namespace.clone(),
     })

@@ -2,6 +2,7 @@
 //! renders the same plan, and `kip up --dry-run` prints it.
 
 pub mod contract;
+pub mod host_mounts;
 pub mod image;
 pub mod kind_config;
 mod modes;
@@ -124,6 +125,9 @@ pub struct NodeSpec {
     pub env: BTreeMap<String, String>,
     pub volume: VolumeSpec,
     pub read_only_host_paths: Vec<String>,
+    /// Host paths mounted at the same path, for kind's `extraMounts`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_mounts: Vec<host_mounts::HostMount>,
     pub api: ApiPortSpec,
     /// The outer network to attach the node to; None: the engine's default.
     pub network: Option<String>,
@@ -190,6 +194,8 @@ pub struct NodeOptions {
     pub taken_subnets: Vec<String>,
     /// The text of a user's own kind config to merge in (`--kind-config`).
     pub user_kind_config: Option<String>,
+    /// Its `extraMounts`' host paths, checked (`host_mounts::of_config`).
+    pub host_mounts: Vec<host_mounts::HostMount>,
     /// Labels beyond kip's own: TTL and CI metadata.
     pub extra_labels: BTreeMap<String, String>,
     /// Remote mode: the namespace the node Pod runs in.
@@ -277,6 +283,7 @@ impl NodePlan {
                 } else {
                     Vec::new()
                 },
+                host_mounts: opts.host_mounts.clone(),
                 api: ApiPortSpec {
                     node_port: NODE_API_PORT,
                     host_ip: "127.0.0.1",
@@ -318,6 +325,7 @@ pub(crate) mod tests {
             has_lib_modules: true,
             taken_subnets: vec!["172.17.0.0/16".into()],
             user_kind_config: None,
+            host_mounts: Vec::new(),
             extra_labels: BTreeMap::from([("dev.kip.ttl".to_string(), "2h".to_string())]),
             remote_namespace: None,
         }

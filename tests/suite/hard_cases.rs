@@ -246,3 +246,47 @@ fn the_real_kinds_own_error_comes_first_streamed_or_seeded() {
         t.e2e.assert_nothing_left(&t.e2e.name);
     }
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn extra_mounts_of_a_kind_config_see_the_host_path_through_kips_node() {
+    let Some(t) = E2e::new("mounts") else { return };
+    let shared = t.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("hello.txt"), "from the host\n").unwrap();
+    let shared = shared.to_str().unwrap();
+    let config = t.dir.path().join("kind.yaml");
+    let write_config = |host_path: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "nodes:\n- role: control-plane\n  extraMounts:\n  - hostPath: {host_path}\n    containerPath: /shared\n    readOnly: true\n"
+            ),
+        )
+        .unwrap();
+    };
+    // A host path that is not there is refused before anything is made
+    // (the engine would make an empty folder of it).
+    let missing = format!("{shared}-missing");
+    write_config(&missing);
+    let refused = t.up(&t.name, &["--kind-config", config.to_str().unwrap()]);
+    refused
+        .code(2)
+        .stderr_has("nodes[0].extraMounts[0].hostPath")
+        .stderr_has(&missing);
+    t.assert_nothing_left(&t.name);
+    // kind mounts paths of kip's node: the host path is there, the same.
+    write_config(shared);
+    t.up(&t.name, &["-q", "--kind-config", config.to_str().unwrap()])
+        .success();
+    let in_node = t
+        .exec(&t.name, &["cat", &format!("{shared}/hello.txt")])
+        .run();
+    in_node.success().stdout_has("from the host");
+    let write = t
+        .exec(&t.name, &["touch", &format!("{shared}/written")])
+        .run();
+    assert_ne!(write.code, 0, "readOnly: true is kept: {write}");
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}

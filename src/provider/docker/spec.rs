@@ -46,6 +46,11 @@ pub fn container_body(
         .iter()
         .map(|p| format!("{p}:{p}:ro"))
         .collect();
+    // kind's `extraMounts` mount paths of this node: the host's, the same.
+    binds.extend(node.host_mounts.iter().map(|m| {
+        let mode = if m.read_only { ":ro" } else { "" };
+        format!("{0}:{0}{mode}", m.path)
+    }));
     let mut tmpfs = HashMap::from([("/run".to_string(), String::new())]);
     // The node's volume is made with the container, in one request, with
     // kip's labels: there is no moment when it is there without its node
