@@ -3,6 +3,7 @@
 //! on the host; a remote node's through `pods/exec`), then `kind load` into
 //! the cluster. An image whose ID the node already has is skipped.
 
+use crate::cluster::condition::deleted_by_another;
 use crate::cluster::images::{docker_load, node_image_id};
 use crate::error::Error;
 use crate::output::Printer;
@@ -34,14 +35,33 @@ pub async fn run(
         None => None,
     };
     let node = provider.find_running(&settings.name).await?;
+    match load_into(settings, &node, archive, host, printer).await {
+        // A `kip down` at the same time: that, not the broken exec.
+        Err(_) if deleted_by_another(provider, &node).await => Err(Error::DeletedWhileLoading {
+            name: settings.name.clone(),
+        }
+        .into()),
+        loaded => loaded,
+    }
+}
+
+/// The images (or the archive) into the node's Docker, then into the
+/// cluster (`kind load`).
+async fn load_into(
+    settings: &LoadSettings,
+    node: &impl Node,
+    archive: Option<Archive>,
+    host: Option<&DockerProvider>,
+    printer: &Printer,
+) -> Result<()> {
     let names = match archive {
-        Some(archive) => load_archive(&node, archive, printer).await?,
+        Some(archive) => load_archive(node, archive, printer).await?,
         None => {
             let Some(host) = host else {
                 return Err(Error::NoHostEngine.into());
             };
             host.check_answers().await?;
-            stream_from_host(&node, host, &settings.images, printer).await?
+            stream_from_host(node, host, &settings.images, printer).await?
         }
     };
     if names.is_empty() {

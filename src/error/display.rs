@@ -454,6 +454,11 @@ impl fmt::Display for Error {
                 "cluster {name} was deleted by another kip (a `kip down {name}` or `kip gc`) while this \
                  `kip up` was making it; run `kip up {name}` again to make it"
             ),
+            DeletedWhileLoading { name } => write!(
+                f,
+                "cluster {name} was deleted (by a `kip down {name}` or `kip gc`) while `kip load` loaded into it; \
+                 make it again with `kip up {name}`, then load again"
+            ),
             NotReady { cluster, status } => write!(f, "cluster {cluster} is not ready ({status})"),
             NoPublishedPort { cluster, status } => write!(
                 f,

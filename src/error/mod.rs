@@ -401,6 +401,10 @@ pub enum Error {
     DeletedWhileMade {
         name: String,
     },
+    /// The cluster `kip load` loaded into was deleted meanwhile.
+    DeletedWhileLoading {
+        name: String,
+    },
     NotReady {
         cluster: String,
         status: String,
@@ -615,7 +619,7 @@ impl Error {
             | RestartTimeout { .. }
             | ConnectTimeout { .. }
             | CommandTimedOut { .. } => exit::TIMEOUT,
-            NotFound { .. } | SeedNotFound { .. } => exit::NOT_FOUND,
+            NotFound { .. } | SeedNotFound { .. } | DeletedWhileLoading { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }

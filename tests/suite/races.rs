@@ -215,3 +215,32 @@ fn kill_9_of_up_while_it_seeds_is_told_from_kind_at_work() {
     t.kip(&["down", &t.name]).run().success();
     t.assert_nothing_left(&t.name);
 }
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_load_whose_cluster_a_down_deletes_says_so() {
+    let Some(t) = E2e::new("loaddown") else {
+        return;
+    };
+    // An image the node does not have, so that it is streamed.
+    let image = holding_node_image();
+    t.up(&t.name, &["-q"]).success();
+    let gate = Gate::open();
+    let save = gate.hold("GET", &["/images/get"]);
+    let load = t
+        .kip(&["load", &t.name, image])
+        .env("DOCKER_HOST", gate.host())
+        .spawn();
+    assert!(
+        gate.holding(save, LIMIT),
+        "`kip load` never streamed the image"
+    );
+    t.kip(&["down", &t.name]).run().success();
+    gate.release(save);
+    let load = finish_by(load, LIMIT, "the `kip load` whose cluster went");
+    load.code(5).stderr_has(&format!(
+        "cluster {} was deleted (by a `kip down {}` or `kip gc`) while `kip load`",
+        t.name, t.name
+    ));
+    t.assert_nothing_left(&t.name);
+}
