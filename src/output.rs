@@ -297,6 +297,35 @@ impl Printer {
     }
 }
 
+/// Rows as aligned columns, the last one unpadded (`kip list`, `kip
+/// registry list`).
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Holds a document's sample to its schema in docs/schema: its kind and
 /// apiVersion, every required field present, no field the schema lacks
 /// (the whole check, with types, runs on real output in tests/suite).
@@ -325,5 +354,17 @@ pub fn assert_matches_schema<T: Document>(sample: &T) {
             "{}: {key} is not in the schema",
             T::SCHEMA
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_aligns_columns() {
+        let rows = [
+            ["NAME".to_string(), "AGE".into()],
+            ["a-long-name".into(), "3m".into()],
+        ];
+        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
     }
 }
