@@ -140,22 +140,15 @@ async fn make(
     };
     let local = docker.facts().await?.local;
     let gateway = docker.network_gateway(None).await?;
-    let port = match s.port {
-        Some(port) => port,
-        None => free_port(docker, local, &gateway).await?,
-    };
     let image = s
         .image
         .clone()
         .unwrap_or_else(|| registry::DEFAULT_IMAGE.into());
     docker.ensure_registry_image(&image, printer).await?;
-    let step = printer.step(
-        "registry-created",
-        &format!("Creating registry {} on port {port}", s.name),
-    );
-    let spec = RegistrySpec {
+    let step = printer.step("registry-created", &format!("Creating registry {}", s.name));
+    let mut spec = RegistrySpec {
         name: s.name.clone(),
-        port,
+        port: s.port.unwrap_or_default(),
         image,
         proxy: s.proxy.clone(),
         mirror_of,
@@ -163,7 +156,20 @@ async fn make(
         created_at: now_rfc3339(),
         owner: env.owner(),
     };
-    let made = docker.create_registry(&spec, &gateway).await?;
+    // A port kip picked can be taken between the look and the start (by
+    // another `kip registry create`, say): then the next one is tried.
+    let mut tried = Vec::new();
+    let made = loop {
+        if s.port.is_none() {
+            spec.port = free_port(docker, local, &gateway, &tried).await?;
+        }
+        match docker.create_registry(&spec, &gateway).await {
+            Err(e) if s.port.is_none() && tried.len() < 5 && port_in_use(&e) => {
+                tried.push(spec.port);
+            }
+            other => break other?,
+        }
+    };
     if local {
         if let Err(e) = serving(docker, &made).await {
             let tail = docker.registry_log_tail(&made).await;
@@ -172,8 +178,9 @@ async fn make(
         }
     }
     step.done(&format!(
-        "Registry {} is ready: {}",
+        "Registry {} is ready on port {}: {}",
         s.name,
+        made.port,
         how_to_use(&made)
     ));
     Ok(made)
@@ -237,9 +244,24 @@ fn not_serving(made: &Registry, error: &str, log_tail: &str) -> anyhow::Error {
     }
 }
 
-/// The first port from 5001 that no container publishes and (on this
-/// machine) no process holds, on 127.0.0.1 or the gateway.
-async fn free_port(docker: &DockerProvider, local: bool, gateway: &str) -> Result<u16> {
+fn port_in_use(e: &anyhow::Error) -> bool {
+    crate::error::Error::is(e, |e| {
+        matches!(
+            e,
+            crate::error::Error::Registry(RegistryError::PortInUse { .. })
+        )
+    })
+}
+
+/// The first port from 5001 that no container publishes, that (on this
+/// machine) no process holds on 127.0.0.1 or the gateway, and that is not
+/// one of `tried`.
+async fn free_port(
+    docker: &DockerProvider,
+    local: bool,
+    gateway: &str,
+    tried: &[u16],
+) -> Result<u16> {
     let published = docker.published_port_numbers().await?;
     let free_here = |port: u16| {
         !local
@@ -252,7 +274,7 @@ async fn free_port(docker: &DockerProvider, local: bool, gateway: &str) -> Resul
     };
     let (first, last) = (registry::FIRST_PORT, registry::FIRST_PORT + 99);
     (first..=last)
-        .find(|p| !published.contains(p) && free_here(*p))
+        .find(|p| !published.contains(p) && !tried.contains(p) && free_here(*p))
         .ok_or_else(|| RegistryError::NoFreePort { first, last }.into())
 }
 
