@@ -4,7 +4,7 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, RunArgs, StatusArgs, TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, StatusArgs, TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -17,6 +17,7 @@ use crate::commands::list::ListSettings;
 use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
 use crate::commands::run::RunSettings;
+use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
 use crate::commands::up::UpSettings;
 use crate::config::ConfigFile;
@@ -170,6 +171,7 @@ impl ClusterOptions {
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
             dockerd_args: self.dockerd_args.clone(),
+            seed: !self.no_seed,
             given: self.given.clone(),
             ports: self.ports.clone(),
             attach: crate::registry::attach::Attach {
@@ -323,6 +325,21 @@ impl GcArgs {
             selector: self.selector.clone(),
             output: self.output,
             kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
+        }
+    }
+}
+
+impl SeedArgs {
+    pub fn settings(&self) -> SeedSettings {
+        SeedSettings {
+            action: match &self.command {
+                SeedCommand::List { output } => SeedAction::List(*output),
+                SeedCommand::Rm { keys, all } => SeedAction::Remove {
+                    keys: keys.clone(),
+                    all: *all,
+                },
+            },
+            dind_image: self.dind_image.clone(),
         }
     }
 }

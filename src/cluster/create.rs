@@ -10,7 +10,7 @@ use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
     ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, Plan,
-    Provision, Recreate, RefuseExisting, ReuseExisting, Stage, StartEngine, Step, StreamImage,
+    Provision, Recreate, RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine, Step,
     WaitReady,
 };
 use super::Request;
@@ -58,9 +58,10 @@ pub fn run<P: Provider>() -> Recipe<P> {
 }
 
 /// Plan, the name, then the node made and its engine given the kind node
-/// image by streaming, the cluster created, waited for and handed over.
+/// image (from the engine's seed, else streamed), the cluster created,
+/// waited for and handed over.
 fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P> {
-    let engine = StreamImage::default();
+    let engine = SeedImage::default();
     Recipe {
         steps: vec![
             Box::new(Plan),

@@ -42,7 +42,7 @@ pub mod exit {
         (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
         (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
         (TIMEOUT, "timeout: not ready within `--wait`"),
-        (NOT_FOUND, "not found: no such cluster"),
+        (NOT_FOUND, "not found: no such cluster (`kip seed rm`: no such seed)"),
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
@@ -110,6 +110,11 @@ pub enum Error {
     ArchiveUnreadable {
         path: PathBuf,
         error: String,
+    },
+    /// `kip seed rm PREFIX` that starts `count` seeds' keys.
+    SeedKeyAmbiguous {
+        prefix: String,
+        count: usize,
     },
 
     // ---- environment (3) ----
@@ -260,6 +265,20 @@ pub enum Error {
     DoctorFailed {
         checks: Vec<String>,
     },
+    /// No image on the engine to run the seed store's helper in.
+    SeedStoreUnreadable {
+        volume: String,
+        images: Vec<String>,
+    },
+    /// A seed that clusters' nodes (running or stopped) came from.
+    SeedInUse {
+        key: String,
+        clusters: Vec<String>,
+    },
+    /// Seeds a running node took since kip looked: left in place.
+    SeedsHeld {
+        keys: Vec<String>,
+    },
 
     // ---- timeout (4) ----
     PodNotStarted {
@@ -300,6 +319,9 @@ pub enum Error {
     NotFound {
         cluster: String,
         why: Absence,
+    },
+    SeedNotFound {
+        key: String,
     },
 
     // ---- failure inside the node (6) ----
@@ -488,6 +510,11 @@ pub enum Error {
     GcIncomplete {
         failures: Vec<(String, String)>,
     },
+    /// The seed store's helper container failed (`what` it was asked).
+    SeedHelperFailed {
+        what: String,
+        error: String,
+    },
 
     // ---- interrupted (130) ----
     Interrupted,
@@ -515,7 +542,8 @@ impl Error {
             | KipContextCurrent { .. }
             | NoCurrentContext
             | ConnectLocal { .. }
-            | ArchiveUnreadable { .. } => exit::USAGE,
+            | ArchiveUnreadable { .. }
+            | SeedKeyAmbiguous { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }
@@ -550,7 +578,10 @@ impl Error {
             | RunNameTaken { .. }
             | NoHostEngine
             | ImageNotOnHost { .. }
-            | DoctorFailed { .. } => exit::ENVIRONMENT,
+            | DoctorFailed { .. }
+            | SeedStoreUnreadable { .. }
+            | SeedInUse { .. }
+            | SeedsHeld { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }
             | ApiNotReady { .. }
             | ClusterNotReady { .. }
@@ -558,7 +589,7 @@ impl Error {
             | OtherUpTimeout { .. }
             | ConnectTimeout { .. }
             | CommandTimedOut { .. } => exit::TIMEOUT,
-            NotFound { .. } => exit::NOT_FOUND,
+            NotFound { .. } | SeedNotFound { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }
@@ -613,7 +644,8 @@ impl Error {
             | VersionStatus { .. }
             | NoProcessId { .. }
             | NameTaken { .. }
-            | GcIncomplete { .. } => exit::FAILURE,
+            | GcIncomplete { .. }
+            | SeedHelperFailed { .. } => exit::FAILURE,
         }
     }
 

@@ -37,6 +37,9 @@ pub struct ClusterSettings {
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
     pub dockerd_args: Vec<String>,
+    /// A local node gets the kind node image from the engine's seed of it
+    /// (`crate::seed`); false: streamed into the node alone (`--no-seed`).
+    pub seed: bool,
     /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
     /// and said to be, when the cluster already exists.
     pub given: Vec<String>,
@@ -65,6 +68,7 @@ impl Default for ClusterSettings {
             cert_sans: Vec::new(),
             kind_config: None,
             dockerd_args: Vec::new(),
+            seed: true,
             given: Vec::new(),
             ports: Vec::new(),
             attach: Attach::default(),

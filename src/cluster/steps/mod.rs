@@ -13,6 +13,7 @@ mod plan;
 mod provision;
 mod ready;
 mod registries;
+mod seed;
 mod stream;
 
 pub use bootstrap::{CreateCluster, StartEngine};
@@ -24,7 +25,7 @@ pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
 pub use registries::ConnectRegistries;
-pub use stream::StreamImage;
+pub use seed::SeedImage;
 
 use super::handover::UpOutcome;
 use super::Request;

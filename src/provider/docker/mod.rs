@@ -13,6 +13,7 @@ mod node;
 mod ownership;
 mod ports;
 pub mod registry;
+mod seeds;
 mod spec;
 mod start;
 

@@ -5,7 +5,8 @@ use crate::api::ApiEndpoint;
 use crate::node::{labels, NodePlan, NodeSpec, BOOTSTRAP_SCRIPT};
 use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, PortBinding,
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
+    MountVolumeOptions, PortBinding,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -50,12 +51,7 @@ pub fn container_body(
     exposed_ports.sort();
     let mut host_config = HostConfig {
         init: Some(node.init),
-        mounts: Some(vec![Mount {
-            typ: Some(MountType::VOLUME),
-            source: Some(node.volume.name.clone()),
-            target: Some(node.volume.mount_path.into()),
-            ..Default::default()
-        }]),
+        mounts: Some(mounts(node)),
         port_bindings: Some(port_bindings),
         ..Default::default()
     };
@@ -109,6 +105,31 @@ pub fn container_body(
 
 /// The API server's port, and each host port: it reaches the kind node's
 /// mapping, which listens on the same port number in this node.
+/// The node's volume, and the engine's seed store when it gets one.
+fn mounts(node: &NodeSpec) -> Vec<Mount> {
+    let mut mounts = vec![Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(node.volume.name.clone()),
+        target: Some(node.volume.mount_path.into()),
+        ..Default::default()
+    }];
+    if let Some(store) = &node.seed_store {
+        // Created with kip's labels if no node made it yet (or `kip gc`
+        // just removed it).
+        mounts.push(Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some(store.volume.clone()),
+            target: Some(store.mount_path.into()),
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(store.labels.clone().into_iter().collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    mounts
+}
+
 fn port_bindings(node: &NodeSpec) -> HashMap<String, Option<Vec<PortBinding>>> {
     let mut bindings = HashMap::from([(
         API_PORT_KEY.to_string(),
@@ -290,6 +311,38 @@ mod tests {
             body.exposed_ports.unwrap(),
             ["5353/udp", "6443/tcp", "8080/tcp"]
         );
+    }
+
+    #[test]
+    fn a_seeded_node_mounts_the_store_that_its_mount_creates_with_kips_labels() {
+        let mut plan = NodePlan::new(&options()).unwrap();
+        plan.node.seed_store = Some(crate::node::SeedStoreSpec {
+            volume: "kip-seeds".into(),
+            mount_path: "/var/lib/kip/seeds",
+            labels: [("dev.kip.managed-by".to_string(), "kip".to_string())].into(),
+        });
+        let body = container_body(
+            &plan,
+            &EngineFacts::default(),
+            SecurityProfile::Capabilities,
+        );
+        let mounts = body.host_config.unwrap().mounts.unwrap();
+        let store = mounts
+            .iter()
+            .find(|m| m.source.as_deref() == Some("kip-seeds"))
+            .expect("the store is mounted");
+        assert_eq!(store.target.as_deref(), Some("/var/lib/kip/seeds"));
+        assert_ne!(
+            store.read_only,
+            Some(true),
+            "the bootstrap takes its claims there"
+        );
+        let labels = store
+            .volume_options
+            .as_ref()
+            .and_then(|o| o.labels.as_ref())
+            .unwrap();
+        assert_eq!(labels["dev.kip.managed-by"], "kip");
     }
 
     #[test]
