@@ -218,10 +218,7 @@ async fn usable(
                 name: name.to_string(),
                 port: found.port,
                 error: format!("{e:#}"),
-                tail: lines[lines.len().saturating_sub(10)..].join(
-                    "
-",
-                ),
+                tail: lines[lines.len().saturating_sub(10)..].join("\n"),
             }
             .into());
         }

@@ -861,3 +861,57 @@ fn remote_mode_refuses_host_ports_and_registries_and_takes_a_cache_url() {
         .stdout_has("config_path = \"/etc/containerd/certs.d\"");
     drop(emulator);
 }
+
+/// The config file's `mirror:` is every cluster's cache (the plan of a dry
+/// run pulls through it), `--mirror` wins over it, and remote mode, which
+/// cannot use a kip registry by name, says so and goes on without it.
+#[test]
+fn the_config_files_mirror_is_every_clusters_and_the_flag_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let dry_run = |config_text: &str, extra: &[&str]| {
+        std::fs::write(&config, config_text).unwrap();
+        let mut args = vec!["up", "cfg-mirror", "--dry-run"];
+        args.extend_from_slice(extra);
+        kip(&args)
+            // No engine: the plan is shown without one.
+            .env("DOCKER_HOST", "tcp://127.0.0.1:1")
+            .env("KIP_CONFIG", &config)
+            .run()
+    };
+    let from_config = dry_run("mirror: http://cache.example:5000\n", &[]);
+    from_config
+        .success()
+        .stdout_has("--registry-mirror=http://cache.example:5000")
+        .stdout_has("docker.io [host.\"http://cache.example:5000\"]");
+    let flag = dry_run(
+        "mirror: http://cache.example:5000\n",
+        &["--mirror", "http://other.example:5000"],
+    );
+    flag.success()
+        .stdout_has("--registry-mirror=http://other.example:5000");
+    assert!(!flag.stdout.contains("cache.example"), "{}", flag.stdout);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(kip_test_kube_emulator::Emulator::start())
+        .unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, emulator.kubeconfig()).unwrap();
+    std::fs::write(&config, "mirror: hub\n").unwrap();
+    kip(&[
+        "up",
+        "cfg-mirror",
+        "--remote",
+        "--dry-run",
+        "--dind-image",
+        "kip-test-node:latest",
+    ])
+    .kubeconfig(&kubeconfig)
+    .env("KIP_CONFIG", &config)
+    .env("KIP_STATE_DIR", dir.path().join("state"))
+    .run()
+    .success()
+    .stderr_has("the config file's mirror hub is a registry on your Docker engine; remote nodes do not use it");
+    drop(emulator);
+}
