@@ -120,6 +120,24 @@ async fn reuse(
     Ok(existing)
 }
 
+/// `--proxy-credentials`: what the user's Docker config has for the
+/// registry the cache serves.
+fn upstream_credentials(
+    s: &CreateSettings,
+    mirror_of: Option<&str>,
+    env: &Environment,
+) -> Result<Option<(String, String)>> {
+    let (Some(_), Some(mirror_of), true) = (&s.proxy, mirror_of, s.proxy_credentials) else {
+        return Ok(None);
+    };
+    let dir = env
+        .docker
+        .config_dir
+        .as_deref()
+        .ok_or(RegistryError::NoDockerConfigDir)?;
+    Ok(Some(credentials::for_registry(dir, mirror_of)?))
+}
+
 async fn make(
     s: &CreateSettings,
     mirror_of: Option<String>,
@@ -127,17 +145,7 @@ async fn make(
     docker: &DockerProvider,
     printer: &Printer,
 ) -> Result<Registry> {
-    let credentials = match (&s.proxy, &mirror_of) {
-        (Some(_), Some(mirror_of)) if s.proxy_credentials => {
-            let dir = env
-                .docker
-                .config_dir
-                .as_deref()
-                .ok_or(RegistryError::NoDockerConfigDir)?;
-            Some(credentials::for_registry(dir, mirror_of)?)
-        }
-        _ => None,
-    };
+    let credentials = upstream_credentials(s, mirror_of.as_deref(), env)?;
     let local = docker.facts().await?.local;
     let gateway = docker.network_gateway(None).await?;
     let image = s
