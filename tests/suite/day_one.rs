@@ -408,6 +408,95 @@ fn node_port_service(
     .to_string()
 }
 
+/// `examples/registry-cache.yaml`, as a user applies it to a shared cluster
+/// (here the cluster under test; the image is the test stack's registry,
+/// loaded, since nothing is pulled from the internet here, and the upstream
+/// is the registry that plays Docker Hub): it gets Ready, and its Service
+/// serves an image's manifest from the upstream, from a kind node, as the
+/// Docker of a remote node given `--mirror http://CLUSTER_IP:5000` asks.
+fn the_example_cache_serves(
+    t: &RealKind,
+    name: &str,
+    registry_image: &str,
+    upstream: &str,
+    hub_repo: &str,
+) -> Result<(), String> {
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registry-cache.yaml"),
+    )
+    .map_err(|e| e.to_string())?;
+    let image = format!("kip.local/e2e-registry:{}", std::process::id());
+    docker(&["tag", registry_image, &image]);
+    let loaded = ok(&t.e2e.kip(&["load", name, &image]).run()).map(|_| ());
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    loaded?;
+    let manifest = example
+        .lines()
+        .map(|line| match line.trim() {
+            l if l.starts_with("image: registry:") => format!(
+                "{}image: {image}\n{}imagePullPolicy: Never",
+                &line[..line.len() - l.len()],
+                &line[..line.len() - l.len()]
+            ),
+            "value: https://registry-1.docker.io" => {
+                line.replace("https://registry-1.docker.io", upstream)
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !manifest.contains(&image) || !manifest.contains(upstream) {
+        return Err("the example no longer has the registry image or REGISTRY_PROXY_REMOTEURL lines this check replaces".into());
+    }
+    apply(t, name, &manifest)?;
+    eventually(Duration::from_secs(180), || {
+        let ready = ok(&t.kubectl(
+            name,
+            &[
+                "-n",
+                "kip-cache",
+                "get",
+                "deployment",
+                "registry-cache",
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ],
+        ))?
+        .to_string();
+        (ready == "1")
+            .then_some(())
+            .ok_or(format!("ready replicas: {ready:?}"))
+    })?;
+    let ip = ok(&t.kubectl(
+        name,
+        &[
+            "-n",
+            "kip-cache",
+            "get",
+            "service",
+            "registry-cache",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    ))?
+    .trim()
+    .to_string();
+    let url = format!("http://{ip}:5000/v2/{hub_repo}/manifests/1");
+    let accept = "Accept: application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    let node = format!("{name}-control-plane");
+    eventually(Duration::from_secs(60), || {
+        let out = ok(&t
+            .e2e
+            .exec(
+                name,
+                &["docker", "exec", &node, "curl", "-fsS", "-H", accept, &url],
+            )
+            .run())?
+        .to_string();
+        out.contains("schemaVersion").then_some(()).ok_or(out)
+    })
+}
+
 #[test]
 #[ignore = "needs Docker and the real-kind images (test-stack/real-kind/build.sh); CI runs it with --include-ignored"]
 fn two_nodes_with_host_ports_a_registry_and_a_cache_on_the_real_kind() {
@@ -687,6 +776,11 @@ fn two_nodes_with_host_ports_a_registry_and_a_cache_on_the_real_kind() {
                 })
             })
         },
+    );
+
+    c.check(
+        "examples/registry-cache.yaml makes a cache whose Service serves the upstream's images",
+        the_example_cache_serves(&t, &name, &registries.image, &upstream, &hub_repo),
     );
 
     let before = node_addresses(&t, &name);
