@@ -150,6 +150,34 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
     }
 }
 
+/// The kind nodes inside a running node that are not running (killed, or
+/// stopped by hand): what keeps its API server from answering.
+pub async fn stopped_kind_nodes(node: &impl Node) -> Vec<String> {
+    let label = format!("label=io.x-k8s.kind.cluster={}", node.info().cluster);
+    let command = [
+        "docker",
+        "ps",
+        "-a",
+        "--filter",
+        &label,
+        "--format",
+        "{{.Names}} {{.State}}",
+    ]
+    .map(String::from);
+    let Ok(out) = node.exec_capture(&command, None).await else {
+        return Vec::new();
+    };
+    if out.code != 0 {
+        return Vec::new();
+    }
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, state)| state.trim() != "running")
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
 /// How long a node stopped from outside has to go: the `kip down` (or
 /// `kip gc`) that stopped it removes it next.
 const REMOVED_AFTER_STOP: Duration = Duration::from_secs(20);

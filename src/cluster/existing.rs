@@ -3,7 +3,7 @@
 //! of the same name is still creating (started at the same time or
 //! earlier), waited for. Where a cluster stands is `condition`'s to say.
 
-use super::condition::{failed, ready_as_published, usable};
+use super::condition::{failed, ready_as_published, stopped_kind_nodes, usable};
 use super::handover::{warn_ignored, write_kubeconfig, UpOutcome};
 use super::Request;
 use crate::error::Error;
@@ -23,9 +23,21 @@ pub async fn reuse(
     target: &KubeconfigTarget,
     started: Instant,
 ) -> Result<UpOutcome> {
-    let (creds, endpoint) = usable(node)
-        .await?
-        .map_err(|problem| broken(request, &problem))?;
+    let (creds, endpoint) = match usable(node).await? {
+        Ok(usable) => usable,
+        Err(problem) => {
+            // Killed kind nodes inside: started again, not recreated.
+            let nodes = stopped_kind_nodes(node).await;
+            if nodes.is_empty() {
+                return Err(broken(request, &problem));
+            }
+            return Err(Error::KindNodesStopped {
+                cluster: request.name.clone(),
+                nodes,
+            }
+            .into());
+        }
+    };
     warn_ignored(request, printer, node.info());
     let written = write_kubeconfig(request, printer, target, &creds);
     printer.info(&if written {

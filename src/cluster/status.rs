@@ -3,7 +3,9 @@
 //! markers, and whether the API server answers.
 
 use super::access::credentials;
+use super::condition::stopped_kind_nodes;
 use crate::api::ApiClient;
+use crate::error::Error;
 use crate::node::ports::{self, HostPort};
 use crate::node::progress::BootstrapSummary;
 use crate::provider::{Node, NodeInfo, NodeState, Provider};
@@ -41,6 +43,10 @@ pub struct Status {
     /// The kip registry it pulls `localhost:PORT/…` from, and its cache.
     pub registry: Option<String>,
     pub mirror: Option<String>,
+    /// The kind nodes inside that are stopped, when its API server does
+    /// not answer.
+    #[serde(skip)]
+    pub stopped_kind_nodes: Vec<String>,
 }
 
 impl crate::output::Document for Status {
@@ -63,11 +69,14 @@ pub async fn collect(provider: &impl Provider, name: &str) -> Result<Status> {
         };
     };
     let summary = BootstrapSummary::from_log(&node.log().await.unwrap_or_default());
-    Ok(Status::new(
-        node.info(),
-        summary,
-        kubernetes_version(&node).await,
-    ))
+    let mut status = Status::new(node.info(), summary, kubernetes_version(&node).await);
+    if !status.ready && status.state == NodeState::Running {
+        status.stopped_kind_nodes = stopped_kind_nodes(&node).await;
+        if !status.stopped_kind_nodes.is_empty() {
+            status.failure = Some(status.kind_nodes_stopped().to_string());
+        }
+    }
+    Ok(status)
 }
 
 /// The API server's version, when it answers (a running node only).
@@ -86,6 +95,14 @@ async fn kubernetes_version(node: &impl Node) -> Option<String> {
 }
 
 impl Status {
+    /// Its kind nodes are stopped inside its running node.
+    pub fn kind_nodes_stopped(&self) -> Error {
+        Error::KindNodesStopped {
+            cluster: self.name.clone(),
+            nodes: self.stopped_kind_nodes.clone(),
+        }
+    }
+
     fn new(node: &NodeInfo, summary: BootstrapSummary, kubernetes_version: Option<String>) -> Self {
         Status {
             name: node.cluster.clone(),
@@ -110,6 +127,7 @@ impl Status {
             ports: ports::from_label(&node.labels),
             registry: node.labels.get(labels::CLUSTER_REGISTRY).cloned(),
             mirror: node.labels.get(labels::CLUSTER_MIRROR).cloned(),
+            stopped_kind_nodes: Vec::new(),
         }
     }
 }
@@ -158,6 +176,7 @@ mod tests {
             ports: vec![crate::node::ports::parse_port_flag("8080:80").unwrap()],
             registry: Some("dev".into()),
             mirror: None,
+            stopped_kind_nodes: Vec::new(),
         });
     }
 

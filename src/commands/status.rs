@@ -23,6 +23,8 @@ pub async fn run(settings: &StatusSettings, provider: &impl Provider) -> Result<
     }
     if status.ready {
         Ok(())
+    } else if !status.stopped_kind_nodes.is_empty() {
+        Err(status.kind_nodes_stopped().into())
     } else {
         Err(Error::NotReady {
             cluster: status.name,

@@ -454,6 +454,15 @@ impl fmt::Display for Error {
                 "cluster {name} was deleted by another kip (a `kip down {name}` or `kip gc`) while this \
                  `kip up` was making it; run `kip up {name}` again to make it"
             ),
+            KindNodesStopped { cluster, nodes } => write!(
+                f,
+                "the kind node {} inside cluster {cluster}'s node is stopped, so its API server does not answer: \
+                 start it again with `kip exec {cluster} -- docker start {}` (or restart the whole node: \
+                 `docker restart {}`)",
+                nodes.join(", "),
+                nodes.join(" "),
+                names::node_name(cluster)
+            ),
             DeletedWhileLoading { name } => write!(
                 f,
                 "cluster {name} was deleted (by a `kip down {name}` or `kip gc`) while `kip load` loaded into it; \

@@ -401,6 +401,12 @@ pub enum Error {
     DeletedWhileMade {
         name: String,
     },
+    /// The kind nodes inside a running node are stopped (killed, or stopped
+    /// by hand), so its API server does not answer.
+    KindNodesStopped {
+        cluster: String,
+        nodes: Vec<String>,
+    },
     /// The cluster `kip load` loaded into was deleted meanwhile.
     DeletedWhileLoading {
         name: String,
@@ -639,6 +645,7 @@ impl Error {
             | OtherUpFailed { .. }
             | OtherUpNoNode { .. }
             | DeletedWhileMade { .. }
+            | KindNodesStopped { .. }
             | NotReady { .. }
             | NoPublishedPort { .. }
             | NoEndpoint { .. }

@@ -198,6 +198,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "another `kip up a` claimed this cluster's name, but no node appeared within 20 s; if no other run is going on, `kip down a` clears what is left"),
         (DeletedWhileMade { name: s("a") }, exit::NODE,
          "cluster a was deleted by another kip (a `kip down a` or `kip gc`) while this `kip up` was making it; run `kip up a` again to make it"),
+        (KindNodesStopped { cluster: s("a"), nodes: vec![s("a-control-plane")] }, exit::NODE,
+         "the kind node a-control-plane inside cluster a's node is stopped, so its API server does not answer: start it again with `kip exec a -- docker start a-control-plane` (or restart the whole node: `docker restart kip-a`)"),
         (DeletedWhileLoading { name: s("a") }, exit::NOT_FOUND,
          "cluster a was deleted (by a `kip down a` or `kip gc`) while `kip load` loaded into it; make it again with `kip up a`, then load again"),
         (NotReady { cluster: s("a"), status: s("Exited (1)") }, exit::NODE,
