@@ -66,6 +66,8 @@ pub enum Command {
     Load(LoadArgs),
     /// Restart the port-forward of a remote cluster (forwarded endpoint)
     Connect(ConnectArgs),
+    /// Warm pools of ready clusters: `kip up NAME --pool POOL` claims one in well under a second
+    Pool(PoolArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Serve a remote cluster's port-forward (started by up and connect)
@@ -138,6 +140,14 @@ pub struct UpArgs {
     /// Print the result as JSON on stdout
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    /// Claim a ready member of this warm pool (`kip pool`) as the cluster; with none ready, make it fresh from the pool's plan (or wait: --pool-wait). Flags that shape a node (--image, --api-port, --network, --kind-config, ...) are refused with --pool: the pool's plan decides them; --ttl and --label are the claim's
+    #[arg(long, value_name = "POOL", value_parser = crate::names::parse_cluster_name)]
+    pub pool: Option<String>,
+
+    /// With --pool: wait (within --wait) for a ready member instead of making the cluster fresh
+    #[arg(long, requires = "pool")]
+    pub pool_wait: bool,
 
     #[command(flatten)]
     pub cluster: ClusterOptions,
@@ -253,11 +263,17 @@ impl Cli {
         use clap::FromArgMatches;
         let mut cli = Cli::from_arg_matches(matches)?;
         let (sub, options) = match &mut cli.command {
-            Command::Up(args) => ("up", &mut args.cluster),
-            Command::Run(args) => ("run", &mut args.cluster),
+            Command::Up(args) => (vec!["up"], &mut args.cluster),
+            Command::Run(args) => (vec!["run"], &mut args.cluster),
+            Command::Pool(PoolArgs {
+                command: PoolCommand::Create(args),
+            }) => (vec!["pool", "create"], &mut args.cluster),
             _ => return Ok(cli),
         };
-        if let Some(matches) = matches.subcommand_matches(sub) {
+        let matches = sub
+            .iter()
+            .try_fold(matches, |m, name| m.subcommand_matches(name));
+        if let Some(matches) = matches {
             options.given = given_flags(matches);
         }
         Ok(cli)
@@ -314,6 +330,14 @@ pub struct RunArgs {
     /// Stop CMD and its process group (SIGTERM, then SIGKILL after 10s) when it runs longer than this
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Claim a ready member of this warm pool (`kip pool`) instead of making the cluster; with none ready, make it fresh from the pool's plan (or wait: --pool-wait). Flags that shape a node are refused with --pool: the pool's plan decides them
+    #[arg(long, value_name = "POOL", value_parser = crate::names::parse_cluster_name, conflicts_with = "reuse")]
+    pub pool: Option<String>,
+
+    /// With --pool: wait (within --wait) for a ready member instead of making the cluster fresh
+    #[arg(long, requires = "pool")]
+    pub pool_wait: bool,
 
     #[command(flatten)]
     pub cluster: ClusterOptions,
@@ -479,6 +503,9 @@ pub struct ConnectArgs {
 #[derive(Debug, Args)]
 pub struct ForwarderArgs {
     pub name: String,
+    /// The node Pod (default: kip-NAME; a cluster claimed from a pool keeps its member's Pod)
+    #[arg(long)]
+    pub pod: Option<String>,
     #[arg(long)]
     pub port: u16,
     #[command(flatten)]
@@ -502,6 +529,95 @@ pub struct DoctorArgs {
     // The node Pod `up --remote` would make: the dry run's.
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
     pub pod: values::PodArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    #[command(subcommand)]
+    pub command: PoolCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Define a pool of N ready, never-used clusters of one plan and start making them (returns at once; `kip pool list` shows how far)
+    Create(Box<PoolCreateArgs>),
+    /// List pools: size, ready, creating and claimed members, the memory ready members hold, the plan
+    List(PoolListArgs),
+    /// Change a pool's size (0 keeps the pool, with no member)
+    Resize(PoolResizeArgs),
+    /// Delete a pool and its unclaimed members; clusters claimed from it stay
+    Rm(PoolNameArgs),
+    /// Make the pool whole (started by claims; not for people)
+    #[command(hide = true)]
+    Fill(PoolNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoolCreateArgs {
+    /// Pool name: a DNS-1123 label of at most 40 characters (not a cluster's name)
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    /// How many ready, never-used members the pool keeps (1 to 64)
+    #[arg(long, value_parser = |t: &str| crate::pool::spec::parse_size(t, 1), allow_hyphen_values = true)]
+    pub size: u32,
+
+    /// Replace idle members older than this (e.g. 12h); claimed clusters are never touched
+    #[arg(long, value_parser = parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Keep ready members frozen (docker pause): no CPU, but the memory stays held and a claim waits for the thawed nodes (local engines only)
+    #[arg(long)]
+    pub paused: bool,
+
+    /// Replace the definition of a pool that exists (its members of the old plan are replaced)
+    #[arg(long)]
+    pub replace: bool,
+
+    #[command(flatten)]
+    pub cluster: ClusterOptions,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
+    pub pod: values::PodArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolListArgs {
+    /// Only this pool
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: Option<String>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolResizeArgs {
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    /// The new size (0 to 64)
+    #[arg(value_parser = |t: &str| crate::pool::spec::parse_size(t, 0), allow_hyphen_values = true)]
+    pub size: u32,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolNameArgs {
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod kubeconfig;
 mod names;
 mod node;
 mod output;
+mod pool;
 mod provider;
 mod settings;
 #[cfg(test)]
@@ -78,7 +79,8 @@ async fn run_without_settings(command: &Command, env: &Environment) -> anyhow::R
             )
             .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
+            provider::kube::forwarder::serve(pods, &args.name, args.pod.as_deref(), args.port)
+                .await?;
         }
         _ => return Ok(None),
     }
@@ -149,7 +151,7 @@ async fn run_local(
 async fn dispatch(
     command: &Command,
     global: &GlobalSettings,
-    provider: &impl provider::Provider,
+    provider: &impl provider::pool::Pools,
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
@@ -173,13 +175,16 @@ async fn dispatch(
         Command::Load(args) => {
             commands::load::run(&args.settings(), provider, host, printer).await?
         }
-        Command::Gc(args) => commands::gc::run(&args.settings(env), provider, printer).await?,
+        Command::Gc(args) => commands::gc::run(&args.settings(env), env, provider, printer).await?,
         Command::Down(args) => commands::down::run(&args.settings(env), provider, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), provider, printer).await?,
         Command::Status(args) => commands::status::run(&args.settings(), provider).await?,
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), provider).await?,
         Command::Connect(args) => {
             commands::connect::run(&args.settings(env), provider, printer).await?;
+        }
+        Command::Pool(args) => {
+            commands::pool::run(&args.settings(global)?, env, provider, host, printer).await?;
         }
         Command::Logs(args) => {
             return Ok(exit_status(

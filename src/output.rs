@@ -84,6 +84,34 @@ pub async fn copy_to_stdout(
     }
 }
 
+/// Rows as a table of columns aligned by their widest cell.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A result kip prints with `-o json`: a `kip/v1` object of kind `KIND`,
 /// documented by the JSON Schema `docs/schema/SCHEMA`.
 pub trait Document: serde::Serialize {
@@ -325,5 +353,17 @@ pub fn assert_matches_schema<T: Document>(sample: &T) {
             "{}: {key} is not in the schema",
             T::SCHEMA
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_aligns_columns() {
+        let rows = [
+            ["NAME".to_string(), "AGE".into()],
+            ["a-long-name".into(), "3m".into()],
+        ];
+        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
     }
 }

@@ -4,7 +4,8 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, RunArgs, StatusArgs, TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, PoolCreateArgs, RunArgs, StatusArgs,
+    TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -16,6 +17,7 @@ use crate::commands::kubeconfig::KubeconfigSettings;
 use crate::commands::list::ListSettings;
 use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
+use crate::commands::pool::PoolSettings;
 use crate::commands::run::RunSettings;
 use crate::commands::status::StatusSettings;
 use crate::commands::up::UpSettings;
@@ -24,6 +26,7 @@ use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
 use crate::node::settings::ClusterSettings;
 use crate::output::OutputSettings;
+use crate::pool::spec::{PoolPlan, PoolSpec};
 use crate::provider::kube::{KubeOptions, KubeTarget};
 use crate::settings::{Environment, GlobalSettings};
 use anyhow::Result;
@@ -65,9 +68,11 @@ impl Command {
     /// error. The others get the defaults.
     fn config_file(&self, env: &Environment) -> Result<ConfigFile> {
         match self {
-            Command::Up(_) | Command::Run(_) => {
-                ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
-            }
+            Command::Up(_)
+            | Command::Run(_)
+            | Command::Pool(PoolArgs {
+                command: PoolCommand::Create(_),
+            }) => ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref()),
             _ if self.target().is_some() => {
                 ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
             }
@@ -90,6 +95,7 @@ impl Command {
             Command::Gc(a) => (&a.target, None),
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
             Command::Doctor(a) => (&a.target, None),
+            Command::Pool(a) => (a.target(), None),
             Command::Run(a) => (
                 &a.target,
                 a.name
@@ -131,6 +137,13 @@ impl Command {
                 pod: a.pod.options(),
                 ..KubeOptions::default()
             },
+            Command::Pool(PoolArgs {
+                command: PoolCommand::Create(a),
+            }) => KubeOptions {
+                pod: a.pod.options(),
+                wait: Some(a.cluster.wait),
+                all_namespaces: false,
+            },
             _ => KubeOptions::default(),
         }
     }
@@ -168,6 +181,7 @@ impl ClusterOptions {
             iptables: self.iptables,
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
+            kind_config_text: None,
             dockerd_args: self.dockerd_args.clone(),
             given: self.given.clone(),
         }
@@ -185,8 +199,10 @@ impl UpArgs {
                     &global.env,
                 ),
                 switch_context: !self.no_switch_context,
+                pool: crate::cluster::PoolRole::None,
             },
             recreate: self.recreate,
+            pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
         }
     }
 }
@@ -213,6 +229,7 @@ impl RunArgs {
             timeout: self.timeout,
             cluster: self.cluster.settings(&global.config),
             command: self.command.clone(),
+            pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
         })
     }
 }
@@ -316,6 +333,101 @@ impl GcArgs {
             output: self.output,
             kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
         }
+    }
+}
+
+impl PoolArgs {
+    fn target(&self) -> &TargetArgs {
+        match &self.command {
+            PoolCommand::Create(a) => &a.target,
+            PoolCommand::List(a) => &a.target,
+            PoolCommand::Resize(a) => &a.target,
+            PoolCommand::Rm(a) | PoolCommand::Fill(a) => &a.target,
+        }
+    }
+
+    pub fn settings(&self, global: &GlobalSettings) -> Result<PoolSettings> {
+        Ok(match &self.command {
+            PoolCommand::Create(a) => PoolSettings::Create {
+                spec: Box::new(a.spec(global)?),
+                replace: a.replace,
+            },
+            PoolCommand::List(a) => PoolSettings::List {
+                name: a.name.clone(),
+                output: a.output,
+            },
+            PoolCommand::Resize(a) => PoolSettings::Resize {
+                name: a.name.clone(),
+                size: a.size,
+            },
+            PoolCommand::Rm(a) => PoolSettings::Rm {
+                name: a.name.clone(),
+            },
+            PoolCommand::Fill(a) => PoolSettings::Fill {
+                name: a.name.clone(),
+            },
+        })
+    }
+}
+
+impl PoolCreateArgs {
+    /// The pool's definition: its members' plan as `up` would make a
+    /// cluster, with the user's kind config read now (members made later
+    /// must not read a file that changed). What a pool cannot honour is
+    /// refused, naming the flag.
+    fn spec(&self, global: &GlobalSettings) -> Result<PoolSpec> {
+        let settings = self.cluster.settings(&global.config);
+        let refused = [
+            (
+                settings.api_port.is_some(),
+                "--api-port",
+                "each member needs a host port of its own (kip picks a free one)",
+            ),
+            (
+                self.cluster
+                    .given
+                    .iter()
+                    .any(|g| g.starts_with("--ttl ") && !g.ends_with("(KIP_TTL)")),
+                "--ttl",
+                "a TTL is a claimed cluster's: `kip up NAME --pool POOL --ttl 1h`",
+            ),
+            (
+                settings.keep_on_failure,
+                "--keep-on-failure",
+                "members are made in the background, where no one debugs them",
+            ),
+            (
+                settings.logs_dir.is_some(),
+                "--logs-dir",
+                "members are made in the background (their filler's log is in kip's state folder)",
+            ),
+            (
+                self.paused && self.target.remote.enabled(),
+                "--paused",
+                "a Pod cannot be frozen; paused members need a local Docker engine",
+            ),
+        ];
+        if let Some((_, flag, why)) = refused.iter().find(|(bad, _, _)| *bad) {
+            return Err(Error::PoolFlagImpossible { flag, why }.into());
+        }
+        let kind_config =
+            match &settings.kind_config {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::KindConfigUnreadable {
+                        path: path.clone(),
+                        error: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+        let pod = self.target.remote.enabled().then(|| self.pod.options());
+        Ok(PoolSpec {
+            name: self.name.clone(),
+            size: self.size,
+            plan: PoolPlan::new(&settings, kind_config, pod),
+            max_age: self.max_age,
+            paused: self.paused,
+        })
     }
 }
 

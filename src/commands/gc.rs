@@ -9,7 +9,9 @@ use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
+use crate::provider::pool::Pools;
 use crate::provider::{NodeInfo, NodeState, Provider};
+use crate::settings::Environment;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -96,7 +98,12 @@ pub struct GcSettings {
     pub kubeconfig: KubeconfigSource,
 }
 
-pub async fn run(settings: &GcSettings, provider: &impl Provider, printer: &Printer) -> Result<()> {
+pub async fn run(
+    settings: &GcSettings,
+    env: &Environment,
+    provider: &impl Pools,
+    printer: &Printer,
+) -> Result<()> {
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let nodes: Vec<NodeInfo> = provider
         .list()
@@ -119,6 +126,11 @@ pub async fn run(settings: &GcSettings, provider: &impl Provider, printer: &Prin
         collect(candidates, provider, printer, &target).await?
     };
     report(settings, nodes.len(), &collection, printer)?;
+    // Pools too: members taken by a claimer killed half-way, members too
+    // old or of an older plan go, and every pool is refilled.
+    if !settings.dry_run && !collection.interrupted && settings.selector.is_empty() {
+        crate::cluster::pool::tend_all(provider, env, printer).await?;
+    }
     let Collection {
         failed,
         interrupted,
@@ -256,6 +268,7 @@ mod tests {
     fn node(created: &str, expires: Option<&str>) -> NodeInfo {
         NodeInfo {
             cluster: "c".into(),
+            inner: "c".into(),
             node: "kip-c".into(),
             state: NodeState::Running,
             status: String::new(),

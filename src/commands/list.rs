@@ -94,7 +94,7 @@ pub async fn run(
                     n.image.clone(),
                 ]);
             }
-            crate::output::out(table(&rows))?;
+            crate::output::out(crate::output::table(&rows))?;
             if nodes.iter().any(|n| n.state == NodeState::Orphaned) {
                 printer.notice(
                     "orphaned: the node container was removed outside kip and its volume is left; \
@@ -123,46 +123,10 @@ fn expires_in(expires_at: Option<&str>) -> String {
     }
 }
 
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                if i + 1 == N {
-                    cell.clone()
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_list_matches_its_schema() {
         crate::output::assert_matches_schema(&super::ClusterList { items: Vec::new() });
-    }
-
-    #[test]
-    fn table_aligns_columns() {
-        let rows = [
-            ["NAME".to_string(), "AGE".into()],
-            ["a-long-name".into(), "3m".into()],
-        ];
-        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
     }
 }

@@ -42,7 +42,7 @@ pub mod exit {
         (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
         (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
         (TIMEOUT, "timeout: not ready within `--wait`"),
-        (NOT_FOUND, "not found: no such cluster"),
+        (NOT_FOUND, "not found: no such cluster (or pool)"),
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
@@ -110,6 +110,18 @@ pub enum Error {
     ArchiveUnreadable {
         path: PathBuf,
         error: String,
+    },
+    /// `kip up --pool` with a flag that shapes a node: the pool's plan
+    /// decides it.
+    PoolFlagRefused {
+        flag: String,
+        pool: String,
+    },
+    /// A flag a pool cannot honour at all (`--api-port`, a remote
+    /// `--paused`), and why.
+    PoolFlagImpossible {
+        flag: &'static str,
+        why: &'static str,
     },
 
     // ---- environment (3) ----
@@ -260,6 +272,15 @@ pub enum Error {
     DoctorFailed {
         checks: Vec<String>,
     },
+    /// `kip pool create` of a pool that exists.
+    PoolExists {
+        pool: String,
+        size: u32,
+    },
+    /// `kip pool create NAME` where a cluster NAME exists.
+    PoolNameIsCluster {
+        pool: String,
+    },
 
     // ---- timeout (4) ----
     PodNotStarted {
@@ -295,11 +316,27 @@ pub enum Error {
         program: String,
         limit: Duration,
     },
+    /// A claimed cluster's nodes did not report Ready within `--wait`.
+    NodesNotReady {
+        cluster: String,
+        wait: Duration,
+        last: String,
+    },
+    /// `--pool-wait`: no member of the pool became ready within `--wait`.
+    NoReadyMember {
+        pool: String,
+        wait: Duration,
+    },
 
     // ---- not found (5) ----
     NotFound {
         cluster: String,
         why: Absence,
+    },
+    /// `place`: where kip looked, for a remote target.
+    PoolNotFound {
+        pool: String,
+        place: Option<String>,
     },
 
     // ---- failure inside the node (6) ----
@@ -488,6 +525,19 @@ pub enum Error {
     GcIncomplete {
         failures: Vec<(String, String)>,
     },
+    /// The engine refused the object whose creation takes a member.
+    ClaimFailed {
+        member: String,
+        error: String,
+    },
+    /// Other kips kept changing the pool's definition while this one tried.
+    PoolBusy {
+        pool: String,
+    },
+    /// The detached `kip pool fill` did not start.
+    FillerNotStarted {
+        error: String,
+    },
 
     // ---- interrupted (130) ----
     Interrupted,
@@ -509,7 +559,9 @@ impl Error {
             | KipContextCurrent { .. }
             | NoCurrentContext
             | ConnectLocal { .. }
-            | ArchiveUnreadable { .. } => exit::USAGE,
+            | ArchiveUnreadable { .. }
+            | PoolFlagRefused { .. }
+            | PoolFlagImpossible { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }
@@ -544,15 +596,19 @@ impl Error {
             | RunNameTaken { .. }
             | NoHostEngine
             | ImageNotOnHost { .. }
-            | DoctorFailed { .. } => exit::ENVIRONMENT,
+            | DoctorFailed { .. }
+            | PoolExists { .. }
+            | PoolNameIsCluster { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }
             | ApiNotReady { .. }
             | ClusterNotReady { .. }
             | KindImageLate { .. }
             | OtherUpTimeout { .. }
             | ConnectTimeout { .. }
-            | CommandTimedOut { .. } => exit::TIMEOUT,
-            NotFound { .. } => exit::NOT_FOUND,
+            | CommandTimedOut { .. }
+            | NoReadyMember { .. }
+            | NodesNotReady { .. } => exit::TIMEOUT,
+            NotFound { .. } | PoolNotFound { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }
@@ -605,7 +661,10 @@ impl Error {
             | VersionStatus { .. }
             | NoProcessId { .. }
             | NameTaken { .. }
-            | GcIncomplete { .. } => exit::FAILURE,
+            | GcIncomplete { .. }
+            | ClaimFailed { .. }
+            | PoolBusy { .. }
+            | FillerNotStarted { .. } => exit::FAILURE,
         }
     }
 

@@ -34,6 +34,9 @@ pub struct ClusterSettings {
     pub cert_sans: Vec<String>,
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
+    /// A kind config given by its text (a pool's members: the text the
+    /// pool was made with).
+    pub kind_config_text: Option<String>,
     pub dockerd_args: Vec<String>,
     /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
     /// and said to be, when the cluster already exists.
@@ -58,6 +61,7 @@ impl Default for ClusterSettings {
             iptables: IptablesMode::Auto,
             cert_sans: Vec::new(),
             kind_config: None,
+            kind_config_text: None,
             dockerd_args: Vec::new(),
             given: Vec::new(),
         }

@@ -8,6 +8,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod pool;
 pub mod remote_state;
 
 use crate::api::ApiEndpoint;
@@ -34,6 +35,11 @@ pub enum NodeState {
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     pub cluster: String,
+    /// The kind cluster's name inside the node (`kind load --name`): the
+    /// cluster's own, or for a cluster claimed from a pool, the member's
+    /// key it was made under.
+    #[serde(skip)]
+    pub inner: String,
     pub node: String,
     pub state: NodeState,
     /// The engine's own words for the state ("Up 3 minutes", "Exited (1) ...").

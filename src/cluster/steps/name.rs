@@ -50,7 +50,7 @@ impl<P: Provider> Step<P> for ReuseExisting {
                 ));
                 return Ok(Flow::WaitForOther(tokio::time::Instant::now() + wait));
             }
-            let outcome = reuse(request, printer, &existing, &cx.target, cx.started).await?;
+            let outcome = reuse(request, printer, &existing, cx.target(), cx.started).await?;
             Ok(Flow::Done(Box::new(outcome)))
         })
     }
@@ -72,7 +72,7 @@ impl<P: Provider> Step<P> for Recreate {
                 );
                 cx.provider.delete(name).await?;
                 let context = names::context_name(name);
-                kubeconfig::update(&cx.target.path, |doc| {
+                kubeconfig::update(&cx.target().path, |doc| {
                     kubeconfig::remove_entries(doc, &context)
                 })?;
                 step.done(&format!("Deleted the existing cluster {name}"));

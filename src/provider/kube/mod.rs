@@ -13,6 +13,7 @@ mod manifests;
 mod node;
 mod ownership;
 mod pod;
+mod pool;
 pub mod preflight;
 mod target;
 
@@ -20,7 +21,6 @@ use super::remote_state::{RemoteRecord, RemoteState};
 use super::{Deleted, EngineFacts, NodeInfo, Provider, ProviderInfo};
 use crate::api::ApiEndpoint;
 use crate::error::{Absence, Error};
-use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
 use crate::node::pod_options::{EndpointMode, PodOptions};
 use crate::node::{labels, remote, NodePlan};
@@ -149,13 +149,13 @@ impl KubeProvider {
         .into()
     }
 
-    /// Starts the forwarder for `cluster` (on `port`, 0: any free one) and
-    /// records it; returns its port.
-    pub async fn start_forwarder(&self, cluster: &str, port: u16) -> Result<u16> {
+    /// Starts the forwarder for `cluster`, whose node is Pod `pod` (on
+    /// `port`, 0: any free one) and records it; returns its port.
+    pub async fn start_forwarder(&self, cluster: &str, pod: &str, port: u16) -> Result<u16> {
         if let Some(old) = self.state.load(cluster).and_then(|r| r.forwarder) {
             forwarder::stop(old.pid);
         }
-        let fwd = forwarder::spawn(cluster, port, &self.record(), &self.state).await?;
+        let fwd = forwarder::spawn(cluster, pod, port, &self.record(), &self.state).await?;
         self.state.save(
             cluster,
             &RemoteRecord {
@@ -176,7 +176,9 @@ impl KubeProvider {
         Ok(match self.endpoint {
             EndpointMode::Forwarded => Some(ApiEndpoint {
                 host: "127.0.0.1".into(),
-                port: self.start_forwarder(&plan.cluster, 0).await?,
+                port: self
+                    .start_forwarder(&plan.cluster, &plan.node.name, 0)
+                    .await?,
             }),
             EndpointMode::Service => Some(ApiEndpoint {
                 host: format!("{}.{}.svc", plan.node.name, self.namespace),
@@ -198,10 +200,10 @@ impl KubeProvider {
     /// bootstrap's TERM trap removes the nested containers first).
     async fn wait_gone(&self, cluster: &str) -> Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-        while self.pod(cluster).await?.is_some() {
+        while let Some(pod) = self.pod(cluster).await? {
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::PodStillTerminating {
-                    pod: names::node_name(cluster),
+                    pod: pod::pod_name(&pod),
                 }
                 .into());
             }
@@ -297,7 +299,13 @@ impl Provider for KubeProvider {
             )))
             .await
             .map_err(|e| self.unreachable(e))?;
-        let mut infos: Vec<NodeInfo> = pods.items.iter().map(|p| self.info(p)).collect();
+        // A pool's members are not clusters until claimed.
+        let mut infos: Vec<NodeInfo> = pods
+            .items
+            .iter()
+            .map(|p| self.info(p))
+            .filter(|info| crate::pool::member::pool_of(&info.cluster).is_none())
+            .collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(infos)
     }
@@ -309,7 +317,8 @@ impl Provider for KubeProvider {
         let mut deleted = Deleted::default();
         deleted.node = self
             .delete_owned(&self.pods(), cluster, "Pod", &mut deleted.left)
-            .await?;
+            .await?
+            || self.delete_pool_born(cluster).await?;
         let configmaps = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
         if self
             .delete_owned(&configmaps, cluster, "ConfigMap", &mut deleted.left)
