@@ -64,6 +64,8 @@ pub enum Command {
     Gc(GcArgs),
     /// Load images from the host into a cluster
     Load(LoadArgs),
+    /// List or remove seeds: kind node images unpacked once per engine, which new nodes get in about a second
+    Seed(SeedArgs),
     /// Restart the port-forward of a remote cluster (forwarded endpoint)
     Connect(ConnectArgs),
     /// Warm pools of ready clusters: `kip up NAME --pool POOL` claims one in well under a second
@@ -225,6 +227,10 @@ pub struct ClusterOptions {
     /// Extra argument for the node's dockerd (repeatable)
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
+
+    /// Stream the kind node image into the node instead of giving it the engine's seed of that image (made on first use)
+    #[arg(long, env = "KIP_NO_SEED", value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_seed: bool,
 
     /// The flags above that shape a new cluster, as given on the command
     /// line (and KIP_TTL): what `up` reports as ignored when the cluster
@@ -390,6 +396,36 @@ pub struct LoadArgs {
 
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(subcommand)]
+    pub command: SeedCommand,
+
+    /// Docker-in-Docker image to run the seed store's helper container in (default: the image of the node that made the store, else kip's node image)
+    #[arg(long, env = "KIP_DIND_IMAGE", value_parser = parse_image, global = true)]
+    pub dind_image: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// List this engine's seeds: image, size, last use and the clusters made from each
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Remove seeds that no cluster uses (`kip down` never does); a node made later makes its seed again
+    Rm {
+        /// Seeds to remove, by key or a unique prefix of one (see `kip seed list`)
+        #[arg(value_name = "KEY", required_unless_present = "all")]
+        keys: Vec<String>,
+
+        /// Every seed no cluster uses
+        #[arg(long, conflicts_with = "keys")]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]

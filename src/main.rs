@@ -13,6 +13,7 @@ mod node;
 mod output;
 mod pool;
 mod provider;
+mod seed;
 mod settings;
 #[cfg(test)]
 mod testing;
@@ -175,7 +176,16 @@ async fn dispatch(
         Command::Load(args) => {
             commands::load::run(&args.settings(), provider, host, printer).await?
         }
-        Command::Gc(args) => commands::gc::run(&args.settings(env), env, provider, printer).await?,
+        Command::Gc(args) => {
+            // Seeds are the local engine's (remote ones: phase 2).
+            let seeds = host.filter(|_| command.remote_target(global).is_none());
+            commands::gc::run(&args.settings(env), env, provider, seeds, printer).await?
+        }
+        Command::Seed(args) => {
+            let engine =
+                host.ok_or_else(|| anyhow::anyhow!("kip seed works on the local Docker engine"))?;
+            commands::seed::run(&args.settings(), engine, printer).await?
+        }
         Command::Down(args) => commands::down::run(&args.settings(env), provider, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), provider, printer).await?,
         Command::Status(args) => commands::status::run(&args.settings(), provider).await?,

@@ -84,34 +84,6 @@ pub async fn copy_to_stdout(
     }
 }
 
-/// Rows as a table of columns aligned by their widest cell.
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (cell, w))| {
-                if i + 1 == N {
-                    cell.clone()
-                } else {
-                    format!("{cell:<w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// A result kip prints with `-o json`: a `kip/v1` object of kind `KIND`,
 /// documented by the JSON Schema `docs/schema/SCHEMA`.
 pub trait Document: serde::Serialize {
@@ -151,6 +123,50 @@ pub const API_VERSION: &str = "kip/v1";
 
 /// One diagnostic line on stderr. A closed or full stderr loses the line
 /// but never stops the work under way (a half-made cluster is worse).
+/// Rows as aligned columns (`kip list`, `kip seed list`), on stdout's terms.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i + 1 == N {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("   ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A size as people read it: "512 B", "3.8 MiB", "1.5 GiB".
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 fn err_line(line: std::fmt::Arguments) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
@@ -358,12 +374,21 @@ pub fn assert_matches_schema<T: Document>(sample: &T) {
 
 #[cfg(test)]
 mod tests {
+    use super::{size, table};
+
     #[test]
     fn table_aligns_columns() {
         let rows = [
             ["NAME".to_string(), "AGE".into()],
             ["a-long-name".into(), "3m".into()],
         ];
-        assert_eq!(super::table(&rows), "NAME          AGE\na-long-name   3m\n");
+        assert_eq!(table(&rows), "NAME          AGE\na-long-name   3m\n");
+    }
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(3_950_000), "3.8 MiB");
+        assert_eq!(size(1_589_000_000), "1.5 GiB");
     }
 }

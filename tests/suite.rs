@@ -15,8 +15,11 @@ mod suite {
     pub mod node_fixes;
     pub mod real_kind;
     pub mod real_remote;
+    pub mod real_seed;
     pub mod remote;
     pub mod schema;
+    pub mod seed;
+    pub mod seed_script;
     pub mod silent_engine;
     pub mod support;
 }

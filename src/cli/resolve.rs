@@ -4,8 +4,8 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, PoolCreateArgs, RunArgs, StatusArgs,
-    TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, PoolCreateArgs, RunArgs, SeedArgs,
+    SeedCommand, StatusArgs, TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -19,6 +19,7 @@ use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
 use crate::commands::pool::PoolSettings;
 use crate::commands::run::RunSettings;
+use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
 use crate::commands::up::UpSettings;
 use crate::config::ConfigFile;
@@ -183,6 +184,7 @@ impl ClusterOptions {
             kind_config: self.kind_config.clone(),
             kind_config_text: None,
             dockerd_args: self.dockerd_args.clone(),
+            seed: !self.no_seed,
             given: self.given.clone(),
         }
     }
@@ -428,6 +430,21 @@ impl PoolCreateArgs {
             max_age: self.max_age,
             paused: self.paused,
         })
+    }
+}
+
+impl SeedArgs {
+    pub fn settings(&self) -> SeedSettings {
+        SeedSettings {
+            action: match &self.command {
+                SeedCommand::List { output } => SeedAction::List(*output),
+                SeedCommand::Rm { keys, all } => SeedAction::Remove {
+                    keys: keys.clone(),
+                    all: *all,
+                },
+            },
+            dind_image: self.dind_image.clone(),
+        }
     }
 }
 

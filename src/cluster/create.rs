@@ -13,8 +13,8 @@ use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
     AwaitMember, Claim, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, MarkReady, Plan,
-    Provision, Recreate, Refill, RefuseExisting, ReuseExisting, Stage, StartEngine, Step,
-    StreamImage, WaitNodes, WaitReady,
+    Provision, Recreate, Refill, RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine,
+    Step, WaitNodes, WaitReady,
 };
 use super::Request;
 use crate::error::Error;
@@ -66,7 +66,8 @@ pub fn run<P: Provider>() -> Recipe<P> {
 }
 
 /// Plan, the name, then the node made and its engine given the kind node
-/// image by streaming, the cluster created, waited for and handed over.
+/// image (from the engine's seed, else streamed), the cluster created,
+/// waited for and handed over.
 fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P> {
     let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, name];
     steps.extend(making());
@@ -82,10 +83,10 @@ fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P>
     }
 }
 
-/// The node made and its engine given the kind node image by streaming,
-/// then the cluster created in it.
+/// The node made and its engine given the kind node image (from the
+/// engine's seed, else streamed), then the cluster created in it.
 fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
-    let engine = StreamImage::default();
+    let engine = SeedImage::default();
     vec![
         Box::new(DindImage),
         Box::new(engine.on_host()),

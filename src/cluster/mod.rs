@@ -10,8 +10,8 @@
 //! kind's create actions, run by one runner (`create.rs`). `up` today is
 //!
 //! ```text
-//! Plan → ReuseExisting | Recreate → DindImage → StreamImage::on_host
-//!      → Provision → StartEngine → StreamImage::in_node → CreateCluster
+//! Plan → ReuseExisting | Recreate → DindImage → SeedImage::on_host
+//!      → Provision → StartEngine → SeedImage::in_node → CreateCluster
 //!      → WaitReady → ExportKubeconfig
 //! ```
 //!
@@ -25,15 +25,14 @@
 //!
 //! The next ways to get a cluster land as new steps and new lists:
 //!
-//! - **From a seed** (issue 18): "prepare the node's engine" is a pair of
-//!   steps around `Provision`; streaming is `StreamImage` (`on_host` pulls
-//!   the image onto the host, `in_node` streams it once dockerd runs). A
-//!   seed is a second pair, `SeedImage::on_host` (find or make the seed for
-//!   the image's ID, storage driver and DinD engine, then `cx.plan_node` or
-//!   a plan change that mounts it read-only and no longer waits for an
-//!   image) and `SeedImage::in_node` (nothing, or a check that the
-//!   node's dockerd sees the image), swapped into `make()` for the stream
-//!   pair where a seed can serve.
+//! - **From a seed** (issue 18, landed): "prepare the node's engine" is the
+//!   pair of steps around `Provision`, `SeedImage::on_host` (the image on
+//!   the host, as `StreamImage::on_host` finds it, then the seed's key and
+//!   store in the plan of a local node) and `SeedImage::in_node` (nothing
+//!   when the node's bootstrap gave its Docker the image from the seed;
+//!   else `StreamImage::stream_to_node`: into the seed the node makes, or into
+//!   the node alone). The seed itself is made and mounted by the node
+//!   (`crate::seed`), so the choice is the node's, reported at boot.
 //! - **Restore from a snapshot** (issue 19): a recipe `restore(snapshot)`
 //!   whose node is provisioned from the snapshot's volume (a `Provision`
 //!   variant given the snapshot) and whose engine needs no image; the

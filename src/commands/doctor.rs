@@ -58,6 +58,7 @@ pub async fn run(
             let kind = backend.network_mtu("kind").await?;
             let bridge = backend.network_mtu("bridge").await?.flatten();
             checks.push(kind_network_check(kind, bridge));
+            checks.push(crate::seed::doctor_check(backend, settings.image.as_deref()).await);
         }
     }
     report(&checks, settings.output)

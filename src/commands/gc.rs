@@ -2,6 +2,8 @@
 //! `--older-than` those without a TTL that are older. Clusters that kip did
 //! not make are never touched: only kip's labels are looked at. A Ctrl-C or
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
+//! Seeds (`crate::seed`) no cluster uses go with `--older-than` too, and
+//! what an interrupted seed maker left goes always.
 
 use crate::cluster::delete::{delete_to_the_end, say_interrupted};
 use crate::cluster::signals::Signals;
@@ -9,6 +11,7 @@ use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
+use crate::provider::docker::DockerProvider;
 use crate::provider::pool::Pools;
 use crate::provider::{NodeInfo, NodeState, Provider};
 use crate::settings::Environment;
@@ -40,6 +43,9 @@ struct GcResult<'a> {
     deleted: &'a [Collected],
     failed: &'a [Failed],
     kept: usize,
+    /// The local engine's seeds, when it has a seed store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seeds: Option<&'a crate::seed::Collected>,
 }
 
 impl crate::output::Document for GcResult<'_> {
@@ -98,10 +104,13 @@ pub struct GcSettings {
     pub kubeconfig: KubeconfigSource,
 }
 
+/// `engine`: the local engine, whose seeds are collected too (None in
+/// remote mode).
 pub async fn run(
     settings: &GcSettings,
     env: &Environment,
     provider: &impl Pools,
+    engine: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
@@ -125,7 +134,14 @@ pub async fn run(
     } else {
         collect(candidates, provider, printer, &target).await?
     };
-    report(settings, nodes.len(), &collection, printer)?;
+    // A selector names clusters; seeds carry no user labels.
+    let seeds = match engine {
+        Some(engine) if settings.selector.is_empty() && !collection.interrupted => {
+            collect_seeds(engine, settings, printer).await
+        }
+        _ => None,
+    };
+    report(settings, nodes.len(), &collection, seeds.as_ref(), printer)?;
     // Pools too: members taken by a claimer killed half-way, members too
     // old or of an older plan go, and every pool is refilled.
     if !settings.dry_run && !collection.interrupted && settings.selector.is_empty() {
@@ -232,6 +248,7 @@ fn report(
     settings: &GcSettings,
     listed: usize,
     collection: &Collection,
+    seeds: Option<&crate::seed::Collected>,
     printer: &Printer,
 ) -> Result<()> {
     let Collection {
@@ -243,6 +260,7 @@ fn report(
             kept: listed - deleted.len() - failed.len(),
             deleted,
             failed,
+            seeds,
         })?,
         StatusFormat::Text => {
             let verb = if settings.dry_run {
@@ -256,9 +274,29 @@ fn report(
             if deleted.is_empty() && failed.is_empty() {
                 printer.info("No kip cluster is due for garbage collection");
             }
+            if let Some(seeds) = seeds {
+                seeds.print(settings.dry_run)?;
+            }
         }
     }
     Ok(())
+}
+
+/// The engine's seeds collected, or None without a seed store. The
+/// clusters are collected already: a store kip cannot read is a warning.
+async fn collect_seeds(
+    engine: &DockerProvider,
+    settings: &GcSettings,
+    printer: &Printer,
+) -> Option<crate::seed::Collected> {
+    let now = SystemTime::now();
+    match crate::seed::collect(engine, settings.older_than, settings.dry_run, now).await {
+        Ok(seeds) => seeds,
+        Err(e) => {
+            printer.warn(&format!("seeds not collected: {e:#}"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +333,11 @@ mod tests {
             }],
             failed: &[],
             kept: 0,
+            seeds: Some(&crate::seed::Collected {
+                deleted: Vec::new(),
+                cleaned: vec!["0123456789abcdef0123.making".into()],
+                kept: 1,
+            }),
         });
     }
 

@@ -98,6 +98,10 @@ impl fmt::Display for Error {
             ArchiveUnreadable { path, error } => {
                 write!(f, "--archive {}: {error}", path.display())
             }
+            SeedKeyAmbiguous { prefix, count } => write!(
+                f,
+                "{prefix:?} is the start of {count} seeds' keys: give more of the key (see `kip seed list`)"
+            ),
             DockerUnusable { host, error, hint } => {
                 write!(f, "cannot use Docker at {host}: {error}\n({hint})")
             }
@@ -328,6 +332,26 @@ impl fmt::Display for Error {
                 "{image} is not on the host's Docker engine (docker pull {image}, or docker build it)"
             ),
             DoctorFailed { checks } => write!(f, "kip doctor: {} failed", checks.join(", ")),
+            SeedStoreUnreadable { volume, images } => write!(
+                f,
+                "cannot read the seed store (volume {volume}): none of {} is on this engine to run its \
+                 helper in; pass --dind-image with a Docker-in-Docker image the engine has",
+                images.join(", ")
+            ),
+            SeedInUse { key, clusters } => write!(
+                f,
+                "seed {key} is in use by {}: remove them first (`kip down`), then the seed",
+                if clusters.is_empty() {
+                    "a running node (of another kip, or a remote one)".to_string()
+                } else {
+                    format!("cluster(s) {}", clusters.join(", "))
+                }
+            ),
+            SeedsHeld { keys } => write!(
+                f,
+                "a running node holds seed(s) {} (it started from it since kip looked): left in place",
+                keys.join(", ")
+            ),
             PodNotStarted {
                 pod,
                 last,
@@ -373,6 +397,9 @@ impl fmt::Display for Error {
                 duration(limit)
             ),
             NotFound { cluster, why } => not_found(f, cluster, why),
+            SeedNotFound { key } => {
+                write!(f, "no seed {key:?} on this engine (see `kip seed list`)")
+            }
             NodeNotRunning {
                 cluster,
                 status,
@@ -555,6 +582,9 @@ impl fmt::Display for Error {
                 "kip gc could not delete every due cluster:\n{}",
                 lines(failures)
             ),
+            SeedHelperFailed { what, error } => {
+                write!(f, "the seed store helper ({what}) failed: {error}")
+            }
             Interrupted => write!(f, "interrupted"),
         }
     }

@@ -42,7 +42,7 @@ pub mod exit {
         (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
         (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
         (TIMEOUT, "timeout: not ready within `--wait`"),
-        (NOT_FOUND, "not found: no such cluster (or pool)"),
+        (NOT_FOUND, "not found: no such cluster or pool (`kip seed rm`: no such seed)"),
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
@@ -122,6 +122,11 @@ pub enum Error {
     PoolFlagImpossible {
         flag: &'static str,
         why: &'static str,
+    },
+    /// `kip seed rm PREFIX` that starts `count` seeds' keys.
+    SeedKeyAmbiguous {
+        prefix: String,
+        count: usize,
     },
 
     // ---- environment (3) ----
@@ -281,6 +286,20 @@ pub enum Error {
     PoolNameIsCluster {
         pool: String,
     },
+    /// No image on the engine to run the seed store's helper in.
+    SeedStoreUnreadable {
+        volume: String,
+        images: Vec<String>,
+    },
+    /// A seed that clusters' nodes (running or stopped) came from.
+    SeedInUse {
+        key: String,
+        clusters: Vec<String>,
+    },
+    /// Seeds a running node took since kip looked: left in place.
+    SeedsHeld {
+        keys: Vec<String>,
+    },
 
     // ---- timeout (4) ----
     PodNotStarted {
@@ -337,6 +356,9 @@ pub enum Error {
     PoolNotFound {
         pool: String,
         place: Option<String>,
+    },
+    SeedNotFound {
+        key: String,
     },
 
     // ---- failure inside the node (6) ----
@@ -538,6 +560,11 @@ pub enum Error {
     FillerNotStarted {
         error: String,
     },
+    /// The seed store's helper container failed (`what` it was asked).
+    SeedHelperFailed {
+        what: String,
+        error: String,
+    },
 
     // ---- interrupted (130) ----
     Interrupted,
@@ -561,7 +588,8 @@ impl Error {
             | ConnectLocal { .. }
             | ArchiveUnreadable { .. }
             | PoolFlagRefused { .. }
-            | PoolFlagImpossible { .. } => exit::USAGE,
+            | PoolFlagImpossible { .. }
+            | SeedKeyAmbiguous { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }
@@ -598,7 +626,10 @@ impl Error {
             | ImageNotOnHost { .. }
             | DoctorFailed { .. }
             | PoolExists { .. }
-            | PoolNameIsCluster { .. } => exit::ENVIRONMENT,
+            | PoolNameIsCluster { .. }
+            | SeedStoreUnreadable { .. }
+            | SeedInUse { .. }
+            | SeedsHeld { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }
             | ApiNotReady { .. }
             | ClusterNotReady { .. }
@@ -608,7 +639,7 @@ impl Error {
             | CommandTimedOut { .. }
             | NoReadyMember { .. }
             | NodesNotReady { .. } => exit::TIMEOUT,
-            NotFound { .. } | PoolNotFound { .. } => exit::NOT_FOUND,
+            NotFound { .. } | PoolNotFound { .. } | SeedNotFound { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }
@@ -664,7 +695,8 @@ impl Error {
             | GcIncomplete { .. }
             | ClaimFailed { .. }
             | PoolBusy { .. }
-            | FillerNotStarted { .. } => exit::FAILURE,
+            | FillerNotStarted { .. }
+            | SeedHelperFailed { .. } => exit::FAILURE,
         }
     }
 

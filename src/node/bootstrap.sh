@@ -7,14 +7,18 @@
 #   kip-info: KEY=VALUE      a decision the node made (kip status shows them)
 #   kip-warn: TEXT           something a user should know; the bootstrap goes on
 #   kip-fail: PHASE: WHY     the bootstrap failed; the log tail follows
-# The steps run in the order of `main` at the end of this file.
+# The steps run in the order of `main` at the end of this file. Over 400
+# lines: it is the node's one program (its init's child), shipped and tested
+# as one file, every step a named function.
 set -eu
 
 log_dir=/var/log/kip
 conf_dir=/etc/kip
 data_root=/var/lib/docker
+seed_store=/var/lib/kip/seeds
 # Test seams: the tests point these at prepared trees and stop after the
-# setup decisions (KIP_SETUP_ONLY=1), before dockerd starts.
+# setup decisions (KIP_SETUP_ONLY=1), or after the seed's (KIP_SEED_ONLY=1),
+# before dockerd starts.
 cgroup_root=${KIP_CGROUP_ROOT:-/sys/fs/cgroup}
 proc_cgroup=${KIP_PROC_CGROUP:-/proc/self/cgroup}
 shim=${KIP_IPTABLES_SHIM_DIR:-/usr/local/lib/kip/iptables}
@@ -23,6 +27,9 @@ cap_last_cap=${KIP_CAP_LAST_CAP:-/proc/sys/kernel/cap_last_cap}
 kmsg=${KIP_KMSG:-/dev/kmsg}
 runtime_dir=${KIP_RUNTIME_DIR:-/usr/local/lib/kip}
 conf_dir=${KIP_CONF_DIR:-$conf_dir}
+log_dir=${KIP_LOG_DIR:-$log_dir}
+data_root=${KIP_DATA_ROOT:-$data_root}
+seed_store=${KIP_SEED_STORE:-$seed_store}
 
 fail() {
     echo "kip-fail: $1: $2"
@@ -277,20 +284,46 @@ prepare_data_root() {
     echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
 }
 
-start_dockerd() {
+# dockerd in the background, until it answers (1 if it exits first).
+# Bounded: a dockerd that neither answers nor exits is a failure.
+try_dockerd() {
+    log=$1
+    shift
     # Extra dockerd arguments are split on white space on purpose.
     # shellcheck disable=SC2086
-    dockerd "$@" ${runtime_args:-} ${KIP_DOCKERD_ARGS:-} >"$log_dir/dockerd.log" 2>&1 &
+    dockerd "$@" ${runtime_args:-} ${KIP_DOCKERD_ARGS:-} >"$log" 2>&1 &
     dockerd_pid=$!
-    # Bounded: a dockerd that neither answers nor exits is a failure too.
     deadline=$(($(date +%s) + ${KIP_DOCKERD_TIMEOUT:-120}))
     until docker version >/dev/null 2>&1; do
-        kill -0 "$dockerd_pid" 2>/dev/null || fail dockerd "dockerd exited before answering" "$log_dir/dockerd.log"
+        kill -0 "$dockerd_pid" 2>/dev/null || return 1
         [ "$(date +%s)" -lt "$deadline" ] ||
-            fail dockerd "dockerd did not answer within ${KIP_DOCKERD_TIMEOUT:-120}s" "$log_dir/dockerd.log"
+            fail dockerd "dockerd did not answer within ${KIP_DOCKERD_TIMEOUT:-120}s" "$log"
         sleep 0.02
     done
-    echo "kip-phase: dockerd-ready"
+}
+
+# The node's own dockerd. A node that made a seed has had a dockerd on the
+# seed's data root already: kip was told then that Docker runs.
+start_dockerd() {
+    try_dockerd "$log_dir/dockerd.log" "$@" ||
+        fail dockerd "dockerd exited before answering" "$log_dir/dockerd.log"
+    if [ -z "${dockerd_was_ready:-}" ]; then
+        echo "kip-phase: dockerd-ready"
+        dockerd_was_ready=1
+    fi
+}
+
+stop_dockerd() {
+    kill "$dockerd_pid" 2>/dev/null || true
+    deadline=$(($(date +%s) + 30))
+    while kill -0 "$dockerd_pid" 2>/dev/null; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            kill -9 "$dockerd_pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$dockerd_pid" 2>/dev/null || true
 }
 
 # The kind node image never comes from a registry inside the node when kip
@@ -420,6 +453,360 @@ remove_empty_cgroups() {
     done
 }
 
+# --- Seeds: the kind node image without `docker load` (issue 18) ---------
+# A seed is the kind node image unpacked once, in overlay2's own layout, in
+# a store shared by the nodes of one engine (locally the kip-seeds volume;
+# remotely a hostPath on the outer node), at $seed_store:
+#   KEY/                 a complete seed: made in KEY.making, then renamed
+#     seed.env           what it is: key, image, image ID, dockerd, layers, size
+#     skel/              a data root without layer contents, copied into each node
+#     layers/ID/         overlay2's diff of layer ID, bind-mounted read-only on
+#                        the node's overlay2/ID/diff
+#   KEY.lock             flock: shared while a node uses KEY, exclusive while a
+#                        node makes it or kip removes it; dies with its holder
+#   KEY.used             its mtime: the last boot of a node from KEY
+#   KEY.making           a maker's work; a dead maker's is removed by the next
+#                        maker or `kip gc`
+# Only layer contents, which no dockerd ever changes, are shared: everything
+# a dockerd writes in place is the node's own copy (skel). KIP_SEED is the
+# key kip computed (kind node image ID, storage driver, DinD engine).
+
+# Why this node cannot use a seed ("" if it can).
+seed_unusable() {
+    for tool in flock stat mount; do
+        command -v "$tool" >/dev/null 2>&1 || {
+            echo "the node image has no $tool"
+            return
+        }
+    done
+    case " ${KIP_DOCKERD_ARGS:-} " in
+    *" --data-root"* | *" --storage-driver"* | *" -s "* | *" -g "*)
+        echo "--dockerd-arg sets the data root or storage driver"
+        return
+        ;;
+    esac
+    [ -n "${KIP_NODE_IMAGE:-}" ] || {
+        echo "no kind node image named"
+        return
+    }
+    [ -d "$seed_store" ] && [ -w "$seed_store" ] || echo "no writable seed store at $seed_store"
+}
+
+# fd 9 on KEY.lock, locked with flock $1 (-s or -x) if that can be had now;
+# 1 if not. kip removes a lock file with its seed (holding it exclusively),
+# so a lock on a file no longer at that path is no lock.
+seed_lock() {
+    touch "$seed_lock" 2>/dev/null || return 1
+    exec 9<"$seed_lock"
+    if flock -n "$1" 9 &&
+        [ "$(stat -L -c %d:%i /proc/self/fd/9)" = "$(stat -c %d:%i "$seed_lock" 2>/dev/null)" ]; then
+        return 0
+    fi
+    exec 9<&-
+    return 1
+}
+
+# A field of the seed's seed.env.
+seed_field() {
+    sed -n "s/^$1=//p" "$seed_dir/seed.env" 2>/dev/null
+}
+
+# What is wrong with the complete seed ("" if nothing): a missing layer
+# (or metadata) is a damaged seed.
+seed_damage() {
+    if [ ! -s "$seed_dir/seed.env" ] || [ ! -d "$seed_dir/skel/image" ]; then
+        echo "no seed.env or skel"
+        return
+    fi
+    for id in $(seed_field layers); do
+        if [ ! -d "$seed_dir/layers/$id" ] || [ ! -d "$seed_dir/skel/overlay2/$id" ]; then
+            echo "layer $id is missing"
+            return
+        fi
+    done
+}
+
+# Whether the seed is of this node's image name and dockerd (the key names
+# both already; this guards a key that does not, such as a remote node's):
+# another node's seed is left to it, and the image streamed in.
+seed_fits_node() {
+    made_by=$(seed_field dockerd)
+    runs=$(dockerd --version 2>/dev/null || true)
+    if [ "$(seed_field image)" != "$KIP_NODE_IMAGE" ]; then
+        echo "kip-info: seed=off (a seed of $(seed_field image), not $KIP_NODE_IMAGE)"
+    elif [ "$made_by" != "$runs" ]; then
+        echo "kip-info: seed=off (made by $made_by, this node runs $runs)"
+    else
+        return 0
+    fi
+    exec 9<&-
+    return 1
+}
+
+# Decides how this node gets the kind node image: seed_mode=use (a complete
+# seed), make (this node makes it), remount (a restart of a node made from
+# it) or off (kip streams the image in). One maker per key: the exclusive
+# lock; a node that finds another maker at work waits for its seed rather
+# than stream the same image beside it (twice the disk writes, and no
+# sooner done).
+seed_prepare() {
+    seed_mode=off
+    [ -n "${KIP_SEED:-}" ] || return 0
+    why=$(seed_unusable)
+    if [ -n "$why" ]; then
+        echo "kip-info: seed=off ($why)"
+        return 0
+    fi
+    seed_dir=$seed_store/$KIP_SEED
+    seed_lock=$seed_dir.lock
+    if [ "$(cat "$data_root/.kip-seed" 2>/dev/null || true)" = "$KIP_SEED" ]; then
+        seed_mode=remount
+        return 0
+    fi
+    deadline=$(($(date +%s) + ${KIP_IMAGE_TIMEOUT:-900}))
+    waiting=
+    while :; do
+        if seed_lock -s; then
+            [ -d "$seed_dir" ] || {
+                exec 9<&-
+                if seed_lock -x; then
+                    [ ! -d "$seed_dir" ] || continue
+                    seed_mode='make'
+                    return 0
+                fi
+            }
+            if [ -d "$seed_dir" ]; then
+                damage=$(seed_damage)
+                [ -n "$damage" ] || {
+                    seed_mode=use
+                    seed_fits_node || seed_mode=off
+                    return 0
+                }
+                exec 9<&-
+                if seed_lock -x; then
+                    echo "kip-warn: the seed $KIP_SEED is damaged ($damage); this node makes it again"
+                    seed_discard "$seed_dir"
+                    seed_mode='make'
+                    return 0
+                fi
+                echo "kip-warn: the seed $KIP_SEED is damaged ($damage) and other nodes use it; the image is streamed in instead (\`kip seed rm $KIP_SEED\` once they are gone)"
+                echo "kip-info: seed=off (damaged)"
+                return 0
+            fi
+        fi
+        if [ -z "$waiting" ]; then
+            echo "kip-info: seed=waiting $KIP_SEED"
+            waiting=1
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "kip-warn: the seed $KIP_SEED was not made within ${KIP_IMAGE_TIMEOUT:-900}s by the node making it; the image is streamed in instead"
+            echo "kip-info: seed=off (timed out waiting)"
+            return 0
+        fi
+        sleep 0.2
+    done
+}
+
+# Removes a seed directory atomically: renamed first, so that no half of
+# it is ever taken for a seed. The caller holds its key exclusively.
+seed_discard() {
+    gone=$1.removing.$$
+    mv "$1" "$gone" && rm -rf "$gone"
+}
+
+# What a dead maker or remover of this key left: nobody else holds the key
+# now (this node holds it exclusively), so nobody else can be at work.
+seed_clear_leftovers() {
+    making=$seed_dir.making
+    for left in "$making" "$seed_dir".removing.*; do
+        if [ -e "$left" ]; then
+            echo "kip-info: seed-leftover=removed ${left##*/}"
+            rm -rf "$left"
+        fi
+    done
+}
+
+# This node makes the seed (it holds the key exclusively): a dockerd on
+# KEY.making takes the image kip streams in (`docker load`), stops, and the
+# result becomes the seed by one rename. 1 (seed_mode=off) when overlay2
+# cannot keep a seed here: kip then streams into the node's own dockerd.
+seed_make() {
+    mkdir -p "$making/docker"
+    echo "kip-info: seed=making $KIP_SEED"
+    if ! try_dockerd "$log_dir/dockerd-seed.log" "$@" --data-root="$making/docker" --storage-driver=overlay2; then
+        echo "kip-warn: dockerd cannot keep a seed here ($(tail -n 1 "$log_dir/dockerd-seed.log")); the image is streamed in instead"
+        rm -rf "$making"
+        exec 9<&-
+        seed_mode=off
+        echo "kip-info: seed=off (overlay2 unusable)"
+        return 1
+    fi
+    echo "kip-phase: dockerd-ready"
+    dockerd_was_ready=1
+    await_seed_image
+    seed_publish
+}
+
+# Gives the seed up (the stream failed, or never came): nothing of it is
+# kept, the key is free for the next maker, and the node fails.
+seed_give_up() {
+    stop_dockerd
+    rm -rf "$making"
+    exec 9<&-
+    fail image "$1; the seed $KIP_SEED was not made (the next kip up makes it)"
+}
+
+# The image kip streams into the seed's dockerd. kip's `docker load` runs
+# in this node: when kip is gone (killed), so is the load, and the seed is
+# given up at once instead of holding its key for KIP_IMAGE_TIMEOUT.
+await_seed_image() {
+    now=$(date +%s)
+    deadline=$((now + ${KIP_IMAGE_TIMEOUT:-900}))
+    start_by=$((now + ${KIP_STREAM_START_TIMEOUT:-60}))
+    loading=''
+    ended=''
+    until docker image inspect "$KIP_NODE_IMAGE" >/dev/null 2>&1; do
+        now=$(date +%s)
+        [ "$now" -lt "$deadline" ] ||
+            seed_give_up "the node image $KIP_NODE_IMAGE did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
+        if pgrep -f '^docker load' >/dev/null 2>&1; then
+            loading=1
+            ended=''
+        elif [ -z "$loading" ]; then
+            [ "$now" -lt "$start_by" ] ||
+                seed_give_up "no stream of $KIP_NODE_IMAGE began within ${KIP_STREAM_START_TIMEOUT:-60}s"
+        else
+            # kip names a digest-pinned image (`docker tag`) after the load.
+            [ -n "$ended" ] || ended=$now
+            [ $((now - ended)) -lt "${KIP_STREAM_END_GRACE:-15}" ] ||
+                seed_give_up "the stream of $KIP_NODE_IMAGE ended without the image (was kip interrupted?)"
+        fi
+        sleep 0.1
+    done
+}
+
+# The loaded image becomes the seed: layer contents moved to layers/, the
+# rest of the data root kept as skel/, then KEY.making renamed to KEY.
+seed_publish() {
+    id=$(docker image inspect -f '{{.Id}}' "$KIP_NODE_IMAGE")
+    [ -z "${KIP_SEED_IMAGE_ID:-}" ] || [ "$id" = "$KIP_SEED_IMAGE_ID" ] ||
+        seed_give_up "the node got image $id as $KIP_NODE_IMAGE, not the host's $KIP_SEED_IMAGE_ID"
+    stop_dockerd
+    root=$making/docker
+    layers=
+    for file in "$root"/image/overlay2/layerdb/sha256/*/cache-id; do
+        layers="$layers $(cat "$file")"
+    done
+    layers=${layers# }
+    mkdir -p "$making/skel/overlay2/l" "$making/layers"
+    cp -a "$root/image" "$making/skel/"
+    for layer in $layers; do
+        mv "$root/overlay2/$layer/diff" "$making/layers/$layer"
+        cp -a "$root/overlay2/$layer" "$making/skel/overlay2/"
+        mkdir -m 0755 "$making/skel/overlay2/$layer/diff"
+        cp -a "$root/overlay2/l/$(cat "$root/overlay2/$layer/link")" "$making/skel/overlay2/l/"
+    done
+    rm -rf "$root"
+    {
+        echo "key=$KIP_SEED"
+        echo "image=$KIP_NODE_IMAGE"
+        echo "image_id=$id"
+        echo "driver=overlay2"
+        echo "dockerd=$(dockerd --version)"
+        echo "made_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        echo "layers=$layers"
+        echo "size_kb=$(du -sk "$making" | cut -f1)"
+    } >"$making/seed.env"
+    mv "$making" "$seed_dir"
+    # Now a user like any other.
+    flock -n -s 9 || fail image "the seed $KIP_SEED was taken away as it was made"
+    echo "kip-info: seed=made $KIP_SEED"
+    seed_mode=use
+}
+
+# The node's data root from the seed: skel copied, each layer's contents
+# bind-mounted read-only. Then the node's own dockerd starts on it.
+seed_use() {
+    started=$(date +%s%N 2>/dev/null || true)
+    cp -a "$seed_dir/skel/." "$data_root/"
+    seed_mount_layers
+    echo "$KIP_SEED" >"$data_root/.kip-seed"
+    touch "$seed_dir.used"
+    took=
+    case $started in *N | "") ;; *) took=" in $((($(date +%s%N) - started) / 1000000))ms" ;; esac
+    count=$(seed_field layers | wc -w | tr -d ' ')
+    [ "$count" = 1 ] && unit=layer || unit=layers
+    echo "kip-info: seed=used $KIP_SEED ($count $unit$took)"
+}
+
+# The bind mounts, read-only. Every boot: a restart starts a new mount
+# namespace. A layer this node's dockerd removed (`docker rmi`) is left
+# out; it took only its own copy of the layer's metadata with it.
+seed_mount_layers() {
+    view=$runtime_dir/seed-layers
+    mkdir -p "$view"
+    if ! mount -o bind "$seed_dir/layers" "$view" || ! mount -o remount,bind,ro "$view"; then
+        fail seed "cannot mount the seed's layers ($seed_dir/layers) read-only"
+    fi
+    for layer in $(seed_field layers); do
+        diff=$data_root/overlay2/$layer/diff
+        [ -d "$diff" ] || continue
+        # A bind of a read-only mount is read-only too.
+        mount -o bind "$view/$layer" "$diff" || fail seed "cannot mount layer $layer of the seed $KIP_SEED"
+    done
+}
+
+# A restarted node (same KIP_NODE_RUN, so the same data root): its copy of
+# skel is its own and stays as its dockerd left it; only the mounts are
+# made again. The seed cannot have gone (kip removes no seed a node of
+# its own carries, stopped or not); a damaged one is a clear failure.
+seed_remount() {
+    deadline=$(($(date +%s) + 60))
+    until seed_lock -s; do
+        [ "$(date +%s)" -lt "$deadline" ] || fail seed "the seed $KIP_SEED is held by a maker or remover"
+        sleep 0.2
+    done
+    [ -d "$seed_dir" ] ||
+        fail seed "the seed $KIP_SEED this node's images come from is gone; recreate the cluster (kip up --recreate)"
+    for layer in $(seed_field layers); do
+        [ ! -d "$data_root/overlay2/$layer" ] || [ -d "$seed_dir/layers/$layer" ] ||
+            fail seed "layer $layer of the seed $KIP_SEED is missing; recreate the cluster (kip up --recreate)"
+    done
+    seed_mount_layers
+    touch "$seed_dir.used"
+    echo "kip-info: seed=remounted $KIP_SEED"
+}
+
+# After the seed's setup nothing in this node writes to the store: its
+# view of it becomes read-only (the lock, open for reading, stays held).
+seal_seed_store() {
+    mount -o remount,bind,ro "$seed_store" 2>/dev/null ||
+        echo "kip-warn: the seed store stays writable in this node (cannot remount it read-only)"
+}
+
+# The kind node image from a seed when there is one (making it if need
+# be); else kip streams it in after dockerd starts. Adds dockerd's storage
+# driver to the arguments (set -- in the caller): the seed's layout is
+# overlay2's.
+prepare_node_image() {
+    seed_prepare
+    case $seed_mode in
+    make)
+        seed_clear_leftovers
+        if [ "${KIP_SEED_ONLY:-}" = 1 ]; then
+            echo "kip-info: seed-only: would make $KIP_SEED"
+            exit 0
+        fi
+        seed_make "$@" || true
+        ;;
+    esac
+    case $seed_mode in
+    use) seed_use ;;
+    remount) seed_remount ;;
+    esac
+    [ "$seed_mode" = off ] || seal_seed_store
+}
+
 main() {
     iptables=$(iptables_backend)
     use_iptables "$iptables"
@@ -453,6 +840,12 @@ main() {
     mkdir -p "$log_dir"
     prepare_data_root
     trap shutdown TERM INT
+    prepare_node_image "$@"
+    if [ "${KIP_SEED_ONLY:-}" = 1 ]; then
+        echo "kip-info: seed-only: mode $seed_mode"
+        exit 0
+    fi
+    [ "$seed_mode" = off ] || set -- "$@" --storage-driver=overlay2
     start_dockerd "$@"
     await_node_image
     create_cluster

@@ -21,6 +21,9 @@ pub const CONF_DIR: &str = "/etc/kip";
 pub const KUBECONFIG: &str = "/etc/kip/kubeconfig";
 /// Where the node keeps Docker's state: a volume, never overlay on overlay.
 pub const DOCKER_ROOT: &str = "/var/lib/docker";
+/// Where the node sees the seed store (`crate::seed`): a volume locally, a
+/// hostPath on the outer node remotely, at this same path.
+pub const SEED_STORE: &str = "/var/lib/kip/seeds";
 /// A certificate SAN the bootstrap replaces with the pod IP (`.invalid`
 /// never resolves).
 pub const POD_IP_SAN: &str = "kip-pod-ip.invalid";
@@ -54,6 +57,7 @@ mod tests {
             format!("log_dir={LOG_DIR}\n"),
             format!("conf_dir={CONF_DIR}\n"),
             format!("data_root={DOCKER_ROOT}\n"),
+            format!("seed_store={SEED_STORE}\n"),
             in_dir("log_dir", LOG_DIR, DOCKERD_LOG),
             in_dir("log_dir", LOG_DIR, KIND_LOG),
             in_dir("conf_dir", CONF_DIR, KUBECONFIG),

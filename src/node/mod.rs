@@ -38,6 +38,8 @@ pub mod labels {
     pub const SECURITY: &str = "dev.kip.security";
     pub const TTL: &str = "dev.kip.ttl";
     pub const EXPIRES_AT: &str = "dev.kip.expires-at";
+    /// The seed a node's kind node image comes from (`seed::SeedKey`).
+    pub const SEED: &str = "dev.kip.seed";
     pub const MANAGER: &str = "kip";
 
     /// CI metadata, read from the environment CI systems set, so a leaked
@@ -123,6 +125,22 @@ pub struct NodeSpec {
     pub api: ApiPortSpec,
     /// The outer network to attach the node to; None: the engine's default.
     pub network: Option<String>,
+    /// The seed store the node shares with the other nodes of its engine,
+    /// when its kind node image comes from a seed (`crate::seed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_store: Option<SeedStoreSpec>,
+}
+
+/// The volume (local mode) holding the seeds, mounted read-write: the
+/// node's bootstrap takes its claims there and mounts a seed's layers
+/// read-only, then makes its own view of the store read-only.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedStoreSpec {
+    pub volume: String,
+    pub mount_path: &'static str,
+    /// The volume's labels, should the engine create it with the node.
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -263,6 +281,7 @@ impl NodePlan {
                     host_port: opts.api_port,
                 },
                 network: opts.network.clone(),
+                seed_store: None,
             },
             kind_config,
             bootstrap_script: BOOTSTRAP_SCRIPT,

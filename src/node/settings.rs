@@ -38,6 +38,9 @@ pub struct ClusterSettings {
     /// pool was made with).
     pub kind_config_text: Option<String>,
     pub dockerd_args: Vec<String>,
+    /// A local node gets the kind node image from the engine's seed of it
+    /// (`crate::seed`); false: streamed into the node alone (`--no-seed`).
+    pub seed: bool,
     /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
     /// and said to be, when the cluster already exists.
     pub given: Vec<String>,
@@ -63,6 +66,7 @@ impl Default for ClusterSettings {
             kind_config: None,
             kind_config_text: None,
             dockerd_args: Vec::new(),
+            seed: true,
             given: Vec::new(),
         }
     }

@@ -122,6 +122,7 @@ impl PoolPlan {
             kind_config: None,
             kind_config_text: self.kind_config.clone(),
             dockerd_args: self.dockerd_args.clone(),
+            seed: claim.seed,
             given: Vec::new(),
         }
     }

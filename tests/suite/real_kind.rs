@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 const WAIT: &str = "8m";
 
-struct RealKind {
-    e2e: E2e,
-    node_image: String,
+pub struct RealKind {
+    pub e2e: E2e,
+    pub node_image: String,
     /// The Kubernetes version the node image carries.
-    version: String,
+    pub version: String,
 }
 
 /// The images of `test-stack/real-kind/build.sh`, or why they are missing.
@@ -46,7 +46,7 @@ pub fn images() -> Result<(String, String), String> {
 }
 
 impl RealKind {
-    fn new(test: &str) -> Option<RealKind> {
+    pub fn new(test: &str) -> Option<RealKind> {
         let (dind, node_image) = match images() {
             Ok(images) => images,
             Err(why) => {
@@ -80,7 +80,7 @@ impl RealKind {
         self.e2e.kip(&args).run()
     }
 
-    fn kubectl(&self, name: &str, args: &[&str]) -> Run {
+    pub fn kubectl(&self, name: &str, args: &[&str]) -> Run {
         let context = format!("kip-{name}");
         let mut all = vec!["--context", &context, "--request-timeout", "60s"];
         all.extend_from_slice(args);
@@ -88,7 +88,7 @@ impl RealKind {
     }
 }
 
-fn ok(run: &Run) -> Result<&str, String> {
+pub fn ok(run: &Run) -> Result<&str, String> {
     if run.code == 0 {
         Ok(run.stdout.as_str())
     } else {
@@ -137,7 +137,7 @@ fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
 }
 
 /// `pod` made in cluster `name` and Running.
-fn start_pod(
+pub fn start_pod(
     t: &RealKind,
     name: &str,
     pod_name: &str,
@@ -149,7 +149,7 @@ fn start_pod(
     pod_running(t, name, pod_name)
 }
 
-fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
+pub fn pod_running(t: &RealKind, name: &str, pod: &str) -> Result<(), String> {
     eventually(Duration::from_secs(180), || {
         let run = t.kubectl(name, &["get", "pod", pod, "-o", "jsonpath={.status.phase}"]);
         match ok(&run)? {

@@ -98,6 +98,11 @@ impl<P: Provider> Step<P> for CreateCluster {
 }
 
 impl Followed {
+    /// What the node chose at boot so far (its `kip-info:` lines).
+    pub fn facts(&self) -> &BTreeMap<String, String> {
+        &self.facts
+    }
+
     /// Follows the markers until phase `done`, failing fast on a
     /// `kip-fail` marker or a node that stops, and at the deadline.
     async fn until<P: Provider>(&mut self, done: &str, cx: &Context<'_, P>) -> Result<()> {
@@ -118,6 +123,8 @@ impl Followed {
                 Marker::Phase(p) if p == done => return Ok(()),
                 Marker::Phase(_) => {}
                 Marker::Info { key, value } => {
+                    let image = cx.request.cluster.kind_image();
+                    crate::seed::say(&key, &value, &image, cx.printer);
                     self.facts.insert(key, value);
                 }
                 Marker::Fail { phase, reason } => return Err(self.failed(phase, reason).await),

@@ -14,6 +14,7 @@ mod nodes;
 mod plan;
 mod provision;
 mod ready;
+mod seed;
 mod stream;
 
 pub use bootstrap::{CreateCluster, StartEngine};
@@ -26,7 +27,7 @@ pub use nodes::WaitNodes;
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
-pub use stream::StreamImage;
+pub use seed::SeedImage;
 
 use super::handover::UpOutcome;
 use super::Request;

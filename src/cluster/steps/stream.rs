@@ -8,8 +8,10 @@
 //! (the node waits for it before kind starts), and skips that when the node
 //! already has it. kind then finds it and pulls nothing.
 //!
-//! One preparation, two steps: [`StreamImage::on_host`] before the node is
-//! made, [`StreamImage::in_node`] once its dockerd runs.
+//! [`StreamImage::on_host`] is a step, before the node is made;
+//! [`StreamImage::stream_to_node`] streams once the node's dockerd runs, as
+//! `seed.rs`'s second step asks: the stream is how a seed is made, and what
+//! a node that cannot use one gets.
 
 use super::{Context, Flow, Stage, Step};
 use crate::cluster::images::{docker_load, node_image_id};
@@ -35,11 +37,6 @@ pub struct OnHost {
     found: Rc<OnceCell<HostImage>>,
 }
 
-/// [`StreamImage`]'s second step: the image into the node.
-pub struct InNode {
-    found: Rc<OnceCell<HostImage>>,
-}
-
 impl StreamImage {
     pub fn on_host(&self) -> OnHost {
         OnHost {
@@ -47,10 +44,34 @@ impl StreamImage {
         }
     }
 
-    pub fn in_node(&self) -> InNode {
-        InNode {
-            found: self.found.clone(),
-        }
+    /// The image `on_host` found on the host's engine: the engine, its
+    /// name and ID (None: nothing to bring).
+    pub fn found(&self) -> Option<(&DockerProvider, &str, &str)> {
+        self.found
+            .get()
+            .map(|f| (&f.host, f.image.as_str(), f.id.as_str()))
+    }
+
+    /// The image into the node's Docker now: into the seed the node makes
+    /// (`seeding`, worded so), or into the node alone.
+    pub async fn stream_to_node<P: Provider>(
+        &self,
+        cx: &Context<'_, P>,
+        seeding: bool,
+    ) -> Result<()> {
+        let Some(image) = self.found.get() else {
+            return Ok(());
+        };
+        // The node waits for the image before kind starts.
+        tokio::time::timeout_at(
+            cx.deadline,
+            image.stream_into(cx.node(), cx.printer, seeding),
+        )
+        .await
+        .map_err(|_| Error::KindImageLate {
+            image: image.image.clone(),
+            wait: cx.request.cluster.wait,
+        })?
     }
 }
 
@@ -78,27 +99,6 @@ impl<P: Provider> Step<P> for OnHost {
                 // node must not wait for one.
                 None if cx.host.is_some() => cx.plan_node(false)?,
                 None => {}
-            }
-            Ok(Flow::Next)
-        })
-    }
-}
-
-impl<P: Provider> Step<P> for InNode {
-    fn stage(&self) -> Stage {
-        Stage::Finish
-    }
-
-    fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
-        Box::pin(async move {
-            // The node waits for the image before kind starts.
-            if let Some(image) = self.found.get() {
-                tokio::time::timeout_at(cx.deadline, image.stream_into(cx.node(), cx.printer))
-                    .await
-                    .map_err(|_| Error::KindImageLate {
-                        image: image.image.clone(),
-                        wait: cx.request.cluster.wait,
-                    })??;
             }
             Ok(Flow::Next)
         })
@@ -159,18 +159,31 @@ async fn find_on_host(
 }
 
 impl HostImage {
-    /// Into the node's Docker, unless it has this very image already (a
-    /// restarted or reused node).
-    async fn stream_into(&self, node: &impl Node, printer: &Printer) -> Result<()> {
+    /// Into the node's Docker (into the seed it makes, with `seeding`),
+    /// unless it has this very image already (a restarted or reused node).
+    async fn stream_into(&self, node: &impl Node, printer: &Printer, seeding: bool) -> Result<()> {
         let name = name_in_node(&self.image);
         if node_image_id(node, &name).await?.as_deref() == Some(self.id.as_str()) {
             printer.info(&format!("The node already has {}", self.image));
             return Ok(());
         }
-        let step = printer.step(
-            "kind-image-streamed",
-            &format!("Streaming the kind node image {} into the node", self.image),
-        );
+        let image = &self.image;
+        let (doing, done) = if seeding {
+            (
+                format!(
+                    "Seeding the kind node image {image} (first use of this image on this engine)"
+                ),
+                format!(
+                    "Seed of the kind node image {image} made: later nodes get it from the seed"
+                ),
+            )
+        } else {
+            (
+                format!("Streaming the kind node image {image} into the node"),
+                format!("Kind node image {image} streamed into the node"),
+            )
+        };
+        let step = printer.step("kind-image-streamed", &doing);
         let loaded = docker_load(
             node,
             self.host.save_images(std::slice::from_ref(&self.image)),
@@ -195,10 +208,7 @@ impl HostImage {
                 .into());
             }
         }
-        step.done(&format!(
-            "Kind node image {} streamed into the node",
-            self.image
-        ));
+        step.done(&done);
         Ok(())
     }
 }

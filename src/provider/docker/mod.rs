@@ -14,6 +14,7 @@ mod node;
 mod ownership;
 mod pool;
 mod pool_store;
+mod seeds;
 mod spec;
 mod start;
 

@@ -6,7 +6,8 @@ use crate::node::{labels, NodePlan, BOOTSTRAP_SCRIPT};
 use crate::pool::member::POOL_LABEL;
 use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType, PortBinding,
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
+    MountVolumeOptions, PortBinding,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,14 +47,29 @@ pub fn container_body(
         .map(|p| format!("{p}:{p}:ro"))
         .collect();
     let mut tmpfs = HashMap::from([("/run".to_string(), String::new())]);
+    let mut mounts = vec![Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(node.volume.name.clone()),
+        target: Some(node.volume.mount_path.into()),
+        ..Default::default()
+    }];
+    if let Some(store) = &node.seed_store {
+        // Created with kip's labels if no node made it yet (or `kip gc`
+        // just removed it).
+        mounts.push(Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some(store.volume.clone()),
+            target: Some(store.mount_path.into()),
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(store.labels.clone().into_iter().collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     let mut host_config = HostConfig {
         init: Some(node.init),
-        mounts: Some(vec![Mount {
-            typ: Some(MountType::VOLUME),
-            source: Some(node.volume.name.clone()),
-            target: Some(node.volume.mount_path.into()),
-            ..Default::default()
-        }]),
+        mounts: Some(mounts),
         port_bindings: Some(HashMap::from([(
             API_PORT_KEY.to_string(),
             Some(vec![PortBinding {
@@ -262,6 +278,38 @@ mod tests {
                 map.insert(k, val);
             }
         }
+    }
+
+    #[test]
+    fn a_seeded_node_mounts_the_store_that_its_mount_creates_with_kips_labels() {
+        let mut plan = NodePlan::new(&options()).unwrap();
+        plan.node.seed_store = Some(crate::node::SeedStoreSpec {
+            volume: "kip-seeds".into(),
+            mount_path: "/var/lib/kip/seeds",
+            labels: [("dev.kip.managed-by".to_string(), "kip".to_string())].into(),
+        });
+        let body = container_body(
+            &plan,
+            &EngineFacts::default(),
+            SecurityProfile::Capabilities,
+        );
+        let mounts = body.host_config.unwrap().mounts.unwrap();
+        let store = mounts
+            .iter()
+            .find(|m| m.source.as_deref() == Some("kip-seeds"))
+            .expect("the store is mounted");
+        assert_eq!(store.target.as_deref(), Some("/var/lib/kip/seeds"));
+        assert_ne!(
+            store.read_only,
+            Some(true),
+            "the bootstrap takes its claims there"
+        );
+        let labels = store
+            .volume_options
+            .as_ref()
+            .and_then(|o| o.labels.as_ref())
+            .unwrap();
+        assert_eq!(labels["dev.kip.managed-by"], "kip");
     }
 
     #[test]

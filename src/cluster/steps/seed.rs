@@ -1,0 +1,103 @@
+//! Preparing the node's engine from a seed (issue 18, `crate::seed`): the
+//! kind node image unpacked once per engine, which a node's bootstrap
+//! mounts read-only into its Docker store before dockerd starts. The
+//! stream (`stream.rs`) is how a seed is made, and what a node that cannot
+//! use one gets: so a seed's pair of steps wraps the stream's.
+//!
+//! [`SeedImage::on_host`]: the image on the host (as the stream finds it),
+//! then, for a local node, the seed of it named in the plan (its key, and
+//! the engine's seed store mounted). [`SeedImage::in_node`], once the
+//! node's dockerd runs: nothing when the node got the image from the seed;
+//! else the stream, into the seed the node makes or into the node alone.
+
+use super::stream::StreamImage;
+use super::{Context, Flow, Stage, Step};
+use crate::provider::Provider;
+use crate::seed::{NodeSeed, Seed};
+use anyhow::Result;
+use futures_util::future::LocalBoxFuture;
+use std::rc::Rc;
+
+/// The kind node image from the engine's seed, or streamed.
+#[derive(Default)]
+pub struct SeedImage {
+    stream: Rc<StreamImage>,
+}
+
+/// [`SeedImage`]'s first step: the image on the host, and its seed planned.
+pub struct OnHost {
+    stream: Rc<StreamImage>,
+}
+
+/// [`SeedImage`]'s second step: the image in the node.
+pub struct InNode {
+    stream: Rc<StreamImage>,
+}
+
+impl SeedImage {
+    pub fn on_host(&self) -> OnHost {
+        OnHost {
+            stream: self.stream.clone(),
+        }
+    }
+
+    pub fn in_node(&self) -> InNode {
+        InNode {
+            stream: self.stream.clone(),
+        }
+    }
+}
+
+impl<P: Provider> Step<P> for OnHost {
+    /// A pull runs to its end.
+    fn stage(&self) -> Stage {
+        Stage::Prepare
+    }
+
+    fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
+        Box::pin(async move {
+            self.stream.on_host().run(cx).await?;
+            let wanted = cx.facts().local && cx.request.cluster.seed;
+            let Some((host, image, id)) = self.stream.found().filter(|_| wanted) else {
+                return Ok(Flow::Next);
+            };
+            let name = crate::node::image::name_in_node(image);
+            let dind_image = cx.plan().node.image.clone();
+            if let Some(seed) = Seed::for_node(host, (&name, id), &dind_image).await? {
+                let plan = cx.plan.as_mut().expect("the plan step runs first");
+                seed.apply(plan);
+            }
+            Ok(Flow::Next)
+        })
+    }
+}
+
+impl<P: Provider> Step<P> for InNode {
+    fn stage(&self) -> Stage {
+        Stage::Finish
+    }
+
+    fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
+        Box::pin(async move {
+            let Some((_, image, _)) = self.stream.found() else {
+                return Ok(Flow::Next);
+            };
+            let facts = cx.bootstrap.as_ref().map(|b| b.facts().clone());
+            match NodeSeed::reported(&facts.unwrap_or_default()) {
+                NodeSeed::Used(how) => cx
+                    .printer
+                    .step("kind-image-seeded", "Kind node image from seed")
+                    .done(&format!("Kind node image {image} from seed {how}")),
+                NodeSeed::Making => self.stream.stream_to_node(cx, true).await?,
+                NodeSeed::Off(why) => {
+                    cx.printer.info(&format!(
+                        "No seed for this node ({why}): the kind node image is streamed in"
+                    ));
+                    self.stream.stream_to_node(cx, false).await?
+                }
+                NodeSeed::None => self.stream.stream_to_node(cx, false).await?,
+            }
+            Ok(Flow::Next)
+        })
+    }
+}

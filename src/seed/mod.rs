@@ -1,0 +1,156 @@
+//! Seeds (issue 18): every new node gets the kind node image in about a
+//! second, from a seed made once per engine, instead of a `docker save |
+//! docker load` of the whole image into its empty Docker store.
+//!
+//! DESIGN — measured, then chosen (numbers: this engine, Debian's dockerd
+//! 20.10.24, overlay2 on ext4, the 1.48 GB real-kind test image; see
+//! BENCHMARKS.md "Seeds"):
+//! - Hard links cannot share the layers: `link(2)` fails with EXDEV between
+//!   two volumes, and between two mounts of ONE volume too (measured), so a
+//!   seed and a node's store would have to be one mount, which a node's own
+//!   `/var/lib/docker` volume cannot be.
+//! - Reflinks: `cp --reflink=always` fails with EOPNOTSUPP on ext4
+//!   (measured), the Docker root of most laptops and CI runners.
+//! - Read-only bind mounts (chosen): a node's bootstrap, before its dockerd
+//!   starts, copies the seed's small metadata (`skel/`: the image and
+//!   layer databases, overlay2's link/lower/committed files) into the
+//!   node's own data root and bind-mounts each layer's contents read-only
+//!   on `overlay2/<id>/diff`. Nothing is copied of the layers. The node's
+//!   dockerd, asked to remove the image (`docker rmi`, `image prune`,
+//!   `system prune -af`), unmounts first (moby's `EnsureRemoveAll` does a
+//!   recursive unmount, 20.10 through 28) and removes its own copy: the
+//!   seed, read-only anyway, and other nodes are untouched. Measured here
+//!   (`bench/seed_up.py`, one run, medians of 3 interleaved rounds): the
+//!   image phase of `kip up` (Docker start + image) 31.2 s streamed, 0.7 s
+//!   from the seed (the node's own setup: 24 ms for 8 layers); to every
+//!   node Ready 27.8 s against 25.9 s for `kind create cluster --wait`
+//!   (1.07x, parity within the noise; 2.25x streamed). The first up of an
+//!   image, which makes the seed, 64.0 s (the stream, once).
+//! - Only Debian's dockerd 20.10 was measured: kip's default DinD image
+//!   (docker:28-dind) cannot be pulled on the test machine. Docker 28 keeps
+//!   overlay2 and the same removal (read in moby v28.5.2); Docker 29's
+//!   containerd image store is another layout: the seeding dockerd is
+//!   started with `--storage-driver=overlay2`, and a node whose dockerd
+//!   cannot make a seed that way streams instead.
+//!
+//! Where seeds live: one store per engine, the same layout in both modes
+//! (`store.sh` and the bootstrap's "Seeds" section describe it): locally
+//! the `kip-seeds` volume, created with kip's labels by the first node that
+//! mounts it; remotely (phase 2) a `hostPath` at the same path on each
+//! outer node, shared by the node Pods there. A seed is keyed by what makes
+//! it valid ([`SeedKey`]): the kind node image's ID and its name in the
+//! node (the tag kind asks for), the storage driver, the DinD image's ID
+//! (which fixes its dockerd, so its on-disk format).
+//!
+//! Remote mode (phase 2, designed for, not built): the node Pod mounts a
+//! `hostPath` `/var/lib/kip/seeds` (DirectoryOrCreate) and gets `KIP_SEED`
+//! as a local node does; the bootstrap is the same (its locks are `flock`s,
+//! which hold across the Pods of one outer node), the first Pod there makes
+//! the seed from the stream kip sends it today. kip knows the DinD image
+//! there only by reference, not ID: the bootstrap checks the seed's
+//! recorded dockerd and image name against its own before using it.
+//! `kip doctor --remote` will check that `hostPath` is allowed, and kip
+//! will stream as today where it is not.
+//!
+//! Concurrency and faults live where an atomic operation guards them, on
+//! the engine, with no state on the user's machine: a seed is made in
+//! `KEY.making` by the one node holding `KEY.lock` exclusively and appears
+//! by one rename. The claim is a `flock`, not a `mkdir`: it must die with
+//! its maker (a kill -9 of the node), which a directory cannot, and the
+//! others wait on it rather than stream the same image beside it. A node
+//! using a seed holds the lock shared for its whole life
+//! (a kill -9 of the node releases it), so `kip gc` and `kip seed rm`,
+//! which need it exclusively and also skip seeds whose label a stopped
+//! node carries, never remove a seed under a node. "Last use" is the
+//! newest boot of a node from the seed: its `KEY.used` stamp, touched by
+//! the node's bootstrap, on the engine.
+
+mod collect;
+mod key;
+mod node;
+mod report;
+pub mod store;
+
+pub use collect::{collect, Collected};
+pub use key::{SeedKey, STORAGE_DRIVER};
+pub use node::{say, NodeSeed, Seed};
+pub use report::doctor_check;
+use store::{SeedState, Store, StoreEntry};
+
+use crate::node::labels;
+use crate::provider::docker::DockerProvider;
+use crate::provider::{NodeInfo, NodeState};
+use anyhow::Result;
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// A seed as `kip seed list` shows it (schema kip/v1 SeedList).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeedSummary {
+    pub key: String,
+    pub state: SeedState,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub dockerd: Option<String>,
+    pub size_bytes: u64,
+    pub made_at: Option<String>,
+    /// The last boot of a node from it (RFC 3339).
+    pub last_used_at: Option<String>,
+    /// A running node holds it, or a node of a cluster carries its label.
+    pub in_use: bool,
+    /// The clusters whose node (running or stopped) came from it.
+    pub clusters: Vec<String>,
+}
+
+impl SeedSummary {
+    fn new(entry: StoreEntry, nodes: &[NodeInfo]) -> SeedSummary {
+        let clusters: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.state != NodeState::Orphaned)
+            .filter(|n| n.labels.get(labels::SEED).map(String::as_str) == Some(entry.key.as_str()))
+            .map(|n| n.cluster.clone())
+            .collect();
+        SeedSummary {
+            key: entry.key.to_string(),
+            state: entry.state,
+            image: entry.image,
+            image_id: entry.image_id,
+            dockerd: entry.dockerd,
+            size_bytes: entry.size_bytes,
+            made_at: entry.made_at,
+            last_used_at: entry
+                .last_used
+                .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+            in_use: entry.held || !clusters.is_empty(),
+            clusters,
+        }
+    }
+
+    /// When it was last used, or made if never.
+    pub(super) fn last_used(&self) -> Option<SystemTime> {
+        [&self.last_used_at, &self.made_at]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| humantime::parse_rfc3339_weak(t).ok())
+            .max()
+    }
+}
+
+/// The engine's seeds and the store they are in; None without a store.
+pub async fn inventory<'a>(
+    engine: &'a DockerProvider,
+    nodes: &[NodeInfo],
+    dind_image: Option<&str>,
+) -> Result<Option<(Store<'a>, Vec<SeedSummary>)>> {
+    let Some(store) = Store::open(engine, dind_image).await? else {
+        return Ok(None);
+    };
+    let seeds = store
+        .list()
+        .await?
+        .into_iter()
+        .map(|e| SeedSummary::new(e, nodes))
+        .collect();
+    Ok(Some((store, seeds)))
+}
