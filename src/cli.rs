@@ -539,9 +539,6 @@ pub struct ConnectArgs {
 #[derive(Debug, Args)]
 pub struct ForwarderArgs {
     pub name: String,
-    /// The node Pod (default: kip-NAME; a cluster claimed from a pool keeps its member's Pod)
-    #[arg(long)]
-    pub pod: Option<String>,
     #[arg(long)]
     pub port: u16,
     #[command(flatten)]
@@ -602,10 +599,6 @@ pub struct PoolCreateArgs {
     #[arg(long, value_parser = parse_duration)]
     pub max_age: Option<Duration>,
 
-    /// Keep ready members frozen (docker pause): no CPU, but the memory stays held and a claim waits for the thawed nodes (local engines only)
-    #[arg(long)]
-    pub paused: bool,
-
     /// Replace the definition of a pool that exists (its members of the old plan are replaced)
     #[arg(long)]
     pub replace: bool,
@@ -615,9 +608,6 @@ pub struct PoolCreateArgs {
 
     #[command(flatten)]
     pub target: TargetArgs,
-
-    #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
-    pub pod: values::PodArgs,
 }
 
 #[derive(Debug, Args)]

@@ -80,8 +80,7 @@ async fn run_without_settings(command: &Command, env: &Environment) -> anyhow::R
             )
             .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            provider::kube::forwarder::serve(pods, &args.name, args.pod.as_deref(), args.port)
-                .await?;
+            provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
         }
         _ => return Ok(None),
     }
@@ -96,6 +95,9 @@ async fn run_remote(
     cluster: Option<&str>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
+    if command.uses_pools() {
+        return Err(error::Error::PoolsLocalOnly.into());
+    }
     // Even a dry run needs the target: the namespace is in the objects it
     // prints.
     let kube = KubeProvider::connect(target, cluster, command.kube_options(), &global.env).await;

@@ -111,6 +111,17 @@ impl Command {
     /// it names, when remote mode is on: `--remote`, `--context`,
     /// `--namespace`, KIP_REMOTE, or the config file's `remote: true`
     /// (unless KIP_REMOTE says otherwise: KIP_REMOTE=0 is local).
+    /// Whether the command works on a warm pool (`kip pool`, `--pool`):
+    /// local only for now.
+    pub fn uses_pools(&self) -> bool {
+        match self {
+            Command::Pool(_) => true,
+            Command::Up(a) => a.pool.is_some(),
+            Command::Run(a) => a.pool.is_some(),
+            _ => false,
+        }
+    }
+
     pub fn remote_target(&self, global: &GlobalSettings) -> Option<(KubeTarget, Option<&str>)> {
         let (target, cluster) = self.target()?;
         let by_default = || !global.env.remote_var_set && global.config.remote;
@@ -137,13 +148,6 @@ impl Command {
             Command::Doctor(a) => KubeOptions {
                 pod: a.pod.options(),
                 ..KubeOptions::default()
-            },
-            Command::Pool(PoolArgs {
-                command: PoolCommand::Create(a),
-            }) => KubeOptions {
-                pod: a.pod.options(),
-                wait: Some(a.cluster.wait),
-                all_namespaces: false,
             },
             _ => KubeOptions::default(),
         }
@@ -403,11 +407,6 @@ impl PoolCreateArgs {
                 "--logs-dir",
                 "members are made in the background (their filler's log is in kip's state folder)",
             ),
-            (
-                self.paused && self.target.remote.enabled(),
-                "--paused",
-                "a Pod cannot be frozen; paused members need a local Docker engine",
-            ),
         ];
         if let Some((_, flag, why)) = refused.iter().find(|(bad, _, _)| *bad) {
             return Err(Error::PoolFlagImpossible { flag, why }.into());
@@ -422,13 +421,14 @@ impl PoolCreateArgs {
                 })?),
                 None => None,
             };
-        let pod = self.target.remote.enabled().then(|| self.pod.options());
         Ok(PoolSpec {
             name: self.name.clone(),
             size: self.size,
-            plan: PoolPlan::new(&settings, kind_config, pod),
+            plan: PoolPlan::new(&settings, kind_config, None),
             max_age: self.max_age,
-            paused: self.paused,
+            // Frozen members (`--paused`) are not offered yet: their claim
+            // cost is not measured.
+            paused: false,
         })
     }
 }

@@ -276,6 +276,11 @@ impl fmt::Display for Error {
                  (`kip pool list -o json` shows the pool's plan)"
             ),
             PoolFlagImpossible { flag, why } => write!(f, "{flag} cannot be used for a pool: {why}"),
+            PoolsLocalOnly => write!(
+                f,
+                "warm pools work on the local Docker engine only (remote pools are not built yet): \
+                 drop --remote, or drop --pool to make a remote cluster of your own"
+            ),
             PoolExists { pool, size } => write!(
                 f,
                 "pool {pool} exists already (size {size}): `kip pool resize {pool} N` changes its size, \

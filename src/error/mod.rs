@@ -117,12 +117,13 @@ pub enum Error {
         flag: String,
         pool: String,
     },
-    /// A flag a pool cannot honour at all (`--api-port`, a remote
-    /// `--paused`), and why.
+    /// A flag a pool cannot honour at all (`--api-port`), and why.
     PoolFlagImpossible {
         flag: &'static str,
         why: &'static str,
     },
+    /// `kip pool --remote`, `up --remote --pool`: pools are local only.
+    PoolsLocalOnly,
     /// `kip seed rm PREFIX` that starts `count` seeds' keys.
     SeedKeyAmbiguous {
         prefix: String,
@@ -589,6 +590,7 @@ impl Error {
             | ArchiveUnreadable { .. }
             | PoolFlagRefused { .. }
             | PoolFlagImpossible { .. }
+            | PoolsLocalOnly
             | SeedKeyAmbiguous { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }

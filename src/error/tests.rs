@@ -248,6 +248,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "--image shapes a new node, and a member of pool ci is made already: with --pool the pool's plan decides it. Drop --image, or drop --pool to make a cluster of your own (`kip pool list -o json` shows the pool's plan)"),
         (PoolFlagImpossible { flag: "--api-port", why: "each member needs a host port of its own" }, exit::USAGE,
          "--api-port cannot be used for a pool: each member needs a host port of its own"),
+        (PoolsLocalOnly, exit::USAGE,
+         "warm pools work on the local Docker engine only (remote pools are not built yet): drop --remote, or drop --pool to make a remote cluster of your own"),
         (PoolExists { pool: s("ci"), size: 2 }, exit::ENVIRONMENT,
          "pool ci exists already (size 2): `kip pool resize ci N` changes its size, `kip pool create ci --replace ...` its plan (members of the old plan are replaced)"),
         (PoolNameIsCluster { pool: s("ci") }, exit::ENVIRONMENT,

@@ -6,7 +6,6 @@
 use super::kind_config::NODE_API_PORT;
 use super::pod_options::{EndpointMode, PodOptions};
 use super::{labels, NodePlan, DOCKER_ROOT};
-use crate::pool::member::{PLAN_LABEL, POOL_LABEL};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -55,8 +54,6 @@ pub fn metadata(plan: &NodePlan) -> (BTreeMap<String, String>, BTreeMap<String, 
             labels::CREATED_AT,
             labels::TTL,
             labels::VERSION,
-            POOL_LABEL,
-            PLAN_LABEL,
         ]
         .contains(&key.as_str());
         if wanted || (!kip_own && !key.starts_with("dev.kip.ci.")) {

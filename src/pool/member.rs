@@ -19,10 +19,6 @@ pub const PLAN_LABEL: &str = "dev.kip.pool-plan";
 /// to be deleted).
 pub const CLAIMED_AS: &str = "dev.kip.claimed-as";
 pub const CLAIMED_AT: &str = "dev.kip.claimed-at";
-/// Where labels can change (a remote node Pod): the name the kind cluster
-/// inside a claimed member was made under, its key.
-pub const KIND_NAME: &str = "dev.kip.kind-name";
-
 /// How long a member may stay taken by a claim that has not finished (a
 /// claimer killed half-way) before the next kip that looks deletes it.
 pub const TAKEN_LIMIT: Duration = Duration::from_secs(60);
@@ -42,13 +38,6 @@ pub fn new_key(pool: &str) -> String {
     }
     let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{KEY_PREFIX}{pool}.{id}")
-}
-
-/// The pool a member key belongs to (None: not a member key).
-pub fn pool_of(key: &str) -> Option<&str> {
-    key.strip_prefix(KEY_PREFIX)?
-        .rsplit_once('.')
-        .map(|(pool, _)| pool)
 }
 
 /// Where a member stands.
@@ -157,8 +146,6 @@ mod tests {
         assert!(key.starts_with("pool.ci."), "{key}");
         assert_eq!(key.len(), "pool.ci.".len() + 8);
         assert!(crate::names::parse_cluster_name(&key).is_err());
-        assert_eq!(pool_of(&key), Some("ci"));
-        assert_eq!(pool_of("ci-1"), None);
         assert_ne!(new_key("ci"), new_key("ci"));
     }
 

@@ -23,8 +23,6 @@ pub enum Take {
     Took,
     /// Another kip took it first (or deleted it): try another member.
     Lost,
-    /// The cluster's name is another's.
-    NameTaken,
 }
 
 /// How a claim of one member ended.

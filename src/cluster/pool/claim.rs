@@ -61,7 +61,6 @@ pub async fn take_member<P: Pools>(
         match provider.take(&member, &record).await? {
             Take::Took => {}
             Take::Lost => continue,
-            Take::NameTaken => return Ok(Taken::NameInUse),
         }
         env.stop_for_test("taken");
         match provider.finish_claim(&member, &record).await? {

@@ -44,7 +44,8 @@ pub async fn refill<P: Pools>(
 
 /// `kip pool fill POOL`: tends the pool until it is whole, making members
 /// (at most [`MAKE_AT_ONCE`] at a time) and watching them until ready.
-/// Waits for a filler already at work, then looks again.
+/// Waits for a filler already at work, then looks again (unless another
+/// waits already).
 pub async fn fill<P: Pools>(
     provider: &P,
     pool: &str,
@@ -52,7 +53,10 @@ pub async fn fill<P: Pools>(
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
-    let _lock = FillLock::take(pool, env)?;
+    let Some(_lock) = FillLock::take(pool, env)? else {
+        // Another filler waits already: it looks after the one at work.
+        return Ok(());
+    };
     loop {
         let made = tend_once(provider, pool, env, host, printer).await?;
         if made == 0 {
@@ -62,7 +66,9 @@ pub async fn fill<P: Pools>(
 }
 
 /// One round: deletes what goes, makes what is missing (objects only where
-/// members ready themselves); how many members were asked for.
+/// members ready themselves); how many members were made (a round that
+/// made none ends a filler: it would only fail again; the next kip that
+/// looks tries again).
 pub async fn tend_once<P: Pools>(
     provider: &P,
     pool: &str,
@@ -80,16 +86,18 @@ pub async fn tend_once<P: Pools>(
     }
     let Some(spec) = spec else { return Ok(0) };
     let count = tending.make.min(MAKE_AT_ONCE);
+    let mut made = 0;
     if count > 0 {
         let maker = provider.member_maker(&spec);
         let makings = (0..count).map(|_| make_one(&maker, &spec, env, host, printer));
         for result in futures_util::future::join_all(makings).await {
-            if let Err(e) = result {
-                printer.warn(&format!("a member of pool {pool} was not made: {e:#}"));
+            match result {
+                Ok(()) => made += 1,
+                Err(e) => printer.warn(&format!("a member of pool {pool} was not made: {e:#}")),
             }
         }
     }
-    Ok(count)
+    Ok(made)
 }
 
 async fn delete_member<P: Pools>(
@@ -181,14 +189,17 @@ fn pools_dir(env: &Environment) -> PathBuf {
 
 /// The lock one filler of a pool holds while it works (per engine: the
 /// Docker host is in its name). The kernel releases it when the filler
-/// ends, however it ends.
+/// ends, however it ends. At most one more filler waits for it (the
+/// `.next` lock): it looks at the pool after the one at work, which is
+/// all that any later filler would do, so a later one ends at once.
 struct FillLock {
     _held: std::fs::File,
 }
 
 impl FillLock {
-    /// The lock, once the filler at work (if any) is done.
-    fn take(pool: &str, env: &Environment) -> Result<FillLock> {
+    /// The lock, once the filler at work (if any) is done; None when
+    /// another filler already waits for it.
+    fn take(pool: &str, env: &Environment) -> Result<Option<FillLock>> {
         let dir = pools_dir(env);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -199,17 +210,35 @@ impl FillLock {
             .unwrap_or("default")
             .replace('/', "_");
         let path = dir.join(format!("{pool}@{engine}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        // SAFETY: flock on a file descriptor this value owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("cannot lock {}", path.display()));
+        let next = lock_file(&path.with_extension("lock.next"))?;
+        if !flock(&next, libc::LOCK_EX | libc::LOCK_NB)? {
+            return Ok(None);
         }
-        Ok(FillLock { _held: file })
+        let work = lock_file(&path)?;
+        flock(&work, libc::LOCK_EX)?;
+        // `next` is released here: the next filler may wait now.
+        Ok(Some(FillLock { _held: work }))
     }
+}
+
+fn lock_file(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// `flock(2)`; false when `LOCK_NB` was asked and another holds it.
+fn flock(file: &std::fs::File, how: libc::c_int) -> Result<bool> {
+    // SAFETY: flock on a file descriptor `file` owns.
+    if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.kind() == std::io::ErrorKind::WouldBlock {
+        return Ok(false);
+    }
+    Err(err).context("cannot lock a pool's filler lock")
 }

@@ -1,9 +1,9 @@
 //! Commands in the node Pod over `pods/exec`: output collected, or passed
 //! through to kip's own stdio; files copied out with `tar`.
 
-use super::pod::pod_name;
 use super::KubeProvider;
 use crate::error::Error;
+use crate::names;
 use crate::node::remote;
 use anyhow::{anyhow, Context, Result};
 use futures_util::stream::BoxStream;
@@ -64,7 +64,7 @@ impl KubeProvider {
         command: &[String],
         input: BoxStream<'static, Result<bytes::Bytes>>,
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
-        let pod = pod_name(&self.present_pod(cluster).await?);
+        self.present_pod(cluster).await?;
         let params = AttachParams::default()
             .container(remote::CONTAINER)
             .stdin(true)
@@ -74,13 +74,13 @@ impl KubeProvider {
             "/api/v1/namespaces/{}/pods",
             self.namespace
         ))
-        .exec(&pod, command.to_vec(), &params)?;
+        .exec(&names::node_name(cluster), command.to_vec(), &params)?;
         let connection = self
             .client
             .connect(request)
             .await
             .map_err(|e| Error::PodExecFailed {
-                pod: pod.clone(),
+                pod: names::node_name(cluster),
                 error: e.to_string(),
             })?;
         let closes_stdin = connection.supports_stream_close();
@@ -111,10 +111,10 @@ impl KubeProvider {
         command: &[String],
         stdin: bool,
     ) -> Result<kube::api::AttachedProcess> {
-        let pod = pod_name(&self.present_pod(cluster).await?);
+        self.present_pod(cluster).await?;
         self.pods()
             .exec(
-                &pod,
+                &names::node_name(cluster),
                 command.to_vec(),
                 &AttachParams::default()
                     .container(remote::CONTAINER)
@@ -129,7 +129,7 @@ impl KubeProvider {
             .await
             .map_err(|e| {
                 Error::PodExecFailed {
-                    pod: pod.clone(),
+                    pod: names::node_name(cluster),
                     error: e.to_string(),
                 }
                 .into()

@@ -17,15 +17,15 @@ use tokio::net::TcpListener;
 
 const READY_LINE: &str = "kip-forwarder: listening on 127.0.0.1:";
 
-/// `kip forwarder NAME --pod POD --port P`: serves `cluster`'s node Pod
-/// (`pod`, else `kip-NAME`), found through `pods`, on `port` until killed.
-pub async fn serve(pods: Api<Pod>, cluster: &str, pod: Option<&str>, port: u16) -> Result<()> {
+/// `kip forwarder NAME --port P`: serves `cluster`'s node Pod, found
+/// through `pods`, on `port` until killed.
+pub async fn serve(pods: Api<Pod>, cluster: &str, port: u16) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let port = listener.local_addr()?.port();
     eprintln!("{READY_LINE}{port}");
-    let pod = pod.map_or_else(|| names::node_name(cluster), String::from);
+    let pod = names::node_name(cluster);
     loop {
         let (mut tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -63,7 +63,6 @@ pub async fn serve(pods: Api<Pod>, cluster: &str, pod: Option<&str>, port: u16) 
 /// listens.
 pub async fn spawn(
     cluster: &str,
-    pod: &str,
     port: u16,
     target: &RemoteRecord,
     state: &RemoteState,
@@ -73,7 +72,7 @@ pub async fn spawn(
     std::fs::create_dir_all(state.dir())?;
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot write {}", log_path.display()))?;
-    let mut cmd = command(cluster, pod, port, target)?;
+    let mut cmd = command(cluster, port, target)?;
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
@@ -89,21 +88,14 @@ pub async fn spawn(
     listening(child, &log_path).await
 }
 
-/// `kip forwarder CLUSTER --pod POD --port PORT --remote …` for the target
-/// `target` records.
-fn command(
-    cluster: &str,
-    pod: &str,
-    port: u16,
-    target: &RemoteRecord,
-) -> Result<std::process::Command> {
+/// `kip forwarder CLUSTER --port PORT --remote …` for the target `target`
+/// records.
+fn command(cluster: &str, port: u16, target: &RemoteRecord) -> Result<std::process::Command> {
     let mut cmd = std::process::Command::new(
         std::env::current_exe().context("cannot find kip's own executable")?,
     );
     cmd.arg("forwarder")
         .arg(cluster)
-        .arg("--pod")
-        .arg(pod)
         .arg("--port")
         .arg(port.to_string())
         .arg("--remote")

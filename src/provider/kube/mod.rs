@@ -21,6 +21,7 @@ use super::remote_state::{RemoteRecord, RemoteState};
 use super::{Deleted, EngineFacts, NodeInfo, Provider, ProviderInfo};
 use crate::api::ApiEndpoint;
 use crate::error::{Absence, Error};
+use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
 use crate::node::pod_options::{EndpointMode, PodOptions};
 use crate::node::{labels, remote, NodePlan};
@@ -149,13 +150,13 @@ impl KubeProvider {
         .into()
     }
 
-    /// Starts the forwarder for `cluster`, whose node is Pod `pod` (on
-    /// `port`, 0: any free one) and records it; returns its port.
-    pub async fn start_forwarder(&self, cluster: &str, pod: &str, port: u16) -> Result<u16> {
+    /// Starts the forwarder for `cluster` (on `port`, 0: any free one) and
+    /// records it; returns its port.
+    pub async fn start_forwarder(&self, cluster: &str, port: u16) -> Result<u16> {
         if let Some(old) = self.state.load(cluster).and_then(|r| r.forwarder) {
             forwarder::stop(old.pid);
         }
-        let fwd = forwarder::spawn(cluster, pod, port, &self.record(), &self.state).await?;
+        let fwd = forwarder::spawn(cluster, port, &self.record(), &self.state).await?;
         self.state.save(
             cluster,
             &RemoteRecord {
@@ -176,9 +177,7 @@ impl KubeProvider {
         Ok(match self.endpoint {
             EndpointMode::Forwarded => Some(ApiEndpoint {
                 host: "127.0.0.1".into(),
-                port: self
-                    .start_forwarder(&plan.cluster, &plan.node.name, 0)
-                    .await?,
+                port: self.start_forwarder(&plan.cluster, 0).await?,
             }),
             EndpointMode::Service => Some(ApiEndpoint {
                 host: format!("{}.{}.svc", plan.node.name, self.namespace),
@@ -200,10 +199,10 @@ impl KubeProvider {
     /// bootstrap's TERM trap removes the nested containers first).
     async fn wait_gone(&self, cluster: &str) -> Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-        while let Some(pod) = self.pod(cluster).await? {
+        while self.pod(cluster).await?.is_some() {
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::PodStillTerminating {
-                    pod: pod::pod_name(&pod),
+                    pod: names::node_name(cluster),
                 }
                 .into());
             }
@@ -299,13 +298,7 @@ impl Provider for KubeProvider {
             )))
             .await
             .map_err(|e| self.unreachable(e))?;
-        // A pool's members are not clusters until claimed.
-        let mut infos: Vec<NodeInfo> = pods
-            .items
-            .iter()
-            .map(|p| self.info(p))
-            .filter(|info| crate::pool::member::pool_of(&info.cluster).is_none())
-            .collect();
+        let mut infos: Vec<NodeInfo> = pods.items.iter().map(|p| self.info(p)).collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(infos)
     }
@@ -317,8 +310,7 @@ impl Provider for KubeProvider {
         let mut deleted = Deleted::default();
         deleted.node = self
             .delete_owned(&self.pods(), cluster, "Pod", &mut deleted.left)
-            .await?
-            || self.delete_pool_born(cluster).await?;
+            .await?;
         let configmaps = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
         if self
             .delete_owned(&configmaps, cluster, "ConfigMap", &mut deleted.left)

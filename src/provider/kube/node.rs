@@ -5,6 +5,7 @@
 
 use super::KubeProvider;
 use crate::api::ApiEndpoint;
+use crate::names;
 use crate::node::remote;
 use crate::provider::{ExecOutput, Node, NodeInfo};
 use anyhow::Result;
@@ -20,13 +21,6 @@ pub struct KubeNode {
     pub(super) info: NodeInfo,
 }
 
-impl KubeNode {
-    /// The node Pod's name (a claimed member's Pod keeps the member's).
-    fn pod(&self) -> &str {
-        &self.info.node
-    }
-}
-
 impl Node for KubeNode {
     fn info(&self) -> &NodeInfo {
         &self.info
@@ -36,7 +30,7 @@ impl Node for KubeNode {
         let p = &self.provider;
         p.pods()
             .logs(
-                self.pod(),
+                &names::node_name(&self.cluster),
                 &LogParams {
                     container: Some(remote::CONTAINER.into()),
                     ..Default::default()
@@ -86,7 +80,10 @@ impl Node for KubeNode {
         let p = &self.provider;
         let events: Api<Event> = Api::namespaced(p.client.clone(), &p.namespace);
         let list = events
-            .list(&ListParams::default().fields(&format!("involvedObject.name={}", self.pod())))
+            .list(&ListParams::default().fields(&format!(
+                "involvedObject.name={}",
+                names::node_name(&self.cluster)
+            )))
             .await
             .map_err(|e| p.unreachable(e))?;
         Ok(serde_json::to_value(list.items)?)
@@ -114,7 +111,7 @@ impl Node for KubeNode {
             .load(&self.cluster)
             .and_then(|r| r.forwarder)
             .map_or(0, |f| f.port);
-        let port = p.start_forwarder(&self.cluster, self.pod(), port).await?;
+        let port = p.start_forwarder(&self.cluster, port).await?;
         Ok(Some(ApiEndpoint {
             host: "127.0.0.1".into(),
             port,

@@ -8,13 +8,12 @@ use crate::names;
 use crate::node::kind_config::NODE_API_PORT;
 use crate::node::pod_options::EndpointMode;
 use crate::node::{labels, remote};
-use crate::pool::member::{KIND_NAME, POOL_LABEL};
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
 use futures_util::stream::BoxStream;
 use futures_util::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{ListParams, LogParams};
+use kube::api::LogParams;
 use kube::runtime::watcher;
 use kube::Api;
 use std::collections::BTreeMap;
@@ -22,34 +21,14 @@ use std::time::Duration;
 
 impl KubeProvider {
     /// The cluster's node Pod, if kip made it (a Pod of that name without
-    /// kip's labels is someone else's): `kip-CLUSTER`, or a pool's member
-    /// claimed as CLUSTER (its Pod keeps the member's name; its labels say
-    /// the cluster it became).
+    /// kip's labels is someone else's).
     pub(super) async fn pod(&self, cluster: &str) -> Result<Option<Pod>> {
         let pod = self
             .pods()
             .get_opt(&names::node_name(cluster))
             .await
             .map_err(|e| self.unreachable(e))?;
-        if let Some(pod) = pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)) {
-            return Ok(Some(pod));
-        }
-        let selector = format!(
-            "{}={},{}={},{POOL_LABEL}",
-            labels::MANAGED_BY,
-            labels::MANAGER,
-            labels::CLUSTER,
-            remote::label_value(cluster)
-        );
-        let claimed = self
-            .pods()
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        Ok(claimed
-            .items
-            .into_iter()
-            .find(|p| self.info(p).cluster == cluster))
+        Ok(pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)))
     }
 
     pub(super) async fn present_pod(&self, cluster: &str) -> Result<Pod> {
@@ -168,10 +147,7 @@ impl KubeProvider {
     ) -> Result<BoxStream<'static, Result<String>>> {
         // The log exists once the node runs; until then, fail fast on what
         // keeps it from running.
-        let name = match self.pod(cluster).await? {
-            Some(pod) => pod_name(&pod),
-            None => names::node_name(cluster),
-        };
+        let name = names::node_name(cluster);
         self.wait_running(&name, tokio::time::Instant::now() + self.wait)
             .await?;
         // A log stream ends when the API server restarts as well as when the
@@ -264,7 +240,8 @@ impl KubeProvider {
         NodeInfo {
             endpoint,
             problem,
-            inner: get(KIND_NAME).unwrap_or_else(|| cluster.clone()),
+            // The kind cluster inside a remote node has the cluster's name.
+            inner: cluster.clone(),
             cluster,
             node: pod.metadata.name.clone().unwrap_or_default(),
             state,
@@ -284,11 +261,6 @@ impl KubeProvider {
             labels: info_labels,
         }
     }
-}
-
-/// A Pod's name.
-pub(super) fn pod_name(pod: &Pod) -> String {
-    pod.metadata.name.clone().unwrap_or_default()
 }
 
 /// A Warning event that says the Pod cannot run ("FailedMount: …").
