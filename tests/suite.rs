@@ -13,6 +13,7 @@ mod suite {
     pub mod e2e;
     pub mod layer;
     pub mod node_fixes;
+    pub mod pool;
     pub mod real_kind;
     pub mod real_remote;
     pub mod real_seed;
