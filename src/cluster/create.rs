@@ -132,7 +132,8 @@ pub fn claim<P: Pools>(refuse: bool) -> Recipe<P> {
 }
 
 /// A pool's member, made under its key and marked ready once its API
-/// server answers (frozen first for a `--paused` pool). Where members
+/// server answers and its nodes are Ready (frozen first for a `--paused`
+/// pool). Where members
 /// become ready by themselves (remote), only its objects are made.
 pub fn member<P: Pools>(objects_only: bool) -> Recipe<P> {
     let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, Box::new(RefuseExisting)];
@@ -140,7 +141,14 @@ pub fn member<P: Pools>(objects_only: bool) -> Recipe<P> {
         steps.extend([Box::new(DindImage) as Box<dyn Step<P>>, Box::new(Provision)]);
     } else {
         steps.extend(making());
-        steps.extend([Box::new(WaitReady) as Box<dyn Step<P>>, Box::new(MarkReady)]);
+        // Offered once every node is Ready, not only the API server: a
+        // claim then waits for nothing (measured on real kind: a member
+        // offered at /readyz cost its first claimer 6.6 s of NotReady).
+        steps.extend([
+            Box::new(WaitReady) as Box<dyn Step<P>>,
+            Box::new(WaitNodes),
+            Box::new(MarkReady),
+        ]);
     }
     Recipe {
         steps,

@@ -12,7 +12,6 @@ use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
-use crate::provider::pool::Pools;
 use crate::provider::{NodeInfo, NodeState, Provider};
 use crate::settings::Environment;
 use anyhow::Result;
@@ -109,7 +108,7 @@ pub struct GcSettings {
 pub async fn run(
     settings: &GcSettings,
     env: &Environment,
-    provider: &impl Pools,
+    provider: &impl Provider,
     engine: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<()> {
@@ -142,10 +141,12 @@ pub async fn run(
         _ => None,
     };
     report(settings, nodes.len(), &collection, seeds.as_ref(), printer)?;
-    // Pools too: members taken by a claimer killed half-way, members too
-    // old or of an older plan go, and every pool is refilled.
-    if !settings.dry_run && !collection.interrupted && settings.selector.is_empty() {
-        crate::cluster::pool::tend_all(provider, env, printer).await?;
+    // The local engine's pools too (pools are local only): members taken
+    // by a claimer killed half-way, members too old or of an older plan
+    // go, and every pool is refilled.
+    let tend = !settings.dry_run && !collection.interrupted && settings.selector.is_empty();
+    if let Some(engine) = engine.filter(|_| tend) {
+        crate::cluster::pool::tend_all(engine, env, printer).await?;
     }
     let Collection {
         failed,

@@ -125,7 +125,7 @@ async fn list<P: Pools>(
             } else {
                 printer.notice(&format!(
                     "each idle member is a whole cluster and holds its memory: {MEASURED_MEMBER_MEMORY} \
-                     when measured; --paused members hold it too, but use no CPU"
+                     when measured (MEMORY: what the ready members hold now)"
                 ));
             }
             Ok(())

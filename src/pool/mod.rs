@@ -17,54 +17,55 @@
 //! anyone knows the name it will have, under its key `pool.POOL.ID` (a dot
 //! is in no cluster name, so a member is never taken for a cluster). The
 //! key stays the name of the kind cluster inside it (`NodeInfo::inner`:
-//! `kind load` and `kind export logs` use it). A claim as NAME gives it
-//! NAME where the provider can change a name atomically: on Docker its
-//! container is renamed `kip-NAME` (labels cannot change, moby#21721) and
-//! is found by that name plus the pool label, its volume through its
-//! mount; on Kubernetes its Pod's labels and annotations are updated with
-//! the Pod's resourceVersion. Every command (`list`, `status`, `down`,
-//! `gc`, `load`, `logs`, `exec`, `kubeconfig`, `run`) finds it as NAME.
+//! `kind load` and `kind export logs` use it). A claim as NAME renames its
+//! container `kip-NAME` (labels cannot change, moby#21721); it is found by
+//! that name plus the pool label, its volume through its mount. Every
+//! command (`list`, `status`, `down`, `gc`, `load`, `logs`, `exec`,
+//! `kubeconfig`, `run`) finds it as NAME.
 //!
 //! **Mutable facts live where an atomic operation guards them.** A pool's
-//! definition (size, plan, `--max-age`, `--paused`) is on the engine or
-//! the cluster, never in a local file: a generation of labelled volumes on
-//! Docker (a change is the next generation, won by one create), a
-//! ConfigMap on Kubernetes (a change names its resourceVersion). A claim's
-//! record (claimer, claimed-at, TTL, expires-at, the claimer's labels) is
-//! written by the very operation that takes the member: the labels of the
-//! claim container whose creation took it (Docker), the annotations of
-//! the Pod update that took it (Kubernetes). `list` and `gc` read TTLs
-//! there, as for any cluster.
+//! definition (size, plan, `--max-age`) is on the engine, never in a local
+//! file: a generation of labelled volumes (a change is the next
+//! generation, won by one create). A claim's record (claimer, claimed-at,
+//! TTL, expires-at, the claimer's labels) is the labels of the claim
+//! volume whose creation took the member. `list` and `gc` read TTLs there,
+//! as for any cluster.
 //!
 //! **Exclusive claims.** Of claimers racing for one member, exactly one
-//! wins: on Docker the creation of the member's claim container (a
-//! container name is reserved atomically; a plain rename is not exclusive,
-//! see `provider::docker::pool`), on Kubernetes the Pod update carrying the
-//! resourceVersion the claimer listed (409 for the others), after the
-//! name's ConfigMap was created (409: the name is another's). A claimer
-//! killed at any point leaves either nothing, or a member taken by a claim
-//! that never finished: the next kip that looks at the pool (a claim's
-//! refill, `kip pool`, `kip gc`) deletes it once it has been taken for
-//! longer than [`member::TAKEN_LIMIT`] (one minute), and refills.
+//! wins: the one whose create of the member's claim volume (one fixed
+//! name) made it; only it renames the member. A plain rename is not
+//! exclusive (measured, see `provider::docker::pool`). A claimer killed at
+//! any point leaves either nothing, a member taken by a claim that never
+//! finished, or the cluster NAME (an ordinary one): the next kip that
+//! looks at the pool (a claim's refill, `kip pool list`, `kip gc`) deletes
+//! a taken member once it has been taken for longer than
+//! [`member::TAKEN_LIMIT`] (one minute), and refills.
 //!
-//! **Refill without the claimer waiting.** Locally a member must be
-//! watched while it is made (it is offered to claims once its API server
-//! answers), so the claim starts a detached `kip pool fill` and returns.
-//! Remotely only objects are created (the member's ConfigMap and Pod, by
-//! the ordinary remote provisioning): the Pod's bootstrap makes the
-//! cluster and its readiness probe marks it ready, so the claiming job
-//! ends at once and the shared cluster does the rest. kip's own node Pods
-//! rather than a Deployment: a claim must take one member exclusively and
-//! re-label it, which a ReplicaSet would answer by adopting or replacing
-//! on its own schedule; and kip needs no rights beyond those `up --remote`
-//! needs. Members of an older plan or older than `--max-age` are replaced
-//! by whoever looks (the `kip gc --remote` CronJob of `examples/` when no
-//! one does).
+//! **Refill without the claimer waiting.** A member must be watched while
+//! it is made (it is offered to claims once its API server answers), so
+//! the claim starts a detached `kip pool fill` and returns (as `up
+//! --remote` leaves its port-forward to a detached `kip forwarder`).
+//! Members of an older plan or older than `--max-age` are replaced by
+//! whoever looks (`tend.rs`).
 //!
 //! **What a pool cannot honour.** `up --pool` refuses, naming it, any flag
 //! that shapes a node (`--image`, `--api-port`, `--network`, `--kind-config`
 //! ...): the pool's plan decides them, and a user who wants them makes a
 //! cluster without `--pool`. `--ttl` and `--label` are the claim's own.
+//!
+//! **Not built yet.** Remote pools (refused before kip connects,
+//! `Error::PoolsLocalOnly`): members would be kip's own node Pods made by
+//! the ordinary remote provisioning (not a Deployment: a claim must take
+//! one member exclusively and re-label it, which a ReplicaSet would answer
+//! by adopting or replacing on its own schedule), ready by their readiness
+//! probe so that a refill only creates objects and the claiming job ends at
+//! once; a claim as the name's ConfigMap created (409: the name is
+//! another's), then the member Pod updated with the resourceVersion the
+//! claimer listed (409 for the others); the definition a ConfigMap changed
+//! only at its resourceVersion. `--paused` members (frozen: no CPU, a
+//! slower claim that waits for the thawed kubelet to renew its lease,
+//! `steps::nodes`) are not offered until their claim cost is measured;
+//! `PoolSpec::paused` and the provider's pause and thaw are the seam.
 //!
 //! **Snapshots (issue 19).** `kip pool create --from SNAPSHOT` will keep
 //! members made by the restore recipe instead of the create recipe: the

@@ -16,11 +16,13 @@
 //! for one member exactly one reads back its own token. (A claim container
 //! was as exclusive, but a container create costs a layer: 70-680 ms here
 //! under load, against 10-40 ms for a volume.) A rename alone is
-//! not enough: measured on this engine (Docker 20.10.24, 30 trials each),
-//! two concurrent renames of one container to *different* names both
-//! returned 204 in 25 of 30 trials (the daemon resolves the old name before
-//! it locks the container); to one *fixed* name exactly one won in 30 of
-//! 30. The claim's second step, the rename to `kip-NAME`, is made only by
+//! not enough: measured on this engine (Docker 20.10.24, 30 trials each,
+//! `bench/claim_atomicity.py`), two concurrent renames of one container to
+//! *different* names both returned 204 in 25 and 26 of 30 trials in two
+//! runs (the daemon resolves the old name before it locks the container);
+//! to one *fixed* name exactly one won in 30 of 30. The fixed name taken
+//! here is a volume's rather than a container's because its create also
+//! carries the claim's record and time, which a rename cannot. The claim's second step, the rename to `kip-NAME`, is made only by
 //! the claim volume's maker. A member whose claim is older than
 //! `member::TAKEN_LIMIT` while the member keeps its `.ready` name is a
 //! claimer killed half-way: the next kip that looks deletes both
