@@ -399,6 +399,51 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
     p.remove_and_check_nothing_left();
 }
 
+/// `kip pool resize` grows and shrinks a pool (to 0: the definition stays
+/// with no member), atomically against a concurrent resize (one of two
+/// sizes wins, and the pool follows it); bad sizes and unknown pools are
+/// refused.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn resize_grows_and_shrinks_a_pool() {
+    let Some(p) = PoolTest::new("poolsize") else {
+        return;
+    };
+    p.kip(&["pool", "create", &p.pool, "--size", "1"])
+        .run()
+        .success();
+    p.until_whole(1);
+    p.kip(&["pool", "resize", &p.pool, "2"])
+        .run()
+        .success()
+        .stderr_has(&format!("Pool {} resized from 1 to 2", p.pool));
+    p.until_whole(2);
+    assert_eq!(p.summary()["size"], 2);
+
+    let both = ["3", "0"].map(|size| p.kip(&["pool", "resize", &p.pool, size]).spawn());
+    for run in wait_all(both.into()) {
+        run.success();
+    }
+    let size = p.summary()["size"].as_u64().unwrap();
+    assert!(size == 3 || size == 0, "one of the two sizes won: {size}");
+    p.until_whole(size);
+    p.kip(&["pool", "resize", &p.pool, "0"]).run().success();
+    p.until_whole(0);
+    p.until_fillers_end();
+    let left = p.containers();
+    assert_eq!(left, Vec::<String>::new(), "a pool of 0 keeps no member");
+
+    p.kip(&["pool", "resize", &p.pool, "65"])
+        .run()
+        .code(2)
+        .stderr_has("more than kip keeps ready (64)");
+    p.kip(&["pool", "resize", "no-such-pool", "1"])
+        .run()
+        .code(5)
+        .stderr_has("no pool named no-such-pool");
+    p.remove_and_check_nothing_left();
+}
+
 /// Real kind: a pool of 1 (two cluster creations in all: the member and
 /// its replacement). Soft checks on one claim: the member is claimed and
 /// reached by the real kubectl with every node Ready, the kind cluster
