@@ -52,7 +52,8 @@ impl crate::output::Document for PoolList {
 
 /// What one idle member of a real kind cluster held when measured (see
 /// BENCHMARKS.md, "Warm pools").
-pub const MEASURED_MEMBER_MEMORY: &str = "about 560 MiB (real kind, Kubernetes v1.35, one node)";
+pub const MEASURED_MEMBER_MEMORY: &str =
+    "about 1.1 GiB (real kind, Kubernetes v1.35, one node, as docker stats counts it)";
 
 pub async fn run<P: Pools>(
     settings: &PoolSettings,
