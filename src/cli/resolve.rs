@@ -165,7 +165,8 @@ impl TargetArgs {
 }
 
 impl ClusterOptions {
-    /// Flags win over the config file's `image`, `dindImage` and `ttl`.
+    /// Flags win over the config file's `image`, `dindImage`, `ttl` and
+    /// `mirror`.
     fn settings(&self, config: &ConfigFile) -> ClusterSettings {
         ClusterSettings {
             image: self.image.clone().or_else(|| config.image.clone()),
@@ -190,6 +191,13 @@ impl ClusterOptions {
             dockerd_args: self.dockerd_args.clone(),
             seed: !self.no_seed,
             given: self.given.clone(),
+            ports: self.ports.clone(),
+            attach: crate::registry::attach::Attach {
+                registry: self.registry.clone(),
+                mirror_from_config: self.mirror.is_none() && config.mirror.is_some(),
+                mirror: self.mirror.clone().or_else(|| config.mirror.clone()),
+                mirror_optional: self.mirror_optional,
+            },
         }
     }
 }
@@ -396,6 +404,21 @@ impl PoolCreateArgs {
                     .any(|g| g.starts_with("--ttl ") && !g.ends_with("(KIP_TTL)")),
                 "--ttl",
                 "a TTL is a claimed cluster's: `kip up NAME --pool POOL --ttl 1h`",
+            ),
+            (
+                !settings.ports.is_empty(),
+                "-p",
+                "each member would need the same host ports (claim a member, or make a cluster with -p)",
+            ),
+            (
+                settings.attach.registry.is_some(),
+                "--registry",
+                "pool members are not connected to registries yet",
+            ),
+            (
+                settings.attach.mirror.is_some() && !settings.attach.mirror_from_config,
+                "--mirror",
+                "pool members are not connected to pull-through caches yet",
             ),
             (
                 settings.keep_on_failure,

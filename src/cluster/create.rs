@@ -12,9 +12,9 @@ use super::existing::wait_for_other_up;
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    AwaitMember, Claim, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, MarkReady, Plan,
-    Provision, Recreate, Refill, RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine,
-    Step, WaitNodes, WaitReady,
+    AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig,
+    Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill, RefuseExisting, ReuseExisting,
+    SeedImage, Stage, StartEngine, Step, WaitNodes, WaitReady,
 };
 use super::Request;
 use crate::error::Error;
@@ -88,6 +88,8 @@ fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P>
 fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
     let engine = SeedImage::default();
     vec![
+        Box::new(ConnectRegistries),
+        Box::new(HostPorts),
         Box::new(DindImage),
         Box::new(engine.on_host()),
         Box::new(Provision),
@@ -133,8 +135,8 @@ pub fn claim<P: Pools>(refuse: bool) -> Recipe<P> {
 
 /// A pool's member, made under its key and marked ready once its API
 /// server answers and its nodes are Ready (frozen first for a `--paused`
-/// pool). Where members
-/// become ready by themselves (remote), only its objects are made.
+/// pool). Where members become ready by themselves (remote), only its
+/// objects are made.
 pub fn member<P: Pools>(objects_only: bool) -> Recipe<P> {
     let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, Box::new(RefuseExisting)];
     if objects_only {
@@ -216,6 +218,7 @@ async fn run_recipe<P: Provider>(
         started,
         deadline: tokio::time::Instant::now() + request.cluster.wait,
         facts: None,
+        registries: Default::default(),
         plan: None,
         node: None,
         bootstrap: None,

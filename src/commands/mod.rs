@@ -11,6 +11,7 @@ pub mod list;
 pub mod load;
 pub mod logs;
 pub mod pool;
+pub mod registry;
 pub mod run;
 pub mod seed;
 pub mod status;

@@ -124,6 +124,10 @@ impl PoolPlan {
             dockerd_args: self.dockerd_args.clone(),
             seed: claim.seed,
             given: Vec::new(),
+            // Members publish no host port (each would need its own) and
+            // connect to no registry yet (`kip pool create` refuses both).
+            ports: Vec::new(),
+            attach: crate::registry::attach::Attach::default(),
         }
     }
 

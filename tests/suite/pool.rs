@@ -361,6 +361,10 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
     .run()
     .code(2)
     .stderr_has("--api-port cannot be used for a pool");
+    p.kip(&["pool", "create", &p.pool, "--size", "1", "-p", "18080:80"])
+        .run()
+        .code(2)
+        .stderr_has("-p cannot be used for a pool");
     p.kip(&["pool", "create", &p.pool, "--size", "1", "--remote"])
         .run()
         .code(2)

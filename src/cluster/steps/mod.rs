@@ -8,12 +8,14 @@ mod bootstrap;
 mod claim;
 mod dind_image;
 mod export;
+mod host_ports;
 mod member;
 mod name;
 mod nodes;
 mod plan;
 mod provision;
 mod ready;
+mod registries;
 mod seed;
 mod stream;
 
@@ -21,12 +23,14 @@ pub use bootstrap::{CreateCluster, StartEngine};
 pub use claim::{AwaitMember, Claim};
 pub use dind_image::DindImage;
 pub use export::ExportKubeconfig;
+pub use host_ports::HostPorts;
 pub use member::{MarkReady, Refill};
 pub use name::{appeared, Recreate, RefuseExisting, ReuseExisting};
 pub use nodes::WaitNodes;
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
+pub use registries::ConnectRegistries;
 pub use seed::SeedImage;
 
 use super::handover::UpOutcome;
@@ -37,6 +41,7 @@ use crate::node::NodePlan;
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
 use crate::provider::{EngineFacts, Provider};
+use crate::registry::wiring::RegistryWiring;
 use crate::settings::Environment;
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
@@ -101,6 +106,8 @@ pub struct Context<'a, P: Provider> {
     /// When the cluster must be ready: `--wait` from when its node is made.
     pub deadline: tokio::time::Instant,
     pub facts: Option<EngineFacts>,
+    /// The registries the cluster pulls through (`ConnectRegistries`).
+    pub registries: RegistryWiring,
     pub plan: Option<NodePlan>,
     pub node: Option<P::Node>,
     /// The node's bootstrap log, followed from step to step.
@@ -139,13 +146,14 @@ impl<P: Provider> Context<'_, P> {
     /// preparation plans again when there is none to bring).
     pub fn plan_node(&mut self, stream_kind_image: bool) -> Result<()> {
         let request = self.request;
-        let options = super::plan::options(
+        let mut options = super::plan::options(
             &request.name,
             &request.cluster,
             self.env,
             self.facts(),
             stream_kind_image,
         )?;
+        options.registries = self.registries.clone();
         let mut plan = super::plan::plan(&request.cluster, &options)?;
         if let crate::cluster::PoolRole::Member {
             pool, plan: hash, ..

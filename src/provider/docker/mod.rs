@@ -14,6 +14,8 @@ mod node;
 mod ownership;
 mod pool;
 mod pool_store;
+mod ports;
+pub mod registry;
 mod seeds;
 mod spec;
 mod start;
