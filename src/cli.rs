@@ -5,6 +5,7 @@
 //! command, kept in one place so `--help` reads as one document.
 
 pub mod generate;
+mod pool;
 mod registry;
 mod resolve;
 mod values;
@@ -13,6 +14,7 @@ use crate::node::ports::HostPort;
 use crate::node::{IptablesMode, SecurityMode};
 use crate::output::{KubeconfigFormat, OutputFormat, ProgressFormat, StatusFormat};
 use clap::{Args, Parser, Subcommand};
+pub use pool::{PoolArgs, PoolCommand};
 pub use registry::RegistryArgs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -587,88 +589,6 @@ pub struct DoctorArgs {
     // The node Pod `up --remote` would make: the dry run's.
     #[command(flatten, next_help_heading = "Remote node Pod (--remote)")]
     pub pod: values::PodArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct PoolArgs {
-    #[command(subcommand)]
-    pub command: PoolCommand,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PoolCommand {
-    /// Define a pool of N ready, never-used clusters of one plan and start making them (returns at once; `kip pool list` shows how far)
-    Create(Box<PoolCreateArgs>),
-    /// List pools: size, ready, creating and claimed members, the memory ready members hold, the plan
-    List(PoolListArgs),
-    /// Change a pool's size (0 keeps the pool, with no member)
-    Resize(PoolResizeArgs),
-    /// Delete a pool and its unclaimed members; clusters claimed from it stay
-    Rm(PoolNameArgs),
-    /// Make the pool whole (started by claims; not for people)
-    #[command(hide = true)]
-    Fill(PoolNameArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct PoolCreateArgs {
-    /// Pool name: a DNS-1123 label of at most 40 characters (not a cluster's name)
-    #[arg(value_parser = crate::names::parse_cluster_name)]
-    pub name: String,
-
-    /// How many ready, never-used members the pool keeps (1 to 64)
-    #[arg(long, value_parser = |t: &str| crate::pool::spec::parse_size(t, 1), allow_hyphen_values = true)]
-    pub size: u32,
-
-    /// Replace idle members older than this (e.g. 12h); claimed clusters are never touched
-    #[arg(long, value_parser = parse_duration)]
-    pub max_age: Option<Duration>,
-
-    /// Replace the definition of a pool that exists (its members of the old plan are replaced)
-    #[arg(long)]
-    pub replace: bool,
-
-    #[command(flatten)]
-    pub cluster: ClusterOptions,
-
-    #[command(flatten)]
-    pub target: TargetArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct PoolListArgs {
-    /// Only this pool
-    #[arg(value_parser = crate::names::parse_cluster_name)]
-    pub name: Option<String>,
-
-    /// Output format
-    #[arg(short, long, value_enum, default_value = "table")]
-    pub output: OutputFormat,
-
-    #[command(flatten)]
-    pub target: TargetArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct PoolResizeArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name)]
-    pub name: String,
-
-    /// The new size (0 to 64)
-    #[arg(value_parser = |t: &str| crate::pool::spec::parse_size(t, 0), allow_hyphen_values = true)]
-    pub size: u32,
-
-    #[command(flatten)]
-    pub target: TargetArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct PoolNameArgs {
-    #[arg(value_parser = crate::names::parse_cluster_name)]
-    pub name: String,
-
-    #[command(flatten)]
-    pub target: TargetArgs,
 }
 
 #[derive(Debug, Args)]

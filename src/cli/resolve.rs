@@ -4,8 +4,8 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, PoolCreateArgs, RunArgs, SeedArgs,
-    SeedCommand, StatusArgs, TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, RunArgs, SeedArgs, SeedCommand,
+    StatusArgs, TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -17,7 +17,6 @@ use crate::commands::kubeconfig::KubeconfigSettings;
 use crate::commands::list::ListSettings;
 use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
-use crate::commands::pool::PoolSettings;
 use crate::commands::run::RunSettings;
 use crate::commands::seed::{SeedAction, SeedSettings};
 use crate::commands::status::StatusSettings;
@@ -27,7 +26,6 @@ use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
 use crate::node::settings::ClusterSettings;
 use crate::output::OutputSettings;
-use crate::pool::spec::{PoolPlan, PoolSpec};
 use crate::provider::kube::{KubeOptions, KubeTarget};
 use crate::settings::{Environment, GlobalSettings};
 use anyhow::Result;
@@ -167,7 +165,7 @@ impl TargetArgs {
 impl ClusterOptions {
     /// Flags win over the config file's `image`, `dindImage`, `ttl` and
     /// `mirror`.
-    fn settings(&self, config: &ConfigFile) -> ClusterSettings {
+    pub(super) fn settings(&self, config: &ConfigFile) -> ClusterSettings {
         ClusterSettings {
             image: self.image.clone().or_else(|| config.image.clone()),
             dind_image: self
@@ -347,112 +345,6 @@ impl GcArgs {
             output: self.output,
             kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),
         }
-    }
-}
-
-impl PoolArgs {
-    fn target(&self) -> &TargetArgs {
-        match &self.command {
-            PoolCommand::Create(a) => &a.target,
-            PoolCommand::List(a) => &a.target,
-            PoolCommand::Resize(a) => &a.target,
-            PoolCommand::Rm(a) | PoolCommand::Fill(a) => &a.target,
-        }
-    }
-
-    pub fn settings(&self, global: &GlobalSettings) -> Result<PoolSettings> {
-        Ok(match &self.command {
-            PoolCommand::Create(a) => PoolSettings::Create {
-                spec: Box::new(a.spec(global)?),
-                replace: a.replace,
-            },
-            PoolCommand::List(a) => PoolSettings::List {
-                name: a.name.clone(),
-                output: a.output,
-            },
-            PoolCommand::Resize(a) => PoolSettings::Resize {
-                name: a.name.clone(),
-                size: a.size,
-            },
-            PoolCommand::Rm(a) => PoolSettings::Rm {
-                name: a.name.clone(),
-            },
-            PoolCommand::Fill(a) => PoolSettings::Fill {
-                name: a.name.clone(),
-            },
-        })
-    }
-}
-
-impl PoolCreateArgs {
-    /// The pool's definition: its members' plan as `up` would make a
-    /// cluster, with the user's kind config read now (members made later
-    /// must not read a file that changed). What a pool cannot honour is
-    /// refused, naming the flag.
-    fn spec(&self, global: &GlobalSettings) -> Result<PoolSpec> {
-        let settings = self.cluster.settings(&global.config);
-        let refused = [
-            (
-                settings.api_port.is_some(),
-                "--api-port",
-                "each member needs a host port of its own (kip picks a free one)",
-            ),
-            (
-                self.cluster
-                    .given
-                    .iter()
-                    .any(|g| g.starts_with("--ttl ") && !g.ends_with("(KIP_TTL)")),
-                "--ttl",
-                "a TTL is a claimed cluster's: `kip up NAME --pool POOL --ttl 1h`",
-            ),
-            (
-                !settings.ports.is_empty(),
-                "-p",
-                "each member would need the same host ports (claim a member, or make a cluster with -p)",
-            ),
-            (
-                settings.attach.registry.is_some(),
-                "--registry",
-                "pool members are not connected to registries yet",
-            ),
-            (
-                settings.attach.mirror.is_some() && !settings.attach.mirror_from_config,
-                "--mirror",
-                "pool members are not connected to pull-through caches yet",
-            ),
-            (
-                settings.keep_on_failure,
-                "--keep-on-failure",
-                "members are made in the background, where no one debugs them",
-            ),
-            (
-                settings.logs_dir.is_some(),
-                "--logs-dir",
-                "members are made in the background (their filler's log is in kip's state folder)",
-            ),
-        ];
-        if let Some((_, flag, why)) = refused.iter().find(|(bad, _, _)| *bad) {
-            return Err(Error::PoolFlagImpossible { flag, why }.into());
-        }
-        let kind_config =
-            match &settings.kind_config {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    Error::KindConfigUnreadable {
-                        path: path.clone(),
-                        error: e.to_string(),
-                    }
-                })?),
-                None => None,
-            };
-        Ok(PoolSpec {
-            name: self.name.clone(),
-            size: self.size,
-            plan: PoolPlan::new(&settings, kind_config, None),
-            max_age: self.max_age,
-            // Frozen members (`--paused`) are not offered yet: their claim
-            // cost is not measured.
-            paused: false,
-        })
     }
 }
 
