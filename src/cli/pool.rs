@@ -5,6 +5,7 @@
 use super::{parse_duration, ClusterOptions, TargetArgs};
 use crate::commands::pool::PoolSettings;
 use crate::error::Error;
+use crate::node::settings::ClusterSettings;
 use crate::output::OutputFormat;
 use crate::pool::spec::{PoolPlan, PoolSpec};
 use crate::settings::GlobalSettings;
@@ -135,15 +136,45 @@ impl PoolCreateArgs {
     /// refused, naming the flag.
     fn spec(&self, global: &GlobalSettings) -> Result<PoolSpec> {
         let settings = self.cluster.settings(&global.config);
-        let refused = [
+        if let Some((flag, why)) = refused_flag(&settings, &self.cluster.given) {
+            return Err(Error::PoolFlagImpossible { flag, why }.into());
+        }
+        let kind_config =
+            match &settings.kind_config {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::KindConfigUnreadable {
+                        path: path.clone(),
+                        error: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+        Ok(PoolSpec {
+            name: self.name.clone(),
+            size: self.size,
+            plan: PoolPlan::new(&settings, kind_config, None),
+            max_age: self.max_age,
+            // Frozen members (`--paused`) are not offered yet: their claim
+            // cost is not measured.
+            paused: false,
+        })
+    }
+}
+
+/// The first flag of `settings` a pool cannot honour, and why (`given`:
+/// the flags as given, where a TTL from `KIP_TTL` is marked and allowed).
+fn refused_flag(
+    settings: &ClusterSettings,
+    given: &[String],
+) -> Option<(&'static str, &'static str)> {
+    let refused = [
             (
                 settings.api_port.is_some(),
                 "--api-port",
                 "each member needs a host port of its own (kip picks a free one)",
             ),
             (
-                self.cluster
-                    .given
+                given
                     .iter()
                     .any(|g| g.starts_with("--ttl ") && !g.ends_with("(KIP_TTL)")),
                 "--ttl",
@@ -175,27 +206,8 @@ impl PoolCreateArgs {
                 "members are made in the background (their filler's log is in kip's state folder)",
             ),
         ];
-        if let Some((_, flag, why)) = refused.iter().find(|(bad, _, _)| *bad) {
-            return Err(Error::PoolFlagImpossible { flag, why }.into());
-        }
-        let kind_config =
-            match &settings.kind_config {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    Error::KindConfigUnreadable {
-                        path: path.clone(),
-                        error: e.to_string(),
-                    }
-                })?),
-                None => None,
-            };
-        Ok(PoolSpec {
-            name: self.name.clone(),
-            size: self.size,
-            plan: PoolPlan::new(&settings, kind_config, None),
-            max_age: self.max_age,
-            // Frozen members (`--paused`) are not offered yet: their claim
-            // cost is not measured.
-            paused: false,
-        })
-    }
+    refused
+        .into_iter()
+        .find(|(bad, _, _)| *bad)
+        .map(|(_, flag, why)| (flag, why))
 }

@@ -208,24 +208,7 @@ async fn run_recipe<P: Provider>(
     } else {
         None
     };
-    let mut cx = Context {
-        provider: place.provider,
-        host: place.host,
-        printer: place.printer,
-        env: place.env,
-        request,
-        target,
-        started,
-        deadline: tokio::time::Instant::now() + request.cluster.wait,
-        facts: None,
-        registries: Default::default(),
-        plan: None,
-        node: None,
-        bootstrap: None,
-        ready: None,
-        claimed: None,
-        outcome: None,
-    };
+    let mut cx = context(request, place, target, started);
     let Recipe {
         mut steps,
         mut fresh,
@@ -274,6 +257,33 @@ async fn run_recipe<P: Provider>(
         }
     }
     Ok(cx.outcome.take())
+}
+
+/// A run's context before its first step.
+fn context<'a, P: Provider>(
+    request: &'a Request,
+    place: Place<'a, P>,
+    target: Option<KubeconfigTarget>,
+    started: Instant,
+) -> Context<'a, P> {
+    Context {
+        provider: place.provider,
+        host: place.host,
+        printer: place.printer,
+        env: place.env,
+        request,
+        target,
+        started,
+        deadline: tokio::time::Instant::now() + request.cluster.wait,
+        facts: None,
+        registries: Default::default(),
+        plan: None,
+        node: None,
+        bootstrap: None,
+        ready: None,
+        claimed: None,
+        outcome: None,
+    }
 }
 
 /// Runs one step as its stage says.
