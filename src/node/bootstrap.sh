@@ -469,7 +469,9 @@ remove_empty_cgroups() {
 #                        maker or `kip gc`
 # Only layer contents, which no dockerd ever changes, are shared: everything
 # a dockerd writes in place is the node's own copy (skel). KIP_SEED is the
-# key kip computed (kind node image ID, storage driver, DinD engine).
+# key kip computed (kind node image ID, storage driver, DinD engine);
+# KIP_SEED_OFF is why kip gave the node no seed store (the cluster refuses
+# a hostPath volume), which the node reports as its seed decision.
 
 # Why this node cannot use a seed ("" if it can).
 seed_unusable() {
@@ -551,6 +553,10 @@ seed_fits_node() {
 # sooner done).
 seed_prepare() {
     seed_mode=off
+    if [ -n "${KIP_SEED_OFF:-}" ]; then
+        echo "kip-info: seed=off ($KIP_SEED_OFF)"
+        return 0
+    fi
     [ -n "${KIP_SEED:-}" ] || return 0
     why=$(seed_unusable)
     if [ -n "$why" ]; then
