@@ -18,12 +18,14 @@ Needs the images of test-stack/real-kind/build.sh. kip's own local cluster
 
 Each `up` is timed until `kubectl wait --for=condition=Ready node --all`
 returns after it (the inner cluster's nodes Ready), and its image phase is
-kip's kind node image step as it prints it (seeding, or from seed).
+kip's kind node image step as it prints it (seeding, or from seed); each
+up's steps are printed as kip times them.
 """
 
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,6 +58,8 @@ def up_to_ready(kip, env, inner, remote):
                       up.stderr, re.M)
     if image is None:
         sys.exit("no kind node image step in kip up's output:\n" + up.stderr)
+    for what, secs in re.findall(r"^ ✓ (.*) \((\d+(?:\.\d+)?)s\)$", up.stderr, re.M):
+        print(f"    {float(secs):6.1f} s  {what[:100]}")
     return total, image.group(1), float(image.group(2))
 
 
@@ -102,6 +106,7 @@ def main():
     finally:
         subprocess.run([kip, "down", inner, *remote, "-q"], env=env, capture_output=True)
         subprocess.run([kip, "down", outer, "-q"], env=env, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
