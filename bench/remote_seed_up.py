@@ -50,7 +50,17 @@ def up_to_ready(kip, env, inner, remote):
     """kip up --remote, then the inner nodes Ready: (seconds, the kind node
     image step's line and seconds)."""
     start = time.perf_counter()
-    up = run([kip, "up", inner, *remote, "--wait", "15m"], env)
+    up = subprocess.run([kip, "up", inner, *remote, "--wait", "15m", "--keep-on-failure"],
+                        env=env, capture_output=True, text=True)
+    if up.returncode != 0:
+        # The node is kept: its bootstrap's word and its dockerds' logs.
+        pod = [KUBECTL, "--context", remote[-1]]
+        logs = subprocess.run(pod + ["logs", f"kip-{inner}"], env=env, capture_output=True, text=True)
+        tails = subprocess.run(pod + ["exec", f"kip-{inner}", "--", "sh", "-c",
+                                      "tail -n 30 /var/log/kip/dockerd*.log"],
+                               env=env, capture_output=True, text=True)
+        sys.exit(f"kip up failed ({up.returncode}):\n{up.stderr}\n--- node log\n{logs.stdout}"
+                 f"\n--- dockerd logs\n{tails.stdout}{tails.stderr}")
     run([KUBECTL, "--context", f"kip-{inner}", "wait", "--for=condition=Ready", "node", "--all",
          "--timeout=8m"], env)
     total = time.perf_counter() - start
