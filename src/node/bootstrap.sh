@@ -691,6 +691,17 @@ await_seed_image() {
     done
 }
 
+# Unmounts what is mounted on or under $1 in this node, deepest first. A
+# dockerd whose data root is not a shared mount (a Pod's hostPath) makes
+# it one by bind-mounting it on itself, and may leave that when it stops:
+# nothing of the seed's dockerd may stay mounted in the seed.
+unmount_under() {
+    awk -v root="$1" '$5 == root || index($5, root "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r point; do
+        umount "$point" || umount -l "$point"
+    done
+}
+
 # The loaded image becomes the seed: layer contents moved to layers/, the
 # rest of the data root kept as skel/, then KEY.making renamed to KEY.
 seed_publish() {
@@ -699,6 +710,7 @@ seed_publish() {
         seed_give_up "the node got image $id as $KIP_NODE_IMAGE, not the host's $KIP_SEED_IMAGE_ID"
     stop_dockerd
     root=$making/docker
+    unmount_under "$root"
     layers=
     for file in "$root"/image/overlay2/layerdb/sha256/*/cache-id; do
         layers="$layers $(cat "$file")"

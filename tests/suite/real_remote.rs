@@ -533,8 +533,8 @@ fn clusters_made_from_a_ci_job_pod(c: &RealShared, checks: &mut Checks) {
     );
 }
 
-/// The outer node's seed store, as `ls -a` lists it there.
-fn outer_seed_store(c: &RealShared) -> String {
+/// A directory of the outer node's seed store, as `ls -a` lists it there.
+fn outer_seed_store(c: &RealShared, dir: &str) -> String {
     let control_plane = format!("{}-control-plane", c.outer);
     let ls =
         c.t.kip(&[
@@ -546,7 +546,7 @@ fn outer_seed_store(c: &RealShared) -> String {
             &control_plane,
             "ls",
             "-a",
-            SEED_STORE,
+            &format!("{SEED_STORE}/{dir}"),
         ])
         .run();
     ls.success();
@@ -555,12 +555,13 @@ fn outer_seed_store(c: &RealShared) -> String {
 
 /// The first node Pod on the outer node said it made the seed (its
 /// bootstrap's `kip-info:`), and the outer node's hostPath holds exactly
-/// one complete seed and no maker's leftovers.
+/// one complete seed and nothing of the maker's dockerd.
 fn the_node_pod_made_the_outer_nodes_seed(c: &RealShared, inner: &str) {
     let pod = format!("kip-{inner}");
     let log = c.outer(&["logs", &pod]).success().stdout.clone();
     assert!(log.contains("kip-info: seed=making "), "{log}");
-    let store = outer_seed_store(c);
+    assert!(!log.contains("cannot remove"), "{log}");
+    let store = outer_seed_store(c, "");
     let seeds: Vec<&str> = store
         .lines()
         .filter(|l| l.len() == 20 && l.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -571,6 +572,9 @@ fn the_node_pod_made_the_outer_nodes_seed(c: &RealShared, inner: &str) {
         "{log}"
     );
     assert!(!store.contains(".making"), "{store}");
+    let seed = outer_seed_store(c, seeds[0]);
+    let seed: Vec<&str> = seed.lines().collect();
+    assert_eq!(seed, [".", "..", "layers", "seed.env", "skel"]);
 }
 
 /// What the admission policy of [`host_path_policy`] says.
