@@ -9,8 +9,9 @@ use super::existing::wait_for_other_up;
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    Context, CreateCluster, DindImage, ExportKubeconfig, Flow, Plan, Provision, Recreate,
-    RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitReady,
+    ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, Plan,
+    Provision, Recreate, RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine, Step,
+    WaitReady,
 };
 use super::Request;
 use crate::error::Error;
@@ -65,6 +66,8 @@ fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P>
         steps: vec![
             Box::new(Plan),
             name,
+            Box::new(ConnectRegistries),
+            Box::new(HostPorts),
             Box::new(DindImage),
             Box::new(engine.on_host()),
             Box::new(Provision),
@@ -111,6 +114,7 @@ pub async fn create<P: Provider>(
         started,
         deadline: tokio::time::Instant::now() + request.cluster.wait,
         facts: None,
+        registries: Default::default(),
         plan: None,
         node: None,
         bootstrap: None,
