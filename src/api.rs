@@ -3,12 +3,13 @@
 //! name the kubeconfig uses (so a missing certificate SAN shows up here as it
 //! would in kubectl).
 
+use crate::kubeconfig::ClusterCredentials;
 use anyhow::{Context, Result};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, RootCertStore};
@@ -32,7 +33,18 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// An anonymous client (`/readyz` and `/version` answer anyone).
     pub fn new(endpoint: ApiEndpoint, ca_pem: &[u8]) -> Result<Self> {
+        Self::build(endpoint, ca_pem, None)
+    }
+
+    /// A client that authenticates with the credentials' client certificate.
+    pub fn with_credentials(endpoint: ApiEndpoint, creds: &ClusterCredentials) -> Result<Self> {
+        let (cert, key) = creds.client_pem()?;
+        Self::build(endpoint, &creds.ca_pem()?, Some((&cert, &key)))
+    }
+
+    fn build(endpoint: ApiEndpoint, ca_pem: &[u8], client: Option<(&[u8], &[u8])>) -> Result<Self> {
         let mut roots = RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem) {
             roots.add(cert.context("the cluster CA is not valid PEM")?)?;
@@ -41,10 +53,20 @@ impl ApiClient {
             return Err(crate::error::Error::NoCaCertificate.into());
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let certs = CertificateDer::pem_slice_iter(cert)
+                    .collect::<Result<Vec<_>, _>>()
+                    .context("the client certificate is not valid PEM")?;
+                let key = PrivateKeyDer::from_pem_slice(key)
+                    .context("the client key is not valid PEM")?;
+                builder.with_client_auth_cert(certs, key)?
+            }
+        };
         Ok(ApiClient {
             endpoint,
             connector: TlsConnector::from(Arc::new(config)),
@@ -69,6 +91,53 @@ impl ApiClient {
             .and_then(|v| v.as_str())
             .map(String::from)
             .context("/version has no gitVersion")
+    }
+
+    /// Why the cluster's nodes are not all Ready yet (None: they are). With
+    /// `renewed_since` (a member thawed then), a node counts only once its
+    /// kubelet has renewed its lease since.
+    pub async fn nodes_ready(
+        &self,
+        renewed_since: Option<SystemTime>,
+        timeout: Duration,
+    ) -> Result<Option<String>> {
+        let nodes = self.get_json("/api/v1/nodes", timeout).await?;
+        let items = nodes["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            return Ok(Some("no node has registered yet".into()));
+        }
+        for node in &items {
+            let name = node["metadata"]["name"].as_str().unwrap_or_default();
+            let ready = node["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            if !ready {
+                return Ok(Some(format!("node {name} is not Ready")));
+            }
+            let Some(since) = renewed_since else { continue };
+            let path =
+                format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}");
+            let lease = self.get_json(&path, timeout).await?;
+            let renewed = lease["spec"]["renewTime"]
+                .as_str()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+            if renewed.is_none_or(|r| r < since) {
+                return Ok(Some(format!(
+                    "node {name} has not renewed its lease since it was thawed"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn get_json(&self, path: &str, timeout: Duration) -> Result<serde_json::Value> {
+        let (status, body) = self.get(path, timeout).await?;
+        if status != 200 {
+            anyhow::bail!("GET {path}: HTTP {status}: {}", body.trim());
+        }
+        serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))
     }
 
     pub async fn get(&self, path: &str, timeout: Duration) -> Result<(u16, String)> {

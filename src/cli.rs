@@ -5,6 +5,7 @@
 //! command, kept in one place so `--help` reads as one document.
 
 pub mod generate;
+mod pool;
 mod registry;
 mod resolve;
 mod values;
@@ -13,6 +14,7 @@ use crate::node::ports::HostPort;
 use crate::node::{IptablesMode, SecurityMode};
 use crate::output::{KubeconfigFormat, OutputFormat, ProgressFormat, StatusFormat};
 use clap::{Args, Parser, Subcommand};
+pub use pool::{PoolArgs, PoolCommand};
 pub use registry::RegistryArgs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,6 +75,8 @@ pub enum Command {
     Seed(SeedArgs),
     /// Restart the port-forward of a remote cluster (forwarded endpoint)
     Connect(ConnectArgs),
+    /// Warm pools of ready clusters: `kip up NAME --pool POOL` claims one in well under a second
+    Pool(PoolArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Serve a remote cluster's port-forward (started by up and connect)
@@ -145,6 +149,14 @@ pub struct UpArgs {
     /// Print the result as JSON on stdout
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    /// Claim a ready member of this warm pool (`kip pool`) as the cluster; with none ready, make it fresh from the pool's plan (or wait: --pool-wait). Flags that shape a node (--image, --api-port, --network, --kind-config, ...) are refused with --pool: the pool's plan decides them; --ttl and --label are the claim's
+    #[arg(long, value_name = "POOL", value_parser = crate::names::parse_cluster_name)]
+    pub pool: Option<String>,
+
+    /// With --pool: wait (within --wait) for a ready member instead of making the cluster fresh
+    #[arg(long, requires = "pool")]
+    pub pool_wait: bool,
 
     #[command(flatten)]
     pub cluster: ClusterOptions,
@@ -283,11 +295,17 @@ impl Cli {
         use clap::FromArgMatches;
         let mut cli = Cli::from_arg_matches(matches)?;
         let (sub, options) = match &mut cli.command {
-            Command::Up(args) => ("up", &mut args.cluster),
-            Command::Run(args) => ("run", &mut args.cluster),
+            Command::Up(args) => (vec!["up"], &mut args.cluster),
+            Command::Run(args) => (vec!["run"], &mut args.cluster),
+            Command::Pool(PoolArgs {
+                command: PoolCommand::Create(args),
+            }) => (vec!["pool", "create"], &mut args.cluster),
             _ => return Ok(cli),
         };
-        if let Some(matches) = matches.subcommand_matches(sub) {
+        let matches = sub
+            .iter()
+            .try_fold(matches, |m, name| m.subcommand_matches(name));
+        if let Some(matches) = matches {
             options.given = given_flags(matches);
         }
         Ok(cli)
@@ -345,6 +363,14 @@ pub struct RunArgs {
     /// Stop CMD and its process group (SIGTERM, then SIGKILL after 10s) when it runs longer than this
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Claim a ready member of this warm pool (`kip pool`) instead of making the cluster; with none ready, make it fresh from the pool's plan (or wait: --pool-wait). Flags that shape a node are refused with --pool: the pool's plan decides them
+    #[arg(long, value_name = "POOL", value_parser = crate::names::parse_cluster_name, conflicts_with = "reuse")]
+    pub pool: Option<String>,
+
+    /// With --pool: wait (within --wait) for a ready member instead of making the cluster fresh
+    #[arg(long, requires = "pool")]
+    pub pool_wait: bool,
 
     #[command(flatten)]
     pub cluster: ClusterOptions,

@@ -11,6 +11,7 @@ mod kubeconfig;
 mod names;
 mod node;
 mod output;
+mod pool;
 mod provider;
 mod registry;
 mod seed;
@@ -105,6 +106,9 @@ async fn run_remote(
     cluster: Option<&str>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
+    if command.uses_pools() {
+        return Err(error::Error::PoolsLocalOnly.into());
+    }
     // Even a dry run needs the target: the namespace is in the objects it
     // prints.
     let kube = KubeProvider::connect(target, cluster, command.kube_options(), &global.env).await;
@@ -161,7 +165,7 @@ async fn run_local(
 async fn dispatch(
     command: &Command,
     global: &GlobalSettings,
-    provider: &impl provider::Provider,
+    provider: &impl provider::pool::Pools,
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
@@ -188,7 +192,7 @@ async fn dispatch(
         Command::Gc(args) => {
             // Seeds are the local engine's (remote ones: phase 2).
             let seeds = host.filter(|_| command.remote_target(global).is_none());
-            commands::gc::run(&args.settings(env), provider, seeds, printer).await?
+            commands::gc::run(&args.settings(env), env, provider, seeds, printer).await?
         }
         Command::Seed(args) => {
             let engine =
@@ -201,6 +205,9 @@ async fn dispatch(
         Command::Kubeconfig(args) => commands::kubeconfig::run(&args.settings(), provider).await?,
         Command::Connect(args) => {
             commands::connect::run(&args.settings(env), provider, printer).await?;
+        }
+        Command::Pool(args) => {
+            commands::pool::run(&args.settings(global)?, env, provider, host, printer).await?;
         }
         Command::Logs(args) => {
             return Ok(exit_status(

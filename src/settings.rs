@@ -50,6 +50,9 @@ pub struct Environment {
     /// `KIP_TEST_PROC_DIR`, `KIP_TEST_HOST_ROOT`; users never set them).
     pub proc_dir: PathBuf,
     pub host_root: PathBuf,
+    /// `KIP_TEST_CLAIM_STOP`: the step of a claim at which kip stops itself
+    /// (SIGSTOP), so a test can kill it there (users never set it).
+    pub test_claim_stop: Option<String>,
     pub home: Option<PathBuf>,
     /// `$XDG_CONFIG_HOME`, else `~/.config`.
     pub config_dir: Option<PathBuf>,
@@ -102,6 +105,7 @@ impl Environment {
                 .map_or_else(|| PathBuf::from("/proc"), PathBuf::from),
             host_root: std::env::var_os("KIP_TEST_HOST_ROOT")
                 .map_or_else(|| PathBuf::from("/"), PathBuf::from),
+            test_claim_stop: var("KIP_TEST_CLAIM_STOP"),
             config_dir: dirs::config_dir(),
             state_dir: var_os("KIP_STATE_DIR")
                 .map(PathBuf::from)
@@ -115,6 +119,18 @@ impl Environment {
     /// A CI variable, if it is set (for `node::labels::ci_labels`).
     pub fn ci_var(&self, name: &str) -> Option<String> {
         self.ci.get(name).cloned()
+    }
+
+    /// A test's stop in a claim: at step `step` (if `KIP_TEST_CLAIM_STOP`
+    /// names it) kip stops itself, and the test kills it there, so that
+    /// what a killed claimer leaves is tested step by step, without sleeps.
+    pub fn stop_for_test(&self, step: &str) {
+        if self.test_claim_stop.as_deref() == Some(step) {
+            // SAFETY: raising a signal at this process itself.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
+        }
     }
 
     /// `user@host`, for the owner label.

@@ -16,6 +16,7 @@ mod suite {
     pub mod hard_cases;
     pub mod layer;
     pub mod node_fixes;
+    pub mod pool;
     pub mod races;
     pub mod real_kind;
     pub mod real_remote;

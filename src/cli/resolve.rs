@@ -4,7 +4,8 @@
 
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
-    ListArgs, LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, StatusArgs, TargetArgs, UpArgs,
+    ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, RunArgs, SeedArgs, SeedCommand,
+    StatusArgs, TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -66,9 +67,11 @@ impl Command {
     /// error. The others get the defaults.
     fn config_file(&self, env: &Environment) -> Result<ConfigFile> {
         match self {
-            Command::Up(_) | Command::Run(_) => {
-                ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
-            }
+            Command::Up(_)
+            | Command::Run(_)
+            | Command::Pool(PoolArgs {
+                command: PoolCommand::Create(_),
+            }) => ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref()),
             _ if self.target().is_some() => {
                 ConfigFile::load(env.config_file.as_deref(), env.config_dir.as_deref())
             }
@@ -91,6 +94,7 @@ impl Command {
             Command::Gc(a) => (&a.target, None),
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
             Command::Doctor(a) => (&a.target, None),
+            Command::Pool(a) => (a.target(), None),
             Command::Run(a) => (
                 &a.target,
                 a.name
@@ -105,6 +109,17 @@ impl Command {
     /// it names, when remote mode is on: `--remote`, `--context`,
     /// `--namespace`, KIP_REMOTE, or the config file's `remote: true`
     /// (unless KIP_REMOTE says otherwise: KIP_REMOTE=0 is local).
+    /// Whether the command works on a warm pool (`kip pool`, `--pool`):
+    /// local only for now.
+    pub fn uses_pools(&self) -> bool {
+        match self {
+            Command::Pool(_) => true,
+            Command::Up(a) => a.pool.is_some(),
+            Command::Run(a) => a.pool.is_some(),
+            _ => false,
+        }
+    }
+
     pub fn remote_target(&self, global: &GlobalSettings) -> Option<(KubeTarget, Option<&str>)> {
         let (target, cluster) = self.target()?;
         let by_default = || !global.env.remote_var_set && global.config.remote;
@@ -150,7 +165,7 @@ impl TargetArgs {
 impl ClusterOptions {
     /// Flags win over the config file's `image`, `dindImage`, `ttl` and
     /// `mirror`.
-    fn settings(&self, config: &ConfigFile) -> ClusterSettings {
+    pub(super) fn settings(&self, config: &ConfigFile) -> ClusterSettings {
         ClusterSettings {
             image: self.image.clone().or_else(|| config.image.clone()),
             dind_image: self
@@ -170,6 +185,7 @@ impl ClusterOptions {
             iptables: self.iptables,
             cert_sans: self.cert_sans.clone(),
             kind_config: self.kind_config.clone(),
+            kind_config_text: None,
             dockerd_args: self.dockerd_args.clone(),
             seed: !self.no_seed,
             given: self.given.clone(),
@@ -195,8 +211,10 @@ impl UpArgs {
                     &global.env,
                 ),
                 switch_context: !self.no_switch_context,
+                pool: crate::cluster::PoolRole::None,
             },
             recreate: self.recreate,
+            pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
         }
     }
 }
@@ -223,6 +241,7 @@ impl RunArgs {
             timeout: self.timeout,
             cluster: self.cluster.settings(&global.config),
             command: self.command.clone(),
+            pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
         })
     }
 }

@@ -3,32 +3,40 @@
 //! the same for every step: a signal ends a wait at once, never cuts the
 //! making of the node short, and undoes what this run made; a failure once
 //! the node is made writes the logs bundle (`--logs-dir`) and removes the
-//! node (unless `--keep-on-failure`). `up` and `run` are two recipes.
+//! node (unless `--keep-on-failure`). `up` and `run` are two recipes; a
+//! claim from a pool is a third (with the recipe that makes the cluster
+//! fresh when no member is ready), and the making of a pool's member a
+//! fourth.
 
 use super::condition;
 use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, Plan,
-    Provision, Recreate, RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine, Step,
-    WaitReady,
+    AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig,
+    Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill, RefuseExisting, ReuseExisting,
+    SeedImage, Stage, StartEngine, Step, WaitNodes, WaitReady,
 };
 use super::Request;
 use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
-use crate::provider::Provider;
+use crate::provider::pool::Pools;
+use crate::provider::{Node, Provider};
 use crate::settings::Environment;
 use anyhow::Result;
 use std::time::Instant;
 
-/// A way to get a cluster: its steps, in order, and what to do when another
-/// kip takes its name while this one makes the node.
+/// A way to get a cluster: its steps, in order, the steps that make it
+/// fresh when a claim finds no ready member, what to do when another kip
+/// takes its name while this one makes the node, and whether it hands a
+/// kubeconfig over (a pool's member does not).
 pub struct Recipe<P: Provider> {
     steps: Vec<Box<dyn Step<P>>>,
+    fresh: Vec<Box<dyn Step<P>>>,
     when_taken: WhenTaken,
+    hands_over: bool,
 }
 
 /// What a run does when another kip made the node of its name first.
@@ -62,23 +70,94 @@ pub fn run<P: Provider>() -> Recipe<P> {
 /// image (from the engine's seed, else streamed), the cluster created,
 /// waited for and handed over.
 fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P> {
+    let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, name];
+    steps.extend(making());
+    steps.extend([
+        Box::new(WaitReady) as Box<dyn Step<P>>,
+        Box::new(ExportKubeconfig),
+    ]);
+    Recipe {
+        steps,
+        fresh: Vec::new(),
+        when_taken,
+        hands_over: true,
+    }
+}
+
+/// The node made and its engine given the kind node image (from the
+/// engine's seed, else streamed), then the cluster created in it.
+fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
     let engine = SeedImage::default();
+    vec![
+        Box::new(ConnectRegistries),
+        Box::new(HostPorts),
+        Box::new(DindImage),
+        Box::new(engine.on_host()),
+        Box::new(Provision),
+        Box::new(StartEngine),
+        Box::new(engine.in_node()),
+        Box::new(CreateCluster),
+    ]
+}
+
+/// `kip up NAME --pool POOL` (`run`: `refuse` the name): a ready member
+/// of the pool claimed as NAME, waited for (its API server, then its
+/// nodes: a member that was frozen needs a moment) and handed over, the
+/// pool refilled behind it; with no member ready, NAME made fresh from the
+/// pool's plan.
+pub fn claim<P: Pools>(refuse: bool) -> Recipe<P> {
+    let (name, when_taken): (Box<dyn Step<P>>, _) = if refuse {
+        (Box::new(RefuseExisting), WhenTaken::Refuse)
+    } else {
+        (Box::new(ReuseExisting), WhenTaken::WaitForIt)
+    };
+    let mut fresh = vec![Box::new(Plan) as Box<dyn Step<P>>];
+    fresh.extend(making());
+    fresh.extend([
+        Box::new(WaitReady) as Box<dyn Step<P>>,
+        Box::new(ExportKubeconfig),
+        Box::new(Refill),
+    ]);
     Recipe {
         steps: vec![
-            Box::new(Plan),
             name,
-            Box::new(ConnectRegistries),
-            Box::new(HostPorts),
-            Box::new(DindImage),
-            Box::new(engine.on_host()),
-            Box::new(Provision),
-            Box::new(StartEngine),
-            Box::new(engine.in_node()),
-            Box::new(CreateCluster),
+            Box::new(AwaitMember),
+            Box::new(Claim),
             Box::new(WaitReady),
+            Box::new(WaitNodes),
             Box::new(ExportKubeconfig),
+            Box::new(Refill),
         ],
+        fresh,
         when_taken,
+        hands_over: true,
+    }
+}
+
+/// A pool's member, made under its key and marked ready once its API
+/// server answers and its nodes are Ready (frozen first for a `--paused`
+/// pool). Where members become ready by themselves (remote), only its
+/// objects are made.
+pub fn member<P: Pools>(objects_only: bool) -> Recipe<P> {
+    let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, Box::new(RefuseExisting)];
+    if objects_only {
+        steps.extend([Box::new(DindImage) as Box<dyn Step<P>>, Box::new(Provision)]);
+    } else {
+        steps.extend(making());
+        // Offered once every node is Ready, not only the API server: a
+        // claim then waits for nothing (measured on real kind: a member
+        // offered at /readyz cost its first claimer 6.6 s of NotReady).
+        steps.extend([
+            Box::new(WaitReady) as Box<dyn Step<P>>,
+            Box::new(WaitNodes),
+            Box::new(MarkReady),
+        ]);
+    }
+    Recipe {
+        steps,
+        fresh: Vec::new(),
+        when_taken: WhenTaken::Refuse,
+        hands_over: false,
     }
 }
 
@@ -98,14 +177,103 @@ pub async fn create<P: Provider>(
     request: &Request,
     place: Place<'_, P>,
 ) -> Result<UpOutcome> {
+    let outcome = run_recipe(recipe, request, place).await?;
+    Ok(outcome.expect("a recipe that hands the cluster over ends with it"))
+}
+
+/// Makes a pool's member by `recipe` (see [`member`]): nothing is handed over.
+pub async fn make_member<P: Provider>(
+    recipe: Recipe<P>,
+    request: &Request,
+    place: Place<'_, P>,
+) -> Result<()> {
+    run_recipe(recipe, request, place).await.map(|_| ())
+}
+
+/// Runs `recipe`'s steps for `request`; the cluster handed over, if the
+/// recipe hands one over.
+async fn run_recipe<P: Provider>(
+    recipe: Recipe<P>,
+    request: &Request,
+    place: Place<'_, P>,
+) -> Result<Option<UpOutcome>> {
     let started = Instant::now();
     // Listen before anything is created: from here on, Ctrl-C or SIGTERM
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
-    let target = KubeconfigTarget::resolve(&request.kubeconfig)?;
-    // Refuse a kubeconfig kip cannot read or write before creating anything.
-    kubeconfig::check_writable(&target.path)?;
-    let mut cx = Context {
+    let target = if recipe.hands_over {
+        let target = KubeconfigTarget::resolve(&request.kubeconfig)?;
+        // Refuse a kubeconfig kip cannot read or write before creating anything.
+        kubeconfig::check_writable(&target.path)?;
+        Some(target)
+    } else {
+        None
+    };
+    let mut cx = context(request, place, target, started);
+    let Recipe {
+        mut steps,
+        mut fresh,
+        when_taken,
+        ..
+    } = recipe;
+    let mut made = false;
+    let mut at = 0;
+    while let Some(step) = steps.get(at) {
+        let stage = step.stage();
+        if stage == Stage::Make {
+            cx.deadline = tokio::time::Instant::now() + request.cluster.wait;
+        }
+        let flow = match run_step(step.as_ref(), &mut cx, &mut signals).await {
+            Ok(flow) => flow,
+            Err(err) if Error::is(&err, |e| matches!(e, Error::NameTaken { .. })) => {
+                // Another kip made the node: nothing here is this run's to
+                // remove.
+                return match when_taken {
+                    WhenTaken::WaitForIt => {
+                        waiting(&cx, (cx.deadline, Maker::OtherUp), &mut signals)
+                            .await
+                            .map(Some)
+                    }
+                    WhenTaken::Refuse => Err(super::steps::appeared(&request.name)),
+                };
+            }
+            Err(err) if made || stage == Stage::Make => return Err(undo(&cx, err).await),
+            Err(err) => return Err(err),
+        };
+        made = made || stage == Stage::Make;
+        match flow {
+            Flow::Next => at += 1,
+            Flow::Done(outcome) => return Ok(Some(*outcome)),
+            Flow::WaitForOther(deadline, maker) => {
+                return waiting(&cx, (deadline, maker), &mut signals)
+                    .await
+                    .map(Some)
+            }
+            // No member to claim (the claim made nothing): the cluster is
+            // made from the pool's plan.
+            Flow::Fresh => {
+                made = false;
+                steps = std::mem::take(&mut fresh);
+                at = 0;
+            }
+            // Others took what the step before waited for: wait again.
+            Flow::WaitAgain => {
+                made = false;
+                at -= 1;
+            }
+        }
+    }
+    Ok(cx.outcome.take())
+}
+
+/// A run's context before its first step.
+fn context<'a, P: Provider>(
+    request: &'a Request,
+    place: Place<'a, P>,
+    target: Option<KubeconfigTarget>,
+    started: Instant,
+) -> Context<'a, P> {
+    Context {
         provider: place.provider,
         host: place.host,
         printer: place.printer,
@@ -120,38 +288,9 @@ pub async fn create<P: Provider>(
         node: None,
         bootstrap: None,
         ready: None,
-    };
-    let mut made = false;
-    for step in &recipe.steps {
-        let stage = step.stage();
-        if stage == Stage::Make {
-            cx.deadline = tokio::time::Instant::now() + request.cluster.wait;
-        }
-        let flow = match run_step(step.as_ref(), &mut cx, &mut signals).await {
-            Ok(flow) => flow,
-            Err(err) if Error::is(&err, |e| matches!(e, Error::NameTaken { .. })) => {
-                // Another kip made the node: nothing here is this run's to
-                // remove.
-                return match recipe.when_taken {
-                    WhenTaken::WaitForIt => {
-                        waiting(&cx, (cx.deadline, Maker::OtherUp), &mut signals).await
-                    }
-                    WhenTaken::Refuse => Err(super::steps::appeared(&request.name)),
-                };
-            }
-            Err(err) if made || stage == Stage::Make => return Err(undo(&cx, err).await),
-            Err(err) => return Err(err),
-        };
-        made = made || stage == Stage::Make;
-        match flow {
-            Flow::Next => {}
-            Flow::Done(outcome) => return Ok(*outcome),
-            Flow::WaitForOther(deadline, maker) => {
-                return waiting(&cx, (deadline, maker), &mut signals).await
-            }
-        }
+        claimed: None,
+        outcome: None,
     }
-    unreachable!("every recipe ends by handing the cluster over")
 }
 
 /// Runs one step as its stage says.
@@ -183,7 +322,7 @@ async fn waiting<P: Provider>(
     signals: &mut Signals,
 ) -> Result<UpOutcome> {
     tokio::select! {
-        ready = wait_for_other_up(cx.provider, cx.request, cx.printer, &cx.target, cx.started, waited) => ready,
+        ready = wait_for_other_up(cx.provider, cx.request, cx.printer, cx.target(), cx.started, waited) => ready,
         () = signals.received() => Err(Error::Interrupted.into()),
     }
 }
@@ -206,13 +345,21 @@ async fn undo<P: Provider>(cx: &Context<'_, P>, err: anyhow::Error) -> anyhow::E
     if let Some(dir) = &request.cluster.logs_dir {
         super::logs::write_bundle(cx.provider, &request.name, dir, printer).await;
     }
-    let node = &cx.plan().node;
+    // A claimed member's node was not made by this run's plan.
+    let node_name = match (&cx.node, &cx.plan) {
+        (Some(node), _) => node.info().node.clone(),
+        (None, Some(plan)) => plan.node.name.clone(),
+        (None, None) => crate::names::node_name(&request.name),
+    };
+    let volume_name = cx
+        .plan
+        .as_ref()
+        .map_or_else(|| "of its node".to_string(), |p| p.node.volume.name.clone());
     let name = &request.name;
     if request.cluster.keep_on_failure {
         printer.info(&format!(
-            "Kept node {} for debugging (--keep-on-failure): `kip logs {name}`, `kip exec {name} -- sh`, \
-             then `kip down {name}`",
-            node.name
+            "Kept node {node_name} for debugging (--keep-on-failure): `kip logs {name}`, \
+             `kip exec {name} -- sh`, then `kip down {name}`"
         ));
         return err;
     }
@@ -220,13 +367,13 @@ async fn undo<P: Provider>(cx: &Context<'_, P>, err: anyhow::Error) -> anyhow::E
         Ok(deleted) => {
             let mut removed = Vec::new();
             if deleted.node {
-                removed.push(format!("node {}", node.name));
+                removed.push(format!("node {node_name}"));
             }
             if deleted.volume {
-                removed.push(format!("volume {}", node.volume.name));
+                removed.push(format!("volume {volume_name}"));
             }
             for other in &deleted.other {
-                removed.push(format!("{other} {}", node.name));
+                removed.push(format!("{other} {node_name}"));
             }
             if !removed.is_empty() {
                 printer.info(&format!(

@@ -23,6 +23,9 @@ pub struct UpOutcome {
     pub kubeconfig_written: bool,
     /// True when the cluster already ran and was only re-exported.
     pub reused: bool,
+    /// `up --pool`: the pool member that became the cluster (null: the
+    /// cluster was made, or re-exported).
+    pub member: Option<String>,
     /// With `reused`: the flags given that only shape a new cluster, which
     /// therefore did nothing (`--ttl 1h`, `--mtu 1400`).
     pub ignored_flags: Vec<String>,
@@ -50,6 +53,7 @@ impl UpOutcome {
             kubeconfig: target.path.clone(),
             kubeconfig_written,
             reused,
+            member: None,
             ignored_flags: if reused {
                 request.cluster.given.clone()
             } else {
@@ -147,6 +151,7 @@ mod tests {
             kubeconfig: "/kc".into(),
             kubeconfig_written: true,
             reused: false,
+            member: Some("pool.ci.0123abcd".into()),
             ignored_flags: Vec::new(),
             elapsed_seconds: 1.0,
         });

@@ -61,6 +61,7 @@ pub mod handover;
 pub mod images;
 pub mod logs;
 pub mod plan;
+pub mod pool;
 pub mod preflight;
 pub mod signals;
 pub mod status;
@@ -71,6 +72,7 @@ pub use handover::UpOutcome;
 
 use crate::kubeconfig::KubeconfigSource;
 use crate::node::settings::ClusterSettings;
+use crate::pool::spec::PoolSpec;
 
 /// A cluster to get: its name, how it is made, and where its kubeconfig
 /// goes.
@@ -82,4 +84,26 @@ pub struct Request {
     pub kubeconfig: KubeconfigSource,
     /// Make the new context the current one.
     pub switch_context: bool,
+    /// Where a warm pool comes in.
+    pub pool: PoolRole,
+}
+
+/// What a request has to do with a warm pool.
+#[derive(Debug, Clone, Default)]
+pub enum PoolRole {
+    #[default]
+    None,
+    /// `up --pool`: a ready member of the pool becomes the cluster, else
+    /// one is made from the pool's plan (`cluster` is that plan already).
+    Claim {
+        spec: Box<PoolSpec>,
+        /// `--pool-wait`: wait (within `--wait`) for a member instead.
+        wait_for_member: bool,
+    },
+    /// A member of pool `pool` (plan hash `plan`) is made, named by its key.
+    Member {
+        pool: String,
+        plan: String,
+        paused: bool,
+    },
 }

@@ -26,6 +26,7 @@ pub fn options(
     stream_kind_image: bool,
 ) -> Result<NodeOptions> {
     let user_kind_config = match &settings.kind_config {
+        None if settings.kind_config_text.is_some() => settings.kind_config_text.clone(),
         Some(path) => {
             Some(
                 std::fs::read_to_string(path).map_err(|e| Error::KindConfigUnreadable {
@@ -162,4 +163,10 @@ fn extra_labels(settings: &ClusterSettings, env: &Environment) -> BTreeMap<Strin
 
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// How long ago an RFC 3339 time was (None: no time, or one to come).
+pub fn age_of(time: Option<&str>) -> Option<std::time::Duration> {
+    let then = humantime::parse_rfc3339_weak(time?).ok()?;
+    std::time::SystemTime::now().duration_since(then).ok()
 }

@@ -13,6 +13,7 @@ use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
 use crate::provider::{NodeInfo, NodeState, Provider};
+use crate::settings::Environment;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
@@ -107,6 +108,7 @@ pub struct GcSettings {
 /// remote mode).
 pub async fn run(
     settings: &GcSettings,
+    env: &Environment,
     provider: &impl Provider,
     engine: Option<&DockerProvider>,
     printer: &Printer,
@@ -140,6 +142,13 @@ pub async fn run(
         _ => None,
     };
     report(settings, nodes.len(), &collection, seeds.as_ref(), printer)?;
+    // The local engine's pools too (pools are local only): members taken
+    // by a claimer killed half-way, members too old or of an older plan
+    // go, and every pool is refilled.
+    let tend = !settings.dry_run && !collection.interrupted && settings.selector.is_empty();
+    if let Some(engine) = engine.filter(|_| tend) {
+        crate::cluster::pool::tend_all(engine, env, printer).await?;
+    }
     let Collection {
         failed,
         interrupted,
@@ -299,6 +308,7 @@ mod tests {
     fn node(created: &str, expires: Option<&str>) -> NodeInfo {
         NodeInfo {
             cluster: "c".into(),
+            inner: "c".into(),
             node: "kip-c".into(),
             state: NodeState::Running,
             status: String::new(),

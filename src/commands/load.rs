@@ -73,7 +73,9 @@ async fn load_into(
     );
     let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
     command.extend(names.iter().cloned());
-    command.extend(["--name".to_string(), settings.name.clone()]);
+    // The kind cluster's own name: a cluster claimed from a pool keeps
+    // the member's.
+    command.extend(["--name".to_string(), node.info().inner.clone()]);
     let out = node.exec_capture(&command, None).await?;
     if out.code != 0 {
         return Err(Error::KindLoadFailed {

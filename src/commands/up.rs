@@ -4,6 +4,7 @@
 use crate::cluster::{self, create, Place, Request, UpOutcome};
 use crate::output::{Printer, StatusFormat};
 use crate::provider::docker::DockerProvider;
+use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
 use anyhow::Result;
@@ -14,27 +15,34 @@ pub struct UpSettings {
     pub request: Request,
     /// Delete an existing cluster of this name first.
     pub recreate: bool,
+    /// `--pool POOL` (and `--pool-wait`): claim a ready member of the pool.
+    pub pool: Option<(String, bool)>,
 }
 
 /// `host`: the local Docker engine the kind node image comes from (the
 /// provider itself in local mode; in remote mode, one if it answers).
-pub async fn run<P: Provider>(
+pub async fn run<P: Pools>(
     settings: &UpSettings,
     env: &Environment,
     provider: &P,
     host: Option<&DockerProvider>,
     printer: &Printer,
 ) -> Result<UpOutcome> {
-    let recipe = if settings.recreate {
-        create::recreate()
-    } else {
-        create::up()
-    };
     let place = Place {
         provider,
         host,
         printer,
         env,
+    };
+    if let Some((pool, wait)) = &settings.pool {
+        let request =
+            cluster::pool::claim_request(provider, settings.request.clone(), pool, *wait).await?;
+        return cluster::create(create::claim(false), &request, place).await;
+    }
+    let recipe = if settings.recreate {
+        create::recreate()
+    } else {
+        create::up()
     };
     cluster::create(recipe, &settings.request, place).await
 }

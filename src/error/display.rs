@@ -281,6 +281,59 @@ impl fmt::Display for Error {
                 "cluster {name} already exists (another kip made it just now); it is left alone: pick another \
                  name, or pass --reuse to use it"
             ),
+            PoolFlagRefused { flag, pool } => write!(
+                f,
+                "{flag} shapes a new node, and a member of pool {pool} is made already: with --pool the \
+                 pool's plan decides it. Drop {flag}, or drop --pool to make a cluster of your own \
+                 (`kip pool list -o json` shows the pool's plan)"
+            ),
+            PoolFlagImpossible { flag, why } => write!(f, "{flag} cannot be used for a pool: {why}"),
+            PoolsLocalOnly => write!(
+                f,
+                "warm pools work on the local Docker engine only (remote pools are not built yet): \
+                 drop --remote, or drop --pool to make a remote cluster of your own"
+            ),
+            PoolExists { pool, size } => write!(
+                f,
+                "pool {pool} exists already (size {size}): `kip pool resize {pool} N` changes its size, \
+                 `kip pool create {pool} --replace ...` its plan (members of the old plan are replaced)"
+            ),
+            PoolNameIsCluster { pool } => write!(
+                f,
+                "{pool} is the name of a cluster, so it cannot name a pool too (`kip up --pool {pool}` \
+                 and `kip down {pool}` would read alike): pick another pool name"
+            ),
+            NodesNotReady { cluster, wait, last } => write!(
+                f,
+                "the nodes of cluster {cluster} were not Ready within {} ({last}); `kip logs {cluster}` \
+                 shows the node, `kip down {cluster}` removes it",
+                duration(wait)
+            ),
+            NoReadyMember { pool, wait } => write!(
+                f,
+                "no member of pool {pool} became ready within {} (--pool-wait): `kip pool list` shows \
+                 how far its members are; wait longer with --wait, or leave out --pool-wait to make \
+                 a cluster at once",
+                duration(wait)
+            ),
+            PoolNotFound { pool, place } => write!(
+                f,
+                "no pool named {pool}{}: `kip pool list` shows the pools, `kip pool create {pool} --size N` \
+                 makes one",
+                optional(" in ", place.as_deref())
+            ),
+            ClaimFailed { member, error } => {
+                write!(f, "cannot take pool member {member} for a claim: {error}")
+            }
+            PoolBusy { pool } => write!(
+                f,
+                "the definition of pool {pool} kept changing under other kips' hands: try again"
+            ),
+            FillerNotStarted { error } => write!(
+                f,
+                "cannot start kip's pool filler (`kip pool fill`): {error}; the pool refills the next \
+                 time kip looks at it (`kip pool list`)"
+            ),
             RunNameTaken { name } => write!(
                 f,
                 "cluster {name} already exists, and `kip run` deletes only the clusters it creates: pick \

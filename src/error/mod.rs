@@ -42,7 +42,7 @@ pub mod exit {
         (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
         (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
         (TIMEOUT, "timeout: not ready within `--wait`"),
-        (NOT_FOUND, "not found: no such cluster (`kip seed rm`: no such seed)"),
+        (NOT_FOUND, "not found: no such cluster or pool (`kip seed rm`: no such seed)"),
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
@@ -124,6 +124,19 @@ pub enum Error {
         path: PathBuf,
         what: &'static str,
     },
+    /// `kip up --pool` with a flag that shapes a node: the pool's plan
+    /// decides it.
+    PoolFlagRefused {
+        flag: String,
+        pool: String,
+    },
+    /// A flag a pool cannot honour at all (`--api-port`), and why.
+    PoolFlagImpossible {
+        flag: &'static str,
+        why: &'static str,
+    },
+    /// `kip pool --remote`, `up --remote --pool`: pools are local only.
+    PoolsLocalOnly,
     /// `kip seed rm PREFIX` that starts `count` seeds' keys.
     SeedKeyAmbiguous {
         prefix: String,
@@ -278,6 +291,15 @@ pub enum Error {
     DoctorFailed {
         checks: Vec<String>,
     },
+    /// `kip pool create` of a pool that exists.
+    PoolExists {
+        pool: String,
+        size: u32,
+    },
+    /// `kip pool create NAME` where a cluster NAME exists.
+    PoolNameIsCluster {
+        pool: String,
+    },
     /// No image on the engine to run the seed store's helper in.
     SeedStoreUnreadable {
         volume: String,
@@ -332,11 +354,27 @@ pub enum Error {
         program: String,
         limit: Duration,
     },
+    /// A claimed cluster's nodes did not report Ready within `--wait`.
+    NodesNotReady {
+        cluster: String,
+        wait: Duration,
+        last: String,
+    },
+    /// `--pool-wait`: no member of the pool became ready within `--wait`.
+    NoReadyMember {
+        pool: String,
+        wait: Duration,
+    },
 
     // ---- not found (5) ----
     NotFound {
         cluster: String,
         why: Absence,
+    },
+    /// `place`: where kip looked, for a remote target.
+    PoolNotFound {
+        pool: String,
+        place: Option<String>,
     },
     SeedNotFound {
         key: String,
@@ -549,6 +587,19 @@ pub enum Error {
     GcIncomplete {
         failures: Vec<(String, String)>,
     },
+    /// The engine refused the object whose creation takes a member.
+    ClaimFailed {
+        member: String,
+        error: String,
+    },
+    /// Other kips kept changing the pool's definition while this one tried.
+    PoolBusy {
+        pool: String,
+    },
+    /// The detached `kip pool fill` did not start.
+    FillerNotStarted {
+        error: String,
+    },
     /// The seed store's helper container failed (`what` it was asked).
     SeedHelperFailed {
         what: String,
@@ -584,6 +635,9 @@ impl Error {
             | ConnectLocal { .. }
             | ArchiveUnreadable { .. }
             | ArchiveNotAFile { .. }
+            | PoolFlagRefused { .. }
+            | PoolFlagImpossible { .. }
+            | PoolsLocalOnly
             | SeedKeyAmbiguous { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
@@ -620,6 +674,8 @@ impl Error {
             | NoHostEngine
             | ImageNotOnHost { .. }
             | DoctorFailed { .. }
+            | PoolExists { .. }
+            | PoolNameIsCluster { .. }
             | SeedStoreUnreadable { .. }
             | SeedInUse { .. }
             | SeedsHeld { .. } => exit::ENVIRONMENT,
@@ -630,8 +686,13 @@ impl Error {
             | OtherUpTimeout { .. }
             | RestartTimeout { .. }
             | ConnectTimeout { .. }
-            | CommandTimedOut { .. } => exit::TIMEOUT,
-            NotFound { .. } | SeedNotFound { .. } | DeletedWhileLoading { .. } => exit::NOT_FOUND,
+            | CommandTimedOut { .. }
+            | NoReadyMember { .. }
+            | NodesNotReady { .. } => exit::TIMEOUT,
+            NotFound { .. }
+            | PoolNotFound { .. }
+            | SeedNotFound { .. }
+            | DeletedWhileLoading { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }
@@ -690,6 +751,9 @@ impl Error {
             | NoProcessId { .. }
             | NameTaken { .. }
             | GcIncomplete { .. }
+            | ClaimFailed { .. }
+            | PoolBusy { .. }
+            | FillerNotStarted { .. }
             | SeedHelperFailed { .. } => exit::FAILURE,
         }
     }

@@ -67,6 +67,25 @@ impl ClusterCredentials {
             .context("certificate-authority-data is not base64")
     }
 
+    /// The client certificate and key (PEM) the user authenticates with.
+    pub fn client_pem(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        use base64::Engine;
+        let decode = |key: &str| {
+            let data = self
+                .user
+                .get(key)
+                .and_then(Value::as_str)
+                .with_context(|| format!("the user entry has no {key}"))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .with_context(|| format!("{key} is not base64"))
+        };
+        Ok((
+            decode("client-certificate-data")?,
+            decode("client-key-data")?,
+        ))
+    }
+
     /// A kubeconfig holding only this cluster, as `kip kubeconfig` prints it.
     pub fn standalone(&self, name: &str) -> Value {
         let mut doc = Value::Null;

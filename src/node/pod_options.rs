@@ -15,7 +15,8 @@ pub enum EndpointMode {
 }
 
 /// The remote node Pod's scheduling and resources (`kip up --remote`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PodOptions {
     /// None: forwarded, or pod-ip inside a cluster.
     pub endpoint: Option<EndpointMode>,
@@ -47,10 +48,10 @@ impl Default for PodOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Toleration {
     pub key: String,
-    pub operator: &'static str,
+    pub operator: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     pub effect: String,
@@ -76,7 +77,7 @@ impl Toleration {
         }
         Ok(Toleration {
             key: key.into(),
-            operator: if value.is_some() { "Equal" } else { "Exists" },
+            operator: if value.is_some() { "Equal" } else { "Exists" }.into(),
             value,
             effect: effect.into(),
         })

@@ -36,6 +36,9 @@ pub struct ClusterSettings {
     pub cert_sans: Vec<String>,
     /// A user's kind config to merge with kip's.
     pub kind_config: Option<PathBuf>,
+    /// A kind config given by its text (a pool's members: the text the
+    /// pool was made with).
+    pub kind_config_text: Option<String>,
     pub dockerd_args: Vec<String>,
     /// A local node gets the kind node image from the engine's seed of it
     /// (`crate::seed`); false: streamed into the node alone (`--no-seed`).
@@ -67,6 +70,7 @@ impl Default for ClusterSettings {
             iptables: IptablesMode::Auto,
             cert_sans: Vec::new(),
             kind_config: None,
+            kind_config_text: None,
             dockerd_args: Vec::new(),
             seed: true,
             given: Vec::new(),

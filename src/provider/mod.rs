@@ -8,6 +8,7 @@
 
 pub mod docker;
 pub mod kube;
+pub mod pool;
 pub mod remote_state;
 
 use crate::api::ApiEndpoint;
@@ -34,6 +35,11 @@ pub enum NodeState {
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     pub cluster: String,
+    /// The kind cluster's name inside the node (`kind load --name`): the
+    /// cluster's own, or for a cluster claimed from a pool, the member's
+    /// key it was made under.
+    #[serde(skip)]
+    pub inner: String,
     pub node: String,
     pub state: NodeState,
     /// The engine's own words for the state ("Up 3 minutes", "Exited (1) ...").
@@ -141,6 +147,12 @@ pub trait Provider {
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
     /// What `provision` would make, as `up --dry-run` prints it.
     fn manifest(&self, plan: &NodePlan) -> String;
+    /// The provider's words when it would refuse the node with its seed
+    /// store but accept it without (a cluster whose policy forbids a
+    /// `hostPath` volume); None when the store is no reason to refuse it.
+    async fn seed_store_refused(&self, _plan: &NodePlan) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     /// The node of `cluster`, or "not found" (exit 5) in the one wording
     /// every command uses.

@@ -18,21 +18,23 @@ impl<P: Provider> Step<P> for ExportKubeconfig {
         Box::pin(async move {
             let (creds, endpoint) = cx.ready.as_ref().expect("the wait step runs first");
             let request = cx.request;
-            let written = write_kubeconfig(request, cx.printer, &cx.target, creds);
+            let written = write_kubeconfig(request, cx.printer, cx.target(), creds);
             cx.printer.info(&format!(
                 "Cluster {} is ready in {:.1}s: API server {}{}",
                 request.name,
                 cx.started.elapsed().as_secs_f64(),
                 endpoint.server_url(),
                 if written {
-                    kubectl_hint(request, &cx.target)
+                    kubectl_hint(request, cx.target())
                 } else {
                     String::new()
                 }
             ));
-            Ok(Flow::Done(Box::new(UpOutcome::new(
-                request, endpoint, &cx.target, false, written, cx.started,
-            ))))
+            let mut outcome =
+                UpOutcome::new(request, endpoint, cx.target(), false, written, cx.started);
+            outcome.member = cx.claimed.as_ref().map(|(key, _)| key.clone());
+            cx.outcome = Some(outcome);
+            Ok(Flow::Next)
         })
     }
 }

@@ -5,10 +5,13 @@
 //! failures, the same for every step; the steps only do their thing.
 
 mod bootstrap;
+mod claim;
 mod dind_image;
 mod export;
 mod host_ports;
+mod member;
 mod name;
+mod nodes;
 mod plan;
 mod provision;
 mod ready;
@@ -17,10 +20,13 @@ mod seed;
 mod stream;
 
 pub use bootstrap::{CreateCluster, StartEngine};
+pub use claim::{AwaitMember, Claim};
 pub use dind_image::DindImage;
 pub use export::ExportKubeconfig;
 pub use host_ports::HostPorts;
+pub use member::{MarkReady, Refill};
 pub use name::{appeared, Recreate, RefuseExisting, ReuseExisting};
+pub use nodes::WaitNodes;
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
@@ -72,6 +78,11 @@ pub enum Flow {
     /// Another run (or the restarted node) is making the cluster: wait for
     /// it, until then.
     WaitForOther(tokio::time::Instant, Maker),
+    /// No member of the pool to claim: the recipe's fresh steps make the
+    /// cluster instead.
+    Fresh,
+    /// Others took what the step before waited for: that step again.
+    WaitAgain,
 }
 
 /// One step of making a cluster.
@@ -91,8 +102,8 @@ pub struct Context<'a, P: Provider> {
     pub env: &'a Environment,
     pub request: &'a Request,
     /// The kubeconfig the cluster is handed over in (checked writable
-    /// before anything is made).
-    pub target: KubeconfigTarget,
+    /// before anything is made); none for a pool's member.
+    pub target: Option<KubeconfigTarget>,
     pub started: Instant,
     /// When the cluster must be ready: `--wait` from when its node is made.
     pub deadline: tokio::time::Instant,
@@ -104,6 +115,11 @@ pub struct Context<'a, P: Provider> {
     /// The node's bootstrap log, followed from step to step.
     pub bootstrap: Option<bootstrap::Followed>,
     pub ready: Option<(ClusterCredentials, ApiEndpoint)>,
+    /// The member a claim took: its key, and when it was thawed (a paused
+    /// member), for the wait on its nodes.
+    pub claimed: Option<(String, Option<std::time::SystemTime>)>,
+    /// The cluster as it was handed over (the steps after it refill a pool).
+    pub outcome: Option<UpOutcome>,
 }
 
 impl<P: Provider> Context<'_, P> {
@@ -113,6 +129,12 @@ impl<P: Provider> Context<'_, P> {
 
     pub fn plan(&self) -> &NodePlan {
         self.plan.as_ref().expect("the plan step runs first")
+    }
+
+    pub fn target(&self) -> &KubeconfigTarget {
+        self.target
+            .as_ref()
+            .expect("a recipe that hands a cluster over has a kubeconfig")
     }
 
     pub fn node(&self) -> &P::Node {
@@ -134,7 +156,14 @@ impl<P: Provider> Context<'_, P> {
             stream_kind_image,
         )?;
         options.registries = self.registries.clone();
-        self.plan = Some(super::plan::plan(&request.cluster, &options)?);
+        let mut plan = super::plan::plan(&request.cluster, &options)?;
+        if let crate::cluster::PoolRole::Member {
+            pool, plan: hash, ..
+        } = &request.pool
+        {
+            crate::cluster::pool::label_member(&mut plan, pool, hash);
+        }
+        self.plan = Some(plan);
         Ok(())
     }
 }

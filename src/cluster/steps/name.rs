@@ -56,7 +56,7 @@ impl<P: Provider> Step<P> for ReuseExisting {
                         return Err(stopped(cx, existing.info()));
                     }
                     let outcome =
-                        reuse(request, printer, &existing, &cx.target, cx.started).await?;
+                        reuse(request, printer, &existing, cx.target(), cx.started).await?;
                     return Ok(Flow::Done(Box::new(outcome)));
                 }
             };
@@ -100,7 +100,7 @@ impl<P: Provider> Step<P> for Recreate {
                 );
                 cx.provider.delete(name).await?;
                 let context = names::context_name(name);
-                kubeconfig::update(&cx.target.path, |doc| {
+                kubeconfig::update(&cx.target().path, |doc| {
                     kubeconfig::remove_entries(doc, &context)
                 })?;
                 step.done(&format!("Deleted the existing cluster {name}"));

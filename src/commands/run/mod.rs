@@ -8,12 +8,13 @@
 mod child;
 
 use crate::cluster::signals::{Caught, Signals};
-use crate::cluster::{self, create, delete, logs, Place, Request};
+use crate::cluster::{self, create, delete, logs, Place, PoolRole, Request};
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::node::settings::ClusterSettings;
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
+use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
 use anyhow::{Context, Result};
@@ -41,9 +42,11 @@ pub struct RunSettings {
     pub cluster: ClusterSettings,
     /// CMD and its arguments.
     pub command: Vec<String>,
+    /// `--pool POOL` (and `--pool-wait`): claim a ready member of the pool.
+    pub pool: Option<(String, bool)>,
 }
 
-pub async fn run<P: Provider>(
+pub async fn run<P: Pools>(
     settings: &RunSettings,
     env: &Environment,
     provider: &P,
@@ -63,20 +66,24 @@ pub async fn run<P: Provider>(
             home: env.home.clone(),
         },
         switch_context: true,
+        pool: PoolRole::None,
     };
     // A cluster of its own, or (`--reuse`) the one named, exported into
     // the private kubeconfig as `up` would.
-    let recipe = match settings.reuse {
-        Some(_) => create::up(),
-        None => create::run(),
-    };
     let place = Place {
         provider,
         host,
         printer,
         env,
     };
-    cluster::create(recipe, &request, place).await?;
+    match (&settings.reuse, &settings.pool) {
+        (Some(_), _) => cluster::create(create::up(), &request, place).await?,
+        (None, Some((pool, wait))) => {
+            let request = cluster::pool::claim_request(provider, request, pool, *wait).await?;
+            cluster::create(create::claim(true), &request, place).await?
+        }
+        (None, None) => cluster::create(create::run(), &request, place).await?,
+    };
 
     let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));

@@ -5,12 +5,15 @@
 //! the node handle (`node.rs`, with `exec.rs`), the container spec, the
 //! engine's facts, its errors and images each have a file of their own.
 
+mod claimed;
 mod errors;
 mod exec;
 mod host;
 mod images;
 mod node;
 mod ownership;
+mod pool;
+mod pool_store;
 mod ports;
 pub mod registry;
 mod seeds;
@@ -34,6 +37,7 @@ pub use node::DockerNode;
 use ownership::VolumeRemoval;
 use spec::{node_info, published_endpoint, started_info};
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// How long `down` lets the node remove its nested containers (so their
@@ -222,7 +226,10 @@ impl Provider for DockerProvider {
 
     async fn lookup(&self, cluster: &str) -> Result<Option<DockerNode>> {
         let found = self.container_labels_filter(Some(cluster)).await?;
-        Ok(found.into_iter().find_map(|c| self.handle(c)))
+        match found.into_iter().find_map(|c| self.handle(c)) {
+            Some(node) => Ok(Some(node)),
+            None => self.pool_born(cluster).await,
+        }
     }
 
     async fn absence(&self, cluster: &str) -> Absence {
@@ -239,13 +246,16 @@ impl Provider for DockerProvider {
     }
 
     async fn list(&self) -> Result<Vec<NodeInfo>> {
-        let mut nodes: Vec<NodeInfo> = self
-            .container_labels_filter(None)
-            .await?
-            .into_iter()
-            .map(node_info)
+        let containers = self.container_labels_filter(None).await?;
+        // Every node container (pool members too) by the name it was made
+        // under, which its volume carries.
+        let made_under: HashSet<String> = containers
+            .iter()
+            .filter_map(|c| c.labels.as_ref()?.get(labels::CLUSTER).cloned())
             .collect();
-        let orphans = self.orphaned_volumes(&nodes).await?;
+        let claims = self.claims(None).await?;
+        let mut nodes = claimed::clusters(containers, &claims);
+        let orphans = self.orphaned_volumes(&made_under).await?;
         nodes.extend(orphans);
         nodes.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(nodes)
@@ -256,7 +266,10 @@ impl Provider for DockerProvider {
     /// node goes too, then the volume (never the volume alone, which the
     /// engine would make again, without kip's labels, for that node).
     async fn delete(&self, cluster: &str) -> Result<Deleted> {
-        let mut deleted = Deleted::default();
+        let mut deleted = self.delete_pool_born(cluster).await?;
+        if deleted.node {
+            return Ok(deleted);
+        }
         for _ in 0..DELETE_ROUNDS {
             deleted.node |= self.remove_nodes(cluster).await?;
             match self.remove_kips_volume(cluster).await? {

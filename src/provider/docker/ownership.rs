@@ -5,15 +5,20 @@
 //! node container is gone (removed behind kip's back) is an orphan: `list`
 //! shows it, `gc` and `down` remove it.
 
-use super::errors::{is_not_found, is_volume_in_use};
+use super::errors::is_not_found;
 use super::DockerProvider;
 use crate::error::Error;
 use crate::names;
 use crate::node::labels;
+use crate::pool::member::POOL_LABEL;
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
-use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
-use std::collections::{BTreeMap, HashMap};
+use bollard::query_parameters::ListVolumesOptionsBuilder;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How long a pool member's volume may be without its node (its filler
+/// makes the node a moment after the volume) before it is an orphan.
+const MEMBER_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What `list` and `status` say of an orphaned volume.
 pub(super) const ORPHANED_STATUS: &str = "node container gone, volume left";
@@ -21,6 +26,14 @@ pub(super) const ORPHANED_STATUS: &str = "node container gone, volume left";
 pub(super) fn is_kips(object_labels: &HashMap<String, String>, cluster: &str) -> bool {
     object_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER)
         && object_labels.get(labels::CLUSTER).map(String::as_str) == Some(cluster)
+}
+
+/// Whether the node container `kip-CLUSTER` is kip's: made for the cluster,
+/// or a pool's member claimed as it (renamed, its labels the member's).
+fn is_kips_node(object_labels: &HashMap<String, String>, cluster: &str) -> bool {
+    is_kips(object_labels, cluster)
+        || (object_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER)
+            && object_labels.contains_key(POOL_LABEL))
 }
 
 pub(super) fn foreign(kind: &'static str, name: &str, cluster: &str) -> anyhow::Error {
@@ -51,7 +64,7 @@ impl DockerProvider {
         match self.docker.inspect_container(&node, None).await {
             Ok(c) => {
                 let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
-                if !is_kips(&labels, cluster) {
+                if !is_kips_node(&labels, cluster) {
                     return Err(foreign("container", &node, cluster));
                 }
             }
@@ -78,7 +91,7 @@ impl DockerProvider {
             .inspect_container(&names::node_name(cluster), None)
             .await
             .is_ok_and(|c| {
-                !is_kips(
+                !is_kips_node(
                     &c.config.and_then(|c| c.labels).unwrap_or_default(),
                     cluster,
                 )
@@ -87,32 +100,16 @@ impl DockerProvider {
 
     /// Removes the cluster's volume if it is kip's.
     pub(super) async fn remove_kips_volume(&self, cluster: &str) -> Result<VolumeRemoval> {
-        let volume = names::volume_name(cluster);
-        match self.docker.inspect_volume(&volume).await {
-            Ok(v) if !is_kips(&v.labels, cluster) => return Ok(VolumeRemoval::Foreign),
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Ok(VolumeRemoval::Absent),
-            Err(e) => return Err(self.unreachable(e)),
-        }
-        // Not `force`: the engine then answers 204 for a volume that is not there.
-        match self
-            .docker
-            .remove_volume(&volume, Some(RemoveVolumeOptions { force: false }))
+        self.remove_volume_of(&names::volume_name(cluster), cluster)
             .await
-        {
-            Ok(()) => Ok(VolumeRemoval::Removed),
-            Err(e) if is_not_found(&e) => Ok(VolumeRemoval::Absent),
-            Err(e) if is_volume_in_use(&e) => Ok(VolumeRemoval::InUse),
-            Err(e) => Err(Error::CannotRemoveVolume {
-                volume,
-                error: e.to_string(),
-            }
-            .into()),
-        }
     }
 
-    /// kip's node volumes whose cluster has no node container among `nodes`.
-    pub(super) async fn orphaned_volumes(&self, nodes: &[NodeInfo]) -> Result<Vec<NodeInfo>> {
+    /// kip's node volumes whose cluster has no node container: none of the
+    /// clusters (by the name their node was made under) in `made_under`.
+    pub(super) async fn orphaned_volumes(
+        &self,
+        made_under: &HashSet<String>,
+    ) -> Result<Vec<NodeInfo>> {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![format!("{}={}", labels::MANAGED_BY, labels::MANAGER)],
@@ -129,10 +126,16 @@ impl DockerProvider {
             .into_iter()
             .filter_map(|v| {
                 let cluster = v.labels.get(labels::CLUSTER)?.clone();
+                // A pool's member is made by a filler in the background: its
+                // volume alone for a moment is no orphan yet.
+                let young_member = v.labels.contains_key(POOL_LABEL)
+                    && crate::cluster::plan::age_of(v.created_at.as_deref())
+                        .is_none_or(|age| age < MEMBER_GRACE);
                 // Only a node volume by its own name: kip makes no other.
                 (v.name == names::volume_name(&cluster)
-                    && !nodes.iter().any(|n| n.cluster == cluster))
-                .then(|| orphan_info(cluster, v.labels.into_iter().collect(), v.created_at))
+                    && !made_under.contains(&cluster)
+                    && !young_member)
+                    .then(|| orphan_info(cluster, v.labels.into_iter().collect(), v.created_at))
             })
             .collect())
     }
@@ -144,6 +147,7 @@ fn orphan_info(
     volume_created_at: Option<String>,
 ) -> NodeInfo {
     NodeInfo {
+        inner: cluster.clone(),
         node: names::node_name(&cluster),
         state: NodeState::Orphaned,
         status: ORPHANED_STATUS.into(),

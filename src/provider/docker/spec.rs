@@ -4,6 +4,7 @@
 use crate::api::ApiEndpoint;
 use crate::node::contract::{INPUT_DIR, KIND_CONFIG_INPUT};
 use crate::node::{labels, NodePlan, NodeSpec, BOOTSTRAP_SCRIPT};
+use crate::pool::member::POOL_LABEL;
 use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
@@ -218,6 +219,7 @@ pub(super) fn started_info(
     labels.insert(labels::SECURITY.into(), profile.label().into());
     NodeInfo {
         cluster: plan.cluster.clone(),
+        inner: plan.cluster.clone(),
         node: plan.node.name.clone(),
         state: NodeState::Running,
         status: "Up".into(),
@@ -258,13 +260,16 @@ pub(super) fn node_info(c: bollard::models::ContainerSummary) -> NodeInfo {
             port: p.public_port?,
         })
     });
+    let node = c
+        .names
+        .and_then(|n| n.into_iter().next())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default();
+    let inner = labels.get(labels::CLUSTER).cloned().unwrap_or_default();
     NodeInfo {
-        cluster: labels.get(labels::CLUSTER).cloned().unwrap_or_default(),
-        node: c
-            .names
-            .and_then(|n| n.into_iter().next())
-            .map(|n| n.trim_start_matches('/').to_string())
-            .unwrap_or_default(),
+        cluster: claimed_as(&labels, &node).unwrap_or_else(|| inner.clone()),
+        inner,
+        node,
         state,
         status,
         exit_code,
@@ -278,6 +283,17 @@ pub(super) fn node_info(c: bollard::models::ContainerSummary) -> NodeInfo {
         labels,
         problem: None,
     }
+}
+
+/// The cluster a container born in a pool became: a member claimed as NAME
+/// is renamed `kip-NAME` (its labels, fixed when it was made, still name
+/// the member).
+pub(super) fn claimed_as(labels: &BTreeMap<String, String>, container: &str) -> Option<String> {
+    labels.get(POOL_LABEL)?;
+    container
+        .strip_prefix("kip-")
+        .filter(|name| crate::names::parse_cluster_name(name).is_ok())
+        .map(String::from)
 }
 
 /// Sixteen hex digits that tell one node container from another.

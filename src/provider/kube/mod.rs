@@ -13,6 +13,7 @@ mod manifests;
 mod node;
 mod ownership;
 mod pod;
+mod pool;
 pub mod preflight;
 mod target;
 
@@ -334,5 +335,9 @@ impl Provider for KubeProvider {
 
     fn manifest(&self, plan: &NodePlan) -> String {
         remote::to_yaml(&self.manifests(plan))
+    }
+
+    async fn seed_store_refused(&self, plan: &NodePlan) -> Result<Option<String>> {
+        self.host_path_refusal(plan).await
     }
 }

@@ -240,6 +240,8 @@ impl KubeProvider {
         NodeInfo {
             endpoint,
             problem,
+            // The kind cluster inside a remote node has the cluster's name.
+            inner: cluster.clone(),
             cluster,
             node: pod.metadata.name.clone().unwrap_or_default(),
             state,

@@ -196,10 +196,48 @@ fn route(path: &str, authenticated: bool) -> (&'static str, String) {
                            "nodeInfo": {"kubeletVersion": crate::SERVER_VERSION}}
             }]
         }).to_string()),
+        // The kubelet's lease, renewed as the API server answers: a node
+        // thawed from a pause renews it at once, as a kubelet does.
+        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/kind-control-plane" => (
+            "200 OK",
+            serde_json::json!({
+                "kind": "Lease", "apiVersion": "coordination.k8s.io/v1",
+                "metadata": {"name": "kind-control-plane", "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": "kind-control-plane", "leaseDurationSeconds": 40,
+                         "renewTime": now_rfc3339_micros()}
+            })
+            .to_string(),
+        ),
         _ => ("404 Not Found", serde_json::json!({
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": format!("the server could not find the requested resource ({path})"),
             "reason": "NotFound", "code": 404
         }).to_string()),
     }
+}
+
+/// Now, as the API server writes a MicroTime (`2026-01-01T00:00:00.000000Z`).
+fn now_rfc3339_micros() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_micros()
+    )
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Warm pools (issue 20): `kip up NAME --pool POOL` against a fresh
+`kip up NAME` of the same plan, in the same run. Prints numbers; asserts
+nothing.
+
+    python3 bench/pool_claim.py [--claims 20] [--fresh 4] [--size 2]
+        [--kip target/debug/kip] [--dind-image kip-test-node:latest]
+        [--image kip-test-stand-in-node:latest]
+
+Each measured operation is timed from the start of `kip up` until the
+kubeconfig it wrote reaches the cluster: `kubectl --context kip-NAME get
+--raw /readyz` answers "ok". A claim is timed only when the pool has a
+ready member (the bench waits for the refill between claims, untimed); a
+claim that found none and made the cluster fresh is counted apart. The
+fresh ups are interleaved with the claims (one after every claims/fresh
+claims) so that both see the same load. Every cluster is deleted after
+it is timed; the pool is removed at the end.
+
+With the defaults the members are the stand-in's (kip's own overhead:
+the stand-in kind answers at once); `--dind-image kip-test-node:real-kind
+--image kip-test-kind-node:latest` makes real kind members (each refill
+is then a whole cluster creation: use few claims on a shared machine).
+"""
+
+import argparse
+import fcntl
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+KUBECTL = os.environ.get("KIP_TEST_KUBECTL", "kubectl")
+
+
+def run(cmd, env, check=True):
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def timed_up(kip, env, name, extra):
+    """Seconds from `kip up` to /readyz answering through its kubeconfig,
+    and the member it claimed (None: made fresh)."""
+    start = time.monotonic()
+    result = json.loads(run([kip, "up", name, "-o", "json", *extra], env).stdout)
+    ready = run([KUBECTL, "--context", f"kip-{name}", "get", "--raw", "/readyz"], env)
+    took = time.monotonic() - start
+    if ready.stdout.strip() != "ok":
+        sys.exit(f"/readyz of {name}: {ready.stdout}")
+    return took, result.get("member")
+
+
+def ready_members(kip, env, pool):
+    listed = json.loads(run([kip, "pool", "list", pool, "-o", "json"], env).stdout)
+    return listed["items"][0]["ready"]
+
+
+def wait_ready(kip, env, pool, limit=600):
+    deadline = time.monotonic() + limit
+    while ready_members(kip, env, pool) < 1:
+        if time.monotonic() > deadline:
+            sys.exit(f"pool {pool} had no ready member within {limit}s")
+        time.sleep(0.2)
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def describe(label, values):
+    print(f"{label}: n={len(values)} p50={statistics.median(values):.3f}s "
+          f"p99={percentile(values, 99):.3f}s min={min(values):.3f}s max={max(values):.3f}s")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--claims", type=int, default=20)
+    p.add_argument("--fresh", type=int, default=4)
+    p.add_argument("--size", type=int, default=2)
+    p.add_argument("--kip", default="target/debug/kip")
+    p.add_argument("--dind-image", default="kip-test-node:latest")
+    p.add_argument("--image", default="kip-test-stand-in-node:latest")
+    args = p.parse_args()
+
+    work = tempfile.mkdtemp(prefix="poolbench-")
+    env = dict(os.environ, KUBECONFIG=os.path.join(work, "kubeconfig"),
+               KIP_STATE_DIR=os.path.join(work, "state"), KIP_DIND_IMAGE=args.dind_image,
+               KIP_IMAGE=args.image, KIP_ACCEPT_WARNINGS="inotify,disk,cgroup")
+    pool = f"poolbench-{os.getpid()}"
+    kip = args.kip
+    run([kip, "pool", "create", pool, "--size", str(args.size)], env)
+    claims, fresh, made_fresh = [], [], 0
+    every = max(1, args.claims // max(1, args.fresh))
+    try:
+        for i in range(args.claims):
+            wait_ready(kip, env, pool)
+            name = f"{pool}-c{i}"
+            took, member = timed_up(kip, env, name, ["--pool", pool])
+            if member:
+                claims.append(took)
+            else:
+                made_fresh += 1
+            run([kip, "down", name], env)
+            if (i + 1) % every == 0 and len(fresh) < args.fresh:
+                name = f"{pool}-f{len(fresh)}"
+                took, _ = timed_up(kip, env, name, [])
+                fresh.append(took)
+                run([kip, "down", name], env)
+    finally:
+        run([kip, "pool", "rm", pool], env, check=False)
+        lock = os.path.join(work, "state", "pools", f"{pool}@default.lock")
+        for path in (lock + ".next", lock):
+            if os.path.exists(path):
+                with open(path, "a") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX)  # the fillers ended
+
+    print(f"members: {args.image} in {args.dind_image}; pool size {args.size}")
+    describe("claim (up --pool) to /readyz", claims)
+    if made_fresh:
+        print(f"claims that found no ready member and made the cluster fresh: {made_fresh}")
+    describe("fresh up to /readyz", fresh)
+    print(f"fresh p50 / claim p50 = {statistics.median(fresh) / statistics.median(claims):.0f}x")
+
+
+if __name__ == "__main__":
+    main()

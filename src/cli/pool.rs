@@ -1,0 +1,213 @@
+//! `kip pool create|list|resize|rm`: the command line of warm pools, and
+//! its resolution into `PoolSettings` (the pool's definition, with what a
+//! pool cannot honour refused, naming the flag).
+
+use super::{parse_duration, ClusterOptions, TargetArgs};
+use crate::commands::pool::PoolSettings;
+use crate::error::Error;
+use crate::node::settings::ClusterSettings;
+use crate::output::OutputFormat;
+use crate::pool::spec::{PoolPlan, PoolSpec};
+use crate::settings::GlobalSettings;
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    #[command(subcommand)]
+    pub command: PoolCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Define a pool of N ready, never-used clusters of one plan and start making them (returns at once; `kip pool list` shows how far)
+    Create(Box<PoolCreateArgs>),
+    /// List pools: size, ready, creating and claimed members, the memory ready members hold, the plan
+    List(PoolListArgs),
+    /// Change a pool's size (0 keeps the pool, with no member)
+    Resize(PoolResizeArgs),
+    /// Delete a pool and its unclaimed members; clusters claimed from it stay
+    Rm(PoolNameArgs),
+    /// Make the pool whole (started by claims; not for people)
+    #[command(hide = true)]
+    Fill(PoolNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoolCreateArgs {
+    /// Pool name: a DNS-1123 label of at most 40 characters (not a cluster's name)
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    /// How many ready, never-used members the pool keeps (1 to 64)
+    #[arg(long, value_parser = |t: &str| crate::pool::spec::parse_size(t, 1), allow_hyphen_values = true)]
+    pub size: u32,
+
+    /// Replace idle members older than this (e.g. 12h); claimed clusters are never touched
+    #[arg(long, value_parser = parse_duration)]
+    pub max_age: Option<Duration>,
+
+    /// Replace the definition of a pool that exists (its members of the old plan are replaced)
+    #[arg(long)]
+    pub replace: bool,
+
+    #[command(flatten)]
+    pub cluster: ClusterOptions,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolListArgs {
+    /// Only this pool
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: Option<String>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolResizeArgs {
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    /// The new size (0 to 64)
+    #[arg(value_parser = |t: &str| crate::pool::spec::parse_size(t, 0), allow_hyphen_values = true)]
+    pub size: u32,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolNameArgs {
+    #[arg(value_parser = crate::names::parse_cluster_name)]
+    pub name: String,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+impl PoolArgs {
+    pub(super) fn target(&self) -> &TargetArgs {
+        match &self.command {
+            PoolCommand::Create(a) => &a.target,
+            PoolCommand::List(a) => &a.target,
+            PoolCommand::Resize(a) => &a.target,
+            PoolCommand::Rm(a) | PoolCommand::Fill(a) => &a.target,
+        }
+    }
+
+    pub fn settings(&self, global: &GlobalSettings) -> Result<PoolSettings> {
+        Ok(match &self.command {
+            PoolCommand::Create(a) => PoolSettings::Create {
+                spec: Box::new(a.spec(global)?),
+                replace: a.replace,
+            },
+            PoolCommand::List(a) => PoolSettings::List {
+                name: a.name.clone(),
+                output: a.output,
+            },
+            PoolCommand::Resize(a) => PoolSettings::Resize {
+                name: a.name.clone(),
+                size: a.size,
+            },
+            PoolCommand::Rm(a) => PoolSettings::Rm {
+                name: a.name.clone(),
+            },
+            PoolCommand::Fill(a) => PoolSettings::Fill {
+                name: a.name.clone(),
+            },
+        })
+    }
+}
+
+impl PoolCreateArgs {
+    /// The pool's definition: its members' plan as `up` would make a
+    /// cluster, with the user's kind config read now (members made later
+    /// must not read a file that changed). What a pool cannot honour is
+    /// refused, naming the flag.
+    fn spec(&self, global: &GlobalSettings) -> Result<PoolSpec> {
+        let settings = self.cluster.settings(&global.config);
+        if let Some((flag, why)) = refused_flag(&settings, &self.cluster.given) {
+            return Err(Error::PoolFlagImpossible { flag, why }.into());
+        }
+        let kind_config =
+            match &settings.kind_config {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Error::KindConfigUnreadable {
+                        path: path.clone(),
+                        error: e.to_string(),
+                    }
+                })?),
+                None => None,
+            };
+        Ok(PoolSpec {
+            name: self.name.clone(),
+            size: self.size,
+            plan: PoolPlan::new(&settings, kind_config, None),
+            max_age: self.max_age,
+            // Frozen members (`--paused`) are not offered yet: their claim
+            // cost is not measured.
+            paused: false,
+        })
+    }
+}
+
+/// The first flag of `settings` a pool cannot honour, and why (`given`:
+/// the flags as given, where a TTL from `KIP_TTL` is marked and allowed).
+fn refused_flag(
+    settings: &ClusterSettings,
+    given: &[String],
+) -> Option<(&'static str, &'static str)> {
+    let refused = [
+            (
+                settings.api_port.is_some(),
+                "--api-port",
+                "each member needs a host port of its own (kip picks a free one)",
+            ),
+            (
+                given
+                    .iter()
+                    .any(|g| g.starts_with("--ttl ") && !g.ends_with("(KIP_TTL)")),
+                "--ttl",
+                "a TTL is a claimed cluster's: `kip up NAME --pool POOL --ttl 1h`",
+            ),
+            (
+                !settings.ports.is_empty(),
+                "-p",
+                "each member would need the same host ports (claim a member, or make a cluster with -p)",
+            ),
+            (
+                settings.attach.registry.is_some(),
+                "--registry",
+                "pool members are not connected to registries yet",
+            ),
+            (
+                settings.attach.mirror.is_some() && !settings.attach.mirror_from_config,
+                "--mirror",
+                "pool members are not connected to pull-through caches yet",
+            ),
+            (
+                settings.keep_on_failure,
+                "--keep-on-failure",
+                "members are made in the background, where no one debugs them",
+            ),
+            (
+                settings.logs_dir.is_some(),
+                "--logs-dir",
+                "members are made in the background (their filler's log is in kip's state folder)",
+            ),
+        ];
+    refused
+        .into_iter()
+        .find(|(bad, _, _)| *bad)
+        .map(|(_, flag, why)| (flag, why))
+}
