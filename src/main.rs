@@ -14,6 +14,7 @@ mod output;
 mod provider;
 mod seed;
 mod settings;
+mod snapshot;
 #[cfg(test)]
 mod testing;
 
@@ -104,6 +105,11 @@ async fn run_remote(
         return Ok(0);
     }
     let kube = kube?;
+    if matches!(command, Command::Snapshot(_))
+        || matches!(command, Command::Up(args) if args.from.is_some())
+    {
+        return Err(error::Error::SnapshotRemote.into());
+    }
     // The kind node image comes from the local engine, if one answers.
     let host = DockerProvider::connect(&global.env.docker).ok();
     dispatch(command, global, &kube, host.as_ref(), printer).await
@@ -142,7 +148,22 @@ async fn run_local(
             if !matches!(command, Command::Up(_) | Command::Run(_)) {
                 docker.check_answers().await?;
             }
-            dispatch(command, global, &docker, Some(&docker), printer).await
+            match command {
+                Command::Up(args) if args.from.is_some() => {
+                    let settings = args.settings(global);
+                    let outcome =
+                        commands::up::restore(&settings, &global.env, &docker, printer).await?;
+                    if args.output == StatusFormat::Json {
+                        output::json(&outcome)?;
+                    }
+                    Ok(0)
+                }
+                Command::Snapshot(args) => {
+                    commands::snapshot::run(&args.action(), &docker, printer).await?;
+                    Ok(0)
+                }
+                _ => dispatch(command, global, &docker, Some(&docker), printer).await,
+            }
         }
     }
 }
@@ -204,6 +225,7 @@ async fn dispatch(
         Command::Completions(_) | Command::Man | Command::Forwarder(_) | Command::Doctor(_) => {
             unreachable!("handled before a provider is picked")
         }
+        Command::Snapshot(_) => unreachable!("local mode only, handled in run_local"),
     }
     Ok(0)
 }

@@ -9,8 +9,9 @@ use super::existing::wait_for_other_up;
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    Context, CreateCluster, DindImage, ExportKubeconfig, Flow, Plan, Provision, Recreate,
-    RefuseExisting, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitReady,
+    restore_steps, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, Plan, Provision,
+    Recreate, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step,
+    WaitReady,
 };
 use super::Request;
 use crate::error::Error;
@@ -54,6 +55,28 @@ pub fn recreate<P: Provider>() -> Recipe<P> {
 /// another's and refused).
 pub fn run<P: Provider>() -> Recipe<P> {
     make(Box::new(RefuseExisting), WhenTaken::Refuse)
+}
+
+/// `kip up NAME --from SNAPSHOT`: a new cluster from the snapshot (local
+/// mode): the name refused if taken, the snapshot checked before anything
+/// is made, the node's volume a copy of it; its bootstrap restarts the
+/// kind node in it, as on a restart. No kind node image to bring.
+pub fn restore(snapshot: &str) -> Recipe<DockerProvider> {
+    let (check, provision) = restore_steps(snapshot);
+    Recipe {
+        steps: vec![
+            Box::new(Plan),
+            Box::new(RefuseTaken),
+            Box::new(check),
+            Box::new(DindImage),
+            Box::new(provision),
+            Box::new(StartEngine),
+            Box::new(CreateCluster),
+            Box::new(WaitReady),
+            Box::new(ExportKubeconfig),
+        ],
+        when_taken: WhenTaken::Refuse,
+    }
 }
 
 /// Plan, the name, then the node made and its engine given the kind node

@@ -12,5 +12,6 @@ pub mod load;
 pub mod logs;
 pub mod run;
 pub mod seed;
+pub mod snapshot;
 pub mod status;
 pub mod up;

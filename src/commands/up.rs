@@ -14,6 +14,8 @@ pub struct UpSettings {
     pub request: Request,
     /// Delete an existing cluster of this name first.
     pub recreate: bool,
+    /// Make the cluster from this snapshot (local mode).
+    pub from: Option<String>,
 }
 
 /// `host`: the local Docker engine the kind node image comes from (the
@@ -37,6 +39,24 @@ pub async fn run<P: Provider>(
         env,
     };
     cluster::create(recipe, &settings.request, place).await
+}
+
+/// `kip up NAME --from SNAPSHOT`: the cluster layer's `restore` recipe, on
+/// the local engine.
+pub async fn restore(
+    settings: &UpSettings,
+    env: &Environment,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<UpOutcome> {
+    let place = Place {
+        provider: engine,
+        host: Some(engine),
+        printer,
+        env,
+    };
+    let snapshot = settings.from.as_deref().unwrap_or_default();
+    cluster::create(create::restore(snapshot), &settings.request, place).await
 }
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works

@@ -11,6 +11,7 @@ mod name;
 mod plan;
 mod provision;
 mod ready;
+mod restore;
 mod seed;
 mod stream;
 
@@ -21,6 +22,7 @@ pub use name::{appeared, Recreate, RefuseExisting, ReuseExisting};
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
+pub use restore::{restore_steps, RefuseTaken};
 pub use seed::SeedImage;
 
 use super::handover::UpOutcome;

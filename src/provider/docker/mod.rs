@@ -12,6 +12,7 @@ mod images;
 mod node;
 mod ownership;
 mod seeds;
+mod snapshots;
 mod spec;
 mod start;
 
@@ -31,6 +32,8 @@ use errors::{is_not_found, is_not_modified, is_removal_in_progress};
 use host::{docker_host, HostSource};
 pub use node::DockerNode;
 use ownership::{foreign, is_kips, VolumeRemoval};
+pub use seeds::HelperOutput;
+pub use snapshots::{HelperMount, SnapshotVolume};
 use spec::{node_info, published_endpoint, started_info};
 use std::collections::HashMap;
 use std::time::Duration;
