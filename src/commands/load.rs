@@ -48,7 +48,7 @@ pub async fn run(
     );
     let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
     command.extend(names.iter().cloned());
-    command.extend(["--name".to_string(), settings.name.clone()]);
+    command.extend(["--name".to_string(), node.info().kind_cluster().to_string()]);
     let out = node.exec_capture(&command, None).await?;
     if out.code != 0 {
         return Err(Error::KindLoadFailed {

@@ -55,6 +55,16 @@ pub struct NodeInfo {
     pub problem: Option<Error>,
 }
 
+impl NodeInfo {
+    /// The inner kind cluster's name: the cluster's own, or for a cluster
+    /// restored from a snapshot the one it was made under.
+    pub fn kind_cluster(&self) -> &str {
+        self.labels
+            .get(crate::node::labels::KIND_CLUSTER)
+            .map_or(&self.cluster, String::as_str)
+    }
+}
+
 /// What a provider knows about the place nodes run, before creating anything.
 #[derive(Debug, Clone, Default)]
 pub struct EngineFacts {

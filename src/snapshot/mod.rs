@@ -29,8 +29,8 @@
 //!   the snapshot's data root marked `.kip-restore`, and the node's
 //!   bootstrap keeps it and restarts the kind node in it, as on a restart.
 //!   The inner kind cluster keeps the name it was made under (recorded,
-//!   and carried by the node's `dev.kip.kind-cluster` label for `kip load`
-//!   and `kip logs`).
+//!   and carried by the node's `dev.kip.kind-cluster` label, which
+//!   `NodeInfo::kind_cluster` reads for `kip load` and `kip logs`).
 //! - Identity is cloned: every restore of one snapshot shares its cluster
 //!   CA, service-account keys and admin credentials (README "Snapshots").
 //! - Remote mode (item 6) is not built: `--from` and `kip snapshot` work
@@ -54,8 +54,6 @@ use std::collections::HashMap;
 pub const LABEL: &str = "dev.kip.snapshot";
 /// The label of a snapshot's source cluster.
 pub const SOURCE_LABEL: &str = "dev.kip.snapshot-source";
-/// The label of a restored node: the inner kind cluster's name.
-pub const KIND_CLUSTER_LABEL: &str = "dev.kip.kind-cluster";
 
 /// The volume of snapshot `name`.
 pub fn volume_name(name: &str) -> String {

@@ -14,7 +14,7 @@ use crate::node::{labels, IptablesMode, SeedStoreSpec};
 use crate::provider::docker::DockerProvider;
 use crate::provider::Provider;
 use crate::snapshot::check::{differences, Target};
-use crate::snapshot::{self, Metadata, KIND_CLUSTER_LABEL, LABEL};
+use crate::snapshot::{self, Metadata, LABEL};
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
 use std::cell::RefCell;
@@ -179,7 +179,7 @@ fn plan_from(cx: &mut Context<'_, DockerProvider>, meta: &Metadata) {
         node.env.insert("KIP_IPTABLES".into(), iptables.clone());
     }
     node.labels
-        .insert(KIND_CLUSTER_LABEL.into(), meta.kind_cluster.clone());
+        .insert(labels::KIND_CLUSTER.into(), meta.kind_cluster.clone());
     node.labels.insert(LABEL.into(), meta.name.clone());
 }
 

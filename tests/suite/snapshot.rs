@@ -1,0 +1,294 @@
+//! Snapshots end to end on the real Docker engine with the stand-in kind
+//! (fast): save, list, restore under another name and port, rm; every bad
+//! input refused with nothing made or touched; Ctrl-C during a save or a
+//! restore leaves nothing half-made and the source running. On the real
+//! kind (objects, a loaded image, a claim's file): real_kind.rs.
+
+use super::e2e::{docker, E2e};
+use super::support::{until, Lines, Run};
+use std::process::Command;
+use std::time::Duration;
+
+/// This test's snapshots, removed when it ends (pass or fail).
+struct Snapshots(Vec<String>);
+
+impl Snapshots {
+    fn new(t: &E2e, suffixes: &[&str]) -> Snapshots {
+        Snapshots(suffixes.iter().map(|s| format!("{}-{s}", t.name)).collect())
+    }
+}
+
+impl Drop for Snapshots {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &format!("kip-snap-{name}")])
+                .output();
+        }
+    }
+}
+
+fn volume_exists(volume: &str) -> bool {
+    !docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{volume}$"),
+    ])
+    .trim()
+    .is_empty()
+}
+
+fn snapshot_list(t: &E2e) -> serde_json::Value {
+    let run = t.kip(&["snapshot", "list", "-o", "json"]).run();
+    run.success();
+    run.json()
+}
+
+fn listed<'a>(list: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    list["items"].as_array()?.iter().find(|s| s["name"] == name)
+}
+
+/// The node of `cluster` is running and not frozen.
+#[track_caller]
+fn assert_running(t: &E2e, cluster: &str) {
+    let state = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.State.Paused}}",
+        &t.node_id(cluster),
+    ]);
+    assert_eq!(state.trim(), "true false", "node of {cluster}");
+    t.readyz(cluster);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn save_list_restore_under_another_name_and_rm() {
+    let Some(t) = E2e::new("snap") else { return };
+    let snaps = Snapshots::new(&t, &["s"]);
+    let snap = &snaps.0[0];
+    let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
+    t.up(&source, &["-q"]).success();
+    let saved = t.kip(&["snapshot", "save", &source, snap]).run();
+    saved
+        .success()
+        .stderr_has(&format!("Saved snapshot {snap} of cluster {source}"))
+        .stderr_has("frozen");
+    assert_running(&t, &source);
+
+    let list = snapshot_list(&t);
+    super::schema::assert_valid("snapshot-list.schema.json", &list);
+    let entry = listed(&list, snap).unwrap_or_else(|| panic!("{snap} not in {list}"));
+    assert_eq!(entry["complete"], true);
+    let meta = &entry["metadata"];
+    assert_eq!(meta["source"], source.as_str());
+    assert_eq!(meta["kindCluster"], source.as_str());
+    assert_eq!(meta["dindImage"], t.image.as_str());
+    for fact in [
+        "mtu",
+        "cgroup",
+        "iptables",
+        "arch",
+        "kindImageId",
+        "certificatesExpireAt",
+    ] {
+        assert!(!meta[fact].is_null(), "no {fact} in {meta}");
+    }
+    assert!(meta["sizeBytes"].as_u64().unwrap() > 0, "{meta}");
+
+    // Another name, its own port, labels and TTL; the source untouched.
+    let port = free_port();
+    let restored = t
+        .kip(&[
+            "up",
+            &copy,
+            "--from",
+            snap,
+            "--api-port",
+            &port.to_string(),
+            "--label",
+            "team=snap",
+            "--ttl",
+            "1h",
+            "--no-switch-context",
+            "-o",
+            "json",
+        ])
+        .run();
+    restored.success().stderr_has("Copied snapshot");
+    let outcome = restored.json();
+    assert!(
+        outcome["endpoint"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!(":{port}")),
+        "{outcome}"
+    );
+    t.readyz(&copy);
+    assert_running(&t, &source);
+    let labels = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        &t.node_id(&copy),
+    ]);
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["team"], "snap");
+    assert!(labels["dev.kip.expires-at"].is_string(), "{labels}");
+    assert_eq!(labels["dev.kip.kind-cluster"], source.as_str());
+    // The restored node's own bootstrap said so; its data is its own.
+    let log = docker(&["logs", &t.node_id(&copy)]);
+    assert!(
+        log.contains(&format!("kip-info: restored={source}")),
+        "{log}"
+    );
+    assert!(log.contains("kip-info: cluster=restarted"), "{log}");
+
+    // kip load reaches the inner cluster under the name it was made under.
+    let tag = format!("kip-test-tiny:{}-snap", std::process::id());
+    super::conformance::tiny_image(&tag);
+    let load = t.kip(&["load", &copy, &tag]).run();
+    let _ = Command::new("docker").args(["rmi", &tag]).output();
+    load.success().stderr_has("Loaded");
+
+    // The source deleted: the snapshot still restores.
+    t.kip(&["down", &source, &copy]).run().success();
+    t.up(&copy, &["--from", snap, "-q"]).success();
+    t.readyz(&copy);
+    t.kip(&["down", &copy]).run().success();
+
+    t.kip(&["snapshot", "rm", snap])
+        .run()
+        .success()
+        .stderr_has(&format!("Removed snapshot {snap}"));
+    assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    t.assert_nothing_left(&source);
+    t.assert_nothing_left(&copy);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn bad_inputs_are_refused_with_nothing_made_or_touched() {
+    let Some(t) = E2e::new("snapbad") else { return };
+    let snaps = Snapshots::new(&t, &["s", "none"]);
+    let (snap, none) = (&snaps.0[0], &snaps.0[1]);
+    let source = format!("{}-src", t.name);
+    let other = format!("{}-other", t.name);
+
+    // Unknown cluster, unknown snapshot: exit 5, nothing made.
+    t.kip(&["snapshot", "save", &other, snap])
+        .run()
+        .code(5)
+        .stderr_has("no kip cluster named");
+    assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    t.up(&other, &["--from", none])
+        .code(5)
+        .stderr_has(&format!("no snapshot \"{none}\""));
+    t.assert_nothing_left(&other);
+    t.kip(&["snapshot", "rm", none]).run().code(5);
+
+    t.up(&source, &["-q"]).success();
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    let before = listed(&snapshot_list(&t), snap).cloned().unwrap();
+
+    // A snapshot name taken: exit 3, the snapshot as it was.
+    t.kip(&["snapshot", "save", &source, snap])
+        .run()
+        .code(3)
+        .stderr_has(&format!("a snapshot named {snap} exists"));
+    assert_eq!(listed(&snapshot_list(&t), snap), Some(&before));
+
+    // A cluster name taken: exit 3, that cluster as it was.
+    let id = t.node_id(&source);
+    t.up(&source, &["--from", snap])
+        .code(3)
+        .stderr_has(&format!("cluster {source} already exists"));
+    assert_eq!(t.node_id(&source), id);
+    assert_running(&t, &source);
+
+    // Another kind node image than the snapshot's: exit 3, naming both.
+    let refused = t.up(&other, &["--from", snap, "--image", "kindest/node:v1.30.0"]);
+    refused
+        .code(3)
+        .stderr_has("kind node image")
+        .stderr_has("kindest/node:v1.30.0")
+        .stderr_has("nothing was made");
+    t.assert_nothing_left(&other);
+
+    // A snapshot name that would be a node volume's: bad usage.
+    t.kip(&["snapshot", "save", &source, "x-docker"])
+        .run()
+        .code(2);
+    t.kip(&["down", &source]).run().success();
+    t.assert_nothing_left(&source);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
+    let Some(t) = E2e::new("snapint") else { return };
+    let snaps = Snapshots::new(&t, &["s", "cut"]);
+    let (snap, cut) = (&snaps.0[0], &snaps.0[1]);
+    let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
+    t.up(&source, &["-q"]).success();
+    // A data root big enough that its copy takes a while.
+    t.exec(
+        &source,
+        &[
+            "sh",
+            "-c",
+            "head -c 300M /dev/urandom >/var/lib/docker/kip-test-big",
+        ],
+    )
+    .run()
+    .success();
+
+    // Ctrl-C while the copy runs (its helper container is there).
+    let helper = "label=dev.kip.snapshot-helper";
+    let mut save = t.kip(&["snapshot", "save", &source, cut]).spawn();
+    until("the save's copy started", Duration::from_secs(60), || {
+        (!docker(&["ps", "-q", "--filter", helper]).trim().is_empty())
+            .then_some(())
+            .ok_or_else(String::new)
+    });
+    interrupt(save.id());
+    let lines = Lines::of(save.stderr.take().unwrap());
+    let status = super::support::exit_by(&mut save, Duration::from_secs(120), "the save ends");
+    assert_eq!(status.code(), Some(130), "{}", lines.all());
+    assert!(!volume_exists(&format!("kip-snap-{cut}")));
+    assert!(listed(&snapshot_list(&t), cut).is_none());
+    assert!(docker(&["ps", "-aq", "--filter", helper]).trim().is_empty());
+    assert_running(&t, &source);
+
+    // Ctrl-C while the restore copies the snapshot into the new volume.
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    let up = t.kip(&["up", &copy, "--from", snap]).spawn();
+    let volume = format!("kip-{copy}-docker");
+    until(
+        "the restore's volume was made",
+        Duration::from_secs(60),
+        || volume_exists(&volume).then_some(()).ok_or_else(String::new),
+    );
+    interrupt(up.id());
+    let run: Run = super::support::finish_by(up, Duration::from_secs(120), "the restore ends");
+    assert_eq!(run.code, 130, "{run}");
+    t.assert_nothing_left(&copy);
+    assert_running(&t, &source);
+    t.kip(&["down", &source]).run().success();
+}
+
+fn interrupt(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
