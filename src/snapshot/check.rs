@@ -36,7 +36,7 @@ pub fn differences(snapshot: &Metadata, target: &Target) -> Vec<String> {
         .filter(|i| **i != snapshot.kind_image)
     {
         found.push(format!(
-            "kind node image: the snapshot's cluster runs {}, --image asks for {image}",
+            "kind node image: the snapshot's cluster runs {}, --image (or KIP_IMAGE) asks for {image}",
             snapshot.kind_image
         ));
     }
@@ -46,7 +46,7 @@ pub fn differences(snapshot: &Metadata, target: &Target) -> Vec<String> {
         .filter(|i| **i != snapshot.dind_image)
     {
         found.push(format!(
-            "node image: the snapshot's Docker store was written by {}, --dind-image asks for {image}",
+            "node image: the snapshot's Docker store was written by {}, --dind-image (or KIP_DIND_IMAGE) asks for {image}",
             snapshot.dind_image
         ));
     }

@@ -82,13 +82,19 @@ async fn make(
         "snapshot-copied",
         &format!("Copying cluster {cluster}'s node ({how} meanwhile)"),
     );
+    let helper =
+        volume::prepare_copy_out(engine, &image, &names::volume_name(&cluster), &volume).await?;
     let started = Instant::now();
-    if meta.stopped {
-        engine.stop_node(&cluster, &container).await?;
+    let frozen = if meta.stopped {
+        engine.stop_node(&cluster, &container).await
     } else {
-        engine.pause(&container).await?;
+        engine.pause(&container).await
+    };
+    if let Err(e) = frozen {
+        let _ = engine.remove_helper(&helper).await;
+        return Err(e);
     }
-    let copied = volume::copy_out(engine, &image, &names::volume_name(&cluster), &volume).await;
+    let copied = volume::run_copy_out(engine, &helper).await;
     let thawed = if meta.stopped {
         engine.start_container(&container).await
     } else {

@@ -67,6 +67,11 @@ async fn helper(
     let out = engine
         .run_volume_helper(image, mounts, script, args)
         .await?;
+    checked(what, out)
+}
+
+/// The helper's output, or its failure (`what` it was asked).
+fn checked(what: &str, out: HelperOutput) -> Result<HelperOutput> {
     if out.code != 0 {
         return Err(Error::SnapshotHelperFailed {
             what: what.to_string(),
@@ -77,18 +82,24 @@ async fn helper(
     Ok(out)
 }
 
-/// Copies the node volume `from` into the snapshot volume `to`.
-pub async fn copy_out(engine: &DockerProvider, image: &str, from: &str, to: &str) -> Result<()> {
+/// The helper that copies the node volume `from` into the snapshot volume
+/// `to`, created (not started): [`run_copy_out`] starts it, so that the
+/// node is frozen for the copy only, not for the helper's creation.
+pub async fn prepare_copy_out(
+    engine: &DockerProvider,
+    image: &str,
+    from: &str,
+    to: &str,
+) -> Result<String> {
     let mounts = [mount(from, "/from", true), mount(to, "/to", false)];
-    helper(
-        engine,
-        image,
-        &mounts,
-        ("copy the node's volume", COPY_OUT),
-        &[],
-    )
-    .await?;
-    Ok(())
+    engine
+        .create_volume_helper(image, &mounts, COPY_OUT, &[])
+        .await
+}
+
+pub async fn run_copy_out(engine: &DockerProvider, helper: &str) -> Result<()> {
+    let out = engine.run_created_helper(helper).await?;
+    checked("copy the node's volume", out).map(|_| ())
 }
 
 /// Writes what a restore needs beside the data root; the snapshot's size.

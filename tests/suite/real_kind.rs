@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WAIT: &str = "8m";
+pub const WAIT: &str = "8m";
 
 pub struct RealKind {
     pub e2e: E2e,
@@ -74,7 +74,7 @@ impl RealKind {
         })
     }
 
-    fn up(&self, name: &str, extra: &[&str]) -> Run {
+    pub fn up(&self, name: &str, extra: &[&str]) -> Run {
         let mut args = vec!["up", name, "--image", &self.node_image, "--wait", WAIT];
         args.extend_from_slice(extra);
         self.e2e.kip(&args).run()
@@ -116,7 +116,7 @@ fn pod(name: &str, image: &str, command: &[&str], privileged: bool) -> String {
     .to_string()
 }
 
-fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
+pub fn apply(t: &RealKind, name: &str, manifest: &str) -> Result<(), String> {
     let mut child = Command::new(super::e2e::kubectl_path())
         .arg("--kubeconfig")
         .arg(t.e2e.kubeconfig())

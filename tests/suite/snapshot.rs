@@ -245,11 +245,11 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
     .run()
     .success();
 
-    // Ctrl-C while the copy runs (its helper container is there).
-    let helper = "label=dev.kip.snapshot-helper";
+    // Ctrl-C while the copy runs (this kip's helper container runs).
     let mut save = t.kip(&["snapshot", "save", &source, cut]).spawn();
+    let helper = format!("name=kip-snapshot-helper-{}-", save.id());
     until("the save's copy started", Duration::from_secs(60), || {
-        (!docker(&["ps", "-q", "--filter", helper]).trim().is_empty())
+        (!docker(&["ps", "-q", "--filter", &helper]).trim().is_empty())
             .then_some(())
             .ok_or_else(String::new)
     });
@@ -259,7 +259,9 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
     assert_eq!(status.code(), Some(130), "{}", lines.all());
     assert!(!volume_exists(&format!("kip-snap-{cut}")));
     assert!(listed(&snapshot_list(&t), cut).is_none());
-    assert!(docker(&["ps", "-aq", "--filter", helper]).trim().is_empty());
+    assert!(docker(&["ps", "-aq", "--filter", &helper])
+        .trim()
+        .is_empty());
     assert_running(&t, &source);
 
     // Ctrl-C while the restore copies the snapshot into the new volume.
@@ -291,4 +293,141 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap()
+}
+
+/// ConfigMap, claim and Deployment (of a `kip load`ed image, never pulled)
+/// whose pod writes `token` in the claim once and then sleeps.
+fn workload(image: &str, token: &str) -> String {
+    let items = serde_json::json!([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "snap"},
+         "data": {"token": token}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "loaded"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "loaded"}},
+           "template": {"metadata": {"labels": {"app": "loaded"}},
+             "spec": {"terminationGracePeriodSeconds": 1,
+               "containers": [{"name": "main", "image": image, "imagePullPolicy": "Never",
+                 "command": ["sh", "-c", format!("test -f /data/probe || echo {token} >/data/probe; exec sleep infinity")],
+                 "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+               "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}}},
+    ]);
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// The workload is there and serving in cluster `name`: the Deployment
+/// rolled out, the claim's file and the ConfigMap hold `token`.
+fn workload_there(t: &super::real_kind::RealKind, name: &str, token: &str) -> Result<(), String> {
+    use super::real_kind::ok;
+    ok(&t.kubectl(
+        name,
+        &["rollout", "status", "deploy/loaded", "--timeout=240s"],
+    ))?;
+    let file = ok(&t.kubectl(name, &["exec", "deploy/loaded", "--", "cat", "/data/probe"]))?
+        .trim()
+        .to_string();
+    let map = ok(&t.kubectl(
+        name,
+        &["get", "configmap", "snap", "-o", "jsonpath={.data.token}"],
+    ))?
+    .to_string();
+    (file == token && map == token).then_some(()).ok_or(format!(
+        "the claim's file holds {file:?}, the ConfigMap {map:?}, not {token:?}"
+    ))
+}
+
+#[test]
+#[ignore = "end-to-end on real Kubernetes: needs the real-kind test images (test-stack/real-kind/build.sh)"]
+fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
+    use super::real_kind::{ok, RealKind, WAIT};
+    let Some(t) = RealKind::new("rsnap") else {
+        return;
+    };
+    let snaps = Snapshots::new(&t.e2e, &["s"]);
+    let snap = &snaps.0[0];
+    let name = t.e2e.name.clone();
+    let (source, copy) = (format!("{name}-src"), format!("{name}-new"));
+    let mut c = super::support::Checks::default();
+    t.up(&source, &[]).success();
+    // An image only `kip load` brings in (the node image has it as kube-proxy).
+    let image = format!("kip.local/snap-load:{}", std::process::id());
+    docker(&[
+        "tag",
+        &format!("registry.k8s.io/kube-proxy:{}", t.version),
+        &image,
+    ]);
+    let loaded = t.e2e.kip(&["load", &source, &image]).run();
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    c.check("kip load into the source", ok(&loaded).map(|_| ()));
+    let token = format!("kip-snap-{}", std::process::id());
+    c.check(
+        "the workload runs in the source",
+        super::real_kind::apply(&t, &source, &workload(&image, &token))
+            .and_then(|()| workload_there(&t, &source, &token)),
+    );
+    let saved = t.e2e.kip(&["snapshot", "save", &source, snap]).run();
+    c.check("snapshot save", ok(&saved).map(|_| ()));
+    eprintln!("{}", saved.stderr);
+    c.check(
+        "the source keeps serving",
+        ok(&t.kubectl(&source, &["get", "--raw", "/readyz"])).map(|_| ()),
+    );
+    let restored = t
+        .e2e
+        .kip(&["up", &copy, "--from", snap, "--wait", WAIT])
+        .run();
+    eprintln!("{}", restored.stderr);
+    c.check("kip up --from", ok(&restored).map(|_| ()));
+    c.check("restored: the node is Ready", {
+        super::support::eventually(Duration::from_secs(240), || {
+            let out = ok(&t.kubectl(
+                &copy,
+                &[
+                    "get",
+                    "nodes",
+                    "-o",
+                    "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+                ],
+            ))?
+            .to_string();
+            (out == "True").then_some(()).ok_or(out)
+        })
+    });
+    c.check(
+        "restored: the Deployment runs from the loaded image, the ConfigMap and the claim's file are there",
+        workload_there(&t, &copy, &token),
+    );
+    c.check("restored: nothing was pulled", {
+        ok(&t.kubectl(
+            &copy,
+            &[
+                "get",
+                "events",
+                "-A",
+                "--field-selector",
+                "reason=Pulling",
+                "-o",
+                "name",
+            ],
+        ))
+        .and_then(|out| out.trim().is_empty().then_some(()).ok_or(out.to_string()))
+    });
+    c.check(
+        "the source still serves",
+        workload_there(&t, &source, &token),
+    );
+    c.check(
+        "kip down of both",
+        ok(&t.e2e.kip(&["down", &source, &copy]).run()).map(|_| ()),
+    );
+    c.check(
+        "snapshot rm",
+        ok(&t.e2e.kip(&["snapshot", "rm", snap]).run()).map(|_| ()),
+    );
+    c.run("nothing is left", || {
+        t.e2e.assert_nothing_left(&source);
+        t.e2e.assert_nothing_left(&copy);
+        assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    });
+    c.finish();
 }

@@ -141,12 +141,8 @@ impl DockerProvider {
     }
 
     /// Runs `script` with `args` in a container of `image` with `mounts`
-    /// and no network, and removes the container. Root with Docker's
-    /// default capabilities and CAP_SYS_ADMIN: a copy keeps overlay2's
-    /// whiteout devices (CAP_MKNOD) and `trusted.overlay.*` xattrs
-    /// (CAP_SYS_ADMIN). Not `--privileged`: an engine that withholds a
-    /// capability cannot start privileged containers. Callers run it to
-    /// its end (a signal waits).
+    /// (see [`DockerProvider::create_volume_helper`]) and removes it.
+    /// Callers run it to its end (a signal waits).
     pub async fn run_volume_helper(
         &self,
         image: &str,
@@ -154,6 +150,25 @@ impl DockerProvider {
         script: &str,
         args: &[String],
     ) -> Result<HelperOutput> {
+        let name = self
+            .create_volume_helper(image, mounts, script, args)
+            .await?;
+        self.run_created_helper(&name).await
+    }
+
+    /// Creates (not starts) the helper container that runs `script` with
+    /// `args` in `image` with `mounts` and no network: its name. Root with
+    /// Docker's default capabilities and CAP_SYS_ADMIN: a copy keeps
+    /// overlay2's whiteout devices (CAP_MKNOD) and `trusted.overlay.*`
+    /// xattrs (CAP_SYS_ADMIN). Not `--privileged`: an engine that withholds
+    /// a capability cannot start privileged containers.
+    pub async fn create_volume_helper(
+        &self,
+        image: &str,
+        mounts: &[HelperMount<'_>],
+        script: &str,
+        args: &[String],
+    ) -> Result<String> {
         let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
         let mut entrypoint = vec![
             "sh".into(),
@@ -195,9 +210,20 @@ impl DockerProvider {
                     short_docker_error(&e)
                 )
             })?;
-        let ran = self.helper_output(&name, "snapshot helper").await;
-        self.remove_container_by_name(&name).await?;
+        Ok(name)
+    }
+
+    /// Starts the created helper `name`, waits for it, collects its output
+    /// and removes it.
+    pub async fn run_created_helper(&self, name: &str) -> Result<HelperOutput> {
+        let ran = self.helper_output(name, "snapshot helper").await;
+        self.remove_container_by_name(name).await?;
         ran
+    }
+
+    /// Removes a created helper that is not to run.
+    pub async fn remove_helper(&self, name: &str) -> Result<()> {
+        self.remove_container_by_name(name).await
     }
 }
 
