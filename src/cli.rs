@@ -5,12 +5,15 @@
 //! command, kept in one place so `--help` reads as one document.
 
 pub mod generate;
+mod registry;
 mod resolve;
 mod values;
 
+use crate::node::ports::HostPort;
 use crate::node::{IptablesMode, SecurityMode};
 use crate::output::{KubeconfigFormat, OutputFormat, ProgressFormat, StatusFormat};
 use clap::{Args, Parser, Subcommand};
+pub use registry::RegistryArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -64,6 +67,8 @@ pub enum Command {
     Gc(GcArgs),
     /// Load images from the host into a cluster
     Load(LoadArgs),
+    /// Registries on this Docker engine for clusters to pull from: a local one, or a pull-through cache
+    Registry(RegistryArgs),
     /// List or remove seeds: kind node images unpacked once per engine, which new nodes get in about a second
     Seed(SeedArgs),
     /// Save a running cluster whole (objects, images, volumes) and list or remove snapshots; `kip up NEW --from SNAPSHOT` restores one
@@ -224,6 +229,22 @@ pub struct ClusterOptions {
     #[arg(long = "dockerd-arg", value_name = "ARG", allow_hyphen_values = true, value_parser = parse_dockerd_arg)]
     pub dockerd_args: Vec<String>,
 
+    /// Publish a port of this machine to the control-plane node, as kind's extraPortMappings (repeatable; local only, refused with --remote)
+    #[arg(short = 'p', long = "port", value_name = "[ADDRESS:]HOST:CONTAINER[/udp]", value_parser = crate::node::ports::parse_port_flag)]
+    pub ports: Vec<HostPort>,
+
+    /// Let pods pull localhost:PORT/… images from this kip registry (`kip registry create NAME`; local only)
+    #[arg(long, value_name = "NAME", value_parser = crate::registry::parse_name)]
+    pub registry: Option<String>,
+
+    /// Pull docker.io (or the registry a kip cache mirrors) through this pull-through cache: a kip registry's name, or a cache's URL (the only kind with --remote)
+    #[arg(long, value_name = "NAME|URL", env = "KIP_MIRROR")]
+    pub mirror: Option<String>,
+
+    /// Make the cluster without the cache when the cache's upstream does not answer
+    #[arg(long)]
+    pub mirror_optional: bool,
+
     /// Stream the kind node image into the node instead of giving it the engine's seed of that image (made on first use)
     #[arg(long, env = "KIP_NO_SEED", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_seed: bool,
@@ -237,7 +258,7 @@ pub struct ClusterOptions {
 
 /// The `ClusterOptions` that only shape a new cluster (not `--wait`,
 /// `--keep-on-failure` or `--logs-dir`, which are about the run).
-const SHAPING_ARGS: [&str; 13] = [
+const SHAPING_ARGS: [&str; 16] = [
     "image",
     "dind_image",
     "node_env",
@@ -251,6 +272,9 @@ const SHAPING_ARGS: [&str; 13] = [
     "cert_sans",
     "kind_config",
     "dockerd_args",
+    "ports",
+    "registry",
+    "mirror",
 ];
 
 impl Cli {
@@ -288,6 +312,7 @@ fn given_flags(matches: &clap::ArgMatches) -> Vec<String> {
             "labels" => "--label".to_string(),
             "cert_sans" => "--cert-san".to_string(),
             "dockerd_args" => "--dockerd-arg".to_string(),
+            "ports" => "--port".to_string(),
             _ => flag,
         };
         let values = || {

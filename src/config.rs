@@ -7,6 +7,7 @@
 //! dindImage: registry.example.com/kip-node:v1  # instead of kip's built-in DinD image
 //! ttl: 2h                                   # `kip gc` deletes clusters after this
 //! remote: true                              # as if every command had --remote
+//! mirror: hub                               # every local cluster pulls docker.io through kip's cache `hub`
 //! ```
 
 use crate::error::Error;
@@ -57,6 +58,9 @@ pub struct ConfigFile {
     /// Remote mode by default (`--remote` on every command that takes it).
     #[serde(default)]
     pub remote: bool,
+    /// The pull-through cache every cluster pulls through (`--mirror`): a
+    /// kip registry's name, or a cache's URL.
+    pub mirror: Option<String>,
 }
 
 impl ConfigFile {
@@ -131,6 +135,8 @@ mod tests {
         assert!(!s.remote);
         let s: ConfigFile = serde_yaml::from_str("remote: true\n").unwrap();
         assert!(s.remote);
+        let s: ConfigFile = serde_yaml::from_str("mirror: hub\n").unwrap();
+        assert_eq!(s.mirror.as_deref(), Some("hub"));
         assert!(serde_yaml::from_str::<ConfigFile>("imagee: x\n").is_err());
         assert!(serde_yaml::from_str::<ConfigFile>("ttl: soon\n").is_err());
     }

@@ -12,6 +12,7 @@ mod names;
 mod node;
 mod output;
 mod provider;
+mod registry;
 mod seed;
 mod settings;
 mod snapshot;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u8> {
     let command = &cli.command;
-    if let Some(code) = run_without_settings(command, &env).await? {
+    if let Some(code) = run_without_settings(command, &env, printer).await? {
         return Ok(code);
     }
     let global = cli.global_settings(env)?;
@@ -66,10 +67,20 @@ async fn run(cli: &Cli, env: Environment, printer: &Printer) -> anyhow::Result<u
 
 /// The commands that need neither kip's settings nor a provider: their
 /// exit code, or None for every other command.
-async fn run_without_settings(command: &Command, env: &Environment) -> anyhow::Result<Option<u8>> {
+async fn run_without_settings(
+    command: &Command,
+    env: &Environment,
+    printer: &Printer,
+) -> anyhow::Result<Option<u8>> {
     match command {
         Command::Completions(args) => cli::generate::completions(&args.shell)?,
         Command::Man => cli::generate::man()?,
+        // An engine-only command: registries run on the local engine.
+        Command::Registry(args) => {
+            let docker = DockerProvider::connect(&env.docker)?;
+            docker.check_answers().await?;
+            commands::registry::run(&args.settings(), env, &docker, printer).await?;
+        }
         Command::Forwarder(args) => {
             let state = provider::remote_state::RemoteState::new(&env.state_dir);
             let target = provider::kube::resolve(
@@ -222,7 +233,11 @@ async fn dispatch(
                 commands::exec::run(&args.settings(), provider).await?,
             ))
         }
-        Command::Completions(_) | Command::Man | Command::Forwarder(_) | Command::Doctor(_) => {
+        Command::Completions(_)
+        | Command::Man
+        | Command::Forwarder(_)
+        | Command::Doctor(_)
+        | Command::Registry(_) => {
             unreachable!("handled before a provider is picked")
         }
         Command::Snapshot(_) => unreachable!("local mode only, handled in run_local"),

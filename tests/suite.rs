@@ -8,6 +8,7 @@ mod suite {
     pub mod cli;
     pub mod conformance;
     pub mod data_safety;
+    pub mod day_one;
     pub mod doctor;
     pub mod down_and_reuse;
     pub mod e2e;

@@ -122,7 +122,7 @@ fn man_page() -> Result<Vec<u8>> {
 }
 
 /// The environment kip reads, for the man page.
-const ENVIRONMENT: [(&str, &str); 15] = [
+const ENVIRONMENT: [(&str, &str); 17] = [
     (
         "DOCKER_HOST",
         "the Docker engine (else the current Docker context, else unix:///var/run/docker.sock)",
@@ -133,7 +133,7 @@ const ENVIRONMENT: [(&str, &str); 15] = [
     ),
     (
         "DOCKER_CONFIG",
-        "where the Docker CLI's contexts are (default ~/.docker)",
+        "where the Docker CLI's contexts and credentials are (default ~/.docker)",
     ),
     (
         "KUBECONFIG",
@@ -154,6 +154,14 @@ const ENVIRONMENT: [(&str, &str); 15] = [
         "KIP_REMOTE",
         "--remote (1) or local mode (0), over the config file's remote",
     ),
+    (
+        "KIP_MIRROR",
+        "--mirror: the pull-through cache clusters pull docker.io through, over the config file's mirror",
+    ),
+    (
+        "KIP_REGISTRY_IMAGE",
+        "kip registry create --image: the registry image",
+    ),
     ("KIP_PROGRESS", "--progress: human or json"),
     (
         "KIP_ACCEPT_WARNINGS",
@@ -173,7 +181,7 @@ const ENVIRONMENT: [(&str, &str); 15] = [
 /// The files kip reads and writes, for the man page.
 const FILES: [(&str, &str); 3] = [
     ("~/.kube/config", "the kubeconfig kip adds each cluster's context to (or $KUBECONFIG, or --kubeconfig)"),
-    ("~/.config/kip/config.yaml", "kip's config file: image, dindImage, ttl, remote (or $XDG_CONFIG_HOME/kip/config.yaml, or $KIP_CONFIG)"),
+    ("~/.config/kip/config.yaml", "kip's config file: image, dindImage, ttl, remote, mirror (or $XDG_CONFIG_HOME/kip/config.yaml, or $KIP_CONFIG)"),
     ("~/.local/state/kip/remote/", "what kip remembers of remote clusters (or $KIP_STATE_DIR)"),
 ];
 

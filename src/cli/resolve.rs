@@ -150,7 +150,8 @@ impl TargetArgs {
 }
 
 impl ClusterOptions {
-    /// Flags win over the config file's `image`, `dindImage` and `ttl`.
+    /// Flags win over the config file's `image`, `dindImage`, `ttl` and
+    /// `mirror`.
     fn settings(&self, config: &ConfigFile) -> ClusterSettings {
         ClusterSettings {
             image: self.image.clone().or_else(|| config.image.clone()),
@@ -174,6 +175,13 @@ impl ClusterOptions {
             dockerd_args: self.dockerd_args.clone(),
             seed: !self.no_seed,
             given: self.given.clone(),
+            ports: self.ports.clone(),
+            attach: crate::registry::attach::Attach {
+                registry: self.registry.clone(),
+                mirror_from_config: self.mirror.is_none() && config.mirror.is_some(),
+                mirror: self.mirror.clone().or_else(|| config.mirror.clone()),
+                mirror_optional: self.mirror_optional,
+            },
         }
     }
 }

@@ -9,8 +9,9 @@ use super::existing::wait_for_other_up;
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    restore_steps, Context, CreateCluster, DindImage, ExportKubeconfig, Flow, Plan, Provision,
-    Recreate, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step,
+    restore_steps, ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig, Flow,
+    HostPorts, Plan, Provision, Recreate, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage,
+    Stage, StartEngine, Step,
     WaitReady,
 };
 use super::Request;
@@ -88,6 +89,8 @@ fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P>
         steps: vec![
             Box::new(Plan),
             name,
+            Box::new(ConnectRegistries),
+            Box::new(HostPorts),
             Box::new(DindImage),
             Box::new(engine.on_host()),
             Box::new(Provision),
@@ -134,6 +137,7 @@ pub async fn create<P: Provider>(
         started,
         deadline: tokio::time::Instant::now() + request.cluster.wait,
         facts: None,
+        registries: Default::default(),
         plan: None,
         node: None,
         bootstrap: None,

@@ -10,7 +10,8 @@
 //! kind's create actions, run by one runner (`create.rs`). `up` today is
 //!
 //! ```text
-//! Plan → ReuseExisting | Recreate → DindImage → SeedImage::on_host
+//! Plan → ReuseExisting | Recreate → ConnectRegistries → HostPorts
+//!      → DindImage → SeedImage::on_host
 //!      → Provision → StartEngine → SeedImage::in_node → CreateCluster
 //!      → WaitReady → ExportKubeconfig
 //! ```

@@ -6,9 +6,11 @@
 
 use crate::error::Error;
 use crate::node::image::default_image;
+use crate::node::ports::PortError;
 use crate::node::settings::ClusterSettings;
 use crate::node::{labels, NodeOptions, NodePlan};
 use crate::provider::{EngineFacts, Provider};
+use crate::registry::wiring::RegistryWiring;
 use crate::settings::Environment;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -59,18 +61,24 @@ pub fn options(
         user_kind_config,
         extra_labels: extra_labels(settings, env),
         remote_namespace: facts.remote_namespace.clone(),
+        ports: settings.ports.clone(),
+        registries: RegistryWiring::default(),
     })
 }
 
 /// The plan `options` describe; a user's kind config that contradicts
-/// kip's is bad usage, naming the field.
+/// kip's (or host ports kip cannot publish) is bad usage, naming the field.
 pub fn plan(settings: &ClusterSettings, options: &NodeOptions) -> Result<NodePlan> {
-    NodePlan::new(options).map_err(|error| {
-        Error::KindConfigInvalid {
-            path: settings.kind_config.clone().unwrap_or_default(),
+    if options.remote_namespace.is_some() && !settings.ports.is_empty() {
+        return Err(PortError::Remote.into());
+    }
+    NodePlan::new(options).map_err(|error| match &settings.kind_config {
+        Some(path) => Error::KindConfigInvalid {
+            path: path.clone(),
             error,
         }
-        .into()
+        .into(),
+        None => PortError::Invalid { error }.into(),
     })
 }
 
@@ -97,7 +105,7 @@ pub async fn dry_run(
     settings: &ClusterSettings,
     env: &Environment,
     provider: Result<&impl Provider, &anyhow::Error>,
-    warn: impl FnOnce(String),
+    warn: impl Fn(String),
 ) -> Result<String> {
     let facts = match provider {
         Ok(provider) => provider.facts().await,
@@ -112,10 +120,14 @@ pub async fn dry_run(
             ..EngineFacts::default()
         }
     });
-    let plan = plan(
-        settings,
-        &options(name, settings, env, &facts, facts.local)?,
-    )?;
+    let mut options = options(name, settings, env, &facts, facts.local)?;
+    let (registries, note) =
+        crate::registry::attach::planned(&settings.attach, facts.remote_namespace.is_some())?;
+    options.registries = registries;
+    if let Some(note) = note {
+        warn(note);
+    }
+    let plan = plan(settings, &options)?;
     Ok(provider.map_or_else(|_| plan.to_yaml(), |p| p.manifest(&plan)))
 }
 

@@ -4,8 +4,10 @@
 
 use super::access::credentials;
 use crate::api::ApiClient;
+use crate::node::ports::{self, HostPort};
 use crate::node::progress::BootstrapSummary;
 use crate::provider::{Node, NodeInfo, NodeState, Provider};
+use crate::registry::labels;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Duration;
@@ -34,6 +36,11 @@ pub struct Status {
     pub expires_at: Option<String>,
     /// The CI job that made it, if kip saw one.
     pub ci: Option<String>,
+    /// Ports of the user's machine published to kind nodes.
+    pub ports: Vec<HostPort>,
+    /// The kip registry it pulls `localhost:PORT/…` from, and its cache.
+    pub registry: Option<String>,
+    pub mirror: Option<String>,
 }
 
 impl crate::output::Document for Status {
@@ -100,6 +107,9 @@ impl Status {
             node_facts: summary.facts,
             expires_at: node.expires_at.clone(),
             ci: node.ci.clone(),
+            ports: ports::from_label(&node.labels),
+            registry: node.labels.get(labels::CLUSTER_REGISTRY).cloned(),
+            mirror: node.labels.get(labels::CLUSTER_MIRROR).cloned(),
         }
     }
 }
@@ -145,6 +155,9 @@ mod tests {
             node_facts: Default::default(),
             expires_at: None,
             ci: None,
+            ports: vec![crate::node::ports::parse_port_flag("8080:80").unwrap()],
+            registry: Some("dev".into()),
+            mirror: None,
         });
     }
 

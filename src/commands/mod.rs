@@ -10,6 +10,7 @@ pub mod kubeconfig;
 pub mod list;
 pub mod load;
 pub mod logs;
+pub mod registry;
 pub mod run;
 pub mod seed;
 pub mod snapshot;

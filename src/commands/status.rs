@@ -3,6 +3,7 @@
 
 use crate::cluster::status::{collect, Status};
 use crate::error::Error;
+use crate::node::ports::HostPort;
 use crate::output::StatusFormat;
 use crate::provider::Provider;
 use anyhow::Result;
@@ -61,6 +62,16 @@ fn text(s: &Status) -> String {
     }
     if let Some(ci) = &s.ci {
         out.push_str(&format!("CI job:      {ci}\n"));
+    }
+    if !s.ports.is_empty() {
+        let ports: Vec<String> = s.ports.iter().map(HostPort::describe).collect();
+        out.push_str(&format!("Ports:       {}\n", ports.join(", ")));
+    }
+    if let Some(registry) = &s.registry {
+        out.push_str(&format!("Registry:    {registry}\n"));
+    }
+    if let Some(mirror) = &s.mirror {
+        out.push_str(&format!("Mirror:      {mirror}\n"));
     }
     if let Some(failure) = &s.failure {
         out.push_str(&format!("Failure:     {failure}\n"));

@@ -62,7 +62,7 @@ impl fmt::Display for Error {
             ConfigInvalid { path, error } => write!(
                 f,
                 "kip's config {} is not valid: {error}\n(it takes `image: IMAGE`, `dindImage: IMAGE`, \
-                 `ttl: DURATION` and `remote: true|false`)",
+                 `ttl: DURATION`, `remote: true|false` and `mirror: NAME|URL`)",
                 path.display()
             ),
             ReuseNamesDiffer { name, reuse } => write!(
@@ -577,6 +577,8 @@ impl fmt::Display for Error {
                 "snapshots work on the local Docker engine only (remote mode: not built yet); drop --remote"
             ),
             Interrupted => write!(f, "interrupted"),
+            Registry(error) => error.fmt(f),
+            HostPorts(error) => error.fmt(f),
         }
     }
 }

@@ -553,6 +553,12 @@ pub enum Error {
 
     // ---- interrupted (130) ----
     Interrupted,
+
+    // ---- their own families: the variants' words and codes are theirs ----
+    /// kip's registries, and connecting a cluster to them.
+    Registry(crate::registry::error::RegistryError),
+    /// Host ports (`-p`, a kind config's `extraPortMappings`).
+    HostPorts(crate::node::ports::PortError),
 }
 
 impl Error {
@@ -646,6 +652,8 @@ impl Error {
             NoSuchCommand { .. } => exit::NO_SUCH_COMMAND,
             NotAllDeleted { code, .. } => *code,
             Interrupted => exit::INTERRUPTED,
+            Registry(error) => error.code(),
+            HostPorts(error) => error.code(),
             ExecFailed { .. }
             | ExecNotAttached { .. }
             | NoExitCode

@@ -24,7 +24,7 @@ fn table() -> Vec<(Error, u8, &'static str)> {
         (ConfigUnreadable { path: p("/c.yaml"), error: s("denied") }, exit::USAGE,
          "cannot read kip's config /c.yaml: denied"),
         (ConfigInvalid { path: p("/c.yaml"), error: s("bad") }, exit::USAGE,
-         "kip's config /c.yaml is not valid: bad\n(it takes `image: IMAGE`, `dindImage: IMAGE`, `ttl: DURATION` and `remote: true|false`)"),
+         "kip's config /c.yaml is not valid: bad\n(it takes `image: IMAGE`, `dindImage: IMAGE`, `ttl: DURATION`, `remote: true|false` and `mirror: NAME|URL`)"),
         (ReuseNamesDiffer { name: s("a"), reuse: s("b") }, exit::USAGE,
          "--name a and --reuse b name different clusters: give one of them"),
         (ReuseWithoutName, exit::USAGE,

@@ -392,11 +392,88 @@ kind_nodes() {
     docker ps -aq --filter "label=io.x-k8s.kind.cluster=$(kind_cluster_name)" 2>/dev/null || true
 }
 
+# Several kind nodes must come back at the addresses they were made with: a
+# restarted node hands them out anew, and the kubelets, etcd and the
+# certificates name the old ones. Docker keeps a container's address only
+# on a network whose subnet was given, so kip makes kind's network itself
+# (kind takes a network named kind that exists), with the subnet the engine
+# would pick and kind's options.
+prepare_kind_network() {
+    [ "${KIP_KIND_NODES:-1}" -gt 1 ] || return 0
+    ! docker network inspect kind >/dev/null 2>&1 || return 0
+    probe=kip-subnet-probe
+    docker network create "$probe" >/dev/null || fail cluster "cannot create a network in the node"
+    subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "$probe" | awk '{ print $1 }')
+    docker network rm "$probe" >/dev/null || true
+    set -- -d bridge --subnet "$subnet" -o com.docker.network.bridge.enable_ip_masquerade=true
+    [ "${mtu:-1500}" = 1500 ] || set -- "$@" -o "com.docker.network.driver.mtu=$mtu"
+    docker network create "$@" kind >/dev/null || fail cluster "cannot create kind's network with subnet $subnet"
+    echo "kip-info: kind-network=$subnet (fixed addresses for $KIP_KIND_NODES kind nodes)"
+}
+
+# The address each kind node was made with, for a restart to give back.
+# kind's restart policy (on-failure) would have a restarted node's dockerd
+# start them itself, at whatever address is free: the bootstrap starts them.
+record_kind_node_addresses() {
+    [ "${KIP_KIND_NODES:-1}" -gt 1 ] || return 0
+    for node in $(kind_nodes); do
+        docker inspect -f '{{.Name}} {{with index .NetworkSettings.Networks "kind"}}{{.IPAddress}}{{end}}' "$node"
+    done | sed 's#^/##' >"$conf_dir/kind-node-addresses"
+    # shellcheck disable=SC2046
+    docker update --restart=no $(kind_nodes) >/dev/null ||
+        fail cluster "cannot turn off the kind nodes' restart policy"
+}
+
+# Before the kind nodes start again: each gets its address back, fixed.
+restore_kind_node_addresses() {
+    [ -s "$conf_dir/kind-node-addresses" ] || return 0
+    running=$(docker ps -q --filter "label=io.x-k8s.kind.cluster=$KIP_CLUSTER")
+    # shellcheck disable=SC2086
+    [ -z "$running" ] || docker stop -t 2 $running >>"$log_dir/kind.log" 2>&1 || true
+    while read -r node address; do
+        [ -n "$address" ] || continue
+        docker network disconnect -f kind "$node" >>"$log_dir/kind.log" 2>&1 || true
+        docker network connect --ip "$address" kind "$node" >>"$log_dir/kind.log" 2>&1 ||
+            fail cluster "cannot give the kind node $node its address $address back" "$log_dir/kind.log"
+    done <"$conf_dir/kind-node-addresses"
+    echo "kip-info: kind-node-addresses=kept"
+}
+
+# Registries the cluster pulls through (kip up --registry, --mirror): a
+# containerd hosts.toml per registry name in every kind node (kip's kind
+# config points containerd's config_path there), and the KEP-1755 ConfigMap
+# that tells tools where the local registry is.
+configure_registries() {
+    [ -n "${KIP_CONTAINERD_HOSTS:-}" ] || return 0
+    for node in $(kind_nodes); do
+        # Read from a here-document, not a pipe: a failure must end the
+        # bootstrap, not a subshell.
+        while read -r registry toml; do
+            [ -n "$registry" ] || continue
+            dir=/etc/containerd/certs.d/$registry
+            printf '%b' "$toml" | docker exec -i "$node" sh -c "mkdir -p '$dir' && cat >'$dir/hosts.toml'" ||
+                fail cluster "cannot write $dir/hosts.toml in the kind node $node"
+        done <<EOF
+$KIP_CONTAINERD_HOSTS
+EOF
+    done
+    echo "kip-info: registries=$(printf '%s\n' "$KIP_CONTAINERD_HOSTS" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
+    [ -n "${KIP_REGISTRY_CONFIGMAP:-}" ] || return 0
+    if printf '%s\n' "$KIP_REGISTRY_CONFIGMAP" |
+        docker exec -i "$KIP_CLUSTER-control-plane" kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f - \
+            >>"$log_dir/kind.log" 2>&1; then
+        echo "kip-info: local-registry-hosting=kube-public"
+    else
+        echo "kip-warn: cannot create the local-registry-hosting ConfigMap (see $log_dir/kind.log); pulls from the registry still work"
+    fi
+}
+
 # A restarted node (`docker restart`, a host reboot) finds its kind nodes
 # stopped and starts them again; a new one creates the cluster.
 create_cluster() {
     nodes=$(kind_nodes)
     if [ -n "$nodes" ] && [ -s "$conf_dir/kubeconfig" ]; then
+        restore_kind_node_addresses
         # shellcheck disable=SC2086
         docker start $nodes >"$log_dir/kind.log" 2>&1 || fail cluster "cannot restart the kind nodes" "$log_dir/kind.log"
         echo "kip-info: cluster=restarted"
@@ -406,6 +483,7 @@ create_cluster() {
     set -- --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" --config "$conf_dir/kind.yaml" \
         --kubeconfig "$conf_dir/kubeconfig"
     [ -z "${KIP_NODE_IMAGE:-}" ] || set -- "$@" --image "$KIP_NODE_IMAGE"
+    prepare_kind_network
     # In the background, so that a TERM during creation is handled at once.
     kind create cluster "$@" >"$log_dir/kind.log" 2>&1 &
     kind_pid=$!
@@ -421,6 +499,8 @@ create_cluster() {
     kill "$watcher_pid" 2>/dev/null || true
     kind_pid=
     cat "$log_dir/kind.log"
+    record_kind_node_addresses
+    configure_registries
     echo "kip-phase: cluster-created"
 }
 

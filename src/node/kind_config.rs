@@ -167,6 +167,19 @@ impl KindConfig {
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(self).expect("a KindConfig always serializes")
     }
+
+    /// Appends a patch to the user's `containerdConfigPatches` (or starts
+    /// the list).
+    pub fn add_containerd_patch(&mut self, patch: String) {
+        let patches = self
+            .extra
+            .entry("containerdConfigPatches".into())
+            .or_insert_with(|| Value::Sequence(Vec::new()));
+        // Not a list: kind refuses the config and says so; kip adds nothing.
+        if let Value::Sequence(list) = patches {
+            list.push(Value::String(patch));
+        }
+    }
 }
 
 /// A value from the user's file as it would be written there

@@ -6,13 +6,16 @@ pub mod image;
 pub mod kind_config;
 mod modes;
 pub mod pod_options;
+pub mod ports;
 pub mod progress;
 pub mod remote;
 pub mod settings;
 
 use crate::names;
+use crate::registry::wiring::{self, RegistryWiring};
 use kind_config::{KindConfig, NODE_API_PORT};
 pub use modes::{IptablesMode, SecurityMode};
+use ports::HostPort;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -126,6 +129,9 @@ pub struct NodeSpec {
     pub volume: VolumeSpec,
     pub read_only_host_paths: Vec<String>,
     pub api: ApiPortSpec,
+    /// Ports of the user's machine published to kind nodes (through this one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<HostPort>,
     /// The outer network to attach the node to; None: the engine's default.
     pub network: Option<String>,
     /// The seed store the node shares with the other nodes of its engine,
@@ -195,6 +201,10 @@ pub struct NodeOptions {
     pub extra_labels: BTreeMap<String, String>,
     /// Remote mode: the namespace the node Pod runs in.
     pub remote_namespace: Option<String>,
+    /// Host ports from `-p` (the kind config's own are read from it).
+    pub ports: Vec<HostPort>,
+    /// The registries the cluster pulls through.
+    pub registries: RegistryWiring,
 }
 
 impl NodePlan {
@@ -218,10 +228,18 @@ impl NodePlan {
                 cert_sans.push(san.clone());
             }
         }
-        let kind_config = match &opts.user_kind_config {
+        let mut kind_config = match &opts.user_kind_config {
             Some(user) => KindConfig::with_user_config(&cert_sans, &opts.taken_subnets, user)?,
             None => KindConfig::new(&cert_sans, &opts.taken_subnets),
         };
+        let host_ports = ports::publish(&mut kind_config, &opts.ports)?;
+        if opts.remote_namespace.is_some() && !host_ports.is_empty() {
+            return Err(ports::REMOTE_REFUSAL.into());
+        }
+        if !opts.registries.is_empty() {
+            kind_config.add_containerd_patch(wiring::containerd_patch());
+        }
+        let kind_nodes = ports::kind_node_count(&kind_config);
 
         let mut env = BTreeMap::new();
         env.insert("KIP_CLUSTER".into(), opts.cluster.clone());
@@ -235,8 +253,14 @@ impl NodePlan {
         if let Some(mtu) = opts.mtu {
             env.insert("KIP_MTU".into(), mtu.to_string());
         }
-        if !opts.dockerd_args.is_empty() {
-            env.insert("KIP_DOCKERD_ARGS".into(), opts.dockerd_args.join(" "));
+        let mut dockerd_args = opts.dockerd_args.clone();
+        dockerd_args.extend(opts.registries.dockerd_args());
+        if !dockerd_args.is_empty() {
+            env.insert("KIP_DOCKERD_ARGS".into(), dockerd_args.join(" "));
+        }
+        env.extend(opts.registries.bootstrap_env());
+        if kind_nodes > 1 {
+            env.insert("KIP_KIND_NODES".into(), kind_nodes.to_string());
         }
         if let Some(image) = &opts.kind_image {
             env.insert("KIP_NODE_IMAGE".into(), image.clone());
@@ -259,6 +283,8 @@ impl NodePlan {
             ),
         ]);
         labels.extend(opts.extra_labels.clone());
+        labels.extend(opts.registries.labels.clone());
+        labels.extend(ports::labels(&host_ports));
 
         Ok(NodePlan {
             cluster: opts.cluster.clone(),
@@ -283,6 +309,7 @@ impl NodePlan {
                     host_ip: "127.0.0.1",
                     host_port: opts.api_port,
                 },
+                ports: host_ports,
                 network: opts.network.clone(),
                 seed_store: None,
             },
@@ -321,6 +348,8 @@ pub(crate) mod tests {
             user_kind_config: None,
             extra_labels: BTreeMap::from([("dev.kip.ttl".to_string(), "2h".to_string())]),
             remote_namespace: None,
+            ports: Vec::new(),
+            registries: RegistryWiring::default(),
         }
     }
 
@@ -329,6 +358,68 @@ pub(crate) mod tests {
         let plan = NodePlan::new(&options()).unwrap().to_yaml();
         let plan = plan.replace(&env!("CARGO_PKG_VERSION").to_string(), "VERSION");
         crate::testing::assert_snapshot("node_plan.yaml", &plan);
+    }
+
+    #[test]
+    fn host_ports_and_registries_reach_the_node_and_its_kind_config() {
+        let mut wiring = RegistryWiring::default();
+        wiring
+            .add_mirror_url("http://172.17.0.1:5002")
+            .expect("a URL");
+        let opts = NodeOptions {
+            user_kind_config: Some("nodes:\n- role: control-plane\n- role: worker\n".into()),
+            ports: vec![ports::parse_port_flag("127.0.0.1:8080:30080").unwrap()],
+            registries: wiring,
+            ..options()
+        };
+        let plan = NodePlan::new(&opts).unwrap();
+        assert_eq!(plan.node.ports.len(), 1);
+        assert_eq!(
+            plan.node.labels[crate::registry::labels::CLUSTER_PORTS],
+            "127.0.0.1:8080->30080/tcp (control-plane)"
+        );
+        let env = &plan.node.env;
+        assert_eq!(env["KIP_KIND_NODES"], "2");
+        assert!(env["KIP_CONTAINERD_HOSTS"]
+            .starts_with("docker.io [host.\"http://172.17.0.1:5002\"]\\n"));
+        assert_eq!(
+            env["KIP_DOCKERD_ARGS"],
+            "--debug --registry-mirror=http://172.17.0.1:5002 --insecure-registry=172.17.0.1:5002"
+        );
+        let kind = &env["KIP_KIND_CONFIG"];
+        assert!(
+            kind.contains("config_path = \"/etc/containerd/certs.d\""),
+            "{kind}"
+        );
+        assert!(
+            kind.contains("hostPort: 8080") && kind.contains("listenAddress: 0.0.0.0"),
+            "{kind}"
+        );
+        // One node and no registries: nothing of the above.
+        let plain = NodePlan::new(&options()).unwrap();
+        for key in [
+            "KIP_KIND_NODES",
+            "KIP_CONTAINERD_HOSTS",
+            "KIP_REGISTRY_CONFIGMAP",
+        ] {
+            assert!(!plain.node.env.contains_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_remote_node_gets_no_host_ports() {
+        let opts = NodeOptions {
+            user_kind_config: Some(
+                "nodes:\n- extraPortMappings:\n  - {containerPort: 80, hostPort: 8080}\n".into(),
+            ),
+            remote_namespace: Some("ci".into()),
+            ..options()
+        };
+        let err = NodePlan::new(&opts).unwrap_err();
+        assert!(
+            err.contains("host ports (-p, and a kind config's extraPortMappings) are local only"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! kip's config file; `Default` is what `kip up NAME` makes with no flags
 //! (and what `kip doctor --remote` dry-runs).
 
+use super::ports::HostPort;
 use super::{IptablesMode, SecurityMode, DEFAULT_KIND_IMAGE};
+use crate::registry::attach::Attach;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,6 +43,10 @@ pub struct ClusterSettings {
     /// The flags that shape a new cluster, as given (`--ttl 1h`): ignored,
     /// and said to be, when the cluster already exists.
     pub given: Vec<String>,
+    /// Host ports from `-p` (a kind config's are read from it).
+    pub ports: Vec<HostPort>,
+    /// The registries to connect the cluster to (`--registry`, `--mirror`).
+    pub attach: Attach,
 }
 
 impl Default for ClusterSettings {
@@ -64,6 +70,8 @@ impl Default for ClusterSettings {
             dockerd_args: Vec::new(),
             seed: true,
             given: Vec::new(),
+            ports: Vec::new(),
+            attach: Attach::default(),
         }
     }
 }

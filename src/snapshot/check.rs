@@ -25,6 +25,9 @@ pub struct Target {
     /// The engine's architecture, as `uname -m` names it.
     pub arch: String,
     pub now: SystemTime,
+    /// The flags given that shape how a kind cluster is made, which a
+    /// restored one is not (its kind node is the snapshot's).
+    pub making_flags: Vec<&'static str>,
 }
 
 /// Each difference that refuses the snapshot, in words naming both sides.
@@ -77,6 +80,12 @@ pub fn differences(snapshot: &Metadata, target: &Target) -> Vec<String> {
     }
     if let Some(why) = expiring(snapshot, target.now) {
         found.push(why);
+    }
+    for flag in &target.making_flags {
+        found.push(format!(
+            "{flag}: shapes a new kind cluster, and a restored one is the snapshot's as it was saved \
+             (give it to the cluster you save)"
+        ));
     }
     found
 }
@@ -141,6 +150,7 @@ mod tests {
             iptables: None,
             arch: "amd64".into(),
             now: humantime::parse_rfc3339("2026-12-05T09:00:00Z").unwrap(),
+            making_flags: Vec::new(),
         }
     }
 
@@ -158,6 +168,7 @@ mod tests {
             cgroup_v2: false,
             iptables: Some("legacy".into()),
             arch: "aarch64".into(),
+            making_flags: vec!["--registry"],
             ..here()
         };
         let found = differences(&snapshot(), &target);
@@ -168,6 +179,7 @@ mod tests {
             ("cgroup version", "cgroup v1"),
             ("iptables mode", "legacy"),
             ("architecture", "aarch64"),
+            ("--registry", "restored one"),
         ];
         assert_eq!(found.len(), expect.len(), "{found:#?}");
         for ((what, theirs), line) in expect.iter().zip(&found) {

@@ -245,7 +245,7 @@ fn kubelet_cgroup_root_and_sans_survive_a_users_kind_config() {
         .success()
         .stdout_has("cgroupRoot: /kubelet")
         .stdout_has("InPlacePodVerticalScaling: true")
-        .stdout_has("hostPort: 8080")
+        .stdout_has("hostPort: 38080")
         .stdout_has("podSubnet: 10.99.0.0/16");
     for san in [
         "127.0.0.1",

@@ -372,9 +372,11 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         "the source keeps serving",
         ok(&t.kubectl(&source, &["get", "--raw", "/readyz"])).map(|_| ()),
     );
+    // The same kind node image as the source's, named (the suite sets
+    // KIP_IMAGE to the stand-in's): accepted.
     let restored = t
         .e2e
-        .kip(&["up", &copy, "--from", snap, "--wait", WAIT])
+        .kip(&["up", &copy, "--from", snap, "--image", &t.node_image, "--wait", WAIT])
         .run();
     eprintln!("{}", restored.stderr);
     c.check("kip up --from", ok(&restored).map(|_| ()));

@@ -7,21 +7,25 @@
 mod bootstrap;
 mod dind_image;
 mod export;
+mod host_ports;
 mod name;
 mod plan;
 mod provision;
 mod ready;
 mod restore;
+mod registries;
 mod seed;
 mod stream;
 
 pub use bootstrap::{CreateCluster, StartEngine};
 pub use dind_image::DindImage;
 pub use export::ExportKubeconfig;
+pub use host_ports::HostPorts;
 pub use name::{appeared, Recreate, RefuseExisting, ReuseExisting};
 pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
+pub use registries::ConnectRegistries;
 pub use restore::{restore_steps, RefuseTaken};
 pub use seed::SeedImage;
 
@@ -33,6 +37,7 @@ use crate::node::NodePlan;
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
 use crate::provider::{EngineFacts, Provider};
+use crate::registry::wiring::RegistryWiring;
 use crate::settings::Environment;
 use anyhow::Result;
 use futures_util::future::LocalBoxFuture;
@@ -92,6 +97,8 @@ pub struct Context<'a, P: Provider> {
     /// When the cluster must be ready: `--wait` from when its node is made.
     pub deadline: tokio::time::Instant,
     pub facts: Option<EngineFacts>,
+    /// The registries the cluster pulls through (`ConnectRegistries`).
+    pub registries: RegistryWiring,
     pub plan: Option<NodePlan>,
     pub node: Option<P::Node>,
     /// The node's bootstrap log, followed from step to step.
@@ -119,13 +126,14 @@ impl<P: Provider> Context<'_, P> {
     /// preparation plans again when there is none to bring).
     pub fn plan_node(&mut self, stream_kind_image: bool) -> Result<()> {
         let request = self.request;
-        let options = super::plan::options(
+        let mut options = super::plan::options(
             &request.name,
             &request.cluster,
             self.env,
             self.facts(),
             stream_kind_image,
         )?;
+        options.registries = self.registries.clone();
         self.plan = Some(super::plan::plan(&request.cluster, &options)?);
         Ok(())
     }

@@ -132,7 +132,28 @@ async fn target(cx: &Context<'_, DockerProvider>) -> Result<Target> {
         },
         arch: cx.provider.architecture().await?,
         now: SystemTime::now(),
+        making_flags: making_flags(cluster),
     })
+}
+
+/// The flags given that only a new kind cluster can take. A mirror from
+/// the config file is left out (it is for new clusters).
+fn making_flags(cluster: &crate::node::settings::ClusterSettings) -> Vec<&'static str> {
+    let attach = &cluster.attach;
+    let given = [
+        (cluster.kind_config.is_some(), "--kind-config"),
+        (!cluster.ports.is_empty(), "-p/--port"),
+        (attach.registry.is_some(), "--registry"),
+        (
+            attach.mirror.is_some() && !attach.mirror_from_config,
+            "--mirror",
+        ),
+        (!cluster.cert_sans.is_empty(), "--cert-san"),
+    ];
+    given
+        .into_iter()
+        .filter_map(|(is, flag)| is.then_some(flag))
+        .collect()
 }
 
 /// The seed the snapshot's data root mounts: it must be on the engine; the

@@ -11,6 +11,8 @@ mod host;
 mod images;
 mod node;
 mod ownership;
+mod ports;
+pub mod registry;
 mod seeds;
 mod snapshots;
 mod spec;

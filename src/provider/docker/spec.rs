@@ -2,7 +2,7 @@
 //! spec, and a container read back as a node.
 
 use crate::api::ApiEndpoint;
-use crate::node::{labels, NodePlan, BOOTSTRAP_SCRIPT};
+use crate::node::{labels, NodePlan, NodeSpec, BOOTSTRAP_SCRIPT};
 use crate::provider::{EngineFacts, NodeInfo, NodeState};
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
@@ -46,41 +46,13 @@ pub fn container_body(
         .map(|p| format!("{p}:{p}:ro"))
         .collect();
     let mut tmpfs = HashMap::from([("/run".to_string(), String::new())]);
-    let mut mounts = vec![Mount {
-        typ: Some(MountType::VOLUME),
-        source: Some(node.volume.name.clone()),
-        target: Some(node.volume.mount_path.into()),
-        ..Default::default()
-    }];
-    if let Some(store) = &node.seed_store {
-        // Created with kip's labels if no node made it yet (or `kip gc`
-        // just removed it).
-        mounts.push(Mount {
-            typ: Some(MountType::VOLUME),
-            source: Some(store.volume.clone()),
-            target: Some(store.mount_path.into()),
-            volume_options: Some(MountVolumeOptions {
-                labels: Some(store.labels.clone().into_iter().collect()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
+    let port_bindings = port_bindings(node);
+    let mut exposed_ports: Vec<String> = port_bindings.keys().cloned().collect();
+    exposed_ports.sort();
     let mut host_config = HostConfig {
         init: Some(node.init),
-        mounts: Some(mounts),
-        port_bindings: Some(HashMap::from([(
-            API_PORT_KEY.to_string(),
-            Some(vec![PortBinding {
-                host_ip: Some(node.api.host_ip.into()),
-                host_port: Some(
-                    node.api
-                        .host_port
-                        .map(|p| p.to_string())
-                        .unwrap_or_default(),
-                ),
-            }]),
-        )])),
+        mounts: Some(mounts(node)),
+        port_bindings: Some(port_bindings),
         ..Default::default()
     };
     host_config.network_mode = node.network.clone();
@@ -125,10 +97,62 @@ pub fn container_body(
         ]),
         env: Some(env),
         labels: Some(node_labels),
-        exposed_ports: Some(vec![API_PORT_KEY.into()]),
+        exposed_ports: Some(exposed_ports),
         host_config: Some(host_config),
         ..Default::default()
     }
+}
+
+/// The API server's port, and each host port: it reaches the kind node's
+/// mapping, which listens on the same port number in this node.
+/// The node's volume, and the engine's seed store when it gets one.
+fn mounts(node: &NodeSpec) -> Vec<Mount> {
+    let mut mounts = vec![Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(node.volume.name.clone()),
+        target: Some(node.volume.mount_path.into()),
+        ..Default::default()
+    }];
+    if let Some(store) = &node.seed_store {
+        // Created with kip's labels if no node made it yet (or `kip gc`
+        // just removed it).
+        mounts.push(Mount {
+            typ: Some(MountType::VOLUME),
+            source: Some(store.volume.clone()),
+            target: Some(store.mount_path.into()),
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(store.labels.clone().into_iter().collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    mounts
+}
+
+fn port_bindings(node: &NodeSpec) -> HashMap<String, Option<Vec<PortBinding>>> {
+    let mut bindings = HashMap::from([(
+        API_PORT_KEY.to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some(node.api.host_ip.into()),
+            host_port: Some(
+                node.api
+                    .host_port
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            ),
+        }]),
+    )]);
+    for port in &node.ports {
+        bindings.insert(
+            format!("{}/{}", port.host_port, port.protocol.as_str()),
+            Some(vec![PortBinding {
+                host_ip: Some(port.listen_address.clone()),
+                host_port: Some(port.host_port.to_string()),
+            }]),
+        );
+    }
+    bindings
 }
 
 pub(super) fn published_endpoint(ports: &bollard::models::PortMap) -> Option<ApiEndpoint> {
@@ -262,6 +286,31 @@ mod tests {
                 map.insert(k, val);
             }
         }
+    }
+
+    #[test]
+    fn host_ports_are_published_at_their_own_number() {
+        let plan = NodePlan::new(&crate::node::NodeOptions {
+            ports: vec![
+                crate::node::ports::parse_port_flag("127.0.0.1:8080:80").unwrap(),
+                crate::node::ports::parse_port_flag("5353:53/udp").unwrap(),
+            ],
+            ..options()
+        })
+        .unwrap();
+        let body = container_body(&plan, &EngineFacts::default(), SecurityProfile::Privileged);
+        let bindings = body.host_config.unwrap().port_bindings.unwrap();
+        let binding = |key: &str| {
+            let b = bindings[key].as_ref().unwrap()[0].clone();
+            (b.host_ip.unwrap(), b.host_port.unwrap())
+        };
+        assert_eq!(binding("8080/tcp"), ("127.0.0.1".into(), "8080".into()));
+        assert_eq!(binding("5353/udp"), ("0.0.0.0".into(), "5353".into()));
+        assert_eq!(binding("6443/tcp").0, "127.0.0.1");
+        assert_eq!(
+            body.exposed_ports.unwrap(),
+            ["5353/udp", "6443/tcp", "8080/tcp"]
+        );
     }
 
     #[test]

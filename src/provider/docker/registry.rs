@@ -1,0 +1,448 @@
+//! kip's registries on the engine (see `crate::registry`): a container of
+//! the registry image with its own volume, kip's labels on both, published
+//! on 127.0.0.1 and on the default bridge's gateway. Found by their labels;
+//! an object of a registry's names without them is someone else's and is
+//! never touched (exit 3, naming it). The lifecycle (find, list, create,
+//! start, remove) and the container spec read best in one place, as
+//! `mod.rs` does for nodes: hence a little over 400 lines.
+
+use super::errors::{is_not_found, is_port_in_use, short_docker_error};
+use super::DockerProvider;
+use crate::node::labels;
+use crate::output::Printer;
+use crate::registry::error::RegistryError;
+use crate::registry::{self, labels as reg_labels, Registry};
+use anyhow::{Context, Result};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, Mount, MountType, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectNetworkOptions, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptions,
+};
+use std::collections::HashMap;
+
+/// The `dev.kip.managed-by` value of registry objects: kip's, and never
+/// taken for a cluster's node (whose value is `kip`).
+pub const MANAGER: &str = "kip-registry";
+
+/// What `kip registry create` makes.
+#[derive(Debug, Clone)]
+pub struct RegistrySpec {
+    pub name: String,
+    pub port: u16,
+    pub image: String,
+    /// Proxy mode: the upstream URL, the registry name it serves, and the
+    /// credentials for it.
+    pub proxy: Option<String>,
+    pub mirror_of: Option<String>,
+    pub credentials: Option<(String, String)>,
+    pub created_at: String,
+    pub owner: String,
+}
+
+fn is_registry(object_labels: &HashMap<String, String>, name: &str) -> bool {
+    object_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(MANAGER)
+        && object_labels.get(reg_labels::REGISTRY).map(String::as_str) == Some(name)
+}
+
+fn foreign(kind: &'static str, object: &str) -> anyhow::Error {
+    RegistryError::Foreign {
+        kind,
+        name: object.to_string(),
+    }
+    .into()
+}
+
+fn registry_of(c: &ContainerInspectResponse) -> Registry {
+    let config = c.config.clone().unwrap_or_default();
+    let l = config.labels.unwrap_or_default();
+    let port = l
+        .get(reg_labels::PORT)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default();
+    let port_key = format!("{}/tcp", registry::CONTAINER_PORT);
+    let addresses = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.port_bindings.as_ref())
+        .and_then(|b| b.get(&port_key).cloned().flatten())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|b| b.host_ip)
+        .collect();
+    Registry {
+        name: l.get(reg_labels::REGISTRY).cloned().unwrap_or_default(),
+        container: c
+            .name
+            .clone()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        state: c
+            .state
+            .as_ref()
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        host: format!("localhost:{port}"),
+        port,
+        addresses,
+        image: config.image.unwrap_or_default(),
+        proxy: l.get(reg_labels::PROXY).cloned(),
+        mirror_of: l.get(reg_labels::MIRROR_OF).cloned(),
+        created_at: l.get(labels::CREATED_AT).cloned(),
+    }
+}
+
+impl DockerProvider {
+    /// The registry of this name: None when there is none; exit 3 when an
+    /// object of its names is someone else's.
+    pub async fn find_registry(&self, name: &str) -> Result<Option<Registry>> {
+        let container = registry::container_name(name);
+        let found = match self.docker.inspect_container(&container, None).await {
+            Ok(c) => c,
+            Err(e) if is_not_found(&e) => {
+                self.check_registry_volume(name).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(self.unreachable(e)),
+        };
+        let own = found
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .is_some_and(|l| is_registry(l, name));
+        if !own {
+            return Err(foreign("container", &container));
+        }
+        Ok(Some(registry_of(&found)))
+    }
+
+    async fn check_registry_volume(&self, name: &str) -> Result<()> {
+        let volume = registry::volume_name(name);
+        match self.docker.inspect_volume(&volume).await {
+            Ok(v) if !is_registry(&v.labels, name) => Err(foreign("volume", &volume)),
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// Every kip registry on the engine, by name.
+    pub async fn list_registries(&self) -> Result<Vec<Registry>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={MANAGER}", labels::MANAGED_BY)],
+        )]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let mut found = Vec::new();
+        for c in containers {
+            let Some(id) = c.id else { continue };
+            match self.docker.inspect_container(&id, None).await {
+                Ok(inspect) => found.push(registry_of(&inspect)),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(self.unreachable(e)),
+            }
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Pulls the registry image if the engine lacks it.
+    pub async fn ensure_registry_image(&self, image: &str, printer: &Printer) -> Result<()> {
+        use bollard::query_parameters::CreateImageOptionsBuilder;
+        use futures_util::TryStreamExt;
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        let step = printer.step("registry-image-pulled", &format!("Pulling {image}"));
+        let options = CreateImageOptionsBuilder::new().from_image(image).build();
+        let pulled: Result<Vec<_>, _> = self
+            .docker
+            .create_image(Some(options), None, None)
+            .try_collect()
+            .await;
+        pulled.map_err(|e| RegistryError::ImageUnavailable {
+            image: image.to_string(),
+            error: e.to_string(),
+        })?;
+        step.done(&format!("Pulled {image}"));
+        Ok(())
+    }
+
+    /// The gateway address of a network (the engine's default bridge when
+    /// None): where containers on it reach what the engine publishes there.
+    pub async fn network_gateway(&self, network: Option<&str>) -> Result<String> {
+        let name = network.unwrap_or("bridge");
+        let inspect = self
+            .docker
+            .inspect_network(name, None::<InspectNetworkOptions>)
+            .await
+            .map_err(|e| {
+                if is_not_found(&e) {
+                    RegistryError::NoNetwork {
+                        network: name.to_string(),
+                    }
+                    .into()
+                } else {
+                    self.unreachable(e)
+                }
+            })?;
+        // Docker 20.10 leaves the default bridge's implicit gateway out: the
+        // subnet's first address.
+        inspect
+            .ipam
+            .and_then(|i| i.config)
+            .into_iter()
+            .flatten()
+            .find_map(|c| match c.gateway {
+                Some(g) if g.parse::<std::net::Ipv4Addr>().is_ok() => Some(g),
+                _ => first_address(c.subnet.as_deref()?),
+            })
+            .ok_or_else(|| {
+                RegistryError::NoGateway {
+                    network: name.to_string(),
+                }
+                .into()
+            })
+    }
+
+    /// Makes the registry's volume and container and starts it.
+    pub async fn create_registry(&self, spec: &RegistrySpec, gateway: &str) -> Result<Registry> {
+        let mut object_labels = HashMap::from([
+            (labels::MANAGED_BY.to_string(), MANAGER.to_string()),
+            (reg_labels::REGISTRY.to_string(), spec.name.clone()),
+            (reg_labels::PORT.to_string(), spec.port.to_string()),
+            (labels::CREATED_AT.to_string(), spec.created_at.clone()),
+            (labels::OWNER.to_string(), spec.owner.clone()),
+            (
+                labels::VERSION.to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        ]);
+        if let (Some(proxy), Some(mirror_of)) = (&spec.proxy, &spec.mirror_of) {
+            object_labels.insert(reg_labels::PROXY.into(), proxy.clone());
+            object_labels.insert(reg_labels::MIRROR_OF.into(), mirror_of.clone());
+        }
+        let volume = registry::volume_name(&spec.name);
+        let made = self
+            .docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(volume.clone()),
+                labels: Some(object_labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create volume {volume}"))?;
+        // The engine answers with the volume that is there if one is.
+        if !is_registry(&made.labels, &spec.name) {
+            return Err(foreign("volume", &volume));
+        }
+        let container = registry::container_name(&spec.name);
+        let options = CreateContainerOptionsBuilder::new()
+            .name(&container)
+            .build();
+        let body = registry_body(spec, gateway, object_labels);
+        if let Err(e) = self.docker.create_container(Some(options), body).await {
+            return Err(RegistryError::CannotCreate {
+                container,
+                error: short_docker_error(&e),
+            }
+            .into());
+        }
+        if let Err(e) = self.docker.start_container(&container, None).await {
+            let _ = self.remove_registry(&spec.name).await;
+            if is_port_in_use(&e) {
+                return Err(RegistryError::PortInUse {
+                    port: spec.port,
+                    gateway: gateway.to_string(),
+                }
+                .into());
+            }
+            return Err(RegistryError::CannotStart {
+                container,
+                error: short_docker_error(&e),
+            }
+            .into());
+        }
+        self.find_registry(&spec.name)
+            .await?
+            .ok_or_else(|| RegistryError::Vanished { container }.into())
+    }
+
+    /// Starts a registry that is stopped (after `docker stop`, say).
+    pub async fn start_registry(&self, registry: &Registry) -> Result<()> {
+        self.docker
+            .start_container(&registry.container, None)
+            .await
+            .map_err(|e| {
+                RegistryError::StartFailed {
+                    name: registry.name.clone(),
+                    state: registry.state.clone(),
+                    error: short_docker_error(&e),
+                }
+                .into()
+            })
+    }
+
+    /// The last lines the registry logged (a Go panic's stack is long: the
+    /// last 200), for an error message.
+    pub async fn registry_log_tail(&self, registry: &Registry) -> String {
+        use bollard::query_parameters::LogsOptionsBuilder;
+        use futures_util::TryStreamExt;
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail("200")
+            .build();
+        let chunks: Vec<_> = self
+            .docker
+            .logs(&registry.container, Some(options))
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(c.as_ref()).to_string())
+            .collect()
+    }
+
+    /// Removes the registry's container and volume, the parts that are
+    /// kip's; absent parts are not an error. Whether anything was there.
+    pub async fn remove_registry(&self, name: &str) -> Result<bool> {
+        let container = registry::container_name(name);
+        let mut removed = false;
+        match self.docker.inspect_container(&container, None).await {
+            Ok(c) => {
+                let own = c
+                    .config
+                    .and_then(|c| c.labels)
+                    .is_some_and(|l| is_registry(&l, name));
+                if !own {
+                    return Err(foreign("container", &container));
+                }
+                let options = RemoveContainerOptionsBuilder::new().force(true).build();
+                match self
+                    .docker
+                    .remove_container(&container, Some(options))
+                    .await
+                {
+                    Ok(()) => removed = true,
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => {
+                        return Err(RegistryError::CannotRemove {
+                            kind: "container",
+                            name: container,
+                            error: e.to_string(),
+                        }
+                        .into())
+                    }
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        let volume = registry::volume_name(name);
+        match self.docker.inspect_volume(&volume).await {
+            Ok(v) if !is_registry(&v.labels, name) => return Err(foreign("volume", &volume)),
+            Ok(_) => match self
+                .docker
+                .remove_volume(&volume, Some(RemoveVolumeOptions { force: false }))
+                .await
+            {
+                Ok(()) => removed = true,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(RegistryError::CannotRemove {
+                        kind: "volume",
+                        name: volume,
+                        error: e.to_string(),
+                    }
+                    .into())
+                }
+            },
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.unreachable(e)),
+        }
+        Ok(removed)
+    }
+}
+
+/// The first host address of an IPv4 subnet (`172.17.0.0/16` →
+/// `172.17.0.1`).
+fn first_address(subnet: &str) -> Option<String> {
+    let (network, _) = subnet.split_once('/')?;
+    let network: std::net::Ipv4Addr = network.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(network) + 1).to_string())
+}
+
+/// The registry container: the image's own command (so any registry image
+/// works), configured through the registry's environment overrides.
+fn registry_body(
+    spec: &RegistrySpec,
+    gateway: &str,
+    object_labels: HashMap<String, String>,
+) -> ContainerCreateBody {
+    let mut env = Vec::new();
+    if let Some(proxy) = &spec.proxy {
+        env.push(format!("REGISTRY_PROXY_REMOTEURL={proxy}"));
+        if let Some((user, password)) = &spec.credentials {
+            env.push(format!("REGISTRY_PROXY_USERNAME={user}"));
+            env.push(format!("REGISTRY_PROXY_PASSWORD={password}"));
+        }
+    }
+    let port_key = format!("{}/tcp", registry::CONTAINER_PORT);
+    let binding = |ip: &str| PortBinding {
+        host_ip: Some(ip.into()),
+        host_port: Some(spec.port.to_string()),
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        env: Some(env),
+        labels: Some(object_labels),
+        exposed_ports: Some(vec![port_key.clone()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(HashMap::from([(
+                port_key,
+                Some(vec![binding("127.0.0.1"), binding(gateway)]),
+            )])),
+            mounts: Some(vec![Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(registry::volume_name(&spec.name)),
+                target: Some(registry::DATA_PATH.into()),
+                ..Default::default()
+            }]),
+            // It outlives clusters, and a reboot of the engine.
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_implicit_gateway_is_the_subnets_first_address() {
+        assert_eq!(
+            super::first_address("172.17.0.0/16").as_deref(),
+            Some("172.17.0.1")
+        );
+        assert_eq!(super::first_address("fd00::/64"), None);
+    }
+}
