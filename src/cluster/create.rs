@@ -11,8 +11,7 @@ use super::signals::Signals;
 use super::steps::{
     restore_steps, ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig, Flow,
     HostPorts, Plan, Provision, Recreate, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage,
-    Stage, StartEngine, Step,
-    WaitReady,
+    Stage, StartEngine, Step, WaitReady,
 };
 use super::Request;
 use crate::error::Error;

@@ -217,6 +217,22 @@ fn bad_inputs_are_refused_with_nothing_made_or_touched() {
         .stderr_has("nothing was made");
     t.assert_nothing_left(&other);
 
+    // A network whose MTU is below the snapshot's: exit 3, naming both.
+    let network = super::node_fixes::Network::create(&format!("{}-mtu", t.name), Some(1400));
+    let refused = t.up(
+        &other,
+        &["--from", snap, "--network", &format!("{}-mtu", t.name)],
+    );
+    refused.code(3).stderr_has("MTU").stderr_has("1400");
+    t.assert_nothing_left(&other);
+    drop(network);
+
+    // A flag only a new kind cluster takes: exit 3, naming it.
+    t.up(&other, &["--from", snap, "--cert-san", "x.example.com"])
+        .code(3)
+        .stderr_has("--cert-san");
+    t.assert_nothing_left(&other);
+
     // A snapshot name that would be a node volume's: bad usage.
     t.kip(&["snapshot", "save", &source, "x-docker"])
         .run()
@@ -372,27 +388,34 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         "the source keeps serving",
         ok(&t.kubectl(&source, &["get", "--raw", "/readyz"])).map(|_| ()),
     );
+    let began = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     // The same kind node image as the source's, named (the suite sets
     // KIP_IMAGE to the stand-in's): accepted.
     let restored = t
         .e2e
-        .kip(&["up", &copy, "--from", snap, "--image", &t.node_image, "--wait", WAIT])
+        .kip(&[
+            "up",
+            &copy,
+            "--from",
+            snap,
+            "--image",
+            &t.node_image,
+            "--wait",
+            WAIT,
+        ])
         .run();
     eprintln!("{}", restored.stderr);
     c.check("kip up --from", ok(&restored).map(|_| ()));
-    c.check("restored: the node is Ready", {
+    // Ready as the restored kubelet says it (a heartbeat since the restore
+    // began), not as the snapshot's etcd remembers it.
+    c.check("restored: the node is Ready, by its own kubelet", {
         super::support::eventually(Duration::from_secs(240), || {
-            let out = ok(&t.kubectl(
-                &copy,
-                &[
-                    "get",
-                    "nodes",
-                    "-o",
-                    "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
-                ],
-            ))?
-            .to_string();
-            (out == "True").then_some(()).ok_or(out)
+            let ready = "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")]['status','lastHeartbeatTime']}";
+            let out = ok(&t.kubectl(&copy, &["get", "nodes", "-o", ready]))?.to_string();
+            match out.split_whitespace().collect::<Vec<_>>()[..] {
+                ["True", beat] if beat >= began.as_str() => Ok(()),
+                _ => Err(format!("Ready condition (status, heartbeat): {out:?}, restore began {began}")),
+            }
         })
     });
     c.check(

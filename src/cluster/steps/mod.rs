@@ -12,8 +12,8 @@ mod name;
 mod plan;
 mod provision;
 mod ready;
-mod restore;
 mod registries;
+mod restore;
 mod seed;
 mod stream;
 
