@@ -331,9 +331,16 @@ fn workload(image: &str, token: &str) -> String {
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
 }
 
-/// The workload is there and serving in cluster `name`: the Deployment
-/// rolled out, the claim's file and the ConfigMap hold `token`.
+/// The workload is there and serving in cluster `name`, within 4 minutes:
+/// the Deployment rolled out, its container running (a restored cluster's
+/// restarts it a few seconds after its API answers; the Deployment's status
+/// is the snapshot's until then), the claim's file and the ConfigMap hold
+/// `token`.
 fn workload_there(t: &super::real_kind::RealKind, name: &str, token: &str) -> Result<(), String> {
+    super::support::eventually(Duration::from_secs(240), || workload_now(t, name, token))
+}
+
+fn workload_now(t: &super::real_kind::RealKind, name: &str, token: &str) -> Result<(), String> {
     use super::real_kind::ok;
     ok(&t.kubectl(
         name,
