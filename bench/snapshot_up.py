@@ -54,10 +54,22 @@ def workload(image):
 
 
 def ready(env, name):
+    """Every node Ready, the Deployment rolled out, and its container
+    answering `kubectl exec` (a restored cluster's statuses are the
+    snapshot's until its kubelet reports: the exec is what proves the pod
+    runs again), polled every 0.2 s."""
     ctx = ["--context", f"kip-{name}"]
     sh(KUBECTL, *ctx, "wait", "--for=condition=Ready", "node", "--all", "--timeout=8m", env=env)
     sh(KUBECTL, *ctx, "rollout", "status", "deploy/loaded", "--timeout=8m", env=env)
-    sh(KUBECTL, *ctx, "exec", "deploy/loaded", "--", "cat", "/data/probe", env=env)
+    deadline = time.time() + 480
+    while True:
+        probe = subprocess.run([KUBECTL, *ctx, "exec", "deploy/loaded", "--", "cat", "/data/probe"],
+                               capture_output=True, text=True, env=env)
+        if probe.returncode == 0:
+            return
+        if time.time() > deadline:
+            sys.exit(f"the workload of {name} never answered: {probe.stderr}")
+        time.sleep(0.2)
 
 
 def install(kip, env, name, image):

@@ -44,10 +44,11 @@
 //!   on the local engine. A seam for `kip pool create --from SNAPSHOT`:
 //!   [`find`] and the `restore` recipe are all a pool needs.
 //!
-//! Measured (this engine, overlay2 on ext4, one real-kind node, seeded):
-//! frozen 11.8 s for the 1.5 GiB copy (the helper's start included); `up
-//! --from` to the API server ready 41.7 s (the copy 9.8 s, the control
-//! plane 21.4 s): BENCHMARKS.md "Snapshots".
+//! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
+//! small workload, 1.44 GiB): frozen 2.6–11.8 s for the copy, `up --from`
+//! to the API server 11.7–41.7 s and to the workload answering 29.0 s
+//! (median) against 39.3 s for a fresh `up` plus its install, under the
+//! load of this shared machine: BENCHMARKS.md "Snapshots".
 
 pub mod cert;
 pub mod check;
