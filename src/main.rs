@@ -106,6 +106,10 @@ async fn run_remote(
     cluster: Option<&str>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
+    // Snapshots are the local engine's (remote mode: not built yet).
+    if matches!(command, Command::Up(args) if args.from.is_some()) {
+        return Err(error::Error::SnapshotRemote.into());
+    }
     // Even a dry run needs the target: the namespace is in the objects it
     // prints.
     let kube = KubeProvider::connect(target, cluster, command.kube_options(), &global.env).await;
@@ -116,11 +120,6 @@ async fn run_remote(
         return Ok(0);
     }
     let kube = kube?;
-    if matches!(command, Command::Snapshot(_))
-        || matches!(command, Command::Up(args) if args.from.is_some())
-    {
-        return Err(error::Error::SnapshotRemote.into());
-    }
     // The kind node image comes from the local engine, if one answers.
     let host = DockerProvider::connect(&global.env.docker).ok();
     dispatch(command, global, &kube, host.as_ref(), printer).await
@@ -240,7 +239,7 @@ async fn dispatch(
         | Command::Registry(_) => {
             unreachable!("handled before a provider is picked")
         }
-        Command::Snapshot(_) => unreachable!("local mode only, handled in run_local"),
+        Command::Snapshot(_) => unreachable!("no remote target: handled in run_local"),
     }
     Ok(0)
 }

@@ -574,7 +574,8 @@ impl fmt::Display for Error {
             ),
             SnapshotRemote => write!(
                 f,
-                "snapshots work on the local Docker engine only (remote mode: not built yet); drop --remote"
+                "snapshots work on the local Docker engine only (remote mode is not built yet): run without \
+                 --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"
             ),
             Interrupted => write!(f, "interrupted"),
             Registry(error) => error.fmt(f),

@@ -148,7 +148,7 @@ fn table() -> Vec<(Error, u8, &'static str)> {
         (RestoreNameTaken { name: s("b") }, exit::ENVIRONMENT,
          "cluster b already exists, and `kip up --from` makes a new cluster; it is left alone: pick another name, or `kip down b` first"),
         (SnapshotRemote, exit::USAGE,
-         "snapshots work on the local Docker engine only (remote mode: not built yet); drop --remote"),
+         "snapshots work on the local Docker engine only (remote mode is not built yet): run without --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"),
         (PodNotStarted { pod: s("kip-a"), last: s("Pending"), transient: Some(s("watch interrupted")) }, exit::TIMEOUT,
          "the node Pod kip-a did not start running in time (last: Pending; watch interrupted)"),
         (PodNotStarted { pod: s("kip-a"), last: s("Pending"), transient: None }, exit::TIMEOUT,
