@@ -153,6 +153,31 @@ fn save_list_restore_under_another_name_and_rm() {
     let _ = Command::new("docker").args(["rmi", &tag]).output();
     load.success().stderr_has("Loaded");
 
+    // --stop: stopped cleanly for the copy, then running again.
+    let stopped = format!("{snap}-stop");
+    let _stopped_guard = Snapshots(vec![stopped.clone()]);
+    t.kip(&["snapshot", "save", &source, &stopped, "--stop"])
+        .run()
+        .success()
+        .stderr_has("stopped");
+    until(
+        "the source answers again after --stop",
+        Duration::from_secs(120),
+        || {
+            let ready = t.kubectl(&[
+                "--context",
+                &format!("kip-{source}"),
+                "get",
+                "--raw",
+                "/readyz",
+            ]);
+            (ready.code == 0).then_some(()).ok_or(ready.stderr)
+        },
+    );
+    let meta = listed(&snapshot_list(&t), &stopped).unwrap()["metadata"].clone();
+    assert_eq!(meta["stopped"], true, "{meta}");
+    t.kip(&["snapshot", "rm", &stopped]).run().success();
+
     // The source deleted: the snapshot still restores.
     t.kip(&["down", &source, &copy]).run().success();
     t.up(&copy, &["--from", snap, "-q"]).success();
