@@ -573,7 +573,9 @@ remove_empty_cgroups() {
 #                        maker or `kip gc`
 # Only layer contents, which no dockerd ever changes, are shared: everything
 # a dockerd writes in place is the node's own copy (skel). KIP_SEED is the
-# key kip computed (kind node image ID, storage driver, DinD engine).
+# key kip computed (kind node image ID, storage driver, DinD engine);
+# KIP_SEED_OFF is why kip gave the node no seed store (the cluster refuses
+# a hostPath volume), which the node reports as its seed decision.
 
 # Why this node cannot use a seed ("" if it can).
 seed_unusable() {
@@ -655,6 +657,10 @@ seed_fits_node() {
 # sooner done).
 seed_prepare() {
     seed_mode=off
+    if [ -n "${KIP_SEED_OFF:-}" ]; then
+        echo "kip-info: seed=off ($KIP_SEED_OFF)"
+        return 0
+    fi
     [ -n "${KIP_SEED:-}" ] || return 0
     why=$(seed_unusable)
     if [ -n "$why" ]; then
@@ -789,6 +795,17 @@ await_seed_image() {
     done
 }
 
+# Unmounts what is mounted on or under $1 in this node, deepest first. A
+# dockerd whose data root is not a shared mount (a Pod's hostPath) makes
+# it one by bind-mounting it on itself, and may leave that when it stops:
+# nothing of the seed's dockerd may stay mounted in the seed.
+unmount_under() {
+    awk -v root="$1" '$5 == root || index($5, root "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r point; do
+        umount "$point" || umount -l "$point"
+    done
+}
+
 # The loaded image becomes the seed: layer contents moved to layers/, the
 # rest of the data root kept as skel/, then KEY.making renamed to KEY.
 seed_publish() {
@@ -797,6 +814,7 @@ seed_publish() {
         seed_give_up "the node got image $id as $KIP_NODE_IMAGE, not the host's $KIP_SEED_IMAGE_ID"
     stop_dockerd
     root=$making/docker
+    unmount_under "$root"
     layers=
     for file in "$root"/image/overlay2/layerdb/sha256/*/cache-id; do
         layers="$layers $(cat "$file")"

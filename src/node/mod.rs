@@ -140,9 +140,11 @@ pub struct NodeSpec {
     pub seed_store: Option<SeedStoreSpec>,
 }
 
-/// The volume (local mode) holding the seeds, mounted read-write: the
+/// The store holding the seeds, mounted read-write at `mount_path`: the
 /// node's bootstrap takes its claims there and mounts a seed's layers
-/// read-only, then makes its own view of the store read-only.
+/// read-only, then makes its own view of the store read-only. Locally the
+/// engine's `volume`; remotely a `hostPath` at the same path on the outer
+/// node (DirectoryOrCreate), shared by the node Pods there.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeedStoreSpec {

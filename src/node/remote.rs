@@ -16,6 +16,8 @@ pub const CONFIG_DIR: &str = "/etc/kip-bootstrap";
 pub const ENDPOINT_ANNOTATION: &str = "dev.kip.endpoint";
 /// The container that runs the node.
 pub const CONTAINER: &str = "node";
+/// The Pod's volume of the outer node's seed store.
+pub const SEED_VOLUME: &str = "kip-seeds";
 
 /// Label values must be at most 63 characters of `[A-Za-z0-9._-]`, starting
 /// and ending with an alphanumeric; everything else becomes `_` (exact values
@@ -112,6 +114,12 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
         let name = format!("host-{i}");
         mounts.push(json!({"name": name, "mountPath": path, "readOnly": true}));
         volumes.push(json!({"name": name, "hostPath": {"path": path, "type": "Directory"}}));
+    }
+    // The outer node's seed store (`crate::seed`): the node Pods on one
+    // outer node share it, the first there makes a seed.
+    if let Some(store) = &plan.node.seed_store {
+        mounts.push(json!({"name": SEED_VOLUME, "mountPath": store.mount_path}));
+        volumes.push(json!({"name": SEED_VOLUME, "hostPath": {"path": store.mount_path, "type": "DirectoryOrCreate"}}));
     }
     // The API server's own health endpoint, which answers anonymous
     // requests: Ready means kubectl can talk to the cluster.
@@ -255,6 +263,40 @@ mod tests {
         ]);
         let yaml = yaml.replace(env!("CARGO_PKG_VERSION"), "VERSION");
         crate::testing::assert_snapshot("remote_manifests.yaml", &yaml);
+    }
+
+    #[test]
+    fn a_seeded_node_pod_mounts_the_outer_nodes_seed_store() {
+        let opts = PodOptions::default();
+        let unseeded = pod(&plan(), "ci", &opts, EndpointMode::Forwarded);
+        let volumes = |pod: &Value| pod["spec"]["volumes"].as_array().unwrap().clone();
+        assert!(volumes(&unseeded).iter().all(|v| v["name"] != SEED_VOLUME));
+        let mut plan = plan();
+        plan.node.seed_store = Some(crate::node::SeedStoreSpec {
+            volume: "kip-seeds".into(),
+            mount_path: crate::node::contract::SEED_STORE,
+            labels: BTreeMap::new(),
+        });
+        let seeded = pod(&plan, "ci", &opts, EndpointMode::Forwarded);
+        let volume = volumes(&seeded)
+            .into_iter()
+            .find(|v| v["name"] == SEED_VOLUME)
+            .expect("a seed store volume");
+        assert_eq!(
+            volume["hostPath"],
+            json!({"path": "/var/lib/kip/seeds", "type": "DirectoryOrCreate"})
+        );
+        let mounts = &seeded["spec"]["containers"][0]["volumeMounts"];
+        assert!(
+            mounts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["name"] == SEED_VOLUME
+                    && m["mountPath"] == "/var/lib/kip/seeds"
+                    && m.get("readOnly").is_none()),
+            "{mounts}"
+        );
     }
 
     #[test]

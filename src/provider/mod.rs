@@ -151,6 +151,12 @@ pub trait Provider {
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
     /// What `provision` would make, as `up --dry-run` prints it.
     fn manifest(&self, plan: &NodePlan) -> String;
+    /// The provider's words when it would refuse the node with its seed
+    /// store but accept it without (a cluster whose policy forbids a
+    /// `hostPath` volume); None when the store is no reason to refuse it.
+    async fn seed_store_refused(&self, _plan: &NodePlan) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     /// The node of `cluster`, or "not found" (exit 5) in the one wording
     /// every command uses.

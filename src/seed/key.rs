@@ -20,7 +20,8 @@ impl SeedKey {
     /// host's ID of it; `driver`: the node's storage driver;
     /// `dind_image_id`: the ID of the node's Docker-in-Docker image, which
     /// fixes its dockerd and so the on-disk format (an ID, not a version: a
-    /// rebuilt image is another engine).
+    /// rebuilt image is another engine). A remote node's is `ref:` and the
+    /// image's reference: its outer node pulls it, and kip never sees the ID.
     pub fn new(kind_image: (&str, &str), driver: &str, dind_image_id: &str) -> SeedKey {
         let (name, id) = kind_image;
         let fields = format!(

@@ -36,21 +36,25 @@
 //! Where seeds live: one store per engine, the same layout in both modes
 //! (`store.sh` and the bootstrap's "Seeds" section describe it): locally
 //! the `kip-seeds` volume, created with kip's labels by the first node that
-//! mounts it; remotely (phase 2) a `hostPath` at the same path on each
+//! mounts it; remotely a `hostPath` at the same path on each
 //! outer node, shared by the node Pods there. A seed is keyed by what makes
 //! it valid ([`SeedKey`]): the kind node image's ID and its name in the
 //! node (the tag kind asks for), the storage driver, the DinD image's ID
-//! (which fixes its dockerd, so its on-disk format).
+//! (which fixes its dockerd, so its on-disk format; remotely its reference).
 //!
-//! Remote mode (phase 2, designed for, not built): the node Pod mounts a
-//! `hostPath` `/var/lib/kip/seeds` (DirectoryOrCreate) and gets `KIP_SEED`
-//! as a local node does; the bootstrap is the same (its locks are `flock`s,
-//! which hold across the Pods of one outer node), the first Pod there makes
-//! the seed from the stream kip sends it today. kip knows the DinD image
-//! there only by reference, not ID: the bootstrap checks the seed's
-//! recorded dockerd and image name against its own before using it.
-//! `kip doctor --remote` will check that `hostPath` is allowed, and kip
-//! will stream as today where it is not.
+//! Remote mode: the node Pod mounts the `hostPath` `/var/lib/kip/seeds`
+//! (DirectoryOrCreate) of its outer node and gets `KIP_SEED` as a local
+//! node does; the bootstrap is the same (its locks are `flock`s, which
+//! hold across the Pods of one outer node), the first Pod there makes the
+//! seed from the stream kip sends it anyway. kip knows the DinD image
+//! there only by reference, not ID, so the key has the reference
+//! ([`Seed::for_remote_node`]); the bootstrap checks the seed's recorded
+//! dockerd and image name against its own before using it. Before the
+//! node is made, a dry run of its Pod with and without the store tells a
+//! cluster that forbids the `hostPath` (an admission policy allowing only
+//! `/lib/modules`): the node is then made without it, streams, and says
+//! why (`KIP_SEED_OFF`); `kip doctor --remote` asks the same. Measured
+//! (`bench/remote_seed_up.py`, BENCHMARKS.md "Remote seeds").
 //!
 //! Concurrency and faults live where an atomic operation guards them, on
 //! the engine, with no state on the user's machine: a seed is made in

@@ -42,6 +42,23 @@ impl Seed {
         }))
     }
 
+    /// The seed for a remote node Pod of `dind_image` (a reference: kip
+    /// cannot know which image ID each outer node pulls for it), kept in
+    /// the `hostPath` seed store of the outer node the Pod runs on. A tag
+    /// that moves to another dockerd is caught by the node itself: its
+    /// bootstrap leaves a seed that another dockerd made (`seed_fits_node`).
+    pub fn for_remote_node((name_in_node, kind_image_id): (&str, &str), dind_image: &str) -> Seed {
+        Seed {
+            key: SeedKey::new(
+                (name_in_node, kind_image_id),
+                STORAGE_DRIVER,
+                &format!("ref:{dind_image}"),
+            ),
+            kind_image_id: kind_image_id.to_string(),
+            dind_image: dind_image.to_string(),
+        }
+    }
+
     /// The node gets the seed's key (its bootstrap's KIP_SEED and a label
     /// that keeps `kip gc` off the seed while the node exists) and the store.
     pub fn apply(&self, plan: &mut NodePlan) {

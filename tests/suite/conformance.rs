@@ -481,7 +481,12 @@ fn objects_in(c: &impl SharedCluster, namespace: &str) -> String {
 /// `kip doctor --remote -o json` with `extra` flags: exit `code`, a report
 /// that passes its schema, and nothing new in `namespace`.
 #[track_caller]
-fn doctor(c: &impl SharedCluster, extra: &[&str], code: i32, namespace: &str) -> serde_json::Value {
+pub fn doctor(
+    c: &impl SharedCluster,
+    extra: &[&str],
+    code: i32,
+    namespace: &str,
+) -> serde_json::Value {
     let before = objects_in(c, namespace);
     let mut args = vec!["doctor", "--dind-image", c.dind_image(), "-o", "json"];
     args.extend_from_slice(extra);
@@ -513,6 +518,7 @@ pub fn doctor_reports_every_check_ok(c: &impl SharedCluster) -> serde_json::Valu
             "pod-security",
             "dind-image",
             "dry-run",
+            "seeds",
             "subnets"
         ]
     );
@@ -830,7 +836,7 @@ pub fn downs_at_once_leave_nothing(c: &impl SharedCluster, names: &[&str]) {
 
 /// The part of a CI job's log that the scenario for cluster `name` wrote.
 #[track_caller]
-fn job_part<'a>(log: &'a str, name: &str) -> &'a str {
+pub fn job_part<'a>(log: &'a str, name: &str) -> &'a str {
     let begin = format!("== {name}\n");
     let end = format!("== {name} done\n");
     let start = log

@@ -8,11 +8,15 @@
 //! one of `conformance.rs`, the assertions the emulator passes too.
 
 use super::conformance::{self, SharedCluster};
+use super::doctor::check;
 use super::e2e::{required, E2e};
 use super::support::{until, Checks, Kip, Run};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// The outer node's seed store (kip's `hostPath`).
+const SEED_STORE: &str = "/var/lib/kip/seeds";
 
 /// kip's Docker-in-Docker image with kip and kubectl in it: the node image
 /// of the remote nodes, and the image of the CI job Pods that run kip inside
@@ -329,6 +333,7 @@ fn remote_mode_on_a_real_cluster() {
     c.t.kip(&["load", &c.outer, c.dind_image()]).run().success();
     let mut checks = Checks::default();
     refusals_and_checks_that_make_nothing(&c, &mut checks);
+    seeds_where_a_policy_forbids_the_host_path(&c, &mut checks);
     a_cluster_in_a_pod_of_it(&c, &mut checks);
     clusters_made_from_a_ci_job_pod(&c, &mut checks);
     // Last, as it cannot be undone from inside: the shared cluster's node
@@ -409,12 +414,15 @@ fn refusals_and_checks_that_make_nothing(c: &RealShared, checks: &mut Checks) {
 fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) {
     let inner = format!("{}-in", c.outer);
     checks.run(
-        "three ups at once make one cluster; the maker streamed the kind node image",
+        "three ups at once make one cluster; the maker seeded the outer node with the kind node image",
         || {
             conformance::ups_at_once_make_one_cluster(c, &inner, 3)
-                .stderr_has("streamed into the node");
+                .stderr_has("Seed of the kind node image");
         },
     );
+    checks.run("the node Pod made the outer node's one seed", || {
+        the_node_pod_made_the_outer_nodes_seed(c, &inner)
+    });
     checks.run("the inner cluster's nodes are Ready", || {
         c.inner(&inner, &["get", "--raw", "/readyz"])
             .success()
@@ -513,4 +521,186 @@ fn clusters_made_from_a_ci_job_pod(c: &RealShared, checks: &mut Checks) {
     checks.run("from a Pod: the service endpoint", || {
         conformance::assert_service_from_a_pod(c, &by_service, &log)
     });
+    checks.run(
+        "from a Pod: later node Pods on the outer node come up from its seed",
+        || {
+            for name in [&by_ip, &by_service] {
+                let part = conformance::job_part(&log, name);
+                assert!(part.contains("from seed"), "{part}");
+                assert!(!part.contains("Streaming the kind node image"), "{part}");
+            }
+        },
+    );
+}
+
+/// A directory of the outer node's seed store, as `ls -a` lists it there.
+fn outer_seed_store(c: &RealShared, dir: &str) -> String {
+    let control_plane = format!("{}-control-plane", c.outer);
+    let ls =
+        c.t.kip(&[
+            "exec",
+            &c.outer,
+            "--",
+            "docker",
+            "exec",
+            &control_plane,
+            "ls",
+            "-a",
+            &format!("{SEED_STORE}/{dir}"),
+        ])
+        .run();
+    ls.success();
+    ls.stdout.clone()
+}
+
+/// The first node Pod on the outer node said it made the seed (its
+/// bootstrap's `kip-info:`), and the outer node's hostPath holds exactly
+/// one complete seed and nothing of the maker's dockerd.
+fn the_node_pod_made_the_outer_nodes_seed(c: &RealShared, inner: &str) {
+    let pod = format!("kip-{inner}");
+    let log = c.outer(&["logs", &pod]).success().stdout.clone();
+    assert!(log.contains("kip-info: seed=making "), "{log}");
+    assert!(!log.contains("cannot remove"), "{log}");
+    let store = outer_seed_store(c, "");
+    let seeds: Vec<&str> = store
+        .lines()
+        .filter(|l| l.len() == 20 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    assert_eq!(seeds.len(), 1, "one seed on the outer node:\n{store}");
+    assert!(
+        log.contains(&format!("kip-info: seed=making {}", seeds[0])),
+        "{log}"
+    );
+    assert!(!store.contains(".making"), "{store}");
+    let seed = outer_seed_store(c, seeds[0]);
+    let seed: Vec<&str> = seed.lines().collect();
+    assert_eq!(seed, [".", "..", "layers", "seed.env", "skel"]);
+}
+
+/// What the admission policy of [`host_path_policy`] says.
+const POLICY_MESSAGE: &str = "kip-test: hostPath volumes other than /lib/modules are not allowed";
+
+/// An admission policy (a ValidatingAdmissionPolicy, as Gatekeeper's
+/// `allowedHostPaths` would be) that allows Pods in `namespace` only the
+/// hostPath /lib/modules: kip's node Pod, not its seed store. Returns once
+/// the API server enforces it.
+fn host_path_policy(c: &RealShared, namespace: &str) {
+    let expression = "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.hostPath) || v.hostPath.path == '/lib/modules')";
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+             "metadata": {"name": namespace},
+             "spec": {
+                 "failurePolicy": "Fail",
+                 "matchConstraints": {"resourceRules": [{
+                     "apiGroups": [""], "apiVersions": ["v1"],
+                     "operations": ["CREATE", "UPDATE"], "resources": ["pods"]}]},
+                 "validations": [{"expression": expression, "message": POLICY_MESSAGE}]}},
+            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+             "metadata": {"name": namespace},
+             "spec": {
+                 "policyName": namespace,
+                 "validationActions": ["Deny"],
+                 "matchResources": {"namespaceSelector": {"matchLabels": {
+                     "kubernetes.io/metadata.name": namespace}}}}},
+        ]
+    });
+    let file = c.write("host-path-policy.json", &manifest.to_string());
+    c.outer(&["apply", "-f", &file]).success();
+    let probe = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": namespace},
+        "spec": {
+            "containers": [{"name": "c", "image": "probe"}],
+            "volumes": [{"name": "s", "hostPath": {"path": SEED_STORE}}],
+        },
+    });
+    let probe = c.write("host-path-probe.json", &probe.to_string());
+    until(
+        "the admission policy refuses a hostPath Pod",
+        Duration::from_secs(60),
+        || {
+            let dry = c.outer(&["create", "--dry-run=server", "-f", &probe]);
+            (dry.code != 0 && dry.stderr.contains(POLICY_MESSAGE))
+                .then_some(())
+                .ok_or(format!("{dry}"))
+        },
+    );
+}
+
+/// Where a policy forbids the seed store's hostPath: doctor warns (not
+/// fails) and names the policy; `up` is not refused but makes the node
+/// without the store, whose own word is why (it would stream). The node
+/// is kept unschedulable (`--node-selector`), so nothing is streamed.
+fn seeds_where_a_policy_forbids_the_host_path(c: &RealShared, checks: &mut Checks) {
+    let namespace = format!("{}-nohp", c.outer);
+    checks.run("seeds forbidden: the policy is in force", || {
+        host_path_policy(c, &namespace)
+    });
+    checks.run("seeds forbidden: doctor warns and names the policy", || {
+        let report = conformance::doctor(c, &["-n", &namespace], 0, &namespace);
+        assert_eq!(check(&report, "dry-run")["status"], "ok", "{report:#}");
+        let seeds = check(&report, "seeds");
+        assert_eq!(seeds["status"], "warn", "{report:#}");
+        let message = seeds["message"].as_str().unwrap();
+        assert!(message.contains(POLICY_MESSAGE), "{message}");
+        assert!(message.contains("streams"), "{message}");
+    });
+    checks.run(
+        "seeds forbidden: up makes the node without the store, which says why",
+        || {
+            let name = format!("{}-nohp", c.outer);
+            let up = c
+                .kip(&[
+                    "up",
+                    &name,
+                    "-n",
+                    &namespace,
+                    "--dind-image",
+                    c.dind_image(),
+                    "--wait",
+                    "90s",
+                    "--node-selector",
+                    "pool=gpu",
+                    "--keep-on-failure",
+                ])
+                .run();
+            up.code(6).stderr_has("Unschedulable");
+            let pod = c
+                .outer(&[
+                    "get",
+                    "pod",
+                    &format!("kip-{name}"),
+                    "-n",
+                    &namespace,
+                    "-o",
+                    "json",
+                ])
+                .json();
+            let env = &pod["spec"]["containers"][0]["env"];
+            let off = env
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "KIP_SEED_OFF")
+                .unwrap_or_else(|| panic!("no KIP_SEED_OFF: {env}"));
+            assert!(
+                off["value"].as_str().unwrap().contains(POLICY_MESSAGE),
+                "{off}"
+            );
+            assert!(!env.to_string().contains("\"KIP_SEED\""), "{env}");
+            let volumes = pod["spec"]["volumes"].to_string();
+            assert!(!volumes.contains(SEED_STORE), "{volumes}");
+            c.kip(&["down", &name, "-n", &namespace]).run().success();
+        },
+    );
+    let cleanup = [
+        vec!["delete", "validatingadmissionpolicybinding", &namespace],
+        vec!["delete", "validatingadmissionpolicy", &namespace],
+        vec!["delete", "namespace", &namespace, "--wait=false"],
+    ];
+    for args in cleanup {
+        c.outer(&args);
+    }
 }

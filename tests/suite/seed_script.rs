@@ -8,7 +8,6 @@
 
 use super::support::Lines;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -202,11 +201,13 @@ impl Holder {
             .process_group(0)
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line, "held\n");
+        let mut out = Lines::of(child.stdout.take().unwrap());
+        if let Err(seen) = out.wait_for(Duration::from_secs(60), |l| l == "held") {
+            panic!(
+                "flock {mode} did not hold {} within a minute:\n{seen}",
+                lock.display()
+            );
+        }
         Holder(child)
     }
 }
@@ -545,6 +546,16 @@ fn a_node_that_cannot_use_seeds_says_why() {
         out.contains("kip-info: seed=off (--dockerd-arg sets the data root or storage driver)"),
         "{out}"
     );
+    // kip gave it no store (a cluster that refuses the hostPath): kip's
+    // reason is the node's seed decision, and nothing is claimed.
+    let refused = "the cluster refuses the hostPath seed store /var/lib/kip/seeds: forbidden";
+    let (code, out) = node.run(&[("KIP_SEED", ""), ("KIP_SEED_OFF", refused)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("kip-info: seed=off ({refused})")),
+        "{out}"
+    );
+    assert_eq!(fs::read_dir(node.path("store")).unwrap().count(), 0);
     // No seed asked for: not a word.
     let (code, out) = node.run(&[("KIP_SEED", "")]);
     assert_eq!(code, 0, "{out}");

@@ -5,8 +5,10 @@
 //! use one gets: so a seed's pair of steps wraps the stream's.
 //!
 //! [`SeedImage::on_host`]: the image on the host (as the stream finds it),
-//! then, for a local node, the seed of it named in the plan (its key, and
-//! the engine's seed store mounted). [`SeedImage::in_node`], once the
+//! then the seed of it named in the plan (its key, and the seed store
+//! mounted: the engine's volume locally, the outer node's `hostPath`
+//! remotely), unless the cluster refuses that store: then the node streams
+//! and says why. [`SeedImage::in_node`], once the
 //! node's dockerd runs: nothing when the node got the image from the seed;
 //! else the stream, into the seed the node makes or into the node alone.
 
@@ -57,16 +59,35 @@ impl<P: Provider> Step<P> for OnHost {
     fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
         Box::pin(async move {
             self.stream.on_host().run(cx).await?;
-            let wanted = cx.facts().local && cx.request.cluster.seed;
-            let Some((host, image, id)) = self.stream.found().filter(|_| wanted) else {
+            let Some((host, image, id)) = self.stream.found().filter(|_| cx.request.cluster.seed)
+            else {
                 return Ok(Flow::Next);
             };
             let name = crate::node::image::name_in_node(image);
             let dind_image = cx.plan().node.image.clone();
-            if let Some(seed) = Seed::for_node(host, (&name, id), &dind_image).await? {
-                let plan = cx.plan.as_mut().expect("the plan step runs first");
-                seed.apply(plan);
-            }
+            let seed = if cx.facts().local {
+                Seed::for_node(host, (&name, id), &dind_image).await?
+            } else {
+                Some(Seed::for_remote_node((&name, id), &dind_image))
+            };
+            let Some(seed) = seed else {
+                return Ok(Flow::Next);
+            };
+            let mut seeded = cx.plan().clone();
+            seed.apply(&mut seeded);
+            // A cluster that forbids the store (a hostPath) gets the node
+            // without it, which streams and says why (`KIP_SEED_OFF`).
+            let plan = match cx.provider.seed_store_refused(&seeded).await? {
+                None => seeded,
+                Some(refusal) => {
+                    let mut plan = cx.plan().clone();
+                    plan.node
+                        .env
+                        .insert("KIP_SEED_OFF".into(), seed_store_refused(&refusal));
+                    plan
+                }
+            };
+            cx.plan = Some(plan);
             Ok(Flow::Next)
         })
     }
@@ -100,4 +121,15 @@ impl<P: Provider> Step<P> for InNode {
             Ok(Flow::Next)
         })
     }
+}
+
+/// The node's word on a seed store the cluster refuses (one line: it ends
+/// in the node's `kip-info: seed=off (…)`).
+fn seed_store_refused(refusal: &str) -> String {
+    let first = refusal.lines().next().unwrap_or_default();
+    let said: String = first.chars().take(300).collect();
+    format!(
+        "the cluster refuses the hostPath seed store {}: {said}",
+        crate::node::contract::SEED_STORE
+    )
 }

@@ -7,10 +7,13 @@ use super::{first_line, Check, DoctorSettings};
 use crate::cluster::plan::default_plan;
 use crate::error::{NO_REMOTE_DIND_IMAGE, REMOTE_DIND_IMAGE_FIX};
 use crate::names::DEFAULT_CLUSTER;
+use crate::node::contract::SEED_STORE;
 use crate::node::pod_options::EndpointMode;
+use crate::node::NodePlan;
 use crate::provider::kube::preflight::{self, Right};
 use crate::provider::kube::KubeProvider;
 use crate::provider::Provider;
+use crate::seed::Seed;
 use crate::settings::Environment;
 use anyhow::Result;
 
@@ -20,6 +23,7 @@ const POD_SECURITY: &str = "pod-security";
 const DRY_RUN: &str = "dry-run";
 const SUBNETS: &str = "subnets";
 const IMAGE: &str = "dind-image";
+const SEEDS: &str = "seeds";
 
 /// The checks, in order. An API server that does not answer is the one
 /// check: everything else would fail the same way.
@@ -55,7 +59,13 @@ pub async fn checks(
                 .await
                 .map(|refused| refused.map_err(|e| e.to_string()))
                 .map_err(|e| first_line(&e));
+            let node_accepted = matches!(dry, Ok(Ok(())));
             checks.push(dry_run_check(dry));
+            checks.push(seeds_check(if node_accepted {
+                seed_store_refusal(backend, &plan).await
+            } else {
+                Err("the cluster refuses the node Pod itself (see dry-run)".into())
+            }));
             let inner = &plan.kind_config.networking;
             checks.push(subnets_check(
                 &facts.subnets,
@@ -179,6 +189,54 @@ fn dry_run_check(outcome: Result<Result<(), String>, String>) -> Check {
     }
 }
 
+/// The dry run again, the node Pod with the outer node's seed store (a
+/// `hostPath`): the cluster's words if it refuses that alone.
+async fn seed_store_refusal(
+    backend: &KubeProvider,
+    plan: &NodePlan,
+) -> Result<Option<String>, String> {
+    let mut seeded = plan.clone();
+    Seed::for_remote_node(
+        (crate::node::DEFAULT_KIND_IMAGE, "sha256:doctor"),
+        &plan.node.image,
+    )
+    .apply(&mut seeded);
+    backend
+        .host_path_refusal(&seeded)
+        .await
+        .map_err(|e| first_line(&e))
+}
+
+/// Whether node Pods can share seeds on their outer node: a cluster that
+/// forbids the hostPath costs a stream per node Pod, nothing fails.
+fn seeds_check(refusal: Result<Option<String>, String>) -> Check {
+    match refusal {
+        Ok(None) => Check::ok(
+            SEEDS,
+            format!(
+                "node Pods may mount the hostPath seed store {SEED_STORE}: the first node Pod on an outer node \
+                 makes the seed of a kind node image, later ones there get the image from it"
+            ),
+        ),
+        Ok(Some(refusal)) => Check::warn(
+            SEEDS,
+            format!(
+                "the cluster refuses the hostPath seed store {SEED_STORE}: {}; kip streams the kind node image \
+                 into every node Pod instead (about a minute each)",
+                refusal.lines().next().unwrap_or_default()
+            ),
+            format!(
+                "nothing fails without seeds; for them an admin must allow kip's node Pods a hostPath volume at {SEED_STORE}"
+            ),
+        ),
+        Err(why) => Check::warn(
+            SEEDS,
+            format!("not checked: {why}"),
+            "fix the dry run first, then run `kip doctor --remote` again",
+        ),
+    }
+}
+
 fn subnets_check(outer: &[String], pods: &str, services: &str) -> Check {
     let inner = format!("the inner cluster takes pods {pods}, services {services}");
     if outer.is_empty() {
@@ -268,6 +326,24 @@ mod tests {
         assert_eq!(level(Err("forbidden")), Level::Warn);
         let fix = pod_security_check("a", Ok(Some("baseline".into()))).fix;
         assert!(fix.unwrap().contains("kubectl label namespace a "));
+    }
+
+    #[test]
+    fn a_refused_seed_store_is_a_warning_naming_the_refusal() {
+        assert_eq!(seeds_check(Ok(None)).status, Level::Ok);
+        let refused = seeds_check(Ok(Some(
+            "pods \"kip-kip\" is forbidden: no hostPath\nmore".into(),
+        )));
+        assert_eq!(refused.status, Level::Warn);
+        assert!(
+            refused
+                .message
+                .contains("/var/lib/kip/seeds: pods \"kip-kip\" is forbidden: no hostPath;"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.message.contains("streams"), "{}", refused.message);
+        assert_eq!(seeds_check(Err("refused".into())).status, Level::Warn);
     }
 
     #[test]

@@ -335,4 +335,8 @@ impl Provider for KubeProvider {
     fn manifest(&self, plan: &NodePlan) -> String {
         remote::to_yaml(&self.manifests(plan))
     }
+
+    async fn seed_store_refused(&self, plan: &NodePlan) -> Result<Option<String>> {
+        self.host_path_refusal(plan).await
+    }
 }

@@ -6,7 +6,7 @@
 use super::KubeProvider;
 use crate::error::Error;
 use crate::node::pod_options::EndpointMode;
-use crate::node::NodePlan;
+use crate::node::{remote, NodePlan};
 use anyhow::Result;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -211,6 +211,39 @@ impl KubeProvider {
             }
         }
         Ok(Ok(()))
+    }
+
+    /// The cluster's words when it refuses the node Pod with its seed
+    /// store (a `hostPath`) and accepts it without: a policy (Pod Security,
+    /// an admission policy or webhook) that forbids hostPath volumes. None
+    /// when it accepts both, or refuses both (the preflight then says why).
+    pub async fn host_path_refusal(&self, plan: &NodePlan) -> Result<Option<String>> {
+        if plan.node.seed_store.is_none() {
+            return Ok(None);
+        }
+        let Err(refusal) = self.dry_run_pod(plan).await? else {
+            return Ok(None);
+        };
+        let mut without = plan.clone();
+        without.node.seed_store = None;
+        Ok(self.dry_run_pod(&without).await?.is_ok().then_some(refusal))
+    }
+
+    /// A server-side dry run of the node Pod alone; the inner error is the
+    /// cluster's refusal.
+    async fn dry_run_pod(&self, plan: &NodePlan) -> Result<std::result::Result<(), String>> {
+        let dry = PostParams {
+            dry_run: true,
+            field_manager: Some("kip".into()),
+        };
+        let pod = remote::pod(plan, &self.namespace, &self.pod, self.endpoint);
+        match self.create(&dry, pod).await? {
+            // 409: a Pod of that name exists (another run's): the spec passed.
+            Ok(_) => Ok(Ok(())),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Ok(())),
+            Err(kube::Error::Api(s)) => Ok(Err(s.message)),
+            Err(e) => Err(self.unreachable(e)),
+        }
     }
 
     /// The outer cluster's pod and service ranges, as far as kip may read
