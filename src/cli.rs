@@ -73,6 +73,8 @@ pub enum Command {
     Registry(RegistryArgs),
     /// List or remove seeds: kind node images unpacked once per engine, which new nodes get in about a second
     Seed(SeedArgs),
+    /// Save a running cluster whole (objects, images, volumes) and list or remove snapshots; `kip up NEW --from SNAPSHOT` restores one
+    Snapshot(SnapshotArgs),
     /// Restart the port-forward of a remote cluster (forwarded endpoint)
     Connect(ConnectArgs),
     /// Warm pools of ready clusters: `kip up NAME --pool POOL` claims one in well under a second
@@ -141,6 +143,10 @@ pub struct UpArgs {
     /// Print the node plan as YAML (JSON with -o json) and change nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network; local engine only
+    #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["recreate", "dry_run", "pool"])]
+    pub from: Option<String>,
 
     /// Do not make the new context the current one
     #[arg(long)]
@@ -452,6 +458,42 @@ pub enum SeedCommand {
         /// Every seed no cluster uses
         #[arg(long, conflicts_with = "keys")]
         all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub command: SnapshotCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Save CLUSTER as SNAPSHOT: the cluster keeps running, frozen only while its node's volume is copied (local engine only; remote mode is not built yet)
+    Save {
+        /// The cluster to save
+        #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
+        cluster: String,
+
+        /// The snapshot's name (its volume is kip-snap-SNAPSHOT)
+        #[arg(value_parser = crate::snapshot::parse_name)]
+        snapshot: String,
+
+        /// Stop the cluster cleanly for the copy (and start it again) instead of freezing it
+        #[arg(long)]
+        stop: bool,
+    },
+    /// List this engine's snapshots: source, Kubernetes version, size, when
+    List {
+        /// Output format
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: OutputFormat,
+    },
+    /// Remove snapshots (clusters restored from them keep their own copy)
+    Rm {
+        /// Snapshots to remove
+        #[arg(required = true, value_parser = crate::snapshot::parse_name)]
+        snapshots: Vec<String>,
     },
 }
 

@@ -16,6 +16,7 @@ mod provider;
 mod registry;
 mod seed;
 mod settings;
+mod snapshot;
 #[cfg(test)]
 mod testing;
 
@@ -109,6 +110,10 @@ async fn run_remote(
     if command.uses_pools() {
         return Err(error::Error::PoolsLocalOnly.into());
     }
+    // Snapshots are the local engine's (remote mode: not built yet).
+    if matches!(command, Command::Up(args) if args.from.is_some()) {
+        return Err(error::Error::SnapshotRemote.into());
+    }
     // Even a dry run needs the target: the namespace is in the objects it
     // prints.
     let kube = KubeProvider::connect(target, cluster, command.kube_options(), &global.env).await;
@@ -157,7 +162,22 @@ async fn run_local(
             if !matches!(command, Command::Up(_) | Command::Run(_)) {
                 docker.check_answers().await?;
             }
-            dispatch(command, global, &docker, Some(&docker), printer).await
+            match command {
+                Command::Up(args) if args.from.is_some() => {
+                    let settings = args.settings(global);
+                    let outcome =
+                        commands::up::restore(&settings, &global.env, &docker, printer).await?;
+                    if args.output == StatusFormat::Json {
+                        output::json(&outcome)?;
+                    }
+                    Ok(0)
+                }
+                Command::Snapshot(args) => {
+                    commands::snapshot::run(&args.action(), &docker, printer).await?;
+                    Ok(0)
+                }
+                _ => dispatch(command, global, &docker, Some(&docker), printer).await,
+            }
         }
     }
 }
@@ -226,6 +246,7 @@ async fn dispatch(
         | Command::Registry(_) => {
             unreachable!("handled before a provider is picked")
         }
+        Command::Snapshot(_) => unreachable!("no remote target: handled in run_local"),
     }
     Ok(0)
 }

@@ -26,5 +26,6 @@ mod suite {
     pub mod seed;
     pub mod seed_script;
     pub mod silent_engine;
+    pub mod snapshot;
     pub mod support;
 }

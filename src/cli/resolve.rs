@@ -5,7 +5,7 @@
 use super::{
     ClusterOptions, Command, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs,
     ListArgs, LoadArgs, LogsArgs, PoolArgs, PoolCommand, RunArgs, SeedArgs, SeedCommand,
-    StatusArgs, TargetArgs, UpArgs,
+    SnapshotArgs, SnapshotCommand, StatusArgs, TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -19,6 +19,7 @@ use crate::commands::load::LoadSettings;
 use crate::commands::logs::LogsSettings;
 use crate::commands::run::RunSettings;
 use crate::commands::seed::{SeedAction, SeedSettings};
+use crate::commands::snapshot::SnapshotAction;
 use crate::commands::status::StatusSettings;
 use crate::commands::up::UpSettings;
 use crate::config::ConfigFile;
@@ -202,10 +203,17 @@ impl ClusterOptions {
 
 impl UpArgs {
     pub fn settings(&self, global: &GlobalSettings) -> UpSettings {
+        let mut cluster = self.cluster.settings(&global.config);
+        if self.from.is_some() {
+            // A restore runs the snapshot's images: only flags can ask
+            // for others (and are refused), not the config file.
+            cluster.image = self.cluster.image.clone();
+            cluster.dind_image = self.cluster.dind_image.clone();
+        }
         UpSettings {
             request: Request {
                 name: self.name.clone(),
-                cluster: self.cluster.settings(&global.config),
+                cluster,
                 kubeconfig: kubeconfig_source(
                     self.target.kubeconfig.kubeconfig.as_deref(),
                     &global.env,
@@ -215,6 +223,25 @@ impl UpArgs {
             },
             recreate: self.recreate,
             pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
+            from: self.from.clone(),
+        }
+    }
+}
+
+impl SnapshotArgs {
+    pub fn action(&self) -> SnapshotAction {
+        match &self.command {
+            SnapshotCommand::Save {
+                cluster,
+                snapshot,
+                stop,
+            } => SnapshotAction::Save(crate::snapshot::save::SaveSettings {
+                cluster: cluster.clone(),
+                name: snapshot.clone(),
+                stop: *stop,
+            }),
+            SnapshotCommand::List { output } => SnapshotAction::List(*output),
+            SnapshotCommand::Rm { snapshots } => SnapshotAction::Remove(snapshots.clone()),
         }
     }
 }

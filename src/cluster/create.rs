@@ -13,9 +13,10 @@ use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage, ExportKubeconfig,
-    Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill, RefuseExisting, ReuseExisting,
-    SeedImage, Stage, StartEngine, Step, WaitNodes, WaitReady,
+    restore_steps, AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage,
+    ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill,
+    RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitNodes,
+    WaitReady,
 };
 use super::Request;
 use crate::error::Error;
@@ -64,6 +65,30 @@ pub fn recreate<P: Provider>() -> Recipe<P> {
 /// another's and refused).
 pub fn run<P: Provider>() -> Recipe<P> {
     make(Box::new(RefuseExisting), WhenTaken::Refuse)
+}
+
+/// `kip up NAME --from SNAPSHOT`: a new cluster from the snapshot (local
+/// mode): the name refused if taken, the snapshot checked before anything
+/// is made, the node's volume a copy of it; its bootstrap restarts the
+/// kind node in it, as on a restart. No kind node image to bring.
+pub fn restore(snapshot: &str) -> Recipe<DockerProvider> {
+    let (check, provision) = restore_steps(snapshot);
+    Recipe {
+        steps: vec![
+            Box::new(Plan),
+            Box::new(RefuseTaken),
+            Box::new(check),
+            Box::new(DindImage),
+            Box::new(provision),
+            Box::new(StartEngine),
+            Box::new(CreateCluster),
+            Box::new(WaitReady),
+            Box::new(ExportKubeconfig),
+        ],
+        fresh: Vec::new(),
+        when_taken: WhenTaken::Refuse,
+        hands_over: true,
+    }
 }
 
 /// Plan, the name, then the node made and its engine given the kind node

@@ -35,7 +35,7 @@ pub async fn export<P: Provider>(provider: &P, node: &P::Node, dir: &Path) -> Re
     );
 
     let kind_export = async {
-        let inner = node.info().inner.as_str();
+        let inner = node.info().kind_cluster();
         let command: Vec<String> = ["kind", "export", "logs", KIND_EXPORT_DIR, "--name", inner]
             .iter()
             .map(|s| s.to_string())

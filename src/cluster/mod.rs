@@ -34,13 +34,18 @@
 //!   else `StreamImage::stream_to_node`: into the seed the node makes, or into
 //!   the node alone). The seed itself is made and mounted by the node
 //!   (`crate::seed`), so the choice is the node's, reported at boot.
-//! - **Restore from a snapshot** (issue 19): a recipe `restore(snapshot)`
-//!   whose node is provisioned from the snapshot's volume (a `Provision`
-//!   variant given the snapshot) and whose engine needs no image; the
-//!   bootstrap of a restored node makes its cluster again, as it does on a
-//!   restart, so `StartEngine`, `CreateCluster` ("create or restart"),
-//!   `WaitReady` and `ExportKubeconfig` are reused as they are. Checks that
-//!   refuse a snapshot before anything is made are a `Prepare` step.
+//! - **Restore from a snapshot** (issue 19, landed, local mode):
+//!   `create::restore(snapshot)` =
+//!   `Plan → RefuseTaken → CheckSnapshot → DindImage → ProvisionFromSnapshot
+//!   → StartEngine → CreateCluster → WaitReady → ExportKubeconfig`
+//!   (`steps/restore.rs`). `CheckSnapshot` (stage `Prepare`) refuses a
+//!   snapshot this engine cannot run before anything is made and plans the
+//!   node as the snapshot's (its DinD image, no kind node image to bring,
+//!   its seed mounted); `ProvisionFromSnapshot` (`Make`) fills the node's
+//!   volume from the snapshot, then provisions as `Provision` does. The
+//!   bootstrap of a restored node makes its cluster again, as on a
+//!   restart, so the steps after it are `up`'s own. A pool filled from a
+//!   snapshot (`kip pool create --from`) takes this recipe's two steps.
 //! - **Claim from a pool** (issue 20): a recipe `claim(pool)` =
 //!   `Plan → RefuseExisting → Claim → WaitReady → ExportKubeconfig`, where
 //!   `Claim` (stage `Make`) takes a ready member by the provider's atomic

@@ -74,8 +74,8 @@ async fn load_into(
     let mut command: Vec<String> = vec!["kind".into(), "load".into(), "docker-image".into()];
     command.extend(names.iter().cloned());
     // The kind cluster's own name: a cluster claimed from a pool keeps
-    // the member's.
-    command.extend(["--name".to_string(), node.info().inner.clone()]);
+    // the member's, a restored one the snapshot's.
+    command.extend(["--name".to_string(), node.info().kind_cluster().to_string()]);
     let out = node.exec_capture(&command, None).await?;
     if out.code != 0 {
         return Err(Error::KindLoadFailed {

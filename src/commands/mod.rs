@@ -14,5 +14,6 @@ pub mod pool;
 pub mod registry;
 pub mod run;
 pub mod seed;
+pub mod snapshot;
 pub mod status;
 pub mod up;

@@ -17,6 +17,8 @@ pub struct UpSettings {
     pub recreate: bool,
     /// `--pool POOL` (and `--pool-wait`): claim a ready member of the pool.
     pub pool: Option<(String, bool)>,
+    /// Make the cluster from this snapshot (local mode).
+    pub from: Option<String>,
 }
 
 /// `host`: the local Docker engine the kind node image comes from (the
@@ -45,6 +47,24 @@ pub async fn run<P: Pools>(
         create::up()
     };
     cluster::create(recipe, &settings.request, place).await
+}
+
+/// `kip up NAME --from SNAPSHOT`: the cluster layer's `restore` recipe, on
+/// the local engine.
+pub async fn restore(
+    settings: &UpSettings,
+    env: &Environment,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<UpOutcome> {
+    let place = Place {
+        provider: engine,
+        host: Some(engine),
+        printer,
+        env,
+    };
+    let snapshot = settings.from.as_deref().unwrap_or_default();
+    cluster::create(create::restore(snapshot), &settings.request, place).await
 }
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works

@@ -637,6 +637,46 @@ impl fmt::Display for Error {
             SeedHelperFailed { what, error } => {
                 write!(f, "the seed store helper ({what}) failed: {error}")
             }
+            SnapshotHelperFailed { what, error } => {
+                write!(f, "the snapshot helper ({what}) failed: {error}")
+            }
+            SnapshotNotFound { name } => {
+                write!(f, "no snapshot {name:?} on this engine (see `kip snapshot list`)")
+            }
+            SnapshotExists { name } => write!(
+                f,
+                "a snapshot named {name} exists (volume {}); it is left alone: pick another name, or \
+                 `kip snapshot rm {name}` first",
+                crate::snapshot::volume_name(name)
+            ),
+            SnapshotIncomplete { name } => write!(
+                f,
+                "snapshot {name} is incomplete (its save did not finish): `kip snapshot rm {name}` and save it again"
+            ),
+            SnapshotRefused { name, differences } => write!(
+                f,
+                "snapshot {name} cannot be restored here; nothing was made:\n{}",
+                differences
+                    .iter()
+                    .map(|d| format!("  {d}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            SnapshotSeedGone { name, seed } => write!(
+                f,
+                "snapshot {name} mounts the images of seed {seed}, which is gone from this engine \
+                 (`kip seed list`); nothing was made: save the snapshot again from a cluster made with the seed"
+            ),
+            RestoreNameTaken { name } => write!(
+                f,
+                "cluster {name} already exists, and `kip up --from` makes a new cluster; it is left alone: \
+                 pick another name, or `kip down {name}` first"
+            ),
+            SnapshotRemote => write!(
+                f,
+                "snapshots work on the local Docker engine only (remote mode is not built yet): run without \
+                 --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"
+            ),
             Interrupted => write!(f, "interrupted"),
             Registry(error) => error.fmt(f),
             HostPorts(error) => error.fmt(f),

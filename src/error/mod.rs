@@ -42,7 +42,7 @@ pub mod exit {
         (USAGE, "bad usage: an invalid name, flag or value, or a config file that is missing or invalid"),
         (ENVIRONMENT, "environment: Docker unreachable or not answering within 10 s, image missing, port in use, privileges refused, kubeconfig unreadable, unwritable, malformed or not a regular file"),
         (TIMEOUT, "timeout: not ready within `--wait`"),
-        (NOT_FOUND, "not found: no such cluster or pool (`kip seed rm`: no such seed)"),
+        (NOT_FOUND, "not found: no such cluster or pool (`kip seed rm`: no such seed; `kip snapshot`, `up --from`: no such snapshot)"),
         (NODE, "failure inside the node: dockerd or kind failed, or the node stopped (`status`: present but not ready; `exec`: the node is not running)"),
         (NOT_EXECUTABLE, "`kip run`: CMD cannot be executed (not executable, a folder)"),
         (NO_SUCH_COMMAND, "`kip run`: CMD not found (not a file, nor in `PATH`)"),
@@ -605,6 +605,41 @@ pub enum Error {
         what: String,
         error: String,
     },
+    /// A snapshot's helper container (or the probe in the node) failed.
+    SnapshotHelperFailed {
+        what: String,
+        error: String,
+    },
+
+    // ---- snapshots (issue 19), by the family of their code ----
+    /// No snapshot of that name (5).
+    SnapshotNotFound {
+        name: String,
+    },
+    /// A snapshot of that name exists (3): nothing was touched.
+    SnapshotExists {
+        name: String,
+    },
+    /// The snapshot's save did not finish (3).
+    SnapshotIncomplete {
+        name: String,
+    },
+    /// What differs between the snapshot and this engine or the flags (3).
+    SnapshotRefused {
+        name: String,
+        differences: Vec<String>,
+    },
+    /// The seed the snapshot's images come from is gone (3).
+    SnapshotSeedGone {
+        name: String,
+        seed: String,
+    },
+    /// `up --from` of a name a cluster has (3): nothing was touched.
+    RestoreNameTaken {
+        name: String,
+    },
+    /// Snapshots in remote mode are not built yet (2).
+    SnapshotRemote,
 
     // ---- interrupted (130) ----
     Interrupted,
@@ -638,7 +673,8 @@ impl Error {
             | PoolFlagRefused { .. }
             | PoolFlagImpossible { .. }
             | PoolsLocalOnly
-            | SeedKeyAmbiguous { .. } => exit::USAGE,
+            | SeedKeyAmbiguous { .. }
+            | SnapshotRemote => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }
@@ -678,7 +714,12 @@ impl Error {
             | PoolNameIsCluster { .. }
             | SeedStoreUnreadable { .. }
             | SeedInUse { .. }
-            | SeedsHeld { .. } => exit::ENVIRONMENT,
+            | SeedsHeld { .. }
+            | SnapshotExists { .. }
+            | SnapshotIncomplete { .. }
+            | SnapshotRefused { .. }
+            | SnapshotSeedGone { .. }
+            | RestoreNameTaken { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }
             | ApiNotReady { .. }
             | ClusterNotReady { .. }
@@ -692,7 +733,8 @@ impl Error {
             NotFound { .. }
             | PoolNotFound { .. }
             | SeedNotFound { .. }
-            | DeletedWhileLoading { .. } => exit::NOT_FOUND,
+            | DeletedWhileLoading { .. }
+            | SnapshotNotFound { .. } => exit::NOT_FOUND,
             NodeNotRunning { .. }
             | PodCannotRun { .. }
             | PodDeletedWhileStarting { .. }
@@ -754,7 +796,8 @@ impl Error {
             | ClaimFailed { .. }
             | PoolBusy { .. }
             | FillerNotStarted { .. }
-            | SeedHelperFailed { .. } => exit::FAILURE,
+            | SeedHelperFailed { .. }
+            | SnapshotHelperFailed { .. } => exit::FAILURE,
         }
     }
 

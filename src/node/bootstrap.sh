@@ -276,12 +276,36 @@ write_kind_config() {
 # (the same KIP_NODE_RUN) keeps them.
 prepare_data_root() {
     [ -n "${KIP_NODE_RUN:-}" ] || return 0
+    restore_data_root
     if [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] &&
         [ -n "$(ls -A "$data_root" 2>/dev/null)" ]; then
         echo "kip-info: docker-root=wiped (left by an earlier node of this name)"
         find "$data_root" -mindepth 1 -maxdepth 1 -exec rm -rf {} \;
     fi
     echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
+}
+
+# A node restored from a snapshot (`kip up --from`): kip copied the
+# snapshot's data root into this node's volume and marked it (.kip-restore).
+# It is this node's own from now on: kept, not wiped. The copy carries the
+# inner kind cluster's name (made under the source's name, .kip-kind-cluster)
+# and kind's kubeconfig of it (.kip-kubeconfig): the kind node is restarted,
+# as on a restart of this node, and its kubeconfig is kip's.
+restore_data_root() {
+    [ -f "$data_root/.kip-restore" ] || return 0
+    [ -s "$data_root/.kip-kind-cluster" ] && [ -s "$data_root/.kip-kubeconfig" ] ||
+        fail restore "the restored data root has no .kip-kind-cluster or .kip-kubeconfig (not a kip snapshot)"
+    mkdir -p "$conf_dir"
+    cp "$data_root/.kip-kubeconfig" "$conf_dir/kubeconfig"
+    echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
+    rm -f "$data_root/.kip-restore"
+    echo "kip-info: restored=$(cat "$data_root/.kip-kind-cluster")"
+}
+
+# The inner kind cluster's name: the node's cluster name, or for a node
+# restored from a snapshot the name its cluster was made under.
+kind_cluster_name() {
+    cat "$data_root/.kip-kind-cluster" 2>/dev/null || echo "${KIP_CLUSTER:?KIP_CLUSTER is not set}"
 }
 
 # dockerd in the background, until it answers (1 if it exits first).
@@ -363,7 +387,7 @@ watch_kind_node() {
 
 # The nested containers of this cluster (kind's nodes), if any.
 kind_nodes() {
-    docker ps -aq --filter "label=io.x-k8s.kind.cluster=$KIP_CLUSTER" 2>/dev/null || true
+    docker ps -aq --filter "label=io.x-k8s.kind.cluster=$(kind_cluster_name)" 2>/dev/null || true
 }
 
 # Several kind nodes must come back at the addresses they were made with: a

@@ -46,6 +46,9 @@ pub mod labels {
     pub const EXPIRES_AT: &str = "dev.kip.expires-at";
     /// The seed a node's kind node image comes from (`seed::SeedKey`).
     pub const SEED: &str = "dev.kip.seed";
+    /// A node restored from a snapshot: the inner kind cluster's name (the
+    /// one it was made under), when it is not the cluster's own.
+    pub const KIND_CLUSTER: &str = "dev.kip.kind-cluster";
     pub const MANAGER: &str = "kip";
 
     /// CI metadata, read from the environment CI systems set, so a leaked

@@ -61,6 +61,17 @@ pub struct NodeInfo {
     pub problem: Option<Error>,
 }
 
+impl NodeInfo {
+    /// The inner kind cluster's name: the cluster's own, for a cluster
+    /// claimed from a pool the member's ([`Self::inner`]), for a cluster
+    /// restored from a snapshot the one it was made under.
+    pub fn kind_cluster(&self) -> &str {
+        self.labels
+            .get(crate::node::labels::KIND_CLUSTER)
+            .map_or(&self.inner, String::as_str)
+    }
+}
+
 /// What a provider knows about the place nodes run, before creating anything.
 #[derive(Debug, Clone, Default)]
 pub struct EngineFacts {

@@ -429,7 +429,7 @@ fn load_streams_images_in_and_skips_what_the_node_has() {
             &t.name,
             "--",
             "cat",
-            &format!("/var/lib/kip-test-kind/{}/loaded-images", t.name),
+            &format!("/var/lib/docker/kip-test-kind/{}/loaded-images", t.name),
         ])
         .run();
     loaded.success().stdout_has(&tag);

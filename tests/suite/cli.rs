@@ -784,3 +784,29 @@ fn a_kind_config_conflict_quotes_the_users_value_plainly() {
         "networking.apiServerPort is 7443:",
     );
 }
+
+#[test]
+fn snapshots_refuse_remote_mode_and_bad_names_before_reaching_anything() {
+    // Remote mode is not built: refused before any cluster is asked.
+    kip(&[
+        "up",
+        "x",
+        "--from",
+        "base",
+        "--remote",
+        "--context",
+        "nowhere",
+    ])
+    .run()
+    .code(2)
+    .stderr_has("local Docker engine only")
+    .stderr_has("KIP_REMOTE=0");
+    kip(&["snapshot", "save", "demo", "x-docker"])
+        .run()
+        .code(2)
+        .stderr_has("node volumes");
+    kip(&["up", "x", "--from", "base", "--recreate"])
+        .run()
+        .code(2);
+    kip(&["snapshot", "rm"]).run().code(2);
+}

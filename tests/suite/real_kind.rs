@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WAIT: &str = "8m";
+pub const WAIT: &str = "8m";
 
 pub struct RealKind {
     pub e2e: E2e,

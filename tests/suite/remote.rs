@@ -152,7 +152,7 @@ impl SharedCluster for Remote {
     /// The stand-in kind records what `kind load` brought in, a line each:
     /// `REPOSITORY:TAG ID`.
     fn kind_images(&self, name: &str) -> Vec<String> {
-        let record = format!("/var/lib/kip-test-kind/{name}/loaded-images");
+        let record = format!("/var/lib/docker/kip-test-kind/{name}/loaded-images");
         let run = self.kip(&["exec", name, "--", "cat", &record]).run();
         run.success();
         run.stdout

@@ -16,6 +16,7 @@ mod plan;
 mod provision;
 mod ready;
 mod registries;
+mod restore;
 mod seed;
 mod stream;
 
@@ -31,6 +32,7 @@ pub use plan::Plan;
 pub use provision::Provision;
 pub use ready::WaitReady;
 pub use registries::ConnectRegistries;
+pub use restore::{restore_steps, RefuseTaken};
 pub use seed::SeedImage;
 
 use super::existing::Maker;

@@ -17,6 +17,7 @@ mod pool_store;
 mod ports;
 pub mod registry;
 mod seeds;
+mod snapshots;
 mod spec;
 mod start;
 
@@ -35,6 +36,8 @@ use errors::{is_not_found, is_not_modified, is_removal_in_progress};
 use host::{docker_host, HostSource};
 pub use node::DockerNode;
 use ownership::VolumeRemoval;
+pub use seeds::HelperOutput;
+pub use snapshots::{HelperMount, SnapshotVolume};
 use spec::{node_info, published_endpoint, started_info};
 use std::collections::HashMap;
 use std::collections::HashSet;

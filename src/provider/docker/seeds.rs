@@ -82,18 +82,18 @@ impl DockerProvider {
                     short_docker_error(&e)
                 )
             })?;
-        let ran = self.helper_output(&name).await;
+        let ran = self.helper_output(&name, "seed store helper").await;
         self.remove_container_by_name(&name).await?;
         ran
     }
 
-    async fn helper_output(&self, name: &str) -> Result<HelperOutput> {
-        self.docker.start_container(name, None).await.map_err(|e| {
-            anyhow!(
-                "the seed store helper did not start: {}",
-                short_docker_error(&e)
-            )
-        })?;
+    /// Starts the helper container `name` (`what` it is, for errors) and
+    /// collects its exit code and output once it ends.
+    pub(super) async fn helper_output(&self, name: &str, what: &str) -> Result<HelperOutput> {
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(|e| anyhow!("the {what} did not start: {}", short_docker_error(&e)))?;
         let code = match self
             .docker
             .wait_container(name, None)
@@ -102,7 +102,7 @@ impl DockerProvider {
         {
             Ok(waits) => waits.last().map_or(0, |w| w.status_code),
             Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
-            Err(e) => bail!("waiting for the seed store helper: {e}"),
+            Err(e) => bail!("waiting for the {what}: {e}"),
         };
         let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
         let chunks: Vec<LogOutput> = self
@@ -110,7 +110,7 @@ impl DockerProvider {
             .logs(name, Some(options))
             .try_collect()
             .await
-            .context("cannot read the seed store helper's output")?;
+            .with_context(|| format!("cannot read the {what}'s output"))?;
         let (mut stdout, mut stderr) = (String::new(), String::new());
         for chunk in chunks {
             match chunk {

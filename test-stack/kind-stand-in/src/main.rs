@@ -21,7 +21,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const STATE_DIR: &str = "/var/lib/kip-test-kind";
+/// The stand-in's state of each cluster (its PKI, what was loaded): in the
+/// node's Docker data root, where kind's own state is (its node container's
+/// rootfs and `/var` volume), so that what carries a data root carries the
+/// cluster (a restart, a snapshot: `kip up --from`) and a wiped root loses it.
+const STATE_DIR: &str = "/var/lib/docker/kip-test-kind";
 const ROOTFS_IMAGE: &str = "kip-test-kind-rootfs:latest";
 pub const SERVER_VERSION: &str = "v1.33.1-kip-test-stand-in";
 

@@ -1,0 +1,235 @@
+//! Snapshot volumes on this engine (`crate::snapshot`): made, listed and
+//! removed by their labels, filled and read only by a throwaway helper
+//! container (the engine may be remote: kip never sees its file system),
+//! and the node frozen (`docker pause`) or stopped while one is copied.
+
+use super::errors::{is_not_found, is_not_modified, short_docker_error};
+use super::DockerProvider;
+use anyhow::{anyhow, Result};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptions,
+};
+use std::collections::HashMap;
+
+use super::seeds::HelperOutput;
+
+/// The label of snapshot helpers (no cluster's node: `kip list` skips them).
+const HELPER_LABEL: &str = "dev.kip.snapshot-helper";
+
+/// One volume a helper mounts.
+pub struct HelperMount<'a> {
+    pub volume: &'a str,
+    pub path: &'a str,
+    pub read_only: bool,
+}
+
+/// A snapshot volume as the engine lists it.
+#[derive(Debug, Clone)]
+pub struct SnapshotVolume {
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub created_at: Option<String>,
+}
+
+impl DockerProvider {
+    /// The volume's labels, or None if the engine has no such volume.
+    pub async fn volume_labels(&self, volume: &str) -> Result<Option<HashMap<String, String>>> {
+        match self.docker.inspect_volume(volume).await {
+            Ok(v) => Ok(Some(v.labels)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
+
+    /// Makes `volume` with `labels`; false (and nothing touched) when one
+    /// of that name was there already.
+    pub async fn create_new_volume(
+        &self,
+        volume: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<bool> {
+        if self.volume_labels(volume).await?.is_some() {
+            return Ok(false);
+        }
+        let request = VolumeCreateRequest {
+            name: Some(volume.into()),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        };
+        let made =
+            self.docker.create_volume(request).await.map_err(|e| {
+                anyhow!("cannot create volume {volume}: {}", short_docker_error(&e))
+            })?;
+        // The engine answers with the volume that is there if one appeared
+        // since: it is not this run's.
+        Ok(made.labels == *labels)
+    }
+
+    /// The volumes carrying `label` (any value).
+    pub async fn volumes_labelled(&self, label: &str) -> Result<Vec<SnapshotVolume>> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
+        let volumes = self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .volumes
+            .unwrap_or_default();
+        Ok(volumes
+            .into_iter()
+            .map(|v| SnapshotVolume {
+                name: v.name,
+                labels: v.labels,
+                created_at: v.created_at,
+            })
+            .collect())
+    }
+
+    /// Removes `volume`: whether it was there.
+    pub async fn remove_volume(&self, volume: &str) -> Result<bool> {
+        match self
+            .docker
+            .remove_volume(volume, Some(RemoveVolumeOptions { force: false }))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(anyhow!(
+                "cannot remove volume {volume}: {}",
+                short_docker_error(&e)
+            )),
+        }
+    }
+
+    /// The engine's architecture as `uname -m` names it (`x86_64`).
+    pub async fn architecture(&self) -> Result<String> {
+        let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
+        Ok(info.architecture.unwrap_or_default())
+    }
+
+    /// Freezes every process of the container (the cgroup freezer).
+    pub async fn pause(&self, id: &str) -> Result<()> {
+        self.docker
+            .pause_container(id)
+            .await
+            .map_err(|e| anyhow!("cannot pause {id}: {}", short_docker_error(&e)))
+    }
+
+    /// Thaws what `pause` froze.
+    pub async fn unpause(&self, id: &str) -> Result<()> {
+        self.docker
+            .unpause_container(id)
+            .await
+            .map_err(|e| anyhow!("cannot unpause {id}: {}", short_docker_error(&e)))
+    }
+
+    /// Starts a stopped container (a node stopped for a snapshot).
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        match self.docker.start_container(id, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_modified(&e) => Ok(()),
+            Err(e) => Err(anyhow!("cannot start {id}: {}", short_docker_error(&e))),
+        }
+    }
+
+    /// Stops the node as `down` does (its bootstrap stops the kind node
+    /// cleanly first).
+    pub async fn stop_node(&self, cluster: &str, id: &str) -> Result<()> {
+        self.stop(cluster, id).await
+    }
+
+    /// Runs `script` with `args` in a container of `image` with `mounts`
+    /// (see [`DockerProvider::create_volume_helper`]) and removes it.
+    /// Callers run it to its end (a signal waits).
+    pub async fn run_volume_helper(
+        &self,
+        image: &str,
+        mounts: &[HelperMount<'_>],
+        script: &str,
+        args: &[String],
+    ) -> Result<HelperOutput> {
+        let name = self
+            .create_volume_helper(image, mounts, script, args)
+            .await?;
+        self.run_created_helper(&name).await
+    }
+
+    /// Creates (not starts) the helper container that runs `script` with
+    /// `args` in `image` with `mounts` and no network: its name. Root with
+    /// Docker's default capabilities and CAP_SYS_ADMIN: a copy keeps
+    /// overlay2's whiteout devices (CAP_MKNOD) and `trusted.overlay.*`
+    /// xattrs (CAP_SYS_ADMIN). Not `--privileged`: an engine that withholds
+    /// a capability cannot start privileged containers.
+    pub async fn create_volume_helper(
+        &self,
+        image: &str,
+        mounts: &[HelperMount<'_>],
+        script: &str,
+        args: &[String],
+    ) -> Result<String> {
+        let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
+        let mut entrypoint = vec![
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            "kip-snapshot".into(),
+        ];
+        entrypoint.extend(args.iter().cloned());
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            entrypoint: Some(entrypoint),
+            labels: Some(HashMap::from([(HELPER_LABEL.into(), "true".into())])),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                cap_add: Some(vec!["SYS_ADMIN".into()]),
+                mounts: Some(
+                    mounts
+                        .iter()
+                        .map(|m| Mount {
+                            typ: Some(MountType::VOLUME),
+                            source: Some(m.volume.into()),
+                            target: Some(m.path.into()),
+                            read_only: Some(m.read_only),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "cannot create the snapshot helper from {image}: {}",
+                    short_docker_error(&e)
+                )
+            })?;
+        Ok(name)
+    }
+
+    /// Starts the created helper `name`, waits for it, collects its output
+    /// and removes it.
+    pub async fn run_created_helper(&self, name: &str) -> Result<HelperOutput> {
+        let ran = self.helper_output(name, "snapshot helper").await;
+        self.remove_container_by_name(name).await?;
+        ran
+    }
+
+    /// Removes a created helper that is not to run.
+    pub async fn remove_helper(&self, name: &str) -> Result<()> {
+        self.remove_container_by_name(name).await
+    }
+}
+
+/// Tells apart the helpers of one kip process.
+fn next() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

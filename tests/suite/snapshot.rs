@@ -1,0 +1,490 @@
+//! Snapshots end to end on the real Docker engine with the stand-in kind
+//! (fast): save, list, restore under another name and port, rm; every bad
+//! input refused with nothing made or touched; Ctrl-C during a save or a
+//! restore leaves nothing half-made and the source running. On the real
+//! kind (objects, a loaded image, a claim's file): real_kind.rs.
+
+use super::e2e::{docker, E2e};
+use super::support::{until, Lines, Run};
+use std::process::Command;
+use std::time::Duration;
+
+/// This test's snapshots, removed when it ends (pass or fail).
+struct Snapshots(Vec<String>);
+
+impl Snapshots {
+    fn new(t: &E2e, suffixes: &[&str]) -> Snapshots {
+        Snapshots(suffixes.iter().map(|s| format!("{}-{s}", t.name)).collect())
+    }
+}
+
+impl Drop for Snapshots {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &format!("kip-snap-{name}")])
+                .output();
+        }
+    }
+}
+
+fn volume_exists(volume: &str) -> bool {
+    !docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{volume}$"),
+    ])
+    .trim()
+    .is_empty()
+}
+
+fn snapshot_list(t: &E2e) -> serde_json::Value {
+    let run = t.kip(&["snapshot", "list", "-o", "json"]).run();
+    run.success();
+    run.json()
+}
+
+fn listed<'a>(list: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    list["items"].as_array()?.iter().find(|s| s["name"] == name)
+}
+
+/// The node of `cluster` is running and not frozen.
+#[track_caller]
+fn assert_running(t: &E2e, cluster: &str) {
+    let state = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.State.Paused}}",
+        &t.node_id(cluster),
+    ]);
+    assert_eq!(state.trim(), "true false", "node of {cluster}");
+    t.readyz(cluster);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn save_list_restore_under_another_name_and_rm() {
+    let Some(t) = E2e::new("snap") else { return };
+    let snaps = Snapshots::new(&t, &["s"]);
+    let snap = &snaps.0[0];
+    let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
+    t.up(&source, &["-q"]).success();
+    let saved = t.kip(&["snapshot", "save", &source, snap]).run();
+    saved
+        .success()
+        .stderr_has(&format!("Saved snapshot {snap} of cluster {source}"))
+        .stderr_has("frozen");
+    assert_running(&t, &source);
+
+    let list = snapshot_list(&t);
+    super::schema::assert_valid("snapshot-list.schema.json", &list);
+    let entry = listed(&list, snap).unwrap_or_else(|| panic!("{snap} not in {list}"));
+    assert_eq!(entry["complete"], true);
+    let meta = &entry["metadata"];
+    assert_eq!(meta["source"], source.as_str());
+    assert_eq!(meta["kindCluster"], source.as_str());
+    assert_eq!(meta["dindImage"], t.image.as_str());
+    for fact in [
+        "mtu",
+        "cgroup",
+        "iptables",
+        "arch",
+        "kindImageId",
+        "certificatesExpireAt",
+    ] {
+        assert!(!meta[fact].is_null(), "no {fact} in {meta}");
+    }
+    assert!(meta["sizeBytes"].as_u64().unwrap() > 0, "{meta}");
+
+    // Another name, its own port, labels and TTL; the source untouched.
+    let port = free_port();
+    let restored = t
+        .kip(&[
+            "up",
+            &copy,
+            "--from",
+            snap,
+            "--api-port",
+            &port.to_string(),
+            "--label",
+            "team=snap",
+            "--ttl",
+            "1h",
+            "--no-switch-context",
+            "-o",
+            "json",
+        ])
+        .run();
+    restored.success().stderr_has("Copied snapshot");
+    let outcome = restored.json();
+    assert!(
+        outcome["endpoint"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!(":{port}")),
+        "{outcome}"
+    );
+    t.readyz(&copy);
+    assert_running(&t, &source);
+    let labels = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        &t.node_id(&copy),
+    ]);
+    let labels: serde_json::Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(labels["team"], "snap");
+    assert!(labels["dev.kip.expires-at"].is_string(), "{labels}");
+    assert_eq!(labels["dev.kip.kind-cluster"], source.as_str());
+    // The restored node's own bootstrap said so; its data is its own.
+    let log = docker(&["logs", &t.node_id(&copy)]);
+    assert!(
+        log.contains(&format!("kip-info: restored={source}")),
+        "{log}"
+    );
+    assert!(log.contains("kip-info: cluster=restarted"), "{log}");
+
+    // kip load reaches the inner cluster under the name it was made under.
+    let tag = format!("kip-test-tiny:{}-snap", std::process::id());
+    super::conformance::tiny_image(&tag);
+    let load = t.kip(&["load", &copy, &tag]).run();
+    let _ = Command::new("docker").args(["rmi", &tag]).output();
+    load.success().stderr_has("Loaded");
+
+    // --stop: stopped cleanly for the copy, then running again.
+    let stopped = format!("{snap}-stop");
+    let _stopped_guard = Snapshots(vec![stopped.clone()]);
+    t.kip(&["snapshot", "save", &source, &stopped, "--stop"])
+        .run()
+        .success()
+        .stderr_has("stopped");
+    until(
+        "the source answers again after --stop",
+        Duration::from_secs(120),
+        || {
+            let ready = t.kubectl(&[
+                "--context",
+                &format!("kip-{source}"),
+                "get",
+                "--raw",
+                "/readyz",
+            ]);
+            (ready.code == 0).then_some(()).ok_or(ready.stderr)
+        },
+    );
+    let meta = listed(&snapshot_list(&t), &stopped).unwrap()["metadata"].clone();
+    assert_eq!(meta["stopped"], true, "{meta}");
+    t.kip(&["snapshot", "rm", &stopped]).run().success();
+
+    // The source deleted: the snapshot still restores.
+    t.kip(&["down", &source, &copy]).run().success();
+    t.up(&copy, &["--from", snap, "-q"]).success();
+    t.readyz(&copy);
+    t.kip(&["down", &copy]).run().success();
+
+    t.kip(&["snapshot", "rm", snap])
+        .run()
+        .success()
+        .stderr_has(&format!("Removed snapshot {snap}"));
+    assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    t.assert_nothing_left(&source);
+    t.assert_nothing_left(&copy);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn bad_inputs_are_refused_with_nothing_made_or_touched() {
+    let Some(t) = E2e::new("snapbad") else { return };
+    let snaps = Snapshots::new(&t, &["s", "none"]);
+    let (snap, none) = (&snaps.0[0], &snaps.0[1]);
+    let source = format!("{}-src", t.name);
+    let other = format!("{}-other", t.name);
+
+    // Unknown cluster, unknown snapshot: exit 5, nothing made.
+    t.kip(&["snapshot", "save", &other, snap])
+        .run()
+        .code(5)
+        .stderr_has("no kip cluster named");
+    assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    t.up(&other, &["--from", none])
+        .code(5)
+        .stderr_has(&format!("no snapshot \"{none}\""));
+    t.assert_nothing_left(&other);
+    t.kip(&["snapshot", "rm", none]).run().code(5);
+
+    t.up(&source, &["-q"]).success();
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    let before = listed(&snapshot_list(&t), snap).cloned().unwrap();
+
+    // A snapshot name taken: exit 3, the snapshot as it was.
+    t.kip(&["snapshot", "save", &source, snap])
+        .run()
+        .code(3)
+        .stderr_has(&format!("a snapshot named {snap} exists"));
+    assert_eq!(listed(&snapshot_list(&t), snap), Some(&before));
+
+    // A cluster name taken: exit 3, that cluster as it was.
+    let id = t.node_id(&source);
+    t.up(&source, &["--from", snap])
+        .code(3)
+        .stderr_has(&format!("cluster {source} already exists"));
+    assert_eq!(t.node_id(&source), id);
+    assert_running(&t, &source);
+
+    // Another kind node image than the snapshot's: exit 3, naming both.
+    let refused = t.up(&other, &["--from", snap, "--image", "kindest/node:v1.30.0"]);
+    refused
+        .code(3)
+        .stderr_has("kind node image")
+        .stderr_has("kindest/node:v1.30.0")
+        .stderr_has("nothing was made");
+    t.assert_nothing_left(&other);
+
+    // A network whose MTU is below the snapshot's: exit 3, naming both.
+    let network = super::node_fixes::Network::create(&format!("{}-mtu", t.name), Some(1400));
+    let refused = t.up(
+        &other,
+        &["--from", snap, "--network", &format!("{}-mtu", t.name)],
+    );
+    refused.code(3).stderr_has("MTU").stderr_has("1400");
+    t.assert_nothing_left(&other);
+    drop(network);
+
+    // A flag only a new kind cluster takes: exit 3, naming it.
+    t.up(&other, &["--from", snap, "--cert-san", "x.example.com"])
+        .code(3)
+        .stderr_has("--cert-san");
+    t.assert_nothing_left(&other);
+
+    // A snapshot name that would be a node volume's: bad usage.
+    t.kip(&["snapshot", "save", &source, "x-docker"])
+        .run()
+        .code(2);
+    t.kip(&["down", &source]).run().success();
+    t.assert_nothing_left(&source);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
+    let Some(t) = E2e::new("snapint") else { return };
+    let snaps = Snapshots::new(&t, &["s", "cut"]);
+    let (snap, cut) = (&snaps.0[0], &snaps.0[1]);
+    let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
+    t.up(&source, &["-q"]).success();
+    // A data root big enough that its copy takes a while.
+    t.exec(
+        &source,
+        &[
+            "sh",
+            "-c",
+            "head -c 300M /dev/urandom >/var/lib/docker/kip-test-big",
+        ],
+    )
+    .run()
+    .success();
+
+    // Ctrl-C while the copy runs (this kip's helper container runs).
+    let mut save = t.kip(&["snapshot", "save", &source, cut]).spawn();
+    let helper = format!("name=kip-snapshot-helper-{}-", save.id());
+    until("the save's copy started", Duration::from_secs(60), || {
+        (!docker(&["ps", "-q", "--filter", &helper]).trim().is_empty())
+            .then_some(())
+            .ok_or_else(String::new)
+    });
+    interrupt(save.id());
+    let lines = Lines::of(save.stderr.take().unwrap());
+    let status = super::support::exit_by(&mut save, Duration::from_secs(120), "the save ends");
+    assert_eq!(status.code(), Some(130), "{}", lines.all());
+    assert!(!volume_exists(&format!("kip-snap-{cut}")));
+    assert!(listed(&snapshot_list(&t), cut).is_none());
+    assert!(docker(&["ps", "-aq", "--filter", &helper])
+        .trim()
+        .is_empty());
+    assert_running(&t, &source);
+
+    // Ctrl-C while the restore copies the snapshot into the new volume.
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    let up = t.kip(&["up", &copy, "--from", snap]).spawn();
+    let volume = format!("kip-{copy}-docker");
+    until(
+        "the restore's volume was made",
+        Duration::from_secs(60),
+        || volume_exists(&volume).then_some(()).ok_or_else(String::new),
+    );
+    interrupt(up.id());
+    let run: Run = super::support::finish_by(up, Duration::from_secs(120), "the restore ends");
+    assert_eq!(run.code, 130, "{run}");
+    t.assert_nothing_left(&copy);
+    assert_running(&t, &source);
+    t.kip(&["down", &source]).run().success();
+}
+
+fn interrupt(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// ConfigMap, claim and Deployment (of a `kip load`ed image, never pulled)
+/// whose pod writes `token` in the claim once and then sleeps.
+fn workload(image: &str, token: &str) -> String {
+    let items = serde_json::json!([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "snap"},
+         "data": {"token": token}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "loaded"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "loaded"}},
+           "template": {"metadata": {"labels": {"app": "loaded"}},
+             "spec": {"terminationGracePeriodSeconds": 1,
+               "containers": [{"name": "main", "image": image, "imagePullPolicy": "Never",
+                 "command": ["sh", "-c", format!("test -f /data/probe || echo {token} >/data/probe; exec sleep infinity")],
+                 "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+               "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}}},
+    ]);
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
+
+/// The workload is there and serving in cluster `name`, within 4 minutes:
+/// the Deployment rolled out, its container running (a restored cluster's
+/// restarts it a few seconds after its API answers; the Deployment's status
+/// is the snapshot's until then), the claim's file and the ConfigMap hold
+/// `token`.
+fn workload_there(t: &super::real_kind::RealKind, name: &str, token: &str) -> Result<(), String> {
+    super::support::eventually(Duration::from_secs(240), || workload_now(t, name, token))
+}
+
+fn workload_now(t: &super::real_kind::RealKind, name: &str, token: &str) -> Result<(), String> {
+    use super::real_kind::ok;
+    ok(&t.kubectl(
+        name,
+        &["rollout", "status", "deploy/loaded", "--timeout=240s"],
+    ))?;
+    let file = ok(&t.kubectl(name, &["exec", "deploy/loaded", "--", "cat", "/data/probe"]))?
+        .trim()
+        .to_string();
+    let map = ok(&t.kubectl(
+        name,
+        &["get", "configmap", "snap", "-o", "jsonpath={.data.token}"],
+    ))?
+    .to_string();
+    (file == token && map == token).then_some(()).ok_or(format!(
+        "the claim's file holds {file:?}, the ConfigMap {map:?}, not {token:?}"
+    ))
+}
+
+#[test]
+#[ignore = "end-to-end on real Kubernetes: needs the real-kind test images (test-stack/real-kind/build.sh)"]
+fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
+    use super::real_kind::{ok, RealKind, WAIT};
+    let Some(t) = RealKind::new("rsnap") else {
+        return;
+    };
+    let snaps = Snapshots::new(&t.e2e, &["s"]);
+    let snap = &snaps.0[0];
+    let name = t.e2e.name.clone();
+    let (source, copy) = (format!("{name}-src"), format!("{name}-new"));
+    let mut c = super::support::Checks::default();
+    t.up(&source, &[]).success();
+    // An image only `kip load` brings in (the node image has it as kube-proxy).
+    let image = format!("kip.local/snap-load:{}", std::process::id());
+    docker(&[
+        "tag",
+        &format!("registry.k8s.io/kube-proxy:{}", t.version),
+        &image,
+    ]);
+    let loaded = t.e2e.kip(&["load", &source, &image]).run();
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    c.check("kip load into the source", ok(&loaded).map(|_| ()));
+    let token = format!("kip-snap-{}", std::process::id());
+    c.check(
+        "the workload runs in the source",
+        super::real_kind::apply(&t, &source, &workload(&image, &token))
+            .and_then(|()| workload_there(&t, &source, &token)),
+    );
+    let saved = t.e2e.kip(&["snapshot", "save", &source, snap]).run();
+    c.check("snapshot save", ok(&saved).map(|_| ()));
+    eprintln!("{}", saved.stderr);
+    c.check(
+        "the source keeps serving",
+        ok(&t.kubectl(&source, &["get", "--raw", "/readyz"])).map(|_| ()),
+    );
+    let began = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    // The same kind node image as the source's, named (the suite sets
+    // KIP_IMAGE to the stand-in's): accepted.
+    let restored = t
+        .e2e
+        .kip(&[
+            "up",
+            &copy,
+            "--from",
+            snap,
+            "--image",
+            &t.node_image,
+            "--wait",
+            WAIT,
+        ])
+        .run();
+    eprintln!("{}", restored.stderr);
+    c.check("kip up --from", ok(&restored).map(|_| ()));
+    // Ready as the restored kubelet says it (a heartbeat since the restore
+    // began), not as the snapshot's etcd remembers it.
+    c.check("restored: the node is Ready, by its own kubelet", {
+        super::support::eventually(Duration::from_secs(240), || {
+            let ready = "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")]['status','lastHeartbeatTime']}";
+            let out = ok(&t.kubectl(&copy, &["get", "nodes", "-o", ready]))?.to_string();
+            match out.split_whitespace().collect::<Vec<_>>()[..] {
+                ["True", beat] if beat >= began.as_str() => Ok(()),
+                _ => Err(format!("Ready condition (status, heartbeat): {out:?}, restore began {began}")),
+            }
+        })
+    });
+    c.check(
+        "restored: the Deployment runs from the loaded image, the ConfigMap and the claim's file are there",
+        workload_there(&t, &copy, &token),
+    );
+    c.check("restored: nothing was pulled", {
+        ok(&t.kubectl(
+            &copy,
+            &[
+                "get",
+                "events",
+                "-A",
+                "--field-selector",
+                "reason=Pulling",
+                "-o",
+                "name",
+            ],
+        ))
+        .and_then(|out| out.trim().is_empty().then_some(()).ok_or(out.to_string()))
+    });
+    c.check(
+        "the source still serves",
+        workload_there(&t, &source, &token),
+    );
+    c.check(
+        "kip down of both",
+        ok(&t.e2e.kip(&["down", &source, &copy]).run()).map(|_| ()),
+    );
+    c.check(
+        "snapshot rm",
+        ok(&t.e2e.kip(&["snapshot", "rm", snap]).run()).map(|_| ()),
+    );
+    c.run("nothing is left", || {
+        t.e2e.assert_nothing_left(&source);
+        t.e2e.assert_nothing_left(&copy);
+        assert!(!volume_exists(&format!("kip-snap-{snap}")));
+    });
+    c.finish();
+}
