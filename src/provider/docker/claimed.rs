@@ -18,9 +18,7 @@ use crate::pool::member::{ClaimRecord, POOL_LABEL};
 use crate::provider::{Deleted, NodeInfo};
 use anyhow::Result;
 use bollard::models::ContainerSummary;
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptions,
-};
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveVolumeOptions};
 use std::collections::{BTreeMap, HashMap};
 
 /// The label of a claim volume: the key of the member it took.
@@ -90,15 +88,7 @@ impl DockerProvider {
             key.map_or_else(|| CLAIM_OF.to_string(), |k| format!("{CLAIM_OF}={k}")),
         ];
         label.dedup();
-        let filters = HashMap::from([("label".to_string(), label)]);
-        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
-        let volumes = self
-            .docker
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .volumes
-            .unwrap_or_default();
+        let volumes = self.labelled_volumes(label).await?;
         Ok(volumes
             .into_iter()
             .filter_map(|v| {

@@ -29,7 +29,8 @@ use crate::provider::NodeState;
 use crate::settings::DockerEnvironment;
 use anyhow::{Context, Result};
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use errors::{is_not_found, is_not_modified, is_removal_in_progress};
@@ -93,6 +94,23 @@ impl DockerProvider {
             .list_containers(Some(options))
             .await
             .map_err(|e| self.unreachable(e))
+    }
+
+    /// The engine's volumes that carry every label filter in `label`
+    /// (`KEY` or `KEY=VALUE`).
+    pub(super) async fn labelled_volumes(
+        &self,
+        label: Vec<String>,
+    ) -> Result<Vec<bollard::models::Volume>> {
+        let filters = HashMap::from([("label".to_string(), label)]);
+        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
+        Ok(self
+            .docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .volumes
+            .unwrap_or_default())
     }
 
     pub(super) async fn remove_container_by_name(&self, name: &str) -> Result<()> {

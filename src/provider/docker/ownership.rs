@@ -13,7 +13,6 @@ use crate::node::labels;
 use crate::pool::member::POOL_LABEL;
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
-use bollard::query_parameters::ListVolumesOptionsBuilder;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How long a pool member's volume may be without its node (its filler
@@ -110,18 +109,9 @@ impl DockerProvider {
         &self,
         made_under: &HashSet<String>,
     ) -> Result<Vec<NodeInfo>> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}={}", labels::MANAGED_BY, labels::MANAGER)],
-        )]);
-        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
         let volumes = self
-            .docker
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .volumes
-            .unwrap_or_default();
+            .labelled_volumes(vec![format!("{}={}", labels::MANAGED_BY, labels::MANAGER)])
+            .await?;
         Ok(volumes
             .into_iter()
             .filter_map(|v| {

@@ -17,7 +17,7 @@ use crate::pool::spec::PoolSpec;
 use crate::provider::pool::StoredPool;
 use anyhow::{Context, Result};
 use bollard::models::VolumeCreateRequest;
-use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptions};
+use bollard::query_parameters::RemoveVolumeOptions;
 use std::collections::{BTreeMap, HashMap};
 
 /// The label that holds a definition's generation.
@@ -49,15 +49,7 @@ impl DockerProvider {
         if let Some(pool) = pool {
             label.push(format!("{POOL_LABEL}={pool}"));
         }
-        let filters = HashMap::from([("label".to_string(), label)]);
-        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
-        let volumes = self
-            .docker
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .volumes
-            .unwrap_or_default();
+        let volumes = self.labelled_volumes(label).await?;
         Ok(volumes
             .into_iter()
             .filter_map(|v| {

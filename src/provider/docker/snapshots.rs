@@ -7,9 +7,7 @@ use super::errors::{is_not_found, is_not_modified, short_docker_error};
 use super::DockerProvider;
 use anyhow::{anyhow, Result};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptions,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveVolumeOptions};
 use std::collections::HashMap;
 
 use super::seeds::HelperOutput;
@@ -68,15 +66,7 @@ impl DockerProvider {
 
     /// The volumes carrying `label` (any value).
     pub async fn volumes_labelled(&self, label: &str) -> Result<Vec<SnapshotVolume>> {
-        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-        let options = ListVolumesOptionsBuilder::new().filters(&filters).build();
-        let volumes = self
-            .docker
-            .list_volumes(Some(options))
-            .await
-            .map_err(|e| self.unreachable(e))?
-            .volumes
-            .unwrap_or_default();
+        let volumes = self.labelled_volumes(vec![label.to_string()]).await?;
         Ok(volumes
             .into_iter()
             .map(|v| SnapshotVolume {
