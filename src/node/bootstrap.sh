@@ -293,8 +293,9 @@ prepare_data_root() {
 # as on a restart of this node, and its kubeconfig is kip's.
 restore_data_root() {
     [ -f "$data_root/.kip-restore" ] || return 0
-    [ -s "$data_root/.kip-kind-cluster" ] && [ -s "$data_root/.kip-kubeconfig" ] ||
+    if [ ! -s "$data_root/.kip-kind-cluster" ] || [ ! -s "$data_root/.kip-kubeconfig" ]; then
         fail restore "the restored data root has no .kip-kind-cluster or .kip-kubeconfig (not a kip snapshot)"
+    fi
     mkdir -p "$conf_dir"
     cp "$data_root/.kip-kubeconfig" "$conf_dir/kubeconfig"
     echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
