@@ -1,6 +1,7 @@
 //! The node plan: pure data computed from the user's options. Every provider
 //! renders the same plan, and `kip up --dry-run` prints it.
 
+mod compose;
 pub mod contract;
 pub mod host_mounts;
 pub mod image;
@@ -221,23 +222,7 @@ impl NodePlan {
     /// Fails (naming the field) when a user's kind config contradicts kip's.
     pub fn new(opts: &NodeOptions) -> Result<Self, String> {
         let node_name = names::node_name(&opts.cluster);
-        let mut cert_sans = vec![
-            "127.0.0.1".to_string(),
-            "localhost".into(),
-            node_name.clone(),
-        ];
-        if let Some(ns) = &opts.remote_namespace {
-            // The pod IP replaces the placeholder at boot (bootstrap.sh);
-            // the Service names serve `--endpoint service`.
-            cert_sans.push(remote::POD_IP_SAN.into());
-            cert_sans.push(format!("{node_name}.{ns}.svc"));
-            cert_sans.push(format!("{node_name}.{ns}.svc.cluster.local"));
-        }
-        for san in &opts.cert_sans {
-            if !cert_sans.contains(san) {
-                cert_sans.push(san.clone());
-            }
-        }
+        let cert_sans = compose::cert_sans(opts, &node_name);
         let mut kind_config = match &opts.user_kind_config {
             Some(user) => KindConfig::with_user_config(&cert_sans, &opts.taken_subnets, user)?,
             None => KindConfig::new(&cert_sans, &opts.taken_subnets),
@@ -249,52 +234,8 @@ impl NodePlan {
         if !opts.registries.is_empty() {
             kind_config.add_containerd_patch(wiring::containerd_patch());
         }
-        let kind_nodes = ports::kind_node_count(&kind_config);
-
-        let mut env = BTreeMap::new();
-        env.insert("KIP_CLUSTER".into(), opts.cluster.clone());
-        env.insert("KIP_KIND_CONFIG".into(), kind_config.to_yaml());
-        let iptables = match opts.iptables {
-            IptablesMode::Auto => "auto",
-            IptablesMode::Legacy => "legacy",
-            IptablesMode::Nft => "nft",
-        };
-        env.insert("KIP_IPTABLES".into(), iptables.into());
-        if let Some(mtu) = opts.mtu {
-            env.insert("KIP_MTU".into(), mtu.to_string());
-        }
-        let mut dockerd_args = opts.dockerd_args.clone();
-        dockerd_args.extend(opts.registries.dockerd_args());
-        if !dockerd_args.is_empty() {
-            env.insert("KIP_DOCKERD_ARGS".into(), dockerd_args.join(" "));
-        }
-        env.extend(opts.registries.bootstrap_env());
-        if kind_nodes > 1 {
-            env.insert("KIP_KIND_NODES".into(), kind_nodes.to_string());
-        }
-        if let Some(image) = &opts.kind_image {
-            env.insert("KIP_NODE_IMAGE".into(), image.clone());
-        }
-        if opts.stream_kind_image {
-            env.insert("KIP_AWAIT_IMAGE".into(), "1".into());
-        }
-        for (key, value) in &opts.node_env {
-            env.insert(key.clone(), value.clone());
-        }
-
-        let mut labels = BTreeMap::from([
-            (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
-            (labels::CLUSTER.to_string(), opts.cluster.clone()),
-            (labels::CREATED_AT.to_string(), opts.created_at.clone()),
-            (labels::OWNER.to_string(), opts.owner.clone()),
-            (
-                labels::VERSION.to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        ]);
-        labels.extend(opts.extra_labels.clone());
-        labels.extend(opts.registries.labels.clone());
-        labels.extend(ports::labels(&host_ports));
+        let env = compose::bootstrap_env(opts, &kind_config);
+        let labels = compose::node_labels(opts, &host_ports);
 
         Ok(NodePlan {
             cluster: opts.cluster.clone(),

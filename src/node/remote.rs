@@ -93,34 +93,8 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
     );
-    let mut env: Vec<Value> = plan
-        .node
-        .env
-        .iter()
-        .filter(|(k, _)| k.as_str() != "KIP_KIND_CONFIG")
-        .map(|(k, v)| json!({"name": k, "value": v}))
-        .collect();
-    env.push(json!({"name": "KIP_KIND_CONFIG_FILE", "value": super::contract::KIND_CONFIG_INPUT}));
-    env.push(json!({"name": "API_SERVER_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}));
-    let mut mounts = vec![
-        json!({"name": "docker", "mountPath": DOCKER_ROOT}),
-        json!({"name": "bootstrap", "mountPath": CONFIG_DIR, "readOnly": true}),
-    ];
-    let mut volumes = vec![
-        json!({"name": "docker", "emptyDir": {}}),
-        json!({"name": "bootstrap", "configMap": {"name": plan.node.name, "defaultMode": 0o555}}),
-    ];
-    for (i, path) in plan.node.read_only_host_paths.iter().enumerate() {
-        let name = format!("host-{i}");
-        mounts.push(json!({"name": name, "mountPath": path, "readOnly": true}));
-        volumes.push(json!({"name": name, "hostPath": {"path": path, "type": "Directory"}}));
-    }
-    // The outer node's seed store (`crate::seed`): the node Pods on one
-    // outer node share it, the first there makes a seed.
-    if let Some(store) = &plan.node.seed_store {
-        mounts.push(json!({"name": SEED_VOLUME, "mountPath": store.mount_path}));
-        volumes.push(json!({"name": SEED_VOLUME, "hostPath": {"path": store.mount_path, "type": "DirectoryOrCreate"}}));
-    }
+    let env = pod_env(plan);
+    let (mounts, volumes) = pod_volumes(plan);
     // The API server's own health endpoint, which answers anonymous
     // requests: Ready means kubectl can talk to the cluster.
     let probe = |failures: u32| {
@@ -159,6 +133,62 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
         }],
         "volumes": volumes,
     });
+    schedule(&mut spec, opts);
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": plan.node.name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": spec,
+    })
+}
+
+/// The node container's environment: the plan's, with the kind config
+/// read from the ConfigMap and the API server on the pod IP.
+fn pod_env(plan: &NodePlan) -> Vec<Value> {
+    let mut env: Vec<Value> = plan
+        .node
+        .env
+        .iter()
+        .filter(|(k, _)| k.as_str() != "KIP_KIND_CONFIG")
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+    env.push(json!({"name": "KIP_KIND_CONFIG_FILE", "value": super::contract::KIND_CONFIG_INPUT}));
+    env.push(json!({"name": "API_SERVER_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}));
+    env
+}
+
+/// The node container's mounts and the Pod's volumes: its Docker root,
+/// the bootstrap's ConfigMap, the read-only host paths and the seed store.
+fn pod_volumes(plan: &NodePlan) -> (Vec<Value>, Vec<Value>) {
+    let mut mounts = vec![
+        json!({"name": "docker", "mountPath": DOCKER_ROOT}),
+        json!({"name": "bootstrap", "mountPath": CONFIG_DIR, "readOnly": true}),
+    ];
+    let mut volumes = vec![
+        json!({"name": "docker", "emptyDir": {}}),
+        json!({"name": "bootstrap", "configMap": {"name": plan.node.name, "defaultMode": 0o555}}),
+    ];
+    for (i, path) in plan.node.read_only_host_paths.iter().enumerate() {
+        let name = format!("host-{i}");
+        mounts.push(json!({"name": name, "mountPath": path, "readOnly": true}));
+        volumes.push(json!({"name": name, "hostPath": {"path": path, "type": "Directory"}}));
+    }
+    // The outer node's seed store (`crate::seed`): the node Pods on one
+    // outer node share it, the first there makes a seed.
+    if let Some(store) = &plan.node.seed_store {
+        mounts.push(json!({"name": SEED_VOLUME, "mountPath": store.mount_path}));
+        volumes.push(json!({"name": SEED_VOLUME, "hostPath": {"path": store.mount_path, "type": "DirectoryOrCreate"}}));
+    }
+    (mounts, volumes)
+}
+
+/// Where and how the Pod is scheduled and pulled, from `--pod-*` options.
+fn schedule(spec: &mut Value, opts: &PodOptions) {
     if !opts.node_selectors.is_empty() {
         let selectors: BTreeMap<_, _> = opts.node_selectors.iter().cloned().collect();
         spec["nodeSelector"] = json!(selectors);
@@ -176,17 +206,6 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
             .map(|name| json!({"name": name}))
             .collect();
     }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": plan.node.name,
-            "namespace": namespace,
-            "labels": labels,
-            "annotations": annotations,
-        },
-        "spec": spec,
-    })
 }
 
 pub fn service(plan: &NodePlan, namespace: &str) -> Value {
