@@ -87,7 +87,7 @@ impl<'a> Store<'a> {
         engine: &'a DockerProvider,
         dind_image: Option<&str>,
     ) -> Result<Option<Store<'a>>> {
-        let Some(volume_labels) = engine.seed_store_labels(VOLUME).await? else {
+        let Some(volume_labels) = engine.volume_labels(VOLUME).await? else {
             return Ok(None);
         };
         let mut candidates: Vec<String> = dind_image.map(String::from).into_iter().collect();

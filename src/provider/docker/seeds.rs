@@ -26,15 +26,6 @@ pub struct HelperOutput {
 }
 
 impl DockerProvider {
-    /// The store volume's labels, or None if the engine has no such volume.
-    pub async fn seed_store_labels(&self, volume: &str) -> Result<Option<HashMap<String, String>>> {
-        match self.docker.inspect_volume(volume).await {
-            Ok(v) => Ok(Some(v.labels)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.unreachable(e)),
-        }
-    }
-
     /// Runs `script` with `args` in a container of `image` that has the
     /// store `volume` at `path`, with no network; removes the container.
     pub async fn run_seed_helper(
