@@ -286,16 +286,20 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
     .run()
     .success();
 
-    // Ctrl-C while the copy runs (this kip's helper container runs).
-    let mut save = t.kip(&["snapshot", "save", &source, cut]).spawn();
+    // Ctrl-C once the copy step has begun: kip says so before it makes
+    // the helper, and the copy, the finish and the metadata helpers all
+    // come after (a poll for the helper container can miss a fast copy).
+    let mut save = t
+        .kip(&["--progress", "json", "snapshot", "save", &source, cut])
+        .spawn();
     let helper = format!("name=kip-snapshot-helper-{}-", save.id());
-    until("the save's copy started", Duration::from_secs(60), || {
-        (!docker(&["ps", "-q", "--filter", &helper]).trim().is_empty())
-            .then_some(())
-            .ok_or_else(String::new)
-    });
+    let mut lines = Lines::of(save.stderr.take().unwrap());
+    lines
+        .wait_for(Duration::from_secs(60), |l| {
+            l.contains(r#""phase":"snapshot-copied""#) && l.contains(r#""status":"started""#)
+        })
+        .unwrap_or_else(|seen| panic!("the save's copy never started:\n{seen}"));
     interrupt(save.id());
-    let lines = Lines::of(save.stderr.take().unwrap());
     let status = super::support::exit_by(&mut save, Duration::from_secs(120), "the save ends");
     assert_eq!(status.code(), Some(130), "{}", lines.all());
     assert!(!volume_exists(&format!("kip-snap-{cut}")));
