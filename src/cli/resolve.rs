@@ -96,6 +96,7 @@ impl Command {
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
             Command::Doctor(a) => (&a.target, None),
             Command::Pool(a) => (a.target(), None),
+            Command::Seed(a) => (a.target(), None),
             Command::Run(a) => (
                 &a.target,
                 a.name
@@ -376,11 +377,17 @@ impl GcArgs {
 }
 
 impl SeedArgs {
+    fn target(&self) -> &TargetArgs {
+        match &self.command {
+            SeedCommand::List { target, .. } | SeedCommand::Rm { target, .. } => target,
+        }
+    }
+
     pub fn settings(&self) -> SeedSettings {
         SeedSettings {
             action: match &self.command {
-                SeedCommand::List { output } => SeedAction::List(*output),
-                SeedCommand::Rm { keys, all } => SeedAction::Remove {
+                SeedCommand::List { output, .. } => SeedAction::List(*output),
+                SeedCommand::Rm { keys, all, .. } => SeedAction::Remove {
                     keys: keys.clone(),
                     all: *all,
                 },

@@ -15,6 +15,7 @@ mod ownership;
 mod pod;
 mod pool;
 pub mod preflight;
+mod seed_store;
 mod target;
 
 use super::remote_state::{RemoteRecord, RemoteState};
