@@ -885,6 +885,11 @@ fn remote_seeds_are_listed_on_their_outer_node_and_collected_by_gc() {
     };
     let (key, node) = conformance::remote_seed_is_listed_on_its_outer_node(&r, &r.t.name);
     assert_eq!(node, "emulator-node");
+    let report = conformance::doctor(&r, &[], 0, "default");
+    let seeds = super::doctor::check(&report, "seeds");
+    let message = seeds["message"].as_str().unwrap_or_default();
+    assert!(message.contains("1 seed(s) take"), "{report:#}");
+    assert!(message.contains("on 1 outer node(s)"), "{report:#}");
     r.down(&r.t.name);
     conformance::remote_gc_collects_an_unused_seed(&r, &key, &node);
     let store = r.node_root.path().join("var/lib/kip/seeds");

@@ -156,8 +156,25 @@ impl KubeProvider {
             }),
             Err(e) => Err(e),
         };
-        let _ = self.pods().delete(&name, &DeleteParams::default()).await;
+        self.remove_helper(&name).await;
         out
+    }
+
+    /// Deletes the helper Pod (ended, or never started: no grace needed)
+    /// and waits a little for it to be gone, so that a `kip` command
+    /// leaves nothing behind when it returns.
+    async fn remove_helper(&self, name: &str) {
+        let params = DeleteParams::default().grace_period(0);
+        if self.pods().delete(name, &params).await.is_err() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            match self.pods().get_opt(name).await {
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                _ => return,
+            }
+        }
     }
 
     /// The helper's exit code once its container ended; an error when it
