@@ -154,14 +154,8 @@ async fn run_local(
     match command {
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
-            commands::up::dry_run(
-                &settings,
-                &global.env,
-                args.output,
-                docker.as_ref(),
-                printer,
-            )
-            .await?;
+            let sources = (docker.as_ref(), docker.as_ref().ok());
+            commands::up::dry_run(&settings, &global.env, args.output, sources, printer).await?;
             Ok(0)
         }
         // The local checks: reported even when the engine cannot be addressed.
@@ -208,7 +202,8 @@ async fn dispatch(
     match command {
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
-            commands::up::dry_run(&settings, env, args.output, Ok(provider), printer).await?;
+            let sources = (Ok(provider), host);
+            commands::up::dry_run(&settings, env, args.output, sources, printer).await?;
         }
         Command::Up(args) => {
             let settings = args.settings(global);
