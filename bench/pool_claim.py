@@ -5,7 +5,7 @@ nothing.
 
     python3 bench/pool_claim.py [--claims 20] [--fresh 4] [--size 2]
         [--kip target/debug/kip] [--dind-image kip-test-node:latest]
-        [--image kip-test-stand-in-node:latest]
+        [--image kip-test-stand-in-node:latest] [--paused] [--idle SECONDS]
 
 Each measured operation is timed from the start of `kip up` until the
 kubeconfig it wrote reaches the cluster: `kubectl --context kip-NAME get
@@ -20,6 +20,12 @@ With the defaults the members are the stand-in's (kip's own overhead:
 the stand-in kind answers at once); `--dind-image kip-test-node:real-kind
 --image kip-test-kind-node:latest` makes real kind members (each refill
 is then a whole cluster creation: use few claims on a shared machine).
+`--paused` makes the pool's members frozen while they wait (`kip pool
+create --paused`): a claim then thaws one and waits for its kubelet to
+renew its lease, which the claim's time includes. `--idle S` lets each
+ready member wait S seconds (untimed) before it is claimed, as a member
+in a pool does between jobs (a kubelet frozen past its lease renewal
+interval, 10 s, renews at once when thawed).
 """
 
 import argparse
@@ -85,6 +91,8 @@ def main():
     p.add_argument("--kip", default="target/debug/kip")
     p.add_argument("--dind-image", default="kip-test-node:latest")
     p.add_argument("--image", default="kip-test-stand-in-node:latest")
+    p.add_argument("--paused", action="store_true")
+    p.add_argument("--idle", type=float, default=0.0)
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="poolbench-")
@@ -93,12 +101,14 @@ def main():
                KIP_IMAGE=args.image, KIP_ACCEPT_WARNINGS="inotify,disk,cgroup")
     pool = f"poolbench-{os.getpid()}"
     kip = args.kip
-    run([kip, "pool", "create", pool, "--size", str(args.size)], env)
+    paused = ["--paused"] if args.paused else []
+    run([kip, "pool", "create", pool, "--size", str(args.size), *paused], env)
     claims, fresh, made_fresh = [], [], 0
     every = max(1, args.claims // max(1, args.fresh))
     try:
         for i in range(args.claims):
             wait_ready(kip, env, pool)
+            time.sleep(args.idle)
             name = f"{pool}-c{i}"
             took, member = timed_up(kip, env, name, ["--pool", pool])
             if member:
@@ -119,7 +129,8 @@ def main():
                 with open(path, "a") as f:
                     fcntl.flock(f, fcntl.LOCK_EX)  # the fillers ended
 
-    print(f"members: {args.image} in {args.dind_image}; pool size {args.size}")
+    how = f", paused, idle {args.idle:.0f}s before a claim" if args.paused else ""
+    print(f"members: {args.image} in {args.dind_image}; pool size {args.size}{how}")
     describe("claim (up --pool) to /readyz", claims)
     if made_fresh:
         print(f"claims that found no ready member and made the cluster fresh: {made_fresh}")

@@ -52,6 +52,10 @@ pub struct PoolCreateArgs {
     #[arg(long)]
     pub replace: bool,
 
+    /// Keep ready members frozen (`docker pause`): no CPU while they wait, at the cost of a slower claim (it thaws the member and waits for its kubelet to renew its lease; see BENCHMARKS.md)
+    #[arg(long)]
+    pub paused: bool,
+
     #[command(flatten)]
     pub cluster: ClusterOptions,
 
@@ -149,16 +153,37 @@ impl PoolCreateArgs {
                 })?),
                 None => None,
             };
+        if kind_config.as_deref().is_some_and(maps_host_ports) {
+            return Err(Error::PoolFlagImpossible {
+                flag: "--kind-config",
+                why: "its extraPortMappings would need the same host ports in every member \
+                      (drop them from the pool's config, or make a cluster with them)",
+            }
+            .into());
+        }
         Ok(PoolSpec {
             name: self.name.clone(),
             size: self.size,
             plan: PoolPlan::new(&settings, kind_config, None),
             max_age: self.max_age,
-            // Frozen members (`--paused`) are not offered yet: their claim
-            // cost is not measured.
-            paused: false,
+            paused: self.paused,
         })
     }
+}
+
+/// Whether a kind config maps host ports (any node's `extraPortMappings`):
+/// two members could not both publish them. A config kip cannot read is
+/// left to `kip up`'s own checks.
+fn maps_host_ports(kind_config: &str) -> bool {
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(kind_config) else {
+        return false;
+    };
+    let nodes = doc.get("nodes").and_then(|n| n.as_sequence());
+    nodes.into_iter().flatten().any(|node| {
+        node.get("extraPortMappings")
+            .and_then(|m| m.as_sequence())
+            .is_some_and(|m| !m.is_empty())
+    })
 }
 
 /// The first flag of `settings` a pool cannot honour, and why (`given`:
@@ -210,4 +235,20 @@ fn refused_flag(
         .into_iter()
         .find(|(bad, _, _)| *bad)
         .map(|(_, flag, why)| (flag, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maps_host_ports;
+
+    #[test]
+    fn a_kind_config_with_host_ports_is_told() {
+        let mapped = "kind: Cluster\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: 8080\n";
+        assert!(maps_host_ports(mapped));
+        assert!(!maps_host_ports(
+            "kind: Cluster\nnodes:\n- role: control-plane\n- role: worker\n"
+        ));
+        assert!(!maps_host_ports("kind: Cluster\n"));
+        assert!(!maps_host_ports(": not yaml ["));
+    }
 }

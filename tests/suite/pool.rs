@@ -369,6 +369,26 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
         .run()
         .code(2)
         .stderr_has("warm pools work on the local Docker engine only");
+    let mapped = p.t.dir.path().join("ports.yaml");
+    std::fs::write(
+        &mapped,
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  \
+         extraPortMappings:\n  - containerPort: 80\n    hostPort: 18081\n",
+    )
+    .unwrap();
+    let config = mapped.to_str().unwrap();
+    p.kip(&[
+        "pool",
+        "create",
+        &p.pool,
+        "--size",
+        "1",
+        "--kind-config",
+        config,
+    ])
+    .run()
+    .code(2)
+    .stderr_has("--kind-config cannot be used for a pool: its extraPortMappings");
     assert_eq!(p.volumes(), Vec::<String>::new(), "nothing was defined");
 
     p.kip(&["pool", "create", &p.pool, "--size", "1"])
@@ -445,6 +465,61 @@ fn resize_grows_and_shrinks_a_pool() {
         .run()
         .code(5)
         .stderr_has("no pool named no-such-pool");
+    p.remove_and_check_nothing_left();
+}
+
+/// `--paused`: the ready member waits frozen (the cgroup freezer: no CPU);
+/// a claim thaws it and hands over a cluster that answers, and the refill
+/// is frozen in its turn.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_paused_pool_keeps_its_members_frozen_and_a_claim_thaws_one() {
+    let Some(p) = PoolTest::new("poolpause") else {
+        return;
+    };
+    let frozen = |container: &str| docker(&["inspect", "-f", "{{.State.Paused}}", container]);
+    p.kip(&["pool", "create", &p.pool, "--size", "1", "--paused"])
+        .run()
+        .success()
+        .stderr_has("paused");
+    p.until_whole(1);
+    assert_eq!(p.summary()["paused"], true);
+    let members = p.containers();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(
+        frozen(&members[0]).trim(),
+        "true",
+        "the ready member is frozen"
+    );
+
+    let name = format!("{}-c", p.pool);
+    let claim = p.kip(&["up", &name, "--pool", &p.pool, "-o", "json"]).run();
+    claim.success();
+    let member = claim.json()["member"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(member.starts_with(&format!("pool.{}.", p.pool)), "{claim}");
+    assert_eq!(
+        frozen(&format!("kip-{name}")).trim(),
+        "false",
+        "claimed, thawed"
+    );
+    p.t.readyz(&name);
+
+    p.until_whole(1);
+    let refill: Vec<String> = p
+        .containers()
+        .into_iter()
+        .filter(|c| *c != format!("kip-{name}"))
+        .collect();
+    assert_eq!(refill.len(), 1, "{refill:?}");
+    assert_eq!(
+        frozen(&refill[0]).trim(),
+        "true",
+        "the refill is frozen too"
+    );
+    p.kip(&["down", &name]).run().success();
     p.remove_and_check_nothing_left();
 }
 
