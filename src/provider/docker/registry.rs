@@ -221,21 +221,7 @@ impl DockerProvider {
 
     /// Makes the registry's volume and container and starts it.
     pub async fn create_registry(&self, spec: &RegistrySpec, gateway: &str) -> Result<Registry> {
-        let mut object_labels = HashMap::from([
-            (labels::MANAGED_BY.to_string(), MANAGER.to_string()),
-            (reg_labels::REGISTRY.to_string(), spec.name.clone()),
-            (reg_labels::PORT.to_string(), spec.port.to_string()),
-            (labels::CREATED_AT.to_string(), spec.created_at.clone()),
-            (labels::OWNER.to_string(), spec.owner.clone()),
-            (
-                labels::VERSION.to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        ]);
-        if let (Some(proxy), Some(mirror_of)) = (&spec.proxy, &spec.mirror_of) {
-            object_labels.insert(reg_labels::PROXY.into(), proxy.clone());
-            object_labels.insert(reg_labels::MIRROR_OF.into(), mirror_of.clone());
-        }
+        let object_labels = registry_labels(spec);
         let volume = registry::volume_name(&spec.name);
         let made = self
             .docker
@@ -262,24 +248,35 @@ impl DockerProvider {
             }
             .into());
         }
-        if let Err(e) = self.docker.start_container(&container, None).await {
-            let _ = self.remove_registry(&spec.name).await;
-            if is_port_in_use(&e) {
-                return Err(RegistryError::PortInUse {
-                    port: spec.port,
-                    gateway: gateway.to_string(),
-                }
-                .into());
-            }
-            return Err(RegistryError::CannotStart {
-                container,
-                error: short_docker_error(&e),
-            }
-            .into());
-        }
+        self.start_new_registry(spec, gateway, &container).await?;
         self.find_registry(&spec.name)
             .await?
             .ok_or_else(|| RegistryError::Vanished { container }.into())
+    }
+
+    /// Starts the registry just made; one that cannot start is removed.
+    async fn start_new_registry(
+        &self,
+        spec: &RegistrySpec,
+        gateway: &str,
+        container: &str,
+    ) -> Result<()> {
+        let Err(e) = self.docker.start_container(container, None).await else {
+            return Ok(());
+        };
+        let _ = self.remove_registry(&spec.name).await;
+        if is_port_in_use(&e) {
+            return Err(RegistryError::PortInUse {
+                port: spec.port,
+                gateway: gateway.to_string(),
+            }
+            .into());
+        }
+        Err(RegistryError::CannotStart {
+            container: container.to_string(),
+            error: short_docker_error(&e),
+        }
+        .into())
     }
 
     /// Starts a registry that is stopped (after `docker stop`, say).
@@ -386,6 +383,27 @@ fn first_address(subnet: &str) -> Option<String> {
     let (network, _) = subnet.split_once('/')?;
     let network: std::net::Ipv4Addr = network.parse().ok()?;
     Some(std::net::Ipv4Addr::from(u32::from(network) + 1).to_string())
+}
+
+/// kip's labels on the registry's volume and container: what they are, who
+/// made them, and the upstream a pull-through cache mirrors.
+fn registry_labels(spec: &RegistrySpec) -> HashMap<String, String> {
+    let mut object_labels = HashMap::from([
+        (labels::MANAGED_BY.to_string(), MANAGER.to_string()),
+        (reg_labels::REGISTRY.to_string(), spec.name.clone()),
+        (reg_labels::PORT.to_string(), spec.port.to_string()),
+        (labels::CREATED_AT.to_string(), spec.created_at.clone()),
+        (labels::OWNER.to_string(), spec.owner.clone()),
+        (
+            labels::VERSION.to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    if let (Some(proxy), Some(mirror_of)) = (&spec.proxy, &spec.mirror_of) {
+        object_labels.insert(reg_labels::PROXY.into(), proxy.clone());
+        object_labels.insert(reg_labels::MIRROR_OF.into(), mirror_of.clone());
+    }
+    object_labels
 }
 
 /// The registry container: the image's own command (so any registry image
