@@ -444,11 +444,14 @@ pub struct SeedArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SeedCommand {
-    /// List this engine's seeds: image, size, last use and the clusters made from each
+    /// List this engine's seeds (with --remote: those on the shared cluster's outer nodes): image, size, last use and the clusters made from each
     List {
         /// Output format
         #[arg(short, long, value_enum, default_value = "table")]
         output: OutputFormat,
+
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Remove seeds that no cluster uses (`kip down` never does); a node made later makes its seed again
     Rm {
@@ -459,6 +462,9 @@ pub enum SeedCommand {
         /// Every seed no cluster uses
         #[arg(long, conflicts_with = "keys")]
         all: bool,
+
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 

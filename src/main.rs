@@ -24,6 +24,7 @@ use cli::{Cli, Command};
 use output::{Printer, StatusFormat};
 use provider::docker::DockerProvider;
 use provider::kube::KubeProvider;
+use seed::SeedPlace;
 use settings::{Environment, GlobalSettings};
 use std::process::ExitCode;
 
@@ -124,6 +125,20 @@ async fn run_remote(
         return Ok(0);
     }
     let kube = kube?;
+    // Seeds live on the outer nodes.
+    let seeds = Some(SeedPlace::Remote(&kube));
+    match command {
+        Command::Seed(args) => {
+            commands::seed::run(&args.settings(), SeedPlace::Remote(&kube), printer).await?;
+            return Ok(0);
+        }
+        Command::Gc(args) => {
+            let settings = args.settings(&global.env);
+            commands::gc::run(&settings, &global.env, &kube, (None, seeds), printer).await?;
+            return Ok(0);
+        }
+        _ => {}
+    }
     // The kind node image comes from the local engine, if one answers.
     let host = DockerProvider::connect(&global.env.docker).ok();
     dispatch(command, global, &kube, host.as_ref(), printer).await
@@ -139,14 +154,8 @@ async fn run_local(
     match command {
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
-            commands::up::dry_run(
-                &settings,
-                &global.env,
-                args.output,
-                docker.as_ref(),
-                printer,
-            )
-            .await?;
+            let sources = (docker.as_ref(), docker.as_ref().ok());
+            commands::up::dry_run(&settings, &global.env, args.output, sources, printer).await?;
             Ok(0)
         }
         // The local checks: reported even when the engine cannot be addressed.
@@ -195,7 +204,8 @@ async fn dispatch(
     match command {
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
-            commands::up::dry_run(&settings, env, args.output, Ok(provider), printer).await?;
+            let sources = (Ok(provider), host);
+            commands::up::dry_run(&settings, env, args.output, sources, printer).await?;
         }
         Command::Up(args) => {
             let settings = args.settings(global);
@@ -211,15 +221,16 @@ async fn dispatch(
         Command::Load(args) => {
             commands::load::run(&args.settings(), provider, host, printer).await?
         }
+        // Local mode here (remote: `run_remote`): the engine is the host.
         Command::Gc(args) => {
-            // Seeds are the local engine's (remote ones: phase 2).
-            let seeds = host.filter(|_| command.remote_target(global).is_none());
-            commands::gc::run(&args.settings(env), env, provider, seeds, printer).await?
+            let seeds = host.map(SeedPlace::Engine);
+            let places = (host, seeds);
+            commands::gc::run(&args.settings(env), env, provider, places, printer).await?
         }
         Command::Seed(args) => {
             let engine =
                 host.ok_or_else(|| anyhow::anyhow!("kip seed works on the local Docker engine"))?;
-            commands::seed::run(&args.settings(), engine, printer).await?
+            commands::seed::run(&args.settings(), SeedPlace::Engine(engine), printer).await?
         }
         Command::Down(args) => commands::down::run(&args.settings(env), provider, printer).await?,
         Command::List(args) => commands::list::run(&args.settings(), provider, printer).await?,

@@ -64,6 +64,7 @@ impl Command {
             Command::Load(a) => (&a.target, Some(a.name.as_str())),
             Command::Doctor(a) => (&a.target, None),
             Command::Pool(a) => (a.target(), None),
+            Command::Seed(a) => (a.target(), None),
             Command::Run(a) => (
                 &a.target,
                 a.name

@@ -5,7 +5,7 @@
 use super::{
     ClusterOptions, ConnectArgs, DoctorArgs, DownArgs, ExecArgs, GcArgs, KubeconfigArgs, ListArgs,
     LoadArgs, LogsArgs, RunArgs, SeedArgs, SeedCommand, SnapshotArgs, SnapshotCommand, StatusArgs,
-    UpArgs,
+    TargetArgs, UpArgs,
 };
 use crate::cluster::Request;
 use crate::commands::connect::ConnectSettings;
@@ -253,11 +253,17 @@ impl GcArgs {
 }
 
 impl SeedArgs {
+    pub(super) fn target(&self) -> &TargetArgs {
+        match &self.command {
+            SeedCommand::List { target, .. } | SeedCommand::Rm { target, .. } => target,
+        }
+    }
+
     pub fn settings(&self) -> SeedSettings {
         SeedSettings {
             action: match &self.command {
-                SeedCommand::List { output } => SeedAction::List(*output),
-                SeedCommand::Rm { keys, all } => SeedAction::Remove {
+                SeedCommand::List { output, .. } => SeedAction::List(*output),
+                SeedCommand::Rm { keys, all, .. } => SeedAction::Remove {
                     keys: keys.clone(),
                     all: *all,
                 },

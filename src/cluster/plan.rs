@@ -9,8 +9,10 @@ use crate::node::image::default_image;
 use crate::node::ports::PortError;
 use crate::node::settings::ClusterSettings;
 use crate::node::{host_mounts, labels, NodeOptions, NodePlan};
+use crate::provider::docker::DockerProvider;
 use crate::provider::{EngineFacts, Provider};
 use crate::registry::wiring::RegistryWiring;
+use crate::seed::Seed;
 use crate::settings::Environment;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -116,13 +118,18 @@ pub async fn dry_run(
     name: &str,
     settings: &ClusterSettings,
     env: &Environment,
-    provider: Result<&impl Provider, &anyhow::Error>,
+    (provider, host): (
+        Result<&impl Provider, &anyhow::Error>,
+        Option<&DockerProvider>,
+    ),
     warn: impl Fn(String),
 ) -> Result<String> {
     let facts = match provider {
         Ok(provider) => provider.facts().await,
         Err(e) => Err(anyhow::anyhow!("{e:#}")),
     };
+    // An engine that did not answer is asked nothing more.
+    let host = host.filter(|_| facts.is_ok());
     let facts = facts.unwrap_or_else(|e| {
         warn(format!(
             "{e:#}\n(the plan below assumes a local cgroup v1 engine with no networks)"
@@ -139,8 +146,44 @@ pub async fn dry_run(
     if let Some(note) = note {
         warn(note);
     }
-    let plan = plan(settings, &options)?;
+    let mut plan = plan(settings, &options)?;
+    if let Some(host) = host.filter(|_| settings.seed) {
+        with_seed(&mut plan, settings, host, facts.local, &warn).await;
+    }
     Ok(provider.map_or_else(|_| plan.to_yaml(), |p| p.manifest(&plan)))
+}
+
+/// The seed `kip up` would give the node (`crate::seed`): its key, label
+/// and store. A dry run pulls nothing, so without the kind node image on
+/// the host the key cannot be known: it says so.
+async fn with_seed(
+    plan: &mut NodePlan,
+    settings: &ClusterSettings,
+    host: &DockerProvider,
+    local: bool,
+    warn: &impl Fn(String),
+) {
+    let image = settings.kind_image();
+    let Ok(Some(id)) = host.host_image_id(&image).await else {
+        warn(format!(
+            "the kind node image {image} is not on this engine yet: the plan shows no seed \
+             (`kip up` pulls it, then uses its seed or makes it)"
+        ));
+        return;
+    };
+    let name = crate::node::image::name_in_node(&image);
+    let dind_image = plan.node.image.clone();
+    let seed = if local {
+        Seed::for_node(host, (&name, &id), &dind_image)
+            .await
+            .ok()
+            .flatten()
+    } else {
+        Some(Seed::for_remote_node((&name, &id), &dind_image))
+    };
+    if let Some(seed) = seed {
+        seed.apply(plan);
+    }
 }
 
 /// The user's `--label`s, the CI job's metadata and the TTL.

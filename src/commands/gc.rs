@@ -13,6 +13,7 @@ use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
 use crate::provider::{NodeInfo, NodeState, Provider};
+use crate::seed::SeedPlace;
 use crate::settings::Environment;
 use anyhow::Result;
 use serde::Serialize;
@@ -104,13 +105,13 @@ pub struct GcSettings {
     pub kubeconfig: KubeconfigSource,
 }
 
-/// `engine`: the local engine, whose seeds are collected too (None in
-/// remote mode).
+/// `engine`: the local engine, whose pools are tended (None in remote
+/// mode); `seeds`: where seeds are collected too.
 pub async fn run(
     settings: &GcSettings,
     env: &Environment,
     provider: &impl Provider,
-    engine: Option<&DockerProvider>,
+    (engine, seeds): (Option<&DockerProvider>, Option<SeedPlace<'_>>),
     printer: &Printer,
 ) -> Result<()> {
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
@@ -135,9 +136,9 @@ pub async fn run(
         collect(candidates, provider, printer, &target).await?
     };
     // A selector names clusters; seeds carry no user labels.
-    let seeds = match engine {
-        Some(engine) if settings.selector.is_empty() && !collection.interrupted => {
-            collect_seeds(engine, settings, printer).await
+    let seeds = match seeds {
+        Some(place) if settings.selector.is_empty() && !collection.interrupted => {
+            collect_seeds(place, settings, printer).await
         }
         _ => None,
     };
@@ -284,15 +285,15 @@ fn report(
     Ok(())
 }
 
-/// The engine's seeds collected, or None without a seed store. The
+/// The seeds collected, or None without a seed store. The
 /// clusters are collected already: a store kip cannot read is a warning.
 async fn collect_seeds(
-    engine: &DockerProvider,
+    place: SeedPlace<'_>,
     settings: &GcSettings,
     printer: &Printer,
 ) -> Option<crate::seed::Collected> {
-    let now = SystemTime::now();
-    match crate::seed::collect(engine, settings.older_than, settings.dry_run, now).await {
+    let how = (settings.older_than, settings.dry_run);
+    match place.collect(how, printer).await {
         Ok(seeds) => seeds,
         Err(e) => {
             printer.warn(&format!("seeds not collected: {e:#}"));

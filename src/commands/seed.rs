@@ -6,10 +6,9 @@
 use crate::error::Error;
 use crate::output::size;
 use crate::output::{OutputFormat, Printer};
-use crate::provider::docker::DockerProvider;
 use crate::provider::Provider;
-use crate::seed::store::{Removal, SeedState};
-use crate::seed::{inventory, SeedKey, SeedSummary};
+use crate::seed::store::{Removal, SeedState, Store};
+use crate::seed::{inventory, remote_inventory, SeedKey, SeedPlace, SeedSummary};
 use anyhow::Result;
 
 /// What `kip seed` does.
@@ -30,20 +29,13 @@ pub struct SeedSettings {
     pub dind_image: Option<String>,
 }
 
-pub async fn run(
-    settings: &SeedSettings,
-    engine: &DockerProvider,
-    printer: &Printer,
-) -> Result<()> {
-    let nodes = engine.list().await?;
-    let found = inventory(engine, &nodes, settings.dind_image.as_deref()).await?;
+pub async fn run(settings: &SeedSettings, place: SeedPlace<'_>, printer: &Printer) -> Result<()> {
+    let stores = stores(place, settings.dind_image.as_deref(), printer).await?;
+    let seeds: Vec<SeedSummary> = stores.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
     match &settings.action {
-        SeedAction::List(format) => {
-            let seeds = found.map(|(_, seeds)| seeds).unwrap_or_default();
-            list(&seeds, *format, printer)
-        }
+        SeedAction::List(format) => list(&seeds, *format, printer),
         SeedAction::Remove { keys, all } => {
-            let Some((store, seeds)) = found else {
+            if stores.is_empty() {
                 return match keys.first() {
                     Some(key) => Err(unknown(key)),
                     None => {
@@ -51,20 +43,60 @@ pub async fn run(
                         Ok(())
                     }
                 };
-            };
+            }
             let chosen = if *all {
                 seeds.iter().filter(|s| !s.in_use).collect()
             } else {
                 choose(&seeds, keys)?
             };
-            remove(&store, &chosen, printer).await?;
-            if store.remove_if_empty().await? {
-                printer.info(&format!(
-                    "Removed the empty seed store (volume {})",
-                    crate::seed::store::VOLUME
+            let mut busy = Vec::new();
+            for (store, _) in &stores {
+                let here: Vec<&SeedSummary> = chosen
+                    .iter()
+                    .copied()
+                    .filter(|s| s.node.as_deref() == store.outer_node())
+                    .collect();
+                busy.extend(remove(store, &here, printer).await?);
+                if store.remove_if_empty().await? {
+                    printer.info(&format!(
+                        "Removed the empty seed store (volume {})",
+                        crate::seed::store::VOLUME
+                    ));
+                }
+            }
+            if busy.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::SeedsHeld { keys: busy }.into())
+            }
+        }
+    }
+}
+
+/// The stores at `place` with their seeds: the local engine's (none or
+/// one), or those of the outer nodes kip knows of (one it cannot read is
+/// a warning naming the node).
+async fn stores<'a>(
+    place: SeedPlace<'a>,
+    dind_image: Option<&str>,
+    printer: &Printer,
+) -> Result<Vec<(Store<'a>, Vec<SeedSummary>)>> {
+    match place {
+        SeedPlace::Engine(engine) => {
+            let nodes = engine.list().await?;
+            Ok(inventory(engine, &nodes, dind_image)
+                .await?
+                .into_iter()
+                .collect())
+        }
+        SeedPlace::Remote(kube) => {
+            let found = remote_inventory(kube, dind_image).await?;
+            for (node, why) in &found.unread {
+                printer.warn(&format!(
+                    "the seed store on outer node {node} cannot be read: {why}"
                 ));
             }
-            Ok(())
+            Ok(found.stores)
         }
     }
 }
@@ -85,8 +117,16 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
         OutputFormat::Json => crate::output::json(&SeedList { items: seeds })?,
         OutputFormat::Table if seeds.is_empty() => printer.info("No seed on this engine"),
         OutputFormat::Table => {
-            let mut rows =
-                vec![["KEY", "IMAGE", "SIZE", "LAST USED", "STATE", "CLUSTERS"].map(String::from)];
+            let mut rows = vec![[
+                "KEY",
+                "IMAGE",
+                "SIZE",
+                "LAST USED",
+                "STATE",
+                "CLUSTERS",
+                "NODE",
+            ]
+            .map(String::from)];
             for s in seeds {
                 rows.push([
                     s.key.clone(),
@@ -99,7 +139,12 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
                     } else {
                         s.clusters.join(",")
                     },
+                    s.node.clone().unwrap_or_default(),
                 ]);
+            }
+            // The NODE column is remote mode's only.
+            if seeds.iter().all(|s| s.node.is_none()) {
+                rows.iter_mut().for_each(|r| r[6].clear());
             }
             crate::output::out(crate::output::table(&rows))?;
         }
@@ -147,12 +192,13 @@ fn choose<'a>(seeds: &'a [SeedSummary], keys: &[String]) -> Result<Vec<&'a SeedS
     Ok(chosen)
 }
 
-/// One seed after the other, each its own step (a helper container each).
+/// One seed after the other, each its own step (a helper each): the keys
+/// a running node holds, left in place.
 async fn remove(
-    store: &crate::seed::store::Store<'_>,
+    store: &Store<'_>,
     chosen: &[&SeedSummary],
     printer: &Printer,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let mut busy = Vec::new();
     for seed in chosen {
         let Some(key) = SeedKey::parse(&seed.key) else {
@@ -173,11 +219,7 @@ async fn remove(
             ));
         }
     }
-    if busy.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::SeedsHeld { keys: busy }.into())
-    }
+    Ok(busy)
 }
 
 fn unknown(key: &str) -> anyhow::Error {
@@ -211,6 +253,7 @@ mod tests {
             last_used_at: None,
             in_use,
             clusters: if in_use { vec!["a".into()] } else { Vec::new() },
+            node: None,
         }
     }
 

@@ -73,11 +73,15 @@ pub async fn dry_run(
     settings: &UpSettings,
     env: &Environment,
     format: StatusFormat,
-    provider: Result<&impl Provider, &anyhow::Error>,
+    (provider, host): (
+        Result<&impl Provider, &anyhow::Error>,
+        Option<&DockerProvider>,
+    ),
     printer: &Printer,
 ) -> Result<()> {
     let request = &settings.request;
-    let yaml = cluster::plan::dry_run(&request.name, &request.cluster, env, provider, |w| {
+    let sources = (provider, host);
+    let yaml = cluster::plan::dry_run(&request.name, &request.cluster, env, sources, |w| {
         printer.warn(&w)
     })
     .await?;

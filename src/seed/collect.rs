@@ -2,9 +2,11 @@
 //! uses and no node booted from for that long; always, what dead makers
 //! or removers left. The store helper removes nothing a running node holds.
 
-use super::store::{Removal, SeedState};
-use super::{inventory, SeedKey, SeedSummary};
+use super::store::{Removal, SeedState, Store};
+use super::{inventory, remote_inventory, SeedKey, SeedSummary};
+use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::provider::Provider;
 use anyhow::Result;
 use serde::Serialize;
@@ -27,6 +29,9 @@ pub struct Due {
     /// The seed's key.
     pub name: String,
     pub reason: String,
+    /// Remote mode: the outer node whose store held it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl Collected {
@@ -34,7 +39,12 @@ impl Collected {
     pub fn print(&self, dry_run: bool) -> Result<()> {
         let verb = if dry_run { "would " } else { "" };
         for d in &self.deleted {
-            crate::output::out(format!("{verb}delete seed {} ({})\n", d.name, d.reason))?;
+            let on = d
+                .node
+                .as_deref()
+                .map(|n| format!(" on outer node {n}"))
+                .unwrap_or_default();
+            crate::output::out(format!("{verb}delete seed {}{on} ({})\n", d.name, d.reason))?;
         }
         for name in &self.cleaned {
             crate::output::out(format!("{verb}remove seed leftover {name}\n"))?;
@@ -55,23 +65,67 @@ pub async fn collect(
     let Some((store, seeds)) = inventory(engine, &nodes, None).await? else {
         return Ok(None);
     };
+    let mut collected = collect_store(&store, &seeds, (older_than, dry_run), now).await?;
+    // The store goes with its last seed, unless a node still mounts it.
+    if !dry_run {
+        store.remove_if_empty().await?;
+    }
+    collected.kept = kept(&seeds, &collected);
+    Ok(Some(collected))
+}
+
+/// Remote mode: the seeds of every outer node kip knows a store on; None
+/// when it knows none. A store that cannot be read is named in a warning
+/// and left.
+pub async fn collect_remote(
+    kube: &KubeProvider,
+    (older_than, dry_run): (Option<Duration>, bool),
+    now: SystemTime,
+    printer: &Printer,
+) -> Result<Option<Collected>> {
+    let inventory = remote_inventory(kube, None).await?;
+    for (node, why) in &inventory.unread {
+        printer.warn(&format!("seeds on outer node {node} not collected: {why}"));
+    }
+    if inventory.stores.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Collected::default();
+    for (store, seeds) in &inventory.stores {
+        let mut collected = collect_store(store, seeds, (older_than, dry_run), now).await?;
+        if !dry_run {
+            store.remove_if_empty().await?;
+        }
+        all.kept += kept(seeds, &collected);
+        all.deleted.append(&mut collected.deleted);
+        all.cleaned.append(&mut collected.cleaned);
+    }
+    Ok(Some(all))
+}
+
+/// One store's due seeds removed (or, dry, named) and its leftovers
+/// cleaned; `kept` is left to the caller.
+async fn collect_store(
+    store: &Store<'_>,
+    seeds: &[SeedSummary],
+    (older_than, dry_run): (Option<Duration>, bool),
+    now: SystemTime,
+) -> Result<Collected> {
     let mut deleted: Vec<Due> = seeds
         .iter()
         .filter_map(|s| due(s, now, older_than?))
         .collect();
-    let ready = seeds.iter().filter(|s| s.state == SeedState::Ready).count();
     if dry_run {
         let cleaned = seeds
             .iter()
             .filter(|s| s.state == SeedState::Abandoned)
             .map(|s| s.key.clone())
             .collect();
-        let kept = ready - deleted.len();
-        return Ok(Some(Collected {
+        return Ok(Collected {
             deleted,
             cleaned,
-            kept,
-        }));
+            kept: 0,
+        });
     }
     let cleaned = store.clean().await?;
     let keys: Vec<SeedKey> = deleted
@@ -85,14 +139,17 @@ pub async fn collect(
             .iter()
             .any(|(k, r)| k.as_str() == d.name && *r != Removal::Busy)
     });
-    // The store goes with its last seed, unless a node still mounts it.
-    store.remove_if_empty().await?;
-    let kept = ready - deleted.len();
-    Ok(Some(Collected {
+    Ok(Collected {
         deleted,
         cleaned,
-        kept,
-    }))
+        kept: 0,
+    })
+}
+
+/// The complete seeds of a store `collected` left.
+fn kept(seeds: &[SeedSummary], collected: &Collected) -> usize {
+    let ready = seeds.iter().filter(|s| s.state == SeedState::Ready).count();
+    ready - collected.deleted.len()
 }
 
 /// Why `gc --older-than` removes a seed, or None: a complete seed no node
@@ -104,6 +161,7 @@ pub fn due(seed: &SeedSummary, now: SystemTime, older_than: Duration) -> Option<
     let idle = now.duration_since(seed.last_used()?).ok()?;
     (idle > older_than).then(|| Due {
         name: seed.key.clone(),
+        node: seed.node.clone(),
         reason: format!(
             "{}, unused for {} (longer than {})",
             seed.image.as_deref().unwrap_or("?"),
@@ -129,6 +187,7 @@ mod tests {
             last_used_at: last_used.map(String::from),
             in_use,
             clusters: Vec::new(),
+            node: None,
         }
     }
 

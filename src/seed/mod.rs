@@ -75,7 +75,7 @@ mod node;
 mod report;
 pub mod store;
 
-pub use collect::{collect, Collected};
+pub use collect::{collect, collect_remote, Collected};
 pub use key::{SeedKey, STORAGE_DRIVER};
 pub use node::{say, NodeSeed, Seed};
 pub use report::doctor_check;
@@ -83,6 +83,7 @@ use store::{SeedState, Store, StoreEntry};
 
 use crate::node::labels;
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
 use serde::Serialize;
@@ -105,17 +106,32 @@ pub struct SeedSummary {
     pub in_use: bool,
     /// The clusters whose node (running or stopped) came from it.
     pub clusters: Vec<String>,
+    /// Remote mode: the outer node whose store holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// Which clusters' nodes came from which seed: (cluster, seed key).
+type Users = [(String, String)];
+
+/// The seed users among the engine's nodes (orphaned volumes are none).
+fn users(nodes: &[NodeInfo]) -> Vec<(String, String)> {
+    nodes
+        .iter()
+        .filter(|n| n.state != NodeState::Orphaned)
+        .filter_map(|n| Some((n.cluster.clone(), n.labels.get(labels::SEED)?.clone())))
+        .collect()
 }
 
 impl SeedSummary {
-    fn new(entry: StoreEntry, nodes: &[NodeInfo]) -> SeedSummary {
-        let clusters: Vec<String> = nodes
+    fn new(entry: StoreEntry, users: &Users, node: Option<&str>) -> SeedSummary {
+        let clusters: Vec<String> = users
             .iter()
-            .filter(|n| n.state != NodeState::Orphaned)
-            .filter(|n| n.labels.get(labels::SEED).map(String::as_str) == Some(entry.key.as_str()))
-            .map(|n| n.cluster.clone())
+            .filter(|(_, key)| key == entry.key.as_str())
+            .map(|(cluster, _)| cluster.clone())
             .collect();
         SeedSummary {
+            node: node.map(String::from),
             key: entry.key.to_string(),
             state: entry.state,
             image: entry.image,
@@ -150,11 +166,83 @@ pub async fn inventory<'a>(
     let Some(store) = Store::open(engine, dind_image).await? else {
         return Ok(None);
     };
+    let users = users(nodes);
     let seeds = store
         .list()
         .await?
         .into_iter()
-        .map(|e| SeedSummary::new(e, nodes))
+        .map(|e| SeedSummary::new(e, &users, None))
         .collect();
     Ok(Some((store, seeds)))
+}
+
+/// Where `kip seed` and `kip gc` find seeds: the local engine's store,
+/// or (remote mode) those of the shared cluster's outer nodes.
+#[derive(Clone, Copy)]
+pub enum SeedPlace<'a> {
+    Engine(&'a DockerProvider),
+    Remote(&'a KubeProvider),
+}
+
+impl SeedPlace<'_> {
+    /// `kip gc`'s part: None when there is no store.
+    pub async fn collect(
+        self,
+        (older_than, dry_run): (Option<std::time::Duration>, bool),
+        printer: &crate::output::Printer,
+    ) -> Result<Option<Collected>> {
+        let now = SystemTime::now();
+        match self {
+            SeedPlace::Engine(engine) => collect(engine, older_than, dry_run, now).await,
+            SeedPlace::Remote(kube) => {
+                collect_remote(kube, (older_than, dry_run), now, printer).await
+            }
+        }
+    }
+}
+
+/// The seed stores of a shared cluster's outer nodes, as far as kip
+/// knows them (`KubeProvider::seed_store_nodes`).
+pub struct RemoteInventory<'a> {
+    pub stores: Vec<(Store<'a>, Vec<SeedSummary>)>,
+    /// The outer nodes whose store could not be read, and why.
+    pub unread: Vec<(String, String)>,
+}
+
+/// Reads every known outer node's store, all at once (a helper Pod on
+/// each); a node whose store cannot be read is named, not fatal.
+pub async fn remote_inventory<'a>(
+    kube: &'a KubeProvider,
+    dind_image: Option<&str>,
+) -> Result<RemoteInventory<'a>> {
+    let nodes = kube.seed_store_nodes().await?;
+    let pods = kube.seeded_pods().await?;
+    let reads = nodes.iter().map(|(node, image)| async move {
+        let store = Store::on_outer_node(kube, node, dind_image.unwrap_or(image));
+        let listed = store.list().await;
+        (store, listed)
+    });
+    let mut inventory = RemoteInventory {
+        stores: Vec::new(),
+        unread: Vec::new(),
+    };
+    for (store, listed) in futures_util::future::join_all(reads).await {
+        let node = store.outer_node().unwrap_or_default().to_string();
+        match listed {
+            Ok(entries) => {
+                let users: Vec<(String, String)> = pods
+                    .iter()
+                    .filter(|p| p.node == node)
+                    .map(|p| (p.cluster.clone(), p.seed.clone()))
+                    .collect();
+                let seeds = entries
+                    .into_iter()
+                    .map(|e| SeedSummary::new(e, &users, Some(&node)))
+                    .collect();
+                inventory.stores.push((store, seeds));
+            }
+            Err(e) => inventory.unread.push((node, format!("{e:#}"))),
+        }
+    }
+    Ok(inventory)
 }

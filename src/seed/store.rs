@@ -10,6 +10,7 @@ use crate::node::contract::SEED_STORE;
 use crate::node::image::default_image;
 use crate::node::labels;
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use anyhow::Result;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -73,9 +74,16 @@ pub enum Removal {
     Absent,
 }
 
-/// The engine's store, through a helper container of `image`.
+/// Where a store is: the local engine's volume, or the `hostPath` of one
+/// outer node of a shared cluster.
+enum Place<'a> {
+    Engine(&'a DockerProvider),
+    OuterNode(&'a KubeProvider, String),
+}
+
+/// A store, through a helper (container or Pod) of `image`.
 pub struct Store<'a> {
-    engine: &'a DockerProvider,
+    place: Place<'a>,
     image: String,
 }
 
@@ -96,7 +104,7 @@ impl<'a> Store<'a> {
         for image in &candidates {
             if engine.host_image_id(image).await?.is_some() {
                 return Ok(Some(Store {
-                    engine,
+                    place: Place::Engine(engine),
                     image: image.clone(),
                 }));
             }
@@ -108,12 +116,36 @@ impl<'a> Store<'a> {
         .into())
     }
 
+    /// The store on outer node `node` of a shared cluster, read in a Pod
+    /// of `image` (the DinD image of that node's node Pods).
+    pub fn on_outer_node(kube: &'a KubeProvider, node: &str, image: &str) -> Store<'a> {
+        Store {
+            place: Place::OuterNode(kube, node.to_string()),
+            image: image.to_string(),
+        }
+    }
+
+    /// The outer node it is on (None: the local engine's).
+    pub fn outer_node(&self) -> Option<&str> {
+        match &self.place {
+            Place::Engine(_) => None,
+            Place::OuterNode(_, node) => Some(node),
+        }
+    }
+
     async fn run(&self, args: &[&str]) -> Result<String> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let out = self
-            .engine
-            .run_seed_helper(&self.image, (VOLUME, SEED_STORE), SCRIPT, &args)
-            .await?;
+        let out = match &self.place {
+            Place::Engine(engine) => {
+                engine
+                    .run_seed_helper(&self.image, (VOLUME, SEED_STORE), SCRIPT, &args)
+                    .await?
+            }
+            Place::OuterNode(kube, node) => {
+                kube.run_seed_helper(node, &self.image, SCRIPT, &args)
+                    .await?
+            }
+        };
         if out.code != 0 {
             return Err(Error::SeedHelperFailed {
                 what: args.join(" "),
@@ -159,12 +191,20 @@ impl<'a> Store<'a> {
             .collect())
     }
 
-    /// Removes the store volume if it holds nothing and no node mounts it.
+    /// Removes the store volume if it holds nothing and no node mounts it;
+    /// an outer node's empty store is forgotten (its directory stays: node
+    /// Pods there may mount it any time).
     pub async fn remove_if_empty(&self) -> Result<bool> {
         if !self.list().await?.is_empty() {
             return Ok(false);
         }
-        self.engine.remove_seed_store(VOLUME).await
+        match &self.place {
+            Place::Engine(engine) => engine.remove_seed_store(VOLUME).await,
+            Place::OuterNode(kube, node) => {
+                kube.forget_seed_store(node).await?;
+                Ok(false)
+            }
+        }
     }
 }
 

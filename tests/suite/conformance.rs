@@ -69,6 +69,15 @@ pub trait SharedCluster {
 }
 
 /// `kip up NAME --remote` with this cluster's DinD image, `--wait` and `extra`.
+/// Where the target flags go in `args`: right after the (sub)command
+/// (after `--` they would be the command's).
+pub fn after_command(args: &[&str]) -> usize {
+    match args.first() {
+        Some(&"seed") => 2.min(args.len()),
+        _ => 1,
+    }
+}
+
 pub fn up(c: &impl SharedCluster, name: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "up",
@@ -943,4 +952,82 @@ pub fn assert_service_from_a_pod(c: &impl SharedCluster, name: &str, log: &str) 
     assert!(part.lines().any(|l| l == server), "{part}");
     assert!(part.lines().any(|l| l == "ok"), "{part}");
     c.assert_nothing_left(name);
+}
+
+/// The seed of cluster `name` (up, made from a seed): `kip seed list
+/// --remote` finds it on the outer node the node Pod runs on, in use by
+/// the cluster, so `kip seed rm` refuses it (exit 3, naming the cluster).
+/// Returns its key and outer node.
+pub fn remote_seed_is_listed_on_its_outer_node(
+    c: &impl SharedCluster,
+    name: &str,
+) -> (String, String) {
+    let list = c.kip(&["seed", "list", "-o", "json"]).run();
+    list.success();
+    let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("JSON");
+    super::schema::assert_valid("seed-list.schema.json", &doc);
+    let items = doc["items"].as_array().expect("items");
+    let seed = items
+        .iter()
+        .find(|s| {
+            s["clusters"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == name))
+        })
+        .unwrap_or_else(|| panic!("no seed used by {name}: {list}"));
+    assert_eq!(seed["state"], "ready", "{seed}");
+    assert_eq!(seed["inUse"], true, "{seed}");
+    let node = seed["node"].as_str().expect("the outer node is named");
+    let pod_node = c
+        .outer(&[
+            "get",
+            "pod",
+            &format!("kip-{name}"),
+            "-o",
+            "jsonpath={.spec.nodeName}",
+        ])
+        .success()
+        .stdout
+        .clone();
+    assert_eq!(node, pod_node.trim(), "the node Pod's outer node");
+    let key = seed["key"].as_str().expect("key").to_string();
+    c.kip(&["seed", "rm", &key]).run().code(3).stderr_has(name);
+    (key, node.to_string())
+}
+
+/// After the clusters that used seed `key` are gone: `kip seed list
+/// --remote` still finds it (kip remembers the outer node), unused; `kip
+/// gc --remote --older-than` would delete it (dry run), then does, and it
+/// is listed no more.
+pub fn remote_gc_collects_an_unused_seed(c: &impl SharedCluster, key: &str, node: &str) {
+    let listed = |key: &str| -> Option<serde_json::Value> {
+        let list = c.kip(&["seed", "list", "-o", "json"]).run();
+        list.success();
+        let doc: serde_json::Value = serde_json::from_str(&list.stdout).expect("JSON");
+        doc["items"]
+            .as_array()?
+            .iter()
+            .find(|s| s["key"] == key)
+            .cloned()
+    };
+    let seed = listed(key).expect("the seed outlives its clusters");
+    assert_eq!(seed["inUse"], false, "{seed}");
+    assert_eq!(seed["node"], node, "{seed}");
+    let dry = c
+        .kip(&["gc", "--dry-run", "--older-than", "1ms", "-o", "json"])
+        .run();
+    dry.success();
+    let doc: serde_json::Value = serde_json::from_str(&dry.stdout).expect("JSON");
+    super::schema::assert_valid("gc-result.schema.json", &doc);
+    let due = doc["seeds"]["deleted"].as_array().expect("seeds collected");
+    assert!(
+        due.iter().any(|d| d["name"] == key && d["node"] == node),
+        "{dry}"
+    );
+    assert!(listed(key).is_some(), "a dry run removes nothing");
+    c.kip(&["gc", "--older-than", "1ms"])
+        .run()
+        .success()
+        .stdout_has(&format!("delete seed {key} on outer node {node}"));
+    assert!(listed(key).is_none(), "gc removed the seed");
 }

@@ -119,10 +119,11 @@ impl SharedCluster for RealShared {
     fn kip(&self, args: &[&str]) -> Kip {
         let context = self.context();
         let mut all = args.to_vec();
+        let at = conformance::after_command(args);
         if args.contains(&"--context") {
-            all.insert(1, "--remote");
+            all.insert(at, "--remote");
         } else {
-            all.splice(1..1, ["--remote", "--context", &context]);
+            all.splice(at..at, ["--remote", "--context", &context]);
         }
         self.t
             .kip(&all)
@@ -334,8 +335,14 @@ fn remote_mode_on_a_real_cluster() {
     let mut checks = Checks::default();
     refusals_and_checks_that_make_nothing(&c, &mut checks);
     seeds_where_a_policy_forbids_the_host_path(&c, &mut checks);
-    a_cluster_in_a_pod_of_it(&c, &mut checks);
+    let seed = a_cluster_in_a_pod_of_it(&c, &mut checks);
     clusters_made_from_a_ci_job_pod(&c, &mut checks);
+    // Every cluster that used the outer node's seed is gone now.
+    if let Some((key, node)) = seed {
+        checks.run("gc --remote collects the outer node's unused seed", || {
+            conformance::remote_gc_collects_an_unused_seed(&c, &key, &node)
+        });
+    }
     // Last, as it cannot be undone from inside: the shared cluster's node
     // loses /lib/modules (the kind node's read-only mount of it, gone).
     checks.run("a node without /lib/modules is a FailedMount", || {
@@ -411,7 +418,8 @@ fn refusals_and_checks_that_make_nothing(c: &RealShared, checks: &mut Checks) {
 
 /// A cluster in a Pod of the shared cluster, reached through kip's
 /// forwarder: made by three `up`s at once, used, ended by three `down`s.
-fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) {
+/// Returns the key and outer node of the seed it was made from.
+fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) -> Option<(String, String)> {
     let inner = format!("{}-in", c.outer);
     checks.run(
         "three ups at once make one cluster; the maker seeded the outer node with the kind node image",
@@ -423,6 +431,15 @@ fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) {
     checks.run("the node Pod made the outer node's one seed", || {
         the_node_pod_made_the_outer_nodes_seed(c, &inner)
     });
+    let mut seed = None;
+    checks.run(
+        "seed list --remote: the seed on its outer node, in use",
+        || {
+            seed = Some(conformance::remote_seed_is_listed_on_its_outer_node(
+                c, &inner,
+            ));
+        },
+    );
     checks.run("the inner cluster's nodes are Ready", || {
         c.inner(&inner, &["get", "--raw", "/readyz"])
             .success()
@@ -497,6 +514,7 @@ fn a_cluster_in_a_pod_of_it(c: &RealShared, checks: &mut Checks) {
             );
         },
     );
+    seed
 }
 
 /// A CI job in a Pod of the shared cluster (kip and kubectl there, a

@@ -90,7 +90,7 @@ impl SharedCluster for Remote {
     fn kip(&self, args: &[&str]) -> Kip {
         // Right after the subcommand: after `--`, it would be the command's.
         let mut all = args.to_vec();
-        all.insert(1, "--remote");
+        all.insert(conformance::after_command(args), "--remote");
         self.t.kip(&all).env("KIP_STATE_DIR", self.state_dir())
     }
 
@@ -875,4 +875,31 @@ fn remote_load_of_an_unreadable_archive_ends_at_once() {
     );
     run.code(2).stderr_has("cannot read it");
     r.down(name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_seeds_are_listed_on_their_outer_node_and_collected_by_gc() {
+    let Some(r) = Remote::with_a_cluster("rseed") else {
+        return;
+    };
+    let (key, node) = conformance::remote_seed_is_listed_on_its_outer_node(&r, &r.t.name);
+    assert_eq!(node, "emulator-node");
+    let report = conformance::doctor(&r, &[], 0, "default");
+    let seeds = super::doctor::check(&report, "seeds");
+    let message = seeds["message"].as_str().unwrap_or_default();
+    assert!(message.contains("1 seed(s) take"), "{report:#}");
+    assert!(message.contains("on 1 outer node(s)"), "{report:#}");
+    r.down(&r.t.name);
+    conformance::remote_gc_collects_an_unused_seed(&r, &key, &node);
+    let store = r.node_root.path().join("var/lib/kip/seeds");
+    let left: Vec<String> = std::fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&key))
+        .collect();
+    assert!(left.is_empty(), "left of the seed on the node: {left:?}");
+    let helpers = r.outer(&["get", "pods", "-l", "dev.kip.seed-helper", "-o", "name"]);
+    assert_eq!(helpers.success().stdout.trim(), "", "helper Pods left");
 }

@@ -287,10 +287,22 @@ fn a_restarted_node_mounts_its_seed_again() {
 fn down_keeps_the_seed_and_seed_rm_removes_it_but_never_one_in_use() {
     let Some(t) = E2e::new("seedrm") else { return };
     let image = TestImage::new(&t, 0);
+    // The dry run names the seed before it exists: the one `up` makes.
+    let dry = t.kip(&[
+        "up",
+        &t.name,
+        "--image",
+        &image.name,
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    let planned = dry.run().json()["node"]["labels"]["dev.kip.seed"].clone();
     t.kip(&["up", &t.name, "--image", &image.name])
         .run()
         .success();
     let key = seed(&t, &image.name)["key"].as_str().unwrap().to_string();
+    assert_eq!(planned, key.as_str(), "up --dry-run shows the seed up uses");
     let refused = t.kip(&["seed", "rm", &key]).run();
     refused
         .code(3)

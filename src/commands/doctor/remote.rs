@@ -61,11 +61,15 @@ pub async fn checks(
                 .map_err(|e| first_line(&e));
             let node_accepted = matches!(dry, Ok(Ok(())));
             checks.push(dry_run_check(dry));
-            checks.push(seeds_check(if node_accepted {
+            let mut seeds = seeds_check(if node_accepted {
                 seed_store_refusal(backend, &plan).await
             } else {
                 Err("the cluster refuses the node Pod itself (see dry-run)".into())
-            }));
+            });
+            if let Some(disk) = seed_disk(backend).await {
+                seeds.message = format!("{}; {disk}", seeds.message);
+            }
+            checks.push(seeds);
             let inner = &plan.kind_config.networking;
             checks.push(subnets_check(
                 &facts.subnets,
@@ -205,6 +209,34 @@ async fn seed_store_refusal(
         .host_path_refusal(&seeded)
         .await
         .map_err(|e| first_line(&e))
+}
+
+/// The disk the seeds kip knows of take on the outer nodes (a helper Pod
+/// on each), or None when it knows of none.
+async fn seed_disk(backend: &KubeProvider) -> Option<String> {
+    let found = crate::seed::remote_inventory(backend, None).await.ok()?;
+    if found.stores.is_empty() && found.unread.is_empty() {
+        return None;
+    }
+    let sizes: Vec<u64> = found
+        .stores
+        .iter()
+        .flat_map(|(_, seeds)| seeds.iter().map(|s| s.size_bytes))
+        .collect();
+    let mut disk = format!(
+        "{} seed(s) take {} on {} outer node(s) (`kip seed list --remote`; `kip gc --remote --older-than 7d` \
+         removes unused ones)",
+        sizes.len(),
+        crate::output::size(sizes.iter().sum()),
+        found.stores.len()
+    );
+    for (node, why) in &found.unread {
+        disk.push_str(&format!(
+            "; outer node {node} not read: {}",
+            why.lines().next().unwrap_or_default()
+        ));
+    }
+    Some(disk)
 }
 
 /// Whether node Pods can share seeds on their outer node: a cluster that

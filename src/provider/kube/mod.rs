@@ -16,6 +16,7 @@ mod pod;
 mod pod_state;
 mod pool;
 pub mod preflight;
+mod seed_store;
 mod target;
 
 use super::remote_state::{RemoteRecord, RemoteState};

@@ -129,8 +129,12 @@ impl KubeProvider {
         // The log exists once the node runs; until then, fail fast on what
         // keeps it from running.
         let name = names::node_name(cluster);
-        self.wait_running(&name, tokio::time::Instant::now() + self.wait)
+        let pod = self
+            .wait_running(&name, tokio::time::Instant::now() + self.wait)
             .await?;
+        // Scheduled: where its seed store is, for `kip seed --remote` and
+        // `kip gc --remote` (a lost record costs only the listing).
+        let _ = self.record_seed_store(&pod).await;
         // A log stream ends when the API server restarts as well as when the
         // node stops: while the Pod still runs, open it again and skip the
         // lines already passed on (a container's log only grows).

@@ -291,6 +291,8 @@ pub trait PodStore: Send + Sync + 'static {
     fn get_pod(&self, key: &Key) -> Option<Value>;
     /// Applies `change` to the pod's status; false when the pod is gone.
     fn update_pod_status(&self, key: &Key, change: &dyn Fn(&mut Value)) -> bool;
+    /// Sets the pod's `spec.nodeName`, as the scheduler's binding does.
+    fn bind_pod(&self, key: &Key, node: &str) -> bool;
     fn delete_pod(&self, key: &Key);
     fn event(&self, pod: &Value, kind: &str, reason: &str, message: &str);
 }
@@ -319,9 +321,12 @@ fn container_status(status: &mut Value, name: &str, change: impl FnOnce(&mut Val
     status["containerStatuses"] = json!(list);
 }
 
+/// The emulator's one node.
+pub const NODE_NAME: &str = "emulator-node";
+
 /// The labels of the emulator's one node.
 pub const NODE_LABELS: [(&str, &str); 3] = [
-    ("kubernetes.io/hostname", "emulator-node"),
+    ("kubernetes.io/hostname", NODE_NAME),
     ("kubernetes.io/os", "linux"),
     ("kubernetes.io/arch", "amd64"),
 ];
@@ -341,6 +346,12 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
     };
     let spec = pod["spec"].clone();
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    // A pod bound to another node by its `nodeName` waits for a kubelet
+    // there that never comes: Pending, with no event, as on a cluster
+    // whose node is gone.
+    if spec["nodeName"].as_str().is_some_and(|n| n != NODE_NAME) {
+        return Ok(());
+    }
     // The one node's labels: a nodeSelector it does not match leaves the
     // pod Pending and Unschedulable, as the scheduler does.
     let selector = spec["nodeSelector"]
@@ -361,12 +372,13 @@ async fn run_pod_inner(rt: &Runtime, store: &Arc<dyn PodStore>, key: &Key) -> Re
         return Ok(());
     }
     let ip = rt.allocate_ip();
+    store.bind_pod(key, NODE_NAME);
     store.event(
         &pod,
         "Normal",
         "Scheduled",
         &format!(
-            "Successfully assigned {}/{} to emulator-node",
+            "Successfully assigned {}/{} to {NODE_NAME}",
             key.namespace, key.name
         ),
     );

@@ -1185,6 +1185,15 @@ impl crate::runtime::PodStore for PodStoreHandle {
         store.update(key.clone(), pod, None).is_ok()
     }
 
+    fn bind_pod(&self, key: &Key, node: &str) -> bool {
+        let mut store = self.0.store();
+        let Some(mut pod) = store.get(key).cloned() else {
+            return false;
+        };
+        pod["spec"]["nodeName"] = json!(node);
+        store.update(key.clone(), pod, None).is_ok()
+    }
+
     fn delete_pod(&self, key: &Key) {
         let mut store = self.0.store();
         if let Ok(pod) = store.delete(key) {
