@@ -5,6 +5,7 @@
 //! command, kept in one place so `--help` reads as one document.
 
 pub mod generate;
+mod global;
 mod pool;
 mod registry;
 mod resolve;

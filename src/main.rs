@@ -191,6 +191,8 @@ async fn run_local(
     }
 }
 
+/// Runs `command` on `provider` (local or remote alike). A table: one arm
+/// per command.
 async fn dispatch(
     command: &Command,
     global: &GlobalSettings,

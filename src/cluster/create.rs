@@ -8,7 +8,6 @@
 //! fresh when no member is ready), and the making of a pool's member a
 //! fourth.
 
-use super::condition;
 use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
@@ -18,13 +17,14 @@ use super::steps::{
     RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitNodes,
     WaitReady,
 };
+use super::undo::undo;
 use super::Request;
 use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
 use crate::provider::pool::Pools;
-use crate::provider::{Node, Provider};
+use crate::provider::Provider;
 use crate::settings::Environment;
 use anyhow::Result;
 use std::time::Instant;
@@ -226,14 +226,7 @@ async fn run_recipe<P: Provider>(
     // Listen before anything is created: from here on, Ctrl-C or SIGTERM
     // means "undo what this run made", never a half-made cluster.
     let mut signals = Signals::listen()?;
-    let target = if recipe.hands_over {
-        let target = KubeconfigTarget::resolve(&request.kubeconfig)?;
-        // Refuse a kubeconfig kip cannot read or write before creating anything.
-        kubeconfig::check_writable(&target.path)?;
-        Some(target)
-    } else {
-        None
-    };
+    let target = handover_target(&recipe, request)?;
     let mut cx = context(request, place, target, started);
     let Recipe {
         mut steps,
@@ -248,24 +241,16 @@ async fn run_recipe<P: Provider>(
         if stage == Stage::Make {
             cx.deadline = tokio::time::Instant::now() + request.cluster.wait;
         }
-        let flow = match run_step(step.as_ref(), &mut cx, &mut signals).await {
-            Ok(flow) => flow,
-            Err(err) if Error::is(&err, |e| matches!(e, Error::NameTaken { .. })) => {
-                // Another kip made the node: nothing here is this run's to
-                // remove.
-                return match when_taken {
-                    WhenTaken::WaitForIt => {
-                        waiting(&cx, (cx.deadline, Maker::OtherUp), &mut signals)
-                            .await
-                            .map(Some)
-                    }
-                    WhenTaken::Refuse => Err(super::steps::appeared(&request.name)),
-                };
-            }
-            Err(err) if made || stage == Stage::Make => return Err(undo(&cx, err).await),
-            Err(err) => return Err(err),
-        };
+        let ran = run_step(step.as_ref(), &mut cx, &mut signals).await;
         made = made || stage == Stage::Make;
+        let flow = match ran {
+            Ok(flow) => flow,
+            Err(err) => {
+                return failed(&cx, err, made, when_taken, &mut signals)
+                    .await
+                    .map(Some)
+            }
+        };
         match flow {
             Flow::Next => at += 1,
             Flow::Done(outcome) => return Ok(Some(*outcome)),
@@ -289,6 +274,42 @@ async fn run_recipe<P: Provider>(
         }
     }
     Ok(cx.outcome.take())
+}
+
+/// The kubeconfig a recipe that hands the cluster over writes it to,
+/// refused before anything is created if kip cannot read or write it.
+fn handover_target<P: Provider>(
+    recipe: &Recipe<P>,
+    request: &Request,
+) -> Result<Option<KubeconfigTarget>> {
+    if !recipe.hands_over {
+        return Ok(None);
+    }
+    let target = KubeconfigTarget::resolve(&request.kubeconfig)?;
+    kubeconfig::check_writable(&target.path)?;
+    Ok(Some(target))
+}
+
+/// A step failed: when another kip made the node, its cluster waited for
+/// or refused as the recipe says (nothing here is this run's to remove);
+/// else the failure, with what this run `made` undone.
+async fn failed<P: Provider>(
+    cx: &Context<'_, P>,
+    err: anyhow::Error,
+    made: bool,
+    when_taken: WhenTaken,
+    signals: &mut Signals,
+) -> Result<UpOutcome> {
+    if Error::is(&err, |e| matches!(e, Error::NameTaken { .. })) {
+        return match when_taken {
+            WhenTaken::WaitForIt => waiting(cx, (cx.deadline, Maker::OtherUp), signals).await,
+            WhenTaken::Refuse => Err(super::steps::appeared(&cx.request.name)),
+        };
+    }
+    if made {
+        return Err(undo(cx, err).await);
+    }
+    Err(err)
 }
 
 /// A run's context before its first step.
@@ -350,88 +371,4 @@ async fn waiting<P: Provider>(
         ready = wait_for_other_up(cx.provider, cx.request, cx.printer, cx.target(), cx.started, waited) => ready,
         () = signals.received() => Err(Error::Interrupted.into()),
     }
-}
-
-/// After a failure (or a signal) once the node is made: the logs bundle if
-/// asked for, and what this run made removed unless it is to be kept.
-async fn undo<P: Provider>(cx: &Context<'_, P>, err: anyhow::Error) -> anyhow::Error {
-    let (request, printer) = (cx.request, cx.printer);
-    if Error::is(&err, |e| matches!(e, Error::DeletedWhileMade { .. })) {
-        return err;
-    }
-    if let Some(deleted) = deleted_by_another(cx, &err).await {
-        return deleted;
-    }
-    if Error::is(&err, |e| *e == Error::Interrupted) {
-        printer
-            .step("interrupted", "Interrupted")
-            .failed("Interrupted");
-    }
-    if let Some(dir) = &request.cluster.logs_dir {
-        super::logs::write_bundle(cx.provider, &request.name, dir, printer).await;
-    }
-    // A claimed member's node was not made by this run's plan.
-    let node_name = match (&cx.node, &cx.plan) {
-        (Some(node), _) => node.info().node.clone(),
-        (None, Some(plan)) => plan.node.name.clone(),
-        (None, None) => crate::names::node_name(&request.name),
-    };
-    let volume_name = cx
-        .plan
-        .as_ref()
-        .map_or_else(|| "of its node".to_string(), |p| p.node.volume.name.clone());
-    let name = &request.name;
-    if request.cluster.keep_on_failure {
-        printer.info(&format!(
-            "Kept node {node_name} for debugging (--keep-on-failure): `kip logs {name}`, \
-             `kip exec {name} -- sh`, then `kip down {name}`"
-        ));
-        return err;
-    }
-    match cx.provider.delete(name).await {
-        Ok(deleted) => {
-            let mut removed = Vec::new();
-            if deleted.node {
-                removed.push(format!("node {node_name}"));
-            }
-            if deleted.volume {
-                removed.push(format!("volume {volume_name}"));
-            }
-            for other in &deleted.other {
-                removed.push(format!("{other} {node_name}"));
-            }
-            if !removed.is_empty() {
-                printer.info(&format!(
-                    "Removed what this run created: {}",
-                    removed.join(" and ")
-                ));
-            }
-        }
-        Err(e) => printer.warn(&format!(
-            "could not remove what this run created ({e:#}); remove it with `kip down {name}`"
-        )),
-    }
-    err
-}
-
-/// A failure of a step once the node was made, because another kip deleted
-/// the node meanwhile (a `kip down` or `kip gc` at the same time): said as
-/// that, not as the broken stream or exec it caused. Nothing of this run's
-/// is left to remove; a node of the name there now is another run's.
-async fn deleted_by_another<P: Provider>(
-    cx: &Context<'_, P>,
-    err: &anyhow::Error,
-) -> Option<anyhow::Error> {
-    let ours = cx.node.as_ref()?;
-    if Error::is(err, |e| *e == Error::Interrupted) {
-        return None;
-    }
-    condition::deleted_by_another(cx.provider, ours)
-        .await
-        .then(|| {
-            Error::DeletedWhileMade {
-                name: cx.request.name.clone(),
-            }
-            .into()
-        })
 }

@@ -71,6 +71,7 @@ pub mod preflight;
 pub mod signals;
 pub mod status;
 mod steps;
+mod undo;
 
 pub use create::{create, Place};
 pub use handover::UpOutcome;

@@ -653,6 +653,7 @@ pub enum Error {
 
 impl Error {
     /// The exit status this failure means (the table in [`exit::MEANINGS`]).
+    /// A table itself: one arm per variant.
     pub fn code(&self) -> u8 {
         use Error::*;
         match self {

@@ -13,7 +13,8 @@ fn p(path: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// (the failure, its exit code, what the user reads).
+/// A table, one row per variant: (the failure, its exit code, what the
+/// user reads).
 fn table() -> Vec<(Error, u8, &'static str)> {
     use Error::*;
     vec![

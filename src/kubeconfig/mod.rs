@@ -202,7 +202,6 @@ mod tests {
 
     #[test]
     fn kubectl_reads_back_every_string_as_it_was() {
-        use serde_json::json;
         let Some(kubectl) = kubectl() else { return };
         // kubectl omits empty strings from its output; the YAML tests cover "".
         let values: Vec<&str> = yaml::AMBIGUOUS
@@ -210,31 +209,7 @@ mod tests {
             .copied()
             .filter(|v| !v.is_empty())
             .collect();
-        let clusters: Vec<_> = values
-            .iter()
-            .map(|v| json!({"name": v, "cluster": {"server": "https://x", "extensions": [{"name": v, "extension": v}]}}))
-            .collect();
-        let users: Vec<_> = values
-            .iter()
-            .map(|v| json!({"name": v, "user": {"token": v}}))
-            .collect();
-        let contexts: Vec<_> = values
-            .iter()
-            .map(|v| {
-                json!({"name": v, "context": {"cluster": v, "user": v, "namespace": v,
-                "extensions": [{"name": v, "extension": {"value": v, "list": [v]}}]}})
-            })
-            .collect();
-        let original = json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "preferences": {"extensions": [{"name": "all", "extension": values}]},
-            "clusters": clusters,
-            "users": users,
-            "contexts": contexts,
-            "current-context": "no",
-            "x-unknown": values,
-        });
+        let original = ambiguous_kubeconfig(&values);
         // JSON is YAML that both readers read alike: the file as kubectl
         // (which quotes such strings) would have written it.
         let dir = tempfile::tempdir().unwrap();
@@ -253,27 +228,7 @@ mod tests {
                 "{v:?} plain in\n{text}"
             );
         }
-        let out = std::process::Command::new(kubectl)
-            .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "kubectl cannot read it: {stderr}\n{text}"
-        );
-        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        // kubectl lists entries by name.
-        let by_name =
-            |items: &serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
-                items
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|i| (i["name"].as_str().unwrap().to_string(), i.clone()))
-                    .collect()
-            };
+        let seen = kubectl_view(&kubectl, &path, &text);
         for key in ["clusters", "users", "contexts"] {
             let mut seen = by_name(&seen[key]);
             assert!(seen.remove("kip-on").is_some(), "{key}");
@@ -292,5 +247,62 @@ mod tests {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(unknown, values);
+    }
+
+    /// A kubeconfig with each of `values` as every kind of string in it:
+    /// names, a token, a namespace, extensions and an unknown field.
+    fn ambiguous_kubeconfig(values: &[&str]) -> serde_json::Value {
+        use serde_json::json;
+        let clusters: Vec<_> = values
+            .iter()
+            .map(|v| json!({"name": v, "cluster": {"server": "https://x", "extensions": [{"name": v, "extension": v}]}}))
+            .collect();
+        let users: Vec<_> = values
+            .iter()
+            .map(|v| json!({"name": v, "user": {"token": v}}))
+            .collect();
+        let contexts: Vec<_> = values
+            .iter()
+            .map(|v| {
+                json!({"name": v, "context": {"cluster": v, "user": v, "namespace": v,
+                "extensions": [{"name": v, "extension": {"value": v, "list": [v]}}]}})
+            })
+            .collect();
+        json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {"extensions": [{"name": "all", "extension": values}]},
+            "clusters": clusters,
+            "users": users,
+            "contexts": contexts,
+            "current-context": "no",
+            "x-unknown": values,
+        })
+    }
+
+    /// The kubeconfig at `path` (whose `text` a failure shows) as kubectl
+    /// reads it.
+    fn kubectl_view(kubectl: &str, path: &Path, text: &str) -> serde_json::Value {
+        let out = std::process::Command::new(kubectl)
+            .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+            .arg(path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "kubectl cannot read it: {stderr}\n{text}"
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// kubectl lists entries by name.
+    fn by_name(items: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["name"].as_str().unwrap().to_string(), i.clone()))
+            .collect()
     }
 }

@@ -66,57 +66,10 @@ impl KindConfig {
         taken: &[String],
         user: &str,
     ) -> Result<Self, String> {
-        let doc: Value = serde_yaml::from_str(user).map_err(|e| format!("it is not YAML: {e}"))?;
-        let mut user = match doc {
-            Value::Mapping(m) => m,
-            Value::Null => Mapping::new(),
-            _ => return Err("it is not a kind Cluster config (a YAML mapping)".into()),
-        };
-        for (field, wanted) in [
-            ("kind", "Cluster"),
-            ("apiVersion", "kind.x-k8s.io/v1alpha4"),
-        ] {
-            match user.remove(field) {
-                None => {}
-                Some(v) if v.as_str() == Some(wanted) => {}
-                Some(v) => {
-                    return Err(format!(
-                        "{field} is {}; kip takes a kind config with {field}: {wanted}",
-                        plain(&v)
-                    ))
-                }
-            }
-        }
-
+        let mut user = cluster_mapping(user)?;
         let mut cert_sans = cert_sans.to_vec();
-        let mut patches = Vec::new();
-        if let Some(list) = user.remove("kubeadmConfigPatches") {
-            let list: Vec<String> = serde_yaml::from_value(list)
-                .map_err(|e| format!("kubeadmConfigPatches must be a list of YAML strings: {e}"))?;
-            for (i, patch) in list.into_iter().enumerate() {
-                check_patch(
-                    &patch,
-                    &format!("kubeadmConfigPatches[{i}]"),
-                    &mut cert_sans,
-                )?;
-                patches.push(patch);
-            }
-        }
-        if let Some(nodes) = user.get("nodes").and_then(Value::as_sequence) {
-            for (n, node) in nodes.iter().enumerate() {
-                let node_patches = node
-                    .get("kubeadmConfigPatches")
-                    .and_then(Value::as_sequence);
-                for (i, patch) in node_patches.into_iter().flatten().enumerate() {
-                    let field = format!("nodes[{n}].kubeadmConfigPatches[{i}]");
-                    let text = patch
-                        .as_str()
-                        .ok_or_else(|| format!("{field} must be a YAML string"))?;
-                    check_patch(text, &field, &mut Vec::new())?;
-                }
-            }
-        }
-
+        let mut patches = cluster_patches(&mut user, &mut cert_sans)?;
+        check_node_patches(&user)?;
         let networking = match user.remove("networking") {
             None => Mapping::new(),
             Some(Value::Mapping(networking)) => networking,
@@ -147,6 +100,69 @@ impl KindConfig {
             list.push(Value::String(patch));
         }
     }
+}
+
+/// A user's kind config as a mapping, its `kind` and `apiVersion` (which
+/// must be a kind Cluster's, if given) taken out.
+fn cluster_mapping(user: &str) -> Result<Mapping, String> {
+    let doc: Value = serde_yaml::from_str(user).map_err(|e| format!("it is not YAML: {e}"))?;
+    let mut user = match doc {
+        Value::Mapping(m) => m,
+        Value::Null => Mapping::new(),
+        _ => return Err("it is not a kind Cluster config (a YAML mapping)".into()),
+    };
+    for (field, wanted) in [
+        ("kind", "Cluster"),
+        ("apiVersion", "kind.x-k8s.io/v1alpha4"),
+    ] {
+        match user.remove(field) {
+            None => {}
+            Some(v) if v.as_str() == Some(wanted) => {}
+            Some(v) => {
+                return Err(format!(
+                    "{field} is {}; kip takes a kind config with {field}: {wanted}",
+                    plain(&v)
+                ))
+            }
+        }
+    }
+    Ok(user)
+}
+
+/// The user's cluster-wide `kubeadmConfigPatches`, taken out of `user` and
+/// checked against kip's settings; the certificate names they add go to
+/// `cert_sans`.
+fn cluster_patches(user: &mut Mapping, cert_sans: &mut Vec<String>) -> Result<Vec<String>, String> {
+    let Some(list) = user.remove("kubeadmConfigPatches") else {
+        return Ok(Vec::new());
+    };
+    let list: Vec<String> = serde_yaml::from_value(list)
+        .map_err(|e| format!("kubeadmConfigPatches must be a list of YAML strings: {e}"))?;
+    for (i, patch) in list.iter().enumerate() {
+        check_patch(patch, &format!("kubeadmConfigPatches[{i}]"), cert_sans)?;
+    }
+    Ok(list)
+}
+
+/// Each node's own `kubeadmConfigPatches`, checked against kip's settings
+/// (and left where they are).
+fn check_node_patches(user: &Mapping) -> Result<(), String> {
+    let Some(nodes) = user.get("nodes").and_then(Value::as_sequence) else {
+        return Ok(());
+    };
+    for (n, node) in nodes.iter().enumerate() {
+        let node_patches = node
+            .get("kubeadmConfigPatches")
+            .and_then(Value::as_sequence);
+        for (i, patch) in node_patches.into_iter().flatten().enumerate() {
+            let field = format!("nodes[{n}].kubeadmConfigPatches[{i}]");
+            let text = patch
+                .as_str()
+                .ok_or_else(|| format!("{field} must be a YAML string"))?;
+            check_patch(text, &field, &mut Vec::new())?;
+        }
+    }
+    Ok(())
 }
 
 impl Networking {

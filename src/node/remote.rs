@@ -93,44 +93,14 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default(),
     );
-    let env = pod_env(plan);
     let (mounts, volumes) = pod_volumes(plan);
-    // The API server's own health endpoint, which answers anonymous
-    // requests: Ready means kubectl can talk to the cluster.
-    let probe = |failures: u32| {
-        json!({
-            "httpGet": {"path": "/readyz", "port": NODE_API_PORT, "scheme": "HTTPS"},
-            "periodSeconds": 1,
-            "timeoutSeconds": 1,
-            "failureThreshold": failures,
-        })
-    };
     let mut spec = json!({
         "restartPolicy": "Never",
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
         "dnsPolicy": "Default",
         "terminationGracePeriodSeconds": 30,
-        "containers": [{
-            "name": CONTAINER,
-            "image": plan.node.image,
-            // tini (docker-init in docker:dind) as PID 1: signals reach the
-            // bootstrap, whose TERM trap removes the nested containers.
-            "command": ["sh", "-c", "exec \"$(command -v docker-init || command -v tini)\" -- sh \"$0\"",
-                        format!("{CONFIG_DIR}/bootstrap.sh")],
-            "env": env,
-            "ports": [{"name": "api", "containerPort": NODE_API_PORT}],
-            "securityContext": {"privileged": true},
-            "resources": {
-                "requests": {"cpu": opts.cpu, "memory": opts.memory},
-                "limits": {"memory": opts.memory_limit},
-            },
-            "volumeMounts": mounts,
-            // 15 minutes for kind to create the cluster, then Ready within
-            // a second of /readyz answering.
-            "startupProbe": probe(900),
-            "readinessProbe": probe(3),
-        }],
+        "containers": [node_container(plan, opts, mounts)],
         "volumes": volumes,
     });
     schedule(&mut spec, opts);
@@ -144,6 +114,41 @@ pub fn pod(plan: &NodePlan, namespace: &str, opts: &PodOptions, endpoint: Endpoi
             "annotations": annotations,
         },
         "spec": spec,
+    })
+}
+
+/// The node container: the DinD image running the bootstrap, privileged,
+/// Ready once the API server inside answers.
+fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Value {
+    // The API server's own health endpoint, which answers anonymous
+    // requests: Ready means kubectl can talk to the cluster.
+    let probe = |failures: u32| {
+        json!({
+            "httpGet": {"path": "/readyz", "port": NODE_API_PORT, "scheme": "HTTPS"},
+            "periodSeconds": 1,
+            "timeoutSeconds": 1,
+            "failureThreshold": failures,
+        })
+    };
+    json!({
+        "name": CONTAINER,
+        "image": plan.node.image,
+        // tini (docker-init in docker:dind) as PID 1: signals reach the
+        // bootstrap, whose TERM trap removes the nested containers.
+        "command": ["sh", "-c", "exec \"$(command -v docker-init || command -v tini)\" -- sh \"$0\"",
+                    format!("{CONFIG_DIR}/bootstrap.sh")],
+        "env": pod_env(plan),
+        "ports": [{"name": "api", "containerPort": NODE_API_PORT}],
+        "securityContext": {"privileged": true},
+        "resources": {
+            "requests": {"cpu": opts.cpu, "memory": opts.memory},
+            "limits": {"memory": opts.memory_limit},
+        },
+        "volumeMounts": mounts,
+        // 15 minutes for kind to create the cluster, then Ready within
+        // a second of /readyz answering.
+        "startupProbe": probe(900),
+        "readinessProbe": probe(3),
     })
 }
 

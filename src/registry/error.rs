@@ -369,7 +369,8 @@ mod tests {
         text.to_string()
     }
 
-    /// (the failure, its exit code, what the user reads).
+    /// A table, one row per variant: (the failure, its exit code, what the
+    /// user reads).
     #[test]
     fn every_failure_reads_as_written_and_exits_by_its_family() {
         let table: Vec<(RegistryError, u8, &str)> = vec![

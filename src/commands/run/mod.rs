@@ -68,38 +68,16 @@ pub async fn run<P: Pools>(
         switch_context: true,
         pool: PoolRole::None,
     };
-    // A cluster of its own, or (`--reuse`) the one named, exported into
-    // the private kubeconfig as `up` would.
     let place = Place {
         provider,
         host,
         printer,
         env,
     };
-    match (&settings.reuse, &settings.pool) {
-        (Some(_), _) => cluster::create(create::up(), &request, place).await?,
-        (None, Some((pool, wait))) => {
-            let request = cluster::pool::claim_request(provider, request, pool, *wait).await?;
-            cluster::create(create::claim(true), &request, place).await?
-        }
-        (None, None) => cluster::create(create::run(), &request, place).await?,
-    };
-
+    get_cluster(settings, request, place).await?;
     let outcome = run_command(settings, &kubeconfig, printer).await;
     let failed = !matches!(outcome, Ok(CommandEnd::Exited(0)));
-    if failed {
-        if let Some(dir) = &settings.cluster.logs_dir {
-            logs::write_bundle(provider, &name, dir, printer).await;
-        }
-    }
-    if settings.keep || settings.reuse.is_some() {
-        printer.info(&format!(
-            "Kept cluster {name} (`kip down {name}` deletes it)"
-        ));
-    } else {
-        let target = KubeconfigTarget { path: kubeconfig };
-        delete::delete_one(&name, provider, printer, &target).await?;
-    }
+    finish(settings, &name, failed, kubeconfig, provider, printer).await?;
     match outcome? {
         CommandEnd::Exited(code) => Ok(code),
         CommandEnd::TimedOut(limit) => Err(Error::CommandTimedOut {
@@ -108,6 +86,51 @@ pub async fn run<P: Pools>(
         }
         .into()),
     }
+}
+
+/// A cluster of its own (claimed from `--pool`, or made), or (`--reuse`)
+/// the one named, exported into the private kubeconfig as `up` would.
+async fn get_cluster<P: Pools>(
+    settings: &RunSettings,
+    request: Request,
+    place: Place<'_, P>,
+) -> Result<()> {
+    match (&settings.reuse, &settings.pool) {
+        (Some(_), _) => cluster::create(create::up(), &request, place).await?,
+        (None, Some((pool, wait))) => {
+            let request =
+                cluster::pool::claim_request(place.provider, request, pool, *wait).await?;
+            cluster::create(create::claim(true), &request, place).await?
+        }
+        (None, None) => cluster::create(create::run(), &request, place).await?,
+    };
+    Ok(())
+}
+
+/// After CMD: the logs bundle if it `failed` (and `--logs-dir` asks for
+/// it), then the cluster deleted, unless it is kept (`--keep`) or not
+/// `run`'s (`--reuse`).
+async fn finish(
+    settings: &RunSettings,
+    name: &str,
+    failed: bool,
+    kubeconfig: PathBuf,
+    provider: &impl Provider,
+    printer: &Printer,
+) -> Result<()> {
+    if failed {
+        if let Some(dir) = &settings.cluster.logs_dir {
+            logs::write_bundle(provider, name, dir, printer).await;
+        }
+    }
+    if settings.keep || settings.reuse.is_some() {
+        printer.info(&format!(
+            "Kept cluster {name} (`kip down {name}` deletes it)"
+        ));
+        return Ok(());
+    }
+    let target = KubeconfigTarget { path: kubeconfig };
+    delete::delete_one(name, provider, printer, &target).await
 }
 
 /// The cluster CMD runs against: `--reuse`'s, which must exist; `--name`'s,
@@ -134,62 +157,26 @@ enum CommandEnd {
     TimedOut(Duration),
 }
 
+/// Runs CMD to its end, passing on the signals kip catches and stopping it
+/// at `--timeout`.
 async fn run_command(
     settings: &RunSettings,
     kubeconfig: &std::path::Path,
     printer: &Printer,
 ) -> Result<CommandEnd> {
-    let program = &settings.command[0];
     let mut signals = Signals::listen()?;
     let (mut child, group, mut terminal) = spawn(&settings.command, kubeconfig)?;
-    // Without --timeout the timer is off until kip signals CMD.
-    let timer = tokio::time::sleep_until(
-        tokio::time::Instant::now() + settings.timeout.unwrap_or(KILL_GRACE),
-    );
-    tokio::pin!(timer);
     let mut stop = Stopping {
         group,
-        program,
+        program: &settings.command[0],
         printer,
         signalled: false,
         killed: false,
         timed_out: false,
     };
-    let mut status = None;
-    loop {
-        tokio::select! {
-            exited = child.wait(), if status.is_none() => {
-                status = Some(exited.context("cannot wait for the command")?);
-                terminal.take_back();
-                if !stop.signalled || stop.killed {
-                    break;
-                }
-            }
-            caught = signals.next() => {
-                if let Some(until) = stop.on_signal(caught) {
-                    timer.as_mut().reset(until);
-                }
-                if stop.killed && status.is_some() {
-                    break;
-                }
-            }
-            () = &mut timer, if (settings.timeout.is_some() || stop.signalled) && !stop.killed => {
-                if let Some(until) = stop.on_timer() {
-                    timer.as_mut().reset(until);
-                }
-                if stop.killed && status.is_some() {
-                    break;
-                }
-            }
-            // CMD has ended after kip signalled it: the rest of its group
-            // gets until the timer to follow.
-            () = tokio::time::sleep(GROUP_POLL), if status.is_some() => {
-                if !group.alive() {
-                    break;
-                }
-            }
-        }
-    }
+    let status = stop
+        .supervise(&mut child, &mut terminal, &mut signals, settings.timeout)
+        .await?;
     let status = match status {
         Some(status) => status,
         None => child.wait().await.context("cannot wait for the command")?,
@@ -232,6 +219,58 @@ struct Stopping<'a> {
 }
 
 impl Stopping<'_> {
+    /// Waits for CMD, and then for the rest of its group once kip has
+    /// signalled it, signalling it as signals and the timer say: CMD's exit
+    /// status, if it was seen.
+    async fn supervise(
+        &mut self,
+        child: &mut tokio::process::Child,
+        terminal: &mut child::Terminal,
+        signals: &mut Signals,
+        timeout: Option<Duration>,
+    ) -> Result<Option<std::process::ExitStatus>> {
+        // Without --timeout the timer is off until kip signals CMD.
+        let timer =
+            tokio::time::sleep_until(tokio::time::Instant::now() + timeout.unwrap_or(KILL_GRACE));
+        tokio::pin!(timer);
+        let mut status = None;
+        loop {
+            tokio::select! {
+                exited = child.wait(), if status.is_none() => {
+                    status = Some(exited.context("cannot wait for the command")?);
+                    terminal.take_back();
+                    if !self.signalled || self.killed {
+                        break;
+                    }
+                }
+                caught = signals.next() => {
+                    if let Some(until) = self.on_signal(caught) {
+                        timer.as_mut().reset(until);
+                    }
+                    if self.killed && status.is_some() {
+                        break;
+                    }
+                }
+                () = &mut timer, if (timeout.is_some() || self.signalled) && !self.killed => {
+                    if let Some(until) = self.on_timer() {
+                        timer.as_mut().reset(until);
+                    }
+                    if self.killed && status.is_some() {
+                        break;
+                    }
+                }
+                // CMD has ended after kip signalled it: the rest of its group
+                // gets until the timer to follow.
+                () = tokio::time::sleep(GROUP_POLL), if status.is_some() => {
+                    if !self.group.alive() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(status)
+    }
+
     /// A signal kip caught: passed on to the group the first time (the
     /// timer then runs until SIGKILL), SIGKILL the second.
     fn on_signal(&mut self, caught: Caught) -> Option<tokio::time::Instant> {

@@ -8,11 +8,14 @@ use super::node::DockerNode;
 use crate::error::Error;
 use crate::provider::ExecOutput;
 use anyhow::{Context, Result};
+use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
-use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures_util::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use std::pin::Pin;
 use std::time::Duration;
+use tokio::io::AsyncWrite;
 
 impl DockerNode {
     /// Through the engine's archive API, so it works on a stopped node too
@@ -68,11 +71,10 @@ impl DockerNode {
         command: &[String],
         input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
     ) -> Result<ExecOutput> {
-        use tokio::io::AsyncWriteExt;
         let exec = self.create_exec(command, input.is_some()).await?;
         let StartExecResults::Attached {
-            mut output,
-            input: mut stdin,
+            output,
+            input: stdin,
         } = self.docker().start_exec(&exec, None).await?
         else {
             return Err(Error::ExecNotAttached {
@@ -81,46 +83,7 @@ impl DockerNode {
             .into());
         };
         // Feed stdin and drain stdout/stderr at once, or a full pipe stalls both.
-        let feed = async {
-            let Some(mut source) = input else {
-                return Fed::default();
-            };
-            let mut fed = Fed::default();
-            while let Some(chunk) = source.next().await {
-                match chunk {
-                    Ok(chunk) => {
-                        if let Err(e) = stdin.write_all(&chunk).await {
-                            fed.write = Some(
-                                anyhow::Error::from(e)
-                                    .context("the command in the node stopped reading"),
-                            );
-                            break;
-                        }
-                    }
-                    // The input failed: the command must not wait for
-                    // the rest of it.
-                    Err(e) => {
-                        fed.source = Some(e);
-                        break;
-                    }
-                }
-            }
-            stdin.shutdown().await.ok();
-            fed
-        };
-        let drain = async {
-            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-            while let Some(chunk) = output.next().await {
-                match chunk? {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        stderr.extend_from_slice(&message)
-                    }
-                    other => stdout.extend_from_slice(other.as_ref()),
-                }
-            }
-            anyhow::Ok((stdout, stderr))
-        };
-        let (fed, drained) = tokio::join!(feed, drain);
+        let (fed, drained) = tokio::join!(feed(input, stdin), drain(output));
         // An input that failed is the failure, whatever the command made
         // of what it got.
         if let Some(e) = fed.source {
@@ -180,7 +143,7 @@ impl DockerNode {
         let mut stderr = tokio::io::stderr();
         while let Some(chunk) = output.next().await {
             match chunk? {
-                bollard::container::LogOutput::StdErr { message } => {
+                LogOutput::StdErr { message } => {
                     stderr.write_all(&message).await?;
                 }
                 other => {
@@ -224,6 +187,51 @@ impl DockerNode {
 struct Fed {
     source: Option<anyhow::Error>,
     write: Option<anyhow::Error>,
+}
+
+/// Feeds `input`, if there is one, to an exec's stdin, then closes it.
+async fn feed(
+    input: Option<BoxStream<'static, Result<bytes::Bytes>>>,
+    mut stdin: Pin<Box<dyn AsyncWrite + Send>>,
+) -> Fed {
+    use tokio::io::AsyncWriteExt;
+    let Some(mut source) = input else {
+        return Fed::default();
+    };
+    let mut fed = Fed::default();
+    while let Some(chunk) = source.next().await {
+        match chunk {
+            Ok(chunk) => {
+                if let Err(e) = stdin.write_all(&chunk).await {
+                    fed.write = Some(
+                        anyhow::Error::from(e).context("the command in the node stopped reading"),
+                    );
+                    break;
+                }
+            }
+            // The input failed: the command must not wait for the rest of it.
+            Err(e) => {
+                fed.source = Some(e);
+                break;
+            }
+        }
+    }
+    stdin.shutdown().await.ok();
+    fed
+}
+
+/// An exec's output to its end: its stdout and its stderr.
+async fn drain(
+    mut output: Pin<Box<dyn Stream<Item = Result<LogOutput, DockerError>> + Send>>,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(chunk) = output.next().await {
+        match chunk? {
+            LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+            other => stdout.extend_from_slice(other.as_ref()),
+        }
+    }
+    Ok((stdout, stderr))
 }
 
 /// An exec's exit code. The engine may still report it running for a moment

@@ -16,6 +16,7 @@ mod pool;
 mod pool_store;
 mod ports;
 pub mod registry;
+mod registry_spec;
 mod seeds;
 mod snapshots;
 mod spec;

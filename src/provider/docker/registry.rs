@@ -2,21 +2,21 @@
 //! the registry image with its own volume, kip's labels on both, published
 //! on 127.0.0.1 and on the default bridge's gateway. Found by their labels;
 //! an object of a registry's names without them is someone else's and is
-//! never touched (exit 3, naming it). The lifecycle (find, list, create,
-//! start, remove) and the container spec read best in one place, as
-//! `mod.rs` does for nodes: hence a little over 400 lines.
+//! never touched (exit 3, naming it). This file is the lifecycle (find,
+//! list, create, start, remove); the container's spec, and a container
+//! read back as a registry, are in `registry_spec.rs`, as `spec.rs` is for
+//! nodes.
 
 use super::errors::{is_not_found, is_port_in_use, short_docker_error};
+pub use super::registry_spec::RegistrySpec;
+use super::registry_spec::{registry_body, registry_labels, registry_of};
 use super::DockerProvider;
 use crate::node::labels;
 use crate::output::Printer;
 use crate::registry::error::RegistryError;
 use crate::registry::{self, labels as reg_labels, Registry};
 use anyhow::{Context, Result};
-use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, Mount, MountType, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
-};
+use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectNetworkOptions, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptions,
@@ -26,21 +26,6 @@ use std::collections::HashMap;
 /// The `dev.kip.managed-by` value of registry objects: kip's, and never
 /// taken for a cluster's node (whose value is `kip`).
 pub const MANAGER: &str = "kip-registry";
-
-/// What `kip registry create` makes.
-#[derive(Debug, Clone)]
-pub struct RegistrySpec {
-    pub name: String,
-    pub port: u16,
-    pub image: String,
-    /// Proxy mode: the upstream URL, the registry name it serves, and the
-    /// credentials for it.
-    pub proxy: Option<String>,
-    pub mirror_of: Option<String>,
-    pub credentials: Option<(String, String)>,
-    pub created_at: String,
-    pub owner: String,
-}
 
 fn is_registry(object_labels: &HashMap<String, String>, name: &str) -> bool {
     object_labels.get(labels::MANAGED_BY).map(String::as_str) == Some(MANAGER)
@@ -53,47 +38,6 @@ fn foreign(kind: &'static str, object: &str) -> anyhow::Error {
         name: object.to_string(),
     }
     .into()
-}
-
-fn registry_of(c: &ContainerInspectResponse) -> Registry {
-    let config = c.config.clone().unwrap_or_default();
-    let l = config.labels.unwrap_or_default();
-    let port = l
-        .get(reg_labels::PORT)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_default();
-    let port_key = format!("{}/tcp", registry::CONTAINER_PORT);
-    let addresses = c
-        .host_config
-        .as_ref()
-        .and_then(|h| h.port_bindings.as_ref())
-        .and_then(|b| b.get(&port_key).cloned().flatten())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|b| b.host_ip)
-        .collect();
-    Registry {
-        name: l.get(reg_labels::REGISTRY).cloned().unwrap_or_default(),
-        container: c
-            .name
-            .clone()
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
-        state: c
-            .state
-            .as_ref()
-            .and_then(|s| s.status)
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-        host: format!("localhost:{port}"),
-        port,
-        addresses,
-        image: config.image.unwrap_or_default(),
-        proxy: l.get(reg_labels::PROXY).cloned(),
-        mirror_of: l.get(reg_labels::MIRROR_OF).cloned(),
-        created_at: l.get(labels::CREATED_AT).cloned(),
-    }
 }
 
 impl DockerProvider {
@@ -221,21 +165,7 @@ impl DockerProvider {
 
     /// Makes the registry's volume and container and starts it.
     pub async fn create_registry(&self, spec: &RegistrySpec, gateway: &str) -> Result<Registry> {
-        let mut object_labels = HashMap::from([
-            (labels::MANAGED_BY.to_string(), MANAGER.to_string()),
-            (reg_labels::REGISTRY.to_string(), spec.name.clone()),
-            (reg_labels::PORT.to_string(), spec.port.to_string()),
-            (labels::CREATED_AT.to_string(), spec.created_at.clone()),
-            (labels::OWNER.to_string(), spec.owner.clone()),
-            (
-                labels::VERSION.to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            ),
-        ]);
-        if let (Some(proxy), Some(mirror_of)) = (&spec.proxy, &spec.mirror_of) {
-            object_labels.insert(reg_labels::PROXY.into(), proxy.clone());
-            object_labels.insert(reg_labels::MIRROR_OF.into(), mirror_of.clone());
-        }
+        let object_labels = registry_labels(spec);
         let volume = registry::volume_name(&spec.name);
         let made = self
             .docker
@@ -262,24 +192,35 @@ impl DockerProvider {
             }
             .into());
         }
-        if let Err(e) = self.docker.start_container(&container, None).await {
-            let _ = self.remove_registry(&spec.name).await;
-            if is_port_in_use(&e) {
-                return Err(RegistryError::PortInUse {
-                    port: spec.port,
-                    gateway: gateway.to_string(),
-                }
-                .into());
-            }
-            return Err(RegistryError::CannotStart {
-                container,
-                error: short_docker_error(&e),
-            }
-            .into());
-        }
+        self.start_new_registry(spec, gateway, &container).await?;
         self.find_registry(&spec.name)
             .await?
             .ok_or_else(|| RegistryError::Vanished { container }.into())
+    }
+
+    /// Starts the registry just made; one that cannot start is removed.
+    async fn start_new_registry(
+        &self,
+        spec: &RegistrySpec,
+        gateway: &str,
+        container: &str,
+    ) -> Result<()> {
+        let Err(e) = self.docker.start_container(container, None).await else {
+            return Ok(());
+        };
+        let _ = self.remove_registry(&spec.name).await;
+        if is_port_in_use(&e) {
+            return Err(RegistryError::PortInUse {
+                port: spec.port,
+                gateway: gateway.to_string(),
+            }
+            .into());
+        }
+        Err(RegistryError::CannotStart {
+            container: container.to_string(),
+            error: short_docker_error(&e),
+        }
+        .into())
     }
 
     /// Starts a registry that is stopped (after `docker stop`, say).
@@ -386,53 +327,6 @@ fn first_address(subnet: &str) -> Option<String> {
     let (network, _) = subnet.split_once('/')?;
     let network: std::net::Ipv4Addr = network.parse().ok()?;
     Some(std::net::Ipv4Addr::from(u32::from(network) + 1).to_string())
-}
-
-/// The registry container: the image's own command (so any registry image
-/// works), configured through the registry's environment overrides.
-fn registry_body(
-    spec: &RegistrySpec,
-    gateway: &str,
-    object_labels: HashMap<String, String>,
-) -> ContainerCreateBody {
-    let mut env = Vec::new();
-    if let Some(proxy) = &spec.proxy {
-        env.push(format!("REGISTRY_PROXY_REMOTEURL={proxy}"));
-        if let Some((user, password)) = &spec.credentials {
-            env.push(format!("REGISTRY_PROXY_USERNAME={user}"));
-            env.push(format!("REGISTRY_PROXY_PASSWORD={password}"));
-        }
-    }
-    let port_key = format!("{}/tcp", registry::CONTAINER_PORT);
-    let binding = |ip: &str| PortBinding {
-        host_ip: Some(ip.into()),
-        host_port: Some(spec.port.to_string()),
-    };
-    ContainerCreateBody {
-        image: Some(spec.image.clone()),
-        env: Some(env),
-        labels: Some(object_labels),
-        exposed_ports: Some(vec![port_key.clone()]),
-        host_config: Some(HostConfig {
-            port_bindings: Some(HashMap::from([(
-                port_key,
-                Some(vec![binding("127.0.0.1"), binding(gateway)]),
-            )])),
-            mounts: Some(vec![Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(registry::volume_name(&spec.name)),
-                target: Some(registry::DATA_PATH.into()),
-                ..Default::default()
-            }]),
-            // It outlives clusters, and a reboot of the engine.
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 #[cfg(test)]

@@ -41,18 +41,6 @@ pub fn container_body(
     let node = &plan.node;
     let mut node_labels: HashMap<String, String> = node.labels.clone().into_iter().collect();
     node_labels.insert(labels::SECURITY.into(), profile.label().into());
-
-    let mut binds: Vec<String> = node
-        .read_only_host_paths
-        .iter()
-        .map(|p| format!("{p}:{p}:ro"))
-        .collect();
-    // kind's `extraMounts` mount paths of this node: the host's, the same.
-    binds.extend(node.host_mounts.iter().map(|m| {
-        let mode = if m.read_only { ":ro" } else { "" };
-        format!("{0}:{0}{mode}", m.path)
-    }));
-    let mut tmpfs = HashMap::from([("/run".to_string(), String::new())]);
     let port_bindings = port_bindings(node);
     let mut exposed_ports: Vec<String> = port_bindings.keys().cloned().collect();
     exposed_ports.sort();
@@ -60,12 +48,49 @@ pub fn container_body(
         init: Some(node.init),
         mounts: Some(mounts(node)),
         port_bindings: Some(port_bindings),
+        network_mode: node.network.clone(),
+        binds: Some(binds(node)),
+        tmpfs: Some(HashMap::from([("/run".to_string(), String::new())])),
         ..Default::default()
     };
-    host_config.network_mode = node.network.clone();
     if facts.cgroup_v2 {
         host_config.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::PRIVATE);
     }
+    grant(&mut host_config, profile, facts);
+    ContainerCreateBody {
+        image: Some(node.image.clone()),
+        hostname: Some(node.name.clone()),
+        entrypoint: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            BOOTSTRAP_SCRIPT.into(),
+            "kip-bootstrap".into(),
+        ]),
+        env: Some(env(node)),
+        labels: Some(node_labels),
+        exposed_ports: Some(exposed_ports),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// The host paths the node sees: those it reads, and kind's `extraMounts`
+/// of this node (the host's path, the same in the node).
+fn binds(node: &NodeSpec) -> Vec<String> {
+    let mut binds: Vec<String> = node
+        .read_only_host_paths
+        .iter()
+        .map(|p| format!("{p}:{p}:ro"))
+        .collect();
+    binds.extend(node.host_mounts.iter().map(|m| {
+        let mode = if m.read_only { ":ro" } else { "" };
+        format!("{0}:{0}{mode}", m.path)
+    }));
+    binds
+}
+
+/// The privileges of `profile`, given to the container.
+fn grant(host_config: &mut HostConfig, profile: SecurityProfile, facts: &EngineFacts) {
     match profile {
         SecurityProfile::Privileged => host_config.privileged = Some(true),
         SecurityProfile::Capabilities => {
@@ -83,16 +108,23 @@ pub fn container_body(
             if !facts.cgroup_v2 {
                 // cgroup v1: the host hierarchy, read-write, so the inner
                 // dockerd can nest under the node's own cgroup.
-                binds.push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
+                host_config
+                    .binds
+                    .get_or_insert_with(Vec::new)
+                    .push("/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
             }
-            tmpfs.insert("/tmp".into(), String::new());
+            host_config
+                .tmpfs
+                .get_or_insert_with(HashMap::new)
+                .insert("/tmp".into(), String::new());
         }
     }
-    host_config.binds = Some(binds);
-    host_config.tmpfs = Some(tmpfs);
+}
 
-    // The kind config goes in a file (`input_archive`): one environment
-    // variable holds at most 128 KiB, and the node's init could not start.
+/// The node's environment, sorted. The kind config goes in a file
+/// (`input_archive`): one environment variable holds at most 128 KiB, and
+/// the node's init could not start.
+fn env(node: &NodeSpec) -> Vec<String> {
     let mut env: Vec<String> = node
         .env
         .iter()
@@ -101,21 +133,7 @@ pub fn container_body(
         .collect();
     env.push(format!("KIP_KIND_CONFIG_FILE={KIND_CONFIG_INPUT}"));
     env.sort();
-    ContainerCreateBody {
-        image: Some(node.image.clone()),
-        hostname: Some(node.name.clone()),
-        entrypoint: Some(vec![
-            "sh".into(),
-            "-c".into(),
-            BOOTSTRAP_SCRIPT.into(),
-            "kip-bootstrap".into(),
-        ]),
-        env: Some(env),
-        labels: Some(node_labels),
-        exposed_ports: Some(exposed_ports),
-        host_config: Some(host_config),
-        ..Default::default()
-    }
+    env
 }
 
 /// The bootstrap's input files, as an archive to unpack at `/` in the node
@@ -313,101 +331,4 @@ pub(super) fn node_run_id() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::node::tests::options;
-
-    fn body_json(profile: SecurityProfile, cgroup_v2: bool) -> String {
-        let plan = NodePlan::new(&options()).unwrap();
-        let facts = EngineFacts {
-            cgroup_v2,
-            ..Default::default()
-        };
-        let mut body = serde_json::to_value(container_body(&plan, &facts, profile)).unwrap();
-        // The script and kind config have snapshots of their own.
-        body["Entrypoint"][2] = "<bootstrap.sh>".into();
-        body["Labels"]["dev.kip.version"] = "VERSION".into();
-        sort_json(&mut body);
-        serde_json::to_string_pretty(&body).unwrap() + "\n"
-    }
-
-    fn sort_json(v: &mut serde_json::Value) {
-        if let serde_json::Value::Object(map) = v {
-            let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, mut val) in entries {
-                sort_json(&mut val);
-                map.insert(k, val);
-            }
-        }
-    }
-
-    #[test]
-    fn host_ports_are_published_at_their_own_number() {
-        let plan = NodePlan::new(&crate::node::NodeOptions {
-            ports: vec![
-                crate::node::ports::parse_port_flag("127.0.0.1:8080:80").unwrap(),
-                crate::node::ports::parse_port_flag("5353:53/udp").unwrap(),
-            ],
-            ..options()
-        })
-        .unwrap();
-        let body = container_body(&plan, &EngineFacts::default(), SecurityProfile::Privileged);
-        let bindings = body.host_config.unwrap().port_bindings.unwrap();
-        let binding = |key: &str| {
-            let b = bindings[key].as_ref().unwrap()[0].clone();
-            (b.host_ip.unwrap(), b.host_port.unwrap())
-        };
-        assert_eq!(binding("8080/tcp"), ("127.0.0.1".into(), "8080".into()));
-        assert_eq!(binding("5353/udp"), ("0.0.0.0".into(), "5353".into()));
-        assert_eq!(binding("6443/tcp").0, "127.0.0.1");
-        assert_eq!(
-            body.exposed_ports.unwrap(),
-            ["5353/udp", "6443/tcp", "8080/tcp"]
-        );
-    }
-
-    #[test]
-    fn a_seeded_node_mounts_the_store_that_its_mount_creates_with_kips_labels() {
-        let mut plan = NodePlan::new(&options()).unwrap();
-        plan.node.seed_store = Some(crate::node::SeedStoreSpec {
-            volume: "kip-seeds".into(),
-            mount_path: "/var/lib/kip/seeds",
-            labels: [("dev.kip.managed-by".to_string(), "kip".to_string())].into(),
-        });
-        let body = container_body(
-            &plan,
-            &EngineFacts::default(),
-            SecurityProfile::Capabilities,
-        );
-        let mounts = body.host_config.unwrap().mounts.unwrap();
-        let store = mounts
-            .iter()
-            .find(|m| m.source.as_deref() == Some("kip-seeds"))
-            .expect("the store is mounted");
-        assert_eq!(store.target.as_deref(), Some("/var/lib/kip/seeds"));
-        assert_ne!(
-            store.read_only,
-            Some(true),
-            "the bootstrap takes its claims there"
-        );
-        let labels = store
-            .volume_options
-            .as_ref()
-            .and_then(|o| o.labels.as_ref())
-            .unwrap();
-        assert_eq!(labels["dev.kip.managed-by"], "kip");
-    }
-
-    #[test]
-    fn node_spec_snapshots() {
-        crate::testing::assert_snapshot(
-            "docker_node_caps_v1.json",
-            &body_json(SecurityProfile::Capabilities, false),
-        );
-        crate::testing::assert_snapshot(
-            "docker_node_privileged_v2.json",
-            &body_json(SecurityProfile::Privileged, true),
-        );
-    }
-}
+mod tests;

@@ -13,6 +13,7 @@ mod manifests;
 mod node;
 mod ownership;
 mod pod;
+mod pod_state;
 mod pool;
 pub mod preflight;
 mod seed_store;

@@ -1,6 +1,7 @@
 //! The node Pod: found, waited for (failing fast with the cluster's own
 //! reason), read back as a node, its log followed and its API endpoint.
 
+use super::pod_state::{failing_event, pod_problem, PodState};
 use super::KubeProvider;
 use crate::api::ApiEndpoint;
 use crate::error::{Absence, Error};
@@ -12,7 +13,7 @@ use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
 use futures_util::stream::BoxStream;
 use futures_util::{AsyncBufReadExt, StreamExt};
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Pod, PodStatus};
 use kube::api::LogParams;
 use kube::runtime::watcher;
 use kube::Api;
@@ -48,6 +49,32 @@ impl KubeProvider {
         name: &str,
         deadline: tokio::time::Instant,
     ) -> Result<Pod> {
+        let (pods, events) = self.watch_pod(name);
+        let (mut pods, mut events) = (pods.fuse(), events.fuse());
+        let mut waited = Waited {
+            pod: name.to_string(),
+            last: "Pending".to_string(),
+            transient: None,
+            event_failure: None,
+        };
+        let far = deadline + Duration::from_secs(3600);
+        loop {
+            let settle = waited.event_failure.as_ref().map_or(far, |(at, _)| *at);
+            tokio::select! {
+                () = tokio::time::sleep_until(settle) => return Err(waited.settled()),
+                () = tokio::time::sleep_until(deadline) => return Err(waited.not_started()),
+                item = pods.next() => {
+                    if let Some(end) = waited.pod_changed(item) {
+                        return end;
+                    }
+                }
+                item = events.next() => waited.event(item),
+            }
+        }
+    }
+
+    /// Watches of the Pod `name` and of the events about it.
+    fn watch_pod(&self, name: &str) -> (Watch<Pod>, Watch<Event>) {
         let pods = watcher(
             self.pods(),
             watcher::Config::default().fields(&format!("metadata.name={name}")),
@@ -59,53 +86,7 @@ impl KubeProvider {
             watcher::Config::default().fields(&format!("involvedObject.name={name}")),
         )
         .boxed();
-        let mut pods = pods.fuse();
-        let mut events = events.fuse();
-        let mut last = "Pending".to_string();
-        let mut transient: Option<String> = None;
-        // A Warning event settles it, but the Pod's own status usually says
-        // the same in the kubelet's words a moment later (ErrImagePull after
-        // "Failed to pull image"): give that a short while to arrive.
-        let mut event_failure: Option<(tokio::time::Instant, String)> = None;
-        let far = deadline + Duration::from_secs(3600);
-        loop {
-            let settle = event_failure.as_ref().map_or(far, |(at, _)| *at);
-            tokio::select! {
-                () = tokio::time::sleep_until(settle) => {
-                    let (_, why) = event_failure.take().expect("set with the deadline");
-                    return Err(Error::PodCannotRun { pod: name.to_string(), why }.into());
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    return Err(Error::PodNotStarted { pod: name.to_string(), last, transient }.into());
-                }
-                item = pods.next() => match item {
-                    Some(Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod))) => {
-                        match pod_problem(&pod) {
-                            PodState::Running => return Ok(pod),
-                            PodState::Failed(why) => {
-                                return Err(Error::PodCannotRun { pod: name.to_string(), why }.into())
-                            }
-                            PodState::Waiting(what) => last = what,
-                        }
-                    }
-                    Some(Ok(watcher::Event::Delete(_))) => {
-                        return Err(Error::PodDeletedWhileStarting { pod: name.to_string() }.into());
-                    }
-                    Some(Ok(_)) => {}
-                    // The watch resumes by itself (with backoff): an API
-                    // server restart is not a failed `up`.
-                    Some(Err(e)) => transient = Some(format!("watch interrupted: {e}")),
-                    None => return Err(Error::WatchEnded.into()),
-                },
-                item = events.next() => {
-                    if let Some(Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event))) = item {
-                        if let (None, Some(why)) = (&event_failure, failing_event(&event)) {
-                            event_failure = Some((tokio::time::Instant::now() + Duration::from_secs(2), why));
-                        }
-                    }
-                }
-            }
-        }
+        (pods, events)
     }
 
     pub(super) fn endpoint_of(&self, cluster: &str, pod: &Pod) -> Option<ApiEndpoint> {
@@ -206,36 +187,7 @@ impl KubeProvider {
         let annotations = pod.metadata.annotations.clone().unwrap_or_default();
         let get = |k: &str| annotations.get(k).cloned();
         let cluster = get(labels::CLUSTER).unwrap_or_default();
-        let status = pod.status.clone().unwrap_or_default();
-        let phase = status.phase.clone().unwrap_or_else(|| "Pending".into());
-        let cs = status
-            .container_statuses
-            .as_ref()
-            .and_then(|c| c.first().cloned());
-        let terminated = cs
-            .as_ref()
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| s.terminated.clone());
-        let ready = cs.as_ref().is_some_and(|c| c.ready);
-        let state = match phase.as_str() {
-            "Running" => NodeState::Running,
-            "Pending" => NodeState::Created,
-            "Succeeded" | "Failed" => NodeState::Stopped,
-            _ => NodeState::Other,
-        };
-        let mut words = phase.clone();
-        if state == NodeState::Running {
-            words.push_str(if ready { " (ready)" } else { " (not ready)" });
-        }
-        let mut info_labels: BTreeMap<String, String> = annotations
-            .iter()
-            .filter(|(k, _)| k.starts_with("dev.kip.") || !k.contains('/'))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        info_labels.insert(
-            "dev.kip.namespace".into(),
-            pod.metadata.namespace.clone().unwrap_or_default(),
-        );
+        let (state, status, exit_code) = node_state(&pod.status.clone().unwrap_or_default());
         let endpoint = self.endpoint_of(&cluster, pod);
         let problem =
             (state == NodeState::Running && endpoint.is_none()).then(|| Error::ForwarderStopped {
@@ -249,8 +201,8 @@ impl KubeProvider {
             cluster,
             node: pod.metadata.name.clone().unwrap_or_default(),
             state,
-            status: words,
-            exit_code: terminated.map(|t| i64::from(t.exit_code)),
+            status,
+            exit_code,
             created_at: get(labels::CREATED_AT),
             image: pod
                 .spec
@@ -262,144 +214,118 @@ impl KubeProvider {
             kip_version: get(labels::VERSION),
             expires_at: get(labels::EXPIRES_AT),
             ci: labels::ci_description(&annotations.clone().into_iter().collect()),
-            labels: info_labels,
+            labels: info_labels(&annotations, pod.metadata.namespace.clone()),
         }
     }
 }
 
-/// A Warning event that says the Pod cannot run ("FailedMount: …").
-fn failing_event(event: &Event) -> Option<String> {
-    const FAILURES: [&str; 4] = [
-        "Failed",
-        "FailedMount",
-        "FailedScheduling",
-        "FailedCreatePodSandBox",
-    ];
-    let reason = event.reason.clone().unwrap_or_default();
-    let warning = event.type_.as_deref() == Some("Warning");
-    (warning && FAILURES.contains(&reason.as_str()))
-        .then(|| format!("{reason}: {}", event.message.clone().unwrap_or_default()))
+/// A watch of one kind of object, as `wait_running` reads it.
+type Watch<K> = BoxStream<'static, Result<watcher::Event<K>, watcher::Error>>;
+
+/// What a wait for the node Pod `pod` has seen so far.
+struct Waited {
+    pod: String,
+    /// The Pod's last phase.
+    last: String,
+    /// The last interruption of its watch.
+    transient: Option<String>,
+    /// A Warning event settles it, but the Pod's own status usually says
+    /// the same in the kubelet's words a moment later (ErrImagePull after
+    /// "Failed to pull image"): that gets until this instant to arrive.
+    event_failure: Option<(tokio::time::Instant, String)>,
 }
 
-pub(super) enum PodState {
-    Running,
-    Waiting(String),
-    Failed(String),
-}
-
-/// Reads a node Pod's status the way a person would in `kubectl describe`.
-pub(super) fn pod_problem(pod: &Pod) -> PodState {
-    let Some(status) = &pod.status else {
-        return PodState::Waiting("Pending".into());
-    };
-    for c in status.conditions.iter().flatten() {
-        if c.type_ == "PodScheduled"
-            && c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
-        {
-            return PodState::Failed(format!(
-                "Unschedulable: {}",
-                c.message.clone().unwrap_or_default()
-            ));
+impl Waited {
+    /// A change the Pod's watch saw: the wait's end, if it ends it.
+    fn pod_changed(
+        &mut self,
+        item: Option<Result<watcher::Event<Pod>, watcher::Error>>,
+    ) -> Option<Result<Pod>> {
+        let pod = self.pod.clone();
+        match item {
+            Some(Ok(watcher::Event::Apply(found) | watcher::Event::InitApply(found))) => {
+                match pod_problem(&found) {
+                    PodState::Running => return Some(Ok(found)),
+                    PodState::Failed(why) => {
+                        return Some(Err(Error::PodCannotRun { pod, why }.into()))
+                    }
+                    PodState::Waiting(what) => self.last = what,
+                }
+            }
+            Some(Ok(watcher::Event::Delete(_))) => {
+                return Some(Err(Error::PodDeletedWhileStarting { pod }.into()))
+            }
+            Some(Ok(_)) => {}
+            // The watch resumes by itself (with backoff): an API server
+            // restart is not a failed `up`.
+            Some(Err(e)) => self.transient = Some(format!("watch interrupted: {e}")),
+            None => return Some(Err(Error::WatchEnded.into())),
         }
+        None
     }
-    for cs in status.container_statuses.iter().flatten() {
-        let state = cs.state.as_ref();
-        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-            let reason = w.reason.clone().unwrap_or_default();
-            if [
-                "ErrImagePull",
-                "ImagePullBackOff",
-                "InvalidImageName",
-                "CreateContainerConfigError",
-                "CreateContainerError",
-                "CrashLoopBackOff",
-                "RunContainerError",
-            ]
-            .contains(&reason.as_str())
-            {
-                return PodState::Failed(format!(
-                    "{reason}: {}",
-                    w.message.clone().unwrap_or_default()
-                ));
+
+    /// An event about the Pod: the first that says it cannot run settles
+    /// the wait two seconds later.
+    fn event(&mut self, item: Option<Result<watcher::Event<Event>, watcher::Error>>) {
+        if let Some(Ok(watcher::Event::Apply(event) | watcher::Event::InitApply(event))) = item {
+            if let (None, Some(why)) = (&self.event_failure, failing_event(&event)) {
+                let at = tokio::time::Instant::now() + Duration::from_secs(2);
+                self.event_failure = Some((at, why));
             }
         }
-        if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
-            return PodState::Failed(format!(
-                "the node container exited with code {} ({}){}",
-                t.exit_code,
-                t.reason.clone().unwrap_or_default(),
-                t.message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            ));
-        }
     }
-    match status.phase.as_deref() {
-        Some("Running") => PodState::Running,
-        Some(phase @ ("Failed" | "Succeeded")) => PodState::Failed(format!(
-            "the Pod is {phase}{}",
-            status
-                .message
-                .as_deref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        )),
-        other => PodState::Waiting(other.unwrap_or("Pending").to_string()),
+
+    /// The event's failure, once the Pod's status has not said it better.
+    fn settled(self) -> anyhow::Error {
+        let (_, why) = self.event_failure.expect("set with the deadline");
+        Error::PodCannotRun { pod: self.pod, why }.into()
+    }
+
+    /// The deadline passed before the Pod ran: where it was last.
+    fn not_started(self) -> anyhow::Error {
+        Error::PodNotStarted {
+            pod: self.pod,
+            last: self.last,
+            transient: self.transient,
+        }
+        .into()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pod(status: serde_json::Value) -> Pod {
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "kip-x"}, "status": status}))
-            .unwrap()
+/// A node Pod's state for a listing (`Running (ready)`, ...), and the exit
+/// code of a node container that ended.
+fn node_state(status: &PodStatus) -> (NodeState, String, Option<i64>) {
+    let phase = status.phase.clone().unwrap_or_else(|| "Pending".into());
+    let container = status.container_statuses.as_ref().and_then(|c| c.first());
+    let exit_code = container
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| i64::from(t.exit_code));
+    let ready = container.is_some_and(|c| c.ready);
+    let state = match phase.as_str() {
+        "Running" => NodeState::Running,
+        "Pending" => NodeState::Created,
+        "Succeeded" | "Failed" => NodeState::Stopped,
+        _ => NodeState::Other,
+    };
+    let mut words = phase;
+    if state == NodeState::Running {
+        words.push_str(if ready { " (ready)" } else { " (not ready)" });
     }
+    (state, words, exit_code)
+}
 
-    fn verdict(status: serde_json::Value) -> String {
-        match pod_problem(&pod(status)) {
-            PodState::Running => "running".into(),
-            PodState::Waiting(w) => format!("waiting {w}"),
-            PodState::Failed(f) => format!("failed {f}"),
-        }
-    }
-
-    #[test]
-    fn pod_states_read_like_kubectl_describe() {
-        assert_eq!(verdict(serde_json::json!({"phase": "Running"})), "running");
-        assert_eq!(
-            verdict(serde_json::json!({"phase": "Pending"})),
-            "waiting Pending"
-        );
-        assert_eq!(
-            verdict(
-                serde_json::json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
-                "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]})
-            ),
-            "failed Unschedulable: 0/3 nodes are available"
-        );
-        let waiting = |reason: &str| {
-            verdict(
-                serde_json::json!({"phase": "Pending", "containerStatuses": [{"name": "node",
-                "image": "i", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"waiting": {"reason": reason, "message": "why"}}}]}),
-            )
-        };
-        assert_eq!(waiting("ErrImagePull"), "failed ErrImagePull: why");
-        assert_eq!(waiting("ImagePullBackOff"), "failed ImagePullBackOff: why");
-        assert_eq!(waiting("CrashLoopBackOff"), "failed CrashLoopBackOff: why");
-        // ContainerCreating is a wait, not a failure.
-        assert_eq!(waiting("ContainerCreating"), "waiting Pending");
-        assert_eq!(
-            verdict(
-                serde_json::json!({"phase": "Failed", "containerStatuses": [{"name": "node",
-                "image": "i", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]})
-            ),
-            "failed the node container exited with code 137 (OOMKilled)"
-        );
-    }
+/// The node's labels, as a listing shows them: kip's annotations and the
+/// unprefixed ones, and the Pod's namespace.
+fn info_labels(
+    annotations: &BTreeMap<String, String>,
+    namespace: Option<String>,
+) -> BTreeMap<String, String> {
+    let mut labels: BTreeMap<String, String> = annotations
+        .iter()
+        .filter(|(k, _)| k.starts_with("dev.kip.") || !k.contains('/'))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert("dev.kip.namespace".into(), namespace.unwrap_or_default());
+    labels
 }

@@ -190,14 +190,14 @@ impl KubeProvider {
             if let Some(code) = exit_code(&pod) {
                 return Ok(code);
             }
-            let last = match super::pod::pod_problem(&pod) {
-                super::pod::PodState::Failed(why) => {
+            let last = match super::pod_state::pod_problem(&pod) {
+                super::pod_state::PodState::Failed(why) => {
                     return Err(anyhow!(
                         "the seed store helper cannot run on outer node {node}: {why}"
                     ))
                 }
-                super::pod::PodState::Waiting(what) => what,
-                super::pod::PodState::Running => "Running".into(),
+                super::pod_state::PodState::Waiting(what) => what,
+                super::pod_state::PodState::Running => "Running".into(),
             };
             if tokio::time::Instant::now() >= deadline {
                 return Err(anyhow!(

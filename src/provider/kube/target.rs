@@ -65,21 +65,7 @@ pub async fn resolve(
         .kubeconfig
         .clone()
         .or_else(|| choice.record.as_ref().and_then(|r| r.kubeconfig.clone()));
-    let file =
-        match &kubeconfig_path {
-            _ if choice.service_account => None,
-            Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
-                Error::RemoteKubeconfigUnreadable {
-                    path: path.clone(),
-                    error: e.to_string(),
-                }
-            })?),
-            // Like client-go: a missing or empty default kubeconfig means the
-            // in-cluster service account, where there is one.
-            None => Kubeconfig::read()
-                .ok()
-                .filter(|file| !(in_cluster && is_empty(file))),
-        };
+    let file = choice.kubeconfig(kubeconfig_path.as_ref(), in_cluster)?;
     let file = match file {
         Some(file) if choice.context.is_none() => choice.current_context(file, state)?,
         other => other,
@@ -113,6 +99,25 @@ struct Choice {
 }
 
 impl Choice {
+    /// The kubeconfig to read, if any: none for the service account's
+    /// cluster; `path` when one is named or recorded; else the default one.
+    fn kubeconfig(&self, path: Option<&PathBuf>, in_cluster: bool) -> Result<Option<Kubeconfig>> {
+        Ok(match path {
+            _ if self.service_account => None,
+            Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| {
+                Error::RemoteKubeconfigUnreadable {
+                    path: path.clone(),
+                    error: e.to_string(),
+                }
+            })?),
+            // Like client-go: a missing or empty default kubeconfig means the
+            // in-cluster service account, where there is one.
+            None => Kubeconfig::read()
+                .ok()
+                .filter(|file| !(in_cluster && is_empty(file))),
+        })
+    }
+
     /// No context named: the kubeconfig's current one, or (when that is a
     /// kip cluster's, which `up` made current) the cluster kip recorded for
     /// it. The kubeconfig, unless the service account is the way.
