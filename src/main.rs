@@ -152,6 +152,15 @@ async fn run_local(
 ) -> anyhow::Result<u8> {
     let docker = DockerProvider::connect(&global.env.docker);
     match command {
+        // A claim's dry run asks the engine which members are ready.
+        Command::Up(args) if args.dry_run && args.pool.is_some() => {
+            let settings = args.settings(global);
+            let docker = docker?;
+            docker.check_answers().await?;
+            commands::up::dry_run_claim(&settings, &global.env, args.output, &docker, printer)
+                .await?;
+            Ok(0)
+        }
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
             let sources = (docker.as_ref(), docker.as_ref().ok());

@@ -92,6 +92,44 @@ pub async fn dry_run(
     Ok(())
 }
 
+/// `kip up NAME --pool POOL --dry-run`: says what the claim would do (take
+/// one of the pool's ready members, wait for one, or make NAME fresh from
+/// the pool's plan) and prints the pool's plan as the node plan; refuses
+/// what the claim would refuse (an unknown pool, a flag that shapes a
+/// node). Touches nothing. Pools are the local engine's.
+pub async fn dry_run_claim(
+    settings: &UpSettings,
+    env: &Environment,
+    format: StatusFormat,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<()> {
+    let provider = engine;
+    let Some((pool, wait)) = &settings.pool else {
+        return dry_run(settings, env, format, (Ok(provider), Some(engine)), printer).await;
+    };
+    let name = &settings.request.name;
+    let request =
+        cluster::pool::claim_request(provider, settings.request.clone(), pool, *wait).await?;
+    let spec = cluster::pool::find(provider, pool).await?.spec;
+    let ready = cluster::pool::ready_members(provider, &spec).await?.len();
+    printer.info(&match ready {
+        0 if *wait => format!(
+            "Pool {pool} has no ready member: kip up would wait up to --wait for one to become {name}"
+        ),
+        0 => format!(
+            "Pool {pool} has no ready member: kip up would make {name} fresh from the pool's plan (below)"
+        ),
+        n => format!("kip up would claim one of pool {pool}'s {n} ready member(s) as {name}, made from the plan below"),
+    });
+    let claimed = UpSettings {
+        request,
+        pool: None,
+        ..settings.clone()
+    };
+    dry_run(&claimed, env, format, (Ok(provider), Some(engine)), printer).await
+}
+
 /// `-o json` of what is otherwise printed as YAML: one document as itself,
 /// several (a remote node's objects) as a `List`, as `kubectl -o json` does.
 fn yaml_to_json(yaml: &str) -> Result<String> {

@@ -412,6 +412,33 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
     }
     p.kip(&["status", &claim]).run().code(5);
 
+    // A claim's dry run says what it would do, and claims nothing.
+    p.until_whole(1);
+    let dry = p.kip(&["up", &claim, "--pool", &p.pool, "--dry-run"]).run();
+    dry.success()
+        .stderr_has(&format!(
+            "would claim one of pool {}'s 1 ready member(s) as {claim}",
+            p.pool
+        ))
+        .stdout_has(&format!("cluster: {claim}"));
+    p.kip(&["up", &claim, "--pool", "no-such-pool", "--dry-run"])
+        .run()
+        .code(5);
+    p.kip(&[
+        "up",
+        &claim,
+        "--pool",
+        &p.pool,
+        "--dry-run",
+        "--network",
+        "host",
+    ])
+    .run()
+    .code(2)
+    .stderr_has("--network shapes a new node");
+    assert_eq!(p.summary()["ready"], 1, "a dry run claims nothing");
+    p.kip(&["status", &claim]).run().code(5);
+
     // A pool cannot take a cluster's name.
     p.t.up(&claim, &[]).success();
     p.kip(&["pool", "create", &claim, "--size", "1"])
