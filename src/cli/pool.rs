@@ -211,16 +211,6 @@ fn refused_flag(
                 "each member would need the same host ports (claim a member, or make a cluster with -p)",
             ),
             (
-                settings.attach.registry.is_some(),
-                "--registry",
-                "pool members are not connected to registries yet",
-            ),
-            (
-                settings.attach.mirror.is_some() && !settings.attach.mirror_from_config,
-                "--mirror",
-                "pool members are not connected to pull-through caches yet",
-            ),
-            (
                 settings.keep_on_failure,
                 "--keep-on-failure",
                 "members are made in the background, where no one debugs them",

@@ -56,6 +56,15 @@ pub struct PoolPlan {
     pub wait: Option<Duration>,
     /// Remote mode: the member Pods' scheduling and resources.
     pub pod: Option<PodOptions>,
+    /// `--registry NAME`: every member connected to the local registry.
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// `--mirror NAME|URL` (or the config file's `mirror:` when the pool
+    /// was created): every member pulls through the cache.
+    #[serde(default)]
+    pub mirror: Option<String>,
+    #[serde(default)]
+    pub mirror_optional: bool,
 }
 
 impl PoolPlan {
@@ -80,6 +89,9 @@ impl PoolPlan {
             labels: settings.labels.clone(),
             wait: Some(settings.wait),
             pod,
+            registry: settings.attach.registry.clone(),
+            mirror: settings.attach.mirror.clone(),
+            mirror_optional: settings.attach.mirror_optional,
         }
     }
 
@@ -124,10 +136,15 @@ impl PoolPlan {
             dockerd_args: self.dockerd_args.clone(),
             seed: claim.seed,
             given: Vec::new(),
-            // Members publish no host port (each would need its own) and
-            // connect to no registry yet (`kip pool create` refuses both).
+            // Members publish no host port (each would need its own:
+            // `kip pool create` refuses them).
             ports: Vec::new(),
-            attach: crate::registry::attach::Attach::default(),
+            attach: crate::registry::attach::Attach {
+                registry: self.registry.clone(),
+                mirror: self.mirror.clone(),
+                mirror_from_config: false,
+                mirror_optional: self.mirror_optional,
+            },
         }
     }
 

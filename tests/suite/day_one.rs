@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// The registry image of `test-stack/real-kind/build.sh`, or None (after
 /// saying why) when it is missing and KIP_E2E is not set.
-fn registry_image() -> Option<String> {
+pub(super) fn registry_image() -> Option<String> {
     let image = std::env::var("KIP_TEST_REGISTRY_IMAGE")
         .unwrap_or_else(|_| "kip-test-registry:latest".into());
     let present = Command::new("docker")
@@ -35,14 +35,14 @@ fn registry_image() -> Option<String> {
 }
 
 /// kip registries a test made, removed (with `kip registry rm`) when it ends.
-struct Registries<'a> {
+pub(super) struct Registries<'a> {
     e2e: &'a E2e,
     image: String,
     names: Vec<String>,
 }
 
 impl<'a> Registries<'a> {
-    fn new(e2e: &'a E2e, image: String) -> Self {
+    pub(super) fn new(e2e: &'a E2e, image: String) -> Self {
         Registries {
             e2e,
             image,
@@ -68,7 +68,7 @@ impl<'a> Registries<'a> {
 
     /// A registry made, and its port.
     #[track_caller]
-    fn port(&mut self, name: &str, extra: &[&str]) -> u16 {
+    pub(super) fn port(&mut self, name: &str, extra: &[&str]) -> u16 {
         let run = self.create(name, extra);
         run.success();
         let made = run.json();
@@ -99,7 +99,7 @@ fn assert_registry_gone(name: &str) {
 
 /// The engine's default bridge gateway: where containers reach what kip's
 /// registries publish for them.
-fn gateway() -> String {
+pub(super) fn gateway() -> String {
     let ipam = docker(&[
         "network",
         "inspect",

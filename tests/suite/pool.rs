@@ -550,6 +550,58 @@ fn a_paused_pool_keeps_its_members_frozen_and_a_claim_thaws_one() {
     p.remove_and_check_nothing_left();
 }
 
+/// A pool's registry and cache are its members': a claimed cluster is
+/// connected to them as `up --registry/--mirror` connects one, and a
+/// claim cannot choose others (the pool's plan decides).
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn members_are_connected_to_the_pools_registry_and_cache() {
+    let Some(p) = PoolTest::new("poolreg") else {
+        return;
+    };
+    let Some(image) = super::day_one::registry_image() else {
+        return;
+    };
+    let mut registries = super::day_one::Registries::new(&p.t, image);
+    let [local, hub, cache] = ["r", "hub", "m"].map(|s| format!("{}-{s}", p.pool));
+    registries.port(&local, &[]);
+    let upstream = format!(
+        "http://{}:{}",
+        super::day_one::gateway(),
+        registries.port(&hub, &[])
+    );
+    registries.port(&cache, &["--proxy", &upstream, "--proxy-for", "docker.io"]);
+    p.kip(&[
+        "pool",
+        "create",
+        &p.pool,
+        "--size",
+        "1",
+        "--registry",
+        &local,
+        "--mirror",
+        &cache,
+    ])
+    .run()
+    .success();
+    p.until_whole(1);
+    let name = format!("{}-c", p.pool);
+    p.kip(&["up", &name, "--pool", &p.pool, "--registry", &local])
+        .run()
+        .code(2)
+        .stderr_has("--registry shapes a new node");
+    let claim = p.kip(&["up", &name, "--pool", &p.pool, "-o", "json"]).run();
+    claim.success();
+    assert!(claim.json()["member"].is_string(), "{claim}");
+    let status = p.kip(&["status", &name, "-o", "json"]).run();
+    status.success();
+    let status = status.json();
+    assert_eq!(status["registry"], local.as_str(), "{status}");
+    assert_eq!(status["mirror"], cache.as_str(), "{status}");
+    p.kip(&["down", &name]).run().success();
+    p.remove_and_check_nothing_left();
+}
+
 /// Real kind: a pool of 1 (two cluster creations in all: the member and
 /// its replacement). Soft checks on one claim: the member is claimed and
 /// reached by the real kubectl with every node Ready, the kind cluster
