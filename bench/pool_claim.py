@@ -6,6 +6,7 @@ nothing.
     python3 bench/pool_claim.py [--claims 20] [--fresh 4] [--size 2]
         [--kip target/debug/kip] [--dind-image kip-test-node:latest]
         [--image kip-test-stand-in-node:latest] [--paused] [--idle SECONDS]
+        [--kind-config FILE]
 
 Each measured operation is timed from the start of `kip up` until the
 kubeconfig it wrote reaches the cluster: `kubectl --context kip-NAME get
@@ -93,6 +94,7 @@ def main():
     p.add_argument("--image", default="kip-test-stand-in-node:latest")
     p.add_argument("--paused", action="store_true")
     p.add_argument("--idle", type=float, default=0.0)
+    p.add_argument("--kind-config", help="for the pool's members and the fresh ups alike")
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="poolbench-")
@@ -102,7 +104,8 @@ def main():
     pool = f"poolbench-{os.getpid()}"
     kip = args.kip
     paused = ["--paused"] if args.paused else []
-    run([kip, "pool", "create", pool, "--size", str(args.size), *paused], env)
+    config = ["--kind-config", args.kind_config] if args.kind_config else []
+    run([kip, "pool", "create", pool, "--size", str(args.size), *paused, *config], env)
     claims, fresh, made_fresh = [], [], 0
     every = max(1, args.claims // max(1, args.fresh))
     try:
@@ -118,7 +121,7 @@ def main():
             run([kip, "down", name], env)
             if (i + 1) % every == 0 and len(fresh) < args.fresh:
                 name = f"{pool}-f{len(fresh)}"
-                took, _ = timed_up(kip, env, name, [])
+                took, _ = timed_up(kip, env, name, config)
                 fresh.append(took)
                 run([kip, "down", name], env)
     finally:
@@ -130,6 +133,7 @@ def main():
                     fcntl.flock(f, fcntl.LOCK_EX)  # the fillers ended
 
     how = f", paused, idle {args.idle:.0f}s before a claim" if args.paused else ""
+    how += f", kind config {args.kind_config}" if args.kind_config else ""
     print(f"members: {args.image} in {args.dind_image}; pool size {args.size}{how}")
     describe("claim (up --pool) to /readyz", claims)
     if made_fresh:

@@ -77,6 +77,7 @@ pub fn options(
         remote_namespace: facts.remote_namespace.clone(),
         ports: settings.ports.clone(),
         registries: RegistryWiring::default(),
+        fast_node_status: false,
     })
 }
 

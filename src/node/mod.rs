@@ -216,6 +216,9 @@ pub struct NodeOptions {
     pub ports: Vec<HostPort>,
     /// The registries the cluster pulls through.
     pub registries: RegistryWiring,
+    /// A `--paused` pool's member: its kubelet posts the node's status
+    /// every second, so a claim that thaws it reads it Ready at once.
+    pub fast_node_status: bool,
 }
 
 impl NodePlan {
@@ -227,6 +230,9 @@ impl NodePlan {
             Some(user) => KindConfig::with_user_config(&cert_sans, &opts.taken_subnets, user)?,
             None => KindConfig::new(&cert_sans, &opts.taken_subnets),
         };
+        if opts.fast_node_status {
+            kind_config.add_fast_node_status();
+        }
         let host_ports = ports::publish(&mut kind_config, &opts.ports)?;
         if opts.remote_namespace.is_some() && !host_ports.is_empty() {
             return Err(ports::REMOTE_REFUSAL.into());

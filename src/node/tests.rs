@@ -27,6 +27,7 @@ pub fn options() -> NodeOptions {
         remote_namespace: None,
         ports: Vec::new(),
         registries: RegistryWiring::default(),
+        fast_node_status: false,
     }
 }
 

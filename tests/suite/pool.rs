@@ -533,6 +533,10 @@ fn a_paused_pool_keeps_its_members_frozen_and_a_claim_thaws_one() {
         "claimed, thawed"
     );
     p.t.readyz(&name);
+    let config = p
+        .kip(&["exec", &name, "--", "cat", "/etc/kip-bootstrap/kind.yaml"])
+        .run();
+    config.success().stdout_has("nodeStatusUpdateFrequency: 1s");
 
     p.until_whole(1);
     let refill: Vec<String> = p

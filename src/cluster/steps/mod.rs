@@ -158,6 +158,10 @@ impl<P: Provider> Context<'_, P> {
             stream_kind_image,
         )?;
         options.registries = self.registries.clone();
+        options.fast_node_status = matches!(
+            request.pool,
+            crate::cluster::PoolRole::Member { paused: true, .. }
+        );
         let mut plan = super::plan::plan(&request.cluster, &options)?;
         if let crate::cluster::PoolRole::Member {
             pool, plan: hash, ..
