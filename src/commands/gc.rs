@@ -5,14 +5,14 @@
 //! Seeds (`crate::seed`) no cluster uses go with `--older-than` too, and
 //! what an interrupted seed maker left goes always.
 
-use crate::cluster::delete::{delete_to_the_end, say_interrupted};
+use crate::cluster::delete::{delete_to_the_end, say_interrupted, Scope};
 use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
-use crate::provider::{NodeInfo, NodeState, Provider};
+use crate::provider::{Node, NodeInfo, NodeState, Provider};
 use crate::seed::SeedPlace;
 use crate::settings::Environment;
 use anyhow::Result;
@@ -133,7 +133,7 @@ pub async fn run(
             ..Collection::default()
         }
     } else {
-        collect(candidates, provider, printer, &target).await?
+        collect(candidates, settings.older_than, provider, printer, &target).await?
     };
     // A selector names clusters; seeds carry no user labels.
     let seeds = match seeds {
@@ -197,9 +197,12 @@ struct Collection {
 
 /// Deletes the due clusters one by one. From the start a Ctrl-C or
 /// SIGTERM lets the deletion under way finish and skips the rest, as in
-/// `kip down`.
+/// `kip down`. A cluster made anew since the listing (a `kip down` and
+/// `kip up` of the name, or an orphan's name taken by an up) is not the
+/// one judged due: it is left.
 async fn collect(
     candidates: Vec<Collected>,
+    older_than: Option<Duration>,
     provider: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
@@ -212,12 +215,13 @@ async fn collect(
             done.left.push(c.name);
             continue;
         }
-        // A `kip up` of the name may have started a node since the
-        // listing: an orphan's volume is then that cluster's.
-        if c.reason == ORPHANED {
-            match provider.lookup(&c.name).await {
-                Ok(None) => {}
-                Ok(Some(_)) => continue,
+        // An orphan's deletion checks for itself that no `kip up` took it.
+        let scope = if c.reason == ORPHANED {
+            Scope::Orphan
+        } else {
+            match still_due(&c.name, older_than, provider).await {
+                Ok(true) => Scope::Cluster,
+                Ok(false) => continue,
                 Err(e) => {
                     done.failed.push(Failed {
                         name: c.name,
@@ -226,9 +230,10 @@ async fn collect(
                     continue;
                 }
             }
-        }
+        };
         let deletion = delete_to_the_end(
             &c.name,
+            scope,
             provider,
             printer,
             target,
@@ -237,6 +242,8 @@ async fn collect(
         );
         match deletion.await? {
             Ok(()) => done.deleted.push(c),
+            // Not garbage any more: said by its step line, and kept.
+            Err(e) if matches!(e.downcast_ref(), Some(Error::OrphanTaken { .. })) => {}
             Err(e) => done.failed.push(Failed {
                 name: c.name,
                 error: format!("{e:#}"),
@@ -244,6 +251,20 @@ async fn collect(
         }
     }
     Ok(done)
+}
+
+/// Whether the node of `cluster` there now is due still: false when it is
+/// gone since the listing, or one made since that is not due.
+async fn still_due(
+    cluster: &str,
+    older_than: Option<Duration>,
+    provider: &impl Provider,
+) -> Result<bool> {
+    let now = SystemTime::now();
+    Ok(provider
+        .lookup(cluster)
+        .await?
+        .is_some_and(|node| due(node.info(), now, older_than).is_some()))
 }
 
 /// What was (or, with `--dry-run`, would be) deleted, as text or JSON.

@@ -623,6 +623,12 @@ impl fmt::Display for Error {
             NoCaCertificate => write!(f, "the cluster CA holds no certificate"),
             VersionStatus { status } => write!(f, "GET /version answered {status}"),
             NoProcessId { program } => write!(f, "{program} started without a process id"),
+            OrphanTaken { cluster } => write!(
+                f,
+                "a `kip up {cluster}` made cluster {cluster} anew since kip found only the volume its removed \
+                 node left: that volume is the new cluster's, and kip left it (`kip down {cluster}` again \
+                 deletes the new cluster)"
+            ),
             NameTaken { cluster } => {
                 write!(f, "another `kip up {cluster}` is creating this cluster")
             }

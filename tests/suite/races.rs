@@ -244,3 +244,76 @@ fn a_load_whose_cluster_a_down_deletes_says_so() {
     ));
     t.assert_nothing_left(&t.name);
 }
+
+/// Cluster `t.name` as a node removed outside kip leaves it (its volume,
+/// labelled `selector`), old enough for `kip gc --older-than 1s`; then
+/// `args` (a `gc` or `down` of it) through the gate, its removal of the
+/// volume held while a `kip up` of the name makes the cluster anew on that
+/// volume, then let go. What `args` said, the up made.
+fn orphan_taken_by_an_up_while(t: &E2e, selector: &str, args: &[&str]) -> super::support::Run {
+    super::data_safety::orphan(t, selector);
+    let judged = format!("would delete {} (orphaned", t.name);
+    super::support::until("the orphan older than a second", LIMIT, || {
+        let dry = t
+            .kip(&["gc", "--dry-run", "--older-than", "1s", "-l", selector])
+            .run();
+        dry.stdout
+            .contains(&judged)
+            .then_some(())
+            .ok_or(format!("{dry}"))
+    });
+    let gate = Gate::open();
+    let remove = gate.hold("DELETE", &[&format!("/volumes/kip-{}-docker", t.name)]);
+    let command = t.kip(args).env("DOCKER_HOST", gate.host()).spawn();
+    assert!(
+        gate.holding(remove, LIMIT),
+        "{args:?} never removed the orphan's volume"
+    );
+    t.up(&t.name, &["-q"]).success();
+    gate.release(remove);
+    finish_by(command, LIMIT, "the command that found the orphan")
+}
+
+/// The cluster the up made is whole: running, answering, in the kubeconfig.
+#[track_caller]
+fn assert_made_anew(t: &E2e) {
+    t.kip(&["status", &t.name]).run().success();
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn gc_leaves_an_orphan_that_an_up_made_a_cluster_of_since_gc_judged_it() {
+    let Some(t) = E2e::new("gctaken") else {
+        return;
+    };
+    let selector = format!("kip-test-orphan={}", t.name);
+    let args = ["gc", "--older-than", "1s", "-l", &selector];
+    let gc = orphan_taken_by_an_up_while(&t, &selector, &args);
+    gc.success()
+        .stderr_has(&format!("Left cluster {}: a `kip up` made it anew", t.name));
+    assert!(!gc.stdout.contains("deleted"), "{gc}");
+    assert_made_anew(&t);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn down_of_an_orphan_that_an_up_made_a_cluster_of_since_says_so_and_leaves_it() {
+    let Some(t) = E2e::new("downtaken") else {
+        return;
+    };
+    let selector = format!("kip-test-orphan={}", t.name);
+    let down = orphan_taken_by_an_up_while(&t, &selector, &["down", &t.name]);
+    down.code(3)
+        .stderr_has(&format!(
+            "a `kip up {}` made cluster {} anew",
+            t.name, t.name
+        ))
+        .stderr_has(&format!(
+            "`kip down {}` again deletes the new cluster",
+            t.name
+        ));
+    assert_made_anew(&t);
+}

@@ -312,6 +312,10 @@ impl Provider for DockerProvider {
         .into())
     }
 
+    async fn delete_orphan(&self, cluster: &str) -> Result<super::OrphanDeletion> {
+        self.remove_orphan(cluster).await
+    }
+
     fn manifest(&self, plan: &NodePlan) -> String {
         plan.to_yaml()
     }
