@@ -625,9 +625,9 @@ impl fmt::Display for Error {
             NoProcessId { program } => write!(f, "{program} started without a process id"),
             OrphanTaken { cluster } => write!(
                 f,
-                "a `kip up {cluster}` made cluster {cluster} anew since kip found only the volume its removed \
-                 node left: that volume is the new cluster's, and kip left it (`kip down {cluster}` again \
-                 deletes the new cluster)"
+                "a `kip up {cluster}` is making cluster {cluster} anew on the volume kip found without a node \
+                 (its node, or a restore filling it, uses it now): kip left it (`kip down {cluster}` again \
+                 deletes that cluster)"
             ),
             NameTaken { cluster } => {
                 write!(f, "another `kip up {cluster}` is creating this cluster")

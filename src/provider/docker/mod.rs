@@ -179,6 +179,9 @@ impl DockerProvider {
             self.remove_container_by_name(&id).await?;
             removed = true;
         }
+        // A restore filling the node's volume holds it until its node is
+        // made: it goes with the node.
+        self.remove_restore_helpers(cluster).await?;
         Ok(removed)
     }
 
