@@ -158,6 +158,12 @@ fn finish(
     step: crate::output::Step<'_>,
     deleted: &Deleted,
 ) -> Result<()> {
+    if deleted.stopped_an_up {
+        printer.notice(&format!(
+            "cluster {name} is being created by a `kip up` (its claim on the name is made, its \
+             node not yet): deleting it stops that"
+        ));
+    }
     let context = names::context_name(name);
     let mut entries_removed = false;
     let home = provider.info().home_context;

@@ -104,6 +104,9 @@ pub struct Deleted {
     /// Objects of the cluster's names that kip did not make, left alone
     /// ("volume kip-NAME-docker").
     pub left: Vec<String>,
+    /// What a `kip up` at work had made of the cluster before its node (a
+    /// remote node's claim): deleting it stopped that up.
+    pub stopped_an_up: bool,
 }
 
 /// What [`Provider::delete_orphan`] did with what a removed node left.
