@@ -150,10 +150,11 @@ fn bootstrap_making(summary: &BootstrapSummary) -> Making {
     }
 }
 
-/// The kind nodes inside a running node that are not running (killed, or
-/// stopped by hand): what keeps its API server from answering.
+/// The kind nodes inside a running node that are stopped (killed, or
+/// stopped by hand): what keeps its API server from answering. One that
+/// kind has made and not started yet is not stopped.
 pub async fn stopped_kind_nodes(node: &impl Node) -> Vec<String> {
-    let label = format!("label=io.x-k8s.kind.cluster={}", node.info().cluster);
+    let label = format!("label=io.x-k8s.kind.cluster={}", node.info().kind_cluster());
     let command = [
         "docker",
         "ps",
@@ -173,9 +174,49 @@ pub async fn stopped_kind_nodes(node: &impl Node) -> Vec<String> {
     out.stdout
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .filter(|(_, state)| state.trim() != "running")
+        .filter(|(_, state)| !matches!(state.trim(), "running" | "created"))
         .map(|(name, _)| name.to_string())
         .collect()
+}
+
+/// How long `kip list` waits for one node to say which kind nodes in it
+/// are stopped (a node whose dockerd hangs is listed as the engine sees it).
+const KIND_LOOK_LIMIT: Duration = Duration::from_secs(3);
+
+/// `nodes` (a listing) with what `kip status` would say of each running
+/// node whose kind nodes inside are stopped: its status told, its problem
+/// the fix. Every node is asked at once (one exec each), so a listing
+/// costs one exec's time, not one per cluster.
+pub async fn with_stopped_kind_nodes<P: Provider>(provider: &P, nodes: &mut [NodeInfo]) {
+    let looks = nodes.iter().map(|n| async move {
+        if n.state != NodeState::Running {
+            return Vec::new();
+        }
+        let look = async {
+            match provider.lookup(&n.cluster).await {
+                Ok(Some(node)) => stopped_kind_nodes(&node).await,
+                _ => Vec::new(),
+            }
+        };
+        tokio::time::timeout(KIND_LOOK_LIMIT, look)
+            .await
+            .unwrap_or_default()
+    });
+    let stopped = futures_util::future::join_all(looks).await;
+    for (n, stopped) in nodes.iter_mut().zip(stopped) {
+        if stopped.is_empty() {
+            continue;
+        }
+        n.status = format!(
+            "{}; kind node {} stopped inside",
+            n.status,
+            stopped.join(", ")
+        );
+        n.problem = Some(crate::error::Error::KindNodesStopped {
+            cluster: n.cluster.clone(),
+            nodes: stopped,
+        });
+    }
 }
 
 /// How long a node stopped from outside has to go: the `kip down` (or

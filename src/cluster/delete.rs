@@ -5,13 +5,24 @@
 
 use super::condition::{making, Making};
 use super::signals::Signals;
+use crate::error::Absence;
 use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::names;
 use crate::output::Printer;
-use crate::provider::Provider;
+use crate::provider::{Deleted, OrphanDeletion, Provider};
 use anyhow::Result;
 use std::time::Duration;
+
+/// What a deletion may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The cluster, whatever state it is in (`down`, an expired cluster).
+    Cluster,
+    /// Only what a node removed outside kip left, as `gc` judged it: a
+    /// node of the name made since then is another cluster's, left alone.
+    Orphan,
+}
 
 /// Deletes cluster `name` (as [`delete_one`]) and never cuts it short: a
 /// deletion stopped half-way is what a signal must not leave behind. The
@@ -19,13 +30,14 @@ use std::time::Duration;
 /// one stops at once, the outer error. The inner result is the deletion's.
 pub async fn delete_to_the_end(
     name: &str,
+    scope: Scope,
     provider: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
     signals: &mut Signals,
     interrupted: &mut bool,
 ) -> Result<Result<()>> {
-    let deletion = delete_one(name, provider, printer, target);
+    let deletion = delete_one(name, scope, provider, printer, target);
     tokio::pin!(deletion);
     let result = loop {
         tokio::select! {
@@ -67,14 +79,27 @@ pub fn say_interrupted(printer: &Printer, left: &[&str], again: &str) {
         });
 }
 
-/// Deletes one cluster: node, volume and kubeconfig entries.
+/// Deletes one cluster: node, volume and kubeconfig entries. A cluster
+/// whose node is gone (an orphan, whatever `scope`) loses only what its
+/// node left, and not even that once a `kip up` of the name has taken it:
+/// its volume is then that new cluster's.
 pub async fn delete_one(
     name: &str,
+    scope: Scope,
     provider: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
 ) -> Result<()> {
-    if let Some(node) = provider.lookup(name).await? {
+    let node = provider.lookup(name).await?;
+    let orphan = match (&node, scope) {
+        (_, Scope::Orphan) => true,
+        (Some(_), Scope::Cluster) => false,
+        (None, Scope::Cluster) => provider.absence(name).await == Absence::Orphaned,
+    };
+    if orphan {
+        return delete_orphan(name, scope, provider, printer, target).await;
+    }
+    if let Some(node) = node {
         if let Making::UnderWay(how_far) | Making::Restarting(how_far) =
             making(&node, Duration::ZERO).await
         {
@@ -86,6 +111,59 @@ pub async fn delete_one(
     }
     let step = printer.step("cluster-deleted", &format!("Deleting cluster {name}"));
     let deleted = provider.delete(name).await?;
+    finish(name, provider, printer, target, step, &deleted)
+}
+
+/// What a removed node left, unless a `kip up` of the name has taken it
+/// since it was looked at: then nothing is deleted, its kubeconfig entries
+/// neither (they are the new cluster's), and the error says so. `gc`,
+/// which only collects, reports that as a cluster left (its step line
+/// done), `down` as a failure.
+async fn delete_orphan(
+    name: &str,
+    scope: Scope,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+) -> Result<()> {
+    let step = printer.step(
+        "cluster-deleted",
+        &format!("Deleting what is left of cluster {name}"),
+    );
+    match provider.delete_orphan(name).await? {
+        // Removed, but no node of the name since: no new cluster's entries.
+        OrphanDeletion::Deleted(deleted) if provider.lookup(name).await?.is_none() => {
+            return finish(name, provider, printer, target, step, &deleted);
+        }
+        OrphanDeletion::Deleted(_) | OrphanDeletion::Taken => {}
+    }
+    let left = format!("Left cluster {name}: a `kip up` made it anew");
+    match scope {
+        Scope::Orphan => step.done(&left),
+        Scope::Cluster => step.failed(&left),
+    }
+    Err(Error::OrphanTaken {
+        cluster: name.to_string(),
+    }
+    .into())
+}
+
+/// The kubeconfig entries of a cluster whose objects are `deleted`, and
+/// the closing line.
+fn finish(
+    name: &str,
+    provider: &impl Provider,
+    printer: &Printer,
+    target: &KubeconfigTarget,
+    step: crate::output::Step<'_>,
+    deleted: &Deleted,
+) -> Result<()> {
+    if deleted.stopped_an_up {
+        printer.notice(&format!(
+            "cluster {name} is being created by a `kip up` (its claim on the name is made, its \
+             node not yet): deleting it stops that"
+        ));
+    }
     let context = names::context_name(name);
     let mut entries_removed = false;
     let home = provider.info().home_context;

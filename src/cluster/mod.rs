@@ -61,6 +61,7 @@ pub mod access;
 pub mod condition;
 pub mod create;
 pub mod delete;
+pub mod due;
 pub mod existing;
 pub mod handover;
 pub mod images;

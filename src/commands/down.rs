@@ -2,7 +2,7 @@
 //! Idempotent: an absent cluster is reported, not an error. A Ctrl-C or
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 
-use crate::cluster::delete::{delete_to_the_end, say_interrupted};
+use crate::cluster::delete::{delete_to_the_end, say_interrupted, Scope};
 use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
@@ -55,6 +55,7 @@ pub async fn run(
         }
         let result = delete_to_the_end(
             name,
+            Scope::Cluster,
             provider,
             printer,
             &target,

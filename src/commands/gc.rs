@@ -6,20 +6,19 @@
 //! what an interrupted seed maker left goes always.
 
 use crate::cluster::delete::{delete_to_the_end, say_interrupted};
+use crate::cluster::due::{due, scope_now};
 use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
-use crate::provider::{NodeInfo, NodeState, Provider};
+use crate::provider::{NodeInfo, Provider};
 use crate::seed::SeedPlace;
 use crate::settings::Environment;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
-
-const ORPHANED: &str = "orphaned: node container gone, volume left";
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,46 +50,6 @@ struct GcResult<'a> {
 impl crate::output::Document for GcResult<'_> {
     const KIND: &'static str = "GcResult";
     const SCHEMA: &'static str = "gc-result.schema.json";
-}
-
-/// How old an orphaned volume must be before `gc` takes it (or older than
-/// `--older-than`, when that is shorter): an older kip's `kip up` made the
-/// volume a moment before the node container (kip makes both in one
-/// request now), and a young orphan may be that moment.
-const ORPHAN_GRACE: Duration = Duration::from_secs(60);
-
-/// Why a cluster is due, or None if it is not. What a node removed outside
-/// kip left is due whatever its TTL, once past [`ORPHAN_GRACE`]: no cluster
-/// can use it again (a new node of the name starts it afresh).
-pub fn due(node: &NodeInfo, now: SystemTime, older_than: Option<Duration>) -> Option<String> {
-    let parse = |t: &Option<String>| {
-        t.as_deref()
-            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-    };
-    if node.state == NodeState::Orphaned {
-        let grace = older_than.map_or(ORPHAN_GRACE, |o| o.min(ORPHAN_GRACE));
-        let age = parse(&node.created_at).and_then(|c| now.duration_since(c).ok());
-        // No creation time: nothing tells it from a volume made just now.
-        return age.is_some_and(|age| age > grace).then(|| ORPHANED.into());
-    }
-    match parse(&node.expires_at) {
-        Some(expires) if expires <= now => Some(format!(
-            "expired at {}",
-            node.expires_at.as_deref().unwrap_or_default()
-        )),
-        Some(_) => None,
-        None => {
-            let older_than = older_than?;
-            let created = parse(&node.created_at)?;
-            let age = now.duration_since(created).ok()?;
-            (age > older_than).then(|| {
-                format!(
-                    "no TTL and older than {}",
-                    humantime::format_duration(older_than)
-                )
-            })
-        }
-    }
 }
 
 /// What `kip gc` collects, and how it reports.
@@ -133,7 +92,7 @@ pub async fn run(
             ..Collection::default()
         }
     } else {
-        collect(candidates, provider, printer, &target).await?
+        collect(candidates, settings.older_than, provider, printer, &target).await?
     };
     // A selector names clusters; seeds carry no user labels.
     let seeds = match seeds {
@@ -197,9 +156,12 @@ struct Collection {
 
 /// Deletes the due clusters one by one. From the start a Ctrl-C or
 /// SIGTERM lets the deletion under way finish and skips the rest, as in
-/// `kip down`.
+/// `kip down`. A cluster made anew since the listing (a `kip down` and
+/// `kip up` of the name, or an orphan's name taken by an up) is not the
+/// one judged due: it is left.
 async fn collect(
     candidates: Vec<Collected>,
+    older_than: Option<Duration>,
     provider: &impl Provider,
     printer: &Printer,
     target: &KubeconfigTarget,
@@ -212,23 +174,20 @@ async fn collect(
             done.left.push(c.name);
             continue;
         }
-        // A `kip up` of the name may have started a node since the
-        // listing: an orphan's volume is then that cluster's.
-        if c.reason == ORPHANED {
-            match provider.lookup(&c.name).await {
-                Ok(None) => {}
-                Ok(Some(_)) => continue,
-                Err(e) => {
-                    done.failed.push(Failed {
-                        name: c.name,
-                        error: format!("{e:#}"),
-                    });
-                    continue;
-                }
+        let scope = match scope_now(&c.name, &c.reason, older_than, provider).await {
+            Ok(Some(scope)) => scope,
+            Ok(None) => continue,
+            Err(e) => {
+                done.failed.push(Failed {
+                    name: c.name,
+                    error: format!("{e:#}"),
+                });
+                continue;
             }
-        }
+        };
         let deletion = delete_to_the_end(
             &c.name,
+            scope,
             provider,
             printer,
             target,
@@ -237,6 +196,8 @@ async fn collect(
         );
         match deletion.await? {
             Ok(()) => done.deleted.push(c),
+            // Not garbage any more: said by its step line, and kept.
+            Err(e) if matches!(e.downcast_ref(), Some(Error::OrphanTaken { .. })) => {}
             Err(e) => done.failed.push(Failed {
                 name: c.name,
                 error: format!("{e:#}"),
@@ -306,26 +267,6 @@ async fn collect_seeds(
 mod tests {
     use super::*;
 
-    fn node(created: &str, expires: Option<&str>) -> NodeInfo {
-        NodeInfo {
-            cluster: "c".into(),
-            inner: "c".into(),
-            node: "kip-c".into(),
-            state: NodeState::Running,
-            status: String::new(),
-            exit_code: None,
-            created_at: Some(created.into()),
-            image: String::new(),
-            endpoint: None,
-            security: None,
-            kip_version: None,
-            expires_at: expires.map(String::from),
-            ci: None,
-            labels: Default::default(),
-            problem: None,
-        }
-    }
-
     #[test]
     fn the_result_matches_its_schema() {
         crate::output::assert_matches_schema(&GcResult {
@@ -342,51 +283,5 @@ mod tests {
                 kept: 1,
             }),
         });
-    }
-
-    #[test]
-    fn due_by_ttl_or_age() {
-        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
-        let day = Some(Duration::from_secs(86_400));
-        assert!(due(
-            &node("2026-01-01T00:00:00Z", Some("2026-01-01T12:00:00Z")),
-            now,
-            None
-        )
-        .is_some());
-        assert!(due(
-            &node("2026-01-01T00:00:00Z", Some("2026-01-03T00:00:00Z")),
-            now,
-            day
-        )
-        .is_none());
-        // Without a TTL: only with --older-than, and only when older.
-        assert!(due(&node("2025-12-30T00:00:00Z", None), now, None).is_none());
-        assert!(due(&node("2025-12-30T00:00:00Z", None), now, day).is_some());
-        assert!(due(&node("2026-01-01T12:00:00Z", None), now, day).is_none());
-    }
-
-    #[test]
-    fn orphans_are_due_whatever_their_ttl() {
-        let now = humantime::parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
-        let orphan = NodeInfo {
-            state: NodeState::Orphaned,
-            ..node("2026-01-01T23:58:00Z", Some("2026-01-03T00:00:00Z"))
-        };
-        assert_eq!(due(&orphan, now, None).as_deref(), Some(ORPHANED));
-        // A volume made moments ago may be a `kip up` about to start its
-        // node: not yet, unless --older-than says it is old enough.
-        let young = NodeInfo {
-            state: NodeState::Orphaned,
-            ..node("2026-01-01T23:59:50Z", None)
-        };
-        assert_eq!(due(&young, now, None), None);
-        let second = Some(Duration::from_secs(1));
-        assert_eq!(due(&young, now, second).as_deref(), Some(ORPHANED));
-        let unknown = NodeInfo {
-            created_at: None,
-            ..young
-        };
-        assert_eq!(due(&unknown, now, second), None);
     }
 }

@@ -1,6 +1,10 @@
-//! `kip list`: every kip cluster on this engine, as a table or JSON.
+//! `kip list`: every kip cluster on this engine, as a table or JSON. A
+//! running node whose kind node inside is stopped is told as `kip status`
+//! tells it (in its status, and `kind-stopped` in the table's STATE).
 
+use crate::cluster::condition::with_stopped_kind_nodes;
 use crate::cluster::status::age;
+use crate::error::Error;
 use crate::output::OutputFormat;
 use crate::provider::{NodeInfo, NodeState, Provider};
 use anyhow::Result;
@@ -63,7 +67,12 @@ pub async fn run(
     provider: &impl Provider,
     printer: &crate::output::Printer,
 ) -> Result<()> {
-    let nodes = provider.list().await?;
+    let mut nodes = provider.list().await?;
+    // A remote node is asked through the cluster's API (an exec each, with
+    // rights a lister may not have): there `status` tells it.
+    if provider.info().remote.is_none() {
+        with_stopped_kind_nodes(provider, &mut nodes).await;
+    }
     match settings.output {
         OutputFormat::Json => crate::output::json(&ClusterList {
             items: nodes.iter().map(ClusterSummary::from).collect(),
@@ -81,10 +90,7 @@ pub async fn run(
             for n in &nodes {
                 rows.push([
                     n.cluster.clone(),
-                    serde_json::to_value(n.state)?
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
+                    state_cell(n)?,
                     age(n.created_at.as_deref()),
                     expires_in(n.expires_at.as_deref()),
                     n.endpoint
@@ -95,6 +101,11 @@ pub async fn run(
                 ]);
             }
             crate::output::out(crate::output::table(&rows))?;
+            for problem in nodes.iter().filter_map(|n| n.problem.as_ref()) {
+                if matches!(problem, Error::KindNodesStopped { .. }) {
+                    printer.notice(&problem.to_string());
+                }
+            }
             if nodes.iter().any(|n| n.state == NodeState::Orphaned) {
                 printer.notice(
                     "orphaned: the node container was removed outside kip and its volume is left; \
@@ -104,6 +115,18 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The table's STATE: the node's, or `kind-stopped` for a running node
+/// whose kind node inside is stopped (its API server cannot answer).
+fn state_cell(n: &NodeInfo) -> Result<String> {
+    if matches!(n.problem, Some(Error::KindNodesStopped { .. })) {
+        return Ok("kind-stopped".into());
+    }
+    Ok(serde_json::to_value(n.state)?
+        .as_str()
+        .unwrap_or("")
+        .to_string())
 }
 
 /// "in 55m", "expired", or "-" without a TTL.

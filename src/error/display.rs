@@ -623,6 +623,12 @@ impl fmt::Display for Error {
             NoCaCertificate => write!(f, "the cluster CA holds no certificate"),
             VersionStatus { status } => write!(f, "GET /version answered {status}"),
             NoProcessId { program } => write!(f, "{program} started without a process id"),
+            OrphanTaken { cluster } => write!(
+                f,
+                "a `kip up {cluster}` is making cluster {cluster} anew on the volume kip found without a node \
+                 (its node, or a restore filling it, uses it now): kip left it (`kip down {cluster}` again \
+                 deletes that cluster)"
+            ),
             NameTaken { cluster } => {
                 write!(f, "another `kip up {cluster}` is creating this cluster")
             }

@@ -638,6 +638,11 @@ pub enum Error {
     RestoreNameTaken {
         name: String,
     },
+    /// What a removed node left (an orphan) was taken by a `kip up` of
+    /// the name after `down` or `gc` judged it: left to the new cluster.
+    OrphanTaken {
+        cluster: String,
+    },
     /// Snapshots in remote mode are not built yet (2).
     SnapshotRemote,
 
@@ -720,7 +725,8 @@ impl Error {
             | SnapshotIncomplete { .. }
             | SnapshotRefused { .. }
             | SnapshotSeedGone { .. }
-            | RestoreNameTaken { .. } => exit::ENVIRONMENT,
+            | RestoreNameTaken { .. }
+            | OrphanTaken { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }
             | ApiNotReady { .. }
             | ClusterNotReady { .. }

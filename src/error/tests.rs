@@ -152,6 +152,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "snapshot base mounts the images of seed abc, which is gone from this engine (`kip seed list`); nothing was made: save the snapshot again from a cluster made with the seed"),
         (RestoreNameTaken { name: s("b") }, exit::ENVIRONMENT,
          "cluster b already exists, and `kip up --from` makes a new cluster; it is left alone: pick another name, or `kip down b` first"),
+        (OrphanTaken { cluster: s("a") }, exit::ENVIRONMENT,
+         "a `kip up a` is making cluster a anew on the volume kip found without a node (its node, or a restore filling it, uses it now): kip left it (`kip down a` again deletes that cluster)"),
         (SnapshotRemote, exit::USAGE,
          "snapshots work on the local Docker engine only (remote mode is not built yet): run without --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"),
         (PodNotStarted { pod: s("kip-a"), last: s("Pending"), transient: Some(s("watch interrupted")) }, exit::TIMEOUT,

@@ -104,6 +104,20 @@ pub struct Deleted {
     /// Objects of the cluster's names that kip did not make, left alone
     /// ("volume kip-NAME-docker").
     pub left: Vec<String>,
+    /// What a `kip up` at work had made of the cluster before its node (a
+    /// remote node's claim): deleting it stopped that up.
+    pub stopped_an_up: bool,
+}
+
+/// What [`Provider::delete_orphan`] did with what a removed node left.
+#[derive(Debug, Clone)]
+pub enum OrphanDeletion {
+    /// Removed (`Deleted::volume`), gone already, or not kip's (`left`).
+    Deleted(Deleted),
+    /// A node of the cluster has appeared since it was judged an orphan,
+    /// or one mounts its volume now (a `kip up` of the name at work, a
+    /// restore filling it): that is a cluster being made, left alone.
+    Taken,
 }
 
 /// What a provider is, known without asking it anything (kind's `Info`).
@@ -156,6 +170,15 @@ pub trait Provider {
     /// Removes the node and its volume; absent parts are not an error, and
     /// parts without kip's labels are left (`Deleted::left`).
     async fn delete(&self, cluster: &str) -> Result<Deleted>;
+    /// Removes what a node removed outside kip left, and only that: never
+    /// a node, nor a volume a node (made since) mounts. The default is a
+    /// provider whose nodes leave nothing behind when they go.
+    async fn delete_orphan(&self, cluster: &str) -> Result<OrphanDeletion> {
+        Ok(match self.lookup(cluster).await? {
+            Some(_) => OrphanDeletion::Taken,
+            None => OrphanDeletion::Deleted(Deleted::default()),
+        })
+    }
     /// What `provision` would make, as `up --dry-run` prints it.
     fn manifest(&self, plan: &NodePlan) -> String;
     /// The provider's words when it would refuse the node with its seed

@@ -7,6 +7,7 @@ use super::{name_of, volume_name, Metadata, Summary};
 use crate::error::Error;
 use crate::provider::docker::{DockerProvider, HelperMount, HelperOutput};
 use anyhow::Result;
+use std::collections::HashMap;
 
 /// The label naming the image a snapshot's helper runs in.
 pub const HELPER_IMAGE_LABEL: &str = "dev.kip.snapshot-helper-image";
@@ -136,19 +137,27 @@ pub async fn write_metadata(engine: &DockerProvider, image: &str, meta: &Metadat
     Ok(())
 }
 
-/// Fills the new node volume `to` from the snapshot.
-pub async fn copy_in(engine: &DockerProvider, meta: &Metadata, to: &str) -> Result<()> {
+/// The helper that fills the new node volume `to` of `cluster` from the
+/// snapshot, created (not started) with the volume and its `labels` (see
+/// `DockerProvider::create_restore_helper`); None when a volume of that
+/// name was there first.
+pub async fn prepare_copy_in(
+    engine: &DockerProvider,
+    meta: &Metadata,
+    (to, cluster): (&str, &str),
+    labels: &HashMap<String, String>,
+) -> Result<Option<String>> {
     let from = volume_name(&meta.name);
-    let mounts = [mount(&from, "/from", true), mount(to, "/to", false)];
-    helper(
-        engine,
-        &meta.dind_image,
-        &mounts,
-        ("copy the snapshot", COPY_IN),
-        &[],
-    )
-    .await?;
-    Ok(())
+    engine
+        .create_restore_helper(&meta.dind_image, COPY_IN, (&from, to), cluster, labels)
+        .await
+}
+
+/// Runs the helper [`prepare_copy_in`] made, and leaves it holding the
+/// volume until the node does (`DockerProvider::remove_helper`).
+pub async fn run_copy_in(engine: &DockerProvider, helper: &str) -> Result<()> {
+    let out = engine.run_created_helper_kept(helper).await?;
+    checked("copy the snapshot", out).map(|_| ())
 }
 
 /// Every snapshot volume of kip's on the engine, with its metadata.

@@ -258,7 +258,7 @@ fn a_container_kip_did_not_make_is_refused_at_once_and_left() {
 /// Cluster `t.name` with its node container removed outside kip (its
 /// volume left), labelled `selector`; a TTL far off, since an orphan is
 /// collected whatever its TTL.
-fn orphan(t: &E2e, selector: &str) {
+pub(super) fn orphan(t: &E2e, selector: &str) {
     t.up(&t.name, &["-q", "--ttl", "1h", "--label", selector])
         .success();
     docker(&["rm", "-f", &format!("kip-{}", t.name)]);

@@ -297,7 +297,7 @@ fn extra_mounts_of_a_kind_config_see_the_host_path_through_kips_node() {
 
 #[test]
 #[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
-fn status_says_the_kind_node_inside_is_stopped_and_how_to_start_it() {
+fn status_and_list_say_the_kind_node_inside_is_stopped_and_how_to_start_it() {
     let Some(t) = E2e::new("kindstop") else {
         return;
     };
@@ -312,6 +312,36 @@ fn status_says_the_kind_node_inside_is_stopped_and_how_to_start_it() {
         .code(6)
         .stderr_has(&format!("the kind node {kind_node} inside"))
         .stderr_has(&start);
+    // `kip list` agrees, in its table and its JSON.
+    let list = t.kip(&["list"]).run();
+    list.success().stderr_has(&start);
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(t.name.as_str()))
+        .unwrap_or_else(|| panic!("{} not listed\n{list}", t.name));
+    assert_eq!(
+        row.split_whitespace().nth(1),
+        Some("kind-stopped"),
+        "{list}"
+    );
+    let json = t.kip(&["list", "-o", "json"]).run();
+    json.success();
+    let doc = json.json();
+    super::schema::assert_valid("cluster-list.schema.json", &doc);
+    let item = doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == t.name.as_str())
+        .unwrap_or_else(|| panic!("{} not listed\n{json}", t.name));
+    assert!(
+        item["status"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("; kind node {kind_node} stopped inside")),
+        "{json}"
+    );
     // `kip up` says the same, not "--recreate".
     let up = t.up(&t.name, &[]);
     up.code(6).stderr_has(&start);
@@ -327,6 +357,17 @@ fn status_says_the_kind_node_inside_is_stopped_and_how_to_start_it() {
             let status = t.kip(&["status", &t.name]).run();
             (status.code == 0).then_some(()).ok_or(format!("{status}"))
         },
+    );
+    let list = t.kip(&["list", "-o", "json"]).run();
+    let item = list.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == t.name.as_str())
+        .cloned();
+    assert!(
+        item.is_some_and(|i| !i["status"].as_str().unwrap().contains("stopped inside")),
+        "{list}"
     );
     t.kip(&["down", &t.name]).run().success();
 }

@@ -244,3 +244,136 @@ fn a_load_whose_cluster_a_down_deletes_says_so() {
     ));
     t.assert_nothing_left(&t.name);
 }
+
+/// Cluster `t.name` as a node removed outside kip leaves it (its volume,
+/// labelled `selector`), old enough for `kip gc --older-than 1s`; then
+/// `args` (a `gc` or `down` of it) through the gate, its removal of the
+/// volume held while a `kip up` of the name makes the cluster anew on that
+/// volume, then let go. What `args` said, the up made.
+fn orphan_taken_by_an_up_while(t: &E2e, selector: &str, args: &[&str]) -> super::support::Run {
+    super::data_safety::orphan(t, selector);
+    let judged = format!("would delete {} (orphaned", t.name);
+    super::support::until("the orphan older than a second", LIMIT, || {
+        let dry = t
+            .kip(&["gc", "--dry-run", "--older-than", "1s", "-l", selector])
+            .run();
+        dry.stdout
+            .contains(&judged)
+            .then_some(())
+            .ok_or(format!("{dry}"))
+    });
+    let gate = Gate::open();
+    let remove = gate.hold("DELETE", &[&format!("/volumes/kip-{}-docker", t.name)]);
+    let command = t.kip(args).env("DOCKER_HOST", gate.host()).spawn();
+    assert!(
+        gate.holding(remove, LIMIT),
+        "{args:?} never removed the orphan's volume"
+    );
+    t.up(&t.name, &["-q"]).success();
+    gate.release(remove);
+    finish_by(command, LIMIT, "the command that found the orphan")
+}
+
+/// What a `kip down` that found a cluster's volume without its node, and
+/// then a `kip up` of it at work on that volume, says.
+#[track_caller]
+fn assert_down_left_it(down: &super::support::Run, name: &str) {
+    down.code(3)
+        .stderr_has(&format!("a `kip up {name}` is making cluster {name} anew"))
+        .stderr_has(&format!("`kip down {name}` again deletes that cluster"));
+}
+
+/// The cluster the up made is whole: running, answering, in the kubeconfig.
+#[track_caller]
+fn assert_made_anew(t: &E2e) {
+    t.kip(&["status", &t.name]).run().success();
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name]).run().success();
+    t.assert_nothing_left(&t.name);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn gc_leaves_an_orphan_that_an_up_made_a_cluster_of_since_gc_judged_it() {
+    let Some(t) = E2e::new("gctaken") else {
+        return;
+    };
+    let selector = format!("kip-test-orphan={}", t.name);
+    let args = ["gc", "--older-than", "1s", "-l", &selector];
+    let gc = orphan_taken_by_an_up_while(&t, &selector, &args);
+    gc.success()
+        .stderr_has(&format!("Left cluster {}: a `kip up` made it anew", t.name));
+    assert!(!gc.stdout.contains("deleted"), "{gc}");
+    assert_made_anew(&t);
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn down_of_an_orphan_that_an_up_made_a_cluster_of_since_says_so_and_leaves_it() {
+    let Some(t) = E2e::new("downtaken") else {
+        return;
+    };
+    let selector = format!("kip-test-orphan={}", t.name);
+    let down = orphan_taken_by_an_up_while(&t, &selector, &["down", &t.name]);
+    assert_down_left_it(&down, &t.name);
+    assert_made_anew(&t);
+}
+
+/// `kip gc` of what it judges an orphan (`selector`, `--older-than 1s`),
+/// once it does judge it so.
+fn gc_of_an_orphan(t: &E2e, selector: &str) -> super::support::Run {
+    let judged = format!("would delete {} (orphaned", t.name);
+    super::support::until("gc judging it an orphan", LIMIT, || {
+        let dry = t
+            .kip(&["gc", "--dry-run", "--older-than", "1s", "-l", selector])
+            .run();
+        dry.stdout
+            .contains(&judged)
+            .then_some(())
+            .ok_or(format!("{dry}"))
+    });
+    t.kip(&["gc", "--older-than", "1s", "-l", selector]).run()
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn down_and_gc_leave_the_volume_a_restore_filled_before_its_node_is_made() {
+    let Some(t) = E2e::new("restorewin") else {
+        return;
+    };
+    let snaps = super::snapshot::Snapshots::new(&t, &["s"]);
+    let source = format!("{}-src", t.name);
+    t.up(&source, &["-q"]).success();
+    t.kip(&["snapshot", "save", &source, &snaps.0[0]])
+        .run()
+        .success();
+    let selector = format!("kip-test-restore={}", t.name);
+    let gate = Gate::open();
+    let create = gate.hold(
+        "POST",
+        &["/containers/create", &format!("name=kip-{}", t.name)],
+    );
+    let restore = t
+        .kip(&["up", &t.name, "--from", &snaps.0[0], "--label", &selector])
+        .env("DOCKER_HOST", gate.host())
+        .spawn();
+    assert!(
+        gate.holding(create, LIMIT),
+        "the restore never created its node"
+    );
+    // The volume filled, the node not made: all `down` and `gc` see of the
+    // cluster is its volume, a restore's at work.
+    assert_down_left_it(&t.kip(&["down", &t.name]).run(), &t.name);
+    gc_of_an_orphan(&t, &selector)
+        .success()
+        .stderr_has(&format!("Left cluster {}: a `kip up` made it anew", t.name));
+    gate.release(create);
+    finish_by(restore, LIMIT, "the restore")
+        .success()
+        .stderr_has("Copied snapshot");
+    t.kip(&["status", &t.name]).run().success();
+    t.readyz(&t.name);
+    t.kip(&["down", &t.name, &source]).run().success();
+    t.assert_nothing_left(&t.name);
+    t.assert_nothing_left(&source);
+}

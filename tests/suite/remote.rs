@@ -903,3 +903,32 @@ fn remote_seeds_are_listed_on_their_outer_node_and_collected_by_gc() {
     let helpers = r.outer(&["get", "pods", "-l", "dev.kip.seed-helper", "-o", "name"]);
     assert_eq!(helpers.success().stdout.trim(), "", "helper Pods left");
 }
+
+/// Issue 22 item 1, remote: a `kip down` between an `up`'s claim (its
+/// ConfigMap) and its Pod. The down says it stops an up at work; the up
+/// says who deleted its cluster (exit 6); nothing is left.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_down_between_an_ups_claim_and_its_pod_stops_it_and_says_so() {
+    let Some(r) = Remote::start("remote-downclaim", true) else {
+        return;
+    };
+    let name = r.t.name.clone();
+    let pod = r.emulator().hold("create", "pods");
+    let up = r
+        .kip(&["up", &name, "--dind-image", r.dind_image(), "--wait", "90s"])
+        .spawn();
+    assert!(
+        r.emulator().holding(pod, Duration::from_secs(120)),
+        "`kip up` never created its Pod"
+    );
+    let down = r.kip(&["down", &name]).run();
+    down.success()
+        .stderr_has(&format!("cluster {name} is being created by a `kip up`"))
+        .stderr_has(&format!("Deleted cluster {name}"));
+    r.emulator().release(pod);
+    let up = finish_by(up, Duration::from_secs(120), "the `kip up` cut short");
+    up.code(6)
+        .stderr_has(&format!("cluster {name} was deleted by another kip"));
+    r.assert_nothing_left(&name);
+}

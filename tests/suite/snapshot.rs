@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// This test's snapshots, removed when it ends (pass or fail).
-struct Snapshots(Vec<String>);
+pub(super) struct Snapshots(pub(super) Vec<String>);
 
 impl Snapshots {
-    fn new(t: &E2e, suffixes: &[&str]) -> Snapshots {
+    pub(super) fn new(t: &E2e, suffixes: &[&str]) -> Snapshots {
         Snapshots(suffixes.iter().map(|s| format!("{}-{s}", t.name)).collect())
     }
 }

@@ -4,7 +4,8 @@
 //! no kind node image to bring (the data root has it), the seed its
 //! layers come from, the inner kind cluster's name. [`ProvisionFromSnapshot`]
 //! fills the node's volume with the snapshot's data root before the node
-//! starts; its bootstrap then restarts the kind node as on a restart.
+//! starts (the helper that fills it makes it, and holds it until the node
+//! does); its bootstrap then restarts the kind node as on a restart.
 
 use super::{Context, Flow, Provision, Stage, Step};
 use crate::error::Error;
@@ -226,22 +227,35 @@ impl Step<DockerProvider> for ProvisionFromSnapshot {
                 &format!("Copying snapshot {} into volume {volume}", meta.name),
             );
             let labels_ = plan.node.labels.clone().into_iter().collect();
-            if !cx.provider.create_new_volume(&volume, &labels_).await? {
+            let cluster = plan.cluster.clone();
+            let prepared = snapshot::volume::prepare_copy_in(
+                cx.provider,
+                &meta,
+                (&volume, &cluster),
+                &labels_,
+            );
+            let Some(helper) = prepared.await? else {
                 // Another kip's (or not kip's): not this run's to fill.
-                return Err(Error::NameTaken {
-                    cluster: plan.cluster.clone(),
-                }
-                .into());
+                return Err(Error::NameTaken { cluster }.into());
+            };
+            let filled = async {
+                let started = std::time::Instant::now();
+                snapshot::volume::run_copy_in(cx.provider, &helper).await?;
+                step.done(&format!(
+                    "Copied snapshot {} ({}) in {:.1}s",
+                    meta.name,
+                    crate::output::size(meta.size_bytes),
+                    started.elapsed().as_secs_f64()
+                ));
+                Provision.run(cx).await
             }
-            let started = std::time::Instant::now();
-            snapshot::volume::copy_in(cx.provider, &meta, &volume).await?;
-            step.done(&format!(
-                "Copied snapshot {} ({}) in {:.1}s",
-                meta.name,
-                crate::output::size(meta.size_bytes),
-                started.elapsed().as_secs_f64()
-            ));
-            Provision.run(cx).await
+            .await;
+            // The helper held the volume until the node did: no moment
+            // it was there without a container a `down` or `gc` respects.
+            let removed = cx.provider.remove_helper(&helper).await;
+            let flow = filled?;
+            removed?;
+            Ok(flow)
         })
     }
 }

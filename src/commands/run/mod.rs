@@ -130,7 +130,7 @@ async fn finish(
         return Ok(());
     }
     let target = KubeconfigTarget { path: kubeconfig };
-    delete::delete_one(name, provider, printer, &target).await
+    delete::delete_one(name, delete::Scope::Cluster, provider, printer, &target).await
 }
 
 /// The cluster CMD runs against: `--reuse`'s, which must exist; `--name`'s,

@@ -179,6 +179,9 @@ impl DockerProvider {
             self.remove_container_by_name(&id).await?;
             removed = true;
         }
+        // A restore filling the node's volume holds it until its node is
+        // made: it goes with the node.
+        self.remove_restore_helpers(cluster).await?;
         Ok(removed)
     }
 
@@ -310,6 +313,10 @@ impl Provider for DockerProvider {
                 .into(),
         }
         .into())
+    }
+
+    async fn delete_orphan(&self, cluster: &str) -> Result<super::OrphanDeletion> {
+        self.remove_orphan(cluster).await
     }
 
     fn manifest(&self, plan: &NodePlan) -> String {

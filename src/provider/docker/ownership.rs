@@ -3,7 +3,8 @@
 //! of that name without them is someone else's: `up` refuses it before
 //! making anything, `down` and `gc` leave it. A node volume of kip's whose
 //! node container is gone (removed behind kip's back) is an orphan: `list`
-//! shows it, `gc` and `down` remove it.
+//! shows it, `gc` and `down` remove it, unless a `kip up` of the name has
+//! taken it since they looked.
 
 use super::errors::is_not_found;
 use super::DockerProvider;
@@ -11,7 +12,7 @@ use crate::error::Error;
 use crate::names;
 use crate::node::labels;
 use crate::pool::member::POOL_LABEL;
-use crate::provider::{NodeInfo, NodeState};
+use crate::provider::{Deleted, NodeInfo, NodeState, OrphanDeletion, Provider};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -101,6 +102,26 @@ impl DockerProvider {
     pub(super) async fn remove_kips_volume(&self, cluster: &str) -> Result<VolumeRemoval> {
         self.remove_volume_of(&names::volume_name(cluster), cluster)
             .await
+    }
+
+    /// The volume a removed node left, unless a node of the cluster is
+    /// there now or the engine says the volume is in use (it refuses to
+    /// remove a volume any container mounts, so a `kip up` that mounts it
+    /// after the look is still seen): then it is a cluster being made.
+    pub(super) async fn remove_orphan(&self, cluster: &str) -> Result<OrphanDeletion> {
+        if self.lookup(cluster).await?.is_some() {
+            return Ok(OrphanDeletion::Taken);
+        }
+        let mut deleted = Deleted::default();
+        match self.remove_kips_volume(cluster).await? {
+            VolumeRemoval::Removed => deleted.volume = true,
+            VolumeRemoval::Absent => {}
+            VolumeRemoval::Foreign => deleted
+                .left
+                .push(format!("volume {}", names::volume_name(cluster))),
+            VolumeRemoval::InUse => return Ok(OrphanDeletion::Taken),
+        }
+        Ok(OrphanDeletion::Deleted(deleted))
     }
 
     /// kip's node volumes whose cluster has no node container: none of the

@@ -6,14 +6,25 @@
 use super::errors::{is_not_found, is_not_modified, short_docker_error};
 use super::DockerProvider;
 use anyhow::{anyhow, Result};
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, VolumeCreateRequest};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveVolumeOptions};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveVolumeOptions,
+};
 use std::collections::HashMap;
 
 use super::seeds::HelperOutput;
 
 /// The label of snapshot helpers (no cluster's node: `kip list` skips them).
 const HELPER_LABEL: &str = "dev.kip.snapshot-helper";
+
+/// The label of a restore's helper: the cluster whose node volume it fills.
+const RESTORING_LABEL: &str = "dev.kip.restoring";
+
+/// The label of a restored node's volume that tells this run's creation of
+/// it from another's.
+const VOLUME_TOKEN: &str = "dev.kip.volume-token";
 
 /// One volume a helper mounts.
 pub struct HelperMount<'a> {
@@ -160,37 +171,91 @@ impl DockerProvider {
         args: &[String],
     ) -> Result<String> {
         let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
-        let mut entrypoint = vec![
-            "sh".into(),
-            "-c".into(),
-            script.into(),
-            "kip-snapshot".into(),
+        self.create_helper(&name, helper_body(image, mounts, script, args))
+            .await?;
+        Ok(name)
+    }
+
+    /// Creates (not starts) a restore's helper: `script` in `image` with
+    /// the snapshot volume `from` at /from (read-only), and the node volume
+    /// `to` of `cluster` at /to made by the same request, with `labels`.
+    /// The volume is never there without a container that holds it, so a
+    /// `down` or `gc` leaves it as a cluster being made (the engine refuses
+    /// to remove it), and `delete` removes the helper with the node. None,
+    /// and nothing made, when a volume named `to` was there first.
+    pub async fn create_restore_helper(
+        &self,
+        image: &str,
+        script: &str,
+        (from, to): (&str, &str),
+        cluster: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<Option<String>> {
+        if self.volume_labels(to).await?.is_some() {
+            return Ok(None);
+        }
+        let token = super::spec::node_run_id();
+        let mut volume_labels = labels.clone();
+        volume_labels.insert(VOLUME_TOKEN.into(), token.clone());
+        let mounts = [
+            HelperMount {
+                volume: from,
+                path: "/from",
+                read_only: true,
+            },
+            HelperMount {
+                volume: to,
+                path: "/to",
+                read_only: false,
+            },
         ];
-        entrypoint.extend(args.iter().cloned());
-        let body = ContainerCreateBody {
-            image: Some(image.into()),
-            entrypoint: Some(entrypoint),
-            labels: Some(HashMap::from([(HELPER_LABEL.into(), "true".into())])),
-            network_disabled: Some(true),
-            host_config: Some(HostConfig {
-                cap_add: Some(vec!["SYS_ADMIN".into()]),
-                mounts: Some(
-                    mounts
-                        .iter()
-                        .map(|m| Mount {
-                            typ: Some(MountType::VOLUME),
-                            source: Some(m.volume.into()),
-                            target: Some(m.path.into()),
-                            read_only: Some(m.read_only),
-                            ..Default::default()
-                        })
-                        .collect(),
-                ),
+        let mut body = helper_body(image, &mounts, script, &[]);
+        if let Some(l) = body.labels.as_mut() {
+            l.insert(RESTORING_LABEL.into(), cluster.into());
+        }
+        if let Some(m) = body.host_config.as_mut().and_then(|h| h.mounts.as_mut()) {
+            m[1].volume_options = Some(MountVolumeOptions {
+                labels: Some(volume_labels),
                 ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+            });
+        }
+        let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
+        self.create_helper(&name, body).await?;
+        // Another run's volume of that name, made between the look and
+        // this create, is mounted as it is: not this run's to fill.
+        let made = self.volume_labels(to).await?.unwrap_or_default();
+        if made.get(VOLUME_TOKEN) != Some(&token) {
+            self.remove_container_by_name(&name).await?;
+            return Ok(None);
+        }
+        Ok(Some(name))
+    }
+
+    /// Removes the restore helpers filling cluster's node volume (a
+    /// `delete` of a cluster a restore is making): whether there were any.
+    pub(super) async fn remove_restore_helpers(&self, cluster: &str) -> Result<bool> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{RESTORING_LABEL}={cluster}")],
+        )]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let helpers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        for id in helpers.iter().filter_map(|c| c.id.as_deref()) {
+            self.remove_container_by_name(id).await?;
+        }
+        Ok(!helpers.is_empty())
+    }
+
+    async fn create_helper(&self, name: &str, body: ContainerCreateBody) -> Result<()> {
+        let image = body.image.clone().unwrap_or_default();
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
         self.docker
             .create_container(Some(options), body)
             .await
@@ -200,7 +265,13 @@ impl DockerProvider {
                     short_docker_error(&e)
                 )
             })?;
-        Ok(name)
+        Ok(())
+    }
+
+    /// Starts the created helper `name` and waits for it, leaving it (and
+    /// what it holds) for [`Self::remove_helper`].
+    pub async fn run_created_helper_kept(&self, name: &str) -> Result<HelperOutput> {
+        self.helper_output(name, "snapshot helper").await
     }
 
     /// Starts the created helper `name`, waits for it, collects its output
@@ -214,6 +285,45 @@ impl DockerProvider {
     /// Removes a created helper that is not to run.
     pub async fn remove_helper(&self, name: &str) -> Result<()> {
         self.remove_container_by_name(name).await
+    }
+}
+
+/// A helper that runs `script` with `args` in `image` with `mounts`.
+fn helper_body(
+    image: &str,
+    mounts: &[HelperMount<'_>],
+    script: &str,
+    args: &[String],
+) -> ContainerCreateBody {
+    let mut entrypoint = vec![
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+        "kip-snapshot".into(),
+    ];
+    entrypoint.extend(args.iter().cloned());
+    ContainerCreateBody {
+        image: Some(image.into()),
+        entrypoint: Some(entrypoint),
+        labels: Some(HashMap::from([(HELPER_LABEL.into(), "true".into())])),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            cap_add: Some(vec!["SYS_ADMIN".into()]),
+            mounts: Some(
+                mounts
+                    .iter()
+                    .map(|m| Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(m.volume.into()),
+                        target: Some(m.path.into()),
+                        read_only: Some(m.read_only),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 

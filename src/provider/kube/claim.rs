@@ -65,6 +65,23 @@ impl KubeProvider {
     }
 }
 
+impl KubeProvider {
+    /// Whether the name is claimed by a `kip up` at work that has not made
+    /// its Pod yet: its node ConfigMap there, young and unowned, no Pod.
+    pub(super) async fn claimed_by_an_up_at_work(&self, cluster: &str) -> Result<bool> {
+        let api = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
+        let existing = api
+            .get_opt(&names::node_name(cluster))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let Some(existing) = existing else {
+            return Ok(false);
+        };
+        let pod_uid = self.pod(cluster).await?.and_then(|p| p.metadata.uid);
+        Ok(pod_uid.is_none() && !leftover(&existing, None))
+    }
+}
+
 /// Whether the node ConfigMap `existing` is a leftover, its node Pod being
 /// the one of uid `pod_uid` (None: there is none). Owned by its node Pod
 /// once that exists: owned by a Pod that is gone, it is a leftover the

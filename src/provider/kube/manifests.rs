@@ -88,29 +88,57 @@ impl KubeProvider {
                 error: e.to_string(),
             })?;
             if kind == "Pod" {
-                owner = Some(self.own_config_map(name, uid).await?);
+                owner = Some(self.own_config_map(cluster, uid).await?);
             }
         }
         Ok(())
     }
 
-    /// Makes the Pod `name` (of uid `uid`) the owner of its ConfigMap; the
-    /// owner reference, for the objects made after it.
-    async fn own_config_map(&self, name: &str, uid: Option<String>) -> Result<serde_json::Value> {
+    /// Makes the node Pod of `cluster` (of uid `uid`) the owner of its
+    /// ConfigMap; the owner reference, for the objects made after it. The
+    /// ConfigMap gone, the claim was deleted by another kip (a `kip down`
+    /// of the name): the Pod this run made goes too.
+    async fn own_config_map(
+        &self,
+        cluster: &str,
+        uid: Option<String>,
+    ) -> Result<serde_json::Value> {
+        let name = &crate::names::node_name(cluster);
         let reference = serde_json::json!({
-            "apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid.unwrap_or_default(),
+            "apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid.clone().unwrap_or_default(),
         });
-        Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
+        let owned = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace)
             .patch(
                 name,
                 &PatchParams::default(),
                 &Patch::Merge(serde_json::json!({"metadata": {"ownerReferences": [reference]}})),
             )
-            .await
-            .map_err(|e| Error::OwnConfigMap {
+            .await;
+        match owned {
+            Ok(_) => Ok(reference),
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                let ours = DeleteParams {
+                    preconditions: Some(kube::api::Preconditions {
+                        uid,
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match self.pods().delete(name, &ours).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+                    Err(e) => return Err(self.unreachable(e)),
+                }
+                Err(Error::DeletedWhileMade {
+                    name: cluster.to_string(),
+                }
+                .into())
+            }
+            Err(e) => Err(Error::OwnConfigMap {
                 name: name.to_string(),
                 error: e.to_string(),
-            })?;
-        Ok(reference)
+            }
+            .into()),
+        }
     }
 }

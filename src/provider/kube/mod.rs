@@ -309,7 +309,10 @@ impl Provider for KubeProvider {
         if let Some(fwd) = self.state.load(cluster).and_then(|r| r.forwarder) {
             forwarder::stop(fwd.pid);
         }
-        let mut deleted = Deleted::default();
+        let mut deleted = Deleted {
+            stopped_an_up: self.claimed_by_an_up_at_work(cluster).await?,
+            ..Deleted::default()
+        };
         deleted.node = self
             .delete_owned(&self.pods(), cluster, "Pod", &mut deleted.left)
             .await?;

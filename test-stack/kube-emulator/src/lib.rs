@@ -221,6 +221,31 @@ impl Emulator {
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Holds the next request of `verb` on `resource` ("create", "pods")
+    /// until [`Self::release`]; its index.
+    pub fn hold(&self, verb: &str, resource: &str) -> usize {
+        let mut holds = self.state.holds.lock().unwrap_or_else(|e| e.into_inner());
+        holds.push(server::Hold::new(verb, resource));
+        holds.len() - 1
+    }
+
+    /// Waits (up to `limit`) until hold `id` holds a request.
+    pub fn holding(&self, id: usize, limit: std::time::Duration) -> bool {
+        let holds = self.state.holds.lock().unwrap_or_else(|e| e.into_inner());
+        let (holds, _) = self
+            .state
+            .hold_changed
+            .wait_timeout_while(holds, limit, |h| !h[id].holding)
+            .unwrap_or_else(|e| e.into_inner());
+        holds[id].holding
+    }
+
+    /// Lets hold `id`'s request (held or to come) through.
+    pub fn release(&self, id: usize) {
+        let holds = self.state.holds.lock().unwrap_or_else(|e| e.into_inner());
+        holds[id].release.send_replace(true);
+    }
+
     /// Every image pull takes `delay` from now on.
     pub fn set_pull_delay(&self, delay: std::time::Duration) {
         if let Some(rt) = self

@@ -38,6 +38,33 @@ pub struct State {
     /// for a client to hold one rather than sleeping.
     pub open_watches: Arc<AtomicUsize>,
     pub open_port_forwards: Arc<AtomicUsize>,
+    /// Requests a test holds (`Emulator::hold`): it puts another command
+    /// exactly between two of a run's requests, with no sleep.
+    pub holds: Mutex<Vec<Hold>>,
+    pub hold_changed: std::sync::Condvar,
+}
+
+/// One request to hold: the first of `verb` on `resource` ("pods") that
+/// is not a dry run.
+pub struct Hold {
+    pub verb: String,
+    pub resource: String,
+    /// Whether a request is held now; it goes once `release` is sent true.
+    pub holding: bool,
+    pub release: tokio::sync::watch::Sender<bool>,
+    taken: bool,
+}
+
+impl Hold {
+    pub fn new(verb: &str, resource: &str) -> Hold {
+        Hold {
+            verb: verb.into(),
+            resource: resource.into(),
+            holding: false,
+            release: tokio::sync::watch::channel(false).0,
+            taken: false,
+        }
+    }
 }
 
 /// One served watch or session, counted while it lives.
@@ -67,6 +94,8 @@ impl State {
             next_cluster_ip: Mutex::new(1),
             open_watches: Arc::default(),
             open_port_forwards: Arc::default(),
+            holds: Mutex::new(Vec::new()),
+            hold_changed: std::sync::Condvar::new(),
         });
         state.seed();
         state
@@ -95,6 +124,24 @@ impl State {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         known.as_deref() != Some(bearer.trim())
+    }
+
+    /// Waits while a test holds this request (the first of its kind).
+    async fn wait_if_held(&self, verb: &str, resource: &str) {
+        let mut released = {
+            let mut holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(hold) = holds
+                .iter_mut()
+                .find(|h| !h.taken && h.verb == verb && h.resource == resource)
+            else {
+                return;
+            };
+            hold.taken = true;
+            hold.holding = true;
+            self.hold_changed.notify_all();
+            hold.release.subscribe()
+        };
+        let _ = released.wait_for(|go| *go).await;
     }
 
     fn runtime(&self) -> Option<Arc<crate::runtime::Runtime>> {
@@ -498,6 +545,9 @@ async fn resource_request(
             &policy::forbidden_message(&attrs),
             target.name.as_deref().map(|n| (target.resource.name, n)),
         );
+    }
+    if !q.contains_key("dryRun") {
+        state.wait_if_held(verb, &attrs.resource).await;
     }
     let table = req
         .headers()
