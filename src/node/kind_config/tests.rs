@@ -21,7 +21,7 @@ fn patches_are_unversioned() {
     assert!(config.kubeadm_config_patches[1].contains("certSANs:\n  - 127.0.0.1"));
 }
 
-const USER: &str = include_str!("../../tests/fixtures/user-kind-config.yaml");
+const USER: &str = include_str!("../../../tests/fixtures/user-kind-config.yaml");
 
 #[test]
 fn merges_a_users_config_and_keeps_kips_settings() {
