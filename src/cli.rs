@@ -496,6 +496,26 @@ pub enum SnapshotCommand {
         #[arg(short, long, value_enum, default_value = "table")]
         output: OutputFormat,
     },
+    /// Write SNAPSHOT to FILE as a compressed archive (gzip of a tar; `-`: stdout) to carry it to another engine (a CI cache, an artifact); the seed's image layers it mounts go in too
+    Export {
+        /// The snapshot to export
+        #[arg(value_parser = crate::snapshot::parse_name)]
+        snapshot: String,
+
+        /// The archive to write (not overwritten if it exists), or `-` for stdout
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+    /// Make SNAPSHOT from an archive `kip snapshot export` wrote (`-`: stdin); a truncated, corrupted or foreign archive is refused with nothing made
+    Import {
+        /// The archive to read, or `-` for stdin
+        #[arg(value_name = "FILE")]
+        file: String,
+
+        /// The new snapshot's name (any name: it need not be the exported one's)
+        #[arg(value_parser = crate::snapshot::parse_name)]
+        snapshot: String,
+    },
     /// Remove snapshots (clusters restored from them keep their own copy)
     Rm {
         /// Snapshots to remove

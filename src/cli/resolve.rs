@@ -27,6 +27,7 @@ use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
 use crate::node::settings::ClusterSettings;
 use crate::settings::{Environment, GlobalSettings};
+use crate::snapshot::transfer::Place;
 use anyhow::Result;
 use std::path::Path;
 
@@ -119,6 +120,12 @@ impl SnapshotArgs {
             }),
             SnapshotCommand::List { output } => SnapshotAction::List(*output),
             SnapshotCommand::Rm { snapshots } => SnapshotAction::Remove(snapshots.clone()),
+            SnapshotCommand::Export { snapshot, file } => {
+                SnapshotAction::Export(snapshot.clone(), Place::parse(file))
+            }
+            SnapshotCommand::Import { file, snapshot } => {
+                SnapshotAction::Import(Place::parse(file), snapshot.clone())
+            }
         }
     }
 }

@@ -1,10 +1,14 @@
-//! `kip snapshot save|list|rm` (`crate::snapshot`): a running cluster saved
-//! whole, the engine's snapshots listed with what a restore checks, and
-//! removed on request (clusters restored from one keep their own copy).
+//! `kip snapshot save|list|rm|export|import` (`crate::snapshot`): a running
+//! cluster saved whole, the engine's snapshots listed with what a restore
+//! checks, removed on request (clusters restored from one keep their own
+//! copy), carried to another engine as an archive.
 
 use crate::output::{size, OutputFormat, Printer};
 use crate::provider::docker::DockerProvider;
+use crate::snapshot::export::export;
+use crate::snapshot::import::import;
 use crate::snapshot::save::{save, SaveSettings};
+use crate::snapshot::transfer::Place;
 use crate::snapshot::{self, Summary};
 use anyhow::Result;
 
@@ -14,6 +18,10 @@ pub enum SnapshotAction {
     Save(SaveSettings),
     List(OutputFormat),
     Remove(Vec<String>),
+    /// The snapshot, and where its archive goes.
+    Export(String, Place),
+    /// Where the archive comes from, and the new snapshot's name.
+    Import(Place, String),
 }
 
 pub async fn run(
@@ -27,6 +35,8 @@ pub async fn run(
             list(&snapshot::volume::list(engine).await?, *format, printer)
         }
         SnapshotAction::Remove(names) => remove(engine, names, printer).await,
+        SnapshotAction::Export(name, to) => export(engine, name, to, printer).await.map(|_| ()),
+        SnapshotAction::Import(from, name) => import(engine, from, name, printer).await.map(|_| ()),
     }
 }
 
@@ -86,24 +96,8 @@ mod tests {
     #[test]
     fn the_list_matches_its_schema() {
         let meta = crate::snapshot::Metadata {
-            name: "base".into(),
-            source: "src".into(),
-            created_at: "2026-12-05T08:00:00Z".into(),
-            kip_version: "0.1.0".into(),
-            dind_image: "kip-node:1".into(),
-            kind_image: "kindest/node:v1.35.4".into(),
-            kind_image_id: "sha256:aa".into(),
-            kubernetes_version: Some("v1.35.4".into()),
-            kind_cluster: "src".into(),
-            mtu: Some(1500),
-            cgroup: Some("v2".into()),
-            iptables: Some("nft".into()),
-            arch: "x86_64".into(),
             certificates_expire_at: None,
-            seed: None,
-            size_bytes: 1,
-            frozen_ms: 1,
-            stopped: false,
+            ..crate::snapshot::sample_metadata()
         };
         let items = [crate::snapshot::Summary {
             name: "base".into(),

@@ -683,6 +683,31 @@ impl fmt::Display for Error {
                 "snapshots work on the local Docker engine only (remote mode is not built yet): run without \
                  --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"
             ),
+            SnapshotArchiveRefused { archive, why } => write!(
+                f,
+                "{archive} is not a snapshot archive kip can import: {why}; nothing was made \
+                 (make one with `kip snapshot export SNAPSHOT FILE`)"
+            ),
+            SnapshotArchiveFileExists { path } => write!(
+                f,
+                "{path} exists; kip does not overwrite it: remove it or name another file"
+            ),
+            SnapshotArchiveTerminal { output: true } => write!(
+                f,
+                "`-` writes the archive to stdout, which is a terminal: redirect it (`> FILE`, `| ...`) \
+                 or name a FILE"
+            ),
+            SnapshotArchiveTerminal { output: false } => write!(
+                f,
+                "`-` reads the archive from stdin, which is a terminal: redirect it (`< FILE`, `... |`) \
+                 or name a FILE"
+            ),
+            SnapshotImageMissing { name, image } => write!(
+                f,
+                "snapshot {name}'s node image {image} is not on this engine; nothing was made: bring it \
+                 first (kip's default node image is built by a `kip up`; another is `docker pull`ed or \
+                 `docker load`ed)"
+            ),
             Interrupted => write!(f, "interrupted"),
             Registry(error) => error.fmt(f),
             HostPorts(error) => error.fmt(f),

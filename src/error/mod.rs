@@ -645,6 +645,24 @@ pub enum Error {
     },
     /// Snapshots in remote mode are not built yet (2).
     SnapshotRemote,
+    /// An archive `kip snapshot import` does not take, and why (3).
+    SnapshotArchiveRefused {
+        archive: String,
+        why: String,
+    },
+    /// `kip snapshot export` to a file that exists (3): left alone.
+    SnapshotArchiveFileExists {
+        path: String,
+    },
+    /// `-` is a terminal: stdout (`output`) or stdin (2).
+    SnapshotArchiveTerminal {
+        output: bool,
+    },
+    /// The imported snapshot's node image is not on this engine (3).
+    SnapshotImageMissing {
+        name: String,
+        image: String,
+    },
 
     // ---- interrupted (130) ----
     Interrupted,
@@ -680,7 +698,8 @@ impl Error {
             | PoolFlagImpossible { .. }
             | PoolsLocalOnly
             | SeedKeyAmbiguous { .. }
-            | SnapshotRemote => exit::USAGE,
+            | SnapshotRemote
+            | SnapshotArchiveTerminal { .. } => exit::USAGE,
             DockerUnusable { .. }
             | DockerUnreachable { .. }
             | Foreign { .. }
@@ -725,6 +744,9 @@ impl Error {
             | SnapshotIncomplete { .. }
             | SnapshotRefused { .. }
             | SnapshotSeedGone { .. }
+            | SnapshotArchiveRefused { .. }
+            | SnapshotArchiveFileExists { .. }
+            | SnapshotImageMissing { .. }
             | RestoreNameTaken { .. }
             | OrphanTaken { .. } => exit::ENVIRONMENT,
             PodNotStarted { .. }

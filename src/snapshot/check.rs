@@ -119,26 +119,7 @@ mod tests {
     use super::*;
 
     fn snapshot() -> Metadata {
-        Metadata {
-            name: "base".into(),
-            source: "src".into(),
-            created_at: "2026-12-05T08:00:00Z".into(),
-            kip_version: "0.1.0".into(),
-            dind_image: "kip-node:1".into(),
-            kind_image: "kindest/node:v1.35.4".into(),
-            kind_image_id: "sha256:aa".into(),
-            kubernetes_version: Some("v1.35.4".into()),
-            kind_cluster: "src".into(),
-            mtu: Some(1500),
-            cgroup: Some("v2".into()),
-            iptables: Some("nft".into()),
-            arch: "x86_64".into(),
-            certificates_expire_at: Some("2027-12-05T08:00:00Z".into()),
-            seed: None,
-            size_bytes: 1,
-            frozen_ms: 1,
-            stopped: false,
-        }
+        crate::snapshot::sample_metadata()
     }
 
     fn here() -> Target {

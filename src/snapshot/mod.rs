@@ -50,9 +50,13 @@
 //! (median) against 39.3 s for a fresh `up` plus its install, under the
 //! load of this shared machine: BENCHMARKS.md "Snapshots".
 
+pub mod archive;
 pub mod cert;
 pub mod check;
+pub mod export;
+pub mod import;
 pub mod save;
+pub mod transfer;
 pub mod volume;
 
 use crate::error::Error;
@@ -162,6 +166,31 @@ pub fn not_found(name: &str) -> anyhow::Error {
         name: name.to_string(),
     }
     .into()
+}
+
+/// A snapshot's metadata for tests.
+#[cfg(test)]
+pub fn sample_metadata() -> Metadata {
+    Metadata {
+        name: "base".into(),
+        source: "src".into(),
+        created_at: "2026-12-05T08:00:00Z".into(),
+        kip_version: "0.1.0".into(),
+        dind_image: "kip-node:1".into(),
+        kind_image: "kindest/node:v1.35.4".into(),
+        kind_image_id: "sha256:aa".into(),
+        kubernetes_version: Some("v1.35.4".into()),
+        kind_cluster: "src".into(),
+        mtu: Some(1500),
+        cgroup: Some("v2".into()),
+        iptables: Some("nft".into()),
+        arch: "x86_64".into(),
+        certificates_expire_at: Some("2027-12-05T08:00:00Z".into()),
+        seed: None,
+        size_bytes: 1,
+        frozen_ms: 1,
+        stopped: false,
+    }
 }
 
 #[cfg(test)]

@@ -326,6 +326,143 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
     t.kip(&["down", &source]).run().success();
 }
 
+/// `kip snapshot import FILE NAME` run to its end: the run, and whether a
+/// helper container of that run is left.
+fn import(t: &E2e, file: &std::path::Path, name: &str) -> (Run, bool) {
+    let child = t
+        .kip(&["snapshot", "import", file.to_str().unwrap(), name])
+        .spawn();
+    let helpers = format!("name=kip-snapshot-helper-{}-", child.id());
+    let run = super::support::finish_by(child, Duration::from_secs(300), "the import ends");
+    let left = !docker(&["ps", "-aq", "--filter", &helpers])
+        .trim()
+        .is_empty();
+    (run, left)
+}
+
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made() {
+    let Some(t) = E2e::new("snapx") else { return };
+    let snaps = Snapshots::new(&t, &["s", "i", "p", "bad"]);
+    let (snap, imported, piped, bad) = (&snaps.0[0], &snaps.0[1], &snaps.0[2], &snaps.0[3]);
+    let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
+    t.up(&source, &["-q"]).success();
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    let file = t.dir.path().join("snap.tgz");
+    let exported = t
+        .kip(&["snapshot", "export", snap, file.to_str().unwrap()])
+        .run();
+    exported.success().stderr_has("Exported snapshot");
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() > 4096, "{} bytes", bytes.len());
+    // Never overwritten.
+    t.kip(&["snapshot", "export", snap, file.to_str().unwrap()])
+        .run()
+        .code(3)
+        .stderr_has("exists");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
+    // Imported under another name: complete, needing no seed (the seed's
+    // layers travel in the archive), restored to a cluster that answers.
+    let (run, left) = import(&t, &file, imported);
+    run.success()
+        .stderr_has(&format!("Imported snapshot {imported}"));
+    assert!(!left, "a helper container is left");
+    let list = snapshot_list(&t);
+    super::schema::assert_valid("snapshot-list.schema.json", &list);
+    let entry = listed(&list, imported).unwrap_or_else(|| panic!("{imported} not in {list}"));
+    assert_eq!(entry["complete"], true, "{entry}");
+    assert_eq!(entry["metadata"]["name"], imported.as_str());
+    assert_eq!(entry["metadata"]["source"], source.as_str());
+    assert!(entry["metadata"]["seed"].is_null(), "{entry}");
+    t.kip(&["down", &source]).run().success();
+    t.up(&copy, &["--from", imported, "-q"]).success();
+    t.readyz(&copy);
+    let labels = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Labels}}",
+        &t.node_id(&copy),
+    ]);
+    assert!(!labels.contains("dev.kip.seed"), "{labels}");
+
+    // A taken name: exit 3, that snapshot untouched.
+    let (run, _) = import(&t, &file, imported);
+    run.code(3)
+        .stderr_has(&format!("a snapshot named {imported} exists"));
+    assert_eq!(listed(&snapshot_list(&t), imported), Some(entry));
+
+    // Truncated (as `head -c` cuts it), corrupted, foreign: exit 3 naming
+    // the problem, no volume and no helper left.
+    let cut = t.dir.path().join("cut.tgz");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x55;
+    let corrupted = t.dir.path().join("corrupted.tgz");
+    std::fs::write(&corrupted, &flipped).unwrap();
+    let foreign = t.dir.path().join("foreign.tgz");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo hi >{0}.txt && tar -czf {0} -C {1} foreign.tgz.txt",
+            foreign.display(),
+            t.dir.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (archive, problem) in [
+        (&cut, "truncated"),
+        (&corrupted, "corrupt"),
+        (&foreign, "does not begin with"),
+    ] {
+        let (run, left) = import(&t, archive, bad);
+        run.code(3)
+            .stderr_has("is not a snapshot archive kip can import")
+            .stderr_has(problem)
+            .stderr_has("nothing was made");
+        assert!(
+            !volume_exists(&format!("kip-snap-{bad}")),
+            "{}",
+            archive.display()
+        );
+        assert!(!left, "a helper is left after {}", archive.display());
+    }
+    assert!(listed(&snapshot_list(&t), bad).is_none());
+
+    // `-`: stdout into stdin through a pipe.
+    let mut export = t
+        .kip(&["snapshot", "export", imported, "-"])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let import = t
+        .kip(&["snapshot", "import", "-", piped])
+        .command()
+        .stdin(export.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    let export = export.wait_with_output().unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    Run::from(import).success();
+    assert_eq!(listed(&snapshot_list(&t), piped).unwrap()["complete"], true);
+
+    t.kip(&["down", &copy]).run().success();
+    t.kip(&["snapshot", "rm", snap, imported, piped])
+        .run()
+        .success();
+    t.assert_nothing_left(&source);
+    t.assert_nothing_left(&copy);
+}
+
 fn interrupt(pid: u32) {
     let _ = Command::new("kill")
         .args(["-INT", &pid.to_string()])
