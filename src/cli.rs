@@ -375,6 +375,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "POOL", value_parser = crate::names::parse_cluster_name, conflicts_with = "reuse")]
     pub pool: Option<String>,
 
+    /// Make the cluster from a snapshot (`kip snapshot save`, `kip snapshot import`): where it left off, with no network; local engine only
+    #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["reuse", "pool"])]
+    pub from: Option<String>,
+
     /// With --pool: wait (within --wait) for a ready member instead of making the cluster fresh
     #[arg(long, requires = "pool")]
     pub pool_wait: bool,

@@ -112,7 +112,9 @@ async fn run_remote(
         return Err(error::Error::PoolsLocalOnly.into());
     }
     // Snapshots are the local engine's (remote mode: not built yet).
-    if matches!(command, Command::Up(args) if args.from.is_some()) {
+    if matches!(command, Command::Up(args) if args.from.is_some())
+        || matches!(command, Command::Run(args) if args.from.is_some())
+    {
         return Err(error::Error::SnapshotRemote.into());
     }
     // Even a dry run needs the target: the namespace is in the objects it

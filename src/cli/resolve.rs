@@ -153,6 +153,7 @@ impl RunArgs {
             cluster: self.cluster.settings(&global.config),
             command: self.command.clone(),
             pool: self.pool.clone().map(|pool| (pool, self.pool_wait)),
+            from: self.from.clone(),
         })
     }
 }

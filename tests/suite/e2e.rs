@@ -124,7 +124,7 @@ pub fn kubectl_path() -> String {
     which(&kubectl_bin()).display().to_string()
 }
 
-fn kubectl_bin() -> String {
+pub fn kubectl_bin() -> String {
     std::env::var("KIP_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into())
 }
 

@@ -387,6 +387,23 @@ fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made()
     ]);
     assert!(!labels.contains("dev.kip.seed"), "{labels}");
 
+    // `kip run --from`: CMD against a cluster restored from it, which is
+    // gone afterwards; an unknown snapshot is exit 5 with nothing made.
+    let ran = format!("{}-run", t.name);
+    let kubectl = super::e2e::kubectl_bin();
+    let run = t
+        .kip(&[
+            "run", "--name", &ran, "--from", imported, "--", &kubectl, "get", "--raw", "/readyz",
+        ])
+        .run();
+    run.success().stdout_has("ok").stderr_has("Copied snapshot");
+    t.assert_nothing_left(&ran);
+    t.kip(&["run", "--name", &ran, "--from", bad, "--", "true"])
+        .run()
+        .code(5)
+        .stderr_has(&format!("no snapshot \"{bad}\""));
+    t.assert_nothing_left(&ran);
+
     // A taken name: exit 3, that snapshot untouched.
     let (run, _) = import(&t, &file, imported);
     run.code(3)

@@ -3,7 +3,9 @@
 //! touched), and the cluster it made is always deleted afterwards — on
 //! success, on failure, on SIGINT/SIGTERM (forwarded to CMD's process group
 //! first) and on `--timeout` — unless `--keep`. A cluster it did not make
-//! (`--reuse`) is left as it was. kip exits with CMD's exit code.
+//! (`--reuse`) is left as it was. kip exits with CMD's exit code. The
+//! cluster is made fresh, claimed from a pool (`--pool`) or restored from a
+//! snapshot (`--from`, the cluster layer's restore recipe).
 
 mod child;
 
@@ -44,6 +46,8 @@ pub struct RunSettings {
     pub command: Vec<String>,
     /// `--pool POOL` (and `--pool-wait`): claim a ready member of the pool.
     pub pool: Option<(String, bool)>,
+    /// `--from SNAPSHOT`: the cluster restored from a snapshot (local engine).
+    pub from: Option<String>,
 }
 
 pub async fn run<P: Pools>(
@@ -88,8 +92,9 @@ pub async fn run<P: Pools>(
     }
 }
 
-/// A cluster of its own (claimed from `--pool`, or made), or (`--reuse`)
-/// the one named, exported into the private kubeconfig as `up` would.
+/// A cluster of its own (claimed from `--pool`, restored from a snapshot
+/// with `--from`, or made), or (`--reuse`) the one named, exported into the
+/// private kubeconfig as `up` would.
 async fn get_cluster<P: Pools>(
     settings: &RunSettings,
     request: Request,
@@ -102,7 +107,20 @@ async fn get_cluster<P: Pools>(
                 cluster::pool::claim_request(place.provider, request, pool, *wait).await?;
             cluster::create(create::claim(true), &request, place).await?
         }
-        (None, None) => cluster::create(create::run(), &request, place).await?,
+        (None, None) => match (&settings.from, place.host) {
+            (None, _) => cluster::create(create::run(), &request, place).await?,
+            // Local mode: the engine the snapshot is on is the provider.
+            (Some(snapshot), Some(engine)) => {
+                let place = Place {
+                    provider: engine,
+                    host: place.host,
+                    printer: place.printer,
+                    env: place.env,
+                };
+                cluster::create(create::restore(snapshot), &request, place).await?
+            }
+            (Some(_), None) => return Err(Error::SnapshotRemote.into()),
+        },
     };
     Ok(())
 }
