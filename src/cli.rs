@@ -66,7 +66,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Create a cluster, run CMD against it, and always delete the cluster
     Run(Box<RunArgs>),
-    /// Delete expired clusters (--ttl), or old ones (--older-than)
+    /// Delete expired clusters (--ttl), or old ones (--older-than), and unused seeds; snapshots only with --snapshots --older-than (never otherwise)
     Gc(GcArgs),
     /// Load images from the host into a cluster
     Load(LoadArgs),
@@ -406,6 +406,10 @@ pub struct GcArgs {
     /// Also delete clusters without a TTL that are older than this (e.g. 24h)
     #[arg(long, value_parser = parse_duration)]
     pub older_than: Option<Duration>,
+
+    /// Also delete snapshots older than --older-than (local engine; -l does not apply to them); without this flag gc never deletes a snapshot
+    #[arg(long, requires = "older_than")]
+    pub snapshots: bool,
 
     /// Only clusters with this label, KEY=VALUE (repeatable: all must match)
     #[arg(long = "selector", short = 'l', value_name = "KEY=VALUE", value_parser = parse_label)]

@@ -253,6 +253,7 @@ impl GcArgs {
         GcSettings {
             dry_run: self.dry_run,
             older_than: self.older_than,
+            snapshots: self.snapshots,
             selector: self.selector.clone(),
             output: self.output,
             kubeconfig: kubeconfig_source(self.target.kubeconfig.kubeconfig.as_deref(), env),

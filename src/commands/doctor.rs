@@ -59,6 +59,7 @@ pub async fn run(
             let bridge = backend.network_mtu("bridge").await?.flatten();
             checks.push(kind_network_check(kind, bridge));
             checks.push(crate::seed::doctor_check(backend, settings.image.as_deref()).await);
+            checks.push(crate::snapshot::report::doctor_check(backend).await);
         }
     }
     report(&checks, settings.output)

@@ -3,7 +3,8 @@
 //! not make are never touched: only kip's labels are looked at. A Ctrl-C or
 //! SIGTERM lets the deletion under way finish, skips the rest and exits 130.
 //! Seeds (`crate::seed`) no cluster uses go with `--older-than` too, and
-//! what an interrupted seed maker left goes always.
+//! what an interrupted seed maker left goes always. Snapshots go only when
+//! asked (`--snapshots --older-than`, `crate::snapshot::collect`).
 
 use crate::cluster::delete::{delete_to_the_end, say_interrupted};
 use crate::cluster::due::{due, scope_now};
@@ -45,6 +46,9 @@ struct GcResult<'a> {
     /// The local engine's seeds, when it has a seed store.
     #[serde(skip_serializing_if = "Option::is_none")]
     seeds: Option<&'a crate::seed::Collected>,
+    /// The local engine's snapshots, with `--snapshots`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshots: Option<&'a crate::snapshot::collect::Collected>,
 }
 
 impl crate::output::Document for GcResult<'_> {
@@ -57,6 +61,8 @@ impl crate::output::Document for GcResult<'_> {
 pub struct GcSettings {
     pub dry_run: bool,
     pub older_than: Option<Duration>,
+    /// `--snapshots`: snapshots older than `older_than` too.
+    pub snapshots: bool,
     /// Labels a cluster must all carry to be collected.
     pub selector: Vec<(String, String)>,
     pub output: StatusFormat,
@@ -73,6 +79,9 @@ pub async fn run(
     (engine, seeds): (Option<&DockerProvider>, Option<SeedPlace<'_>>),
     printer: &Printer,
 ) -> Result<()> {
+    if settings.snapshots && engine.is_none() {
+        return Err(Error::SnapshotRemote.into());
+    }
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
     let nodes: Vec<NodeInfo> = provider
         .list()
@@ -101,7 +110,18 @@ pub async fn run(
         }
         _ => None,
     };
-    report(settings, nodes.len(), &collection, seeds.as_ref(), printer)?;
+    let snapshots = match (engine, settings.older_than) {
+        (Some(engine), Some(older_than))
+            // Asked for by name: a selector (of clusters) does not hold it back.
+            if settings.snapshots && !collection.interrupted =>
+        {
+            let dry_run = settings.dry_run;
+            Some(crate::snapshot::collect::collect(engine, older_than, dry_run, printer).await?)
+        }
+        _ => None,
+    };
+    let extra = (seeds.as_ref(), snapshots.as_ref());
+    report(settings, nodes.len(), &collection, extra, printer)?;
     // The local engine's pools too (pools are local only): members taken
     // by a claimer killed half-way, members too old or of an older plan
     // go, and every pool is refilled.
@@ -212,7 +232,10 @@ fn report(
     settings: &GcSettings,
     listed: usize,
     collection: &Collection,
-    seeds: Option<&crate::seed::Collected>,
+    (seeds, snapshots): (
+        Option<&crate::seed::Collected>,
+        Option<&crate::snapshot::collect::Collected>,
+    ),
     printer: &Printer,
 ) -> Result<()> {
     let Collection {
@@ -225,6 +248,7 @@ fn report(
             deleted,
             failed,
             seeds,
+            snapshots,
         })?,
         StatusFormat::Text => {
             let verb = if settings.dry_run {
@@ -240,6 +264,9 @@ fn report(
             }
             if let Some(seeds) = seeds {
                 seeds.print(settings.dry_run)?;
+            }
+            if let Some(snapshots) = snapshots {
+                snapshots.print(settings.dry_run)?;
             }
         }
     }
@@ -281,6 +308,13 @@ mod tests {
                 deleted: Vec::new(),
                 cleaned: vec!["0123456789abcdef0123.making".into()],
                 kept: 1,
+            }),
+            snapshots: Some(&crate::snapshot::collect::Collected {
+                deleted: vec![crate::snapshot::collect::Due {
+                    name: "base".into(),
+                    reason: "older than 1day".into(),
+                }],
+                kept: 0,
             }),
         });
     }

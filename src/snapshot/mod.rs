@@ -53,8 +53,10 @@
 pub mod archive;
 pub mod cert;
 pub mod check;
+pub mod collect;
 pub mod export;
 pub mod import;
+pub mod report;
 pub mod save;
 pub mod transfer;
 pub mod volume;

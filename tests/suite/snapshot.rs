@@ -457,7 +457,7 @@ fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made()
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let import = t
+    let from_pipe = t
         .kip(&["snapshot", "import", "-", piped])
         .command()
         .stdin(export.stdout.take().unwrap())
@@ -469,8 +469,68 @@ fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made()
         "{}",
         String::from_utf8_lossy(&export.stderr)
     );
-    Run::from(import).success();
+    Run::from(from_pipe).success();
     assert_eq!(listed(&snapshot_list(&t), piped).unwrap()["complete"], true);
+
+    // gc: snapshots only with --snapshots, and only those older than
+    // --older-than (an archive of one saved in 2000, imported).
+    let ancient = t.dir.path().join("ancient.tgz");
+    std::fs::write(&ancient, dated(&bytes, "2000-01-01T00:00:00Z")).unwrap();
+    let (run, _) = import(&t, &ancient, bad);
+    run.success();
+    // A selector matching no cluster: other clusters on this engine are not
+    // this test's to collect.
+    let none = format!("kip-test-none={}", t.name);
+    let plain = t
+        .kip(&["gc", "--older-than", "3650d", "-l", &none, "-o", "json"])
+        .run();
+    plain.success();
+    assert!(plain.json().get("snapshots").is_none(), "{plain}");
+    assert!(volume_exists(&format!("kip-snap-{bad}")));
+    let gc = t
+        .kip(&[
+            "gc",
+            "--snapshots",
+            "--older-than",
+            "3650d",
+            "-l",
+            &none,
+            "-o",
+            "json",
+        ])
+        .run();
+    gc.success();
+    let result = gc.json();
+    super::schema::assert_valid("gc-result.schema.json", &result);
+    let deleted: Vec<&str> = result["snapshots"]["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(deleted, [bad.as_str()], "{result}");
+    assert!(!volume_exists(&format!("kip-snap-{bad}")));
+    assert!(listed(&snapshot_list(&t), imported).is_some());
+    t.kip(&["gc", "--snapshots"]).run().code(2);
+
+    // doctor: the snapshots' disk use.
+    let doctor = t.kip(&["doctor", "-o", "json"]).run();
+    let checks = doctor.json()["checks"].clone();
+    let check = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "snapshots")
+        .unwrap_or_else(|| panic!("no snapshots check: {doctor}"))
+        .clone();
+    assert_eq!(check["status"], "ok", "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .contains("snapshot(s) take"),
+        "{check}"
+    );
 
     t.kip(&["down", &copy]).run().success();
     t.kip(&["snapshot", "rm", snap, imported, piped])
@@ -478,6 +538,33 @@ fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made()
         .success();
     t.assert_nothing_left(&source);
     t.assert_nothing_left(&copy);
+}
+
+/// The archive `bytes` with its snapshot's creation time set to `at`
+/// (kip's first entry rewritten; the rest as it was).
+fn dated(bytes: &[u8], at: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut tar)
+        .unwrap();
+    let header = tar::Header::from_byte_slice(&tar[..512]);
+    let size = header.entry_size().unwrap() as usize;
+    let mut doc: serde_json::Value = serde_json::from_slice(&tar[512..512 + size]).unwrap();
+    doc["metadata"]["createdAt"] = at.into();
+    let json = serde_json::to_vec(&doc).unwrap();
+    let mut entry = tar::Header::new_gnu();
+    entry.set_path("kip-snapshot.json").unwrap();
+    entry.set_size(json.len() as u64);
+    entry.set_mode(0o644);
+    entry.set_cksum();
+    let mut out = entry.as_bytes().to_vec();
+    out.extend_from_slice(&json);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out.extend_from_slice(&tar[512 + size.div_ceil(512) * 512..]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&out).unwrap();
+    gz.finish().unwrap()
 }
 
 fn interrupt(pid: u32) {
