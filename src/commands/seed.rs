@@ -134,11 +134,7 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
                     size(s.size_bytes),
                     crate::cluster::status::age(s.last_used_at.as_deref()),
                     state(s),
-                    if s.clusters.is_empty() {
-                        "-".into()
-                    } else {
-                        s.clusters.join(",")
-                    },
+                    users(s),
                     s.node.clone().unwrap_or_default(),
                 ]);
             }
@@ -150,6 +146,17 @@ fn list(seeds: &[SeedSummary], format: OutputFormat, printer: &Printer) -> Resul
         }
     }
     Ok(())
+}
+
+/// The clusters and snapshots that use the seed.
+fn users(seed: &SeedSummary) -> String {
+    let snapshots = seed.snapshots.iter().map(|s| format!("snapshot:{s}"));
+    let all: Vec<String> = seed.clusters.iter().cloned().chain(snapshots).collect();
+    if all.is_empty() {
+        "-".into()
+    } else {
+        all.join(",")
+    }
 }
 
 fn state(seed: &SeedSummary) -> String {
@@ -233,6 +240,7 @@ fn in_use(seed: &SeedSummary) -> anyhow::Error {
     Error::SeedInUse {
         key: seed.key.clone(),
         clusters: seed.clusters.clone(),
+        snapshots: seed.snapshots.clone(),
     }
     .into()
 }
@@ -254,6 +262,7 @@ mod tests {
             in_use,
             clusters: if in_use { vec!["a".into()] } else { Vec::new() },
             node: None,
+            snapshots: Vec::new(),
         }
     }
 

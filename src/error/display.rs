@@ -355,15 +355,28 @@ impl fmt::Display for Error {
                  helper in; pass --dind-image with a Docker-in-Docker image the engine has",
                 images.join(", ")
             ),
-            SeedInUse { key, clusters } => write!(
-                f,
-                "seed {key} is in use by {}: remove them first (`kip down`), then the seed",
-                if clusters.is_empty() {
-                    "a running node (of another kip, or a remote one)".to_string()
-                } else {
-                    format!("cluster(s) {}", clusters.join(", "))
+            SeedInUse {
+                key,
+                clusters,
+                snapshots,
+            } => {
+                let mut users = Vec::new();
+                if !clusters.is_empty() {
+                    users.push(format!("cluster(s) {}", clusters.join(", ")));
                 }
-            ),
+                if !snapshots.is_empty() {
+                    users.push(format!("snapshot(s) {}", snapshots.join(", ")));
+                }
+                if users.is_empty() {
+                    users.push("a running node (of another kip, or a remote one)".into());
+                }
+                let how = match (clusters.is_empty(), snapshots.is_empty()) {
+                    (_, true) => "`kip down`",
+                    (true, false) => "`kip snapshot rm`; an archive of `kip snapshot export` keeps one with the layers",
+                    (false, false) => "`kip down`, `kip snapshot rm`; an archive of `kip snapshot export` keeps a snapshot with the layers",
+                };
+                write!(f, "seed {key} is in use by {}: remove them first ({how}), then the seed", users.join(" and "))
+            }
             SeedsHeld { keys } => write!(
                 f,
                 "a running node holds seed(s) {} (it started from it since kip looked): left in place",

@@ -305,10 +305,12 @@ pub enum Error {
         volume: String,
         images: Vec<String>,
     },
-    /// A seed that clusters' nodes (running or stopped) came from.
+    /// A seed that clusters' nodes (running or stopped) came from, or
+    /// whose layers snapshots mount.
     SeedInUse {
         key: String,
         clusters: Vec<String>,
+        snapshots: Vec<String>,
     },
     /// Seeds a running node took since kip looked: left in place.
     SeedsHeld {

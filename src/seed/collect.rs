@@ -188,6 +188,7 @@ mod tests {
             in_use,
             clusters: Vec::new(),
             node: None,
+            snapshots: Vec::new(),
         }
     }
 

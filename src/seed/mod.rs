@@ -82,7 +82,7 @@ pub use report::doctor_check;
 use store::{SeedState, Store, StoreEntry};
 
 use crate::node::labels;
-use crate::provider::docker::DockerProvider;
+use crate::provider::docker::{DockerProvider, SnapshotVolume};
 use crate::provider::kube::KubeProvider;
 use crate::provider::{NodeInfo, NodeState};
 use anyhow::Result;
@@ -106,6 +106,9 @@ pub struct SeedSummary {
     pub in_use: bool,
     /// The clusters whose node (running or stopped) came from it.
     pub clusters: Vec<String>,
+    /// The snapshots whose data roots mount its layers (`crate::snapshot`):
+    /// users too, until removed or exported.
+    pub snapshots: Vec<String>,
     /// Remote mode: the outer node whose store holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -124,11 +127,21 @@ fn users(nodes: &[NodeInfo]) -> Vec<(String, String)> {
 }
 
 impl SeedSummary {
-    fn new(entry: StoreEntry, users: &Users, node: Option<&str>) -> SeedSummary {
+    fn new(
+        entry: StoreEntry,
+        users: &Users,
+        node: Option<&str>,
+        snapshots: &[SnapshotVolume],
+    ) -> SeedSummary {
         let clusters: Vec<String> = users
             .iter()
             .filter(|(_, key)| key == entry.key.as_str())
             .map(|(cluster, _)| cluster.clone())
+            .collect();
+        let snapshots: Vec<String> = snapshots
+            .iter()
+            .filter(|v| v.labels.get(labels::SEED).map(String::as_str) == Some(entry.key.as_str()))
+            .filter_map(|v| crate::snapshot::name_of(&v.labels).map(String::from))
             .collect();
         SeedSummary {
             node: node.map(String::from),
@@ -142,8 +155,9 @@ impl SeedSummary {
             last_used_at: entry
                 .last_used
                 .map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            in_use: entry.held || !clusters.is_empty(),
+            in_use: entry.held || !clusters.is_empty() || !snapshots.is_empty(),
             clusters,
+            snapshots,
         }
     }
 
@@ -167,11 +181,12 @@ pub async fn inventory<'a>(
         return Ok(None);
     };
     let users = users(nodes);
+    let snapshots = engine.volumes_labelled(crate::snapshot::LABEL).await?;
     let seeds = store
         .list()
         .await?
         .into_iter()
-        .map(|e| SeedSummary::new(e, &users, None))
+        .map(|e| SeedSummary::new(e, &users, None, &snapshots))
         .collect();
     Ok(Some((store, seeds)))
 }
@@ -237,7 +252,7 @@ pub async fn remote_inventory<'a>(
                     .collect();
                 let seeds = entries
                     .into_iter()
-                    .map(|e| SeedSummary::new(e, &users, Some(&node)))
+                    .map(|e| SeedSummary::new(e, &users, Some(&node), &[]))
                     .collect();
                 inventory.stores.push((store, seeds));
             }
@@ -245,4 +260,38 @@ pub async fn remote_inventory<'a>(
         }
     }
     Ok(inventory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_snapshot_that_records_the_seed_is_its_user() {
+        let key = "0123456789abcdef0123";
+        let entry = || StoreEntry {
+            key: SeedKey::parse(key).unwrap(),
+            state: SeedState::Ready,
+            held: false,
+            size_bytes: 1,
+            made_at: None,
+            last_used: None,
+            image: None,
+            image_id: None,
+            dockerd: None,
+        };
+        let volume = |name: &str, seed: Option<&str>| SnapshotVolume {
+            name: crate::snapshot::volume_name(name),
+            labels: crate::snapshot::volume_labels(name, "src", seed),
+            created_at: None,
+        };
+        let unused = SeedSummary::new(entry(), &[], None, &[volume("other", None)]);
+        assert!(!unused.in_use && unused.snapshots.is_empty());
+        let mut foreign = volume("foreign", Some(key));
+        foreign.labels = HashMap::from([(labels::SEED.to_string(), key.to_string())]);
+        let used = SeedSummary::new(entry(), &[], None, &[volume("base", Some(key)), foreign]);
+        assert!(used.in_use);
+        assert_eq!(used.snapshots, ["base"]);
+    }
 }

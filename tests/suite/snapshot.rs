@@ -349,6 +349,29 @@ fn export_import_carries_a_snapshot_and_refuses_bad_archives_with_nothing_made()
     let (source, copy) = (format!("{}-src", t.name), format!("{}-new", t.name));
     t.up(&source, &["-q"]).success();
     t.kip(&["snapshot", "save", &source, snap]).run().success();
+    // The seed the source came from counts the snapshot as its user:
+    // `seed rm` refuses naming it (exit 3).
+    let seed = listed(&snapshot_list(&t), snap).unwrap()["metadata"]["seed"].clone();
+    let seed = seed.as_str().expect("the stand-in's cluster is seeded");
+    let seeds = t.kip(&["seed", "list", "-o", "json"]).run();
+    let users = seeds.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == seed)
+        .map(|s| s["snapshots"].clone());
+    assert!(
+        users
+            .as_ref()
+            .and_then(|u| u.as_array())
+            .is_some_and(|u| u.iter().any(|n| n == snap.as_str())),
+        "{users:?}"
+    );
+    t.kip(&["seed", "rm", seed])
+        .run()
+        .code(3)
+        .stderr_has("snapshot(s) ")
+        .stderr_has(snap);
     let file = t.dir.path().join("snap.tgz");
     let exported = t
         .kip(&["snapshot", "export", snap, file.to_str().unwrap()])
