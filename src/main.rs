@@ -114,6 +114,7 @@ async fn run_remote(
     // Snapshots are the local engine's (remote mode: not built yet).
     if matches!(command, Command::Up(args) if args.from.is_some())
         || matches!(command, Command::Run(args) if args.from.is_some())
+        || matches!(command, Command::Gc(args) if args.snapshots)
     {
         return Err(error::Error::SnapshotRemote.into());
     }

@@ -809,4 +809,22 @@ fn snapshots_refuse_remote_mode_and_bad_names_before_reaching_anything() {
         .run()
         .code(2);
     kip(&["snapshot", "rm"]).run().code(2);
+    // run --from and gc --snapshots: the same, before any cluster is asked.
+    let remote = ["--remote", "--context", "nowhere"];
+    kip(&[&["run", "--from", "base"][..], &remote, &["--", "true"]].concat())
+        .run()
+        .code(2)
+        .stderr_has("local Docker engine only");
+    kip(&[&["gc", "--snapshots", "--older-than", "1h"][..], &remote].concat())
+        .run()
+        .code(2)
+        .stderr_has("local Docker engine only");
+    kip(&["run", "--from", "base", "--pool", "p", "--", "true"])
+        .run()
+        .code(2);
+    // An archive that is not there, or not kip's: refused before the engine.
+    kip(&["snapshot", "import", "/nonexistent/a.tgz", "x"])
+        .run()
+        .code(3)
+        .stderr_has("cannot be read");
 }
