@@ -40,6 +40,10 @@
 //!   `NodeInfo::kind_cluster` reads for `kip load` and `kip logs`).
 //! - Identity is cloned: every restore of one snapshot shares its cluster
 //!   CA, service-account keys and admin credentials (README "Snapshots").
+//! - Export/import (`transfer`, `archive`): one gzip'd tar, kip's metadata
+//!   entry first, then the helper's tar of the volume and of the seed's
+//!   layers (an imported snapshot mounts no seed). A snapshot volume
+//!   carries its seed's label: seeds count it as a user (`crate::seed`).
 //! - Remote mode (item 6) is not built: `--from` and `kip snapshot` work
 //!   on the local engine. A seam for `kip pool create --from SNAPSHOT`:
 //!   [`find`] and the `restore` recipe are all a pool needs.
