@@ -326,6 +326,88 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
     t.kip(&["down", &source]).run().success();
 }
 
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_snapshot_taken_while_the_node_writes_restores_twice_at_once() {
+    let Some(t) = E2e::new("snapw") else { return };
+    let snaps = Snapshots::new(&t, &["s"]);
+    let snap = &snaps.0[0];
+    let source = format!("{}-src", t.name);
+    let copies = [format!("{}-a", t.name), format!("{}-b", t.name)];
+    t.up(&source, &["-q"]).success();
+    // A writer in the node's data root that never stops: numbered lines,
+    // appended one by one.
+    let log = "/var/lib/docker/kip-test-writer";
+    let writer = format!(
+        "nohup sh -c 'i=0; while :; do i=$((i+1)); echo line-$i >>{log}; done' >/dev/null 2>&1 &"
+    );
+    t.exec(&source, &["sh", "-c", &writer]).run().success();
+    let lines = |cluster: &str| {
+        let run = t
+            .exec(cluster, &["sh", "-c", &format!("wc -l <{log}")])
+            .run();
+        run.success();
+        run.stdout.trim().parse::<u64>().unwrap_or(0)
+    };
+    until("the writer writes", Duration::from_secs(30), || {
+        (lines(&source) > 100).then_some(()).ok_or_else(String::new)
+    });
+    t.kip(&["snapshot", "save", &source, snap]).run().success();
+    // The writer was frozen, not stopped: it goes on after the save.
+    let after = lines(&source);
+    until(
+        "the writer goes on after the save",
+        Duration::from_secs(30),
+        || {
+            (lines(&source) > after)
+                .then_some(())
+                .ok_or_else(String::new)
+        },
+    );
+
+    // Two restores of the one snapshot at once: both up, distinct, both
+    // answer, each with the writer's file as it was at the freeze (every
+    // line whole and in order: nothing torn but, at most, the last).
+    let ups: Vec<_> = copies
+        .iter()
+        .map(|c| {
+            t.kip(&["up", c, "--from", snap, "-q", "--no-switch-context"])
+                .spawn()
+        })
+        .collect();
+    for run in super::support::wait_all(ups) {
+        run.success();
+    }
+    assert_ne!(t.node_id(&copies[0]), t.node_id(&copies[1]));
+    for copy in &copies {
+        t.readyz(copy);
+        let text = t.exec(copy, &["cat", log]).run();
+        text.success();
+        let all: Vec<&str> = text.stdout.lines().collect();
+        assert!(all.len() > 100, "{copy}: {} lines", all.len());
+        let whole = &all[..all.len() - 1];
+        for (i, line) in whole.iter().enumerate() {
+            assert_eq!(*line, format!("line-{}", i + 1), "{copy}: line {}", i + 1);
+        }
+        // The restored node runs no writer: its file stays as saved.
+        let saved = text.stdout.matches('\n').count() as u64;
+        assert_eq!(lines(copy), saved, "{copy}");
+    }
+    let endpoints: Vec<String> = copies
+        .iter()
+        .map(|c| t.kip(&["status", c, "-o", "json"]).run().json()["endpoint"].to_string())
+        .collect();
+    assert_ne!(endpoints[0], endpoints[1]);
+    t.kip(&["down", &source, &copies[0], &copies[1]])
+        .run()
+        .success();
+    t.kip(&["snapshot", "rm", snap]).run().success();
+    t.assert_nothing_left(&source);
+    for copy in &copies {
+        t.assert_nothing_left(copy);
+    }
+}
+
 /// `kip snapshot import FILE NAME` run to its end: the run, and whether a
 /// helper container of that run is left.
 fn import(t: &E2e, file: &std::path::Path, name: &str) -> (Run, bool) {
