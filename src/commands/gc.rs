@@ -110,16 +110,8 @@ pub async fn run(
         }
         _ => None,
     };
-    let snapshots = match (engine, settings.older_than) {
-        (Some(engine), Some(older_than))
-            // Asked for by name: a selector (of clusters) does not hold it back.
-            if settings.snapshots && !collection.interrupted =>
-        {
-            let dry_run = settings.dry_run;
-            Some(crate::snapshot::collect::collect(engine, older_than, dry_run, printer).await?)
-        }
-        _ => None,
-    };
+    let engine_now = engine.filter(|_| !collection.interrupted);
+    let snapshots = collect_snapshots(engine_now, settings, printer).await?;
     let extra = (seeds.as_ref(), snapshots.as_ref());
     report(settings, nodes.len(), &collection, extra, printer)?;
     // The local engine's pools too (pools are local only): members taken
@@ -225,6 +217,23 @@ async fn collect(
         }
     }
     Ok(done)
+}
+
+/// With `--snapshots`, the snapshots older than `--older-than` (a
+/// selector of clusters does not hold back what is asked for by name).
+async fn collect_snapshots(
+    engine: Option<&DockerProvider>,
+    settings: &GcSettings,
+    printer: &Printer,
+) -> Result<Option<crate::snapshot::collect::Collected>> {
+    let (Some(engine), Some(older_than)) =
+        (engine, settings.older_than.filter(|_| settings.snapshots))
+    else {
+        return Ok(None);
+    };
+    let collected =
+        crate::snapshot::collect::collect(engine, older_than, settings.dry_run, printer);
+    Ok(Some(collected.await?))
 }
 
 /// What was (or, with `--dry-run`, would be) deleted, as text or JSON.

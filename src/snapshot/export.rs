@@ -6,7 +6,7 @@ use super::{volume_name, Metadata};
 use crate::cluster::signals::Signals;
 use crate::error::Error;
 use crate::output::{size, Printer};
-use crate::provider::docker::DockerProvider;
+use crate::provider::docker::{DockerProvider, StreamingHelper};
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
 use bytes::Bytes;
@@ -92,12 +92,19 @@ async fn stream(
     let helper = engine
         .start_streaming_helper(&meta.dind_image, &mounts, (TAR_OUT, args), false)
         .await?;
+    // Its stdin is not used: that half of the attach goes now, the other
+    // with the pump, so that the connection is closed before a kill (an
+    // attach left open and unread holds the helper's end in dockerd).
+    let StreamingHelper {
+        name,
+        output,
+        input,
+    } = helper;
+    drop(input);
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let writer = tokio::task::spawn_blocking(move || sink.write(&first, rx));
-    let pumped = pump_out(helper.output, tx, &mut signals, step).await;
-    let code = engine
-        .end_streaming_helper(&helper.name, pumped.is_err())
-        .await;
+    let pumped = pump_out(output, tx, &mut signals, step).await;
+    let code = engine.end_streaming_helper(&name, pumped.is_err()).await;
     let (sink, written) = writer.await.context("the archive writer failed")?;
     // The writer's failure (a full disk, a closed pipe) is why the pump stopped.
     let stderr = pumped.map_err(|e| {

@@ -311,6 +311,41 @@ fn ctrl_c_during_save_or_restore_leaves_nothing_half_made() {
 
     // Ctrl-C while the restore copies the snapshot into the new volume.
     t.kip(&["snapshot", "save", &source, snap]).run().success();
+
+    // Ctrl-C during an export (its phase has begun; 300 MB of random data
+    // take a while to compress): exit 130, no file, no temporary file, no
+    // helper left (an attach left open once held the helper in dockerd).
+    let file = t.dir.path().join("cut.tgz");
+    let mut export = t
+        .kip(&[
+            "--progress",
+            "json",
+            "snapshot",
+            "export",
+            snap,
+            file.to_str().unwrap(),
+        ])
+        .spawn();
+    let helper = format!("name=kip-snapshot-helper-{}-", export.id());
+    let mut lines = Lines::of(export.stderr.take().unwrap());
+    lines
+        .wait_for(Duration::from_secs(60), |l| {
+            l.contains(r#""phase":"snapshot-exported""#) && l.contains(r#""status":"started""#)
+        })
+        .unwrap_or_else(|seen| panic!("the export never started:\n{seen}"));
+    interrupt(export.id());
+    let status = super::support::exit_by(&mut export, Duration::from_secs(120), "the export ends");
+    assert_eq!(status.code(), Some(130), "{}", lines.all());
+    let left: Vec<_> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("cut.tgz"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(docker(&["ps", "-aq", "--filter", &helper])
+        .trim()
+        .is_empty());
     let up = t.kip(&["up", &copy, "--from", snap]).spawn();
     let volume = format!("kip-{copy}-docker");
     until(

@@ -39,7 +39,7 @@ use host::{docker_host, HostSource};
 pub use node::DockerNode;
 use ownership::VolumeRemoval;
 pub use seeds::HelperOutput;
-pub use snapshots::{HelperMount, SnapshotVolume};
+pub use snapshots::{HelperMount, SnapshotVolume, StreamingHelper};
 use spec::{node_info, published_endpoint, started_info};
 use std::collections::HashMap;
 use std::collections::HashSet;
