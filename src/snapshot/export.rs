@@ -16,8 +16,12 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 /// The tar of the snapshot volume, then of its seed's layers ($1: the
-/// seed, or empty). Exit 4: the seed is gone.
+/// seed, or empty). Exit 4: the seed is gone; 5: no GNU tar (busybox).
 const TAR_OUT: &str = r#"set -eu
+tar --version 2>/dev/null | grep -q 'GNU tar' || {
+    echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
+    exit 5
+}
 [ -s /s/snapshot.json ] || { echo "the snapshot is incomplete" >&2; exit 3; }
 set -- "${1:-}"
 if [ -n "$1" ]; then

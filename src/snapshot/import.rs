@@ -20,6 +20,10 @@ use tokio::sync::mpsc;
 /// seed's layers (if carried) put where the node mounted them, so the
 /// imported snapshot mounts no seed; then its size.
 const TAR_IN: &str = r#"set -eu
+tar --version 2>/dev/null | grep -q 'GNU tar' || {
+    echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
+    exit 5
+}
 cd /to
 tar -x -f - --xattrs --xattrs-include='*' --numeric-owner
 [ -d data ] || { echo "the archive holds no data/" >&2; exit 3; }
