@@ -83,17 +83,7 @@ pub async fn run(
         return Err(Error::SnapshotRemote.into());
     }
     let target = KubeconfigTarget::resolve(&settings.kubeconfig)?;
-    let nodes: Vec<NodeInfo> = provider
-        .list()
-        .await?
-        .into_iter()
-        .filter(|n| {
-            settings
-                .selector
-                .iter()
-                .all(|(k, v)| n.labels.get(k) == Some(v))
-        })
-        .collect();
+    let nodes = selected(provider, &settings.selector).await?;
     let candidates = due_clusters(&nodes, settings.older_than);
     let collection = if settings.dry_run {
         Collection {
@@ -121,6 +111,24 @@ pub async fn run(
     if let Some(engine) = engine.filter(|_| tend) {
         crate::cluster::pool::tend_all(engine, env, printer).await?;
     }
+    outcome(collection, printer)
+}
+
+/// The clusters whose labels include every one of `selector`.
+async fn selected(
+    provider: &impl Provider,
+    selector: &[(String, String)],
+) -> Result<Vec<NodeInfo>> {
+    let nodes = provider.list().await?;
+    Ok(nodes
+        .into_iter()
+        .filter(|n| selector.iter().all(|(k, v)| n.labels.get(k) == Some(v)))
+        .collect())
+}
+
+/// gc's exit: what failed (exit by its kind), or an interruption (130,
+/// naming what was left).
+fn outcome(collection: Collection, printer: &Printer) -> Result<()> {
     let Collection {
         failed,
         interrupted,

@@ -6,13 +6,11 @@
 use super::errors::{is_not_found, is_not_modified, short_docker_error};
 use super::DockerProvider;
 use anyhow::{anyhow, Result};
-use bollard::container::LogOutput;
 use bollard::models::{
     ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptions,
-    ListContainersOptionsBuilder, RemoveVolumeOptions,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveVolumeOptions,
 };
 use std::collections::HashMap;
 
@@ -33,17 +31,6 @@ pub struct HelperMount<'a> {
     pub volume: &'a str,
     pub path: &'a str,
     pub read_only: bool,
-}
-
-/// A helper container kip streams to and from (`kip snapshot export|import`).
-pub struct StreamingHelper {
-    pub name: String,
-    /// Its stdout and stderr, as Docker multiplexes them.
-    pub output: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
-    >,
-    /// Its stdin (closed at once when it was started without).
-    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
 }
 
 /// A snapshot volume as the engine lists it.
@@ -266,7 +253,7 @@ impl DockerProvider {
         Ok(!helpers.is_empty())
     }
 
-    async fn create_helper(&self, name: &str, body: ContainerCreateBody) -> Result<()> {
+    pub(super) async fn create_helper(&self, name: &str, body: ContainerCreateBody) -> Result<()> {
         let image = body.image.clone().unwrap_or_default();
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         self.docker
@@ -295,76 +282,6 @@ impl DockerProvider {
         ran
     }
 
-    /// Creates and starts a helper whose stdout (and stdin, when `stdin`)
-    /// kip streams: attached before it starts, so nothing is lost.
-    /// [`Self::end_streaming_helper`] waits for it and removes it.
-    pub async fn start_streaming_helper(
-        &self,
-        image: &str,
-        mounts: &[HelperMount<'_>],
-        (script, args): (&str, &[String]),
-        stdin: bool,
-    ) -> Result<StreamingHelper> {
-        let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
-        let mut body = helper_body(image, mounts, script, args);
-        body.open_stdin = Some(stdin);
-        body.stdin_once = Some(stdin);
-        body.attach_stdin = Some(stdin);
-        self.create_helper(&name, body).await?;
-        let options = AttachContainerOptionsBuilder::new()
-            .stream(true)
-            .stdin(stdin)
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let attached = match self.docker.attach_container(&name, Some(options)).await {
-            Ok(attached) => attached,
-            Err(e) => {
-                let _ = self.remove_container_by_name(&name).await;
-                return Err(anyhow!(
-                    "cannot attach to the snapshot helper: {}",
-                    short_docker_error(&e)
-                ));
-            }
-        };
-        if let Err(e) = self.docker.start_container(&name, None).await {
-            let _ = self.remove_container_by_name(&name).await;
-            return Err(anyhow!(
-                "the snapshot helper did not start: {}",
-                short_docker_error(&e)
-            ));
-        }
-        Ok(StreamingHelper {
-            name,
-            output: attached.output,
-            input: attached.input,
-        })
-    }
-
-    /// Waits for the streaming helper `name` to end (`kill`: ends it first)
-    /// and removes it: its exit code. The caller has dropped its attach.
-    pub async fn end_streaming_helper(&self, name: &str, kill: bool) -> Result<i64> {
-        use futures_util::TryStreamExt;
-        if kill {
-            let _ = self
-                .docker
-                .kill_container(name, None::<KillContainerOptions>)
-                .await;
-        }
-        let code = match self
-            .docker
-            .wait_container(name, None)
-            .try_collect::<Vec<_>>()
-            .await
-        {
-            Ok(waits) => waits.last().map_or(0, |w| w.status_code),
-            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
-            Err(e) => Err(anyhow!("waiting for the snapshot helper: {e}"))?,
-        };
-        self.remove_container_by_name(name).await?;
-        Ok(code)
-    }
-
     /// Removes a created helper that is not to run.
     pub async fn remove_helper(&self, name: &str) -> Result<()> {
         self.remove_container_by_name(name).await
@@ -372,7 +289,7 @@ impl DockerProvider {
 }
 
 /// A helper that runs `script` with `args` in `image` with `mounts`.
-fn helper_body(
+pub(super) fn helper_body(
     image: &str,
     mounts: &[HelperMount<'_>],
     script: &str,
@@ -411,7 +328,7 @@ fn helper_body(
 }
 
 /// Tells apart the helpers of one kip process.
-fn next() -> usize {
+pub(super) fn next() -> usize {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)

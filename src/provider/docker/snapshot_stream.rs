@@ -1,0 +1,93 @@
+//! The snapshot helpers kip streams to and from (`kip snapshot export`
+//! and `import`): attached before they start, so nothing is lost, and
+//! waited for and removed by kip (`crate::snapshot::transfer`).
+
+use super::errors::short_docker_error;
+use super::snapshots::{helper_body, next, HelperMount};
+use super::DockerProvider;
+use anyhow::{anyhow, Result};
+use bollard::container::LogOutput;
+use bollard::query_parameters::{AttachContainerOptionsBuilder, KillContainerOptions};
+
+/// A helper container kip streams to and from (`kip snapshot export|import`).
+pub struct StreamingHelper {
+    pub name: String,
+    /// Its stdout and stderr, as Docker multiplexes them.
+    pub output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    /// Its stdin (closed at once when it was started without).
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl DockerProvider {
+    /// Creates and starts a helper whose stdout (and stdin, when `stdin`)
+    /// kip streams: attached before it starts, so nothing is lost.
+    /// [`Self::end_streaming_helper`] waits for it and removes it.
+    pub async fn start_streaming_helper(
+        &self,
+        image: &str,
+        mounts: &[HelperMount<'_>],
+        (script, args): (&str, &[String]),
+        stdin: bool,
+    ) -> Result<StreamingHelper> {
+        let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
+        let mut body = helper_body(image, mounts, script, args);
+        body.open_stdin = Some(stdin);
+        body.stdin_once = Some(stdin);
+        body.attach_stdin = Some(stdin);
+        self.create_helper(&name, body).await?;
+        let options = AttachContainerOptionsBuilder::new()
+            .stream(true)
+            .stdin(stdin)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = match self.docker.attach_container(&name, Some(options)).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                let _ = self.remove_container_by_name(&name).await;
+                return Err(anyhow!(
+                    "cannot attach to the snapshot helper: {}",
+                    short_docker_error(&e)
+                ));
+            }
+        };
+        if let Err(e) = self.docker.start_container(&name, None).await {
+            let _ = self.remove_container_by_name(&name).await;
+            return Err(anyhow!(
+                "the snapshot helper did not start: {}",
+                short_docker_error(&e)
+            ));
+        }
+        Ok(StreamingHelper {
+            name,
+            output: attached.output,
+            input: attached.input,
+        })
+    }
+
+    /// Waits for the streaming helper `name` to end (`kill`: ends it first)
+    /// and removes it: its exit code. The caller has dropped its attach.
+    pub async fn end_streaming_helper(&self, name: &str, kill: bool) -> Result<i64> {
+        use futures_util::TryStreamExt;
+        if kill {
+            let _ = self
+                .docker
+                .kill_container(name, None::<KillContainerOptions>)
+                .await;
+        }
+        let code = match self
+            .docker
+            .wait_container(name, None)
+            .try_collect::<Vec<_>>()
+            .await
+        {
+            Ok(waits) => waits.last().map_or(0, |w| w.status_code),
+            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
+            Err(e) => Err(anyhow!("waiting for the snapshot helper: {e}"))?,
+        };
+        self.remove_container_by_name(name).await?;
+        Ok(code)
+    }
+}
