@@ -61,28 +61,15 @@ pub async fn save(
     }
     let made = make(engine, &node, meta, &kubeconfig, &mut signals, printer).await;
     if made.is_err() {
-        match remove_unfinished(engine, &volume).await {
-            Ok(()) => printer.info(&format!("Removed what this run created: volume {volume}")),
+        // `remove_volume` waits out a helper that holds it for a moment.
+        match engine.remove_volume(&volume).await {
+            Ok(_) => printer.info(&format!("Removed what this run created: volume {volume}")),
             Err(e) => printer.warn(&format!(
                 "the unfinished snapshot's volume {volume} is left ({e:#}); `docker volume rm {volume}` removes it"
             )),
         }
     }
     made
-}
-
-/// Removes the volume of a save that did not finish. The engine may still
-/// count the helper that just ended as its user for a moment: asked again
-/// for a few seconds before giving up.
-async fn remove_unfinished(engine: &DockerProvider, volume: &str) -> Result<()> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match engine.remove_volume(volume).await {
-            Ok(_) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-        }
-    }
 }
 
 /// The copy, then what completes the snapshot.

@@ -3,7 +3,7 @@
 //! container (the engine may be remote: kip never sees its file system),
 //! and the node frozen (`docker pause`) or stopped while one is copied.
 
-use super::errors::{is_not_found, is_not_modified, short_docker_error};
+use super::errors::{is_not_found, is_not_modified, is_volume_in_use, short_docker_error};
 use super::DockerProvider;
 use anyhow::{anyhow, Result};
 use bollard::models::{
@@ -88,13 +88,25 @@ impl DockerProvider {
             .collect())
     }
 
-    /// Removes `volume`: whether it was there.
+    /// Removes the snapshot volume `volume`: whether it was there. Another
+    /// kip's helper may hold it for a moment (every `kip snapshot list`
+    /// mounts every snapshot, read-only): an engine that says "in use" is
+    /// asked again for a few seconds before that is the answer.
     pub async fn remove_volume(&self, volume: &str) -> Result<bool> {
-        match self
-            .docker
-            .remove_volume(volume, Some(RemoveVolumeOptions { force: false }))
-            .await
-        {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let removed = loop {
+            let removed = self
+                .docker
+                .remove_volume(volume, Some(RemoveVolumeOptions { force: false }))
+                .await;
+            match removed {
+                Err(e) if is_volume_in_use(&e) && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                }
+                other => break other,
+            }
+        };
+        match removed {
             Ok(()) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(anyhow!(
