@@ -46,11 +46,13 @@ pub async fn export(
     }
     let sink = Sink::open(to)?;
     let temp = sink.temp();
+    // Listening before the step is said: a Ctrl-C from then on is kip's.
+    let mut signals = Signals::listen()?;
     let step = printer.step(
         "snapshot-exported",
         &format!("Exporting snapshot {name} to {}", to.name("stdout")),
     );
-    match stream(engine, &meta, sink, &step).await {
+    match stream(engine, &meta, sink, (&step, &mut signals)).await {
         Ok(bytes) => {
             step.done(&format!(
                 "Exported snapshot {name} ({} in the engine) to {}: {}",
@@ -78,7 +80,7 @@ async fn stream(
     engine: &DockerProvider,
     meta: &Metadata,
     sink: Sink,
-    step: &crate::output::Step<'_>,
+    (step, signals): (&crate::output::Step<'_>, &mut Signals),
 ) -> Result<u64> {
     let seed = meta.seed.clone().unwrap_or_default();
     let first = archive::header_entry(&Header {
@@ -91,7 +93,6 @@ async fn stream(
     if !seed.is_empty() {
         mounts.push(mount(STORE, "/seeds"));
     }
-    let mut signals = Signals::listen()?;
     let args = std::slice::from_ref(&seed);
     let helper = engine
         .start_streaming_helper(&meta.dind_image, &mounts, (TAR_OUT, args), false)
@@ -107,7 +108,7 @@ async fn stream(
     drop(input);
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let writer = tokio::task::spawn_blocking(move || sink.write(&first, rx));
-    let pumped = pump_out(output, tx, &mut signals, step).await;
+    let pumped = pump_out(output, tx, signals, step).await;
     let code = engine.end_streaming_helper(&name, pumped.is_err()).await;
     let (sink, written) = writer.await.context("the archive writer failed")?;
     // The writer's failure (a full disk, a closed pipe) is why the pump stopped.
