@@ -78,6 +78,21 @@ impl DockerProvider {
         ran
     }
 
+    /// Waits for container `name` (`what` it is, for errors) to end: its
+    /// exit code.
+    pub(super) async fn exit_code_of(&self, name: &str, what: &str) -> Result<i64> {
+        match self
+            .docker
+            .wait_container(name, None)
+            .try_collect::<Vec<_>>()
+            .await
+        {
+            Ok(waits) => Ok(waits.last().map_or(0, |w| w.status_code)),
+            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => Ok(code),
+            Err(e) => bail!("waiting for the {what}: {e}"),
+        }
+    }
+
     /// Starts the helper container `name` (`what` it is, for errors) and
     /// collects its exit code and output once it ends.
     pub(super) async fn helper_output(&self, name: &str, what: &str) -> Result<HelperOutput> {
@@ -85,16 +100,7 @@ impl DockerProvider {
             .start_container(name, None)
             .await
             .map_err(|e| anyhow!("the {what} did not start: {}", short_docker_error(&e)))?;
-        let code = match self
-            .docker
-            .wait_container(name, None)
-            .try_collect::<Vec<_>>()
-            .await
-        {
-            Ok(waits) => waits.last().map_or(0, |w| w.status_code),
-            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
-            Err(e) => bail!("waiting for the {what}: {e}"),
-        };
+        let code = self.exit_code_of(name, what).await?;
         let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
         let chunks: Vec<LogOutput> = self
             .docker

@@ -70,23 +70,13 @@ impl DockerProvider {
     /// Waits for the streaming helper `name` to end (`kill`: ends it first)
     /// and removes it: its exit code. The caller has dropped its attach.
     pub async fn end_streaming_helper(&self, name: &str, kill: bool) -> Result<i64> {
-        use futures_util::TryStreamExt;
         if kill {
             let _ = self
                 .docker
                 .kill_container(name, None::<KillContainerOptions>)
                 .await;
         }
-        let code = match self
-            .docker
-            .wait_container(name, None)
-            .try_collect::<Vec<_>>()
-            .await
-        {
-            Ok(waits) => waits.last().map_or(0, |w| w.status_code),
-            Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => code,
-            Err(e) => Err(anyhow!("waiting for the snapshot helper: {e}"))?,
-        };
+        let code = self.exit_code_of(name, "snapshot helper").await?;
         self.remove_container_by_name(name).await?;
         Ok(code)
     }

@@ -100,6 +100,16 @@ impl KubeProvider {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    /// The Pods of `api` that carry kip's managed-by label.
+    async fn kips_pods(&self, api: Api<Pod>) -> Result<Vec<Pod>> {
+        let mine = format!("{}={}", labels::MANAGED_BY, labels::MANAGER);
+        let pods = api
+            .list(&ListParams::default().labels(&mine))
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        Ok(pods.items)
+    }
+
     /// The API server's address, as the kubeconfig names it.
     pub fn server(&self) -> &str {
         &self.server
@@ -292,15 +302,8 @@ impl Provider for KubeProvider {
         } else {
             self.pods()
         };
-        let pods = api
-            .list(&ListParams::default().labels(&format!(
-                "{}={}",
-                labels::MANAGED_BY,
-                labels::MANAGER
-            )))
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        let mut infos: Vec<NodeInfo> = pods.items.iter().map(|p| self.info(p)).collect();
+        let pods = self.kips_pods(api).await?;
+        let mut infos: Vec<NodeInfo> = pods.iter().map(|p| self.info(p)).collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(infos)
     }

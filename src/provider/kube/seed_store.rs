@@ -13,7 +13,7 @@ use crate::node::{labels, remote};
 use crate::provider::docker::HelperOutput;
 use anyhow::{anyhow, Result};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, LogParams, Patch, PatchParams, PostParams};
 use kube::Api;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -61,16 +61,8 @@ impl KubeProvider {
     /// The node Pods that use a seed: their cluster, outer node, seed key
     /// and image.
     pub async fn seeded_pods(&self) -> Result<Vec<SeededPod>> {
-        let pods = self
-            .pods()
-            .list(&ListParams::default().labels(&format!(
-                "{}={}",
-                labels::MANAGED_BY,
-                labels::MANAGER
-            )))
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        Ok(pods.items.iter().filter_map(SeededPod::of).collect())
+        let pods = self.kips_pods(self.pods()).await?;
+        Ok(pods.iter().filter_map(SeededPod::of).collect())
     }
 
     /// Remembers that the node Pod `pod` used the seed store of its outer
