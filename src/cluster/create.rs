@@ -12,10 +12,10 @@ use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    restore_steps, AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage,
-    ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill,
-    RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitNodes,
-    WaitReady,
+    remote_restore_steps, restore_steps, AwaitMember, Claim, ConnectRegistries, Context,
+    CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision,
+    Recreate, Refill, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine,
+    Step, WaitNodes, WaitReady,
 };
 use super::undo::undo;
 use super::Request;
@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
@@ -80,6 +81,30 @@ pub fn restore(snapshot: &str) -> Recipe<DockerProvider> {
             Box::new(check),
             Box::new(DindImage),
             Box::new(provision),
+            Box::new(StartEngine),
+            Box::new(CreateCluster),
+            Box::new(WaitReady),
+            Box::new(ExportKubeconfig),
+        ],
+        fresh: Vec::new(),
+        when_taken: WhenTaken::Refuse,
+        hands_over: true,
+    }
+}
+
+/// `kip up NEW --remote --from SNAPSHOT`: as [`restore`], the snapshot
+/// being on the local engine (the place's host) and the node a Pod, whose
+/// bootstrap waits for the snapshot kip streams into it.
+pub fn restore_remote(snapshot: &str) -> Recipe<KubeProvider> {
+    let (check, stream) = remote_restore_steps(snapshot);
+    Recipe {
+        steps: vec![
+            Box::new(Plan),
+            Box::new(RefuseTaken),
+            Box::new(check),
+            Box::new(DindImage),
+            Box::new(Provision),
+            Box::new(stream),
             Box::new(StartEngine),
             Box::new(CreateCluster),
             Box::new(WaitReady),

@@ -44,9 +44,11 @@
 //!   entry first, then the helper's tar of the volume and of the seed's
 //!   layers (an imported snapshot mounts no seed). A snapshot volume
 //!   carries its seed's label: seeds count it as a user (`crate::seed`).
-//! - Remote mode (item 6) is not built: `--from` and `kip snapshot` work
-//!   on the local engine. A seam for `kip pool create --from SNAPSHOT`:
-//!   [`find`] and the `restore` recipe are all a pool needs.
+//! - Remote mode (item 6): `kip snapshot save --remote` streams a remote
+//!   node out into a local snapshot (`remote_save`); snapshots live on the
+//!   local engine. `kip up --remote --from` is not built yet (exit 2).
+//!   A seam for `kip pool create --from SNAPSHOT`: [`find`] and the
+//!   `restore` recipe are all a pool needs.
 //!
 //! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
 //! small workload, 1.44 GiB): frozen 2.6–11.8 s for the copy, `up --from`
@@ -60,6 +62,8 @@ pub mod check;
 pub mod collect;
 pub mod export;
 pub mod import;
+pub mod remote_restore;
+pub mod remote_save;
 pub mod report;
 pub mod save;
 pub mod transfer;
