@@ -145,7 +145,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network; local engine only
+    /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network; with --remote, the snapshot (on the local engine) is streamed into the node Pod
     #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["recreate", "dry_run", "pool"])]
     pub from: Option<String>,
 

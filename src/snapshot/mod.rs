@@ -46,7 +46,8 @@
 //!   carries its seed's label: seeds count it as a user (`crate::seed`).
 //! - Remote mode (item 6): `kip snapshot save --remote` streams a remote
 //!   node out into a local snapshot (`remote_save`); snapshots live on the
-//!   local engine. `kip up --remote --from` is not built yet (exit 2).
+//!   local engine, and `kip up --remote --from` streams one into a new
+//!   node Pod (`remote_restore`, `cluster::steps::restore_remote`).
 //!   A seam for `kip pool create --from SNAPSHOT`: [`find`] and the
 //!   `restore` recipe are all a pool needs.
 //!
