@@ -23,6 +23,8 @@ use crate::provider::docker::{DockerProvider, StreamingHelper};
 use crate::provider::Node;
 use anyhow::Result;
 use bollard::container::LogOutput;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +69,51 @@ pub async fn stream_into(
     node: &impl Node,
     signals: &mut Signals,
 ) -> Result<()> {
+    let (name, tar, stderr) = start_tar(engine, meta).await?;
+    let command: Vec<String> = ["sh", "-c", RESTORE_IN, RESTORE_PROCESS, DOCKER_ROOT]
+        .map(String::from)
+        .to_vec();
+    let unpacked = tokio::select! {
+        out = node.exec_capture(&command, Some(tar)) => Some(out),
+        () = signals.received() => None,
+    };
+    let code = engine.end_streaming_helper(&name, unpacked.is_none()).await;
+    let Some(out) = unpacked else {
+        return Err(Error::Interrupted.into());
+    };
+    let out = out?;
+    let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
+    match code? {
+        0 => {}
+        4 => {
+            return Err(Error::SnapshotSeedGone {
+                name: meta.name.clone(),
+                seed: meta.seed.clone().unwrap_or_default(),
+            }
+            .into())
+        }
+        code => return Err(helper_failed("tar the snapshot", code, &stderr)),
+    }
+    if out.code != 0 {
+        return Err(Error::SnapshotHelperFailed {
+            what: "unpack the snapshot in the node Pod".into(),
+            error: format!("exited {}: {}", out.code, out.stderr.trim()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The helper's tar, as [`super::export`] makes it: its name, its stdout
+/// (the tar), and what it says on stderr as it comes.
+async fn start_tar(
+    engine: &DockerProvider,
+    meta: &Metadata,
+) -> Result<(
+    String,
+    BoxStream<'static, Result<Bytes>>,
+    Arc<Mutex<String>>,
+)> {
     let seed = meta.seed.clone().unwrap_or_default();
     let volume = volume_name(&meta.name);
     let mut mounts = vec![mount(&volume, "/s")];
@@ -105,36 +152,5 @@ pub async fn stream_into(
             std::future::ready(chunk)
         })
         .boxed();
-    let command: Vec<String> = ["sh", "-c", RESTORE_IN, RESTORE_PROCESS, DOCKER_ROOT]
-        .map(String::from)
-        .to_vec();
-    let unpacked = tokio::select! {
-        out = node.exec_capture(&command, Some(tar)) => Some(out),
-        () = signals.received() => None,
-    };
-    let code = engine.end_streaming_helper(&name, unpacked.is_none()).await;
-    let Some(out) = unpacked else {
-        return Err(Error::Interrupted.into());
-    };
-    let out = out?;
-    let stderr = stderr.lock().map(|s| s.clone()).unwrap_or_default();
-    match code? {
-        0 => {}
-        4 => {
-            return Err(Error::SnapshotSeedGone {
-                name: meta.name.clone(),
-                seed: seed.clone(),
-            }
-            .into())
-        }
-        code => return Err(helper_failed("tar the snapshot", code, &stderr)),
-    }
-    if out.code != 0 {
-        return Err(Error::SnapshotHelperFailed {
-            what: "unpack the snapshot in the node Pod".into(),
-            error: format!("exited {}: {}", out.code, out.stderr.trim()),
-        }
-        .into());
-    }
-    Ok(())
+    Ok((name, tar, stderr))
 }
