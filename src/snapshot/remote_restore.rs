@@ -95,11 +95,12 @@ pub async fn stream_into(
         code => return Err(helper_failed("tar the snapshot", code, &stderr)),
     }
     if out.code != 0 {
-        return Err(Error::SnapshotHelperFailed {
-            what: "unpack the snapshot in the node Pod".into(),
-            error: format!("exited {}: {}", out.code, out.stderr.trim()),
-        }
-        .into());
+        // Its last lines: a full disk makes tar say so for every file.
+        return Err(helper_failed(
+            "unpack the snapshot in the node Pod",
+            out.code,
+            &out.stderr,
+        ));
     }
     Ok(())
 }

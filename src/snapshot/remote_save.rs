@@ -245,11 +245,11 @@ async fn stream(
     };
     let streamed = streamed?;
     if streamed.code != 0 {
-        return Err(Error::SnapshotHelperFailed {
-            what: "stream the node's data root out of its Pod".into(),
-            error: format!("exited {}: {}", streamed.code, said(&streamed.stderr)),
-        }
-        .into());
+        return Err(helper_failed(
+            "stream the node's data root out of its Pod",
+            streamed.code,
+            &said(&streamed.stderr),
+        ));
     }
     match code? {
         0 => Ok(streamed),
