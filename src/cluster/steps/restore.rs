@@ -59,6 +59,13 @@ impl Step<DockerProvider> for RefuseTaken {
     }
 }
 
+impl CheckSnapshot {
+    /// The snapshot, once this step found it fit (a dry run's summary).
+    pub fn found(&self) -> Option<Metadata> {
+        self.found.borrow().clone()
+    }
+}
+
 /// The pair of steps of a restore of snapshot `name`.
 pub fn restore_steps(name: &str) -> (CheckSnapshot, ProvisionFromSnapshot) {
     let found = Found::default();
