@@ -33,8 +33,11 @@
 //! - Restore (`kip up NEW --from SNAPSHOT`) is the cluster layer's
 //!   `restore` recipe: the checks refuse a snapshot this engine cannot run
 //!   (exit 3, before anything is made), the new node's volume is a copy of
-//!   the snapshot's data root marked `.kip-restore`, and the node's
-//!   bootstrap keeps it and restarts the kind node in it, as on a restart.
+//!   the snapshot's data root marked `.kip-restore` (the copy's last
+//!   write), and the node's bootstrap keeps it and restarts the kind node
+//!   in it, as on a restart. The node is started while the helper copies
+//!   (`KIP_RESTORE=1`: its bootstrap waits for the mark before it touches
+//!   the volume), so its start and boot until then cost nothing.
 //!   The inner kind cluster keeps the name it was made under (recorded,
 //!   and carried by the node's `dev.kip.kind-cluster` label, which
 //!   `NodeInfo::kind_cluster` reads for `kip load` and `kip logs`).
