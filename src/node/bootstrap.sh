@@ -777,12 +777,15 @@ seed_make() {
 }
 
 # Gives the seed up (the stream failed, or never came): nothing of it is
-# kept, the key is free for the next maker, and the node fails.
+# kept, the key is free for the next maker, and the node fails. The reason
+# is said first: stopping the seed's dockerd can take seconds, and a kip
+# whose stream that stop broke looks for the node's reason at once.
 seed_give_up() {
+    echo "kip-fail: image: $1; the seed $KIP_SEED was not made (the next kip up makes it)"
     stop_dockerd
     rm -rf "$making"
     exec 9<&-
-    fail image "$1; the seed $KIP_SEED was not made (the next kip up makes it)"
+    exit 1
 }
 
 # The image kip streams into the node's dockerd (the seed's, or its own):
@@ -815,7 +818,23 @@ await_stream() {
         fi
         sleep 0.1
     done
+    await_loader
     echo "kip-info: node-image=$KIP_NODE_IMAGE"
+}
+
+# The image is in a moment before kip's `docker load` (or `docker tag`) has
+# its answer. A dockerd stopped in that moment (the seed's, once made)
+# cuts the answer off, and kip takes a load that worked for a failure
+# ("unexpected EOF"). So the loader ends first; bounded, as it is kip's.
+await_loader() {
+    settled=$(($(date +%s) + ${KIP_STREAM_END_GRACE:-15}))
+    said=''
+    while pgrep -f '^docker load' >/dev/null 2>&1 || pgrep -f '^docker tag' >/dev/null 2>&1; do
+        [ -n "$said" ] || echo "kip-info: image-loader=finishing"
+        said=1
+        [ "$(date +%s)" -lt "$settled" ] || return 0
+        sleep 0.05
+    done
 }
 
 await_seed_image() {

@@ -185,8 +185,24 @@ fn a_seeding_killed_half_way_is_made_again_by_the_next_up_on_the_real_kind() {
 
     let next = t
         .e2e
-        .kip(&["up", &second, "--image", &image.name, "--wait", "8m"])
+        .kip(&[
+            "up",
+            &second,
+            "--image",
+            &image.name,
+            "--wait",
+            "8m",
+            "--keep-on-failure",
+        ])
         .run();
+    if next.code != 0 {
+        // What the node said, for a failure kip's own words do not explain.
+        let log = t.e2e.kip(&["logs", &second]).run();
+        eprintln!(
+            "--- the second node's log ---\n{}{}",
+            log.stdout, log.stderr
+        );
+    }
     checks.check(
         "the next up makes the seed and succeeds",
         success(

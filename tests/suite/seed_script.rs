@@ -648,3 +648,85 @@ fn the_store_helper_never_removes_what_a_node_holds() {
         "once its maker is gone"
     );
 }
+
+/// The node's wait for the image that kip streams in ends only once kip's
+/// `docker load` has ended too: the image is in a moment before the load
+/// has its answer, and a maker that stopped the seed's dockerd in that
+/// moment cut the answer off ("unexpected EOF": kip took a load that
+/// worked for a failure; CI). `await_stream` is run alone (the bootstrap
+/// without its `main`) in a PID namespace of its own, so only this test's
+/// stand-in loader (`docker load`, blocked on a FIFO) is seen; the test
+/// lets the loader end only once the wait says it waits for it.
+#[test]
+#[ignore = "end-to-end: needs root and unshare (KIP_E2E=1 makes their absence a failure)"]
+fn the_wait_for_the_streamed_image_ends_after_the_loader_does() {
+    use std::io::Write;
+    if !can_mount("the_wait_for_the_streamed_image_ends_after_the_loader_does") {
+        return;
+    }
+    let node = Node::new();
+    let dir = node.path("");
+    assert!(Command::new("mkfifo")
+        .arg(node.path("load"))
+        .status()
+        .unwrap()
+        .success());
+    fs::write(node.path("loaded"), "").unwrap();
+    // argv ["docker", "load"], as kip's exec runs it; the image is there.
+    let docker = node.path("bin/docker");
+    fs::write(
+        &docker,
+        "#!/bin/bash\ncase $1 in\nload) exec -a docker cat load ;;\nimage) [ -e loaded ] ;;\nesac\n",
+    )
+    .unwrap();
+    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let functions = SCRIPT.trim_end().strip_suffix("main").unwrap();
+    let harness = format!(
+        "{functions}\n\
+         docker load &\n\
+         until pgrep -f '^docker load' >/dev/null; do sleep 0.01; done\n\
+         await_stream fail_image\n\
+         if pgrep -f '^docker load' >/dev/null; then echo loader=running; else echo loader=done; fi\n"
+    );
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &harness])
+        .current_dir(&dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                node.path("bin").display(),
+                std::env::var("PATH").unwrap()
+            ),
+        )
+        .env("KIP_NODE_IMAGE", IMAGE)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(child.stdout.take().unwrap());
+    let minute = Duration::from_secs(60);
+    let waits = lines.wait_for(minute, |l| {
+        l == "kip-info: image-loader=finishing" || l.starts_with("loader=")
+    });
+    if waits.as_deref() == Ok("kip-info: image-loader=finishing") {
+        // The loader's end: its FIFO's writer closes.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(node.path("load"))
+            .unwrap()
+            .flush()
+            .unwrap();
+    }
+    let ended = match waits {
+        Ok(line) if line.starts_with("loader=") => Ok(line),
+        _ => lines.wait_for(minute, |l| l.starts_with("loader=")),
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        ended.as_deref(),
+        Ok("loader=done"),
+        "the wait ended while the loader still ran"
+    );
+}

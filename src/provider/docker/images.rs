@@ -109,17 +109,104 @@ impl DockerProvider {
         }
     }
 
-    /// `docker save` of images on the engine, as a stream.
+    /// `docker save` of images on the engine, as a stream. A save that
+    /// fails once it has begun ends the stream with an error of its own,
+    /// as [`SaveTail`] finds it.
     pub fn save_images(&self, images: &[String]) -> BoxStream<'static, Result<bytes::Bytes>> {
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
-        self.docker
-            .export_images(&names)
-            .map_err(|e| {
-                Error::HostImagesUnreadable {
-                    error: e.to_string(),
+        let chunks = self.docker.export_images(&names).map_err(|e| {
+            anyhow::Error::from(Error::HostImagesUnreadable {
+                error: e.to_string(),
+            })
+        });
+        let ends = futures_util::stream::once(async { Ok(bytes::Bytes::new()) });
+        let mut tail = SaveTail::default();
+        chunks
+            .chain(ends)
+            .map(move |chunk| match chunk {
+                Ok(c) if c.is_empty() => match tail.failure() {
+                    Some(error) => Err(Error::HostImagesUnreadable { error }.into()),
+                    None => Ok(c),
+                },
+                Ok(c) => {
+                    tail.push(&c);
+                    Ok(c)
                 }
-                .into()
+                e => e,
             })
             .boxed()
+    }
+}
+
+/// The end of a `docker save` stream. The engine's save (moby's
+/// `getImagesGet`) that fails after its first bytes went out cannot answer
+/// with an error status any more: it writes its error as a JSON message
+/// (`{"errorDetail":…}`) after the tar it had begun and ends the response
+/// as if all went well. A whole tar ends in NUL padding, never in such a
+/// message; without this a failed save reaches `docker load` as a tar cut
+/// short ("unexpected EOF"), and the engine's reason is lost.
+#[derive(Default)]
+struct SaveTail(Vec<u8>);
+
+impl SaveTail {
+    /// Enough for the engine's message.
+    const KEPT: usize = 16 * 1024;
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.0.extend_from_slice(chunk);
+        if self.0.len() > 2 * Self::KEPT {
+            self.0.drain(..self.0.len() - Self::KEPT);
+        }
+    }
+
+    /// The engine's error, when the stream ended with one.
+    fn failure(&self) -> Option<String> {
+        let start = find_last(&self.0, br#"{"errorDetail":"#)?;
+        let message: serde_json::Value = serde_json::from_slice(&self.0[start..]).ok()?;
+        let error = message["errorDetail"]["message"]
+            .as_str()
+            .or(message["error"].as_str())?;
+        Some(format!(
+            "the engine's `docker save` failed part way: {error}"
+        ))
+    }
+}
+
+fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SaveTail;
+
+    fn tail_of(parts: &[&[u8]]) -> SaveTail {
+        let mut tail = SaveTail::default();
+        for part in parts {
+            tail.push(part);
+        }
+        tail
+    }
+
+    #[test]
+    fn a_save_cut_short_by_the_engine_is_told_by_its_message() {
+        let tar_begun = vec![b'a'; 40_000];
+        let message = br#"{"errorDetail":{"message":"open /var/lib/docker/x: no such file"},"error":"open /var/lib/docker/x: no such file"}
+"#;
+        let tail = tail_of(&[&tar_begun, &message[..20], &message[20..]]);
+        assert_eq!(
+            tail.failure().as_deref(),
+            Some(
+                "the engine's `docker save` failed part way: open /var/lib/docker/x: no such file"
+            )
+        );
+    }
+
+    #[test]
+    fn a_whole_tar_is_no_failure_even_if_it_holds_the_words() {
+        let mut tar = br#"x {"errorDetail":{"message":"in a file"}} y"#.to_vec();
+        tar.extend(vec![0u8; 10_240]);
+        assert_eq!(tail_of(&[&tar]).failure(), None);
+        assert_eq!(tail_of(&[]).failure(), None);
     }
 }
