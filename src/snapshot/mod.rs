@@ -52,10 +52,11 @@
 //!   [`find`] and the `restore` recipe are all a pool needs.
 //!
 //! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
-//! small workload, 1.44 GiB): frozen 2.6–11.8 s for the copy, `up --from`
-//! to the API server 11.7–41.7 s and to the workload answering 29.0 s
-//! (median) against 39.3 s for a fresh `up` plus its install, under the
-//! load of this shared machine: BENCHMARKS.md "Snapshots".
+//! small workload, 1.44 GiB): frozen 2.1–11.8 s for the copy, `up --from`
+//! to the API server 11.7–41.7 s and to the workload answering 16.4 s
+//! (median) against 32.7 s for a fresh `up` plus its install (0.50×),
+//! under the load of this shared machine; most of a restore is the copy
+//! and the kind control plane's own restart: BENCHMARKS.md "Snapshots".
 
 pub mod archive;
 pub mod cert;
