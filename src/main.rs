@@ -164,6 +164,15 @@ async fn run_local(
                 .await?;
             Ok(0)
         }
+        // A restore's dry run reads the snapshot on the engine.
+        Command::Up(args) if args.dry_run && args.from.is_some() => {
+            let settings = args.settings(global);
+            let docker = docker?;
+            docker.check_answers().await?;
+            commands::up::dry_run_restore(&settings, &global.env, args.output, &docker, printer)
+                .await?;
+            Ok(0)
+        }
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
             let sources = (docker.as_ref(), docker.as_ref().ok());
