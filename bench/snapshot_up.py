@@ -2,7 +2,10 @@
 """Snapshots (issue 19): `kip up --from SNAPSHOT` to the node and the
 workload Ready, against a fresh `kip up` plus installing the same workload
 (`kip load` of its image, `kubectl apply`), in the same run, rounds
-interleaved. Also the save: its time and how long the source was frozen.
+interleaved; each restore's `--progress json` phases and when the node,
+the rollout and the workload's exec answered. Also the save: its time and
+how long the source was frozen; the export and the import: their times and
+the archive's size.
 Prints numbers; asserts nothing.
 
     python3 bench/snapshot_up.py [--runs N] [--kip target/release/kip]
@@ -53,23 +56,42 @@ def workload(image):
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
-def ready(env, name):
+def ready(env, name, start=None):
     """Every node Ready, the Deployment rolled out, and its container
     answering `kubectl exec` (a restored cluster's statuses are the
     snapshot's until its kubelet reports: the exec is what proves the pod
-    runs again), polled every 0.2 s."""
+    runs again), polled every 0.2 s. The time (since `start`) each was
+    reached."""
     ctx = ["--context", f"kip-{name}"]
+    start = start or time.time()
+    marks = []
     sh(KUBECTL, *ctx, "wait", "--for=condition=Ready", "node", "--all", "--timeout=8m", env=env)
+    marks.append(("node Ready", time.time() - start))
     sh(KUBECTL, *ctx, "rollout", "status", "deploy/loaded", "--timeout=8m", env=env)
+    marks.append(("rolled out", time.time() - start))
     deadline = time.time() + 480
     while True:
         probe = subprocess.run([KUBECTL, *ctx, "exec", "deploy/loaded", "--", "cat", "/data/probe"],
                                capture_output=True, text=True, env=env)
         if probe.returncode == 0:
-            return
+            marks.append(("exec answered", time.time() - start))
+            return marks
         if time.time() > deadline:
             sys.exit(f"the workload of {name} never answered: {probe.stderr}")
         time.sleep(0.2)
+
+
+def phases(progress):
+    """`--progress json`'s phases, as `name seconds`."""
+    done = []
+    for line in progress.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "phase" and "elapsedSeconds" in event:
+            done.append(f"{event['phase']} {event['elapsedSeconds']:.1f}")
+    return ", ".join(done)
 
 
 def install(kip, env, name, image):
@@ -105,14 +127,26 @@ def main():
         meta = next(s["metadata"] for s in meta["items"] if s["name"] == snap)
         sh(kip, "down", source, env=env)
         made.remove(source)
+        archive = os.path.join(tmp, "snap.tgz")
+        start = time.time()
+        sh(kip, "snapshot", "export", snap, archive, env=env)
+        export_s, archive_bytes = time.time() - start, os.path.getsize(archive)
+        start = time.time()
+        sh(kip, "snapshot", "import", archive, f"{snap}-i", env=env)
+        import_s = time.time() - start
+        os.remove(archive)
+        sh(kip, "snapshot", "rm", f"{snap}-i", env=env)
         restored, fresh = [], []
         for i in range(args.runs):
             name = f"bench-snap-r{i}-{pid}"
             made.append(name)
             start = time.time()
-            sh(kip, "up", name, "--from", snap, "--no-switch-context", env=env)
-            ready(env, name)
+            up = sh(kip, "up", name, "--from", snap, "--no-switch-context", "--progress", "json", env=env)
+            up_s = time.time() - start
+            marks = ready(env, name, start)
             restored.append(time.time() - start)
+            print(f"round {i + 1} --from, phases: {phases(up.stderr)}; kip up returned {up_s:.1f} s; "
+                  f"then {', '.join(f'{k} {v:.1f} s' for k, v in marks)}", file=sys.stderr)
             sh(kip, "down", name, env=env)
             made.remove(name)
             name = f"bench-snap-f{i}-{pid}"
@@ -129,11 +163,14 @@ def main():
     finally:
         for name in made:
             subprocess.run([kip, "down", name], env=env, capture_output=True)
-        subprocess.run([kip, "snapshot", "rm", snap], env=env, capture_output=True)
+        for name in (snap, f"{snap}-i"):
+            subprocess.run([kip, "snapshot", "rm", name], env=env, capture_output=True)
+        subprocess.run(["rm", "-rf", tmp])
         subprocess.run(["docker", "rmi", image], capture_output=True)
     r, f = statistics.median(restored), statistics.median(fresh)
     print(f"snapshot: {meta['sizeBytes'] / 2**30:.2f} GiB, save {save_s:.1f} s, "
           f"source frozen {meta['frozenMs'] / 1000:.1f} s")
+    print(f"export: {export_s:.1f} s, archive {archive_bytes / 2**30:.2f} GiB; import: {import_s:.1f} s")
     print(f"kip up --from, to node + workload Ready: median {r:.1f} s "
           f"({', '.join(f'{x:.1f}' for x in restored)})")
     print(f"fresh kip up + load + apply, to the same: median {f:.1f} s "

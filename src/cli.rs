@@ -141,12 +141,12 @@ pub struct UpArgs {
     #[arg(long)]
     pub recreate: bool,
 
-    /// Print the node plan as YAML (JSON with -o json) and change nothing
+    /// Print the node plan as YAML (JSON with -o json) and change nothing; with --from, also run the restore's checks and say what it would copy where
     #[arg(long)]
     pub dry_run: bool,
 
     /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network. With --remote the snapshot (on the local engine) is streamed into the node Pod whole, which is slower than a fresh `kip up --remote` on an outer node with a seed (the stream alone took longer than a whole fresh up: BENCHMARKS.md)
-    #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["recreate", "dry_run", "pool"])]
+    #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["recreate", "pool"])]
     pub from: Option<String>,
 
     /// Do not make the new context the current one

@@ -111,8 +111,10 @@ async fn run_remote(
     if command.uses_pools() {
         return Err(error::Error::PoolsLocalOnly.into());
     }
-    // `run --from` and `gc --snapshots` are the local engine's.
-    if matches!(command, Command::Run(args) if args.from.is_some())
+    // `up --from --dry-run`, `run --from` and `gc --snapshots` are the
+    // local engine's.
+    if matches!(command, Command::Up(args) if args.from.is_some() && args.dry_run)
+        || matches!(command, Command::Run(args) if args.from.is_some())
         || matches!(command, Command::Gc(args) if args.snapshots)
     {
         return Err(error::Error::SnapshotRemote.into());
@@ -180,6 +182,15 @@ async fn run_local(
             let docker = docker?;
             docker.check_answers().await?;
             commands::up::dry_run_claim(&settings, &global.env, args.output, &docker, printer)
+                .await?;
+            Ok(0)
+        }
+        // A restore's dry run reads the snapshot on the engine.
+        Command::Up(args) if args.dry_run && args.from.is_some() => {
+            let settings = args.settings(global);
+            let docker = docker?;
+            docker.check_answers().await?;
+            commands::up::dry_run_restore(&settings, &global.env, args.output, &docker, printer)
                 .await?;
             Ok(0)
         }

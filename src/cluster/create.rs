@@ -116,6 +116,26 @@ pub fn restore_remote(snapshot: &str) -> Recipe<KubeProvider> {
     }
 }
 
+/// `kip up NEW --from SNAPSHOT --dry-run`: the restore recipe's steps
+/// before it makes anything (the plan, the name refused if taken, the
+/// snapshot found and checked against this engine and these flags, which
+/// only read), run as a restore runs them; the snapshot and the node plan
+/// they arrive at. Nothing is made.
+pub async fn restore_plan(
+    snapshot: &str,
+    request: &Request,
+    place: Place<'_, DockerProvider>,
+) -> Result<(crate::snapshot::Metadata, crate::node::NodePlan)> {
+    let (check, _) = restore_steps(snapshot);
+    let mut cx = context(request, place, None, Instant::now());
+    let steps: [&dyn Step<DockerProvider>; 3] = [&Plan, &RefuseTaken, &check];
+    for step in steps {
+        step.run(&mut cx).await?;
+    }
+    let meta = check.found().expect("the check step found the snapshot");
+    Ok((meta, cx.plan.take().expect("the plan step ran")))
+}
+
 /// Plan, the name, then the node made and its engine given the kind node
 /// image (from the engine's seed, else streamed), the cluster created,
 /// waited for and handed over.

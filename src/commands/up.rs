@@ -111,6 +111,39 @@ pub async fn dry_run(
     Ok(())
 }
 
+/// `kip up NAME --from SNAPSHOT --dry-run`: the restore's checks run as a
+/// restore runs them (a snapshot this engine or these flags cannot run is
+/// refused, exit 3; an unknown one is exit 5), what the restore would do
+/// said on stderr, and the node plan it would make printed. Touches nothing.
+pub async fn dry_run_restore(
+    settings: &UpSettings,
+    env: &Environment,
+    format: StatusFormat,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<()> {
+    let place = Place {
+        provider: engine,
+        host: Some(engine),
+        printer,
+        env,
+    };
+    let snapshot = settings.from.as_deref().unwrap_or_default();
+    let (meta, plan) = create::restore_plan(snapshot, &settings.request, place).await?;
+    let name = &settings.request.name;
+    printer.info(&crate::snapshot::check::restore_summary(
+        &meta,
+        name,
+        &plan.node.volume.name,
+    ));
+    let yaml = engine.manifest(&plan);
+    match format {
+        StatusFormat::Text => crate::output::out(yaml)?,
+        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
+    }
+    Ok(())
+}
+
 /// `kip up NAME --pool POOL --dry-run`: says what the claim would do (take
 /// one of the pool's ready members, wait for one, or make NAME fresh from
 /// the pool's plan) and prints the pool's plan as the node plan; refuses

@@ -275,6 +275,7 @@ write_kind_config() {
 # containers (kind would find its old cluster); a restart of this same node
 # (the same KIP_NODE_RUN) keeps them.
 prepare_data_root() {
+    await_restore_copy
     restore_data_root
     [ -n "${KIP_NODE_RUN:-}" ] || return 0
     if [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] &&
@@ -283,6 +284,22 @@ prepare_data_root() {
         find "$data_root" -mindepth 1 -maxdepth 1 -exec rm -rf {} \;
     fi
     echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
+}
+
+# A node restored from a snapshot (KIP_RESTORE=1) starts while kip still
+# copies the snapshot into its volume: it waits for the copy's last mark
+# (.kip-restore) before it touches the volume, unless it claimed the volume
+# already (a restart of this node). Bounded: kip removes the node when the
+# copy fails.
+await_restore_copy() {
+    [ "${KIP_RESTORE:-}" = 1 ] || return 0
+    [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] || return 0
+    deadline=$(($(date +%s) + ${KIP_RESTORE_TIMEOUT:-900}))
+    until [ -f "$data_root/.kip-restore" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] ||
+            fail restore "the snapshot's copy into this node's volume did not finish within ${KIP_RESTORE_TIMEOUT:-900}s"
+        sleep 0.05
+    done
 }
 
 # A node restored from a snapshot (`kip up --from`): kip copied the

@@ -90,6 +90,43 @@ pub fn differences(snapshot: &Metadata, target: &Target) -> Vec<String> {
     found
 }
 
+/// What `kip up NEW --from SNAPSHOT --dry-run` says a restore of `meta`
+/// into cluster `cluster` would do, once [`differences`] found none: the
+/// snapshot, the checks it passed here, the volume it would be copied into.
+pub fn restore_summary(meta: &Metadata, cluster: &str, volume: &str) -> String {
+    let or_unknown = |v: Option<String>| v.unwrap_or_else(|| "not recorded".into());
+    let size = crate::output::size(meta.size_bytes);
+    let layers = match &meta.seed {
+        Some(seed) => format!("mount the image layers of seed {seed} (not copied)"),
+        None => "use the image layers it carries".to_string(),
+    };
+    [
+        format!(
+            "kip up would restore {cluster} from snapshot {} ({size}, saved from {} at {}).",
+            meta.name, meta.source, meta.created_at
+        ),
+        format!(
+            "Checked on this engine and these flags: node image {} and kind node image {} \
+             (Kubernetes {}), MTU {} within this engine's network's, cgroup {}, iptables {}, \
+             architecture {}, certificates valid until {} (more than a day).",
+            meta.dind_image,
+            meta.kind_image,
+            or_unknown(meta.kubernetes_version.clone()),
+            or_unknown(meta.mtu.map(|m| m.to_string())),
+            or_unknown(meta.cgroup.clone()),
+            or_unknown(meta.iptables.clone()),
+            meta.arch,
+            or_unknown(meta.certificates_expire_at.clone()),
+        ),
+        format!(
+            "It would copy the snapshot's data root ({size}) into volume {volume}, {layers}, \
+             and start the saved kind cluster {} in a node planned as below, as after a restart.",
+            meta.kind_cluster
+        ),
+    ]
+    .join("\n")
+}
+
 /// Why the snapshot's certificates cannot be used, if they cannot.
 fn expiring(snapshot: &Metadata, now: SystemTime) -> Option<String> {
     let text = snapshot.certificates_expire_at.as_deref()?;
@@ -133,6 +170,34 @@ mod tests {
             now: humantime::parse_rfc3339("2026-12-05T09:00:00Z").unwrap(),
             making_flags: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_dry_run_names_the_snapshot_its_checks_and_the_volume() {
+        let meta = Metadata {
+            seed: Some("abc123".into()),
+            size_bytes: 3 * 1024 * 1024 * 1024 / 2,
+            ..snapshot()
+        };
+        assert_eq!(
+            restore_summary(&meta, "new", "new-docker"),
+            "kip up would restore new from snapshot base (1.5 GiB, saved from src at 2026-12-05T08:00:00Z).\n\
+             Checked on this engine and these flags: node image kip-node:1 and kind node image \
+             kindest/node:v1.35.4 (Kubernetes v1.35.4), MTU 1500 within this engine's network's, \
+             cgroup v2, iptables nft, architecture x86_64, certificates valid until \
+             2027-12-05T08:00:00Z (more than a day).\n\
+             It would copy the snapshot's data root (1.5 GiB) into volume new-docker, mount the \
+             image layers of seed abc123 (not copied), and start the saved kind cluster src in a \
+             node planned as below, as after a restart."
+        );
+        let imported = Metadata {
+            seed: None,
+            mtu: None,
+            ..snapshot()
+        };
+        let text = restore_summary(&imported, "new", "new-docker");
+        assert!(text.contains("MTU not recorded"), "{text}");
+        assert!(text.contains("use the image layers it carries"), "{text}");
     }
 
     #[test]

@@ -33,8 +33,11 @@
 //! - Restore (`kip up NEW --from SNAPSHOT`) is the cluster layer's
 //!   `restore` recipe: the checks refuse a snapshot this engine cannot run
 //!   (exit 3, before anything is made), the new node's volume is a copy of
-//!   the snapshot's data root marked `.kip-restore`, and the node's
-//!   bootstrap keeps it and restarts the kind node in it, as on a restart.
+//!   the snapshot's data root marked `.kip-restore` (the copy's last
+//!   write), and the node's bootstrap keeps it and restarts the kind node
+//!   in it, as on a restart. The node is started while the helper copies
+//!   (`KIP_RESTORE=1`: its bootstrap waits for the mark before it touches
+//!   the volume), so its start and boot until then cost nothing.
 //!   The inner kind cluster keeps the name it was made under (recorded,
 //!   and carried by the node's `dev.kip.kind-cluster` label, which
 //!   `NodeInfo::kind_cluster` reads for `kip load` and `kip logs`).
@@ -52,10 +55,11 @@
 //!   `restore` recipe are all a pool needs.
 //!
 //! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
-//! small workload, 1.44 GiB): frozen 2.6–11.8 s for the copy, `up --from`
-//! to the API server 11.7–41.7 s and to the workload answering 29.0 s
-//! (median) against 39.3 s for a fresh `up` plus its install, under the
-//! load of this shared machine: BENCHMARKS.md "Snapshots".
+//! small workload, 1.44 GiB): frozen 2.1–11.8 s for the copy, `up --from`
+//! to the API server 11.7–41.7 s and to the workload answering 16.4 s
+//! (median) against 32.7 s for a fresh `up` plus its install (0.50×),
+//! under the load of this shared machine; most of a restore is the copy
+//! and the kind control plane's own restart: BENCHMARKS.md "Snapshots".
 
 pub mod archive;
 pub mod cert;

@@ -807,9 +807,13 @@ fn snapshots_refuse_what_remote_mode_lacks_and_bad_names_before_reaching_anythin
         .run()
         .code(2);
     kip(&["snapshot", "rm"]).run().code(2);
-    // run --from and gc --snapshots: not built remotely, refused before any
-    // cluster is asked.
+    // up --from --dry-run, run --from and gc --snapshots: not built
+    // remotely, refused before any cluster is asked.
     let remote = ["--remote", "--context", "nowhere"];
+    kip(&[&["up", "x", "--from", "base", "--dry-run"][..], &remote].concat())
+        .run()
+        .code(2)
+        .stderr_has("local Docker engine only");
     kip(&[&["run", "--from", "base"][..], &remote, &["--", "true"]].concat())
         .run()
         .code(2)

@@ -730,3 +730,44 @@ fn the_wait_for_the_streamed_image_ends_after_the_loader_does() {
         "the wait ended while the loader still ran"
     );
 }
+
+/// A restored node (KIP_RESTORE=1) starts while kip still copies the
+/// snapshot into its volume: it never touches a data root whose copy has
+/// not put its last mark (.kip-restore), failing at its deadline with the
+/// copy left as it was (without the wait, it took the foreign data root
+/// for an earlier node's and wiped it); once the mark is there it keeps the
+/// copy; a restart of it (the data root its own) does not wait.
+#[test]
+fn a_restored_node_waits_for_the_copys_mark_before_it_touches_its_volume() {
+    let node = Node::new();
+    let data = node.path("data");
+    fs::write(data.join(".kip-node-run"), "the-source-run\n").unwrap();
+    fs::write(data.join(".kip-kind-cluster"), "src\n").unwrap();
+    fs::write(data.join(".kip-kubeconfig"), "apiVersion: v1\n").unwrap();
+    fs::write(data.join("copied"), "part of the snapshot").unwrap();
+    let restore = [
+        ("KIP_SEED", ""),
+        ("KIP_RESTORE", "1"),
+        ("KIP_NODE_RUN", "the-new-run"),
+        ("KIP_RESTORE_TIMEOUT", "1"),
+    ];
+    let (code, out) = node.run(&restore);
+    assert!(
+        code != 0 && out.contains("kip-fail: restore: the snapshot's copy"),
+        "{code}: {out}"
+    );
+    assert!(data.join("copied").exists(), "the copy was touched: {out}");
+
+    fs::write(data.join(".kip-restore"), "").unwrap();
+    let (code, out) = node.run(&restore);
+    assert!(
+        code == 0 && out.contains("kip-info: restored=src"),
+        "{code}: {out}"
+    );
+    assert!(data.join("copied").exists(), "{out}");
+    assert!(!data.join(".kip-restore").exists(), "{out}");
+
+    let (code, out) = node.run(&restore);
+    assert!(code == 0 && !out.contains("restored="), "{code}: {out}");
+    assert!(data.join("copied").exists(), "{out}");
+}

@@ -98,6 +98,35 @@ fn save_list_restore_under_another_name_and_rm() {
     }
     assert!(meta["sizeBytes"].as_u64().unwrap() > 0, "{meta}");
 
+    // A dry run: the restore's checks and what it would copy where, the
+    // node plan it would make; nothing made. What a restore refuses, it
+    // refuses (an unknown snapshot exit 5, a difference exit 3).
+    let dry = t.kip(&["up", &copy, "--from", snap, "--dry-run"]).run();
+    dry.success()
+        .stderr_has(&format!("kip up would restore {copy} from snapshot {snap}"))
+        .stderr_has(&format!("saved from {source}"))
+        .stderr_has("Checked on this engine and these flags")
+        .stderr_has(&format!("into volume kip-{copy}-docker"))
+        .stdout_has(&format!("dev.kip.snapshot: {snap}"))
+        .stdout_has(&format!("image: {}", t.image));
+    t.kip(&["status", &copy]).run().code(5);
+    assert!(!volume_exists(&format!("kip-{copy}-docker")));
+    t.kip(&["up", &copy, "--from", &format!("{snap}-no"), "--dry-run"])
+        .run()
+        .code(5);
+    t.kip(&[
+        "up",
+        &copy,
+        "--from",
+        snap,
+        "--dry-run",
+        "--cert-san",
+        "x.test",
+    ])
+    .run()
+    .code(3)
+    .stderr_has("--cert-san");
+
     // Another name, its own port, labels and TTL; the source untouched.
     let port = free_port();
     let restored = t
@@ -772,11 +801,11 @@ fn workload_now(t: &super::real_kind::RealKind, name: &str, token: &str) -> Resu
 #[test]
 #[ignore = "end-to-end on real Kubernetes: needs the real-kind test images (test-stack/real-kind/build.sh)"]
 fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
-    use super::real_kind::{ok, RealKind, WAIT};
+    use super::real_kind::{ok, RealKind};
     let Some(t) = RealKind::new("rsnap") else {
         return;
     };
-    let snaps = Snapshots::new(&t.e2e, &["s"]);
+    let snaps = Snapshots::new(&t.e2e, &["s", "i"]);
     let snap = &snaps.0[0];
     let name = t.e2e.name.clone();
     let (source, copy) = (format!("{name}-src"), format!("{name}-new"));
@@ -805,6 +834,72 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         "the source keeps serving",
         ok(&t.kubectl(&source, &["get", "--raw", "/readyz"])).map(|_| ()),
     );
+    restore_and_check(&t, &mut c, (snap, &copy), &token);
+    c.check(
+        "the source still serves",
+        workload_there(&t, &source, &token),
+    );
+
+    // Export, then this test's clusters and snapshot removed (the kip
+    // objects of other tests on this shared engine are not this test's to
+    // delete), import, and a restore of the imported snapshot: the same.
+    let (imported, again) = (&snaps.0[1], format!("{name}-imp"));
+    let file = t.e2e.dir.path().join("snap.tgz");
+    let began = std::time::Instant::now();
+    let exported = t
+        .e2e
+        .kip(&["snapshot", "export", snap, file.to_str().unwrap()])
+        .run();
+    let export_s = began.elapsed().as_secs_f64();
+    c.check("snapshot export", ok(&exported).map(|_| ()));
+    let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "export: {export_s:.1} s, archive {:.2} GiB",
+        bytes as f64 / (1u64 << 30) as f64
+    );
+    c.check(
+        "kip down of both, snapshot rm",
+        kip_ok(&t, &["down", &source, &copy]).and_then(|()| kip_ok(&t, &["snapshot", "rm", snap])),
+    );
+    let began = std::time::Instant::now();
+    let (imported_run, left) = import(&t.e2e, &file, imported);
+    eprintln!("import: {:.1} s", began.elapsed().as_secs_f64());
+    let _ = std::fs::remove_file(&file);
+    c.check(
+        "snapshot import, no helper left",
+        ok(&imported_run).and_then(|_| (!left).then_some(()).ok_or("a helper is left".into())),
+    );
+    restore_and_check(&t, &mut c, (imported, &again), &token);
+    c.check(
+        "kip down, snapshot rm of the imported one",
+        kip_ok(&t, &["down", &again]).and_then(|()| kip_ok(&t, &["snapshot", "rm", imported])),
+    );
+    c.run("nothing is left", || {
+        for cluster in [&source, &copy, &again] {
+            t.e2e.assert_nothing_left(cluster);
+        }
+        for snapshot in [snap, imported] {
+            assert!(!volume_exists(&format!("kip-snap-{snapshot}")));
+        }
+    });
+    c.finish();
+}
+
+/// `kip ARGS` ran to success, or what it said.
+fn kip_ok(t: &super::real_kind::RealKind, args: &[&str]) -> Result<(), String> {
+    super::real_kind::ok(&t.e2e.kip(args).run()).map(|_| ())
+}
+
+/// `kip up COPY --from SNAP`, then what a restore must bring back:
+/// the node Ready by its own kubelet, the workload serving with `token`,
+/// nothing pulled.
+fn restore_and_check(
+    t: &super::real_kind::RealKind,
+    c: &mut super::support::Checks,
+    (snap, copy): (&str, &str),
+    token: &str,
+) {
+    use super::real_kind::{ok, WAIT};
     let began = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     // The same kind node image as the source's, named (the suite sets
     // KIP_IMAGE to the stand-in's): accepted.
@@ -812,7 +907,7 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         .e2e
         .kip(&[
             "up",
-            &copy,
+            copy,
             "--from",
             snap,
             "--image",
@@ -822,13 +917,13 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         ])
         .run();
     eprintln!("{}", restored.stderr);
-    c.check("kip up --from", ok(&restored).map(|_| ()));
+    c.check(&format!("kip up --from {snap}"), ok(&restored).map(|_| ()));
     // Ready as the restored kubelet says it (a heartbeat since the restore
     // began), not as the snapshot's etcd remembers it.
     c.check("restored: the node is Ready, by its own kubelet", {
         super::support::eventually(Duration::from_secs(240), || {
             let ready = "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")]['status','lastHeartbeatTime']}";
-            let out = ok(&t.kubectl(&copy, &["get", "nodes", "-o", ready]))?.to_string();
+            let out = ok(&t.kubectl(copy, &["get", "nodes", "-o", ready]))?.to_string();
             match out.split_whitespace().collect::<Vec<_>>()[..] {
                 ["True", beat] if beat >= began.as_str() => Ok(()),
                 _ => Err(format!("Ready condition (status, heartbeat): {out:?}, restore began {began}")),
@@ -837,11 +932,11 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
     });
     c.check(
         "restored: the Deployment runs from the loaded image, the ConfigMap and the claim's file are there",
-        workload_there(&t, &copy, &token),
+        workload_there(t, copy, token),
     );
     c.check("restored: nothing was pulled", {
         ok(&t.kubectl(
-            &copy,
+            copy,
             &[
                 "get",
                 "events",
@@ -854,22 +949,4 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         ))
         .and_then(|out| out.trim().is_empty().then_some(()).ok_or(out.to_string()))
     });
-    c.check(
-        "the source still serves",
-        workload_there(&t, &source, &token),
-    );
-    c.check(
-        "kip down of both",
-        ok(&t.e2e.kip(&["down", &source, &copy]).run()).map(|_| ()),
-    );
-    c.check(
-        "snapshot rm",
-        ok(&t.e2e.kip(&["snapshot", "rm", snap]).run()).map(|_| ()),
-    );
-    c.run("nothing is left", || {
-        t.e2e.assert_nothing_left(&source);
-        t.e2e.assert_nothing_left(&copy);
-        assert!(!volume_exists(&format!("kip-snap-{snap}")));
-    });
-    c.finish();
 }

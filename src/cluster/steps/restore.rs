@@ -3,9 +3,10 @@
 //! nothing made), then plans the node as the snapshot's: its DinD image,
 //! no kind node image to bring (the data root has it), the seed its
 //! layers come from, the inner kind cluster's name. [`ProvisionFromSnapshot`]
-//! fills the node's volume with the snapshot's data root before the node
-//! starts (the helper that fills it makes it, and holds it until the node
-//! does); its bootstrap then restarts the kind node as on a restart.
+//! fills the node's volume with the snapshot's data root (the helper that
+//! fills it makes it, and holds it until the node does) while the node
+//! starts: its bootstrap waits for the copy's last mark before it uses the
+//! volume (`KIP_RESTORE`), then restarts the kind node as on a restart.
 
 use super::{Context, Flow, Provision, Stage, Step};
 use crate::error::Error;
@@ -53,6 +54,13 @@ impl<P: Provider> Step<P> for RefuseTaken {
             cx.provider.refuse_foreign(name).await?;
             Ok(Flow::Next)
         })
+    }
+}
+
+impl CheckSnapshot {
+    /// The snapshot, once this step found it fit (a dry run's summary).
+    pub fn found(&self) -> Option<Metadata> {
+        self.found.borrow().clone()
     }
 }
 
@@ -194,6 +202,7 @@ pub(super) fn plan_from<P: Provider>(cx: &mut Context<'_, P>, meta: &Metadata) {
     node.image = meta.dind_image.clone();
     node.env
         .insert("KIP_NODE_IMAGE".into(), meta.kind_image.clone());
+    node.env.insert("KIP_RESTORE".into(), "1".into());
     if let Some(iptables) = meta.iptables.as_ref().filter(|_| auto) {
         node.env.insert("KIP_IPTABLES".into(), iptables.clone());
     }
@@ -235,22 +244,27 @@ impl Step<DockerProvider> for ProvisionFromSnapshot {
                 // Another kip's (or not kip's): not this run's to fill.
                 return Err(Error::NameTaken { cluster }.into());
             };
-            let filled = async {
+            // The node starts while the helper copies: its bootstrap waits
+            // for the copy's last mark (KIP_RESTORE, `await_restore_copy`),
+            // so the node's start and its boot until then cost nothing.
+            let provider = cx.provider;
+            let copied = async {
                 let started = std::time::Instant::now();
-                snapshot::volume::run_copy_in(cx.provider, &helper).await?;
+                snapshot::volume::run_copy_in(provider, &helper).await?;
                 step.done(&format!(
                     "Copied snapshot {} ({}) in {:.1}s",
                     meta.name,
                     crate::output::size(meta.size_bytes),
                     started.elapsed().as_secs_f64()
                 ));
-                Provision.run(cx).await
-            }
-            .await;
+                anyhow::Ok(())
+            };
+            let (copied, started) = futures_util::future::join(copied, Provision.run(cx)).await;
             // The helper held the volume until the node did: no moment
             // it was there without a container a `down` or `gc` respects.
             let removed = cx.provider.remove_helper(&helper).await;
-            let flow = filled?;
+            copied?;
+            let flow = started?;
             removed?;
             Ok(flow)
         })
