@@ -86,6 +86,9 @@ impl Step<KubeProvider> for CheckRemoteSnapshot {
             cx.plan_node(false)?;
             plan_from(cx, &meta);
             let node = &mut cx.plan.as_mut().expect("planned above").node;
+            // Not a local restore's wait for a copy into its volume (which
+            // a node run names): the Pod waits for the stream instead.
+            node.env.remove("KIP_RESTORE");
             node.env.insert("KIP_AWAIT_RESTORE".into(), "1".into());
             node.env
                 .insert("KIP_RESTORE_EXPECT".into(), node_checks(&meta));
