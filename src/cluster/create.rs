@@ -5,8 +5,10 @@
 //! the node is made writes the logs bundle (`--logs-dir`) and removes the
 //! node (unless `--keep-on-failure`). `up` and `run` are two recipes; a
 //! claim from a pool is a third (with the recipe that makes the cluster
-//! fresh when no member is ready), and the making of a pool's member a
-//! fourth.
+//! fresh when no member is ready), the making of a pool's member a
+//! fourth, and a restore from a snapshot (local, remote) two more. Over
+//! 400 lines: every recipe is here, beside the one runner whose stages
+//! give their steps meaning; a recipe's own steps live in `steps/`.
 
 use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
