@@ -946,7 +946,7 @@ fn remote_snapshot_save_and_up_from_stream_through_the_pod() {
         return;
     };
     let (name, t) = (&r.t.name, &r.t);
-    let snaps = super::snapshot::Snapshots::new(t, &["s", "cut", "local"]);
+    let snaps = super::snapshot::Snapshots::new(t, &["s", "cut", "local", "stop"]);
     let (snap, cut) = (&snaps.0[0], &snaps.0[1]);
     let token = format!("token-{}", std::process::id());
     let in_node = |cluster: &str, script: &str| {
@@ -970,6 +970,27 @@ fn remote_snapshot_save_and_up_from_stream_through_the_pod() {
         .stderr_has("frozen");
     assert_eq!(in_node(name, paused).trim(), "", "a kind node left paused");
     r.inner(name, &["get", "--raw", "/readyz"]).success();
+    // --stop: the kind node stopped for the stream, then started again.
+    r.kip(&["snapshot", "save", name, &snaps.0[3], "--stop"])
+        .run()
+        .success()
+        .stderr_has("was stopped for");
+    let stopped =
+        format!("docker ps -aq --filter status=exited --filter label=io.x-k8s.kind.cluster={name}");
+    assert_eq!(
+        in_node(name, &stopped).trim(),
+        "",
+        "a kind node left stopped"
+    );
+    until(
+        "the source answers after --stop",
+        Duration::from_secs(60),
+        || {
+            let ready = r.inner(name, &["get", "--raw", "/readyz"]);
+            (ready.code == 0).then_some(()).ok_or(ready.stderr)
+        },
+    );
+    t.kip(&["snapshot", "rm", &snaps.0[3]]).run().success();
 
     // An ordinary local snapshot, with the remote node's facts.
     let list = t.kip(&["snapshot", "list", "-o", "json"]).run();
