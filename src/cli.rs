@@ -145,7 +145,7 @@ pub struct UpArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network; local engine only
+    /// Make the cluster from a snapshot (`kip snapshot save`): where it left off, with no network. With --remote the snapshot (on the local engine) is streamed into the node Pod whole, which is slower than a fresh `kip up --remote` on an outer node with a seed (the stream alone took longer than a whole fresh up: BENCHMARKS.md)
     #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name, conflicts_with_all = ["recreate", "pool"])]
     pub from: Option<String>,
 
@@ -484,7 +484,7 @@ pub struct SnapshotArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
-    /// Save CLUSTER as SNAPSHOT: the cluster keeps running, frozen only while its node's volume is copied (local engine only; remote mode is not built yet)
+    /// Save CLUSTER as SNAPSHOT: the cluster keeps running, frozen only while its node's volume is copied; with --remote, a remote cluster's node streamed out of its Pod into a snapshot on the local engine, frozen for the whole stream (about a minute for a small real-kind cluster: BENCHMARKS.md)
     Save {
         /// The cluster to save
         #[arg(value_parser = crate::names::parse_cluster_name, add = clap_complete::ArgValueCandidates::new(generate::cluster_names))]
@@ -497,6 +497,9 @@ pub enum SnapshotCommand {
         /// Stop the cluster cleanly for the copy (and start it again) instead of freezing it
         #[arg(long)]
         stop: bool,
+
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// List this engine's snapshots: source, Kubernetes version, size, when
     List {

@@ -111,8 +111,9 @@ async fn run_remote(
     if command.uses_pools() {
         return Err(error::Error::PoolsLocalOnly.into());
     }
-    // Snapshots are the local engine's (remote mode: not built yet).
-    if matches!(command, Command::Up(args) if args.from.is_some())
+    // `up --from --dry-run`, `run --from` and `gc --snapshots` are the
+    // local engine's.
+    if matches!(command, Command::Up(args) if args.from.is_some() && args.dry_run)
         || matches!(command, Command::Run(args) if args.from.is_some())
         || matches!(command, Command::Gc(args) if args.snapshots)
     {
@@ -138,6 +139,26 @@ async fn run_remote(
         Command::Gc(args) => {
             let settings = args.settings(&global.env);
             commands::gc::run(&settings, &global.env, &kube, (None, seeds), printer).await?;
+            return Ok(0);
+        }
+        // A snapshot on the local engine streamed into a new remote node.
+        Command::Up(args) if args.from.is_some() => {
+            let engine = DockerProvider::connect(&global.env.docker)?;
+            engine.check_answers().await?;
+            let settings = args.settings(global);
+            let places = (&kube, &engine);
+            let outcome =
+                commands::up::restore_remote(&settings, &global.env, places, printer).await?;
+            if args.output == StatusFormat::Json {
+                output::json(&outcome)?;
+            }
+            return Ok(0);
+        }
+        // A remote node saved into a snapshot on the local engine.
+        Command::Snapshot(args) => {
+            let engine = DockerProvider::connect(&global.env.docker)?;
+            engine.check_answers().await?;
+            commands::snapshot::run_remote(&args.action(), &kube, &engine, printer).await?;
             return Ok(0);
         }
         _ => {}
@@ -280,7 +301,7 @@ async fn dispatch(
         | Command::Registry(_) => {
             unreachable!("handled before a provider is picked")
         }
-        Command::Snapshot(_) => unreachable!("no remote target: handled in run_local"),
+        Command::Snapshot(_) => unreachable!("handled in run_local and run_remote"),
     }
     Ok(0)
 }

@@ -3,7 +3,7 @@
 //! (the environment and kip's config file), and whether remote mode puts
 //! the nodes on a Kubernetes cluster, and which.
 
-use super::{Cli, Command, PoolArgs, PoolCommand, TargetArgs};
+use super::{Cli, Command, PoolArgs, PoolCommand, SnapshotArgs, SnapshotCommand, TargetArgs};
 use crate::config::ConfigFile;
 use crate::output::OutputSettings;
 use crate::provider::kube::{KubeOptions, KubeTarget};
@@ -65,6 +65,12 @@ impl Command {
             Command::Doctor(a) => (&a.target, None),
             Command::Pool(a) => (a.target(), None),
             Command::Seed(a) => (a.target(), None),
+            Command::Snapshot(SnapshotArgs {
+                command:
+                    SnapshotCommand::Save {
+                        target, cluster, ..
+                    },
+            }) => (target, Some(cluster.as_str())),
             Command::Run(a) => (
                 &a.target,
                 a.name

@@ -113,6 +113,7 @@ impl SnapshotArgs {
                 cluster,
                 snapshot,
                 stop,
+                ..
             } => SnapshotAction::Save(crate::snapshot::save::SaveSettings {
                 cluster: cluster.clone(),
                 name: snapshot.clone(),

@@ -5,17 +5,19 @@
 //! the node is made writes the logs bundle (`--logs-dir`) and removes the
 //! node (unless `--keep-on-failure`). `up` and `run` are two recipes; a
 //! claim from a pool is a third (with the recipe that makes the cluster
-//! fresh when no member is ready), and the making of a pool's member a
-//! fourth.
+//! fresh when no member is ready), the making of a pool's member a
+//! fourth, and a restore from a snapshot (local, remote) two more. Over
+//! 400 lines: every recipe is here, beside the one runner whose stages
+//! give their steps meaning; a recipe's own steps live in `steps/`.
 
 use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    restore_steps, AwaitMember, Claim, ConnectRegistries, Context, CreateCluster, DindImage,
-    ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision, Recreate, Refill,
-    RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitNodes,
-    WaitReady,
+    remote_restore_steps, restore_steps, AwaitMember, Claim, ConnectRegistries, Context,
+    CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision,
+    Recreate, Refill, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine,
+    Step, WaitNodes, WaitReady,
 };
 use super::undo::undo;
 use super::Request;
@@ -23,6 +25,7 @@ use crate::error::Error;
 use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
@@ -80,6 +83,30 @@ pub fn restore(snapshot: &str) -> Recipe<DockerProvider> {
             Box::new(check),
             Box::new(DindImage),
             Box::new(provision),
+            Box::new(StartEngine),
+            Box::new(CreateCluster),
+            Box::new(WaitReady),
+            Box::new(ExportKubeconfig),
+        ],
+        fresh: Vec::new(),
+        when_taken: WhenTaken::Refuse,
+        hands_over: true,
+    }
+}
+
+/// `kip up NEW --remote --from SNAPSHOT`: as [`restore`], the snapshot
+/// being on the local engine (the place's host) and the node a Pod, whose
+/// bootstrap waits for the snapshot kip streams into it.
+pub fn restore_remote(snapshot: &str) -> Recipe<KubeProvider> {
+    let (check, stream) = remote_restore_steps(snapshot);
+    Recipe {
+        steps: vec![
+            Box::new(Plan),
+            Box::new(RefuseTaken),
+            Box::new(check),
+            Box::new(DindImage),
+            Box::new(Provision),
+            Box::new(stream),
             Box::new(StartEngine),
             Box::new(CreateCluster),
             Box::new(WaitReady),

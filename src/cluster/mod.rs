@@ -46,6 +46,12 @@
 //!   bootstrap of a restored node makes its cluster again, as on a
 //!   restart, so the steps after it are `up`'s own. A pool filled from a
 //!   snapshot (`kip pool create --from`) takes this recipe's two steps.
+//!   Remotely, `create::restore_remote(snapshot)` =
+//!   `Plan → RefuseTaken → CheckRemoteSnapshot → DindImage → Provision
+//!   → StreamSnapshot → StartEngine → CreateCluster → WaitReady
+//!   → ExportKubeconfig` (`steps/restore_remote.rs`): the snapshot is on
+//!   the local engine (the host), the node Pod checks what only it sees and
+//!   waits, before its dockerd starts, for the snapshot streamed into it.
 //! - **Claim from a pool** (issue 20): a recipe `claim(pool)` =
 //!   `Plan → RefuseExisting → Claim → WaitReady → ExportKubeconfig`, where
 //!   `Claim` (stage `Make`) takes a ready member by the provider's atomic

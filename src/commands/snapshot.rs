@@ -1,12 +1,15 @@
 //! `kip snapshot save|list|rm|export|import` (`crate::snapshot`): a running
 //! cluster saved whole, the engine's snapshots listed with what a restore
 //! checks, removed on request (clusters restored from one keep their own
-//! copy), carried to another engine as an archive.
+//! copy), carried to another engine as an archive; `save --remote` takes a
+//! remote cluster's node into a snapshot on the local engine.
 
 use crate::output::{size, OutputFormat, Printer};
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::snapshot::export::export;
 use crate::snapshot::import::import;
+use crate::snapshot::remote_save;
 use crate::snapshot::save::{save, SaveSettings};
 use crate::snapshot::transfer::Place;
 use crate::snapshot::{self, Summary};
@@ -37,6 +40,22 @@ pub async fn run(
         SnapshotAction::Remove(names) => remove(engine, names, printer).await,
         SnapshotAction::Export(name, to) => export(engine, name, to, printer).await.map(|_| ()),
         SnapshotAction::Import(from, name) => import(engine, from, name, printer).await.map(|_| ()),
+    }
+}
+
+/// `kip snapshot save --remote`: the one snapshot command with a remote
+/// side (the others have no `--remote`); the snapshot is the local engine's.
+pub async fn run_remote(
+    action: &SnapshotAction,
+    kube: &KubeProvider,
+    engine: &DockerProvider,
+    printer: &Printer,
+) -> Result<()> {
+    match action {
+        SnapshotAction::Save(settings) => remote_save::save(kube, engine, settings, printer)
+            .await
+            .map(|_| ()),
+        _ => unreachable!("only `kip snapshot save` takes --remote"),
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::cluster::{self, create, Place, Request, UpOutcome};
 use crate::output::{Printer, StatusFormat};
 use crate::provider::docker::DockerProvider;
+use crate::provider::kube::KubeProvider;
 use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
@@ -17,7 +18,7 @@ pub struct UpSettings {
     pub recreate: bool,
     /// `--pool POOL` (and `--pool-wait`): claim a ready member of the pool.
     pub pool: Option<(String, bool)>,
-    /// Make the cluster from this snapshot (local mode).
+    /// Make the cluster from this snapshot (on the local engine).
     pub from: Option<String>,
 }
 
@@ -65,6 +66,24 @@ pub async fn restore(
     };
     let snapshot = settings.from.as_deref().unwrap_or_default();
     cluster::create(create::restore(snapshot), &settings.request, place).await
+}
+
+/// `kip up NAME --remote --from SNAPSHOT`: the snapshot (on the local
+/// `engine`) streamed into a new remote node.
+pub async fn restore_remote(
+    settings: &UpSettings,
+    env: &Environment,
+    (kube, engine): (&KubeProvider, &DockerProvider),
+    printer: &Printer,
+) -> Result<UpOutcome> {
+    let place = Place {
+        provider: kube,
+        host: Some(engine),
+        printer,
+        env,
+    };
+    let snapshot = settings.from.as_deref().unwrap_or_default();
+    cluster::create(create::restore_remote(snapshot), &settings.request, place).await
 }
 
 /// `kip up --dry-run`: prints the node plan and touches nothing. It works

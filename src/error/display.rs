@@ -693,8 +693,9 @@ impl fmt::Display for Error {
             ),
             SnapshotRemote => write!(
                 f,
-                "snapshots work on the local Docker engine only (remote mode is not built yet): run without \
-                 --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"
+                "`kip up --from --dry-run`, `kip run --from` and `kip gc --snapshots` work on the local \
+                 Docker engine only (remote mode is built for `kip up --from` and `kip snapshot save` \
+                 only): run without --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"
             ),
             SnapshotArchiveRefused { archive, why } => write!(
                 f,

@@ -645,7 +645,8 @@ pub enum Error {
     OrphanTaken {
         cluster: String,
     },
-    /// Snapshots in remote mode are not built yet (2).
+    /// `up --from --dry-run`, `run --from` and `gc --snapshots` in remote
+    /// mode are not built yet (2).
     SnapshotRemote,
     /// An archive `kip snapshot import` does not take, and why (3).
     SnapshotArchiveRefused {

@@ -159,7 +159,7 @@ fn table() -> Vec<(Error, u8, &'static str)> {
         (OrphanTaken { cluster: s("a") }, exit::ENVIRONMENT,
          "a `kip up a` is making cluster a anew on the volume kip found without a node (its node, or a restore filling it, uses it now): kip left it (`kip down a` again deletes that cluster)"),
         (SnapshotRemote, exit::USAGE,
-         "snapshots work on the local Docker engine only (remote mode is not built yet): run without --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"),
+         "`kip up --from --dry-run`, `kip run --from` and `kip gc --snapshots` work on the local Docker engine only (remote mode is built for `kip up --from` and `kip snapshot save` only): run without --remote (with `remote: true` in kip's config: KIP_REMOTE=0)"),
         (SnapshotArchiveRefused { archive: s("a.tgz"), why: s("it ends early (truncated)") }, exit::ENVIRONMENT,
          "a.tgz is not a snapshot archive kip can import: it ends early (truncated); nothing was made (make one with `kip snapshot export SNAPSHOT FILE`)"),
         (SnapshotArchiveFileExists { path: s("a.tgz") }, exit::ENVIRONMENT,

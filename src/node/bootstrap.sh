@@ -275,9 +275,9 @@ write_kind_config() {
 # containers (kind would find its old cluster); a restart of this same node
 # (the same KIP_NODE_RUN) keeps them.
 prepare_data_root() {
-    [ -n "${KIP_NODE_RUN:-}" ] || return 0
     await_restore_copy
     restore_data_root
+    [ -n "${KIP_NODE_RUN:-}" ] || return 0
     if [ "$(cat "$data_root/.kip-node-run" 2>/dev/null || true)" != "$KIP_NODE_RUN" ] &&
         [ -n "$(ls -A "$data_root" 2>/dev/null)" ]; then
         echo "kip-info: docker-root=wiped (left by an earlier node of this name)"
@@ -315,9 +315,80 @@ restore_data_root() {
     fi
     mkdir -p "$conf_dir"
     cp "$data_root/.kip-kubeconfig" "$conf_dir/kubeconfig"
-    echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
+    # A remote node has no run: its data root is an emptyDir, its own.
+    [ -z "${KIP_NODE_RUN:-}" ] || echo "$KIP_NODE_RUN" >"$data_root/.kip-node-run"
     rm -f "$data_root/.kip-restore"
+    : >"$data_root/.kip-restored"
     echo "kip-info: restored=$(cat "$data_root/.kip-kind-cluster")"
+}
+
+# A restored data root keeps its Docker's default bridge (docker0) as the
+# node it was saved on chose it, clear of that node's network; on this
+# node's it may clash (a remote node's 172.17.0.0/16 restored on a local
+# engine whose bridge is 172.17.0.0/16: replies to the engine go to
+# docker0, and the API server's port resets). Such a node's dockerd gets a
+# --bip clear of this node's routes and of the networks its Docker keeps,
+# on every boot. Prints the argument, or nothing.
+restored_bridge_arg() {
+    [ -f "$data_root/.kip-restored" ] || return 0
+    taken=$({
+        ip -4 route show 2>/dev/null | awk '{ print $1 }'
+        # Every address range its Docker keeps (the networks' pools, as
+        # JSON inside the bolt file).
+        grep -aoE '[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+/[0-9]+' "$data_root/network/files/local-kv.db" 2>/dev/null
+    } | awk -F. '{ print $1 "." $2 }' | sort -u)
+    for second in 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31; do
+        printf '%s\n' "$taken" | grep -qx "172\.$second" || {
+            echo "--bip=172.$second.0.1/16"
+            return 0
+        }
+    done
+}
+
+# A remote node restored from a snapshot (`kip up --remote --from`): the
+# node checks what only it can see against the snapshot's facts (KIP_RESTORE_EXPECT:
+# "MTU CGROUP ARCH", "-" where unknown): its MTU must not be below the
+# snapshot's, its cgroup version and architecture the same, else it fails
+# naming each difference and kip removes it. Then it waits, before its
+# dockerd starts, for kip to stream the snapshot's data root into its
+# own (kip's `kip-snapshot-restore` script, which marks it .kip-restore):
+# bounded, and given up at once when the stream began and ended without it.
+await_restore() {
+    [ "${KIP_AWAIT_RESTORE:-0}" = 1 ] || return 0
+    # shellcheck disable=SC2086
+    set -- ${KIP_RESTORE_EXPECT:-- - -}
+    differs=
+    [ "$1" = - ] || [ "$mtu" -ge "$1" ] ||
+        differs="$differs; MTU: the snapshot's networks use $1, above this node's $mtu (packets would be lost)"
+    [ "$2" = - ] || [ "$2" = "$cgroup" ] ||
+        differs="$differs; cgroup version: the snapshot was taken on cgroup $2, this node runs cgroup $cgroup"
+    arch=$(uname -m)
+    [ "$3" = - ] || [ "$3" = "$arch" ] ||
+        differs="$differs; architecture: the snapshot is $3, this node runs $arch"
+    [ -z "$differs" ] || fail restore "the snapshot cannot be restored in this node: ${differs#; }"
+    echo "kip-info: awaiting-restore=1"
+    now=$(date +%s)
+    deadline=$((now + ${KIP_IMAGE_TIMEOUT:-900}))
+    start_by=$((now + ${KIP_STREAM_START_TIMEOUT:-60}))
+    began=''
+    ended=''
+    until [ -f "$data_root/.kip-restore" ]; do
+        now=$(date +%s)
+        [ "$now" -lt "$deadline" ] || fail restore "the snapshot did not arrive within ${KIP_IMAGE_TIMEOUT:-900}s"
+        if pgrep -f kip-snapshot-restore >/dev/null 2>&1; then
+            began=1
+            ended=''
+        elif [ -z "$began" ]; then
+            [ "$now" -lt "$start_by" ] ||
+                fail restore "no stream of the snapshot began within ${KIP_STREAM_START_TIMEOUT:-60}s (the \`kip up\` streaming it is gone)"
+        else
+            [ -n "$ended" ] || ended=$now
+            [ $((now - ended)) -lt "${KIP_STREAM_END_GRACE:-15}" ] ||
+                fail restore "the stream of the snapshot ended without it (the \`kip up\` streaming it is gone: killed or interrupted)"
+        fi
+        sleep 0.1
+    done
+    echo "kip-info: restore-streamed=1"
 }
 
 # The inner kind cluster's name: the node's cluster name, or for a node
@@ -1009,6 +1080,7 @@ main() {
         exit 0
     fi
     mkdir -p "$log_dir"
+    await_restore
     prepare_data_root
     trap shutdown TERM INT
     prepare_node_image "$@"
@@ -1017,6 +1089,11 @@ main() {
         exit 0
     fi
     [ "$seed_mode" = off ] || set -- "$@" --storage-driver=overlay2
+    bip=$(restored_bridge_arg)
+    if [ -n "$bip" ]; then
+        set -- "$@" "$bip"
+        echo "kip-info: docker-bridge=${bip#--bip=} (a restored data root's, clear of this node's networks)"
+    fi
     start_dockerd "$@"
     await_node_image
     create_cluster

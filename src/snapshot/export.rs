@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 /// The tar of the snapshot volume, then of its seed's layers ($1: the
 /// seed, or empty). Exit 4: the seed is gone; 5: no GNU tar (busybox).
-const TAR_OUT: &str = r#"set -eu
+pub(super) const TAR_OUT: &str = r#"set -eu
 tar --version 2>/dev/null | grep -q 'GNU tar' || {
     echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
     exit 5
@@ -72,7 +72,7 @@ pub async fn export(
 }
 
 /// The seed store the snapshot's seed is in.
-const STORE: &str = crate::seed::store::VOLUME;
+pub(super) const STORE: &str = crate::seed::store::VOLUME;
 
 /// kip's entry, then the helper's tar, compressed into the sink, which
 /// then holds the archive: its size.

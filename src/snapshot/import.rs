@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 /// The archive's tar (after kip's entry) into a new snapshot volume: the
 /// seed's layers (if carried) put where the node mounted them, so the
 /// imported snapshot mounts no seed; then its size.
-const TAR_IN: &str = r#"set -eu
+pub(super) const TAR_IN: &str = r#"set -eu
 tar --version 2>/dev/null | grep -q 'GNU tar' || {
     echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
     exit 5
@@ -209,7 +209,7 @@ async fn feed(
 }
 
 /// The helper's stdout and stderr.
-async fn drain(
+pub(super) async fn drain(
     mut output: impl futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin,
 ) -> (String, String) {
     let (mut stdout, mut stderr) = (String::new(), String::new());

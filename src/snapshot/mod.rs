@@ -47,9 +47,12 @@
 //!   entry first, then the helper's tar of the volume and of the seed's
 //!   layers (an imported snapshot mounts no seed). A snapshot volume
 //!   carries its seed's label: seeds count it as a user (`crate::seed`).
-//! - Remote mode (item 6) is not built: `--from` and `kip snapshot` work
-//!   on the local engine. A seam for `kip pool create --from SNAPSHOT`:
-//!   [`find`] and the `restore` recipe are all a pool needs.
+//! - Remote mode (item 6): `kip snapshot save --remote` streams a remote
+//!   node out into a local snapshot (`remote_save`); snapshots live on the
+//!   local engine, and `kip up --remote --from` streams one into a new
+//!   node Pod (`remote_restore`, `cluster::steps::restore_remote`).
+//!   A seam for `kip pool create --from SNAPSHOT`: [`find`] and the
+//!   `restore` recipe are all a pool needs.
 //!
 //! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
 //! small workload, 1.44 GiB): frozen 2.1–11.8 s for the copy, `up --from`
@@ -64,6 +67,8 @@ pub mod check;
 pub mod collect;
 pub mod export;
 pub mod import;
+pub mod remote_restore;
+pub mod remote_save;
 pub mod report;
 pub mod save;
 pub mod transfer;

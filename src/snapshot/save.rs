@@ -128,8 +128,9 @@ async fn make(
     Ok(meta)
 }
 
-/// The facts a restore checks, and kind's kubeconfig of the cluster.
-async fn facts(node: &DockerNode, settings: &SaveSettings) -> Result<(Metadata, String)> {
+/// The facts a restore checks, and kind's kubeconfig of the cluster (of a
+/// local node, or of a remote one: `super::remote_save`).
+pub(super) async fn facts(node: &impl Node, settings: &SaveSettings) -> Result<(Metadata, String)> {
     let info = node.info();
     let boot = BootstrapSummary::from_log(&node.log().await?).facts;
     let probe = probe(node, &settings.cluster).await?;
@@ -163,7 +164,7 @@ async fn facts(node: &DockerNode, settings: &SaveSettings) -> Result<(Metadata, 
     Ok((meta, kubeconfig))
 }
 
-async fn probe(node: &DockerNode, cluster: &str) -> Result<BTreeMap<String, String>> {
+async fn probe(node: &impl Node, cluster: &str) -> Result<BTreeMap<String, String>> {
     let command: Vec<String> = ["sh", "-c", PROBE, "kip-probe", cluster]
         .map(String::from)
         .to_vec();

@@ -786,21 +786,19 @@ fn a_kind_config_conflict_quotes_the_users_value_plainly() {
 }
 
 #[test]
-fn snapshots_refuse_remote_mode_and_bad_names_before_reaching_anything() {
-    // Remote mode is not built: refused before any cluster is asked.
-    kip(&[
-        "up",
-        "x",
-        "--from",
-        "base",
-        "--remote",
-        "--context",
-        "nowhere",
-    ])
-    .run()
-    .code(2)
-    .stderr_has("local Docker engine only")
-    .stderr_has("KIP_REMOTE=0");
+fn snapshots_refuse_what_remote_mode_lacks_and_bad_names_before_reaching_anything() {
+    // Remote mode is built for `up --from` and `snapshot save`: they go on
+    // to the cluster (here, none to address).
+    for args in [
+        &["up", "x", "--from", "base"][..],
+        &["snapshot", "save", "demo", "base"],
+    ] {
+        kip(&[args, &["--remote", "--context", "nowhere"]].concat())
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .run()
+            .code(3)
+            .stderr_has("kubeconfig");
+    }
     kip(&["snapshot", "save", "demo", "x-docker"])
         .run()
         .code(2)
@@ -809,8 +807,13 @@ fn snapshots_refuse_remote_mode_and_bad_names_before_reaching_anything() {
         .run()
         .code(2);
     kip(&["snapshot", "rm"]).run().code(2);
-    // run --from and gc --snapshots: the same, before any cluster is asked.
+    // up --from --dry-run, run --from and gc --snapshots: not built
+    // remotely, refused before any cluster is asked.
     let remote = ["--remote", "--context", "nowhere"];
+    kip(&[&["up", "x", "--from", "base", "--dry-run"][..], &remote].concat())
+        .run()
+        .code(2)
+        .stderr_has("local Docker engine only");
     kip(&[&["run", "--from", "base"][..], &remote, &["--", "true"]].concat())
         .run()
         .code(2)

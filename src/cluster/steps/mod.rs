@@ -17,6 +17,7 @@ mod provision;
 mod ready;
 mod registries;
 mod restore;
+mod restore_remote;
 mod seed;
 mod stream;
 
@@ -33,6 +34,7 @@ pub use provision::Provision;
 pub use ready::WaitReady;
 pub use registries::ConnectRegistries;
 pub use restore::{restore_steps, RefuseTaken};
+pub use restore_remote::remote_restore_steps;
 pub use seed::SeedImage;
 
 use super::existing::Maker;

@@ -40,15 +40,12 @@ pub struct ProvisionFromSnapshot {
 /// `kip up NEW --from`: a cluster of that name is not this run's to touch.
 pub struct RefuseTaken;
 
-impl Step<DockerProvider> for RefuseTaken {
+impl<P: Provider> Step<P> for RefuseTaken {
     fn stage(&self) -> Stage {
         Stage::Look
     }
 
-    fn run<'s, 'c>(
-        &'s self,
-        cx: &'s mut Context<'c, DockerProvider>,
-    ) -> LocalBoxFuture<'s, Result<Flow>> {
+    fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
         Box::pin(async move {
             let name = &cx.request.name;
             if cx.provider.lookup(name).await?.is_some() {
@@ -147,7 +144,7 @@ async fn target(cx: &Context<'_, DockerProvider>) -> Result<Target> {
 
 /// The flags given that only a new kind cluster can take. A mirror from
 /// the config file is left out (it is for new clusters).
-fn making_flags(cluster: &crate::node::settings::ClusterSettings) -> Vec<&'static str> {
+pub(super) fn making_flags(cluster: &crate::node::settings::ClusterSettings) -> Vec<&'static str> {
     let attach = &cluster.attach;
     let given = [
         (cluster.kind_config.is_some(), "--kind-config"),
@@ -199,7 +196,7 @@ async fn mount_seed(
 
 /// The node as the snapshot's: its image, its kind image's name, the
 /// iptables backend it used, the labels that say where it came from.
-fn plan_from(cx: &mut Context<'_, DockerProvider>, meta: &Metadata) {
+pub(super) fn plan_from<P: Provider>(cx: &mut Context<'_, P>, meta: &Metadata) {
     let auto = cx.request.cluster.iptables == IptablesMode::Auto;
     let node = &mut cx.plan.as_mut().expect("the plan step runs first").node;
     node.image = meta.dind_image.clone();

@@ -17,6 +17,7 @@ mod pod_state;
 mod pool;
 pub mod preflight;
 mod seed_store;
+mod stream_out;
 mod target;
 
 use super::remote_state::{RemoteRecord, RemoteState};
@@ -36,6 +37,7 @@ use kube::{Api, Client};
 pub use node::KubeNode;
 use std::path::PathBuf;
 use std::time::Duration;
+pub use stream_out::Streamed;
 pub use target::{resolve, KubeTarget};
 
 /// What the provider is asked to make or show, given when it is built.
