@@ -40,7 +40,7 @@ pub async fn run<P: Pools>(
     if let Some((pool, wait)) = &settings.pool {
         let request =
             cluster::pool::claim_request(provider, settings.request.clone(), pool, *wait).await?;
-        return cluster::create(create::claim(false), &request, place).await;
+        return cluster::pool::claim_member(&request, false, place).await;
     }
     let recipe = if settings.recreate {
         create::recreate()

@@ -8,7 +8,7 @@
 //! filler dies). Remote members become ready by themselves, so a refill
 //! there only creates their objects and returns.
 
-use crate::cluster::create::{self, make_member, Place};
+use crate::cluster::create::Place;
 use crate::cluster::{PoolRole, Request};
 use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
@@ -86,18 +86,38 @@ pub async fn tend_once<P: Pools>(
     }
     let Some(spec) = spec else { return Ok(0) };
     let count = tending.make.min(MAKE_AT_ONCE);
+    if count == 0 || cannot_restore(&spec, host, printer).await? {
+        return Ok(0);
+    }
+    let maker = provider.member_maker(&spec);
+    let makings = (0..count).map(|_| make_one(&maker, &spec, env, host, printer));
     let mut made = 0;
-    if count > 0 {
-        let maker = provider.member_maker(&spec);
-        let makings = (0..count).map(|_| make_one(&maker, &spec, env, host, printer));
-        for result in futures_util::future::join_all(makings).await {
-            match result {
-                Ok(()) => made += 1,
-                Err(e) => printer.warn(&format!("a member of pool {pool} was not made: {e:#}")),
-            }
+    for result in futures_util::future::join_all(makings).await {
+        match result {
+            Ok(()) => made += 1,
+            Err(e) => printer.warn(&format!("a member of pool {pool} was not made: {e:#}")),
         }
     }
     Ok(made)
+}
+
+/// Whether the pool's members are restored from a snapshot that is gone
+/// (or is another save than the plan's): said, and none is made (a filler
+/// that made none ends; `kip pool list` shows why).
+async fn cannot_restore(
+    spec: &PoolSpec,
+    host: Option<&DockerProvider>,
+    printer: &Printer,
+) -> Result<bool> {
+    let Some(planned) = &spec.plan.snapshot else {
+        return Ok(false);
+    };
+    let engine = host.ok_or(Error::PoolsLocalOnly)?;
+    let problem = super::snapshot_problem(engine, &spec.name, planned).await?;
+    if let Some(problem) = &problem {
+        printer.warn(&format!("pool {}: {problem}", spec.name));
+    }
+    Ok(problem.is_some())
 }
 
 async fn delete_member<P: Pools>(
@@ -143,7 +163,8 @@ async fn make_one<P: Pools>(
         printer,
         env,
     };
-    make_member(create::member(objects_only), &request, place).await
+    let snapshot = spec.plan.snapshot.as_ref().map(|s| s.name.as_str());
+    super::make_pool_member(&request, snapshot, objects_only, place).await
 }
 
 /// Starts `kip pool fill POOL` detached (its own session, output to its
