@@ -824,3 +824,85 @@ fn a_pool_from_a_snapshot_hands_out_clusters_where_it_left_off() {
     p.kip(&["snapshot", "rm", snap]).run().success();
     p.t.assert_nothing_left(&source);
 }
+
+/// A claim takes the member's credentials as the filler that made it kept
+/// them (so it does not read them from the node, the slowest part of a
+/// claim), once; kept credentials the API server does not answer to
+/// (another cluster's CA) or that are no certificate at all are not
+/// trusted: the claim reads the node's, and the kubeconfig it writes
+/// reaches the cluster.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn a_claim_trusts_kept_credentials_only_when_the_server_answers_to_them() {
+    let Some(p) = PoolTest::new("poolcreds") else {
+        return;
+    };
+    let kept_dir = p.state().join("pools/credentials@default");
+    let kept = || -> Vec<PathBuf> {
+        let prefix = format!("pool.{}.", p.pool);
+        std::fs::read_dir(&kept_dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|f| {
+                        f.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with(&prefix)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let other_ca = std::process::Command::new("base64")
+        .args([
+            "-w0",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/snapshot/test-cert.pem"),
+        ])
+        .output()
+        .expect("base64 runs");
+    let other_ca = String::from_utf8(other_ca.stdout).unwrap();
+    p.kip(&["pool", "create", &p.pool, "--size", "1"])
+        .run()
+        .success();
+    for (i, ca) in [None, Some(other_ca.as_str()), Some("bm90IGEgY2VydA==")]
+        .into_iter()
+        .enumerate()
+    {
+        p.until_whole(1);
+        let files = kept();
+        assert_eq!(
+            files.len(),
+            1,
+            "the ready member's credentials are kept: {files:?}"
+        );
+        if let Some(ca) = ca {
+            let text = std::fs::read_to_string(&files[0]).unwrap();
+            let changed: Vec<String> = text
+                .lines()
+                .map(
+                    |line| match line.split_once("certificate-authority-data:") {
+                        Some((indent, _)) => format!("{indent}certificate-authority-data: {ca}"),
+                        None => line.to_string(),
+                    },
+                )
+                .collect();
+            assert_ne!(changed.join("\n"), text.trim_end(), "{text}");
+            std::fs::write(&files[0], changed.join("\n")).unwrap();
+        }
+        let name = format!("{}-{i}", p.pool);
+        let claim = p
+            .kip(&[
+                "up", &name, "--pool", &p.pool, "-o", "json", "--wait", "90s",
+            ])
+            .run();
+        claim.success();
+        assert!(claim.json()["member"].is_string(), "{claim}");
+        assert!(!files[0].exists(), "taken by the claim");
+        p.t.readyz(&name);
+        p.kip(&["down", &name]).run().success();
+    }
+    p.until_whole(1);
+    p.remove_and_check_nothing_left();
+    assert_eq!(kept(), Vec::<PathBuf>::new(), "removed with the member");
+}

@@ -79,9 +79,11 @@ pub async fn tend_once<P: Pools>(
     let spec = provider.pools(Some(pool)).await?.pop().map(|p| p.spec);
     let members = provider.members(Some(pool), false).await?;
     let tending = tend(spec.as_ref(), &members, SystemTime::now());
+    super::credentials::prune(env, pool, &members);
     for (key, why) in &tending.delete {
         if let Some(member) = members.iter().find(|m| &m.key == key) {
             delete_member(provider, member, why, printer).await?;
+            super::credentials::forget(env, key);
         }
     }
     let Some(spec) = spec else { return Ok(0) };
@@ -190,22 +192,29 @@ pub fn spawn_filler(pool: &str, env: &Environment) -> Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .env("KIP_PROGRESS", "human");
-    // SAFETY: setsid is async-signal-safe; it detaches the filler from the
-    // terminal's process group, so Ctrl-C on the claimer does not end it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // A process group of its own: Ctrl-C on the claimer's terminal (sent to
+    // the foreground group) does not end it. Unlike a `setsid` in a
+    // pre-exec hook, this lets the standard library spawn it with
+    // posix_spawn (vfork: no copy of the claimer's memory map), which the
+    // claimer, whose last step this is, waits for.
+    cmd.process_group(0);
     cmd.spawn().map_err(|e| Error::FillerNotStarted {
         error: e.to_string(),
     })?;
     Ok(())
 }
 
-fn pools_dir(env: &Environment) -> PathBuf {
+pub(super) fn pools_dir(env: &Environment) -> PathBuf {
     env.state_dir.join("pools")
+}
+
+/// The engine, in a file name (the Docker host, or "default").
+pub(super) fn engine_tag(env: &Environment) -> String {
+    env.docker
+        .host
+        .as_deref()
+        .unwrap_or("default")
+        .replace('/', "_")
 }
 
 /// The lock one filler of a pool holds while it works (per engine: the
@@ -224,13 +233,7 @@ impl FillLock {
         let dir = pools_dir(env);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let engine = env
-            .docker
-            .host
-            .as_deref()
-            .unwrap_or("default")
-            .replace('/', "_");
-        let path = dir.join(format!("{pool}@{engine}.lock"));
+        let path = dir.join(format!("{pool}@{}.lock", engine_tag(env)));
         let next = lock_file(&path.with_extension("lock.next"))?;
         if !flock(&next, libc::LOCK_EX | libc::LOCK_NB)? {
             return Ok(None);

@@ -4,6 +4,7 @@
 //! DESIGN is in `crate::pool`; each provider's in its `pool.rs`.
 
 mod claim;
+pub mod credentials;
 mod fill;
 mod recipes;
 mod snapshot;
