@@ -169,7 +169,7 @@ async fn make_one<P: Pools>(
     super::make_pool_member(&request, snapshot, objects_only, place).await
 }
 
-/// Starts `kip pool fill POOL` detached (its own session, output to its
+/// Starts `kip pool fill POOL` detached (its own process group, output to its
 /// log in kip's state folder). A filler already at work may have looked
 /// before this claim: the new one waits for it, then looks again.
 pub fn spawn_filler(pool: &str, env: &Environment) -> Result<()> {
