@@ -813,11 +813,17 @@ fn a_pool_from_a_snapshot_hands_out_clusters_where_it_left_off() {
         "{problem}"
     );
     create(&["--from", snap, "--replace"]).success();
-    p.until_whole(1);
-    let after = p.containers();
-    assert!(
-        !after.iter().any(|c| before.contains(c)),
-        "the member of the old save was replaced: {before:?} → {after:?}"
+    until(
+        "the member of the old save replaced by one of the new",
+        MEMBER_LIMIT,
+        || {
+            let after = p.containers();
+            let s = p.summary();
+            let whole = s["ready"] == 1 && s["creating"] == 0 && s["taken"] == 0;
+            (whole && !after.iter().any(|c| before.contains(c)))
+                .then_some(())
+                .ok_or(format!("{before:?} → {after:?}: {s}"))
+        },
     );
     assert!(p.summary()["problem"].is_null());
     p.remove_and_check_nothing_left();
