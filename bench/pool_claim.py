@@ -35,6 +35,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -148,6 +149,7 @@ def main():
             if os.path.exists(path):
                 with open(path, "a") as f:
                     fcntl.flock(f, fcntl.LOCK_EX)  # the fillers ended
+        shutil.rmtree(work, ignore_errors=True)  # its kubeconfig and state
 
     how = f", paused, idle {args.idle:.0f}s before a claim" if args.paused else ""
     how += f", kind config {args.kind_config}" if args.kind_config else ""
