@@ -10,7 +10,9 @@ nothing.
 
 Each measured operation is timed from the start of `kip up` until the
 kubeconfig it wrote reaches the cluster: `kubectl --context kip-NAME get
---raw /readyz` answers "ok". A claim is timed only when the pool has a
+--raw /readyz` answers "ok". A claim is also taken apart: each phase's
+seconds as `kip --progress json` reports them, kip's own elapsedSeconds
+(start to kubeconfig written), the process's exit, and the kubectl run. A claim is timed only when the pool has a
 ready member (the bench waits for the refill between claims, untimed); a
 claim that found none and made the cluster fresh is counted apart. The
 fresh ups are interleaved with the claims (one after every claims/fresh
@@ -33,6 +35,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,15 +52,30 @@ def run(cmd, env, check=True):
     return proc
 
 
-def timed_up(kip, env, name, extra):
+def timed_up(kip, env, name, extra, phases=None):
     """Seconds from `kip up` to /readyz answering through its kubeconfig,
-    and the member it claimed (None: made fresh)."""
+    and the member it claimed (None: made fresh). With `phases` (a dict),
+    each phase's seconds (`--progress json`), kip's own `elapsedSeconds`
+    and the process's wall time are appended there."""
     start = time.monotonic()
-    result = json.loads(run([kip, "up", name, "-o", "json", *extra], env).stdout)
+    proc = run([kip, "--progress", "json", "up", name, "-o", "json", *extra], env)
+    exited = time.monotonic() - start
+    result = json.loads(proc.stdout)
     ready = run([KUBECTL, "--context", f"kip-{name}", "get", "--raw", "/readyz"], env)
     took = time.monotonic() - start
     if ready.stdout.strip() != "ok":
         sys.exit(f"/readyz of {name}: {ready.stdout}")
+    if phases is not None and result.get("member"):
+        for line in proc.stderr.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "phase" and event.get("status") == "done":
+                phases.setdefault(event["phase"], []).append(event["elapsedSeconds"])
+        phases.setdefault("kip up: elapsedSeconds", []).append(result["elapsedSeconds"])
+        phases.setdefault("kip up: process exited", []).append(exited)
+        phases.setdefault("kubectl get --raw /readyz", []).append(took - exited)
     return took, result.get("member")
 
 
@@ -106,14 +124,14 @@ def main():
     paused = ["--paused"] if args.paused else []
     config = ["--kind-config", args.kind_config] if args.kind_config else []
     run([kip, "pool", "create", pool, "--size", str(args.size), *paused, *config], env)
-    claims, fresh, made_fresh = [], [], 0
+    claims, fresh, made_fresh, phases = [], [], 0, {}
     every = max(1, args.claims // max(1, args.fresh))
     try:
         for i in range(args.claims):
             wait_ready(kip, env, pool)
             time.sleep(args.idle)
             name = f"{pool}-c{i}"
-            took, member = timed_up(kip, env, name, ["--pool", pool])
+            took, member = timed_up(kip, env, name, ["--pool", pool], phases)
             if member:
                 claims.append(took)
             else:
@@ -131,11 +149,15 @@ def main():
             if os.path.exists(path):
                 with open(path, "a") as f:
                     fcntl.flock(f, fcntl.LOCK_EX)  # the fillers ended
+        shutil.rmtree(work, ignore_errors=True)  # its kubeconfig and state
 
     how = f", paused, idle {args.idle:.0f}s before a claim" if args.paused else ""
     how += f", kind config {args.kind_config}" if args.kind_config else ""
     print(f"members: {args.image} in {args.dind_image}; pool size {args.size}{how}")
     describe("claim (up --pool) to /readyz", claims)
+    print("a claim taken apart (p50 of each part, seconds):")
+    for phase, values in phases.items():
+        print(f"  {phase}: {statistics.median(values):.3f}")
     if made_fresh:
         print(f"claims that found no ready member and made the cluster fresh: {made_fresh}")
     describe("fresh up to /readyz", fresh)

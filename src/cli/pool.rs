@@ -52,6 +52,10 @@ pub struct PoolCreateArgs {
     #[arg(long)]
     pub replace: bool,
 
+    /// Restore every member from this snapshot (`kip snapshot save`) instead of making it: a claimed cluster starts where the snapshot left off. The snapshot fixes the images, the kind config, the registry and cache and the certificate SANs (those flags are refused); `kip snapshot rm` refuses a snapshot a pool uses
+    #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name)]
+    pub from: Option<String>,
+
     /// Keep ready members frozen (`docker pause`): no CPU while they wait, at the cost of a slower claim (it thaws the member and waits for its kubelet to renew its lease; see BENCHMARKS.md)
     #[arg(long)]
     pub paused: bool,
@@ -114,6 +118,7 @@ impl PoolArgs {
             PoolCommand::Create(a) => PoolSettings::Create {
                 spec: Box::new(a.spec(global)?),
                 replace: a.replace,
+                from: a.from.clone(),
             },
             PoolCommand::List(a) => PoolSettings::List {
                 name: a.name.clone(),
@@ -139,9 +144,25 @@ impl PoolCreateArgs {
     /// must not read a file that changed). What a pool cannot honour is
     /// refused, naming the flag.
     fn spec(&self, global: &GlobalSettings) -> Result<PoolSpec> {
-        let settings = self.cluster.settings(&global.config);
+        let mut settings = self.cluster.settings(&global.config);
         if let Some((flag, why)) = refused_flag(&settings, &self.cluster.given) {
             return Err(Error::PoolFlagImpossible { flag, why }.into());
+        }
+        if self.from.is_some() {
+            if let Some(flag) = fixed_by_snapshot(&settings) {
+                return Err(Error::PoolFlagImpossible {
+                    flag,
+                    why: "members --from a snapshot are its cluster as it was saved \
+                          (give it to the cluster you save, or make the pool without --from)",
+                }
+                .into());
+            }
+            // As `up --from`: the config file's images and cache are for
+            // new clusters; flags (and KIP_IMAGE, KIP_DIND_IMAGE) are
+            // checked against the snapshot's.
+            settings.image = self.cluster.image.clone();
+            settings.dind_image = self.cluster.dind_image.clone();
+            settings.attach.mirror = None;
         }
         let kind_config =
             match &settings.kind_config {
@@ -184,6 +205,24 @@ fn maps_host_ports(kind_config: &str) -> bool {
             .and_then(|m| m.as_sequence())
             .is_some_and(|m| !m.is_empty())
     })
+}
+
+/// The first flag given that a snapshot fixes (its cluster was made with
+/// its own), which `--from` cannot honour; the images are checked against
+/// the snapshot's instead, as `up --from` checks them.
+fn fixed_by_snapshot(settings: &ClusterSettings) -> Option<&'static str> {
+    let attach = &settings.attach;
+    [
+        (settings.kind_config.is_some(), "--kind-config"),
+        (attach.registry.is_some(), "--registry"),
+        (
+            attach.mirror.is_some() && !attach.mirror_from_config,
+            "--mirror",
+        ),
+        (!settings.cert_sans.is_empty(), "--cert-san"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
 }
 
 /// The first flag of `settings` a pool cannot honour, and why (`given`:

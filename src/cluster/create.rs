@@ -3,21 +3,18 @@
 //! the same for every step: a signal ends a wait at once, never cuts the
 //! making of the node short, and undoes what this run made; a failure once
 //! the node is made writes the logs bundle (`--logs-dir`) and removes the
-//! node (unless `--keep-on-failure`). `up` and `run` are two recipes; a
-//! claim from a pool is a third (with the recipe that makes the cluster
-//! fresh when no member is ready), the making of a pool's member a
-//! fourth, and a restore from a snapshot (local, remote) two more. Over
-//! 400 lines: every recipe is here, beside the one runner whose stages
-//! give their steps meaning; a recipe's own steps live in `steps/`.
+//! node (unless `--keep-on-failure`). `up`, `run` and a restore from a
+//! snapshot (local, remote) are recipes here; a claim from a pool (with the
+//! steps that make the cluster fresh when no member is ready) and the
+//! making of a pool's member are the pool's (`pool::recipes`).
 
 use super::existing::{wait_for_other_up, Maker};
 use super::handover::UpOutcome;
 use super::signals::Signals;
 use super::steps::{
-    remote_restore_steps, restore_steps, AwaitMember, Claim, ConnectRegistries, Context,
-    CreateCluster, DindImage, ExportKubeconfig, Flow, HostPorts, MarkReady, Plan, Provision,
-    Recreate, Refill, RefuseExisting, RefuseTaken, ReuseExisting, SeedImage, Stage, StartEngine,
-    Step, WaitNodes, WaitReady,
+    remote_restore_steps, restore_steps, ConnectRegistries, Context, CreateCluster, DindImage,
+    ExportKubeconfig, Flow, HostPorts, Plan, Provision, Recreate, RefuseExisting, RefuseTaken,
+    ReuseExisting, SeedImage, Stage, StartEngine, Step, WaitReady,
 };
 use super::undo::undo;
 use super::Request;
@@ -26,7 +23,6 @@ use crate::kubeconfig::{self, KubeconfigTarget};
 use crate::output::Printer;
 use crate::provider::docker::DockerProvider;
 use crate::provider::kube::KubeProvider;
-use crate::provider::pool::Pools;
 use crate::provider::Provider;
 use crate::settings::Environment;
 use anyhow::Result;
@@ -37,15 +33,15 @@ use std::time::Instant;
 /// takes its name while this one makes the node, and whether it hands a
 /// kubeconfig over (a pool's member does not).
 pub struct Recipe<P: Provider> {
-    steps: Vec<Box<dyn Step<P>>>,
-    fresh: Vec<Box<dyn Step<P>>>,
-    when_taken: WhenTaken,
-    hands_over: bool,
+    pub(in crate::cluster) steps: Vec<Box<dyn Step<P>>>,
+    pub(in crate::cluster) fresh: Vec<Box<dyn Step<P>>>,
+    pub(in crate::cluster) when_taken: WhenTaken,
+    pub(in crate::cluster) hands_over: bool,
 }
 
 /// What a run does when another kip made the node of its name first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WhenTaken {
+pub(in crate::cluster) enum WhenTaken {
     /// Waits for that cluster, as a second `kip up` would (`up`).
     WaitForIt,
     /// Refuses it: it is not this run's (`run`, which deletes what it made).
@@ -158,7 +154,7 @@ fn make<P: Provider>(name: Box<dyn Step<P>>, when_taken: WhenTaken) -> Recipe<P>
 
 /// The node made and its engine given the kind node image (from the
 /// engine's seed, else streamed), then the cluster created in it.
-fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
+pub(in crate::cluster) fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
     let engine = SeedImage::default();
     vec![
         Box::new(ConnectRegistries),
@@ -170,67 +166,6 @@ fn making<P: Provider>() -> Vec<Box<dyn Step<P>>> {
         Box::new(engine.in_node()),
         Box::new(CreateCluster),
     ]
-}
-
-/// `kip up NAME --pool POOL` (`run`: `refuse` the name): a ready member
-/// of the pool claimed as NAME, waited for (its API server, then its
-/// nodes: a member that was frozen needs a moment) and handed over, the
-/// pool refilled behind it; with no member ready, NAME made fresh from the
-/// pool's plan.
-pub fn claim<P: Pools>(refuse: bool) -> Recipe<P> {
-    let (name, when_taken): (Box<dyn Step<P>>, _) = if refuse {
-        (Box::new(RefuseExisting), WhenTaken::Refuse)
-    } else {
-        (Box::new(ReuseExisting), WhenTaken::WaitForIt)
-    };
-    let mut fresh = vec![Box::new(Plan) as Box<dyn Step<P>>];
-    fresh.extend(making());
-    fresh.extend([
-        Box::new(WaitReady) as Box<dyn Step<P>>,
-        Box::new(ExportKubeconfig),
-        Box::new(Refill),
-    ]);
-    Recipe {
-        steps: vec![
-            name,
-            Box::new(AwaitMember),
-            Box::new(Claim),
-            Box::new(WaitReady),
-            Box::new(WaitNodes),
-            Box::new(ExportKubeconfig),
-            Box::new(Refill),
-        ],
-        fresh,
-        when_taken,
-        hands_over: true,
-    }
-}
-
-/// A pool's member, made under its key and marked ready once its API
-/// server answers and its nodes are Ready (frozen first for a `--paused`
-/// pool). Where members become ready by themselves (remote), only its
-/// objects are made.
-pub fn member<P: Pools>(objects_only: bool) -> Recipe<P> {
-    let mut steps = vec![Box::new(Plan) as Box<dyn Step<P>>, Box::new(RefuseExisting)];
-    if objects_only {
-        steps.extend([Box::new(DindImage) as Box<dyn Step<P>>, Box::new(Provision)]);
-    } else {
-        steps.extend(making());
-        // Offered once every node is Ready, not only the API server: a
-        // claim then waits for nothing (measured on real kind: a member
-        // offered at /readyz cost its first claimer 6.6 s of NotReady).
-        steps.extend([
-            Box::new(WaitReady) as Box<dyn Step<P>>,
-            Box::new(WaitNodes),
-            Box::new(MarkReady),
-        ]);
-    }
-    Recipe {
-        steps,
-        fresh: Vec::new(),
-        when_taken: WhenTaken::Refuse,
-        hands_over: false,
-    }
 }
 
 /// Where and with what a recipe runs.

@@ -18,6 +18,8 @@ pub enum PoolSettings {
     Create {
         spec: Box<PoolSpec>,
         replace: bool,
+        /// `--from SNAPSHOT`: members restored from it.
+        from: Option<String>,
     },
     List {
         name: Option<String>,
@@ -63,8 +65,16 @@ pub async fn run<P: Pools>(
     printer: &Printer,
 ) -> Result<()> {
     match settings {
-        PoolSettings::Create { spec, replace } => {
-            pools::define(provider, spec, *replace).await?;
+        PoolSettings::Create {
+            spec,
+            replace,
+            from,
+        } => {
+            let spec = match from {
+                Some(snapshot) => pools::from_snapshot(host, (**spec).clone(), snapshot).await?,
+                None => (**spec).clone(),
+            };
+            pools::define(provider, &spec, *replace).await?;
             printer.info(&format!(
                 "Pool {} defined (size {}{}); its members are being made: `kip pool list` shows how far, \
                  `kip up NAME --pool {}` claims one",
@@ -76,7 +86,7 @@ pub async fn run<P: Pools>(
             pools::refill(provider, &spec.name, env, printer).await
         }
         PoolSettings::List { name, output } => {
-            list(provider, name.as_deref(), *output, env, printer).await
+            list(provider, name.as_deref(), *output, (env, host), printer).await
         }
         PoolSettings::Resize { name, size } => {
             let before = pools::resize(provider, name, *size).await?;
@@ -102,17 +112,17 @@ async fn list<P: Pools>(
     provider: &P,
     name: Option<&str>,
     output: OutputFormat,
-    env: &Environment,
+    (env, host): (&Environment, Option<&DockerProvider>),
     printer: &Printer,
 ) -> Result<()> {
-    let mut items = pools::summaries(provider, name).await?;
+    let mut items = pools::summaries(provider, name, host).await?;
     for pool in &items {
         if pool.ready + pool.creating < pool.size as usize || pool.taken > 0 {
             pools::refill(provider, &pool.name, env, printer).await?;
         }
     }
     if items.iter().any(|p| p.taken > 0) {
-        items = pools::summaries(provider, name).await?;
+        items = pools::summaries(provider, name, host).await?;
     }
     match output {
         OutputFormat::Json => crate::output::json(&PoolList {
@@ -121,6 +131,11 @@ async fn list<P: Pools>(
         }),
         OutputFormat::Table => {
             crate::output::out(table(&items))?;
+            for pool in &items {
+                if let Some(problem) = &pool.problem {
+                    printer.warn(&format!("pool {}: {problem}", pool.name));
+                }
+            }
             if items.is_empty() {
                 printer.info("No pools: `kip pool create POOL --size N` makes one");
             } else {
@@ -149,14 +164,19 @@ fn table(items: &[PoolSummary]) -> String {
             p.memory_bytes
                 .map_or_else(|| "-".into(), |b| format!("{} MiB", b / (1024 * 1024))),
             p.max_age.clone().unwrap_or_else(|| "-".into()),
-            format!(
-                "{} ({})",
-                p.plan.image.as_deref().unwrap_or("kind's default image"),
-                p.plan_hash
-            ),
+            format!("{} ({})", plan_source(&p.plan), p.plan_hash),
         ]);
     }
     crate::output::table(&rows)
+}
+
+/// Where members come from, in a word: the snapshot, or the image.
+fn plan_source(plan: &crate::pool::spec::PoolPlan) -> String {
+    match (&plan.snapshot, &plan.image) {
+        (Some(s), _) => format!("snapshot {} of {}", s.name, s.created_at),
+        (None, Some(image)) => image.clone(),
+        (None, None) => "kind's default image".into(),
+    }
 }
 
 #[cfg(test)]
@@ -178,7 +198,13 @@ mod tests {
                 max_age: Some("1h".into()),
                 memory_bytes: Some(1),
                 plan_hash: spec.plan.hash(),
-                plan: spec.plan,
+                plan: crate::pool::spec::PoolPlan {
+                    snapshot: Some(crate::pool::spec::PlanSnapshot::of(
+                        &crate::snapshot::sample_metadata(),
+                    )),
+                    ..spec.plan
+                },
+                problem: Some("its snapshot base is gone".into()),
             }],
             measured: MEASURED_MEMBER_MEMORY,
         });

@@ -101,6 +101,7 @@ async fn remove(engine: &DockerProvider, names: &[String], printer: &Printer) ->
     if let Some(unknown) = names.iter().find(|n| !known.iter().any(|s| &s.name == *n)) {
         return Err(snapshot::not_found(unknown));
     }
+    crate::cluster::pool::refuse_used(engine, names).await?;
     for name in names {
         let volume = snapshot::volume_name(name);
         let step = printer.step("snapshot-removed", &format!("Removing snapshot {name}"));

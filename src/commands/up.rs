@@ -40,7 +40,7 @@ pub async fn run<P: Pools>(
     if let Some((pool, wait)) = &settings.pool {
         let request =
             cluster::pool::claim_request(provider, settings.request.clone(), pool, *wait).await?;
-        return cluster::create(create::claim(false), &request, place).await;
+        return cluster::pool::claim_member(&request, false, place).await;
     }
     let recipe = if settings.recreate {
         create::recreate()
@@ -169,9 +169,16 @@ pub async fn dry_run_claim(
         0 if *wait => format!(
             "Pool {pool} has no ready member: kip up would wait up to --wait for one to become {name}"
         ),
-        0 => format!(
-            "Pool {pool} has no ready member: kip up would make {name} fresh from the pool's plan (below)"
-        ),
+        0 => match &spec.plan.snapshot {
+            Some(snapshot) => format!(
+                "Pool {pool} has no ready member: kip up would restore {name} from snapshot {} (the \
+                 pool's plan, below)",
+                snapshot.name
+            ),
+            None => format!(
+                "Pool {pool} has no ready member: kip up would make {name} fresh from the pool's plan (below)"
+            ),
+        },
         n => format!("kip up would claim one of pool {pool}'s {n} ready member(s) as {name}, made from the plan below"),
     });
     let claimed = UpSettings {

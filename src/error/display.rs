@@ -662,6 +662,12 @@ impl fmt::Display for Error {
             SnapshotNotFound { name } => {
                 write!(f, "no snapshot {name:?} on this engine (see `kip snapshot list`)")
             }
+            SnapshotUsedByPool { name, pools } => write!(
+                f,
+                "snapshot {name} is kept: pool(s) {} restore their members from it (their refills \
+                 would fail); `kip pool rm POOL` first, or `kip pool create POOL --replace --from OTHER`",
+                pools.join(", ")
+            ),
             SnapshotExists { name } => write!(
                 f,
                 "a snapshot named {name} exists (volume {}); it is left alone: pick another name, or \

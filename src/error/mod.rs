@@ -648,6 +648,11 @@ pub enum Error {
     /// `up --from --dry-run`, `run --from` and `gc --snapshots` in remote
     /// mode are not built yet (2).
     SnapshotRemote,
+    /// `kip snapshot rm` of a snapshot pools restore their members from (3).
+    SnapshotUsedByPool {
+        name: String,
+        pools: Vec<String>,
+    },
     /// An archive `kip snapshot import` does not take, and why (3).
     SnapshotArchiveRefused {
         archive: String,
@@ -746,6 +751,7 @@ impl Error {
             | SnapshotExists { .. }
             | SnapshotIncomplete { .. }
             | SnapshotRefused { .. }
+            | SnapshotUsedByPool { .. }
             | SnapshotSeedGone { .. }
             | SnapshotArchiveRefused { .. }
             | SnapshotArchiveFileExists { .. }

@@ -146,6 +146,8 @@ fn table() -> Vec<(Error, u8, &'static str)> {
          "the snapshot helper (copy) failed: exited 1: no space"),
         (SnapshotNotFound { name: s("base") }, exit::NOT_FOUND,
          "no snapshot \"base\" on this engine (see `kip snapshot list`)"),
+        (SnapshotUsedByPool { name: s("base"), pools: vec![s("ci"), s("nightly")] }, exit::ENVIRONMENT,
+         "snapshot base is kept: pool(s) ci, nightly restore their members from it (their refills would fail); `kip pool rm POOL` first, or `kip pool create POOL --replace --from OTHER`"),
         (SnapshotExists { name: s("base") }, exit::ENVIRONMENT,
          "a snapshot named base exists (volume kip-snap-base); it is left alone: pick another name, or `kip snapshot rm base` first"),
         (SnapshotIncomplete { name: s("base") }, exit::ENVIRONMENT,

@@ -67,11 +67,12 @@
 //! `steps::nodes`) are not offered until their claim cost is measured;
 //! `PoolSpec::paused` and the provider's pause and thaw are the seam.
 //!
-//! **Snapshots (issue 19).** `kip pool create --from SNAPSHOT` will keep
-//! members made by the restore recipe instead of the create recipe: the
-//! seam is `cluster::create::member`, whose steps become the restore
-//! recipe's, and `PoolPlan`, which gains the snapshot's name (so its hash
-//! tells members of another snapshot apart).
+//! **Snapshots.** `kip pool create --from SNAPSHOT` keeps members made by
+//! the restore recipe's steps instead of the create recipe's
+//! (`cluster::pool::recipes`); `PoolPlan::snapshot` records which save of
+//! the name it is (a digest of its metadata), so its hash tells members of
+//! another save apart, and the filler makes no member from a snapshot
+//! that is gone or is another save (`cluster::pool::snapshot`).
 
 pub mod member;
 pub mod spec;

@@ -65,6 +65,39 @@ pub struct PoolPlan {
     pub mirror: Option<String>,
     #[serde(default)]
     pub mirror_optional: bool,
+    /// `--from SNAPSHOT`: members are restored from this snapshot (the one
+    /// saved under that name when the pool was defined) instead of made.
+    #[serde(default)]
+    pub snapshot: Option<PlanSnapshot>,
+}
+
+/// The snapshot a pool's members are restored from: its name, and which
+/// save of that name it is (a snapshot removed and saved again under the
+/// same name is another plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSnapshot {
+    pub name: String,
+    /// Twelve hex digits of the snapshot's metadata (its time of saving,
+    /// size, images ...): another save of the name has another.
+    pub id: String,
+    pub created_at: String,
+}
+
+impl PlanSnapshot {
+    pub fn of(meta: &crate::snapshot::Metadata) -> Self {
+        let text = serde_json::to_vec(meta).expect("metadata always serializes");
+        PlanSnapshot {
+            name: meta.name.clone(),
+            id: hex12(&Sha256::digest(text)),
+            created_at: meta.created_at.clone(),
+        }
+    }
+}
+
+/// The first six bytes of a digest, in hex.
+fn hex12(digest: &[u8]) -> String {
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl PoolPlan {
@@ -92,6 +125,7 @@ impl PoolPlan {
             registry: settings.attach.registry.clone(),
             mirror: settings.attach.mirror.clone(),
             mirror_optional: settings.attach.mirror_optional,
+            snapshot: None,
         }
     }
 
@@ -105,10 +139,7 @@ impl PoolPlan {
         let mut digest = Sha256::new();
         digest.update(serde_json::to_vec(&shaping).expect("a plan always serializes"));
         digest.update(env!("CARGO_PKG_VERSION").as_bytes());
-        digest.finalize()[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex12(&digest.finalize())
     }
 
     /// The settings a member (or, with `claim`'s TTL and labels, a cluster
@@ -240,6 +271,26 @@ pub(crate) mod tests {
             ..plan
         };
         assert_ne!(other.hash(), hash);
+    }
+
+    #[test]
+    fn another_save_of_a_snapshot_is_another_plan() {
+        let meta = crate::snapshot::sample_metadata();
+        let from = |meta: &crate::snapshot::Metadata| PoolPlan {
+            snapshot: Some(PlanSnapshot::of(meta)),
+            ..spec().plan
+        };
+        let plan = from(&meta);
+        assert_eq!(plan.snapshot.as_ref().unwrap().id.len(), 12);
+        assert_eq!(from(&meta).hash(), plan.hash(), "the same save");
+        assert_ne!(plan.hash(), spec().plan.hash(), "a snapshot is in the plan");
+        let saved_again = crate::snapshot::Metadata {
+            created_at: "2026-12-05T09:00:00Z".into(),
+            ..meta
+        };
+        let again = from(&saved_again);
+        assert_eq!(again.snapshot.as_ref().unwrap().name, "base");
+        assert_ne!(again.hash(), plan.hash(), "saved again under the name");
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub fn due(s: &Summary, now: SystemTime, older_than: Duration) -> Option<String>
 }
 
 /// Removes (or with `dry_run` lists) the engine's snapshots older than
-/// `older_than`. A snapshot a restore is reading is kept, with a warning.
+/// `older_than`. A snapshot a restore is reading is kept, with a warning,
+/// and so is one a pool restores its members from.
 pub async fn collect(
     engine: &DockerProvider,
     older_than: Duration,
@@ -64,6 +65,16 @@ pub async fn collect(
             done.kept += 1;
             continue;
         };
+        let pools = crate::cluster::pool::pools_using(engine, &s.name).await?;
+        if !pools.is_empty() {
+            printer.info(&format!(
+                "snapshot {} kept: pool(s) {} restore their members from it",
+                s.name,
+                pools.join(", ")
+            ));
+            done.kept += 1;
+            continue;
+        }
         if !dry_run {
             if let Err(e) = engine.remove_volume(&s.volume).await {
                 printer.warn(&format!("snapshot {} kept: {e:#}", s.name));

@@ -8,7 +8,7 @@
 //! filler dies). Remote members become ready by themselves, so a refill
 //! there only creates their objects and returns.
 
-use crate::cluster::create::{self, make_member, Place};
+use crate::cluster::create::Place;
 use crate::cluster::{PoolRole, Request};
 use crate::error::Error;
 use crate::kubeconfig::KubeconfigSource;
@@ -79,25 +79,47 @@ pub async fn tend_once<P: Pools>(
     let spec = provider.pools(Some(pool)).await?.pop().map(|p| p.spec);
     let members = provider.members(Some(pool), false).await?;
     let tending = tend(spec.as_ref(), &members, SystemTime::now());
+    super::credentials::prune(env, pool, &members);
     for (key, why) in &tending.delete {
         if let Some(member) = members.iter().find(|m| &m.key == key) {
             delete_member(provider, member, why, printer).await?;
+            super::credentials::forget(env, key);
         }
     }
     let Some(spec) = spec else { return Ok(0) };
     let count = tending.make.min(MAKE_AT_ONCE);
+    if count == 0 || cannot_restore(&spec, host, printer).await? {
+        return Ok(0);
+    }
+    let maker = provider.member_maker(&spec);
+    let makings = (0..count).map(|_| make_one(&maker, &spec, env, host, printer));
     let mut made = 0;
-    if count > 0 {
-        let maker = provider.member_maker(&spec);
-        let makings = (0..count).map(|_| make_one(&maker, &spec, env, host, printer));
-        for result in futures_util::future::join_all(makings).await {
-            match result {
-                Ok(()) => made += 1,
-                Err(e) => printer.warn(&format!("a member of pool {pool} was not made: {e:#}")),
-            }
+    for result in futures_util::future::join_all(makings).await {
+        match result {
+            Ok(()) => made += 1,
+            Err(e) => printer.warn(&format!("a member of pool {pool} was not made: {e:#}")),
         }
     }
     Ok(made)
+}
+
+/// Whether the pool's members are restored from a snapshot that is gone
+/// (or is another save than the plan's): said, and none is made (a filler
+/// that made none ends; `kip pool list` shows why).
+async fn cannot_restore(
+    spec: &PoolSpec,
+    host: Option<&DockerProvider>,
+    printer: &Printer,
+) -> Result<bool> {
+    let Some(planned) = &spec.plan.snapshot else {
+        return Ok(false);
+    };
+    let engine = host.ok_or(Error::PoolsLocalOnly)?;
+    let problem = super::snapshot_problem(engine, &spec.name, planned).await?;
+    if let Some(problem) = &problem {
+        printer.warn(&format!("pool {}: {problem}", spec.name));
+    }
+    Ok(problem.is_some())
 }
 
 async fn delete_member<P: Pools>(
@@ -143,10 +165,11 @@ async fn make_one<P: Pools>(
         printer,
         env,
     };
-    make_member(create::member(objects_only), &request, place).await
+    let snapshot = spec.plan.snapshot.as_ref().map(|s| s.name.as_str());
+    super::make_pool_member(&request, snapshot, objects_only, place).await
 }
 
-/// Starts `kip pool fill POOL` detached (its own session, output to its
+/// Starts `kip pool fill POOL` detached (its own process group, output to its
 /// log in kip's state folder). A filler already at work may have looked
 /// before this claim: the new one waits for it, then looks again.
 pub fn spawn_filler(pool: &str, env: &Environment) -> Result<()> {
@@ -169,22 +192,29 @@ pub fn spawn_filler(pool: &str, env: &Environment) -> Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .env("KIP_PROGRESS", "human");
-    // SAFETY: setsid is async-signal-safe; it detaches the filler from the
-    // terminal's process group, so Ctrl-C on the claimer does not end it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
+    // A process group of its own: Ctrl-C on the claimer's terminal (sent to
+    // the foreground group) does not end it. Unlike a `setsid` in a
+    // pre-exec hook, this lets the standard library spawn it with
+    // posix_spawn (vfork: no copy of the claimer's memory map), which the
+    // claimer, whose last step this is, waits for.
+    cmd.process_group(0);
     cmd.spawn().map_err(|e| Error::FillerNotStarted {
         error: e.to_string(),
     })?;
     Ok(())
 }
 
-fn pools_dir(env: &Environment) -> PathBuf {
+pub(super) fn pools_dir(env: &Environment) -> PathBuf {
     env.state_dir.join("pools")
+}
+
+/// The engine, in a file name (the Docker host, or "default").
+pub(super) fn engine_tag(env: &Environment) -> String {
+    env.docker
+        .host
+        .as_deref()
+        .unwrap_or("default")
+        .replace('/', "_")
 }
 
 /// The lock one filler of a pool holds while it works (per engine: the
@@ -203,13 +233,7 @@ impl FillLock {
         let dir = pools_dir(env);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let engine = env
-            .docker
-            .host
-            .as_deref()
-            .unwrap_or("default")
-            .replace('/', "_");
-        let path = dir.join(format!("{pool}@{engine}.lock"));
+        let path = dir.join(format!("{pool}@{}.lock", engine_tag(env)));
         let next = lock_file(&path.with_extension("lock.next"))?;
         if !flock(&next, libc::LOCK_EX | libc::LOCK_NB)? {
             return Ok(None);

@@ -4,10 +4,15 @@
 //! DESIGN is in `crate::pool`; each provider's in its `pool.rs`.
 
 mod claim;
+pub mod credentials;
 mod fill;
+mod recipes;
+mod snapshot;
 
 pub use claim::{ready_members, take_member, Taken};
 pub use fill::{fill, refill, tend_once};
+pub use recipes::{claim_member, make_pool_member};
+pub use snapshot::{from_snapshot, pools_using, refuse_used, snapshot_problem};
 
 use super::{PoolRole, Request};
 use crate::error::Error;
@@ -175,20 +180,37 @@ pub struct PoolSummary {
     pub memory_bytes: Option<u64>,
     pub plan: crate::pool::spec::PoolPlan,
     pub plan_hash: String,
+    /// Why no member is made now (its snapshot is gone, or saved again).
+    pub problem: Option<String>,
 }
 
-/// Each pool (or `name`'s) with its members counted.
-pub async fn summaries<P: Pools>(provider: &P, name: Option<&str>) -> Result<Vec<PoolSummary>> {
+/// Each pool (or `name`'s) with its members counted; where members are
+/// restored from a snapshot, whether it is there (on `engine`).
+pub async fn summaries<P: Pools>(
+    provider: &P,
+    name: Option<&str>,
+    engine: Option<&crate::provider::docker::DockerProvider>,
+) -> Result<Vec<PoolSummary>> {
     let pools = provider.pools(name).await?;
     if let (Some(name), true) = (name, pools.is_empty()) {
         find(provider, name).await?;
     }
     let members = provider.members(name, true).await?;
     let clusters = provider.list().await?;
-    Ok(pools
-        .into_iter()
-        .map(|stored| summary(stored.spec, &members, &clusters))
-        .collect())
+    let mut out = Vec::new();
+    for stored in pools {
+        let problem = match (&stored.spec.plan.snapshot, engine) {
+            (Some(planned), Some(engine)) => {
+                snapshot_problem(engine, &stored.spec.name, planned).await?
+            }
+            _ => None,
+        };
+        out.push(PoolSummary {
+            problem,
+            ..summary(stored.spec, &members, &clusters)
+        });
+    }
+    Ok(out)
 }
 
 fn summary(
@@ -223,5 +245,6 @@ fn summary(
         name: spec.name,
         size: spec.size,
         plan: spec.plan,
+        problem: None,
     }
 }

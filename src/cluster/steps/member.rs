@@ -4,7 +4,7 @@
 //! size without the claimer waiting for it.
 
 use super::{Context, Flow, Stage, Step};
-use crate::cluster::pool::refill;
+use crate::cluster::pool::{credentials, refill};
 use crate::cluster::PoolRole;
 use crate::provider::pool::Pools;
 use anyhow::Result;
@@ -28,7 +28,19 @@ impl<P: Pools> Step<P> for MarkReady {
             let step = cx
                 .printer
                 .step("member-ready", &format!("Offering {key} to pool {pool}"));
-            cx.provider.mark_ready(key, *paused).await?;
+            // Kept for the claimer before the member is offered (a cache:
+            // a claimer without it reads the node).
+            if let Some((creds, _)) = &cx.ready {
+                if let Err(e) = credentials::remember(cx.env, key, creds) {
+                    cx.printer.warn(&format!(
+                        "{key}'s claimer will read its credentials from the node: {e:#}"
+                    ));
+                }
+            }
+            if let Err(e) = cx.provider.mark_ready(key, *paused).await {
+                credentials::forget(cx.env, key);
+                return Err(e);
+            }
             step.done(&format!(
                 "{key} is ready in pool {pool}{}",
                 if *paused { " (paused)" } else { "" }

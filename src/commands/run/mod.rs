@@ -105,7 +105,7 @@ async fn get_cluster<P: Pools>(
         (None, Some((pool, wait))) => {
             let request =
                 cluster::pool::claim_request(place.provider, request, pool, *wait).await?;
-            cluster::create(create::claim(true), &request, place).await?
+            cluster::pool::claim_member(&request, true, place).await?
         }
         (None, None) => match (&settings.from, place.host) {
             (None, _) => cluster::create(create::run(), &request, place).await?,

@@ -137,7 +137,9 @@ impl Pools for DockerProvider {
                 .unpause_container(&names::node_name(&cluster))
                 .await;
         }
-        Ok(match self.lookup(&cluster).await? {
+        // The container is `kip-NAME` now, and a pool's: found as one
+        // (not first among clusters made under NAME, which it is not).
+        Ok(match self.pool_born(&cluster).await? {
             Some(node) => Claimed::Won(node),
             None => Claimed::Lost,
         })
