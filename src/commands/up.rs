@@ -58,12 +58,7 @@ pub async fn restore(
     engine: &DockerProvider,
     printer: &Printer,
 ) -> Result<UpOutcome> {
-    let place = Place {
-        provider: engine,
-        host: Some(engine),
-        printer,
-        env,
-    };
+    let place = local_place(engine, env, printer);
     let snapshot = settings.from.as_deref().unwrap_or_default();
     cluster::create(create::restore(snapshot), &settings.request, place).await
 }
@@ -104,11 +99,7 @@ pub async fn dry_run(
         printer.warn(&w)
     })
     .await?;
-    match format {
-        StatusFormat::Text => crate::output::out(yaml)?,
-        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
-    }
-    Ok(())
+    print_plan(yaml, format)
 }
 
 /// `kip up NAME --from SNAPSHOT --dry-run`: the restore's checks run as a
@@ -122,12 +113,7 @@ pub async fn dry_run_restore(
     engine: &DockerProvider,
     printer: &Printer,
 ) -> Result<()> {
-    let place = Place {
-        provider: engine,
-        host: Some(engine),
-        printer,
-        env,
-    };
+    let place = local_place(engine, env, printer);
     let snapshot = settings.from.as_deref().unwrap_or_default();
     let (meta, plan) = create::restore_plan(snapshot, &settings.request, place).await?;
     let name = &settings.request.name;
@@ -137,11 +123,7 @@ pub async fn dry_run_restore(
         &plan.node.volume.name,
     ));
     let yaml = engine.manifest(&plan);
-    match format {
-        StatusFormat::Text => crate::output::out(yaml)?,
-        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
-    }
-    Ok(())
+    print_plan(yaml, format)
 }
 
 /// `kip up NAME --pool POOL --dry-run`: says what the claim would do (take
@@ -203,6 +185,29 @@ fn yaml_to_json(yaml: &str) -> Result<String> {
         serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs})
     };
     Ok(serde_json::to_string_pretty(&value)?)
+}
+
+/// Where a local `up --from` runs: the engine is the provider and the host.
+fn local_place<'a>(
+    engine: &'a DockerProvider,
+    env: &'a Environment,
+    printer: &'a Printer,
+) -> Place<'a, DockerProvider> {
+    Place {
+        provider: engine,
+        host: Some(engine),
+        printer,
+        env,
+    }
+}
+
+/// A node plan on stdout, as YAML or (`-o json`) JSON.
+fn print_plan(yaml: String, format: StatusFormat) -> Result<()> {
+    match format {
+        StatusFormat::Text => crate::output::out(yaml)?,
+        StatusFormat::Json => crate::output::out(yaml_to_json(&yaml)? + "\n")?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -144,12 +144,7 @@ pub async fn save(
     }
     let made = make(engine, &node, meta, &kubeconfig, &mut signals, printer).await;
     if made.is_err() {
-        match engine.remove_volume(&volume).await {
-            Ok(_) => printer.info(&format!("Removed what this run created: volume {volume}")),
-            Err(e) => printer.warn(&format!(
-                "the unfinished snapshot's volume {volume} is left ({e:#}); `docker volume rm {volume}` removes it"
-            )),
-        }
+        super::save::discard_unfinished(engine, &volume, printer).await;
     }
     made
 }

@@ -61,15 +61,20 @@ pub async fn save(
     }
     let made = make(engine, &node, meta, &kubeconfig, &mut signals, printer).await;
     if made.is_err() {
-        // `remove_volume` waits out a helper that holds it for a moment.
-        match engine.remove_volume(&volume).await {
-            Ok(_) => printer.info(&format!("Removed what this run created: volume {volume}")),
-            Err(e) => printer.warn(&format!(
-                "the unfinished snapshot's volume {volume} is left ({e:#}); `docker volume rm {volume}` removes it"
-            )),
-        }
+        discard_unfinished(engine, &volume, printer).await;
     }
     made
+}
+
+/// A failed save's volume removed, or named for the user to remove.
+/// `remove_volume` waits out a helper that holds it for a moment.
+pub(super) async fn discard_unfinished(engine: &DockerProvider, volume: &str, printer: &Printer) {
+    match engine.remove_volume(volume).await {
+        Ok(_) => printer.info(&format!("Removed what this run created: volume {volume}")),
+        Err(e) => printer.warn(&format!(
+            "the unfinished snapshot's volume {volume} is left ({e:#}); `docker volume rm {volume}` removes it"
+        )),
+    }
 }
 
 /// The copy, then what completes the snapshot.
