@@ -16,18 +16,13 @@ use std::io::Read;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-/// The archive's tar (after kip's entry) into a new snapshot volume: the
-/// seed's layers (if carried) put where the node mounted them, so the
-/// imported snapshot mounts no seed; then its size.
-pub(super) const TAR_IN: &str = r#"set -eu
-tar --version 2>/dev/null | grep -q 'GNU tar' || {
-    echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
-    exit 5
-}
-cd /to
-tar -x -f - --xattrs --xattrs-include='*' --numeric-owner
-[ -d data ] || { echo "the archive holds no data/" >&2; exit 3; }
-if [ -d layers ]; then
+/// Shell, in the folder a snapshot's tar was unpacked into: the seed's
+/// layers it carries (`layers/ID`) put where the node mounted them
+/// (`data/overlay2/ID/diff`), so the data root mounts no seed. The same
+/// for an imported archive and a remote restore's stream.
+macro_rules! place_seed_layers {
+    () => {
+        r#"if [ -d layers ]; then
     for layer in layers/*; do
         [ -e "$layer" ] || continue
         id=${layer#layers/}
@@ -38,8 +33,28 @@ if [ -d layers ]; then
     rmdir layers
     rm -f data/.kip-seed
 fi
-du -sb data | cut -f1
-"#;
+"#
+    };
+}
+pub(super) use place_seed_layers;
+
+/// The archive's tar (after kip's entry) into a new snapshot volume: the
+/// seed's layers (if carried) put where the node mounted them, so the
+/// imported snapshot mounts no seed; then its size.
+pub(super) const TAR_IN: &str = concat!(
+    r#"set -eu
+tar --version 2>/dev/null | grep -q 'GNU tar' || {
+    echo "the node image has no GNU tar, which a snapshot archive needs (overlay2's xattrs): export and import do not work with this node image yet" >&2
+    exit 5
+}
+cd /to
+tar -x -f - --xattrs --xattrs-include='*' --numeric-owner
+[ -d data ] || { echo "the archive holds no data/" >&2; exit 3; }
+"#,
+    place_seed_layers!(),
+    r#"du -sb data | cut -f1
+"#
+);
 
 /// Makes snapshot `name` from the archive at `from`: its metadata. The
 /// header is read and checked before anything is made.

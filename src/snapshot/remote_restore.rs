@@ -34,24 +34,17 @@ pub const RESTORE_PROCESS: &str = "kip-snapshot-restore";
 /// In the node Pod ($0: [`RESTORE_PROCESS`]): the snapshot's tar (`data/`,
 /// and the seed's `layers/`) into the data root $1, marked `.kip-restore`
 /// at the end. Exit 3: not a snapshot's stream.
-pub const RESTORE_IN: &str = r#"set -eu
+pub const RESTORE_IN: &str = concat!(
+    r#"set -eu
 root=$1
 in=$root/.kip-restore-in
 mkdir "$in"
 cd "$in"
 tar -x -f - --xattrs --xattrs-include='*' --numeric-owner
 [ -d data ] || { echo "the stream holds no data/" >&2; exit 3; }
-if [ -d layers ]; then
-    for layer in layers/*; do
-        [ -e "$layer" ] || continue
-        id=${layer#layers/}
-        [ -d "data/overlay2/$id" ] || { echo "seed layer $id has no place in the data root" >&2; exit 3; }
-        rm -rf "data/overlay2/$id/diff"
-        mv "$layer" "data/overlay2/$id/diff"
-    done
-    rmdir layers
-fi
-rm -f data/.kip-seed data/.kip-restore
+"#,
+    super::import::place_seed_layers!(),
+    r#"rm -f data/.kip-seed data/.kip-restore
 for entry in data/* data/.[!.]* data/..?*; do
     [ -e "$entry" ] || [ -L "$entry" ] || continue
     mv "$entry" "$root/"
@@ -59,7 +52,8 @@ done
 cd /
 rmdir "$in/data" "$in"
 : >"$root/.kip-restore"
-"#;
+"#
+);
 
 /// Streams snapshot `meta` from the local `engine` into `node`'s data
 /// root. A Ctrl-C ends it (the helper killed): [`Error::Interrupted`].

@@ -34,7 +34,7 @@
 use super::import::{drain, TAR_IN};
 use super::save::{facts, SaveSettings};
 use super::transfer::{helper_failed, mount};
-use super::volume::{self, HELPER_IMAGE_LABEL};
+use super::volume::HELPER_IMAGE_LABEL;
 use super::{volume_labels, volume_name, Metadata};
 use crate::cluster::signals::Signals;
 use crate::error::Error;
@@ -178,20 +178,8 @@ async fn make(
         started.elapsed().as_secs_f64(),
         meta.frozen_ms as f64 / 1000.0
     ));
-    signals.check()?;
-    let (image, volume) = (meta.dind_image.clone(), volume_name(&meta.name));
-    meta.size_bytes =
-        volume::finish(engine, &image, &volume, (&meta.kind_cluster, kubeconfig)).await?;
-    signals.check()?;
-    volume::write_metadata(engine, &image, &meta).await?;
-    printer.info(&format!(
-        "Saved snapshot {} of remote cluster {cluster}: {}, {how} {:.1}s (`kip up NEW --from {}`)",
-        meta.name,
-        size(meta.size_bytes),
-        meta.frozen_ms as f64 / 1000.0,
-        meta.name
-    ));
-    Ok(meta)
+    let source = format!("remote cluster {cluster}");
+    super::save::complete(engine, meta, kubeconfig, signals, printer, &source).await
 }
 
 /// The Pod's tar into a local helper that unpacks it into the snapshot

@@ -118,13 +118,38 @@ async fn make(
         "Copied; cluster {cluster} was {how} for {:.1}s",
         started.elapsed().as_secs_f64()
     ));
+    complete(
+        engine,
+        meta,
+        kubeconfig,
+        signals,
+        printer,
+        &format!("cluster {cluster}"),
+    )
+    .await
+}
+
+/// What completes a snapshot once its data root is in its volume (a
+/// local copy or a remote stream): the kind cluster's kubeconfig kept and
+/// the size taken, then the metadata written; `source` names the cluster
+/// in the line that says so.
+pub(super) async fn complete(
+    engine: &DockerProvider,
+    mut meta: Metadata,
+    kubeconfig: &str,
+    signals: &mut Signals,
+    printer: &Printer,
+    source: &str,
+) -> Result<Metadata> {
+    let (image, volume) = (meta.dind_image.clone(), volume_name(&meta.name));
+    let how = if meta.stopped { "stopped" } else { "frozen" };
     signals.check()?;
     meta.size_bytes =
         volume::finish(engine, &image, &volume, (&meta.kind_cluster, kubeconfig)).await?;
     signals.check()?;
     volume::write_metadata(engine, &image, &meta).await?;
     printer.info(&format!(
-        "Saved snapshot {} of cluster {cluster}: {}, {how} {:.1}s (`kip up NEW --from {}`)",
+        "Saved snapshot {} of {source}: {}, {how} {:.1}s (`kip up NEW --from {}`)",
         meta.name,
         size(meta.size_bytes),
         meta.frozen_ms as f64 / 1000.0,
