@@ -7,6 +7,7 @@ use super::snapshots::{helper_body, next, HelperMount};
 use super::DockerProvider;
 use anyhow::{anyhow, Result};
 use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfigLogConfig};
 use bollard::query_parameters::{AttachContainerOptionsBuilder, KillContainerOptions};
 
 /// A helper container kip streams to and from (`kip snapshot export|import`).
@@ -18,6 +19,31 @@ pub struct StreamingHelper {
     >,
     /// Its stdin (closed at once when it was started without).
     pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+/// A streaming helper's container: attached on stdin when `stdin`, and
+/// with no log driver. Its output goes to kip through the attach only: the
+/// engine's default `json-file` driver would also write every byte of a
+/// multi-GB tar into the container's log as JSON, which made the stream
+/// out of a helper 4x slower than with none (1 GiB in 42.8 s against 11.0 s
+/// on this machine) and took that much disk for as long as it ran.
+fn streaming_body(
+    image: &str,
+    mounts: &[HelperMount<'_>],
+    (script, args): (&str, &[String]),
+    stdin: bool,
+) -> ContainerCreateBody {
+    let mut body = helper_body(image, mounts, script, args);
+    body.open_stdin = Some(stdin);
+    body.stdin_once = Some(stdin);
+    body.attach_stdin = Some(stdin);
+    if let Some(host) = body.host_config.as_mut() {
+        host.log_config = Some(HostConfigLogConfig {
+            typ: Some("none".into()),
+            config: None,
+        });
+    }
+    body
 }
 
 impl DockerProvider {
@@ -32,11 +58,8 @@ impl DockerProvider {
         stdin: bool,
     ) -> Result<StreamingHelper> {
         let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
-        let mut body = helper_body(image, mounts, script, args);
-        body.open_stdin = Some(stdin);
-        body.stdin_once = Some(stdin);
-        body.attach_stdin = Some(stdin);
-        self.create_helper(&name, body).await?;
+        self.create_helper(&name, streaming_body(image, mounts, (script, args), stdin))
+            .await?;
         let options = AttachContainerOptionsBuilder::new()
             .stream(true)
             .stdin(stdin)
@@ -79,5 +102,26 @@ impl DockerProvider {
         let code = self.exit_code_of(name, "snapshot helper").await?;
         self.remove_container_by_name(name).await?;
         Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streaming_helper_logs_nothing_of_what_it_streams() {
+        let mounts = [HelperMount {
+            volume: "kip-snap-a",
+            path: "/s",
+            read_only: true,
+        }];
+        for stdin in [false, true] {
+            let body = streaming_body("dind", &mounts, ("exec tar -c .", &[]), stdin);
+            let log = body.host_config.and_then(|h| h.log_config);
+            assert_eq!(log.and_then(|l| l.typ).as_deref(), Some("none"));
+            assert_eq!(body.attach_stdin, Some(stdin));
+            assert_eq!(body.open_stdin, Some(stdin));
+        }
     }
 }
