@@ -11,7 +11,9 @@
 //!   it into the data root and marks it `.kip-restore`. The node's
 //!   bootstrap waits for that mark before its dockerd starts
 //!   (`await_restore`), then goes on as a local restore does.
-//! - Not compressed, as the remote save (`super::remote_save`).
+//! - Not compressed, as the remote save (`super::remote_save`): it would
+//!   shrink about 3x, but deflate on one core (~60 MB/s) is slower than
+//!   the stream itself next to the API server (~110 MB/s; BENCHMARKS.md).
 
 use super::export::{STORE, TAR_OUT};
 use super::transfer::{helper_failed, mount};

@@ -25,7 +25,8 @@
 //!   harmless when there is nothing to thaw.
 //! - Not compressed: the stream goes through the API server, where it is
 //!   already TLS; gzip -1 in the Pod is CPU the node Pod shares with its
-//!   cluster and most of the data root is image layers (measured in
+//!   cluster, and slower on one core (~60 MB/s) than the stream itself
+//!   (~110 MB/s), though the data root compresses about 3x (measured in
 //!   BENCHMARKS.md "Remote snapshots").
 //! - The node's DinD image writes the local volume (its dockerd wrote the
 //!   data root): it must be on the local engine too, else the save is
