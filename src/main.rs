@@ -93,7 +93,8 @@ async fn run_without_settings(
             )
             .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
+            provider::kube::forwarder::serve(pods, (&args.name, args.pod.as_deref()), args.port)
+                .await?;
         }
         _ => return Ok(None),
     }
@@ -108,9 +109,6 @@ async fn run_remote(
     cluster: Option<&str>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
-    if command.uses_pools() {
-        return Err(error::Error::PoolsLocalOnly.into());
-    }
     // `up --from --dry-run`, `run --from` and `gc --snapshots` are the
     // local engine's.
     if matches!(command, Command::Up(args) if args.from.is_some() && args.dry_run)

@@ -767,6 +767,13 @@ seed_prepare() {
     waiting=
     while :; do
         if seed_lock -s; then
+            # A pool's remote member: nobody streams it an image to make a
+            # seed of; without a seed its Docker pulls the image.
+            if [ ! -d "$seed_dir" ] && [ "${KIP_SEED_USE_ONLY:-}" = 1 ]; then
+                exec 9<&-
+                echo "kip-info: seed=off (no seed $KIP_SEED on this node, and nothing streams the image: it is pulled)"
+                return 0
+            fi
             [ -d "$seed_dir" ] || {
                 exec 9<&-
                 if seed_lock -x; then

@@ -73,7 +73,7 @@ pub trait SharedCluster {
 /// (after `--` they would be the command's).
 pub fn after_command(args: &[&str]) -> usize {
     match args.first() {
-        Some(&"seed" | &"snapshot") => 2.min(args.len()),
+        Some(&"seed" | &"snapshot" | &"pool") => 2.min(args.len()),
         _ => 1,
     }
 }

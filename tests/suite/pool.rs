@@ -365,10 +365,6 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
         .run()
         .code(2)
         .stderr_has("-p cannot be used for a pool");
-    p.kip(&["pool", "create", &p.pool, "--size", "1", "--remote"])
-        .run()
-        .code(2)
-        .stderr_has("warm pools work on the local Docker engine only");
     let mapped = p.t.dir.path().join("ports.yaml");
     std::fs::write(
         &mapped,
