@@ -524,6 +524,7 @@ pub fn doctor_reports_every_check_ok(c: &impl SharedCluster) -> serde_json::Valu
         [
             "kubernetes",
             "rbac",
+            "pools",
             "pod-security",
             "dind-image",
             "dry-run",

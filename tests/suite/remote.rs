@@ -1136,11 +1136,17 @@ fn remote_pool_hands_out_members_and_refills_without_its_claimer() {
         return;
     };
     super::remote_pool::remote_pool_refusals(&r);
+    // The emulator runs no CronJob: this machine's `kip gc --remote`.
+    let gc = || {
+        let run = r.kip(&["gc"]).run();
+        run.success();
+        run.stdout.clone()
+    };
     super::remote_pool::a_remote_pool_hands_out_members_and_refills_without_its_claimer(
         &r,
-        "rp",
-        2,
+        ("rp", 2),
         &["rpa", "rpb", "rpc"],
+        &gc,
         Duration::from_secs(180),
     );
     r.down(&r.t.name);

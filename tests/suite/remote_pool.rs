@@ -58,18 +58,20 @@ pub fn until_members_ready(c: &impl SharedCluster, pool: &str, size: usize, limi
 }
 
 /// A pool of `size` on the shared cluster, and `claimers` claiming at once
-/// with `kip up NAME --pool` (more claimers than members: the others are
-/// made fresh). Exactly `size` get a member, each a different one, and
-/// reach it with kubectl; no member is listed as a cluster; the claimers'
-/// refill made the pool's objects before they exited, and the pool is
-/// whole again with no kip running; `pool rm` deletes the unclaimed
-/// members and leaves the claimed clusters, which `down` then deletes
-/// with their member Pods. Returns nothing left of the pool.
+/// with `kip up NAME --pool --ttl 1s` (more claimers than members: the
+/// others are made fresh). Exactly `size` get a member, each a different
+/// one, and reach it with kubectl; no member is listed as a cluster; the
+/// claimers' refill made the pool's objects before they exited, and the
+/// pool is whole again with no kip running; `pool rm` deletes the
+/// unclaimed members and leaves the claimed clusters; `gc` (a `kip gc
+/// --remote` run by `gc`, which returns what it printed) deletes them, past
+/// their TTL, with their member Pods; `kip down` then finds nothing left
+/// but this machine's side of them, and leaves nothing.
 pub fn a_remote_pool_hands_out_members_and_refills_without_its_claimer(
     c: &impl SharedCluster,
-    pool: &str,
-    size: usize,
+    (pool, size): (&str, usize),
     claimers: &[&str],
+    gc: &dyn Fn() -> String,
     limit: Duration,
 ) {
     let size_text = size.to_string();
@@ -104,8 +106,19 @@ pub fn a_remote_pool_hands_out_members_and_refills_without_its_claimer(
         claimers
             .iter()
             .map(|name| {
-                c.kip(&["up", name, "--pool", pool, "-o", "json", "--wait", c.wait()])
-                    .spawn()
+                c.kip(&[
+                    "up",
+                    name,
+                    "--pool",
+                    pool,
+                    "--ttl",
+                    "1s",
+                    "-o",
+                    "json",
+                    "--wait",
+                    c.wait(),
+                ])
+                .spawn()
             })
             .collect(),
     );
@@ -169,8 +182,20 @@ pub fn a_remote_pool_hands_out_members_and_refills_without_its_claimer(
         c.inner(name, &["get", "--raw", "/readyz"])
             .success()
             .stdout_has("ok");
+    }
+    let collected = gc();
+    for name in claimers {
+        assert!(
+            collected.contains(&format!("deleted {name} ")),
+            "gc deleted {name}, past its TTL:\n{collected}"
+        );
+        let selector = format!("dev.kip.cluster={name}");
+        let left = c.outer(&["get", "pods,configmaps", "-l", &selector, "-o", "name"]);
+        left.success();
+        assert_eq!(left.stdout.trim(), "", "objects of {name} left after gc");
         let forwarder = super::conformance::forwarder_pid(c, name);
-        c.kip(&["down", name]).run().success();
+        let down = c.kip(&["down", name]).run();
+        assert!(down.code == 0 || down.code == 5, "{down}");
         let kubeconfig = super::conformance::kubeconfig_doc(c);
         super::conformance::assert_nothing_left_of(c, name, &kubeconfig, forwarder);
     }
@@ -215,4 +240,63 @@ pub fn remote_pool_refusals(c: &impl SharedCluster) {
         .run()
         .code(5)
         .stderr_has("no pool named no-such-pool");
+}
+
+/// `examples/pool-gc-cronjob.yaml` applied to the shared cluster's
+/// `namespace` as a user would, its image `image` (one with kip in it, on
+/// the cluster's nodes already), and a Job made from its CronJob at once:
+/// it succeeds with the example's own RBAC. Its log; the example removed.
+pub fn the_gc_cronjob_example_runs(c: &impl SharedCluster, namespace: &str, image: &str) -> String {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pool-gc-cronjob.yaml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let mine = text.replace(
+        "image: ghcr.io/example/kip-runner:latest",
+        &format!("image: {image}\n              imagePullPolicy: Never"),
+    );
+    assert_ne!(mine, text, "the example names its image");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), mine).unwrap();
+    let path = file.path().to_str().unwrap();
+    c.outer(&["apply", "-n", namespace, "-f", path]).success();
+    let job = "kip-gc-now";
+    c.outer(&[
+        "create",
+        "job",
+        job,
+        "--from=cronjob/kip-gc",
+        "-n",
+        namespace,
+    ])
+    .success();
+    let done = until(
+        "the gc Job from the example's CronJob ended",
+        Duration::from_secs(600),
+        || {
+            let state = c.outer(&[
+                "get",
+                "job",
+                job,
+                "-n",
+                namespace,
+                "-o",
+                "jsonpath={.status.succeeded}/{.status.failed}",
+            ]);
+            match state.stdout.trim() {
+                "1/" => Ok(true),
+                s if s.ends_with("/1") => Ok(false),
+                s => Err(s.to_string()),
+            }
+        },
+    );
+    let log = c
+        .outer(&["logs", &format!("job/{job}"), "-n", namespace])
+        .stdout
+        .clone();
+    c.outer(&["delete", "job", job, "-n", namespace, "--wait"])
+        .success();
+    c.outer(&["delete", "-n", namespace, "-f", path, "--wait"])
+        .success();
+    assert!(done, "the gc Job failed:\n{log}");
+    log
 }
