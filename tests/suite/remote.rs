@@ -1151,3 +1151,20 @@ fn remote_pool_hands_out_members_and_refills_without_its_claimer() {
     );
     r.down(&r.t.name);
 }
+
+/// A remote claimer killed with SIGKILL at each step of its claim leaves
+/// the pool whole and nothing leaked (one step waits out the minute a
+/// taken member is given).
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_pool_claimer_killed_at_any_step_leaves_the_pool_whole() {
+    let Some(r) = Remote::with_a_cluster("rpkill") else {
+        return;
+    };
+    super::remote_pool::a_remote_claimer_killed_at_any_step_leaves_the_pool_whole(
+        &r,
+        "rk",
+        Duration::from_secs(240),
+    );
+    r.down(&r.t.name);
+}

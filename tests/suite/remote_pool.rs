@@ -300,3 +300,100 @@ pub fn the_gc_cronjob_example_runs(c: &impl SharedCluster, namespace: &str, imag
     assert!(done, "the gc Job failed:\n{log}");
     log
 }
+
+/// The steps of a claim a test can stop a claimer at (`KIP_TEST_CLAIM_STOP`).
+const CLAIM_STEPS: [&str; 4] = ["listed", "taken", "claimed", "handed-over"];
+
+/// A remote claimer killed with SIGKILL at each step of its claim: the
+/// pool is whole again afterwards (a member taken by the dead claimer is
+/// deleted by the next kip that looks, once held for a minute), no member
+/// is ever claimed by no one, and nothing is leaked.
+pub fn a_remote_claimer_killed_at_any_step_leaves_the_pool_whole(
+    c: &impl SharedCluster,
+    pool: &str,
+    limit: Duration,
+) {
+    c.kip(&[
+        "pool",
+        "create",
+        pool,
+        "--size",
+        "1",
+        "--dind-image",
+        c.dind_image(),
+        "--wait",
+        c.wait(),
+    ])
+    .run()
+    .success();
+    until_members_ready(c, pool, 1, limit);
+    let summary = || {
+        let run = c.kip(&["pool", "list", pool, "-o", "json"]).run();
+        run.success();
+        run.json()["items"][0].clone()
+    };
+    for step in CLAIM_STEPS {
+        let name = format!("{pool}-{step}");
+        let claimer = c
+            .kip(&["up", &name, "--pool", pool, "--wait", c.wait()])
+            .env("KIP_TEST_CLAIM_STOP", step);
+        super::pool::killed_at(claimer, step, limit);
+        match step {
+            "listed" => {
+                let members = member_pods(c, pool);
+                assert_eq!(members.len(), 1, "after {step}: {members:?}");
+                assert!(members[0].1, "the member is still ready after {step}");
+                assert_eq!(summary()["ready"], 1, "after {step}");
+            }
+            "taken" => {
+                let s = summary();
+                assert_eq!(
+                    (s["ready"].clone(), s["taken"].clone()),
+                    (0.into(), 1.into()),
+                    "{s}"
+                );
+                c.kip(&["status", &name]).run().code(5);
+            }
+            _ => {
+                c.kip(&["up", &name, "--dind-image", c.dind_image()])
+                    .run()
+                    .success()
+                    .stderr_has("is already running");
+                c.inner(&name, &["get", "--raw", "/readyz"])
+                    .success()
+                    .stdout_has("ok");
+                c.kip(&["down", &name]).run().success();
+            }
+        }
+        c.kip(&["status", &name]).run().code(5);
+        until(
+            &format!("pool {pool} whole after a claimer killed at {step}"),
+            limit,
+            || {
+                let s = summary();
+                (s["ready"] == 1 && s["creating"] == 0 && s["taken"] == 0)
+                    .then_some(())
+                    .ok_or(format!("{s}"))
+            },
+        );
+    }
+    c.kip(&["pool", "rm", pool]).run().success();
+    until("the pool's members deleted", limit, || {
+        let left = member_pods(c, pool);
+        left.is_empty().then_some(()).ok_or(format!("{left:?}"))
+    });
+    let left = c.outer(&[
+        "get",
+        "configmaps",
+        "-l",
+        "dev.kip.managed-by=kip",
+        "-o",
+        "name",
+    ]);
+    left.success();
+    assert!(
+        !left.stdout.contains(pool),
+        "no ConfigMap of the pool or its claims is left: {}",
+        left.stdout
+    );
+}
