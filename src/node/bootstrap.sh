@@ -564,7 +564,7 @@ create_cluster() {
         # shellcheck disable=SC2086
         docker start $nodes >"$log_dir/kind.log" 2>&1 || fail cluster "cannot restart the kind nodes" "$log_dir/kind.log"
         echo "kip-info: cluster=restarted"
-        echo "kip-phase: cluster-created"
+        cluster_created
         return
     fi
     set -- --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" --config "$conf_dir/kind.yaml" \
@@ -588,6 +588,13 @@ create_cluster() {
     cat "$log_dir/kind.log"
     record_kind_node_addresses
     configure_registries
+    cluster_created
+}
+
+# The cluster is made: said, and marked for a probe (a remote pool's
+# member is offered to claims only once this file is there).
+cluster_created() {
+    : >"$conf_dir/cluster-created"
     echo "kip-phase: cluster-created"
 }
 
