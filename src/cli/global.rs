@@ -112,6 +112,13 @@ impl Command {
                 pod: a.pod.options(),
                 ..KubeOptions::default()
             },
+            Command::Pool(a) => match &a.command {
+                crate::cli::pool::PoolCommand::Create(c) => KubeOptions {
+                    pod: c.pod.options(),
+                    ..KubeOptions::default()
+                },
+                _ => KubeOptions::default(),
+            },
             _ => KubeOptions::default(),
         }
     }

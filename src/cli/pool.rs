@@ -63,6 +63,10 @@ pub struct PoolCreateArgs {
     #[command(flatten)]
     pub cluster: ClusterOptions,
 
+    /// With --remote: the member Pods' scheduling and resources (a claim reaches a member by the claimer's own --endpoint)
+    #[command(flatten)]
+    pub pod: super::values::PodArgs,
+
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -157,7 +157,11 @@ fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Val
 /// the kubeconfig a claim reads): its startup probe waits for the
 /// bootstrap's mark. Any other node: `http`, the API server's.
 fn startup_probe(plan: &NodePlan, http: Value) -> Value {
-    if !plan.node.labels.contains_key(crate::pool::member::POOL_LABEL) {
+    if !plan
+        .node
+        .labels
+        .contains_key(crate::pool::member::POOL_LABEL)
+    {
         return http;
     }
     json!({

@@ -345,7 +345,9 @@ fn remote_mode_on_a_real_cluster() {
             let gc = || super::remote_pool::the_gc_cronjob_example_runs(&c, "default", &c.t.image);
             super::remote_pool::a_remote_pool_hands_out_members_and_refills_without_its_claimer(
                 &c,
-                ("rpool", 1),
+                // Two node Pods at once (the claimed member and its
+                // refill) on the one outer node of 2 CPUs.
+                ("rpool", 1, &["--cpu", "100m"]),
                 &["rpool-a"],
                 &gc,
                 Duration::from_secs(600),

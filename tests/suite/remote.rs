@@ -1144,7 +1144,7 @@ fn remote_pool_hands_out_members_and_refills_without_its_claimer() {
     };
     super::remote_pool::a_remote_pool_hands_out_members_and_refills_without_its_claimer(
         &r,
-        ("rp", 2),
+        ("rp", 2, &[]),
         &["rpa", "rpb", "rpc"],
         &gc,
         Duration::from_secs(180),

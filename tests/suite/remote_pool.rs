@@ -66,29 +66,32 @@ pub fn until_members_ready(c: &impl SharedCluster, pool: &str, size: usize, limi
 /// unclaimed members and leaves the claimed clusters; `gc` (a `kip gc
 /// --remote` run by `gc`, which returns what it printed) deletes them, past
 /// their TTL, with their member Pods; `kip down` then finds nothing left
-/// but this machine's side of them, and leaves nothing.
+/// but this machine's side of them, and leaves nothing. `create`: more
+/// flags of `pool create` (the members' Pod resources).
 pub fn a_remote_pool_hands_out_members_and_refills_without_its_claimer(
     c: &impl SharedCluster,
-    (pool, size): (&str, usize),
+    (pool, size, create): (&str, usize, &[&str]),
     claimers: &[&str],
     gc: &dyn Fn() -> String,
     limit: Duration,
 ) {
     let size_text = size.to_string();
-    let create = c
-        .kip(&[
-            "pool",
-            "create",
-            pool,
-            "--size",
-            &size_text,
-            "--dind-image",
-            c.dind_image(),
-            "--wait",
-            c.wait(),
-        ])
-        .run();
-    create.success().stderr_has(&format!("Pool {pool} defined"));
+    let mut args = vec![
+        "pool",
+        "create",
+        pool,
+        "--size",
+        &size_text,
+        "--dind-image",
+        c.dind_image(),
+        "--wait",
+        c.wait(),
+    ];
+    args.extend_from_slice(create);
+    c.kip(&args)
+        .run()
+        .success()
+        .stderr_has(&format!("Pool {pool} defined"));
     assert_eq!(
         member_pods(c, pool).len(),
         size,

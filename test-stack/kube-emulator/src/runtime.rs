@@ -1102,7 +1102,9 @@ async fn exec_succeeds(docker: &Docker, id: &str, cmd: Vec<String>) -> bool {
     let Ok(created) = docker.create_exec(id, options).await else {
         return false;
     };
-    if let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&created.id, None).await {
+    if let Ok(StartExecResults::Attached { mut output, .. }) =
+        docker.start_exec(&created.id, None).await
+    {
         while output.next().await.is_some() {}
     }
     docker
