@@ -143,7 +143,10 @@ def main():
         run([kip, "up", outer, "--wait", "8m", "-q"], env)
         run([kip, "load", outer, args.dind_image, "-q"], env)
         REMOTE.extend(["--remote", "--context", f"kip-{outer}"])
-        run([kip, "up", f"{pool}-seed", "--wait", "10m", "-q"], env)
+        # The one outer node has 2 CPUs: a claimed member, its refill and a
+        # fresh up at once need small requests.
+        config = config + ["--cpu", "100m"]
+        run([kip, "up", f"{pool}-seed", "--wait", "10m", "-q", *config], env)
         run([kip, "down", f"{pool}-seed", "-q"], env)
     run([kip, "pool", "create", pool, "--size", str(args.size), *paused, *config], env)
     claims, fresh, made_fresh, phases = [], [], 0, {}

@@ -179,7 +179,8 @@ async fn run_local(
             let settings = args.settings(global);
             let docker = docker?;
             docker.check_answers().await?;
-            commands::up::dry_run_claim(&settings, &global.env, args.output, &docker, printer)
+            let places = (&docker, Some(&docker));
+            commands::up::dry_run_claim(&settings, &global.env, args.output, places, printer)
                 .await?;
             Ok(0)
         }
@@ -242,6 +243,12 @@ async fn dispatch(
 ) -> anyhow::Result<u8> {
     let env = &global.env;
     match command {
+        // A claim's dry run asks which members are ready.
+        Command::Up(args) if args.dry_run && args.pool.is_some() => {
+            let settings = args.settings(global);
+            let places = (provider, host);
+            commands::up::dry_run_claim(&settings, env, args.output, places, printer).await?;
+        }
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
             let sources = (Ok(provider), host);

@@ -104,6 +104,12 @@ pub fn a_remote_pool_hands_out_members_and_refills_without_its_claimer(
     super::schema::assert_valid("pool-list.schema.json", &doc);
     assert_eq!(doc["items"][0]["ready"], size, "{doc}");
     let before: BTreeSet<String> = member_pods(c, pool).into_iter().map(|(n, _)| n).collect();
+    c.kip(&["up", "dry", "--pool", pool, "--dry-run"])
+        .run()
+        .success()
+        .stderr_has(&format!(
+            "kip up would claim one of pool {pool}'s {size} ready member(s) as dry"
+        ));
 
     let runs = wait_all(
         claimers
