@@ -29,6 +29,15 @@ renew its lease, which the claim's time includes. `--idle S` lets each
 ready member wait S seconds (untimed) before it is claimed, as a member
 in a pool does between jobs (a kubelet frozen past its lease renewal
 interval, 10 s, renews at once when thawed).
+
+`--remote` (with `--dind-image kip-test-node:real-kind --image
+kip-test-kind-node:latest`): the pool is on a shared cluster. kip's own
+local cluster (the real kind) plays it, with kip's DinD image `kip load`ed
+into it; a first `kip up --remote` (untimed) leaves its outer node the seed
+of the kind node image that members use; then every `kip` command of the
+bench gets `--remote --context kip-OUTER`, and each fresh up is a seeded
+remote `up`. A claimed cluster is reached through kip's port-forward, as
+from a laptop.
 """
 
 import argparse
@@ -45,7 +54,12 @@ import time
 KUBECTL = os.environ.get("KIP_TEST_KUBECTL", "kubectl")
 
 
+REMOTE = []
+
+
 def run(cmd, env, check=True):
+    if cmd and cmd[0] != KUBECTL and REMOTE and cmd[1] in ("up", "down", "pool", "--progress"):
+        cmd = cmd + REMOTE
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -113,6 +127,7 @@ def main():
     p.add_argument("--paused", action="store_true")
     p.add_argument("--idle", type=float, default=0.0)
     p.add_argument("--kind-config", help="for the pool's members and the fresh ups alike")
+    p.add_argument("--remote", action="store_true", help="the pool on a shared cluster (above)")
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="poolbench-")
@@ -123,6 +138,16 @@ def main():
     kip = args.kip
     paused = ["--paused"] if args.paused else []
     config = ["--kind-config", args.kind_config] if args.kind_config else []
+    outer = f"poolbench-outer-{os.getpid()}"
+    if args.remote:
+        run([kip, "up", outer, "--wait", "8m", "-q"], env)
+        run([kip, "load", outer, args.dind_image, "-q"], env)
+        REMOTE.extend(["--remote", "--context", f"kip-{outer}"])
+        # The one outer node has 2 CPUs: a claimed member, its refill and a
+        # fresh up at once need small requests.
+        config = config + ["--cpu", "100m"]
+        run([kip, "up", f"{pool}-seed", "--wait", "10m", "-q", *config], env)
+        run([kip, "down", f"{pool}-seed", "-q"], env)
     run([kip, "pool", "create", pool, "--size", str(args.size), *paused, *config], env)
     claims, fresh, made_fresh, phases = [], [], 0, {}
     every = max(1, args.claims // max(1, args.fresh))
@@ -144,6 +169,9 @@ def main():
                 run([kip, "down", name], env)
     finally:
         run([kip, "pool", "rm", pool], env, check=False)
+        if REMOTE:
+            REMOTE.clear()
+            run([kip, "down", outer, "-q"], env, check=False)
         lock = os.path.join(work, "state", "pools", f"{pool}@default.lock")
         for path in (lock + ".next", lock):
             if os.path.exists(path):
@@ -153,6 +181,7 @@ def main():
 
     how = f", paused, idle {args.idle:.0f}s before a claim" if args.paused else ""
     how += f", kind config {args.kind_config}" if args.kind_config else ""
+    how += ", remote (a shared cluster: kip's local real-kind cluster)" if args.remote else ""
     print(f"members: {args.image} in {args.dind_image}; pool size {args.size}{how}")
     describe("claim (up --pool) to /readyz", claims)
     print("a claim taken apart (p50 of each part, seconds):")

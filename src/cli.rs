@@ -648,6 +648,9 @@ pub struct ForwarderArgs {
     pub name: String,
     #[arg(long)]
     pub port: u16,
+    /// The node Pod (a cluster claimed from a pool is its member's Pod)
+    #[arg(long)]
+    pub pod: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

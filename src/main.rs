@@ -93,7 +93,8 @@ async fn run_without_settings(
             )
             .await?;
             let pods = kube::Api::namespaced(target.client, &target.namespace);
-            provider::kube::forwarder::serve(pods, &args.name, args.port).await?;
+            provider::kube::forwarder::serve(pods, (&args.name, args.pod.as_deref()), args.port)
+                .await?;
         }
         _ => return Ok(None),
     }
@@ -108,9 +109,6 @@ async fn run_remote(
     cluster: Option<&str>,
     printer: &Printer,
 ) -> anyhow::Result<u8> {
-    if command.uses_pools() {
-        return Err(error::Error::PoolsLocalOnly.into());
-    }
     // `up --from --dry-run`, `run --from` and `gc --snapshots` are the
     // local engine's.
     if matches!(command, Command::Up(args) if args.from.is_some() && args.dry_run)
@@ -181,7 +179,8 @@ async fn run_local(
             let settings = args.settings(global);
             let docker = docker?;
             docker.check_answers().await?;
-            commands::up::dry_run_claim(&settings, &global.env, args.output, &docker, printer)
+            let places = (&docker, Some(&docker));
+            commands::up::dry_run_claim(&settings, &global.env, args.output, places, printer)
                 .await?;
             Ok(0)
         }
@@ -244,6 +243,12 @@ async fn dispatch(
 ) -> anyhow::Result<u8> {
     let env = &global.env;
     match command {
+        // A claim's dry run asks which members are ready.
+        Command::Up(args) if args.dry_run && args.pool.is_some() => {
+            let settings = args.settings(global);
+            let places = (provider, host);
+            commands::up::dry_run_claim(&settings, env, args.output, places, printer).await?;
+        }
         Command::Up(args) if args.dry_run => {
             let settings = args.settings(global);
             let sources = (Ok(provider), host);

@@ -22,6 +22,7 @@ mod suite {
     pub mod real_remote;
     pub mod real_seed;
     pub mod remote;
+    pub mod remote_pool;
     pub mod schema;
     pub mod seed;
     pub mod seed_script;

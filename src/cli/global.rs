@@ -81,17 +81,6 @@ impl Command {
         })
     }
 
-    /// Whether the command works on a warm pool (`kip pool`, `--pool`):
-    /// local only for now.
-    pub fn uses_pools(&self) -> bool {
-        match self {
-            Command::Pool(_) => true,
-            Command::Up(a) => a.pool.is_some(),
-            Command::Run(a) => a.pool.is_some(),
-            _ => false,
-        }
-    }
-
     /// The Kubernetes cluster this command's nodes are on, and the cluster
     /// it names, when remote mode is on: `--remote`, `--context`,
     /// `--namespace`, KIP_REMOTE, or the config file's `remote: true`
@@ -122,6 +111,13 @@ impl Command {
             Command::Doctor(a) => KubeOptions {
                 pod: a.pod.options(),
                 ..KubeOptions::default()
+            },
+            Command::Pool(a) => match &a.command {
+                crate::cli::pool::PoolCommand::Create(c) => KubeOptions {
+                    pod: c.pod.options(),
+                    ..KubeOptions::default()
+                },
+                _ => KubeOptions::default(),
             },
             _ => KubeOptions::default(),
         }

@@ -21,7 +21,7 @@ pub struct PoolArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PoolCommand {
-    /// Define a pool of N ready, never-used clusters of one plan and start making them (returns at once; `kip pool list` shows how far)
+    /// Define a pool of N ready, never-used clusters of one plan and start making them (returns at once; `kip pool list` shows how far). With --remote the members are node Pods on the shared cluster, made ready by the cluster alone
     Create(Box<PoolCreateArgs>),
     /// List pools: size, ready, creating and claimed members, the memory ready members hold, the plan
     List(PoolListArgs),
@@ -52,16 +52,20 @@ pub struct PoolCreateArgs {
     #[arg(long)]
     pub replace: bool,
 
-    /// Restore every member from this snapshot (`kip snapshot save`) instead of making it: a claimed cluster starts where the snapshot left off. The snapshot fixes the images, the kind config, the registry and cache and the certificate SANs (those flags are refused); `kip snapshot rm` refuses a snapshot a pool uses
+    /// Restore every member from this snapshot (`kip snapshot save`) instead of making it: a claimed cluster starts where the snapshot left off. The snapshot fixes the images, the kind config, the registry and cache and the certificate SANs (those flags are refused); `kip snapshot rm` refuses a snapshot a pool uses. Local pools only
     #[arg(long, value_name = "SNAPSHOT", value_parser = crate::snapshot::parse_name)]
     pub from: Option<String>,
 
-    /// Keep ready members frozen (`docker pause`): no CPU while they wait, at the cost of a slower claim (it thaws the member and waits for its kubelet to renew its lease; see BENCHMARKS.md)
+    /// Keep ready members frozen (`docker pause`): no CPU while they wait, at the cost of a slower claim (it thaws the member and waits for its kubelet to renew its lease; see BENCHMARKS.md). Local pools only
     #[arg(long)]
     pub paused: bool,
 
     #[command(flatten)]
     pub cluster: ClusterOptions,
+
+    /// With --remote: the member Pods' scheduling and resources (a claim reaches a member by the claimer's own --endpoint)
+    #[command(flatten)]
+    pub pod: super::values::PodArgs,
 
     #[command(flatten)]
     pub target: TargetArgs,

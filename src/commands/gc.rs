@@ -14,6 +14,7 @@ use crate::kubeconfig::{KubeconfigSource, KubeconfigTarget};
 use crate::output::Printer;
 use crate::output::StatusFormat;
 use crate::provider::docker::DockerProvider;
+use crate::provider::pool::Pools;
 use crate::provider::{NodeInfo, Provider};
 use crate::seed::SeedPlace;
 use crate::settings::Environment;
@@ -75,7 +76,7 @@ pub struct GcSettings {
 pub async fn run(
     settings: &GcSettings,
     env: &Environment,
-    provider: &impl Provider,
+    provider: &impl Pools,
     (engine, seeds): (Option<&DockerProvider>, Option<SeedPlace<'_>>),
     printer: &Printer,
 ) -> Result<()> {
@@ -104,12 +105,12 @@ pub async fn run(
     let snapshots = collect_snapshots(engine_now, settings, printer).await?;
     let extra = (seeds.as_ref(), snapshots.as_ref());
     report(settings, nodes.len(), &collection, extra, printer)?;
-    // The local engine's pools too (pools are local only): members taken
-    // by a claimer killed half-way, members too old or of an older plan
-    // go, and every pool is refilled.
+    // The pools there too (on the engine, or on the shared cluster):
+    // members taken by a claimer killed half-way, members too old or of an
+    // older plan go, and every pool is refilled.
     let tend = !settings.dry_run && !collection.interrupted && settings.selector.is_empty();
-    if let Some(engine) = engine.filter(|_| tend) {
-        crate::cluster::pool::tend_all(engine, env, printer).await?;
+    if tend {
+        crate::cluster::pool::tend_all(provider, env, printer).await?;
     }
     outcome(collection, printer)
 }

@@ -70,9 +70,13 @@ pub async fn run<P: Pools>(
             replace,
             from,
         } => {
+            let mut spec = (**spec).clone();
+            provider
+                .complete_plan(&mut spec, from.is_some(), host)
+                .await?;
             let spec = match from {
-                Some(snapshot) => pools::from_snapshot(host, (**spec).clone(), snapshot).await?,
-                None => (**spec).clone(),
+                Some(snapshot) => pools::from_snapshot(host, spec, snapshot).await?,
+                None => spec,
             };
             pools::define(provider, &spec, *replace).await?;
             printer.info(&format!(

@@ -131,16 +131,15 @@ pub async fn dry_run_restore(
 /// the pool's plan) and prints the pool's plan as the node plan; refuses
 /// what the claim would refuse (an unknown pool, a flag that shapes a
 /// node). Touches nothing. Pools are the local engine's.
-pub async fn dry_run_claim(
+pub async fn dry_run_claim<P: Pools>(
     settings: &UpSettings,
     env: &Environment,
     format: StatusFormat,
-    engine: &DockerProvider,
+    (provider, host): (&P, Option<&DockerProvider>),
     printer: &Printer,
 ) -> Result<()> {
-    let provider = engine;
     let Some((pool, wait)) = &settings.pool else {
-        return dry_run(settings, env, format, (Ok(provider), Some(engine)), printer).await;
+        return dry_run(settings, env, format, (Ok(provider), host), printer).await;
     };
     let name = &settings.request.name;
     let request =
@@ -168,7 +167,7 @@ pub async fn dry_run_claim(
         pool: None,
         ..settings.clone()
     };
-    dry_run(&claimed, env, format, (Ok(provider), Some(engine)), printer).await
+    dry_run(&claimed, env, format, (Ok(provider), host), printer).await
 }
 
 /// `-o json` of what is otherwise printed as YAML: one document as itself,

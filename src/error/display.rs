@@ -290,8 +290,8 @@ impl fmt::Display for Error {
             PoolFlagImpossible { flag, why } => write!(f, "{flag} cannot be used for a pool: {why}"),
             PoolsLocalOnly => write!(
                 f,
-                "warm pools work on the local Docker engine only (remote pools are not built yet): \
-                 drop --remote, or drop --pool to make a remote cluster of your own"
+                "a pool restored from a snapshot works on the local Docker engine only, where the \
+                 snapshot is: drop --remote, or make the remote pool without --from"
             ),
             PoolExists { pool, size } => write!(
                 f,

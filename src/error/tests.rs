@@ -300,7 +300,7 @@ fn table() -> Vec<(Error, u8, &'static str)> {
         (PoolFlagImpossible { flag: "--api-port", why: "each member needs a host port of its own" }, exit::USAGE,
          "--api-port cannot be used for a pool: each member needs a host port of its own"),
         (PoolsLocalOnly, exit::USAGE,
-         "warm pools work on the local Docker engine only (remote pools are not built yet): drop --remote, or drop --pool to make a remote cluster of your own"),
+         "a pool restored from a snapshot works on the local Docker engine only, where the snapshot is: drop --remote, or make the remote pool without --from"),
         (PoolExists { pool: s("ci"), size: 2 }, exit::ENVIRONMENT,
          "pool ci exists already (size 2): `kip pool resize ci N` changes its size, `kip pool create ci --replace ...` its plan (members of the old plan are replaced)"),
         (PoolNameIsCluster { pool: s("ci") }, exit::ENVIRONMENT,

@@ -564,7 +564,7 @@ create_cluster() {
         # shellcheck disable=SC2086
         docker start $nodes >"$log_dir/kind.log" 2>&1 || fail cluster "cannot restart the kind nodes" "$log_dir/kind.log"
         echo "kip-info: cluster=restarted"
-        echo "kip-phase: cluster-created"
+        cluster_created
         return
     fi
     set -- --name "${KIP_CLUSTER:?KIP_CLUSTER is not set}" --config "$conf_dir/kind.yaml" \
@@ -588,6 +588,13 @@ create_cluster() {
     cat "$log_dir/kind.log"
     record_kind_node_addresses
     configure_registries
+    cluster_created
+}
+
+# The cluster is made: said, and marked for a probe (a remote pool's
+# member is offered to claims only once this file is there).
+cluster_created() {
+    : >"$conf_dir/cluster-created"
     echo "kip-phase: cluster-created"
 }
 
@@ -767,6 +774,13 @@ seed_prepare() {
     waiting=
     while :; do
         if seed_lock -s; then
+            # A pool's remote member: nobody streams it an image to make a
+            # seed of; without a seed its Docker pulls the image.
+            if [ ! -d "$seed_dir" ] && [ "${KIP_SEED_USE_ONLY:-}" = 1 ]; then
+                exec 9<&-
+                echo "kip-info: seed=off (no seed $KIP_SEED on this node, and nothing streams the image: it is pulled)"
+                return 0
+            fi
             [ -d "$seed_dir" ] || {
                 exec 9<&-
                 if seed_lock -x; then

@@ -19,6 +19,9 @@ pub const KIND_EXPORT_DIR: &str = "/var/log/kip/kind";
 pub const CONF_DIR: &str = "/etc/kip";
 /// The cluster's kubeconfig as kind writes it in the node.
 pub const KUBECONFIG: &str = "/etc/kip/kubeconfig";
+/// Written once the node's cluster is made (or started again): the end of
+/// `kind create cluster` and of kip's setup after it.
+pub const CLUSTER_CREATED: &str = "/etc/kip/cluster-created";
 /// Where the node keeps Docker's state: a volume, never overlay on overlay.
 pub const DOCKER_ROOT: &str = "/var/lib/docker";
 /// Where the node sees the seed store (`crate::seed`): a volume locally, a

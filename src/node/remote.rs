@@ -147,8 +147,28 @@ fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Val
         "volumeMounts": mounts,
         // 15 minutes for kind to create the cluster, then Ready within
         // a second of /readyz answering.
-        "startupProbe": probe(900),
+        "startupProbe": startup_probe(plan, probe(900)),
         "readinessProbe": probe(3),
+    })
+}
+
+/// A remote pool's member is Ready only once its cluster is made whole
+/// (the API server answers a moment before `kind create` ends and writes
+/// the kubeconfig a claim reads): its startup probe waits for the
+/// bootstrap's mark. Any other node: `http`, the API server's.
+fn startup_probe(plan: &NodePlan, http: Value) -> Value {
+    if !plan
+        .node
+        .labels
+        .contains_key(crate::pool::member::POOL_LABEL)
+    {
+        return http;
+    }
+    json!({
+        "exec": {"command": ["test", "-e", super::contract::CLUSTER_CREATED]},
+        "periodSeconds": 1,
+        "timeoutSeconds": 1,
+        "failureThreshold": 900,
     })
 }
 
@@ -287,6 +307,26 @@ mod tests {
         ]);
         let yaml = yaml.replace(env!("CARGO_PKG_VERSION"), "VERSION");
         crate::testing::assert_snapshot("remote_manifests.yaml", &yaml);
+    }
+
+    #[test]
+    fn a_pool_members_startup_waits_for_its_cluster_to_be_made() {
+        let opts = PodOptions::default();
+        let node = pod(&plan(), "ci", &opts, EndpointMode::Forwarded);
+        let probe = &node["spec"]["containers"][0]["startupProbe"];
+        assert_eq!(probe["httpGet"]["path"], "/readyz", "{probe}");
+        let mut member = plan();
+        member
+            .node
+            .labels
+            .insert(crate::pool::member::POOL_LABEL.into(), "ci".into());
+        let node = pod(&member, "ci", &opts, EndpointMode::Forwarded);
+        let container = &node["spec"]["containers"][0];
+        assert_eq!(
+            container["startupProbe"]["exec"]["command"],
+            json!(["test", "-e", "/etc/kip/cluster-created"])
+        );
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     }
 
     #[test]

@@ -83,8 +83,11 @@ impl Default for ClusterSettings {
 impl ClusterSettings {
     /// The kind node image the cluster is made from.
     pub fn kind_image(&self) -> String {
-        self.image
-            .clone()
-            .unwrap_or_else(|| DEFAULT_KIND_IMAGE.to_string())
+        kind_image_of(self.image.as_deref())
     }
+}
+
+/// The kind node image `--image` names, or kind's default.
+pub fn kind_image_of(image: Option<&str>) -> String {
+    image.unwrap_or(DEFAULT_KIND_IMAGE).to_string()
 }

@@ -53,19 +53,11 @@
 //! ...): the pool's plan decides them, and a user who wants them makes a
 //! cluster without `--pool`. `--ttl` and `--label` are the claim's own.
 //!
-//! **Not built yet.** Remote pools (refused before kip connects,
-//! `Error::PoolsLocalOnly`): members would be kip's own node Pods made by
-//! the ordinary remote provisioning (not a Deployment: a claim must take
-//! one member exclusively and re-label it, which a ReplicaSet would answer
-//! by adopting or replacing on its own schedule), ready by their readiness
-//! probe so that a refill only creates objects and the claiming job ends at
-//! once; a claim as the name's ConfigMap created (409: the name is
-//! another's), then the member Pod updated with the resourceVersion the
-//! claimer listed (409 for the others); the definition a ConfigMap changed
-//! only at its resourceVersion. `--paused` members (frozen: no CPU, a
-//! slower claim that waits for the thawed kubelet to renew its lease,
-//! `steps::nodes`) are not offered until their claim cost is measured;
-//! `PoolSpec::paused` and the provider's pause and thaw are the seam.
+//! **Remote pools** keep members as node Pods that become ready by their
+//! readiness probe, so a refill only creates objects; a claim takes one by
+//! a patch at the Pod's resourceVersion (`provider::kube::pool`).
+//! `--paused` (frozen members: no CPU, a slower claim that waits for the
+//! thawed kubelet to renew its lease, `steps::nodes`) is local only.
 //!
 //! **Snapshots.** `kip pool create --from SNAPSHOT` keeps members made by
 //! the restore recipe's steps instead of the create recipe's

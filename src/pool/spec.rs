@@ -69,6 +69,11 @@ pub struct PoolPlan {
     /// saved under that name when the pool was defined) instead of made.
     #[serde(default)]
     pub snapshot: Option<PlanSnapshot>,
+    /// Remote mode: the ID of the kind node image on the engine of the kip
+    /// that defined the pool, so that members (which nobody streams an
+    /// image into) find the outer node's seed of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_image_id: Option<String>,
 }
 
 /// The snapshot a pool's members are restored from: its name, and which
@@ -126,6 +131,7 @@ impl PoolPlan {
             mirror: settings.attach.mirror.clone(),
             mirror_optional: settings.attach.mirror_optional,
             snapshot: None,
+            kind_image_id: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! members, takes one for a claim so that no two claimers ever get it, and
 //! marks a member ready. Each provider's DESIGN is in its `pool.rs`.
 
+use super::docker::DockerProvider;
 use super::Provider;
 use crate::pool::member::{ClaimRecord, MemberInfo};
 use crate::pool::spec::PoolSpec;
@@ -72,4 +73,13 @@ pub trait Pools: Provider + Sized {
     /// The provider that makes the members of `spec` (remote: its Pod
     /// options, and no port-forward of the maker's).
     fn member_maker(&self, spec: &PoolSpec) -> Self;
+    /// A new pool's plan completed with what this provider's members need
+    /// (remote: the Pod options, the kind node image's ID on `host`), or
+    /// refused for what they cannot honour (`restored`: `--from`).
+    async fn complete_plan(
+        &self,
+        spec: &mut PoolSpec,
+        restored: bool,
+        host: Option<&DockerProvider>,
+    ) -> Result<()>;
 }

@@ -73,7 +73,7 @@ pub trait SharedCluster {
 /// (after `--` they would be the command's).
 pub fn after_command(args: &[&str]) -> usize {
     match args.first() {
-        Some(&"seed" | &"snapshot") => 2.min(args.len()),
+        Some(&"seed" | &"snapshot" | &"pool") => 2.min(args.len()),
         _ => 1,
     }
 }
@@ -524,6 +524,7 @@ pub fn doctor_reports_every_check_ok(c: &impl SharedCluster) -> serde_json::Valu
         [
             "kubernetes",
             "rbac",
+            "pools",
             "pod-security",
             "dind-image",
             "dry-run",

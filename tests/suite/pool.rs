@@ -271,6 +271,7 @@ fn a_claimer_killed_at_any_step_leaves_the_pool_whole() {
             p.kip(&["up", &name, "--pool", &p.pool])
                 .env("KIP_TEST_CLAIM_STOP", step),
             step,
+            MEMBER_LIMIT,
         );
         match step {
             // Nothing was taken: the member is still ready.
@@ -306,24 +307,20 @@ fn a_claimer_killed_at_any_step_leaves_the_pool_whole() {
     p.remove_and_check_nothing_left();
 }
 
-/// Starts `kip`, waits until it stopped itself at `step`, kills it with
-/// SIGKILL and reaps it.
-fn killed_at(kip: Kip, step: &str) {
+/// Starts `kip`, waits (at most `limit`) until it stopped itself at `step`,
+/// kills it with SIGKILL and reaps it.
+pub fn killed_at(kip: Kip, step: &str, limit: Duration) {
     let mut child = kip.spawn();
     let pid = child.id();
-    until(
-        &format!("the claimer stopped at {step}"),
-        MEMBER_LIMIT,
-        || {
-            if let Some(status) = child.try_wait().unwrap() {
-                return Err(format!("it ended first: {status}"));
-            }
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // The state follows the parenthesized command name.
-            let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
-            (state == Some('T')).then_some(()).ok_or(stat)
-        },
-    );
+    until(&format!("the claimer stopped at {step}"), limit, || {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(format!("it ended first: {status}"));
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The state follows the parenthesized command name.
+        let state = stat.rsplit(") ").next().and_then(|r| r.chars().next());
+        (state == Some('T')).then_some(()).ok_or(stat)
+    });
     child.kill().unwrap();
     let run = Run::from(child.wait_with_output().unwrap());
     assert_eq!(run.code, -1, "killed by a signal: {run}");
@@ -365,10 +362,6 @@ fn bad_pool_requests_are_refused_naming_the_problem() {
         .run()
         .code(2)
         .stderr_has("-p cannot be used for a pool");
-    p.kip(&["pool", "create", &p.pool, "--size", "1", "--remote"])
-        .run()
-        .code(2)
-        .stderr_has("warm pools work on the local Docker engine only");
     let mapped = p.t.dir.path().join("ports.yaml");
     std::fs::write(
         &mapped,

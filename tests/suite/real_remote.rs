@@ -337,7 +337,25 @@ fn remote_mode_on_a_real_cluster() {
     seeds_where_a_policy_forbids_the_host_path(&c, &mut checks);
     let seed = a_cluster_in_a_pod_of_it(&c, &mut checks);
     clusters_made_from_a_ci_job_pod(&c, &mut checks);
-    // Every cluster that used the outer node's seed is gone now.
+    checks.run(
+        "a remote pool: a claim reaches its member, the pool refills with no kip running; \
+         the example CronJob's gc collects the claimed cluster past its TTL",
+        || {
+            // The example's CronJob, run at once as a Job, is the gc.
+            let gc = || super::remote_pool::the_gc_cronjob_example_runs(&c, "default", &c.t.image);
+            super::remote_pool::a_remote_pool_hands_out_members_and_refills_without_its_claimer(
+                &c,
+                // Two node Pods at once (the claimed member and its
+                // refill) on the one outer node of 2 CPUs.
+                ("rpool", 1, &["--cpu", "100m"]),
+                &["rpool-a"],
+                &gc,
+                Duration::from_secs(600),
+            )
+        },
+    );
+    // Every cluster that used the outer node's seed is gone now (the pool's
+    // members used it too).
     if let Some((key, node)) = seed {
         checks.run("gc --remote collects the outer node's unused seed", || {
             conformance::remote_gc_collects_an_unused_seed(&c, &key, &node)

@@ -1125,3 +1125,46 @@ fn interrupt_at_phase(child: &mut std::process::Child, phase: &str) {
     let status = super::support::exit_by(child, Duration::from_secs(120), "kip ends");
     assert_eq!(status.code(), Some(130), "{}", lines.all());
 }
+
+/// Remote warm pools: a pool of 2 and 3 claimers at once, on the outer
+/// node whose seed the first cluster made (members use it: nobody streams
+/// them the image); what a remote pool cannot honour is refused.
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_pool_hands_out_members_and_refills_without_its_claimer() {
+    let Some(r) = Remote::with_a_cluster("rpool") else {
+        return;
+    };
+    super::remote_pool::remote_pool_refusals(&r);
+    // The emulator runs no CronJob: this machine's `kip gc --remote`.
+    let gc = || {
+        let run = r.kip(&["gc"]).run();
+        run.success();
+        run.stdout.clone()
+    };
+    super::remote_pool::a_remote_pool_hands_out_members_and_refills_without_its_claimer(
+        &r,
+        ("rp", 2, &[]),
+        &["rpa", "rpb", "rpc"],
+        &gc,
+        Duration::from_secs(180),
+    );
+    r.down(&r.t.name);
+}
+
+/// A remote claimer killed with SIGKILL at each step of its claim leaves
+/// the pool whole and nothing leaked (one step waits out the minute a
+/// taken member is given).
+#[test]
+#[ignore = "end-to-end: needs Docker, the test node image and kubectl (KIP_E2E=1 makes their absence a failure)"]
+fn remote_pool_claimer_killed_at_any_step_leaves_the_pool_whole() {
+    let Some(r) = Remote::with_a_cluster("rpkill") else {
+        return;
+    };
+    super::remote_pool::a_remote_claimer_killed_at_any_step_leaves_the_pool_whole(
+        &r,
+        "rk",
+        Duration::from_secs(240),
+    );
+    r.down(&r.t.name);
+}

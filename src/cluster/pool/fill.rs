@@ -165,8 +165,7 @@ async fn make_one<P: Pools>(
         printer,
         env,
     };
-    let snapshot = spec.plan.snapshot.as_ref().map(|s| s.name.as_str());
-    super::make_pool_member(&request, snapshot, objects_only, place).await
+    super::make_pool_member(&request, spec, objects_only, place).await
 }
 
 /// Starts `kip pool fill POOL` detached (its own process group, output to its

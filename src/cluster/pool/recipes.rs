@@ -6,10 +6,12 @@
 use crate::cluster::create::{create, make_member, making, Place, Recipe, WhenTaken};
 use crate::cluster::steps::{
     restore_steps, AwaitMember, Claim, CreateCluster, DindImage, ExportKubeconfig, MarkReady, Plan,
-    Provision, Refill, RefuseExisting, ReuseExisting, StartEngine, Step, WaitNodes, WaitReady,
+    Provision, Refill, RefuseExisting, ReuseExisting, SeedOnly, StartEngine, Step, WaitNodes,
+    WaitReady,
 };
 use crate::cluster::{PoolRole, Request, UpOutcome};
 use crate::error::Error;
+use crate::pool::spec::PoolSpec;
 use crate::provider::docker::DockerProvider;
 use crate::provider::pool::Pools;
 use anyhow::Result;
@@ -73,18 +75,27 @@ fn claim<P: Pools>(refuse: bool, made: Vec<Box<dyn Step<P>>>) -> Recipe<P> {
     }
 }
 
-/// Makes a member of a pool by [`member`]'s recipe; a member restored from
-/// a snapshot is made on the local engine (`host`), the place its
-/// snapshot is.
+/// Makes a member of `spec`'s pool by [`member`]'s recipe; a member
+/// restored from a snapshot is made on the local engine (`host`), the
+/// place its snapshot is. Where members ready themselves only their
+/// objects are made, with the outer node's seed of the image the pool
+/// recorded.
 pub async fn make_pool_member<P: Pools>(
     request: &Request,
-    snapshot: Option<&str>,
+    spec: &PoolSpec,
     objects_only: bool,
     place: Place<'_, P>,
 ) -> Result<()> {
-    let Some(snapshot) = snapshot else {
+    let Some(snapshot) = spec.plan.snapshot.as_ref().map(|s| s.name.as_str()) else {
         let made = if objects_only {
-            vec![Box::new(DindImage) as Box<dyn Step<P>>, Box::new(Provision)]
+            let mut made = vec![Box::new(DindImage) as Box<dyn Step<P>>];
+            if let Some(id) = &spec.plan.kind_image_id {
+                made.push(Box::new(SeedOnly {
+                    kind_image_id: id.clone(),
+                }));
+            }
+            made.push(Box::new(Provision));
+            made
         } else {
             making()
         };

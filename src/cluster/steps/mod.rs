@@ -35,7 +35,7 @@ pub use ready::WaitReady;
 pub use registries::ConnectRegistries;
 pub use restore::{restore_steps, RefuseTaken};
 pub use restore_remote::remote_restore_steps;
-pub use seed::SeedImage;
+pub use seed::{SeedImage, SeedOnly};
 
 use super::existing::Maker;
 use super::handover::UpOutcome;

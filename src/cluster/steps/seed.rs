@@ -133,3 +133,38 @@ fn seed_store_refused(refusal: &str) -> String {
         crate::node::contract::SEED_STORE
     )
 }
+
+/// A remote pool member's seed (`crate::provider::kube::pool`): nobody
+/// streams it an image, so it uses the outer node's seed of the image the
+/// pool recorded (by its ID, when the pool was defined) if that node has
+/// one, and else its Docker pulls the image.
+pub struct SeedOnly {
+    pub kind_image_id: String,
+}
+
+impl<P: Provider> Step<P> for SeedOnly {
+    fn stage(&self) -> Stage {
+        Stage::Prepare
+    }
+
+    fn run<'s, 'c>(&'s self, cx: &'s mut Context<'c, P>) -> LocalBoxFuture<'s, Result<Flow>> {
+        Box::pin(async move {
+            if !cx.request.cluster.seed {
+                return Ok(Flow::Next);
+            }
+            let name = crate::node::image::name_in_node(&cx.request.cluster.kind_image());
+            let mut seeded = cx.plan().clone();
+            let dind_image = seeded.node.image.clone();
+            Seed::for_remote_node((&name, &self.kind_image_id), &dind_image).apply(&mut seeded);
+            seeded.node.env.insert("KIP_NODE_IMAGE".into(), name);
+            seeded
+                .node
+                .env
+                .insert("KIP_SEED_USE_ONLY".into(), "1".into());
+            if cx.provider.seed_store_refused(&seeded).await?.is_none() {
+                cx.plan = Some(seeded);
+            }
+            Ok(Flow::Next)
+        })
+    }
+}

@@ -24,6 +24,7 @@ const DRY_RUN: &str = "dry-run";
 const SUBNETS: &str = "subnets";
 const IMAGE: &str = "dind-image";
 const SEEDS: &str = "seeds";
+const POOLS: &str = "pools";
 
 /// The checks, in order. An API server that does not answer is the one
 /// check: everything else would fail the same way.
@@ -44,6 +45,11 @@ pub async fn checks(
     let mut checks = vec![api];
     let missing = backend.missing_rights().await.map_err(|e| first_line(&e));
     checks.push(rbac_check(missing, backend.endpoint(), &backend.where_()));
+    let pools = backend
+        .missing_pool_rights()
+        .await
+        .map_err(|e| first_line(&e));
+    checks.push(pool_rights_check(pools, &backend.where_()));
     checks.push(pod_security_check(
         backend.namespace(),
         backend.pod_security_level().await,
@@ -145,6 +151,38 @@ fn rbac_check(missing: Result<Vec<Right>, String>, mode: EndpointMode, place: &s
             RBAC,
             format!("cannot ask the cluster what kip may do (SelfSubjectAccessReview): {why}"),
             "an admin must let you create selfsubjectaccessreviews (every authenticated user may by default)",
+        ),
+    }
+}
+
+/// The rights warm pools need beyond a node's: a warning, as a user who
+/// never keeps a pool here does not need them.
+fn pool_rights_check(missing: Result<Vec<Right>, String>, place: &str) -> Check {
+    match missing {
+        Ok(missing) if missing.is_empty() => Check::ok(
+            POOLS,
+            format!(
+                "kip may keep warm pools in {place} (`kip pool --remote`: {} more rights)",
+                preflight::POOL_RIGHTS.len()
+            ),
+        ),
+        Ok(missing) => Check::warn(
+            POOLS,
+            format!(
+                "kip may make clusters but not keep warm pools in {place} (`kip pool --remote`, \
+                 `up --pool`); it lacks:\n{}",
+                preflight::missing_lines(&missing)
+            ),
+            format!(
+                "only if you use pools here: an admin must grant them, e.g. in a Role bound to you:\n{}",
+                preflight::role_rules(&missing)
+            ),
+        ),
+        // The rbac check says the same of the same reviews.
+        Err(why) => Check::warn(
+            POOLS,
+            format!("cannot ask the cluster what warm pools may do: {why}"),
+            "see the rbac check",
         ),
     }
 }
@@ -325,6 +363,16 @@ mod tests {
         );
         assert_eq!(up.status, Level::Ok);
         assert!(up.message.contains("v1.31.0"), "{}", up.message);
+    }
+
+    #[test]
+    fn missing_pool_rights_are_a_warning_naming_the_role_rules() {
+        let ok = pool_rights_check(Ok(Vec::new()), "namespace a");
+        assert_eq!(ok.status, Level::Ok);
+        let warn = pool_rights_check(Ok(vec![preflight::POOL_RIGHTS[0]]), "namespace a");
+        assert_eq!(warn.status, Level::Warn);
+        assert!(warn.message.contains("  - patch pods"), "{}", warn.message);
+        assert!(warn.fix.unwrap().contains("verbs: [\"patch\"]"));
     }
 
     #[test]

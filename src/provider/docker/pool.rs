@@ -197,6 +197,15 @@ impl Pools for DockerProvider {
     fn member_maker(&self, _spec: &PoolSpec) -> Self {
         self.clone()
     }
+
+    async fn complete_plan(
+        &self,
+        _spec: &mut PoolSpec,
+        _restored: bool,
+        _host: Option<&DockerProvider>,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl DockerProvider {

@@ -3,7 +3,6 @@
 
 use super::KubeProvider;
 use crate::error::Error;
-use crate::names;
 use crate::node::remote;
 use anyhow::{anyhow, Context, Result};
 use futures_util::stream::BoxStream;
@@ -64,7 +63,7 @@ impl KubeProvider {
         command: &[String],
         input: BoxStream<'static, Result<bytes::Bytes>>,
     ) -> Result<(i64, Vec<u8>, Vec<u8>)> {
-        self.present_pod(cluster).await?;
+        let pod = super::pod::pod_name(&self.present_pod(cluster).await?);
         let params = AttachParams::default()
             .container(remote::CONTAINER)
             .stdin(true)
@@ -74,13 +73,13 @@ impl KubeProvider {
             "/api/v1/namespaces/{}/pods",
             self.namespace
         ))
-        .exec(&names::node_name(cluster), command.to_vec(), &params)?;
+        .exec(&pod, command.to_vec(), &params)?;
         let connection = self
             .client
             .connect(request)
             .await
             .map_err(|e| Error::PodExecFailed {
-                pod: names::node_name(cluster),
+                pod: pod.clone(),
                 error: e.to_string(),
             })?;
         let closes_stdin = connection.supports_stream_close();
@@ -116,10 +115,10 @@ impl KubeProvider {
         command: &[String],
         stdin: bool,
     ) -> Result<kube::api::AttachedProcess> {
-        self.present_pod(cluster).await?;
+        let pod = super::pod::pod_name(&self.present_pod(cluster).await?);
         self.pods()
             .exec(
-                &names::node_name(cluster),
+                &pod,
                 command.to_vec(),
                 &AttachParams::default()
                     .container(remote::CONTAINER)
@@ -134,7 +133,7 @@ impl KubeProvider {
             .await
             .map_err(|e| {
                 Error::PodExecFailed {
-                    pod: names::node_name(cluster),
+                    pod: pod.clone(),
                     error: e.to_string(),
                 }
                 .into()

@@ -17,15 +17,15 @@ use tokio::net::TcpListener;
 
 const READY_LINE: &str = "kip-forwarder: listening on 127.0.0.1:";
 
-/// `kip forwarder NAME --port P`: serves `cluster`'s node Pod, found
-/// through `pods`, on `port` until killed.
-pub async fn serve(pods: Api<Pod>, cluster: &str, port: u16) -> Result<()> {
+/// `kip forwarder NAME --port P [--pod POD]`: serves `cluster`'s node Pod
+/// (`pod`, or `kip-NAME`), found through `pods`, on `port` until killed.
+pub async fn serve(pods: Api<Pod>, (cluster, pod): (&str, Option<&str>), port: u16) -> Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let port = listener.local_addr()?.port();
     eprintln!("{READY_LINE}{port}");
-    let pod = names::node_name(cluster);
+    let pod = pod.map_or_else(|| names::node_name(cluster), String::from);
     loop {
         let (mut tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -62,7 +62,7 @@ pub async fn serve(pods: Api<Pod>, cluster: &str, port: u16) -> Result<()> {
 /// the state directory) for the target `target` records, and waits until it
 /// listens.
 pub async fn spawn(
-    cluster: &str,
+    (cluster, pod): (&str, &str),
     port: u16,
     target: &RemoteRecord,
     state: &RemoteState,
@@ -73,6 +73,7 @@ pub async fn spawn(
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("cannot write {}", log_path.display()))?;
     let mut cmd = command(cluster, port, target)?;
+    cmd.arg("--pod").arg(pod);
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);

@@ -164,13 +164,13 @@ impl KubeProvider {
         .into()
     }
 
-    /// Starts the forwarder for `cluster` (on `port`, 0: any free one) and
-    /// records it; returns its port.
-    pub async fn start_forwarder(&self, cluster: &str, port: u16) -> Result<u16> {
+    /// Starts the forwarder for `cluster`, whose node is the Pod `pod` (on
+    /// `port`, 0: any free one) and records it; returns its port.
+    pub async fn start_forwarder(&self, cluster: &str, port: u16, pod: &str) -> Result<u16> {
         if let Some(old) = self.state.load(cluster).and_then(|r| r.forwarder) {
             forwarder::stop(old.pid);
         }
-        let fwd = forwarder::spawn(cluster, port, &self.record(), &self.state).await?;
+        let fwd = forwarder::spawn((cluster, pod), port, &self.record(), &self.state).await?;
         self.state.save(
             cluster,
             &RemoteRecord {
@@ -191,7 +191,9 @@ impl KubeProvider {
         Ok(match self.endpoint {
             EndpointMode::Forwarded => Some(ApiEndpoint {
                 host: "127.0.0.1".into(),
-                port: self.start_forwarder(&plan.cluster, 0).await?,
+                port: self
+                    .start_forwarder(&plan.cluster, 0, &plan.node.name)
+                    .await?,
             }),
             EndpointMode::Service => Some(ApiEndpoint {
                 host: format!("{}.{}.svc", plan.node.name, self.namespace),
@@ -209,14 +211,20 @@ impl KubeProvider {
         }
     }
 
-    /// Waits until the node Pod of `cluster` is gone (its graceful stop: the
+    /// Waits until the node Pod `pod` is gone (its graceful stop: the
     /// bootstrap's TERM trap removes the nested containers first).
-    async fn wait_gone(&self, cluster: &str) -> Result<()> {
+    async fn wait_gone(&self, pod: &str) -> Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-        while self.pod(cluster).await?.is_some() {
+        while self
+            .pods()
+            .get_opt(pod)
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .is_some()
+        {
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::PodStillTerminating {
-                    pod: names::node_name(cluster),
+                    pod: pod.to_string(),
                 }
                 .into());
             }
@@ -305,7 +313,11 @@ impl Provider for KubeProvider {
             self.pods()
         };
         let pods = self.kips_pods(api).await?;
-        let mut infos: Vec<NodeInfo> = pods.iter().map(|p| self.info(p)).collect();
+        let mut infos: Vec<NodeInfo> = pods
+            .iter()
+            .filter(|p| !pool::is_unclaimed_member(p))
+            .map(|p| self.info(p))
+            .collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(infos)
     }
@@ -321,6 +333,14 @@ impl Provider for KubeProvider {
         deleted.node = self
             .delete_owned(&self.pods(), cluster, "Pod", &mut deleted.left)
             .await?;
+        let mut pod = names::node_name(cluster);
+        // A cluster claimed from a pool: its member's Pod and ConfigMap.
+        if let Some(member) = self.claimed_member_pod(cluster).await? {
+            pod = pod::pod_name(&member);
+            self.delete_member_objects(&pod, (cluster, &self.info(&member).inner))
+                .await?;
+            deleted.node = true;
+        }
         let configmaps = Api::<ConfigMap>::namespaced(self.client.clone(), &self.namespace);
         if self
             .delete_owned(&configmaps, cluster, "ConfigMap", &mut deleted.left)
@@ -337,7 +357,7 @@ impl Provider for KubeProvider {
         }
         // Gone means gone: wait out the graceful stop.
         if deleted.node {
-            self.wait_gone(cluster).await?;
+            self.wait_gone(&pod).await?;
         }
         self.state.remove(cluster);
         Ok(deleted)

@@ -5,7 +5,6 @@
 
 use super::KubeProvider;
 use crate::api::ApiEndpoint;
-use crate::names;
 use crate::node::remote;
 use crate::provider::{ExecOutput, Node, NodeInfo};
 use anyhow::Result;
@@ -30,7 +29,7 @@ impl Node for KubeNode {
         let p = &self.provider;
         p.pods()
             .logs(
-                &names::node_name(&self.cluster),
+                &self.info.node,
                 &LogParams {
                     container: Some(remote::CONTAINER.into()),
                     ..Default::default()
@@ -80,10 +79,7 @@ impl Node for KubeNode {
         let p = &self.provider;
         let events: Api<Event> = Api::namespaced(p.client.clone(), &p.namespace);
         let list = events
-            .list(&ListParams::default().fields(&format!(
-                "involvedObject.name={}",
-                names::node_name(&self.cluster)
-            )))
+            .list(&ListParams::default().fields(&format!("involvedObject.name={}", self.info.node)))
             .await
             .map_err(|e| p.unreachable(e))?;
         Ok(serde_json::to_value(list.items)?)
@@ -111,7 +107,9 @@ impl Node for KubeNode {
             .load(&self.cluster)
             .and_then(|r| r.forwarder)
             .map_or(0, |f| f.port);
-        let port = p.start_forwarder(&self.cluster, port).await?;
+        let port = p
+            .start_forwarder(&self.cluster, port, &super::pod::pod_name(&pod))
+            .await?;
         Ok(Some(ApiEndpoint {
             host: "127.0.0.1".into(),
             port,

@@ -22,14 +22,18 @@ use std::time::Duration;
 
 impl KubeProvider {
     /// The cluster's node Pod, if kip made it (a Pod of that name without
-    /// kip's labels is someone else's).
+    /// kip's labels is someone else's): `kip-NAME`, or the pool member
+    /// claimed as NAME.
     pub(super) async fn pod(&self, cluster: &str) -> Result<Option<Pod>> {
         let pod = self
             .pods()
             .get_opt(&names::node_name(cluster))
             .await
             .map_err(|e| self.unreachable(e))?;
-        Ok(pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)))
+        match pod {
+            Some(pod) => Ok(Some(pod).filter(|p| super::ownership::is_kips(&p.metadata, cluster))),
+            None => self.claimed_member_pod(cluster).await,
+        }
     }
 
     pub(super) async fn present_pod(&self, cluster: &str) -> Result<Pod> {
@@ -114,7 +118,7 @@ impl KubeProvider {
                 })
             }
             EndpointMode::Service => Some(ApiEndpoint {
-                host: format!("{}.{}.svc", names::node_name(cluster), self.namespace),
+                host: format!("{}.{}.svc", pod_name(pod), self.namespace),
                 port: NODE_API_PORT,
             }),
         }
@@ -128,7 +132,10 @@ impl KubeProvider {
     ) -> Result<BoxStream<'static, Result<String>>> {
         // The log exists once the node runs; until then, fail fast on what
         // keeps it from running.
-        let name = names::node_name(cluster);
+        let name = match self.pod(cluster).await? {
+            Some(pod) => pod_name(&pod),
+            None => names::node_name(cluster),
+        };
         let pod = self
             .wait_running(&name, tokio::time::Instant::now() + self.wait)
             .await?;
@@ -186,7 +193,12 @@ impl KubeProvider {
     pub(super) fn info(&self, pod: &Pod) -> NodeInfo {
         let annotations = pod.metadata.annotations.clone().unwrap_or_default();
         let get = |k: &str| annotations.get(k).cloned();
-        let cluster = get(labels::CLUSTER).unwrap_or_default();
+        // A pool's member claimed as a cluster keeps its key as the name
+        // of the kind cluster inside.
+        let inner = get(labels::CLUSTER).unwrap_or_default();
+        let cluster = get(crate::pool::member::CLAIMED_AS)
+            .filter(|_| annotations.contains_key(crate::pool::member::POOL_LABEL))
+            .unwrap_or_else(|| inner.clone());
         let (state, status, exit_code) = node_state(&pod.status.clone().unwrap_or_default());
         let endpoint = self.endpoint_of(&cluster, pod);
         let problem =
@@ -196,8 +208,7 @@ impl KubeProvider {
         NodeInfo {
             endpoint,
             problem,
-            // The kind cluster inside a remote node has the cluster's name.
-            inner: cluster.clone(),
+            inner,
             cluster,
             node: pod.metadata.name.clone().unwrap_or_default(),
             state,
@@ -328,4 +339,9 @@ fn info_labels(
         .collect();
     labels.insert("dev.kip.namespace".into(), namespace.unwrap_or_default());
     labels
+}
+
+/// The Pod's name.
+pub(super) fn pod_name(pod: &Pod) -> String {
+    pod.metadata.name.clone().unwrap_or_default()
 }

@@ -61,6 +61,15 @@ const NODE_RIGHTS: [Right; 11] = [
     Right::new("delete", "configmaps", ""),
 ];
 
+/// What warm pools need beyond a node's rights (`kip pool --remote`, `up
+/// --remote --pool`): a claim patches a member Pod at its resourceVersion,
+/// and a pool's definition is a ConfigMap listed and updated at its own.
+pub const POOL_RIGHTS: [Right; 3] = [
+    Right::new("patch", "pods", ""),
+    Right::new("list", "configmaps", ""),
+    Right::new("update", "configmaps", ""),
+];
+
 /// Every right a remote node reached through `endpoint` needs: what `up`
 /// asks before it creates anything, and what `doctor` checks.
 pub fn needed_rights(endpoint: EndpointMode) -> Vec<Right> {
@@ -143,9 +152,18 @@ impl KubeProvider {
     /// The rights of [`needed_rights`] the cluster does not grant in the
     /// namespace (SelfSubjectAccessReview).
     pub async fn missing_rights(&self) -> Result<Vec<Right>> {
+        self.missing_of(needed_rights(self.endpoint)).await
+    }
+
+    /// Which of [`POOL_RIGHTS`] this user lacks in the namespace.
+    pub async fn missing_pool_rights(&self) -> Result<Vec<Right>> {
+        self.missing_of(POOL_RIGHTS.to_vec()).await
+    }
+
+    async fn missing_of(&self, rights: Vec<Right>) -> Result<Vec<Right>> {
         let reviews: Api<SelfSubjectAccessReview> = Api::all(self.client.clone());
         let mut missing = Vec::new();
-        for right in needed_rights(self.endpoint) {
+        for right in rights {
             let review = SelfSubjectAccessReview {
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {

@@ -29,7 +29,7 @@ const HELPER_LABEL: &str = "dev.kip.seed-helper";
 const HELPER_LIMIT: Duration = Duration::from_secs(120);
 
 impl KubeProvider {
-    fn config_maps(&self) -> Api<ConfigMap> {
+    pub(super) fn config_maps(&self) -> Api<ConfigMap> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 

@@ -977,7 +977,7 @@ async fn probes(
                 .get_pod(&key)
                 .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
                 .unwrap_or_default();
-            if tokio::time::timeout(timeout, check(startup, &ip))
+            if tokio::time::timeout(timeout, check(startup, &ip, Some((&docker, &id))))
                 .await
                 .unwrap_or(false)
             {
@@ -1034,7 +1034,7 @@ async fn probe_loop(store: Arc<dyn PodStore>, key: Key, container: String, probe
             .get_pod(&key)
             .and_then(|p| p["status"]["podIP"].as_str().map(String::from))
             .unwrap_or_default();
-        let passed = tokio::time::timeout(timeout, check(&probe, &ip))
+        let passed = tokio::time::timeout(timeout, check(&probe, &ip, None))
             .await
             .unwrap_or(false);
         if passed {
@@ -1064,9 +1064,16 @@ async fn probe_loop(store: Arc<dyn PodStore>, key: Key, container: String, probe
     }
 }
 
-/// A tcpSocket or httpGet probe (exec probes are not emulated: nothing
-/// uses them).
-async fn check(probe: &Value, ip: &str) -> bool {
+/// A tcpSocket or httpGet probe, or an exec probe where the container is
+/// given (startup probes: a remote pool member's).
+async fn check(probe: &Value, ip: &str, container: Option<(&Docker, &str)>) -> bool {
+    if let (Some(command), Some((docker, id))) = (probe["exec"]["command"].as_array(), container) {
+        let cmd: Vec<String> = command
+            .iter()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect();
+        return exec_succeeds(docker, id, cmd).await;
+    }
     if let Some(port) = probe["tcpSocket"]["port"].as_u64() {
         return tokio::net::TcpStream::connect((ip, port as u16))
             .await
@@ -1080,4 +1087,28 @@ async fn check(probe: &Value, ip: &str) -> bool {
             .is_some_and(|code| (200..400).contains(&code));
     }
     false
+}
+
+/// Runs `cmd` in container `id` as the kubelet runs an exec probe: whether
+/// it exited 0.
+async fn exec_succeeds(docker: &Docker, id: &str, cmd: Vec<String>) -> bool {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    let options = CreateExecOptions {
+        cmd: Some(cmd),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let Ok(created) = docker.create_exec(id, options).await else {
+        return false;
+    };
+    if let Ok(StartExecResults::Attached { mut output, .. }) =
+        docker.start_exec(&created.id, None).await
+    {
+        while output.next().await.is_some() {}
+    }
+    docker
+        .inspect_exec(&created.id)
+        .await
+        .is_ok_and(|i| i.exit_code == Some(0))
 }
