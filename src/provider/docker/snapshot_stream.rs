@@ -26,7 +26,9 @@ pub struct StreamingHelper {
 /// engine's default `json-file` driver would also write every byte of a
 /// multi-GB tar into the container's log as JSON, which made the stream
 /// out of a helper 4x slower than with none (1 GiB in 42.8 s against 11.0 s
-/// on this machine) and took that much disk for as long as it ran.
+/// on this machine) and took that much disk for as long as it ran; a
+/// driver that ships logs elsewhere would ship the snapshot (etcd's
+/// Secrets with it).
 fn streaming_body(
     image: &str,
     mounts: &[HelperMount<'_>],
