@@ -592,10 +592,18 @@ create_cluster() {
 }
 
 # The cluster is made: said, and marked for a probe (a remote pool's
-# member is offered to claims only once this file is there).
+# member is offered to claims only once this file is there, and only once
+# every kind node is Ready, so that a claim waits for nothing).
 cluster_created() {
-    : >"$conf_dir/cluster-created"
     echo "kip-phase: cluster-created"
+    [ "${KIP_MARK_AFTER_NODES:-}" != 1 ] || await_kind_nodes_ready
+    : >"$conf_dir/cluster-created"
+}
+
+await_kind_nodes_ready() {
+    docker exec "$KIP_CLUSTER-control-plane" kubectl --kubeconfig=/etc/kubernetes/admin.conf \
+        wait --for=condition=Ready nodes --all --timeout="${KIP_NODES_TIMEOUT:-600}s" >>"$log_dir/kind.log" 2>&1 ||
+        echo "kip-warn: cannot see every kind node Ready (see $log_dir/kind.log): the cluster is marked made as it is"
 }
 
 # On TERM (docker stop / restart, kip down): stop the kind nodes through

@@ -137,7 +137,7 @@ fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Val
         // bootstrap, whose TERM trap removes the nested containers.
         "command": ["sh", "-c", "exec \"$(command -v docker-init || command -v tini)\" -- sh \"$0\"",
                     format!("{CONFIG_DIR}/bootstrap.sh")],
-        "env": pod_env(plan),
+        "env": member_env(plan, pod_env(plan)),
         "ports": [{"name": "api", "containerPort": NODE_API_PORT}],
         "securityContext": {"privileged": true},
         "resources": {
@@ -150,6 +150,16 @@ fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Val
         "startupProbe": startup_probe(plan, probe(900)),
         "readinessProbe": probe(3),
     })
+}
+
+/// A remote pool's member marks its cluster made only once every kind
+/// node is Ready (its bootstrap waits for them): a claim then waits for
+/// nothing.
+fn member_env(plan: &NodePlan, mut env: Vec<Value>) -> Vec<Value> {
+    if plan.node.labels.contains_key(crate::pool::member::POOL_LABEL) {
+        env.push(json!({"name": "KIP_MARK_AFTER_NODES", "value": "1"}));
+    }
+    env
 }
 
 /// A remote pool's member is Ready only once its cluster is made whole
@@ -327,6 +337,13 @@ mod tests {
             json!(["test", "-e", "/etc/kip/cluster-created"])
         );
         assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+        assert!(
+            container["env"]
+                .as_array()
+                .unwrap()
+                .contains(&json!({"name": "KIP_MARK_AFTER_NODES", "value": "1"})),
+            "{container}"
+        );
     }
 
     #[test]

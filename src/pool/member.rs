@@ -72,6 +72,33 @@ impl MemberInfo {
     pub fn age(&self, now: SystemTime) -> Option<Duration> {
         now.duration_since(self.created_at?).ok()
     }
+
+    /// How a deletion of this member must go at `now`.
+    pub fn deletion(&self, now: SystemTime) -> Deletion {
+        match &self.state {
+            MemberState::Taken { since } => {
+                let held = since.and_then(|s| now.duration_since(s).ok());
+                if held.is_none_or(|held| held > TAKEN_LIMIT) {
+                    Deletion::Abandoned
+                } else {
+                    Deletion::Leave
+                }
+            }
+            _ => Deletion::TakeFirst,
+        }
+    }
+}
+
+/// How a member is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Not at all: a claim under way holds it.
+    Leave,
+    /// At once: a claimer killed half-way held it past [`TAKEN_LIMIT`].
+    Abandoned,
+    /// Taken first, as a claim takes it ([`ClaimRecord::deletion`]), so
+    /// that a deletion never removes what a claim has just taken.
+    TakeFirst,
 }
 
 /// What a claim records of the cluster a member became: who claimed it,
@@ -91,6 +118,18 @@ pub struct ClaimRecord {
 }
 
 impl ClaimRecord {
+    /// The record of a take that deletes the member (no cluster).
+    pub fn deletion() -> ClaimRecord {
+        ClaimRecord {
+            cluster: None,
+            owner: String::new(),
+            claimed_at: crate::cluster::plan::now_rfc3339(),
+            ttl: None,
+            expires_at: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
     pub fn to_labels(&self) -> BTreeMap<String, String> {
         let mut out = self.labels.clone();
         if let Some(cluster) = &self.cluster {

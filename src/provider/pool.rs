@@ -5,7 +5,7 @@
 
 use super::docker::DockerProvider;
 use super::Provider;
-use crate::pool::member::{ClaimRecord, MemberInfo};
+use crate::pool::member::{ClaimRecord, Deletion, MemberInfo};
 use crate::pool::spec::PoolSpec;
 use anyhow::Result;
 
@@ -61,8 +61,24 @@ pub trait Pools: Provider + Sized {
         record: &ClaimRecord,
     ) -> Result<Claimed<Self::Node>>;
     /// Deletes a member no claim holds (or one a claim has held past
-    /// `member::TAKEN_LIMIT`); false when a claim took it first.
-    async fn delete_member(&self, member: &MemberInfo) -> Result<bool>;
+    /// `member::TAKEN_LIMIT`); false when a claim took it first. An idle
+    /// member is taken first, as a claim takes it, so that a deletion
+    /// never removes what a claim has just taken.
+    async fn delete_member(&self, member: &MemberInfo) -> Result<bool> {
+        match member.deletion(std::time::SystemTime::now()) {
+            Deletion::Leave => return Ok(false),
+            Deletion::Abandoned => {}
+            Deletion::TakeFirst => {
+                if self.take(member, &ClaimRecord::deletion()).await? == Take::Lost {
+                    return Ok(false);
+                }
+            }
+        }
+        self.delete_taken(member).await?;
+        Ok(true)
+    }
+    /// Deletes a member [`Pools::delete_member`] found it may delete.
+    async fn delete_taken(&self, member: &MemberInfo) -> Result<()>;
     /// Marks the member just made ready for claims (frozen first when the
     /// pool is `--paused`).
     async fn mark_ready(&self, key: &str, pause: bool) -> Result<()>;

@@ -36,9 +36,7 @@ use super::{DockerNode, DockerProvider};
 use crate::error::Error;
 use crate::names;
 use crate::node::labels;
-use crate::pool::member::{
-    ClaimRecord, MemberInfo, MemberState, PLAN_LABEL, POOL_LABEL, TAKEN_LIMIT,
-};
+use crate::pool::member::{ClaimRecord, MemberInfo, MemberState, PLAN_LABEL, POOL_LABEL};
 use crate::pool::spec::PoolSpec;
 use crate::provider::pool::{Claimed, Pools, StoredPool, Take};
 use crate::provider::Provider;
@@ -145,32 +143,9 @@ impl Pools for DockerProvider {
         })
     }
 
-    async fn delete_member(&self, member: &MemberInfo) -> Result<bool> {
-        let stale = match &member.state {
-            MemberState::Taken { since } => since
-                .and_then(|s| SystemTime::now().duration_since(s).ok())
-                .is_none_or(|held| held > TAKEN_LIMIT),
-            _ => false,
-        };
-        if matches!(member.state, MemberState::Taken { .. }) && !stale {
-            return Ok(false);
-        }
-        if !stale {
-            let record = ClaimRecord {
-                cluster: None,
-                owner: String::new(),
-                claimed_at: crate::cluster::plan::now_rfc3339(),
-                ttl: None,
-                expires_at: None,
-                labels: BTreeMap::new(),
-            };
-            if !self.take_by_volume(member, &record).await? {
-                return Ok(false);
-            }
-        }
+    async fn delete_taken(&self, member: &MemberInfo) -> Result<()> {
         self.delete(&member.key).await?;
-        self.remove_claim(&member.key).await?;
-        Ok(true)
+        self.remove_claim(&member.key).await
     }
 
     async fn mark_ready(&self, key: &str, pause: bool) -> Result<()> {

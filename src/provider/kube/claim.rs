@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::names;
 use anyhow::Result;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use kube::Api;
 use std::time::Duration;
 
@@ -47,19 +47,8 @@ impl KubeProvider {
             if !leftover(&existing, pod_uid.as_deref()) {
                 return Err(taken(cluster));
             }
-            let uid = existing.metadata.uid.clone();
-            let delete = DeleteParams {
-                preconditions: Some(kube::api::Preconditions {
-                    uid,
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            };
-            match api.delete(&name, &delete).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(self.unreachable(e)),
-            }
+            self.delete_by_uid(&api, &name, existing.metadata.uid.clone())
+                .await?;
         }
         Err(taken(cluster))
     }

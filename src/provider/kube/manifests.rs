@@ -117,18 +117,7 @@ impl KubeProvider {
         match owned {
             Ok(_) => Ok(reference),
             Err(kube::Error::Api(e)) if e.code == 404 => {
-                let ours = DeleteParams {
-                    preconditions: Some(kube::api::Preconditions {
-                        uid,
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::default()
-                };
-                match self.pods().delete(name, &ours).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                    Err(e) => return Err(self.unreachable(e)),
-                }
+                self.delete_by_uid(&self.pods(), name, uid).await?;
                 Err(Error::DeletedWhileMade {
                     name: cluster.to_string(),
                 }

@@ -101,4 +101,30 @@ impl KubeProvider {
             },
         }
     }
+
+    /// Deletes `name` from `api` only if it is still the object of `uid`
+    /// (a precondition: one made anew under the name since is left); one
+    /// already gone, or another, is no error.
+    pub(super) async fn delete_by_uid<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        uid: Option<String>,
+    ) -> Result<()>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let ours = kube::api::DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid,
+                resource_version: None,
+            }),
+            ..kube::api::DeleteParams::default()
+        };
+        match api.delete(name, &ours).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+            Err(e) => Err(self.unreachable(e)),
+        }
+    }
 }

@@ -42,7 +42,6 @@ use crate::node::pod_options::{EndpointMode, PodOptions};
 use crate::node::{labels, remote};
 use crate::pool::member::{
     ClaimRecord, MemberInfo, MemberState, CLAIMED_AS, CLAIMED_AT, PLAN_LABEL, POOL_LABEL,
-    TAKEN_LIMIT,
 };
 use crate::pool::spec::PoolSpec;
 use crate::provider::docker::DockerProvider;
@@ -53,7 +52,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 /// On a name's ConfigMap: the member Pod the cluster is.
 pub(super) const MEMBER_POD: &str = "dev.kip.pool-member-pod";
@@ -244,33 +242,10 @@ impl Pools for KubeProvider {
         })
     }
 
-    async fn delete_member(&self, member: &MemberInfo) -> Result<bool> {
-        let stale = match &member.state {
-            MemberState::Taken { since } => since
-                .and_then(|s| SystemTime::now().duration_since(s).ok())
-                .is_none_or(|held| held > TAKEN_LIMIT),
-            _ => false,
-        };
-        if matches!(member.state, MemberState::Taken { .. }) && !stale {
-            return Ok(false);
-        }
+    async fn delete_taken(&self, member: &MemberInfo) -> Result<()> {
         let pod_name = names::node_name(&member.key);
-        if !stale {
-            let record = ClaimRecord {
-                cluster: None,
-                owner: String::new(),
-                claimed_at: crate::cluster::plan::now_rfc3339(),
-                ttl: None,
-                expires_at: None,
-                labels: BTreeMap::new(),
-            };
-            if self.take(member, &record).await? == Take::Lost {
-                return Ok(false);
-            }
-        }
         self.delete_member_objects(&pod_name, (&member.key, &member.key))
-            .await?;
-        Ok(true)
+            .await
     }
 
     async fn mark_ready(&self, _key: &str, _pause: bool) -> Result<()> {
@@ -422,18 +397,8 @@ impl KubeProvider {
             self.delete_unfinished_claim(&cluster, pod_name).await?;
         }
         if let Some(pod) = pod.filter(|p| super::ownership::is_kips(&p.metadata, cluster)) {
-            let ours = DeleteParams {
-                preconditions: Some(kube::api::Preconditions {
-                    uid: pod.metadata.uid,
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            };
-            match self.pods().delete(pod_name, &ours).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-                Err(e) => return Err(self.unreachable(e)),
-            }
+            self.delete_by_uid(&self.pods(), pod_name, pod.metadata.uid)
+                .await?;
         }
         let mut left = Vec::new();
         self.delete_owned(&self.config_maps(), key, "ConfigMap", &mut left)
@@ -461,22 +426,9 @@ impl KubeProvider {
         if !names_member || !super::ownership::is_kips(&claim.metadata, cluster) {
             return Ok(());
         }
-        let ours = DeleteParams {
-            preconditions: Some(kube::api::Preconditions {
-                uid: claim.metadata.uid,
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match self
-            .config_maps()
-            .delete(&names::node_name(cluster), &ours)
+        let name = names::node_name(cluster);
+        self.delete_by_uid(&self.config_maps(), &name, claim.metadata.uid)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
-            Err(e) => Err(self.unreachable(e)),
-        }
     }
 }
 
