@@ -156,7 +156,11 @@ fn node_container(plan: &NodePlan, opts: &PodOptions, mounts: Vec<Value>) -> Val
 /// node is Ready (its bootstrap waits for them): a claim then waits for
 /// nothing.
 fn member_env(plan: &NodePlan, mut env: Vec<Value>) -> Vec<Value> {
-    if plan.node.labels.contains_key(crate::pool::member::POOL_LABEL) {
+    if plan
+        .node
+        .labels
+        .contains_key(crate::pool::member::POOL_LABEL)
+    {
         env.push(json!({"name": "KIP_MARK_AFTER_NODES", "value": "1"}));
     }
     env
