@@ -31,14 +31,12 @@ pub async fn claim_member<P: Pools>(
     let Some(snapshot) = &spec.plan.snapshot else {
         return create(claim(refuse, making()), request, place).await;
     };
-    let engine = place.host.ok_or(Error::PoolsLocalOnly)?;
-    let place = Place {
-        provider: engine,
-        host: Some(engine),
-        printer: place.printer,
-        env: place.env,
-    };
-    create(claim(refuse, restoring(&snapshot.name)), request, place).await
+    create(
+        claim(refuse, restoring(&snapshot.name)),
+        request,
+        on_engine(place)?,
+    )
+    .await
 }
 
 /// `kip up NAME --pool POOL` (`run`: `refuse` the name): a ready member
@@ -101,14 +99,12 @@ pub async fn make_pool_member<P: Pools>(
         };
         return make_member(member(objects_only, made), request, place).await;
     };
-    let engine = place.host.ok_or(Error::PoolsLocalOnly)?;
-    let place = Place {
-        provider: engine,
-        host: Some(engine),
-        printer: place.printer,
-        env: place.env,
-    };
-    make_member(member(false, restoring(snapshot)), request, place).await
+    make_member(
+        member(false, restoring(snapshot)),
+        request,
+        on_engine(place)?,
+    )
+    .await
 }
 
 /// A pool's member, made under its key by the `made` steps and marked
@@ -147,4 +143,16 @@ fn restoring(snapshot: &str) -> Vec<Box<dyn Step<DockerProvider>>> {
         Box::new(StartEngine),
         Box::new(CreateCluster),
     ]
+}
+
+/// Where a pool restored from a snapshot works: the local engine (`host`),
+/// the place its snapshot is.
+fn on_engine<'a, P: Pools>(place: Place<'a, P>) -> Result<Place<'a, DockerProvider>> {
+    let engine = place.host.ok_or(Error::PoolsLocalOnly)?;
+    Ok(Place {
+        provider: engine,
+        host: Some(engine),
+        printer: place.printer,
+        env: place.env,
+    })
 }

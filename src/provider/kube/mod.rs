@@ -15,6 +15,7 @@ mod ownership;
 mod pod;
 mod pod_state;
 mod pool;
+mod pool_member;
 pub mod preflight;
 mod seed_store;
 mod stream_out;
@@ -315,7 +316,7 @@ impl Provider for KubeProvider {
         let pods = self.kips_pods(api).await?;
         let mut infos: Vec<NodeInfo> = pods
             .iter()
-            .filter(|p| !pool::is_unclaimed_member(p))
+            .filter(|p| !pool_member::is_unclaimed_member(p))
             .map(|p| self.info(p))
             .collect();
         infos.sort_by(|a, b| a.cluster.cmp(&b.cluster));
