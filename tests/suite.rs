@@ -28,5 +28,6 @@ mod suite {
     pub mod seed_script;
     pub mod silent_engine;
     pub mod snapshot;
+    pub mod snapshot_copy;
     pub mod support;
 }

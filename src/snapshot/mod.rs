@@ -27,9 +27,22 @@
 //!   12.9k files; the kind node's `/var` volume holds containerd's images),
 //!   the node paused, the two interleaved on this engine (overlay2 on ext4,
 //!   one run, 2 rounds): `cp -a` 4.9 s and 8.9 s, the tar pipe 12.6 s and
-//!   9.7 s (and tar drops the kubelet's sockets). Hard links cannot be used
-//!   (etcd's and Docker's bolt files are written in place, and `link(2)`
-//!   fails across volumes); ext4 has no reflinks.
+//!   9.7 s (and tar drops the kubelet's sockets); ext4 has no reflinks.
+//!   Hard links only for what is never written in place: the kind node's
+//!   containerd content store (blobs named by their digest; containerd
+//!   writes a new one beside and renames it in, and a removal unlinks), the
+//!   most of a snapshot (0.6 GiB of the test image's preloaded images,
+//!   plus every image `kip load` brought in). Etcd's, Docker's and
+//!   containerd's bolt files are written in place and are copied, as is
+//!   the rest (`copy.sh`). `link(2)` fails between two mounts, even of one
+//!   volume, so the helper also mounts the engine's volumes folder
+//!   (`DockerProvider::volumes_folder`: a local volume's parent folder;
+//!   not on Docker Desktop, which looks a bind mount's source up on the
+//!   user's machine) and links there once it has checked, by device and
+//!   inode, that it sees the two volumes it mounted; otherwise it copies
+//!   everything. Save, restore and the source share those files: a clone
+//!   that removes an image unlinks its own names only. Measured with
+//!   `bench/snapshot_up.py` (BENCHMARKS.md "Snapshots").
 //! - Restore (`kip up NEW --from SNAPSHOT`) is the cluster layer's
 //!   `restore` recipe: the checks refuse a snapshot this engine cannot run
 //!   (exit 3, before anything is made), the new node's volume is a copy of

@@ -112,10 +112,15 @@ async fn make(
         engine.unpause(&container).await
     };
     meta.frozen_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    copied?;
+    let linked = copied?;
     thawed?;
     step.done(&format!(
-        "Copied; cluster {cluster} was {how} for {:.1}s",
+        "Copied{}; cluster {cluster} was {how} for {:.1}s",
+        if linked {
+            " (its images' content linked, not copied)"
+        } else {
+            ""
+        },
         started.elapsed().as_secs_f64()
     ));
     complete(

@@ -12,11 +12,15 @@ use std::collections::HashMap;
 /// The label naming the image a snapshot's helper runs in.
 pub const HELPER_IMAGE_LABEL: &str = "dev.kip.snapshot-helper-image";
 
-/// The node's data root, frozen, into `data/` of the snapshot (the
-/// measured choice: `cp -a`, see the module's DESIGN).
-const COPY_OUT: &str = r#"set -eu
+/// The copy's functions (`copy_root`): `cp -a`, the measured choice (see
+/// the module's DESIGN), but containerd's content store hard-linked where
+/// the helper sees the engine's volumes.
+const COPY: &str = include_str!("copy.sh");
+
+/// The node's data root, frozen, into `data/` of the snapshot.
+const COPY_OUT: &str = r#"
 mkdir /to/data
-cp -a /from/. /to/data/
+copy_root "$1" "" "$2" /data
 "#;
 
 /// What a restore needs besides the data root, then its size in bytes.
@@ -35,11 +39,16 @@ mv /to/snapshot.json.tmp /to/snapshot.json
 
 /// A complete snapshot's data root into a new node's volume, marked for
 /// the node's bootstrap (`restore_data_root`).
-const COPY_IN: &str = r#"set -eu
+const COPY_IN: &str = r#"
 [ -s /from/snapshot.json ] || { echo "the snapshot is incomplete" >&2; exit 3; }
-cp -a /from/data/. /to/
+copy_root "$1" /data "$2" ""
 : >/to/.kip-restore
 "#;
+
+/// A copy script: `set -eu`, [`COPY`]'s functions, then `body`.
+fn copy_script(body: &str) -> String {
+    format!("set -eu\n{COPY}{body}")
+}
 
 /// Each mounted snapshot's name and its metadata on one line ("-": none).
 const READ_ALL: &str = r#"for dir in /s/*; do
@@ -93,14 +102,23 @@ pub async fn prepare_copy_out(
     to: &str,
 ) -> Result<String> {
     let mounts = [mount(from, "/from", true), mount(to, "/to", false)];
+    let volumes = engine.volumes_folder(from).await?;
+    let args = [from.to_string(), to.to_string()];
     engine
-        .create_volume_helper(image, &mounts, COPY_OUT, &[])
+        .create_volume_helper(
+            image,
+            (&mounts, volumes.as_deref()),
+            &copy_script(COPY_OUT),
+            &args,
+        )
         .await
 }
 
-pub async fn run_copy_out(engine: &DockerProvider, helper: &str) -> Result<()> {
+/// Runs the helper [`prepare_copy_out`] made: whether containerd's
+/// content store was hard-linked rather than copied.
+pub async fn run_copy_out(engine: &DockerProvider, helper: &str) -> Result<bool> {
     let out = engine.run_created_helper(helper).await?;
-    checked("copy the node's volume", out).map(|_| ())
+    checked("copy the node's volume", out).map(|out| linked(&out))
 }
 
 /// Writes what a restore needs beside the data root; the snapshot's size.
@@ -148,16 +166,29 @@ pub async fn prepare_copy_in(
     labels: &HashMap<String, String>,
 ) -> Result<Option<String>> {
     let from = volume_name(&meta.name);
+    let volumes = engine.volumes_folder(&from).await?;
+    let script = copy_script(COPY_IN);
     engine
-        .create_restore_helper(&meta.dind_image, COPY_IN, (&from, to), cluster, labels)
+        .create_restore_helper(
+            (&meta.dind_image, &script),
+            (&from, to, volumes.as_deref()),
+            cluster,
+            labels,
+        )
         .await
 }
 
 /// Runs the helper [`prepare_copy_in`] made, and leaves it holding the
-/// volume until the node does (`DockerProvider::remove_helper`).
-pub async fn run_copy_in(engine: &DockerProvider, helper: &str) -> Result<()> {
+/// volume until the node does (`DockerProvider::remove_helper`): whether
+/// containerd's content store was hard-linked rather than copied.
+pub async fn run_copy_in(engine: &DockerProvider, helper: &str) -> Result<bool> {
     let out = engine.run_created_helper_kept(helper).await?;
-    checked("copy the snapshot", out).map(|_| ())
+    checked("copy the snapshot", out).map(|out| linked(&out))
+}
+
+/// Whether [`COPY`] said that it linked containerd's content store.
+fn linked(out: &HelperOutput) -> bool {
+    out.stdout.trim() == "linked"
 }
 
 /// Every snapshot volume of kip's on the engine, with its metadata.

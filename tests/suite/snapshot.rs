@@ -839,6 +839,13 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
         "the source still serves",
         workload_there(&t, &source, &token),
     );
+    // The clone shares containerd's content store with the snapshot (hard
+    // links): the image removed in the clone (its blobs unlinked there) is
+    // still the snapshot's, as the restore of its export below shows.
+    c.check(
+        "the loaded image removed in the clone",
+        remove_kind_image(&t, &copy, &image),
+    );
 
     // Export, then this test's clusters and snapshot removed (the kip
     // objects of other tests on this shared engine are not this test's to
@@ -885,6 +892,20 @@ fn real_kind_restore_brings_back_objects_loaded_images_and_claims() {
     c.finish();
 }
 
+/// `crictl rmi IMAGE` in every kind node of cluster `name` (with the
+/// image's other names), and the image gone from them.
+fn remove_kind_image(
+    t: &super::real_kind::RealKind,
+    name: &str,
+    image: &str,
+) -> Result<(), String> {
+    let script = format!(
+        "for n in $(docker ps --format '{{{{.Names}}}}'); do docker exec $n crictl rmi {image} || exit 1; \
+         ! docker exec $n crictl inspecti {image} >/dev/null 2>&1 || exit 1; done"
+    );
+    kip_ok(t, &["exec", name, "--", "sh", "-c", &script])
+}
+
 /// `kip ARGS` ran to success, or what it said.
 fn kip_ok(t: &super::real_kind::RealKind, args: &[&str]) -> Result<(), String> {
     super::real_kind::ok(&t.e2e.kip(args).run()).map(|_| ())
@@ -918,6 +939,15 @@ fn restore_and_check(
         .run();
     eprintln!("{}", restored.stderr);
     c.check(&format!("kip up --from {snap}"), ok(&restored).map(|_| ()));
+    // A local engine: the helper sees its volumes folder.
+    c.check(
+        "restored: containerd's content store linked, not copied",
+        restored
+            .stderr
+            .contains("its images' content linked, not copied")
+            .then_some(())
+            .ok_or("the restore copied the content store".to_string()),
+    );
     // Ready as the restored kubelet says it (a heartbeat since the restore
     // began), not as the snapshot's etcd remembers it.
     c.check("restored: the node is Ready, by its own kubelet", {

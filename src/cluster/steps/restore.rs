@@ -250,11 +250,16 @@ impl Step<DockerProvider> for ProvisionFromSnapshot {
             let provider = cx.provider;
             let copied = async {
                 let started = std::time::Instant::now();
-                snapshot::volume::run_copy_in(provider, &helper).await?;
+                let linked = snapshot::volume::run_copy_in(provider, &helper).await?;
                 step.done(&format!(
-                    "Copied snapshot {} ({}) in {:.1}s",
+                    "Copied snapshot {} ({}{}) in {:.1}s",
                     meta.name,
                     crate::output::size(meta.size_bytes),
+                    if linked {
+                        ", its images' content linked, not copied"
+                    } else {
+                        ""
+                    },
                     started.elapsed().as_secs_f64()
                 ));
                 anyhow::Ok(())

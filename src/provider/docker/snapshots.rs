@@ -116,6 +116,36 @@ impl DockerProvider {
         }
     }
 
+    /// The folder holding this engine's volumes as the engine sees it, if a
+    /// helper can bind-mount it to hard-link between two volumes
+    /// (`link(2)` fails between two mounts, even of one volume): the
+    /// parent of `volume`'s own folder when `volume` is a plain local
+    /// volume. None on Docker Desktop (a bind mount's source is looked up
+    /// on the user's machine there) and for any other driver or options.
+    /// The helper checks that it sees the volumes there before it links.
+    pub async fn volumes_folder(&self, volume: &str) -> Result<Option<String>> {
+        let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
+        if info
+            .operating_system
+            .is_some_and(|os| os.contains("Docker Desktop"))
+        {
+            return Ok(None);
+        }
+        let found = match self.docker.inspect_volume(volume).await {
+            Ok(v) => v,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(self.unreachable(e)),
+        };
+        if found.driver != "local" || !found.options.is_empty() {
+            return Ok(None);
+        }
+        Ok(found
+            .mountpoint
+            .strip_suffix(&format!("/{volume}/_data"))
+            .filter(|folder| folder.starts_with('/'))
+            .map(str::to_string))
+    }
+
     /// The engine's architecture as `uname -m` names it (`x86_64`).
     pub async fn architecture(&self) -> Result<String> {
         let info = self.docker.info().await.map_err(|e| self.unreachable(e))?;
@@ -164,7 +194,7 @@ impl DockerProvider {
         args: &[String],
     ) -> Result<HelperOutput> {
         let name = self
-            .create_volume_helper(image, mounts, script, args)
+            .create_volume_helper(image, (mounts, None), script, args)
             .await?;
         self.run_created_helper(&name).await
     }
@@ -174,32 +204,36 @@ impl DockerProvider {
     /// Docker's default capabilities and CAP_SYS_ADMIN: a copy keeps
     /// overlay2's whiteout devices (CAP_MKNOD) and `trusted.overlay.*`
     /// xattrs (CAP_SYS_ADMIN). Not `--privileged`: an engine that withholds
-    /// a capability cannot start privileged containers.
+    /// a capability cannot start privileged containers. With `volumes`
+    /// ([`Self::volumes_folder`]) it also sees the engine's volumes at
+    /// `/vols`.
     pub async fn create_volume_helper(
         &self,
         image: &str,
-        mounts: &[HelperMount<'_>],
+        (mounts, volumes): (&[HelperMount<'_>], Option<&str>),
         script: &str,
         args: &[String],
     ) -> Result<String> {
         let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
-        self.create_helper(&name, helper_body(image, mounts, script, args))
-            .await?;
+        let mut body = helper_body(image, mounts, script, args);
+        mount_volumes_folder(&mut body, volumes);
+        self.create_helper(&name, body).await?;
         Ok(name)
     }
 
     /// Creates (not starts) a restore's helper: `script` in `image` with
     /// the snapshot volume `from` at /from (read-only), and the node volume
-    /// `to` of `cluster` at /to made by the same request, with `labels`.
+    /// `to` of `cluster` at /to made by the same request, with `labels`;
+    /// with `volumes`, the engine's volumes at /vols. The script's
+    /// arguments are the two volumes' names.
     /// The volume is never there without a container that holds it, so a
     /// `down` or `gc` leaves it as a cluster being made (the engine refuses
     /// to remove it), and `delete` removes the helper with the node. None,
     /// and nothing made, when a volume named `to` was there first.
     pub async fn create_restore_helper(
         &self,
-        image: &str,
-        script: &str,
-        (from, to): (&str, &str),
+        (image, script): (&str, &str),
+        (from, to, volumes): (&str, &str, Option<&str>),
         cluster: &str,
         labels: &HashMap<String, String>,
     ) -> Result<Option<String>> {
@@ -221,7 +255,7 @@ impl DockerProvider {
                 read_only: false,
             },
         ];
-        let mut body = helper_body(image, &mounts, script, &[]);
+        let mut body = helper_body(image, &mounts, script, &[from.into(), to.into()]);
         if let Some(l) = body.labels.as_mut() {
             l.insert(RESTORING_LABEL.into(), cluster.into());
         }
@@ -231,6 +265,7 @@ impl DockerProvider {
                 ..Default::default()
             });
         }
+        mount_volumes_folder(&mut body, volumes);
         let name = format!("kip-snapshot-helper-{}-{}", std::process::id(), next());
         self.create_helper(&name, body).await?;
         // Another run's volume of that name, made between the look and
@@ -337,6 +372,24 @@ pub(super) fn helper_body(
         }),
         ..Default::default()
     }
+}
+
+/// Adds the engine's volumes folder at `/vols` (read-write: a copy links
+/// into the volume it fills).
+fn mount_volumes_folder(body: &mut ContainerCreateBody, volumes: Option<&str>) {
+    let (Some(folder), Some(mounts)) = (
+        volumes,
+        body.host_config.as_mut().and_then(|h| h.mounts.as_mut()),
+    ) else {
+        return;
+    };
+    mounts.push(Mount {
+        typ: Some(MountType::BIND),
+        source: Some(folder.into()),
+        target: Some("/vols".into()),
+        read_only: Some(false),
+        ..Default::default()
+    });
 }
 
 /// Tells apart the helpers of one kip process.
