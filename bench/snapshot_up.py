@@ -10,6 +10,7 @@ Prints numbers; asserts nothing.
 
     python3 bench/snapshot_up.py [--runs N] [--kip target/release/kip]
         [--dind-image kip-test-node:real-kind] [--image kip-test-kind-node:latest]
+        [--no-export]
 
 The workload: a ConfigMap, a local-path claim, and a Deployment of an image
 only `kip load` brings in (the node image's kube-proxy under another name)
@@ -105,6 +106,8 @@ def main():
     parser.add_argument("--kip", default="target/release/kip")
     parser.add_argument("--dind-image", default="kip-test-node:real-kind")
     parser.add_argument("--image", default="kip-test-kind-node:latest")
+    parser.add_argument("--no-export", action="store_true",
+                        help="skip the export and import (about 2 minutes)")
     args = parser.parse_args()
     kip = os.path.abspath(args.kip)
     tmp = tempfile.mkdtemp(prefix="kip-bench-snap-")
@@ -127,15 +130,17 @@ def main():
         meta = next(s["metadata"] for s in meta["items"] if s["name"] == snap)
         sh(kip, "down", source, env=env)
         made.remove(source)
-        archive = os.path.join(tmp, "snap.tgz")
-        start = time.time()
-        sh(kip, "snapshot", "export", snap, archive, env=env)
-        export_s, archive_bytes = time.time() - start, os.path.getsize(archive)
-        start = time.time()
-        sh(kip, "snapshot", "import", archive, f"{snap}-i", env=env)
-        import_s = time.time() - start
-        os.remove(archive)
-        sh(kip, "snapshot", "rm", f"{snap}-i", env=env)
+        export_s = None
+        if not args.no_export:
+            archive = os.path.join(tmp, "snap.tgz")
+            start = time.time()
+            sh(kip, "snapshot", "export", snap, archive, env=env)
+            export_s, archive_bytes = time.time() - start, os.path.getsize(archive)
+            start = time.time()
+            sh(kip, "snapshot", "import", archive, f"{snap}-i", env=env)
+            import_s = time.time() - start
+            os.remove(archive)
+            sh(kip, "snapshot", "rm", f"{snap}-i", env=env)
         restored, fresh = [], []
         for i in range(args.runs):
             name = f"bench-snap-r{i}-{pid}"
@@ -170,7 +175,8 @@ def main():
     r, f = statistics.median(restored), statistics.median(fresh)
     print(f"snapshot: {meta['sizeBytes'] / 2**30:.2f} GiB, save {save_s:.1f} s, "
           f"source frozen {meta['frozenMs'] / 1000:.1f} s")
-    print(f"export: {export_s:.1f} s, archive {archive_bytes / 2**30:.2f} GiB; import: {import_s:.1f} s")
+    if export_s is not None:
+        print(f"export: {export_s:.1f} s, archive {archive_bytes / 2**30:.2f} GiB; import: {import_s:.1f} s")
     print(f"kip up --from, to node + workload Ready: median {r:.1f} s "
           f"({', '.join(f'{x:.1f}' for x in restored)})")
     print(f"fresh kip up + load + apply, to the same: median {f:.1f} s "
