@@ -194,3 +194,23 @@ fn a_copy_of_a_data_root_without_a_content_store_says_it_copied() {
     assert_eq!(volumes.copy(volumes.dir.path()), "copied");
     assert_eq!(volumes.compare(), Vec::<String>::new());
 }
+
+#[test]
+fn the_copy_after_the_links_never_writes_over_a_file_that_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "set -eu\n{SCRIPT}\nskip=$(keep)\n[ -n \"$skip\" ]\n\
+             echo new >new; echo old >old\ncp -a \"$skip\" new old\ncat old"
+        ))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "old");
+}
