@@ -13,9 +13,9 @@
 # both names in one mount: $vols, once it is seen to hold the very folders
 # mounted at the two paths. The store is linked first, then one `cp -a`
 # that never writes over what is there copies the rest: a handful of
-# processes, whatever the tree (a walk that forks per entry cost seconds
-# of a frozen save on a loaded machine). Prints "linked" (a store was) or
-# "copied".
+# processes, whatever the tree (a walk forking a `cp` per entry kept saves
+# frozen longer in an A/B: BENCHMARKS.md "Snapshots"). Prints "linked" (a
+# store was) or "copied".
 
 # Where the helper mounts them (a test sets others).
 : "${vols:=/vols}" "${from:=/from}" "${to:=/to}"
