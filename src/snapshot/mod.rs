@@ -30,9 +30,9 @@
 //!   9.7 s (and tar drops the kubelet's sockets); ext4 has no reflinks.
 //!   Hard links only for what is never written in place: the kind node's
 //!   containerd content store (blobs named by their digest; containerd
-//!   writes a new one beside and renames it in, and a removal unlinks), the
-//!   most of a snapshot (0.6 GiB of the test image's preloaded images,
-//!   plus every image `kip load` brought in). Etcd's, Docker's and
+//!   writes a new one beside and renames it in, and a removal unlinks),
+//!   about half of a snapshot (626 MiB of 1.3 GiB: the test image's
+//!   preloaded images, plus every image `kip load` brought in). Etcd's, Docker's and
 //!   containerd's bolt files are written in place and are copied, as is
 //!   the rest (`copy.sh`). `link(2)` fails between two mounts, even of one
 //!   volume, so the helper also mounts the engine's volumes folder
@@ -68,11 +68,12 @@
 //!   `restore` recipe are all a pool needs.
 //!
 //! Measured (this engine, overlay2 on ext4, a seeded real-kind node with a
-//! small workload, 1.44 GiB): frozen 2.1–11.8 s for the copy, `up --from`
-//! to the API server 11.7–41.7 s and to the workload answering 16.4 s
-//! (median) against 32.7 s for a fresh `up` plus its install (0.50×),
-//! under the load of this shared machine; most of a restore is the copy
-//! and the kind control plane's own restart: BENCHMARKS.md "Snapshots".
+//! small workload, 1.44 GiB, the release build): `up --from` to the
+//! workload answering in 10.0 s (median) against 30.8 s for a fresh `up`
+//! plus its install (0.32×) on a quiet machine, at most 14.2 s (0.47×)
+//! beside a CI run; a save freezes the source 1.3–5.7 s, by the load. Most
+//! of a restore is the kind control plane's own restart, then the copy:
+//! BENCHMARKS.md "Snapshots".
 
 pub mod archive;
 pub mod cert;

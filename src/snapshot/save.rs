@@ -117,9 +117,9 @@ async fn make(
     step.done(&format!(
         "Copied{}; cluster {cluster} was {how} for {:.1}s",
         if linked {
-            " (its images' content linked, not copied)"
+            format!(" ({})", volume::LINKED)
         } else {
-            ""
+            String::new()
         },
         started.elapsed().as_secs_f64()
     ));

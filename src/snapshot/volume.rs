@@ -186,6 +186,10 @@ pub async fn run_copy_in(engine: &DockerProvider, helper: &str) -> Result<bool> 
     checked("copy the snapshot", out).map(|out| linked(&out))
 }
 
+/// What `save` and `up --from` add to their copy's line when [`COPY`]
+/// linked containerd's content store.
+pub const LINKED: &str = "its images' content linked, not copied";
+
 /// Whether [`COPY`] said that it linked containerd's content store.
 fn linked(out: &HelperOutput) -> bool {
     out.stdout.trim() == "linked"

@@ -256,9 +256,9 @@ impl Step<DockerProvider> for ProvisionFromSnapshot {
                     meta.name,
                     crate::output::size(meta.size_bytes),
                     if linked {
-                        ", its images' content linked, not copied"
+                        format!(", {}", snapshot::volume::LINKED)
                     } else {
-                        ""
+                        String::new()
                     },
                     started.elapsed().as_secs_f64()
                 ));
